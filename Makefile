@@ -1,0 +1,35 @@
+# The two commands a new user needs (README.md): `make demo` and `make test`.
+# Both install dependencies first (scripts/install-deps.sh, idempotent; uses sudo when not root).
+PRESET ?= release
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps configure build test demo asan fuzz bench clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+test: build
+	ctest --preset $(PRESET) -j 2 --timeout 600
+
+demo: build
+	bash scripts/demo.sh build/$(PRESET)
+
+asan: deps
+	cmake --preset asan-ubsan && cmake --build --preset asan-ubsan -j $(JOBS) && ctest --preset asan-ubsan -j 2 --timeout 900
+
+fuzz: deps
+	cmake --preset fuzz && cmake --build --preset fuzz -j $(JOBS) && ctest --preset fuzz --timeout 900
+
+bench: build
+	build/$(PRESET)/bench/bench_wire
+
+clean:
+	rm -rf build

@@ -1,0 +1,17 @@
+// Every `rfab` subcommand: add_<name>(app) declares its flags and sets the callback that runs it.
+// Conventions: `--json` switches output to JSON; exit code 0 success, 1 check failed, 2 bad input/usage.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace rfab::cli {
+
+// Thrown by a subcommand to exit with a code after printing `what()` to stderr.
+struct ExitError {
+  int code;
+  std::string message;
+};
+
+void add_decode(CLI::App& app);
+void add_synth(CLI::App& app);
+
+}  // namespace rfab::cli
