@@ -26,7 +26,7 @@ asan: deps
 	cmake --preset asan-ubsan && cmake --build --preset asan-ubsan -j $(JOBS) && ctest --preset asan-ubsan -j 2 --timeout 900
 
 fuzz: deps
-	cmake --preset fuzz && cmake --build --preset fuzz -j $(JOBS) && ctest --preset fuzz --timeout 900
+	cmake --preset fuzz && cmake --build --preset fuzz -j $(JOBS) --target rfab_fuzzers && ctest --preset fuzz -L fuzz
 
 bench: build
 	build/$(PRESET)/bench/bench_wire

@@ -7,6 +7,13 @@
 namespace rfab::cli {
 namespace {
 
+// tshark shows byte-array fields (ImmDt, IETH) as colon-separated hex bytes.
+std::string colon_bytes(uint32_t v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x", v >> 24, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF);
+  return b;
+}
+
 std::string hex(uint64_t v, int width) {
   char b[24];
   std::snprintf(b, sizeof b, "0x%0*llx", width, static_cast<unsigned long long>(v));
@@ -151,17 +158,17 @@ nlohmann::ordered_json format_json(uint64_t frame_no, double t_rel, const wire::
   j["infiniband.bth.a"] = b.ack_req ? "1" : "0";
   j["infiniband.bth.psn"] = to_string(b.psn);
   if (r.f.has(wire::kDeth)) {
-    j["infiniband.deth.q_key"] = hex(r.f.deth.qkey, 8);
-    j["infiniband.deth.srcqp"] = hex(r.f.deth.src_qp, 6);
+    j["infiniband.deth.q_key"] = hex(r.f.deth.qkey, 16);
+    j["infiniband.deth.srcqp"] = hex(r.f.deth.src_qp, 8);
   }
   if (r.f.has(wire::kReth)) {
-    j["infiniband.reth.va"] = to_string(r.f.reth.va);
-    j["infiniband.reth.r_key"] = to_string(r.f.reth.rkey);
+    j["infiniband.reth.va"] = hex(r.f.reth.va, 16);
+    j["infiniband.reth.r_key"] = hex(r.f.reth.rkey, 8);
     j["infiniband.reth.dmalen"] = to_string(r.f.reth.dma_len);
   }
   if (r.f.has(wire::kAtomicEth)) {
-    j["infiniband.reth.va"] = to_string(r.f.atomic.va);  // Wireshark shares these names
-    j["infiniband.reth.r_key"] = to_string(r.f.atomic.rkey);
+    j["infiniband.reth.va"] = hex(r.f.atomic.va, 16);  // Wireshark shares these names
+    j["infiniband.reth.r_key"] = hex(r.f.atomic.rkey, 8);
     j["infiniband.atomiceth.swapdt"] = to_string(r.f.atomic.swap_add);
     j["infiniband.atomiceth.cmpdt"] = to_string(r.f.atomic.compare);
   }
@@ -170,8 +177,8 @@ nlohmann::ordered_json format_json(uint64_t frame_no, double t_rel, const wire::
     j["infiniband.aeth.msn"] = to_string(r.f.aeth.msn);
   }
   if (r.f.has(wire::kAtomicAckEth)) j["infiniband.atomicacketh.origremdt"] = to_string(r.f.atomic_ack.orig);
-  if (r.f.has(wire::kImmDt)) j["infiniband.immdt"] = hex(r.f.imm, 8);
-  if (r.f.has(wire::kIeth)) j["infiniband.ieth"] = hex(r.f.ieth_rkey, 8);
+  if (r.f.has(wire::kImmDt)) j["infiniband.immdt"] = colon_bytes(r.f.imm);
+  if (r.f.has(wire::kIeth)) j["infiniband.ieth"] = colon_bytes(r.f.ieth_rkey);
   j["infiniband.invariant.crc"] = hex(icrc_as_tshark(r.icrc), 8);
   j["rfab.payload_length"] = r.payload.size();
   if (with_icrc) j["rfab.icrc_ok"] = icrc_ok;
