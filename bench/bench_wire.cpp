@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "rfab/wire/crc32.hpp"
+#include "rfab/wire/icrc.hpp"
 #include "rfab/wire/packet.hpp"
 
 using namespace rfab::wire;
@@ -33,6 +34,24 @@ static void BM_IcrcVerifyDecode(benchmark::State& st) {
   st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(frame.size()));
 }
 BENCHMARK(BM_IcrcVerifyDecode)->Arg(64)->Arg(1024)->Arg(4096);
+
+static void BM_DecodeOnly(benchmark::State& st) {
+  auto frame = make_frame(static_cast<size_t>(st.range(0)));
+  for (auto _ : st) {
+    auto fr = decode_frame(frame);
+    benchmark::DoNotOptimize(fr);
+  }
+  st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(frame.size()));
+}
+BENCHMARK(BM_DecodeOnly)->Arg(64)->Arg(1024)->Arg(4096);
+
+static void BM_IcrcOnly(benchmark::State& st) {
+  auto frame = make_frame(static_cast<size_t>(st.range(0)));
+  auto l3 = std::span<const uint8_t>(frame).subspan(14);
+  for (auto _ : st) benchmark::DoNotOptimize(icrc_verify(l3));
+  st.SetBytesProcessed(int64_t(st.iterations()) * int64_t(frame.size()));
+}
+BENCHMARK(BM_IcrcOnly)->Arg(64)->Arg(1024)->Arg(4096);
 
 static void BM_ZlibCrc32(benchmark::State& st) {
   auto frame = make_frame(static_cast<size_t>(st.range(0)));

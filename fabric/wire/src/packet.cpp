@@ -1,6 +1,7 @@
 #include "rfab/wire/packet.hpp"
 
 #include <cstring>
+#include <optional>
 
 #include "rfab/wire/bytes.hpp"
 #include "rfab/wire/icrc.hpp"
@@ -22,9 +23,10 @@ constexpr ExtDesc kExtOrder[] = {
 
 }  // namespace
 
-Result<RocePacket> decode_roce(std::span<const uint8_t> b, size_t base) {
+namespace {
+// Decodes into `pkt` in place (the public wrappers avoid copying large temporaries on the hot path).
+std::optional<WireError> decode_roce_into(RocePacket& pkt, std::span<const uint8_t> b, size_t base) {
   if (b.size() < kBthLen) return truncated("bth", base, kBthLen, b.size());
-  RocePacket pkt;
   pkt.f.bth = decode_bth(b.data());
   const Bth& bth = pkt.f.bth;
   pkt.info = opcode_info(bth.opcode);
@@ -64,7 +66,14 @@ Result<RocePacket> decode_roce(std::span<const uint8_t> b, size_t base) {
   pkt.payload = b.subspan(pos, body - bth.pad);
   pkt.icrc = load_le32(b.data() + b.size() - kIcrcLen);
   pkt.length = b.size();
-  return pkt;
+  return std::nullopt;
+}
+}  // namespace
+
+Result<RocePacket> decode_roce(std::span<const uint8_t> b, size_t base) {
+  Result<RocePacket> r{std::in_place};
+  if (auto e = decode_roce_into(r.value(), b, base)) r = *e;
+  return r;  // one return path: NRVO, no copy
 }
 
 size_t roce_encoded_len(uint8_t opcode, size_t payload_len) {
@@ -107,8 +116,9 @@ Result<size_t> encode_roce(const RoceFields& f, std::span<const uint8_t> payload
   return need;
 }
 
-Result<Frame> decode_frame(std::span<const uint8_t> b, LinkType link, uint16_t roce_port) {
-  Frame fr;
+namespace {
+std::optional<WireError> decode_frame_into(Frame& fr, std::span<const uint8_t> b, LinkType link,
+                                           uint16_t roce_port) {
   size_t l3 = 0;
   if (link == LinkType::ethernet) {
     auto eth = decode_eth(b, 0);
@@ -147,11 +157,17 @@ Result<Frame> decode_frame(std::span<const uint8_t> b, LinkType link, uint16_t r
   if (fr.udp.length != datagram_len - ip_len) return wire_error(Errc::bad_length, "udp.length", fr.udp_offset + 4);
   if (fr.udp.dst_port != roce_port) return wire_error(Errc::not_roce, "udp.dst_port", fr.udp_offset + 2);
   fr.roce_offset = fr.udp_offset + kUdpLen;
-  auto roce = decode_roce(rest.subspan(ip_len + kUdpLen, fr.udp.length - kUdpLen), fr.roce_offset);
-  if (!roce) return roce.error();
-  fr.roce = *roce;
+  if (auto e = decode_roce_into(fr.roce, rest.subspan(ip_len + kUdpLen, fr.udp.length - kUdpLen), fr.roce_offset))
+    return e;
   fr.l3 = rest.first(datagram_len);
-  return fr;
+  return std::nullopt;
+}
+}  // namespace
+
+Result<Frame> decode_frame(std::span<const uint8_t> b, LinkType link, uint16_t roce_port) {
+  Result<Frame> r{std::in_place};
+  if (auto e = decode_frame_into(r.value(), b, link, roce_port)) r = *e;
+  return r;  // one return path: NRVO, no copy
 }
 
 bool frame_icrc_ok(const Frame& f) { return icrc_verify(f.l3); }

@@ -43,6 +43,8 @@ class Result {
  public:
   Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
   Result(WireError error) : v_(std::move(error)) {}   // NOLINT
+  // A default-constructed value, filled in place by the decoder (avoids copying large frames).
+  explicit Result(std::in_place_t) : v_(std::in_place_index<0>) {}
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() { return std::get<0>(v_); }
