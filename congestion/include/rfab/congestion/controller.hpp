@@ -1,0 +1,44 @@
+// The interface between a sender (an RC queue pair's requester) and its congestion controller.
+// Pure and clock-injected: the controller never reads a clock; every call carries `now`. The driver (UDP
+// datapath or emulator) paces packets at rate_bps(now) and calls on_timer(now) at next_timer().
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "rfab/congestion/time.hpp"
+
+namespace rfab::cc {
+
+class Controller {
+ public:
+  virtual ~Controller() = default;
+  // Current allowed sending rate in bits per second.
+  virtual double rate_bps(Nanos now) const = 0;
+  // A CNP arrived for this flow (the receiver saw ECN-CE).
+  virtual void on_cnp(Nanos now) = 0;
+  // `bytes` of new data left the sender (drives DCQCN's byte counter).
+  virtual void on_send(Nanos now, uint64_t bytes) = 0;
+  // `bytes` were acknowledged (for window/delay-based controllers; DCQCN ignores it).
+  virtual void on_ack(Nanos now, uint64_t bytes) = 0;
+  // Periodic work (DCQCN's alpha and rate-increase timers). Returns nothing; call again at next_timer().
+  virtual void on_timer(Nanos now) = 0;
+  // Absolute time at which on_timer must next be called, or kNever.
+  virtual Nanos next_timer() const = 0;
+};
+
+// No congestion control: always line rate.
+class LineRate final : public Controller {
+ public:
+  explicit LineRate(double line_bps) : line_bps_(line_bps) {}
+  double rate_bps(Nanos) const override { return line_bps_; }
+  void on_cnp(Nanos) override {}
+  void on_send(Nanos, uint64_t) override {}
+  void on_ack(Nanos, uint64_t) override {}
+  void on_timer(Nanos) override {}
+  Nanos next_timer() const override { return kNever; }
+
+ private:
+  double line_bps_;
+};
+
+}  // namespace rfab::cc
