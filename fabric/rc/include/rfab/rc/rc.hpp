@@ -1,0 +1,6 @@
+// Umbrella header for the RC engine.
+#pragma once
+#include "rfab/rc/cq.hpp"
+#include "rfab/rc/memory.hpp"
+#include "rfab/rc/qp.hpp"
+#include "rfab/rc/types.hpp"

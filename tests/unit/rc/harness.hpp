@@ -1,0 +1,203 @@
+// Two RC QPs back to back through a scripted in-memory wire and a fake clock. A `fate` callback decides per
+// packet whether it is dropped, duplicated, delayed (reordered) or CE-marked; the event loop delivers packets
+// in arrival-time order and fires QP timers, so every loss pattern is reproduced exactly.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <random>
+#include <vector>
+
+#include "rfab/rc/rc.hpp"
+#include "rfab/wire/packet.hpp"
+
+namespace rfab::rc::test {
+
+struct Fate {
+  bool drop = false;
+  int copies = 1;    // >1 duplicates the packet
+  Nanos delay = 0;   // extra one-way delay (reorders against later packets)
+  bool ce = false;   // mark ECN Congestion Experienced
+};
+
+// What the wire knows about a packet when deciding its fate.
+struct WirePacket {
+  int from = 0;      // 0 = side A, 1 = side B
+  uint64_t index = 0;  // per-side packet counter (0-based)
+  uint8_t opcode = 0;
+  uint32_t psn = 0;
+  uint16_t src_port = 0;
+  bool retransmit = false;
+};
+
+struct Side {
+  explicit Side(uint32_t qpn, size_t mem_bytes, QpCap cap = {}, QpTuning tuning = {})
+      : scq(65536), rcq(65536), mem(mem_bytes + 2 * kGuard, 0xEE) {
+    mr = pd.reg_mr(mem.data() + kGuard, mem_bytes, kLocalWrite | kRemoteWrite | kRemoteRead | kRemoteAtomic);
+    QpInit init;
+    init.pd = &pd;
+    init.send_cq = &scq;
+    init.recv_cq = &rcq;
+    init.cap = cap;
+    init.qp_num = qpn;
+    init.tuning = tuning;
+    qp = std::make_unique<QueuePair>(init);
+  }
+  static constexpr size_t kGuard = 64;
+  uint8_t* buf() { return mem.data() + kGuard; }
+  uint64_t va(size_t off = 0) const { return mr->iova() + off; }
+  bool guards_intact() const {
+    for (size_t i = 0; i < kGuard; ++i)
+      if (mem[i] != 0xEE || mem[mem.size() - 1 - i] != 0xEE) return false;
+    return true;
+  }
+  std::vector<WorkCompletion> poll(CompletionQueue& cq) {
+    std::vector<WorkCompletion> out(cq.size());
+    out.resize(cq.poll(out));
+    return out;
+  }
+
+  ProtectionDomain pd;
+  CompletionQueue scq, rcq;
+  std::vector<uint8_t> mem;
+  MemoryRegion* mr = nullptr;
+  std::unique_ptr<QueuePair> qp;
+};
+
+struct ConnectOpts {
+  Mtu mtu = Mtu::mtu1024;
+  uint32_t psn_a = 100, psn_b = 5000;
+  uint8_t timeout = 10, retry_cnt = 7, rnr_retry = 7, min_rnr_timer = 1;
+  uint8_t max_rd_atomic = 16;
+  EntropyPolicy entropy;
+};
+
+// Brings a QP to RTS facing `remote_qpn`.
+inline void connect(QueuePair& qp, uint32_t remote_qpn, uint32_t sq_psn, uint32_t rq_psn, const ConnectOpts& o) {
+  QpAttr a;
+  a.qp_state = QpState::init;
+  a.qp_access_flags = kRemoteWrite | kRemoteRead | kRemoteAtomic;
+  ASSERT_TRUE(qp.modify(a, kQpState | kQpAccessFlags | kQpPkeyIndex | kQpPort).ok());
+  a.qp_state = QpState::rtr;
+  a.path_mtu = o.mtu;
+  a.dest_qp_num = remote_qpn;
+  a.rq_psn = rq_psn;
+  a.max_dest_rd_atomic = o.max_rd_atomic;
+  a.min_rnr_timer = o.min_rnr_timer;
+  a.entropy = o.entropy;
+  ASSERT_TRUE(qp.modify(a, kQpState | kQpPathMtu | kQpDestQpn | kQpRqPsn | kQpMaxDestRdAtomic | kQpMinRnrTimer |
+                               kQpEntropy).ok());
+  a.qp_state = QpState::rts;
+  a.sq_psn = sq_psn;
+  a.timeout = o.timeout;
+  a.retry_cnt = o.retry_cnt;
+  a.rnr_retry = o.rnr_retry;
+  a.max_rd_atomic = o.max_rd_atomic;
+  ASSERT_TRUE(qp.modify(a, kQpState | kQpTimeout | kQpRetryCnt | kQpRnrRetry | kQpSqPsn | kQpMaxQpRdAtomic).ok());
+}
+
+class Pair {
+ public:
+  explicit Pair(size_t mem_bytes = 1 << 20, ConnectOpts o = {}, QpCap cap = {}, QpTuning tuning = {})
+      : a(0x11, mem_bytes, cap, tuning), b(0x22, mem_bytes, cap, tuning), opts(o) {
+    connect(*a.qp, 0x22, o.psn_a, o.psn_b, o);
+    connect(*b.qp, 0x11, o.psn_b, o.psn_a, o);
+  }
+
+  Side& side(int i) { return i == 0 ? a : b; }
+
+  // Runs the event loop until `done()` or the wire and both QPs are idle, or `limit` of fake time passes.
+  // Returns true if done() became true (or, without a predicate, if everything went idle).
+  bool run(const std::function<bool()>& done = nullptr, Nanos limit = 10'000'000'000ull) {
+    const Nanos end = now + limit;
+    for (size_t iter = 0; iter < 50'000'000; ++iter) {
+      if (done && done()) return true;
+      for (int s = 0; s < 2; ++s) transmit(s);
+      if (done && done()) return true;
+      Nanos next = kNever;
+      if (!flight.empty()) next = flight.top().at;
+      for (int s = 0; s < 2; ++s) next = std::min(next, side(s).qp->next_deadline());
+      if (next == kNever) return !done;
+      if (next > end) return false;
+      now = std::max(now, next);
+      deliver();
+      for (int s = 0; s < 2; ++s)
+        if (side(s).qp->next_deadline() <= now) side(s).qp->handle_timeout(now);
+    }
+    return false;
+  }
+
+  Side a, b;
+  ConnectOpts opts;
+  Nanos now = 0;
+  Nanos latency = 2000;  // one-way, ns
+  std::function<Fate(const WirePacket&)> fate;
+  std::vector<WirePacket> log;  // every packet sent, in send order
+  uint64_t delivered = 0;
+  bool trace = std::getenv("RFAB_RC_TRACE") != nullptr;  // print every packet (debugging aid)
+
+ private:
+  struct InFlight {
+    Nanos at;
+    uint64_t seq;
+    int to;
+    bool ce;
+    std::vector<uint8_t> bytes;
+  };
+
+  void transmit(int s) {
+    std::vector<uint8_t> buf(kMaxPacketBytes);
+    TxPacket pkt;
+    pkt.buf = buf;
+    while (side(s).qp->poll_transmit(now, pkt)) {
+      WirePacket w{s, sent_[s]++, pkt.opcode, pkt.psn, pkt.src_port, pkt.retransmit};
+      log.push_back(w);
+      const Fate f = fate ? fate(w) : Fate{};
+      if (trace) {
+        auto d = wire::decode_roce(std::span<const uint8_t>(buf.data(), pkt.len));
+        std::fprintf(stderr, "t=%llu %c->%c op=%02x psn=%06x%s%s delay=%llu aeth=%02x/%u reth=%llx/%u\n",
+                     (unsigned long long)now, "AB"[s], "BA"[s], w.opcode, w.psn, w.retransmit ? " RT" : "",
+                     f.drop ? " DROP" : "", (unsigned long long)f.delay, d->f.aeth.syndrome, d->f.aeth.msn,
+                     (unsigned long long)d->f.reth.va, d->f.reth.dma_len);
+      }
+      if (f.drop) continue;
+      for (int c = 0; c < f.copies; ++c)
+        flight.push(InFlight{now + latency + f.delay, seq_++, 1 - s, f.ce,
+                                  std::vector<uint8_t>(buf.begin(), buf.begin() + static_cast<long>(pkt.len))});
+    }
+  }
+
+  void deliver() {
+    while (!flight.empty() && flight.top().at <= now) {
+      InFlight f = flight.top();
+      flight.pop();
+      side(f.to).qp->handle_packet(now, f.bytes, RxMeta{f.ce, 0});
+      ++delivered;
+    }
+  }
+
+  struct Later {  // min-heap on (arrival time, send order)
+    bool operator()(const InFlight& x, const InFlight& y) const {
+      return x.at != y.at ? x.at > y.at : x.seq > y.seq;
+    }
+  };
+  std::priority_queue<InFlight, std::vector<InFlight>, Later> flight;
+  uint64_t seq_ = 0;
+  uint64_t sent_[2] = {0, 0};
+};
+
+inline std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v;
+  v.reserve(n + 1);  // data() is never null, even for n == 0 (memcpy/memcmp arguments)
+  v.resize(n);
+  std::mt19937 rng(seed);
+  for (auto& x : v) x = static_cast<uint8_t>(rng());
+  return v;
+}
+
+}  // namespace rfab::rc::test
