@@ -13,5 +13,6 @@ struct ExitError {
 
 void add_decode(CLI::App& app);
 void add_synth(CLI::App& app);
+void add_perf(CLI::App& app);      // UDP datapath: rfab perf
 
 }  // namespace rfab::cli

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   rfab::cli::add_decode(app);
   rfab::cli::add_synth(app);
+  rfab::cli::add_perf(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

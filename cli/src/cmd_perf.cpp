@@ -1,0 +1,154 @@
+// rfab perf write|read|send|atomic: perftest-style bandwidth and latency tests over the user-space RC engine
+// and the kernel-UDP datapath. `--server` on one side, the server's address on the other.
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "perf_options.hpp"
+#include "perf_session.hpp"
+
+namespace rfab::cli {
+namespace {
+
+using perf::Verb;
+
+const char* title(Verb v) {
+  switch (v) {
+    case Verb::write: return "RDMA_Write";
+    case Verb::read: return "RDMA_Read";
+    case Verb::send: return "Send";
+    case Verb::atomic: return "Atomic (fetch-and-add)";
+  }
+  return "";
+}
+
+const char* kLine = "---------------------------------------------------------------------------------------\n";
+
+void print_text(const perf::Options& o, const perf::Result& r) {
+  std::printf("%s", kLine);
+  std::printf("                    %s %s Test (rfab, kernel UDP datapath)\n", title(r.verb), o.latency ? "Latency" : "BW");
+  std::printf(" Number of qps   : %-6u Transport type : RoCE v2 over UDP\n", r.qps);
+  std::printf(" Mtu             : %-6u Spray entropies: %u\n", r.mtu, r.spray);
+  std::printf(" Role            : %s\n", o.server ? "server" : "client");
+  std::printf("%s", kLine);
+  if (o.latency && !o.server) {
+    std::printf(" #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    t_stdev[usec]"
+                "   99%% percentile[usec]   99.9%% percentile[usec]\n");
+    std::printf(" %-7llu %-10llu       %-7.2f        %-7.2f      %-7.2f            %-7.2f        %-7.2f"
+                "            %-7.2f                 %-7.2f\n",
+                static_cast<unsigned long long>(r.bytes), static_cast<unsigned long long>(r.iterations), r.t_min,
+                r.t_max, r.t_typical, r.t_avg, r.t_stdev, r.p99, r.p999);
+  } else {
+    std::printf(" #bytes     #iterations    BW peak[Gb/sec]    BW average[Gb/sec]   MsgRate[Mpps]\n");
+    std::printf(" %-10llu %-10llu       %-7.2f            %-7.2f              %-7.6f\n",
+                static_cast<unsigned long long>(r.bytes), static_cast<unsigned long long>(r.iterations),
+                r.bw_peak_gbps, r.bw_avg_gbps, r.msg_rate_mpps);
+  }
+  std::printf("%s", kLine);
+  std::printf(" data check      : %s (%s)\n", r.verified ? "ok" : "FAILED", r.verify_note.c_str());
+  std::printf(" packets tx/rx   : %llu / %llu   retransmits: %llu   timeouts: %llu   bad ICRC dropped: %llu\n",
+              static_cast<unsigned long long>(r.tx_packets), static_cast<unsigned long long>(r.rx_packets),
+              static_cast<unsigned long long>(r.retransmits), static_cast<unsigned long long>(r.timeouts),
+              static_cast<unsigned long long>(r.rx_bad_icrc));
+}
+
+void print_json(const perf::Options& o, const perf::Result& r) {
+  nlohmann::ordered_json j{
+      {"verb", perf::to_string(r.verb)},
+      {"role", o.server ? "server" : "client"},
+      {"bytes", r.bytes},
+      {"iterations", r.iterations},
+      {"qps", r.qps},
+      {"mtu", r.mtu},
+      {"spray", r.spray},
+      {"seconds", r.seconds},
+      {"bw_peak_gbps", r.bw_peak_gbps},
+      {"bw_avg_gbps", r.bw_avg_gbps},
+      {"msg_rate_mpps", r.msg_rate_mpps},
+      {"verified", r.verified},
+      {"verify_note", r.verify_note},
+      {"tx_packets", r.tx_packets},
+      {"rx_packets", r.rx_packets},
+      {"tx_syscalls", r.tx_syscalls},
+      {"rx_syscalls", r.rx_syscalls},
+      {"retransmits", r.retransmits},
+      {"timeouts", r.timeouts},
+      {"duplicates", r.duplicates},
+      {"out_of_order", r.out_of_order},
+      {"rx_bad_icrc", r.rx_bad_icrc},
+      {"cpu_seconds", r.cpu_seconds},
+  };
+  if (o.latency)
+    j["latency_us"] = {{"min", r.t_min}, {"max", r.t_max}, {"typical", r.t_typical}, {"avg", r.t_avg},
+                       {"stdev", r.t_stdev}, {"p99", r.p99}, {"p99.9", r.p999}};
+  std::cout << j.dump() << "\n";
+}
+
+// Parses "64K", "4M", "1G", "4096" (binary multiples).
+uint64_t parse_size(const std::string& s) {
+  if (s.empty()) throw ExitError{2, "-s/--size: empty"};
+  size_t used = 0;
+  uint64_t v = 0;
+  try {
+    v = std::stoull(s, &used, 10);
+  } catch (...) {
+    throw ExitError{2, "-s/--size: '" + s + "' is not a size (e.g. 65536, 64K, 4M)"};
+  }
+  const std::string suf = s.substr(used);
+  if (suf == "K" || suf == "k" || suf == "KiB") v <<= 10;
+  else if (suf == "M" || suf == "m" || suf == "MiB") v <<= 20;
+  else if (suf == "G" || suf == "g" || suf == "GiB") v <<= 30;
+  else if (!suf.empty()) throw ExitError{2, "-s/--size: unknown suffix '" + suf + "' (K, M or G)"};
+  return v;
+}
+
+void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
+  auto o = std::make_shared<perf::Options>();
+  auto size = std::make_shared<std::string>("65536");
+  o->verb = verb;
+  CLI::App* c = perf_app.add_subcommand(perf::to_string(verb), help);
+  c->add_option("host", o->host, "server address (client side)");
+  c->add_flag("--server", o->server, "wait for a client");
+  c->add_option("-s,--size", *size, "message size in bytes (K/M/G suffixes); atomics are always 8 bytes");
+  c->add_option("-n,--iters", o->iters, "operations per QP")->check(CLI::PositiveNumber);
+  c->add_option("-D,--duration", o->duration, "run for this many seconds instead of --iters")->check(CLI::NonNegativeNumber);
+  c->add_option("-q,--qps", o->qps, "queue pairs")->check(CLI::Range(1u, 1024u));
+  c->add_option("-m,--mtu", o->mtu, "path MTU: 256, 512, 1024, 2048 or 4096")->check(CLI::IsMember({256u, 512u, 1024u, 2048u, 4096u}));
+  c->add_option("--spray", o->spray, "entropies (UDP source ports) per QP; > 1 sprays packets over them")->check(CLI::Range(1u, 256u));
+  c->add_option("-t,--tx-depth", o->tx_depth, "outstanding operations per QP")->check(CLI::Range(1u, 4096u));
+  c->add_option("-p,--port", o->tcp_port, "TCP side-channel port (perftest's default 18515)");
+  c->add_option("--udp-port", o->udp_port, "RoCE v2 UDP port (4791)");
+  c->add_option("--local", o->local, "local RoCE address (default: the side channel's local address)");
+  c->add_flag("--latency", o->latency, "latency mode: one operation in flight per QP, percentiles");
+  c->add_flag("--json", o->json, "one JSON object instead of the table");
+  c->add_flag("!--no-gso", o->gso, "send every packet with its own datagram (no UDP GSO)");
+  c->add_option("--busy-poll", o->busy_poll_us, "SO_BUSY_POLL microseconds on the UDP sockets")->check(CLI::Range(0, 1000000));
+  c->add_option("--faults", o->faults, "receive-side fault injection, e.g. drop=1%,reorder=2%,seed=7");
+  c->add_option("--timeout", o->timeout, "seconds without progress before giving up")->check(CLI::PositiveNumber);
+  c->add_option("--retry-cnt", o->retry_cnt, "RC retry count 0..7")->check(CLI::Range(0, 7));
+  c->add_option("--ack-timeout", o->ack_timeout, "RC local ACK timeout code (4.096 us * 2^n)")->check(CLI::Range(1, 31));
+  c->callback([o, size] {
+    o->size = parse_size(*size);
+    if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};
+    if (!o->server && o->host.empty()) throw ExitError{2, "give the server's address, or --server on the server side"};
+    if (o->server && !o->host.empty()) throw ExitError{2, "--server takes no host argument"};
+    const perf::Result r = perf::run_session(*o);
+    if (o->json) print_json(*o, r);
+    else print_text(*o, r);
+  });
+}
+
+}  // namespace
+
+void add_perf(CLI::App& app) {
+  CLI::App* p = app.add_subcommand("perf", "perftest-style RDMA tests over the user-space RoCE v2 stack (UDP)");
+  p->require_subcommand(1);
+  add_verb(*p, Verb::write, "RDMA WRITE bandwidth / latency");
+  add_verb(*p, Verb::read, "RDMA READ bandwidth / latency");
+  add_verb(*p, Verb::send, "SEND bandwidth / latency (every message checked: exactly once, in order)");
+  add_verb(*p, Verb::atomic, "fetch-and-add bandwidth / latency (exactly-once checked)");
+}
+
+}  // namespace rfab::cli

@@ -1,0 +1,53 @@
+// `rfab perf`: options, the handshake both sides agree on, and results.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rfab::cli::perf {
+
+enum class Verb : uint8_t { write, read, send, atomic };
+const char* to_string(Verb v);
+
+struct Options {
+  Verb verb = Verb::write;
+  bool server = false;
+  std::string host;            // client: the server's address (TCP side channel and RoCE)
+  std::string local;           // local RoCE address; default: the TCP connection's local address
+  uint64_t size = 65536;       // message size in bytes (atomics: always 8)
+  uint64_t iters = 1000;       // per QP; ignored when duration > 0
+  double duration = 0;         // seconds; 0 = run `iters`
+  uint32_t qps = 1;
+  uint32_t mtu = 4096;
+  uint32_t spray = 1;          // entropies (UDP source ports) per QP; > 1 sprays packets over them
+  uint32_t tx_depth = 128;     // outstanding work requests per QP
+  uint16_t tcp_port = 18515;   // perftest's default side-channel port
+  uint16_t udp_port = 4791;    // RoCE v2
+  bool latency = false;        // one operation in flight per QP; report percentiles
+  bool json = false;
+  bool gso = true;
+  int busy_poll_us = 0;        // SO_BUSY_POLL on the datapath sockets
+  std::string faults;          // receive-side fault injection spec (rfab::fault), both sides may differ
+  double timeout = 10;         // seconds without progress before giving up (handshake, transfer)
+  uint8_t retry_cnt = 7;
+  uint8_t ack_timeout = 16;    // IBTA local ACK timeout code: 4.096 us * 2^n (268 ms: a loaded host is slow)
+};
+
+struct Result {
+  Verb verb = Verb::write;
+  uint64_t bytes = 0;          // message size
+  uint64_t iterations = 0;     // completed operations, all QPs
+  uint32_t qps = 0, mtu = 0, spray = 0;
+  double seconds = 0;
+  double bw_peak_gbps = 0, bw_avg_gbps = 0, msg_rate_mpps = 0;
+  // latency mode (microseconds)
+  double t_min = 0, t_max = 0, t_typical = 0, t_avg = 0, t_stdev = 0, p99 = 0, p999 = 0;
+  // datapath counters (this side)
+  uint64_t tx_packets = 0, rx_packets = 0, tx_syscalls = 0, rx_syscalls = 0;
+  uint64_t retransmits = 0, timeouts = 0, rx_bad_icrc = 0, duplicates = 0, out_of_order = 0;
+  double cpu_seconds = 0;      // user + system CPU of this process during the transfer
+  bool verified = false;       // data / exactly-once check passed
+  std::string verify_note;     // what was checked
+};
+
+}  // namespace rfab::cli::perf

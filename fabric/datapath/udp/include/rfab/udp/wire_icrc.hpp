@@ -1,0 +1,54 @@
+// The ICRC of a RoCE v2 packet sent or received through a kernel UDP socket. The socket never shows us the
+// IP/UDP headers, so we rebuild the bytes that the ICRC covers from what we do know:
+//   sending   : source/destination address and port, the datagram length, and the IPv4 Identification
+//               that the kernel will write (0 for a datagram from an unconnected IP_PMTUDISC_DO socket, and
+//               i for segment i of a UDP GSO send: see docs/udp-datapath.md, checked by a capture test);
+//   receiving : the same, except the IPv4 Identification, which a socket never sees. IPv6 has no ID, so an
+//               IPv6 ICRC is verified exactly. For IPv4 the verifier recovers the ID from the ICRC itself
+//               (the CRC is linear in the ID bits) and accepts only IDs below a small window (a DF sender's
+//               per-send segment index): a corrupted packet passes only with probability window / 2^32.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+
+#include "rfab/udp/address.hpp"
+
+namespace rfab::udp {
+
+inline constexpr size_t kIpv4UdpHeaderLen = 28, kIpv6UdpHeaderLen = 48;
+// Segments one UDP GSO send may carry (the kernel's UDP_MAX_SEGMENTS on older kernels is 64).
+inline constexpr unsigned kMaxGsoSegments = 64;
+
+// Writes the IP + UDP header the kernel puts on the wire for a datagram of `udp_payload_len` bytes from
+// `src` to `dst` (ports included), with IPv4 Identification `ip_id` and DF set. Variant fields the ICRC
+// masks (TOS/traffic class, TTL/hop limit, checksums, flow label) are left zero. Returns bytes written
+// (28 or 48); `out` must hold 48.
+size_t wire_ip_udp_header(const Address& src, const Address& dst, size_t udp_payload_len, uint16_t ip_id,
+                          uint8_t* out);
+
+// Computes the ICRC for the datagram `udp_payload` (BTH .. pad + 4-byte ICRC slot) as it will go on the
+// wire and stores it (little-endian) in the last 4 bytes.
+void fill_icrc(const Address& src, const Address& dst, uint16_t ip_id, std::span<uint8_t> udp_payload);
+
+// Receive-side ICRC check (see the header comment for what is and isn't verified).
+class IcrcVerifier {
+ public:
+  // ipv4_id_window: IPv4 IDs accepted (0 .. window-1). 1 accepts only ID 0 (no GSO on the sender).
+  explicit IcrcVerifier(unsigned ipv4_id_window = kMaxGsoSegments);
+  // True when the ICRC in the last 4 bytes of `udp_payload` matches a packet from `src` to `dst`.
+  bool verify(const Address& src, const Address& dst, std::span<const uint8_t> udp_payload);
+  // IPv4 ID recovered by the last successful IPv4 verify (for tests and counters).
+  uint16_t last_ipv4_id() const { return last_id_; }
+
+ private:
+  // ICRC(id) XOR ICRC(0) for each id in the window, for a packet whose bytes after the ID are `tail` long.
+  const uint32_t* deltas(size_t tail);
+  unsigned window_;
+  uint16_t last_id_ = 0;
+  std::unordered_map<size_t, std::array<uint32_t, kMaxGsoSegments>> cache_;
+};
+
+}  // namespace rfab::udp

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Side-by-side bandwidth: `rfab perf write` (user-space RoCE v2 over kernel UDP) against iperf3 TCP, on the
+# same veth pair between two network namespaces, in one run. Prints Gb/s, the ratio to iperf3's single
+# stream, packets/s and CPU cycles per RoCE packet (both rfab processes' CPU time x the nominal clock).
+#
+#   scripts/bench-perf.sh [path/to/rfab]      (root; env: DURATION=seconds per run, default 3;
+#                                              SIZES="64K 256K 1M 4M"; QPS="1 8"; MTU=4096; JSON=out.json)
+set -euo pipefail
+
+RFAB=${1:-$(dirname "$0")/../build/release/cli/rfab}
+DURATION=${DURATION:-3}
+SIZES=${SIZES:-"64K 256K 1M 4M"}
+QPS=${QPS:-"1 8"}
+MTU=${MTU:-4096}
+[ "$(id -u)" -eq 0 ] || { echo "bench-perf: needs root (network namespaces)" >&2; exit 2; }
+[ -x "$RFAB" ] || { echo "bench-perf: rfab binary not found at $RFAB (build it, or pass its path)" >&2; exit 2; }
+command -v iperf3 >/dev/null || { echo "bench-perf: iperf3 missing (apt-get install iperf3)" >&2; exit 2; }
+
+A="rfu$$-ba"; B="rfu$$-bb"; IPA=10.79.1.1; IPB=10.79.1.2
+TMP=$(mktemp -d)
+cleanup() {
+  [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null || true
+  ip netns del "$A" 2>/dev/null || true
+  ip netns del "$B" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$A"; ip netns add "$B"
+ip link add "$A" netns "$A" type veth peer name "$B" netns "$B"
+for ns in "$A" "$B"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" mtu 9000 up; done
+ip -n "$A" addr add $IPA/24 dev "$A"; ip -n "$B" addr add $IPB/24 dev "$B"
+
+MHZ=$(awk -F: '/^cpu MHz/ {print $2; exit}' /proc/cpuinfo | tr -d ' ')
+MHZ=${MHZ:-1000}
+jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+# iperf3 TCP, 1 and 4 streams.
+ip netns exec "$A" iperf3 -s -D -1 -p 5201 --logfile "$TMP/iperf-s1.log"; sleep 0.3
+ip netns exec "$B" iperf3 -c $IPA -p 5201 -t "$DURATION" -J > "$TMP/iperf1.json"
+IPERF1=$(jget "$TMP/iperf1.json" "d['end']['sum_received']['bits_per_second']/1e9")
+ip netns exec "$A" iperf3 -s -D -1 -p 5202 --logfile "$TMP/iperf-s4.log"; sleep 0.3
+ip netns exec "$B" iperf3 -c $IPA -p 5202 -t "$DURATION" -P 4 -J > "$TMP/iperf4.json"
+IPERF4=$(jget "$TMP/iperf4.json" "d['end']['sum_received']['bits_per_second']/1e9")
+
+printf "%s\n" "------------------------------------------------------------------------------------------------"
+printf " veth pair, MTU 9000, %s s per run, CPU %s MHz (%s cores)\n" "$DURATION" "$MHZ" "$(nproc)"
+printf " iperf3 TCP 1 stream: %.2f Gb/s   4 streams: %.2f Gb/s\n" "$IPERF1" "$IPERF4"
+printf "%s\n" "------------------------------------------------------------------------------------------------"
+printf " %-8s %-4s %-6s %12s %10s %10s %12s %14s %8s\n" "#bytes" "qps" "mtu" "rfab[Gb/s]" "x iperf1" "x iperf4" "Mpkt/s" "cycles/packet" "verified"
+RESULTS="[]"
+for qps in $QPS; do
+  for size in $SIZES; do
+    ip netns exec "$A" "$RFAB" perf write --server --json > "$TMP/srv.json" 2> "$TMP/srv.err" & SRV=$!
+    if ! ip netns exec "$B" "$RFAB" perf write $IPA --json -s "$size" -q "$qps" -m "$MTU" -D "$DURATION" \
+         > "$TMP/cli.json" 2> "$TMP/cli.err"; then
+      echo " $size x $qps QPs failed: $(cat "$TMP/cli.err")" >&2
+      wait "$SRV" || true; SRV=""; continue
+    fi
+    wait "$SRV" || true; SRV=""
+    read -r GBPS PKTS SECS CPU OK BYTES < <(python3 - "$TMP/cli.json" "$TMP/srv.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))
+pk = c["tx_packets"] + s["tx_packets"]   # data packets one way plus ACKs/responses the other way
+print(c["bw_avg_gbps"], pk, c["seconds"], c["cpu_seconds"] + s["cpu_seconds"], c["verified"] and s["verified"], c["bytes"])
+PY
+)
+    python3 - "$GBPS" "$IPERF1" "$IPERF4" "$PKTS" "$SECS" "$CPU" "$MHZ" "$OK" "$BYTES" "$qps" "$MTU" <<'PY'
+import sys
+g, i1, i4, pk, secs, cpu, mhz = map(float, sys.argv[1:8])
+ok, b, q, mtu = sys.argv[8], int(sys.argv[9]), sys.argv[10], sys.argv[11]
+pps = pk / secs / 1e6 if secs > 0 else 0
+cyc = cpu * mhz * 1e6 / pk if pk else 0
+print(f" {b:<8} {q:<4} {mtu:<6} {g:12.2f} {g/i1:10.2f} {g/i4:10.2f} {pps:12.3f} {cyc:14.0f} {ok:>8}")
+PY
+    RESULTS=$(python3 -c "import json,sys; r=json.loads(sys.argv[1]); r.append(json.load(open(sys.argv[2]))); print(json.dumps(r))" "$RESULTS" "$TMP/cli.json")
+  done
+done
+printf "%s\n" "------------------------------------------------------------------------------------------------"
+if [ -n "${JSON:-}" ]; then
+  python3 -c "import json,sys; json.dump({'iperf3_1_gbps': float(sys.argv[1]), 'iperf3_4_gbps': float(sys.argv[2]), 'rfab': json.loads(sys.argv[3])}, open(sys.argv[4], 'w'), indent=1)" \
+    "$IPERF1" "$IPERF4" "$RESULTS" "$JSON"
+  echo " JSON written to $JSON"
+fi

@@ -1,0 +1,93 @@
+// The TCP side channel over loopback: perftest exchange order, barriers, and bounded waits.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+#include <unistd.h>
+
+#include "rfab/exchange/perftest_dest.hpp"
+#include "rfab/exchange/tcp_channel.hpp"
+
+namespace {
+using namespace rfab::exchange;
+using namespace std::chrono_literals;
+
+uint16_t free_port() {
+  // Ports in a quiet range chosen per process so parallel test runs do not collide.
+  return static_cast<uint16_t>(20000 + (::getpid() % 20000));
+}
+
+TEST(TcpChannel, ExchangesDestsBothWays) {
+  const uint16_t port = free_port();
+  PerftestDest server_dest, client_dest;
+  server_dest.qpn = 0x11;
+  client_dest.qpn = 0x22;
+  PerftestDest got_by_server;
+  std::string server_error;
+  std::thread server([&] {
+    try {
+      TcpChannel c = TcpChannel::accept_one("127.0.0.1", port, 5s);
+      EXPECT_FALSE(c.is_client());
+      auto mine = encode_dest_gid(server_dest);
+      std::array<char, kKeyMsgSizeGid> theirs{};
+      c.exchange(mine, theirs, 5s, "keys");
+      std::string err;
+      got_by_server = parse_dest(theirs, err).value();
+      c.barrier(5s, "done");
+    } catch (const std::exception& e) {
+      server_error = e.what();
+    }
+  });
+  TcpChannel c = TcpChannel::connect("127.0.0.1", port, 5s);  // retries until the server listens
+  EXPECT_TRUE(c.is_client());
+  EXPECT_EQ(c.peer_ip(), "127.0.0.1");
+  auto mine = encode_dest_gid(client_dest);
+  std::array<char, kKeyMsgSizeGid> theirs{};
+  c.exchange(mine, theirs, 5s, "keys");
+  std::string err;
+  EXPECT_EQ(parse_dest(theirs, err).value().qpn, 0x11u);
+  c.barrier(5s, "done");
+  server.join();
+  EXPECT_EQ(server_error, "");
+  EXPECT_EQ(got_by_server.qpn, 0x22u);
+}
+
+TEST(TcpChannel, ConnectGivesUpAtTheDeadline) {
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    TcpChannel::connect("127.0.0.1", static_cast<uint16_t>(free_port() + 1), 300ms);
+    FAIL() << "connected to nobody";
+  } catch (const ExchangeError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot connect"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+}
+
+TEST(TcpChannel, SilentPeerTimesOutAndClosedPeerIsNamed) {
+  const uint16_t port = static_cast<uint16_t>(free_port() + 2);
+  std::thread server([&] {
+    TcpChannel c = TcpChannel::accept_one("127.0.0.1", port, 5s);
+    std::this_thread::sleep_for(500ms);  // say nothing, then hang up
+  });
+  TcpChannel c = TcpChannel::connect("127.0.0.1", port, 5s);
+  char buf[8];
+  try {
+    c.recv_exact(buf, 100ms, "hello");
+    FAIL();
+  } catch (const ExchangeError& e) {
+    EXPECT_NE(std::string(e.what()).find("hello: timed out"), std::string::npos) << e.what();
+  }
+  server.join();
+  try {
+    c.recv_exact(buf, 2s, "keys");
+    FAIL();
+  } catch (const ExchangeError& e) {
+    EXPECT_NE(std::string(e.what()).find("closed the connection"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TcpChannel, AcceptTimesOut) {
+  EXPECT_THROW(TcpChannel::accept_one("127.0.0.1", static_cast<uint16_t>(free_port() + 3), 100ms), ExchangeError);
+}
+
+}  // namespace

@@ -1,0 +1,127 @@
+// The UDP datapath's ICRC against frames built by the wire encoder (which computes the ICRC over complete
+// IP/UDP headers): what fill_icrc writes must equal it, and IcrcVerifier must accept exactly the packets
+// whose IPv4 ID is in its window and reject corrupted ones.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "rfab/udp/wire_icrc.hpp"
+#include "rfab/wire/bytes.hpp"
+#include "rfab/wire/opcode.hpp"
+#include "rfab/wire/packet.hpp"
+
+namespace {
+using namespace rfab;
+
+struct Built {
+  std::vector<uint8_t> udp_payload;  // BTH .. ICRC as the encoder computed it
+  udp::Address src, dst;
+};
+
+Built build(bool v6, uint16_t ip_id, size_t payload_len, uint8_t opcode = 0x0A /* RC RDMA WRITE ONLY */) {
+  wire::FrameSpec spec;
+  spec.ipv6 = v6;
+  spec.link = wire::LinkType::raw_ip;
+  spec.src_port = 0xC123;
+  spec.dst_port = 4791;
+  Built b;
+  b.src = *udp::Address::parse(v6 ? "fd00::1" : "10.1.2.3", spec.src_port);
+  b.dst = *udp::Address::parse(v6 ? "fd00::2" : "10.1.2.4", spec.dst_port);
+  if (v6) {
+    std::memcpy(spec.ip6.src.data(), b.src.ip.data(), 16);
+    std::memcpy(spec.ip6.dst.data(), b.dst.ip.data(), 16);
+    spec.ip6.flow_label = 0x12345;  // masked by the ICRC: must not matter
+    spec.ip6.hop_limit = 3;
+  } else {
+    spec.ip4.src = wire::load_be32(b.src.ip.data());
+    spec.ip4.dst = wire::load_be32(b.dst.ip.data());
+    spec.ip4.id = ip_id;
+    spec.ip4.df = true;
+    spec.ip4.ttl = 17;  // masked
+    spec.ip4.ecn = wire::Ecn::ce;
+  }
+  wire::RoceFields f;
+  f.bth.opcode = opcode;
+  f.bth.dest_qp = 0x000123;
+  f.bth.psn = 0xABCDEF;
+  f.reth.va = 0x1000;
+  f.reth.rkey = 0x77;
+  f.reth.dma_len = static_cast<uint32_t>(payload_len);
+  std::vector<uint8_t> payload(payload_len);
+  for (size_t i = 0; i < payload_len; ++i) payload[i] = static_cast<uint8_t>(i * 7 + 1);
+  std::vector<uint8_t> frame(wire::frame_encoded_len(spec, opcode, payload_len));
+  auto n = wire::encode_frame(spec, f, payload, frame);
+  EXPECT_TRUE(n.ok());
+  const size_t ip_len = v6 ? 40 : 20;
+  b.udp_payload.assign(frame.begin() + static_cast<long>(ip_len + 8), frame.end());
+  return b;
+}
+
+TEST(WireIcrc, FillMatchesEncoderForIdZeroAndGsoIds) {
+  for (bool v6 : {false, true}) {
+    for (uint16_t id : {uint16_t{0}, uint16_t{1}, uint16_t{14}, uint16_t{63}}) {
+      if (v6 && id != 0) continue;
+      Built b = build(v6, id, 1000);
+      std::vector<uint8_t> mine = b.udp_payload;
+      std::memset(mine.data() + mine.size() - 4, 0, 4);
+      udp::fill_icrc(b.src, b.dst, id, mine);
+      EXPECT_EQ(mine, b.udp_payload) << "v6=" << v6 << " id=" << id;
+    }
+  }
+}
+
+TEST(WireIcrc, VerifierRecoversIpv4IdInsideWindow) {
+  udp::IcrcVerifier v(64);
+  for (uint16_t id = 0; id < 64; ++id) {
+    for (size_t len : {size_t{0}, size_t{1}, size_t{255}, size_t{4096}}) {
+      Built b = build(false, id, len);
+      ASSERT_TRUE(v.verify(b.src, b.dst, b.udp_payload)) << "id " << id << " len " << len;
+      EXPECT_EQ(v.last_ipv4_id(), id);
+    }
+  }
+}
+
+TEST(WireIcrc, VerifierRejectsIdsOutsideWindow) {
+  udp::IcrcVerifier v(64);
+  for (uint16_t id : {uint16_t{64}, uint16_t{1000}, uint16_t{0xFFFF}}) {
+    Built b = build(false, id, 512);
+    EXPECT_FALSE(v.verify(b.src, b.dst, b.udp_payload)) << id;
+  }
+  udp::IcrcVerifier strict(1);
+  EXPECT_FALSE(strict.verify(build(false, 1, 64).src, build(false, 1, 64).dst, build(false, 1, 64).udp_payload));
+  EXPECT_TRUE(strict.verify(build(false, 0, 64).src, build(false, 0, 64).dst, build(false, 0, 64).udp_payload));
+}
+
+TEST(WireIcrc, EveryFlippedBitIsRejected) {
+  udp::IcrcVerifier v(64);
+  for (bool v6 : {false, true}) {
+    Built b = build(v6, 0, 200);
+    ASSERT_TRUE(v.verify(b.src, b.dst, b.udp_payload));
+    for (size_t bit = 0; bit < b.udp_payload.size() * 8; ++bit) {
+      if (bit / 8 == 4) continue;  // BTH byte 4 (FECN/BECN/reserved) is masked by the ICRC
+      auto c = b.udp_payload;
+      c[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      EXPECT_FALSE(v.verify(b.src, b.dst, c)) << "v6=" << v6 << " bit " << bit;
+    }
+  }
+}
+
+TEST(WireIcrc, WrongAddressOrPortIsRejected) {
+  udp::IcrcVerifier v;
+  Built b = build(false, 3, 100);
+  EXPECT_TRUE(v.verify(b.src, b.dst, b.udp_payload));
+  EXPECT_FALSE(v.verify(b.src.with_port(0xC124), b.dst, b.udp_payload));
+  EXPECT_FALSE(v.verify(b.src, b.dst.with_port(4792), b.udp_payload));
+  EXPECT_FALSE(v.verify(*udp::Address::parse("10.1.2.9", b.src.port), b.dst, b.udp_payload));
+  Built s = build(true, 0, 100);
+  EXPECT_FALSE(v.verify(*udp::Address::parse("fd00::9", s.src.port), s.dst, s.udp_payload));
+}
+
+TEST(WireIcrc, TooShortIsRejected) {
+  udp::IcrcVerifier v;
+  const std::vector<uint8_t> tiny(10);
+  EXPECT_FALSE(v.verify(*udp::Address::parse("1.2.3.4", 1), *udp::Address::parse("1.2.3.5", 2), tiny));
+}
+
+}  // namespace
