@@ -14,5 +14,6 @@ struct ExitError {
 void add_decode(CLI::App& app);
 void add_synth(CLI::App& app);
 void add_perf(CLI::App& app);      // UDP datapath: rfab perf
+void add_emulate(CLI::App& app);   // fabric emulator
 
 }  // namespace rfab::cli

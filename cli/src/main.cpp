@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   rfab::cli::add_decode(app);
   rfab::cli::add_synth(app);
   rfab::cli::add_perf(app);
+  rfab::cli::add_emulate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

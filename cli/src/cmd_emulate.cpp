@@ -1,0 +1,144 @@
+// rfab emulate: packet-level emulation of a fat-tree fabric (ECMP / adaptive / flowlet routing, PFC, ECN,
+// DCQCN) in virtual time. Prints throughput, loss, PFC/ECN/CNP counts, FCTs and emulator speed.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "rfab/emu/scenario.hpp"
+#include "rfab/emu/traffic.hpp"
+#include "rfab/topology/spec.hpp"
+
+namespace rfab::cli {
+namespace {
+
+struct EmulateOptions {
+  std::string topo = "fat-tree:k=16,tiers=3,speed=400G";
+  std::string routing = "ecmp";
+  std::string cc = "none";
+  std::string pfc = "on";
+  std::string traffic = "permutation:bytes=2M";
+  std::string time = "500us";
+  std::string buffer;
+  std::string hosts = "paced";
+  uint64_t seed = 1;
+  uint32_t mtu = 4096;
+  bool json = false;
+  bool quiet = false;
+};
+
+double us(emu::Picos p) { return double(p) / 1e6; }
+
+void print_text(const EmulateOptions& o, const emu::Report& r) {
+  std::printf("topology    %s\n", r.topology.c_str());
+  std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s, %.1f us simulated, seed %llu\n",
+              o.traffic.c_str(), (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(),
+              o.hosts.c_str(), us(r.simulated), (unsigned long long)o.seed);
+  std::printf("throughput  %.4f of offered line rate (delivered payload %.3f GB; header ceiling %.4f)\n",
+              r.throughput, double(r.payload_delivered) / 1e9, r.goodput_ceiling);
+  std::printf("loss        drops %llu, PFC pauses %llu, ECN marks %llu, CNPs %llu", (unsigned long long)r.drops,
+              (unsigned long long)r.pfc_pauses, (unsigned long long)r.ecn_marks, (unsigned long long)r.cnps);
+  if (o.hosts == "rc") std::printf(", retransmitted packets %llu", (unsigned long long)r.retransmits);
+  std::printf("\n");
+  if (r.flows_completed)
+    std::printf("fct         p50 %.2f us, p99 %.2f us, max %.2f us (%llu of %llu flows completed)\n", us(r.fct_p50),
+                us(r.fct_p99), us(r.fct_max), (unsigned long long)r.flows_completed, (unsigned long long)r.flows);
+  else
+    std::printf("fct         no flow completed (%llu flows)\n", (unsigned long long)r.flows);
+  std::printf("max queue   %.1f KiB\n", double(r.max_queue_bytes) / 1024.0);
+  std::printf("emulator    %llu events in %.2f CPU-s (%.2f M events/s), wall %.2f s, peak RSS %.1f MiB\n",
+              (unsigned long long)r.events, r.cpu_seconds, r.events_per_second / 1e6, r.wall_seconds,
+              double(r.peak_rss_bytes) / (1024.0 * 1024.0));
+}
+
+void print_json(const EmulateOptions& o, const emu::Report& r) {
+  nlohmann::json j = {
+      {"topology", r.topology},       {"topo_spec", o.topo},
+      {"traffic", o.traffic},         {"routing", o.routing},
+      {"cc", o.cc},                   {"pfc", o.pfc == "on"},
+      {"seed", o.seed},               {"hosts", r.hosts},
+      {"flows", r.flows},             {"flows_completed", r.flows_completed},
+      {"simulated_us", us(r.simulated)},
+      {"throughput", r.throughput},   {"goodput_ceiling", r.goodput_ceiling},
+      {"payload_delivered_bytes", r.payload_delivered},
+      {"drops", r.drops},             {"pfc_pauses", r.pfc_pauses},
+      {"ecn_marks", r.ecn_marks},     {"cnps", r.cnps},
+      {"hosts_stack", o.hosts},       {"retransmits", r.retransmits},
+      {"fct_us", {{"p50", us(r.fct_p50)}, {"p99", us(r.fct_p99)}, {"max", us(r.fct_max)}}},
+      {"max_queue_bytes", r.max_queue_bytes},
+      {"events", r.events},           {"events_per_second", r.events_per_second},
+      {"cpu_seconds", r.cpu_seconds}, {"wall_seconds", r.wall_seconds},
+      {"peak_rss_bytes", r.peak_rss_bytes}};
+  std::cout << j.dump() << "\n";
+}
+
+void run_emulate(const EmulateOptions& o) {
+  emu::ScenarioSpec s;
+  s.topology = o.topo;
+  s.traffic = o.traffic;
+  s.cc = o.cc;
+  s.seed = o.seed;
+  s.mtu = o.mtu;
+  s.hosts = o.hosts;
+  if (o.pfc != "on" && o.pfc != "off") throw ExitError{2, "--pfc: '" + o.pfc + "' must be on or off"};
+  s.pfc = o.pfc == "on";
+  emu::Report r;
+  try {
+    s.routing = emu::parse_routing(o.routing);
+    s.duration = topo::parse_duration_ps(o.time, "--time");
+    if (!o.buffer.empty()) s.buffer_bytes = topo::parse_bytes(o.buffer, "--buffer");
+    const bool bar = !o.quiet && isatty(STDERR_FILENO);
+    int shown = -1;
+    auto progress = [&](double f) {
+      int pct = int(f * 100.0);
+      if (pct == shown || pct > 100) return;
+      shown = pct;
+      int w = pct * 40 / 100;
+      std::fprintf(stderr, "\r[%.*s%*s] %3d%%", w, "########################################", 40 - w, "", pct);
+      std::fflush(stderr);
+    };
+    r = emu::run_scenario(s, bar ? std::function<void(double)>(progress) : std::function<void(double)>());
+    if (bar) std::fprintf(stderr, "\r%*s\r", 48, "");
+  } catch (const topo::TopologyError& e) {
+    throw ExitError{2, e.what()};
+  } catch (const emu::TrafficError& e) {
+    throw ExitError{2, e.what()};
+  } catch (const std::invalid_argument& e) {
+    throw ExitError{2, e.what()};
+  }
+  if (o.json)
+    print_json(o, r);
+  else
+    print_text(o, r);
+}
+
+}  // namespace
+
+void add_emulate(CLI::App& app) {
+  auto o = std::make_shared<EmulateOptions>();
+  auto* sub = app.add_subcommand("emulate", "Packet-level emulation of a fat-tree RoCE fabric in virtual time");
+  sub->add_option("--topo", o->topo,
+                  "fat-tree:k=16,tiers=3,speed=400G (keys: k tiers hosts speed host-speed switch oversub rails latency)")
+      ->capture_default_str();
+  sub->add_option("--routing", o->routing, "ecmp | ar (per-packet adaptive) | flowlet")->capture_default_str();
+  sub->add_option("--cc", o->cc, "none | dcqcn[:preset=paper|connectx,key=value,...]")->capture_default_str();
+  sub->add_option("--pfc", o->pfc, "on (lossless) | off (lossy, tail drop)")->capture_default_str();
+  sub->add_option("--traffic", o->traffic,
+                  "permutation:bytes=2M | all-to-all:bytes=64K | incast:n=8,bytes=1M | ring:bytes=64M | file:PATH")
+      ->capture_default_str();
+  sub->add_option("--time", o->time, "simulated time (e.g. 500us, 2ms)")->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed (traffic, hashing, marking)")->capture_default_str();
+  sub->add_option("--mtu", o->mtu, "RoCE payload bytes per packet")->capture_default_str();
+  sub->add_option("--buffer", o->buffer, "shared buffer per switch (default 64M)");
+  sub->add_option("--hosts", o->hosts,
+                  "host stack: paced (MTU packets paced by the cc; scales to 100k hosts) | rc (the rc/ QP engine: "
+                  "RDMA WRITEs, go-back-N; a few thousand flows)")
+      ->capture_default_str();
+  sub->add_flag("--json", o->json, "one JSON object instead of text");
+  sub->add_flag("--quiet", o->quiet, "no progress bar");
+  sub->callback([o] { run_emulate(*o); });
+}
+
+}  // namespace rfab::cli

@@ -1,0 +1,66 @@
+// Knobs of the packet-level fabric: routing policy, buffers, ECN, PFC and packet framing.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "rfab/emu/event_queue.hpp"
+
+namespace rfab::emu {
+
+enum class Routing : uint8_t {
+  ecmp,     // per-flow 5-tuple hash (UDP source port = entropy)
+  ar,       // per-packet adaptive: least-loaded equal-cost up-port (Spectrum-X style)
+  flowlet,  // re-pick the least-loaded up-port when a flow pauses longer than flowlet_gap
+};
+Routing parse_routing(std::string_view s);  // throws std::invalid_argument naming the value
+const char* to_string(Routing r);
+
+// Bytes a RoCE v2 data packet adds to its payload on the wire: Ethernet 14 + IPv4 20 + UDP 8 + BTH 12 +
+// ICRC 4 + FCS 4 = 62, plus the preamble/SFD 8 and inter-frame gap 12 = 20 that occupy the line too.
+inline constexpr uint32_t kRoceHeaderBytes = 62;
+inline constexpr uint32_t kPreambleIfgBytes = 20;
+// A CNP is a minimum 64-byte frame (BTH + 16 reserved bytes, padded).
+inline constexpr uint32_t kCnpFrameBytes = 64;
+
+struct EcnConfig {
+  bool enabled = true;
+  // WRED on the egress queue: no marks below kmin, linear up to pmax at kmax, every packet above kmax.
+  uint64_t kmin_bytes = 100 * 1024;
+  uint64_t kmax_bytes = 400 * 1024;
+  double pmax = 0.2;
+};
+
+struct PfcConfig {
+  bool enabled = true;
+  // Per ingress port (one lossless priority): send XOFF upstream once the bytes buffered here that arrived
+  // on the port exceed the threshold, XON once they drain `hysteresis` below it. As in shared-buffer
+  // switch ASICs the threshold is dynamic: max(xoff_min, alpha x free shared buffer), so a lightly used
+  // switch absorbs bursts and a full one pauses early. The headroom that absorbs what is in flight after
+  // XOFF is reserved out of the shared buffer for every port; 0 = computed from the link:
+  // 2 x (latency x rate) + 2 max frames + a pause frame.
+  uint64_t xoff_min_bytes = 256 * 1024;
+  double alpha = 1.0 / 64;
+  uint64_t hysteresis_bytes = 128 * 1024;
+  uint64_t headroom_bytes = 0;
+};
+
+struct EmuConfig {
+  Routing routing = Routing::ecmp;
+  Picos flowlet_gap_ps = 2'000'000;  // 2 us: larger than one RTT skew between equal-cost paths
+  uint32_t flowlet_table = 256;           // entries per switch (hashed), as a switch's flowlet table
+  uint64_t ar_quantum_bytes = 64 * 1024;  // queue-depth resolution of adaptive routing decisions
+  uint32_t mtu = 4096;               // RoCE payload bytes per data packet
+  uint32_t header_bytes = kRoceHeaderBytes;
+  uint32_t framing_bytes = kPreambleIfgBytes;  // counted in serialization time, not in buffers
+  uint64_t switch_buffer_bytes = 64ull << 20;  // shared buffer per switch
+  // Lossy mode: an egress queue may use at most alpha x (free shared buffer) (dynamic threshold).
+  double dt_alpha = 8.0;
+  EcnConfig ecn;
+  PfcConfig pfc;
+  uint64_t seed = 1;
+
+  uint32_t data_frame_bytes(uint32_t payload) const { return payload + header_bytes; }
+};
+
+}  // namespace rfab::emu

@@ -1,0 +1,71 @@
+// The emulator's event queue: a timing wheel of 1.024 ns buckets over a ~16.8 us horizon, with a binary
+// heap for events beyond it. Almost every event in a packet-level fabric lands less than a few link
+// latencies ahead, so push is O(1) (append to a bucket) and pop amortises to a sort of a tiny bucket plus a
+// bitmap scan for the next non-empty one. Ties are broken by insertion order, so runs are deterministic.
+//
+// Times are picoseconds: serialization of a 4 KiB frame at 400G is 83.56 ns, and exact integer
+// picoseconds keep the single-link closed forms exact.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace rfab::emu {
+
+using Picos = uint64_t;
+inline constexpr Picos kNeverPs = ~Picos{0};
+
+struct Event {
+  Picos time = 0;
+  uint32_t seq = 0;     // insertion order, the tie-breaker (compared wrap-safely)
+  uint32_t target = 0;  // port, host or flow id, depending on kind
+  uint32_t arg = 0;     // packet index or a small argument
+  uint8_t kind = 0;
+};
+
+inline bool event_before(const Event& a, const Event& b) {
+  if (a.time != b.time) return a.time < b.time;
+  return int32_t(a.seq - b.seq) < 0;
+}
+
+class EventQueue {
+ public:
+  static constexpr unsigned kShift = 10;       // bucket width 2^10 ps
+  static constexpr unsigned kBuckets = 1u << 14;  // horizon 2^24 ps ~ 16.8 us
+  static constexpr size_t kKeepCapacity = 64;      // events a drained bucket may keep allocated
+
+  EventQueue();
+  // `e.time` must not be earlier than the last popped event's time.
+  void push(Picos time, uint8_t kind, uint32_t target, uint32_t arg);
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  size_t memory_bytes() const;  // heap bytes held, including spare bucket capacity
+  // Time of the earliest event; kNeverPs when empty. Non-const: it may advance to the next bucket.
+  Picos peek_time();
+  // The event after the one just popped if it is already at hand (same bucket), else nullptr: lets the
+  // caller prefetch its packet while handling the current one.
+  const Event* glance() const {
+    const auto& v = wheel_[cur_ & (kBuckets - 1)];
+    return sorted_ && pos_ < v.size() ? &v[pos_] : nullptr;
+  }
+  // Removes and returns the earliest event. Precondition: !empty().
+  Event pop();
+
+ private:
+  bool load_current();  // makes the current bucket non-empty and sorted; false if the queue is empty
+  uint64_t next_wheel_bucket() const;  // absolute bucket of the next non-empty wheel slot after cur_, or ~0
+  void to_wheel(const Event& e);
+  void set_bit(size_t slot) { bits_[slot >> 6] |= uint64_t{1} << (slot & 63); }
+  void clear_bit(size_t slot) { bits_[slot >> 6] &= ~(uint64_t{1} << (slot & 63)); }
+
+  std::vector<std::vector<Event>> wheel_;
+  std::vector<uint64_t> bits_;
+  std::vector<Event> far_;  // min-heap on event_before, events >= cur_ + kBuckets
+  uint64_t cur_ = 0;        // absolute index of the bucket being served
+  size_t pos_ = 0;          // next event to pop in the current bucket
+  bool sorted_ = false;     // current bucket sorted and being served
+  size_t size_ = 0;
+  uint32_t seq_ = 0;
+};
+
+}  // namespace rfab::emu

@@ -1,0 +1,88 @@
+// Hosts running the real rc/ engine: every flow is a connected pair of rc::QueuePairs (requester on the
+// source host, responder on the destination) moving RDMA WRITEs, with the flow's cc::Controller (DCQCN or
+// line rate) inside the requester and the responder's own CNP generation. Packets are the engine's real
+// bytes (BTH..ICRC); the fabric carries a handle to them, and delivers ECN-CE as RxMeta. Go-back-N,
+// ACK coalescing, out-of-order placement (reorder window) and timeouts are the engine's.
+//
+// It costs a packet buffer (~4 KiB) per packet in flight and the QPs' own queues, so it suits fabrics of a
+// few thousand flows; PacedFlowStack is the scalable stand-in with the same FlowStack interface.
+// Packet::flow carries the index of the destination endpoint (QP) instead of a flow id.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "rfab/emu/config.hpp"
+#include "rfab/emu/host_stack.hpp"
+#include "rfab/emu/paced_stack.hpp"
+#include "rfab/emu/traffic.hpp"
+#include "rfab/rc/rc.hpp"
+
+namespace rfab::emu {
+
+class RcHostStack final : public FlowStack {
+ public:
+  RcHostStack(const topo::FatTree& tree, const EmuConfig& config, std::vector<FlowSpec> flows,
+              ControllerFactory make_cc, Nanos cnp_interval_ns);
+  ~RcHostStack() override;
+
+  void attach(HostServices& services) override;
+  bool pull(uint32_t host, Picos now, Packet& out) override;
+  void deliver(uint32_t host, Picos now, const Packet& p) override;
+  void on_timer(uint32_t id, Picos now) override;
+  void on_drop(const Packet& p) override;
+
+  const StackStats& stats() const override { return stats_; }
+  size_t flow_count() const override { return flows_.size(); }
+  uint64_t flow_delivered(uint32_t f) const override { return flows_[f].delivered; }
+  Picos flow_done(uint32_t f) const override { return flows_[f].done; }
+  std::vector<Picos> completion_times() const override;
+  double offered_bits(Picos end) const override;
+  uint64_t retransmits() const;
+
+ private:
+  static constexpr uint64_t kChunk = 1 << 20;  // bytes per posted RDMA WRITE
+  static constexpr uint32_t kOutstanding = 4;  // WRITEs kept posted for a long-lived flow
+
+  struct Endpoint {
+    std::unique_ptr<rc::QueuePair> qp;
+    uint32_t host = 0;
+    uint32_t flow = 0;
+    bool requester = false;
+    Picos timer_ps = kNeverPs;
+  };
+  struct Flow {
+    FlowSpec spec;
+    std::unique_ptr<cc::Controller> cc;
+    uint64_t posted = 0, completed = 0, delivered = 0;
+    Picos started = kNeverPs, done = kNeverPs;
+  };
+
+  void connect(Endpoint& ep, uint32_t remote_qpn);
+  void start_flow(uint32_t f, Picos now);
+  void post_more(uint32_t f);
+  void arm(uint32_t ep, Picos now);
+  void after_input(uint32_t ep, Picos now);
+  void drain_completions(Picos now);
+  uint32_t alloc_blob();
+
+  const topo::FatTree& tree_;
+  EmuConfig cfg_;
+  ControllerFactory make_cc_;
+  Nanos cnp_interval_;
+  rc::ProtectionDomain pd_;
+  rc::CompletionQueue send_cq_, recv_cq_;
+  std::vector<uint8_t> memory_;  // one MR every WRITE reads from and lands in (contents do not matter)
+  rc::MemoryRegion* mr_ = nullptr;
+  std::vector<Flow> flows_;
+  std::vector<Endpoint> eps_;                   // 2 per flow: requester 2f, responder 2f+1 (QPN = index+1)
+  std::vector<std::vector<uint32_t>> host_eps_;  // endpoints per host
+  std::vector<uint32_t> cursor_;                // round-robin position per host
+  std::vector<std::vector<uint8_t>> blobs_;
+  std::vector<uint32_t> free_blobs_;
+  std::vector<std::vector<uint32_t>> dependents_;
+  HostServices* svc_ = nullptr;
+  StackStats stats_;
+};
+
+}  // namespace rfab::emu

@@ -1,0 +1,55 @@
+// One emulation run from spec strings, as `rfab emulate` and bench_emu take them, and its report.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "rfab/emu/config.hpp"
+#include "rfab/emu/event_queue.hpp"
+
+namespace rfab::emu {
+
+struct ScenarioSpec {
+  std::string topology = "fat-tree:k=16,tiers=3,speed=400G";
+  std::string traffic = "permutation:bytes=2M";
+  std::string cc = "none";  // "none" | "dcqcn[:k=v,...]" (rfab::cc::make_controller)
+  Routing routing = Routing::ecmp;
+  bool pfc = true;
+  Picos duration = 500'000'000;  // 500 us
+  uint64_t seed = 1;
+  uint32_t mtu = 4096;
+  uint64_t buffer_bytes = 0;  // per switch; 0 = EmuConfig default
+  // Host stack: "paced" (PacedFlowStack, scales to 100k hosts) or "rc" (the rc/ queue-pair engine).
+  std::string hosts = "paced";
+};
+
+struct Report {
+  std::string topology;  // FatTree::describe()
+  uint32_t hosts = 0;
+  uint64_t flows = 0, flows_completed = 0;
+  Picos simulated = 0;
+  uint64_t payload_delivered = 0;
+  double offered_bits = 0;
+  double throughput = 0;        // delivered payload / offered line rate
+  double goodput_ceiling = 0;   // payload / (payload + headers + preamble/IFG) for a full packet
+  uint64_t drops = 0, pfc_pauses = 0, ecn_marks = 0, cnps = 0;
+  uint64_t retransmits = 0;     // rc host stack only
+  Picos fct_p50 = 0, fct_p99 = 0, fct_max = 0;
+  uint64_t max_queue_bytes = 0;
+  uint64_t events = 0;
+  double cpu_seconds = 0, wall_seconds = 0;
+  double events_per_second = 0;  // per CPU second
+  uint64_t peak_rss_bytes = 0;
+};
+
+// Throws topo::TopologyError, TrafficError or std::invalid_argument (cc) with a message naming the problem.
+// `progress` (may be empty) is called with the fraction of simulated time done.
+Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress = {});
+
+// Nearest-rank percentile of `v` (sorted in place); 0 for empty input.
+Picos percentile(std::vector<Picos>& v, double p);
+uint64_t peak_rss_bytes();  // VmHWM of this process
+double process_cpu_seconds();
+
+}  // namespace rfab::emu

@@ -1,0 +1,45 @@
+// Traffic patterns as lists of flows. A flow may wait for another flow to complete (ring steps).
+//   permutation:bytes=2M           every host sends to one other host; every host receives once
+//   all-to-all:bytes=64K           every ordered pair (refused above 10 M flows: use a permutation)
+//   incast:n=8,bytes=1M[,dst=0]    n senders (spread over other leaves first) to one receiver
+//   ring:bytes=64M[,steps=S]       ring all-reduce: 2(H-1) steps (or S) of bytes/H chunks to the next host;
+//                                  each step starts when the host has received the previous one
+//   file:PATH                      connection matrix, one flow per line: src dst bytes start_time
+// bytes=0 or bytes=inf means a long-lived flow (sends until the end of the run).
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rfab/emu/event_queue.hpp"
+#include "rfab/topology/fat_tree.hpp"
+
+namespace rfab::emu {
+
+inline constexpr uint32_t kNoFlow = ~uint32_t{0};
+inline constexpr uint64_t kUnlimited = 0;  // bytes value of a long-lived flow
+
+struct FlowSpec {
+  uint32_t src = 0, dst = 0;
+  uint64_t bytes = kUnlimited;
+  Picos start = 0;
+  uint32_t after = kNoFlow;  // start only when this flow has been fully received (plus `start` delay)
+};
+
+struct TrafficError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::vector<FlowSpec> permutation(uint32_t hosts, uint64_t bytes, uint64_t seed);
+std::vector<FlowSpec> all_to_all(uint32_t hosts, uint64_t bytes);
+std::vector<FlowSpec> incast(const topo::FatTree& tree, uint32_t senders, uint32_t dst, uint64_t bytes);
+std::vector<FlowSpec> ring_allreduce(uint32_t hosts, uint64_t bytes, uint32_t steps);
+// Parses a connection-matrix file; errors read "PATH:LINE: what is wrong".
+std::vector<FlowSpec> read_matrix(const std::string& path, uint32_t hosts);
+std::vector<FlowSpec> parse_matrix(std::string_view text, std::string_view name, uint32_t hosts);
+// Builds a pattern from its spec string (see the header comment).
+std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& tree, uint64_t seed);
+
+}  // namespace rfab::emu

@@ -1,0 +1,132 @@
+#include "rfab/emu/scenario.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <stdexcept>
+
+#include "rfab/congestion/dcqcn_params.hpp"
+#include "rfab/congestion/factory.hpp"
+#include "rfab/emu/fabric.hpp"
+#include "rfab/emu/paced_stack.hpp"
+#include "rfab/emu/rc_stack.hpp"
+#include "rfab/emu/traffic.hpp"
+#include "rfab/topology/fat_tree.hpp"
+#include "rfab/topology/spec.hpp"
+
+namespace rfab::emu {
+
+Routing parse_routing(std::string_view s) {
+  if (s == "ecmp") return Routing::ecmp;
+  if (s == "ar" || s == "adaptive") return Routing::ar;
+  if (s == "flowlet") return Routing::flowlet;
+  throw std::invalid_argument("routing: '" + std::string(s) + "' is not one of ecmp, ar, flowlet");
+}
+
+const char* to_string(Routing r) {
+  switch (r) {
+    case Routing::ecmp: return "ecmp";
+    case Routing::ar: return "ar";
+    case Routing::flowlet: return "flowlet";
+  }
+  return "?";
+}
+
+Picos percentile(std::vector<Picos>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = size_t(std::ceil(p / 100.0 * double(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+uint64_t peak_rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress) {
+  topo::FatTree tree(topo::parse_fat_tree(spec.topology));
+  EmuConfig cfg;
+  cfg.routing = spec.routing;
+  cfg.pfc.enabled = spec.pfc;
+  cfg.seed = spec.seed;
+  cfg.mtu = spec.mtu;
+  if (spec.mtu < 256 || spec.mtu > 9000) throw std::invalid_argument("mtu: " + std::to_string(spec.mtu) + " must be 256..9000");
+  if (spec.buffer_bytes) cfg.switch_buffer_bytes = spec.buffer_bytes;
+  if (spec.duration == 0) throw std::invalid_argument("time: the simulated time must be > 0");
+
+  // DCQCN's congestion-point (RED) and notification-point settings come with its parameter set; without
+  // DCQCN the switches still mark with the paper's RED profile (marks are reported) but nobody sends CNPs.
+  const bool dcqcn = spec.cc.rfind("dcqcn", 0) == 0;
+  if (!dcqcn && spec.cc != "none")
+    throw std::invalid_argument("cc: '" + spec.cc + "' is not none or dcqcn[:key=value,...]");
+  cc::DcqcnParams dp = dcqcn ? cc::parse_dcqcn(spec.cc) : cc::dcqcn_paper();
+  cfg.ecn.kmin_bytes = dp.red.kmin_bytes;
+  cfg.ecn.kmax_bytes = dp.red.kmax_bytes;
+  cfg.ecn.pmax = dp.red.pmax;
+  const std::string cc_spec = spec.cc;
+  ControllerFactory factory = [cc_spec](double line) { return cc::make_controller(cc_spec, line); };
+  factory(tree.host_bps());  // surfaces a bad cc spec before any work
+
+  std::vector<FlowSpec> flows = make_traffic(spec.traffic, tree, spec.seed);
+  Report r;
+  r.topology = tree.describe();
+  r.hosts = tree.hosts();
+  r.flows = flows.size();
+
+  double cpu0 = process_cpu_seconds();
+  auto wall0 = std::chrono::steady_clock::now();
+  std::unique_ptr<FlowStack> stack_ptr;
+  RcHostStack* rc_stack = nullptr;
+  if (spec.hosts == "paced") {
+    stack_ptr = std::make_unique<PacedFlowStack>(tree, cfg, std::move(flows), factory, dcqcn ? dp.cnp_interval : 0);
+  } else if (spec.hosts == "rc") {
+    auto rs = std::make_unique<RcHostStack>(tree, cfg, std::move(flows), factory, dcqcn ? dp.cnp_interval : 0);
+    rc_stack = rs.get();
+    stack_ptr = std::move(rs);
+  } else {
+    throw std::invalid_argument("hosts: '" + spec.hosts + "' is not paced or rc");
+  }
+  FlowStack& stack = *stack_ptr;
+  Fabric fabric(tree, cfg, stack);
+  if (progress) fabric.set_progress([&](Picos now) { progress(double(now) / double(spec.duration)); });
+  fabric.run_until(spec.duration);
+  r.cpu_seconds = process_cpu_seconds() - cpu0;
+  r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+
+  const FabricStats& fs = fabric.stats();
+  const StackStats& ss = stack.stats();
+  r.simulated = spec.duration;
+  r.flows_completed = ss.flows_completed;
+  r.payload_delivered = ss.payload_delivered;
+  r.offered_bits = stack.offered_bits(spec.duration);
+  r.throughput = r.offered_bits > 0 ? double(r.payload_delivered) * 8.0 / r.offered_bits : 0;
+  r.goodput_ceiling = double(cfg.mtu) / double(cfg.mtu + cfg.header_bytes + cfg.framing_bytes);
+  r.drops = fs.drops;
+  r.pfc_pauses = fs.pfc_pauses;
+  r.ecn_marks = fs.ecn_marks;
+  r.cnps = ss.cnps_sent;
+  r.retransmits = rc_stack ? rc_stack->retransmits() : 0;
+  std::vector<Picos> fct = stack.completion_times();
+  r.fct_p50 = percentile(fct, 50);
+  r.fct_p99 = percentile(fct, 99);
+  r.fct_max = fct.empty() ? 0 : fct.back();
+  r.max_queue_bytes = fs.max_queue_bytes;
+  r.events = fs.events;
+  r.events_per_second = r.cpu_seconds > 0 ? double(r.events) / r.cpu_seconds : 0;
+  r.peak_rss_bytes = peak_rss_bytes();
+  return r;
+}
+
+}  // namespace rfab::emu

@@ -1,0 +1,175 @@
+#include "rfab/emu/traffic.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "rfab/topology/spec.hpp"
+
+namespace rfab::emu {
+namespace {
+
+uint64_t splitmix(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+uint64_t bytes_value(const std::string& v, std::string_view what) {
+  if (v == "inf" || v == "unlimited") return kUnlimited;
+  return topo::parse_bytes(v, what);
+}
+
+}  // namespace
+
+std::vector<FlowSpec> permutation(uint32_t hosts, uint64_t bytes, uint64_t seed) {
+  if (hosts < 2) throw TrafficError("traffic: a permutation needs at least 2 hosts");
+  // Random derangement: shuffle, then repair fixed points by swapping with a neighbour (keeps it a
+  // permutation and deterministic for a seed).
+  std::vector<uint32_t> dst(hosts);
+  for (uint32_t i = 0; i < hosts; ++i) dst[i] = i;
+  uint64_t s = seed;
+  for (uint32_t i = hosts - 1; i > 0; --i) std::swap(dst[i], dst[splitmix(s) % (i + 1)]);
+  for (uint32_t i = 0; i < hosts; ++i)
+    if (dst[i] == i) std::swap(dst[i], dst[(i + 1) % hosts]);
+  std::vector<FlowSpec> flows(hosts);
+  for (uint32_t i = 0; i < hosts; ++i) flows[i] = FlowSpec{i, dst[i], bytes, 0, kNoFlow};
+  return flows;
+}
+
+std::vector<FlowSpec> all_to_all(uint32_t hosts, uint64_t bytes) {
+  uint64_t n = uint64_t{hosts} * (hosts - 1);
+  if (n > 10'000'000)
+    throw TrafficError("traffic: all-to-all on " + std::to_string(hosts) + " hosts is " + std::to_string(n) +
+                       " flows (limit 10M); use a smaller topology or a permutation");
+  std::vector<FlowSpec> flows;
+  flows.reserve(n);
+  for (uint32_t s = 0; s < hosts; ++s)
+    for (uint32_t k = 1; k < hosts; ++k) flows.push_back(FlowSpec{s, (s + k) % hosts, bytes, 0, kNoFlow});
+  return flows;
+}
+
+std::vector<FlowSpec> incast(const topo::FatTree& tree, uint32_t senders, uint32_t dst, uint64_t bytes) {
+  if (dst >= tree.hosts()) throw TrafficError("traffic: incast dst=" + std::to_string(dst) + " is not a host");
+  if (senders == 0 || senders >= tree.hosts())
+    throw TrafficError("traffic: incast n=" + std::to_string(senders) + " needs 1..hosts-1 senders");
+  // Senders are taken one per leaf (other than the receiver's) before doubling up, so the fan-in happens at
+  // the receiver's port rather than at a sender's leaf uplink.
+  std::vector<FlowSpec> flows;
+  const uint32_t per_leaf = tree.hosts_per_leaf();
+  for (uint32_t slot = 0; slot < per_leaf && flows.size() < senders; ++slot) {
+    for (uint32_t l = 0; l < tree.leaves() && flows.size() < senders; ++l) {
+      uint32_t leaf = (tree.leaf_of(dst) - tree.hosts() + 1 + l) % tree.leaves();
+      uint32_t h = tree.host_at(leaf, slot);
+      if (h == topo::kNone || h == dst) continue;
+      flows.push_back(FlowSpec{h, dst, bytes, 0, kNoFlow});
+    }
+  }
+  if (flows.size() < senders) throw TrafficError("traffic: not enough hosts for incast n=" + std::to_string(senders));
+  return flows;
+}
+
+std::vector<FlowSpec> ring_allreduce(uint32_t hosts, uint64_t bytes, uint32_t steps) {
+  if (hosts < 2) throw TrafficError("traffic: a ring needs at least 2 hosts");
+  if (bytes == kUnlimited) throw TrafficError("traffic: ring needs a finite bytes= (the all-reduce size)");
+  uint64_t chunk = (bytes + hosts - 1) / hosts;
+  uint32_t all = 2 * (hosts - 1);
+  if (steps == 0 || steps > all) steps = all;
+  if (uint64_t{steps} * hosts > 10'000'000) throw TrafficError("traffic: ring would create more than 10M flows; lower steps=");
+  std::vector<FlowSpec> flows;
+  flows.reserve(size_t(steps) * hosts);
+  for (uint32_t s = 0; s < steps; ++s) {
+    for (uint32_t h = 0; h < hosts; ++h) {
+      FlowSpec f{h, (h + 1) % hosts, chunk, 0, kNoFlow};
+      // Step s at host h forwards what host h received in step s-1 (from its left neighbour).
+      if (s > 0) f.after = (s - 1) * hosts + (h + hosts - 1) % hosts;
+      flows.push_back(f);
+    }
+  }
+  return flows;
+}
+
+std::vector<FlowSpec> parse_matrix(std::string_view text, std::string_view name, uint32_t hosts) {
+  std::vector<FlowSpec> flows;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    auto where = std::string(name) + ":" + std::to_string(lineno) + ": ";
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream ls(line);
+    std::vector<std::string> f;
+    for (std::string tok; ls >> tok;) f.push_back(tok);
+    if (f.empty()) continue;
+    if (f.size() != 4)
+      throw TrafficError(where + "expected 4 fields 'src dst bytes start_time', got " + std::to_string(f.size()));
+    try {
+      FlowSpec fs;
+      uint64_t src = topo::parse_uint(f[0], "src"), dst = topo::parse_uint(f[1], "dst");
+      if (src >= hosts) throw TrafficError("src " + f[0] + " is not a host (0.." + std::to_string(hosts - 1) + ")");
+      if (dst >= hosts) throw TrafficError("dst " + f[1] + " is not a host (0.." + std::to_string(hosts - 1) + ")");
+      if (src == dst) throw TrafficError("src and dst are the same host " + f[0]);
+      fs.src = uint32_t(src);
+      fs.dst = uint32_t(dst);
+      fs.bytes = bytes_value(f[2], "bytes");
+      fs.start = f[3] == "0" ? 0 : topo::parse_duration_ps(f[3], "start_time");
+      flows.push_back(fs);
+    } catch (const std::runtime_error& e) {
+      throw TrafficError(where + e.what());
+    }
+  }
+  if (flows.empty()) throw TrafficError(std::string(name) + ": no flows");
+  return flows;
+}
+
+std::vector<FlowSpec> read_matrix(const std::string& path, uint32_t hosts) {
+  std::ifstream f(path);
+  if (!f) throw TrafficError(path + ": cannot open connection matrix");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return parse_matrix(ss.str(), path, hosts);
+}
+
+std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& tree, uint64_t seed) {
+  if (spec.starts_with("file:")) return read_matrix(std::string(spec.substr(5)), tree.hosts());
+  topo::KeyValues kv;
+  try {
+    kv = topo::parse_key_values(spec, "traffic");
+  } catch (const topo::TopologyError& e) {
+    throw TrafficError(e.what());
+  }
+  auto take = [&](const char* key, const std::string& def) {
+    auto it = kv.values.find(key);
+    if (it == kv.values.end()) return def;
+    std::string v = it->second;
+    kv.values.erase(it);
+    return v;
+  };
+  std::vector<FlowSpec> flows;
+  try {
+    uint64_t bytes = bytes_value(take("bytes", kv.kind == "ring" ? "64M" : "inf"), "traffic bytes");
+    if (kv.kind == "permutation") {
+      flows = permutation(tree.hosts(), bytes, seed);
+    } else if (kv.kind == "all-to-all" || kv.kind == "alltoall") {
+      flows = all_to_all(tree.hosts(), bytes);
+    } else if (kv.kind == "incast") {
+      uint64_t n = topo::parse_uint(take("n", "8"), "incast n");
+      uint64_t dst = topo::parse_uint(take("dst", "0"), "incast dst");
+      flows = incast(tree, uint32_t(std::min<uint64_t>(n, ~0u)), uint32_t(std::min<uint64_t>(dst, ~0u)), bytes);
+    } else if (kv.kind == "ring") {
+      uint64_t steps = topo::parse_uint(take("steps", "0"), "ring steps");
+      flows = ring_allreduce(tree.hosts(), bytes, uint32_t(std::min<uint64_t>(steps, ~0u)));
+    } else {
+      throw TrafficError("traffic: unknown pattern '" + kv.kind +
+                         "' (use permutation, all-to-all, incast, ring or file:PATH)");
+    }
+  } catch (const topo::TopologyError& e) {
+    throw TrafficError(e.what());
+  }
+  if (!kv.values.empty())
+    throw TrafficError("traffic: unknown key '" + kv.values.begin()->first + "' for " + kv.kind);
+  return flows;
+}
+
+}  // namespace rfab::emu

@@ -1,0 +1,46 @@
+// What a user asks for ("fat-tree:k=16,tiers=3,speed=400G") and the unit parsers shared with the
+// emulator's traffic and CLI specs.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace rfab::topo {
+
+// Any impossible or malformed topology/spec; the message names the offending key and value.
+struct TopologyError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct FatTreeSpec {
+  unsigned tiers = 0;         // 2 or 3; 0 = the fewest tiers that hold `hosts`
+  unsigned radix = 0;         // ports per switch (even); 0 = switch_bps / link_bps
+  double switch_bps = 51.2e12;  // used only to derive radix (51.2T = 128 x 400G = 64 x 800G)
+  uint64_t hosts = 0;         // 0 = the full tree
+  unsigned oversub = 1;       // leaf downlinks : uplinks = oversub : 1
+  unsigned rails = 0;         // 0 = plain; N = N NICs per server, NIC r of every server on a rail-r leaf
+  double link_bps = 400e9;    // switch-to-switch links
+  double host_bps = 0;        // host NIC links; 0 = link_bps
+  uint64_t latency_ps = 1'000'000;  // propagation delay of every link (1 us)
+};
+
+// "fat-tree:k=16,tiers=3,speed=400G,hosts=1000,oversub=3,rails=8,latency=1us,host-speed=200G,switch=51.2T"
+FatTreeSpec parse_fat_tree(std::string_view text);
+
+// Splits "kind:a=1,b=2" into kind and an ordered key map; duplicate or empty keys throw.
+struct KeyValues {
+  std::string kind;
+  std::map<std::string, std::string> values;
+};
+KeyValues parse_key_values(std::string_view text, std::string_view what);
+
+// Unit parsers; each throws TopologyError naming `what` on bad input.
+double parse_bps(std::string_view v, std::string_view what);          // "400G", "51.2T", "100M", "1e9"
+uint64_t parse_bytes(std::string_view v, std::string_view what);      // "2M" = 2 MiB, "4K", "4096", "1G"
+uint64_t parse_duration_ps(std::string_view v, std::string_view what);  // "500us", "1ms", "250ns", "10ps", "1s"
+uint64_t parse_uint(std::string_view v, std::string_view what);
+double parse_double(std::string_view v, std::string_view what);
+
+}  // namespace rfab::topo
