@@ -13,7 +13,11 @@ struct ExitError {
 
 void add_decode(CLI::App& app);
 void add_synth(CLI::App& app);
+void add_collect(CLI::App& app);   // telemetry
+void add_validate(CLI::App& app);  // telemetry
 void add_perf(CLI::App& app);      // UDP datapath: rfab perf
 void add_emulate(CLI::App& app);   // fabric emulator
+void add_coll(CLI::App& app);      // collectives: rfab coll
+void add_run(CLI::App& app);       // collectives: rfab run -n N -- PROGRAM
 
 }  // namespace rfab::cli

@@ -1,0 +1,195 @@
+// rfab collect: attach the eBPF RoCE v2 collector to an interface and export what it counts (live table,
+// JSON lines, Prometheus), until --duration ends or SIGINT/SIGTERM; the hook is detached on every exit path.
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "rfab/telemetry/capabilities.hpp"
+#include "rfab/telemetry/collector.hpp"
+#include "rfab/telemetry/duration.hpp"
+#include "rfab/telemetry/events.hpp"
+#include "rfab/telemetry/flow_metrics.hpp"
+#include "rfab/telemetry/json_lines.hpp"
+#include "rfab/telemetry/netdev_stats.hpp"
+#include "rfab/telemetry/prometheus.hpp"
+#include "rfab/telemetry/rdma_counters.hpp"
+#include "rfab/telemetry/table.hpp"
+
+namespace rfab::cli {
+namespace {
+
+namespace tm = rfab::telemetry;
+using namespace std::chrono;
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+struct CollectOptions {
+  std::string iface;
+  std::string hook;
+  std::string interval = "1s";
+  std::string duration = "0";
+  std::string prometheus;
+  bool json = false;
+  std::string json_file;
+  bool events = false;
+  uint16_t roce_port = 4791;
+  uint32_t flow_map_entries = 16384;
+  uint32_t ringbuf_bytes = 256 * 1024;
+  uint32_t cnp_burst_threshold = 8;
+  std::string cnp_burst_window = "1ms";
+  std::string rdma_sysfs = "/sys/class/infiniband";
+};
+
+nanoseconds duration_arg(const std::string& flag, const std::string& v) {
+  try {
+    return tm::parse_duration(v);
+  } catch (const std::invalid_argument& e) {
+    throw ExitError{2, flag + ": " + e.what()};
+  }
+}
+
+// The collector, RNIC counters and netdev statistics of one interval, in the one metrics model.
+tm::Metrics gather(const CollectOptions& o, const tm::CollectorSnapshot& s, bool& netdev_warned) {
+  tm::Metrics m;
+  tm::add_flow_metrics(m, o.iface, s);
+  tm::add_rdma_metrics(m, tm::read_rdma_counters(o.rdma_sysfs, o.iface));
+  try {
+    tm::add_netdev_metrics(m, tm::read_netdev_stats(o.iface));
+  } catch (const tm::TelemetryError& e) {
+    // The interface may be gone for a moment (down/up, re-created); keep collecting.
+    if (!netdev_warned) std::cerr << "rfab collect: netdev statistics unavailable: " << e.what() << "\n";
+    netdev_warned = true;
+  }
+  return m;
+}
+
+void run_collect(const CollectOptions& o) {
+  tm::CollectorConfig cfg;
+  cfg.iface = o.iface;
+  auto hook = tm::parse_hook(o.hook);
+  if (!hook) throw ExitError{2, "--hook must be xdp, xdp-generic or tc, not '" + o.hook + "'"};
+  cfg.hook = *hook;
+  cfg.roce_port = o.roce_port;
+  cfg.flow_map_entries = o.flow_map_entries;
+  cfg.ringbuf_bytes = o.ringbuf_bytes;
+  cfg.cnp_burst_threshold = o.cnp_burst_threshold;
+  cfg.cnp_burst_window_ns = static_cast<uint64_t>(duration_arg("--cnp-burst-window", o.cnp_burst_window).count());
+  auto interval = duration_arg("--interval", o.interval);
+  auto duration = duration_arg("--duration", o.duration);
+  if (interval < milliseconds(10)) throw ExitError{2, "--interval must be at least 10ms"};
+
+  auto missing = tm::missing_capabilities(tm::collector_capabilities());
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& c : missing) list += (list.empty() ? "" : ", ") + c;
+    throw ExitError{2, "rfab collect needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON; missing: " + list +
+                           " (run as root, or grant them: setcap cap_bpf,cap_net_admin,cap_perfmon+ep rfab)"};
+  }
+
+  std::unique_ptr<tm::PrometheusServer> prom;
+  if (!o.prometheus.empty()) {
+    try {
+      auto [host, port] = tm::parse_listen_address(o.prometheus);
+      prom = std::make_unique<tm::PrometheusServer>(host, port);
+    } catch (const std::invalid_argument& e) {
+      throw ExitError{2, std::string("--prometheus: ") + e.what()};
+    } catch (const tm::TelemetryError& e) {
+      throw ExitError{2, e.what()};
+    }
+  }
+  std::ofstream json_file;
+  if (!o.json_file.empty()) {
+    json_file.open(o.json_file, std::ios::app);
+    if (!json_file) throw ExitError{2, "cannot open --json-file '" + o.json_file + "' for writing"};
+  }
+
+  std::unique_ptr<tm::Collector> col;
+  try {
+    col = tm::Collector::open(cfg);
+  } catch (const tm::TelemetryError& e) {
+    throw ExitError{2, e.what()};
+  }
+  g_stop = 0;
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::cerr << "rfab collect: attached to " << o.iface << " (" << tm::to_string(cfg.hook) << ")"
+            << (prom ? ", Prometheus on http://" + o.prometheus + "/metrics" : std::string()) << "\n";
+
+  const bool tty = isatty(STDOUT_FILENO) && !o.json;
+  const auto start = steady_clock::now();
+  auto next = start + interval;
+  tm::CollectorSnapshot prev = col->snapshot();
+  bool netdev_warned = false;
+  // Scrapes before the first interval already see every series (at zero).
+  if (prom) prom->publish(tm::render_prometheus(gather(o, prev, netdev_warned)));
+  auto emit = [&](bool last) {
+    tm::CollectorSnapshot s = col->snapshot();
+    tm::Metrics m = gather(o, s, netdev_warned);
+    uint64_t ms = static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+    std::string line = tm::render_json_line(m, ms);
+    if (o.json) std::cout << line << "\n" << std::flush;
+    if (json_file) json_file << line << "\n" << std::flush;
+    if (prom) prom->publish(tm::render_prometheus(m));
+    if (!o.json) {
+      if (tty && !last) std::cout << "\033[H\033[2J";
+      std::cout << tm::render_table(o.iface, s, &prev) << (tty ? "" : "\n") << std::flush;
+    }
+    prev = std::move(s);
+  };
+  while (!g_stop) {
+    auto now = steady_clock::now();
+    if (duration.count() > 0 && now >= start + duration) break;
+    auto until = next;
+    if (duration.count() > 0) until = std::min(until, start + duration);
+    auto wait = duration_cast<milliseconds>(until - now);
+    for (const auto& e : col->poll_events(std::clamp(wait, milliseconds(0), milliseconds(100)))) {
+      if (o.json) std::cout << tm::event_json(e, o.iface) << "\n";
+      if (json_file) json_file << tm::event_json(e, o.iface) << "\n";
+      if (o.events && !o.json) std::cerr << "event: " << tm::event_text(e) << "\n";
+    }
+    if (steady_clock::now() >= next) {
+      emit(false);
+      next += interval;
+    }
+  }
+  // Drain what is left, print the final state, then detach (also done by the destructor on errors).
+  for (const auto& e : col->poll_events(milliseconds(0))) {
+    if (o.json) std::cout << tm::event_json(e, o.iface) << "\n";
+    if (json_file) json_file << tm::event_json(e, o.iface) << "\n";
+  }
+  emit(true);
+  col->detach();
+  std::cerr << "rfab collect: detached from " << o.iface << (g_stop ? " (signal)" : "") << "\n";
+}
+
+}  // namespace
+
+void add_collect(CLI::App& app) {
+  auto o = std::make_shared<CollectOptions>();
+  auto* sub = app.add_subcommand("collect", "Count RoCE v2 traffic on an interface with eBPF (XDP or tc) and export it");
+  sub->add_option("--iface", o->iface, "network interface")->required();
+  sub->add_option("--hook", o->hook, "xdp | xdp-generic | tc (ingress and egress)")->required();
+  sub->add_option("--interval", o->interval, "reporting interval (default 1s)");
+  sub->add_option("--duration", o->duration, "stop after this long (default: until SIGINT/SIGTERM)");
+  sub->add_option("--prometheus", o->prometheus, "serve Prometheus text on HOST:PORT/metrics (e.g. 127.0.0.1:9464)");
+  sub->add_flag("--json", o->json, "JSON lines on stdout (metrics every interval, and events)");
+  sub->add_option("--json-file", o->json_file, "append JSON lines to this file");
+  sub->add_flag("--events", o->events, "print notable events (NAK, PSN gap, CNP burst) to stderr");
+  sub->add_option("--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)");
+  sub->add_option("--flow-map-entries", o->flow_map_entries, "flows tracked before the map is full (default 16384)")
+      ->check(CLI::Range(1u, 16u << 20));
+  sub->add_option("--ringbuf-bytes", o->ringbuf_bytes, "event ring buffer size, a power of two (default 262144)");
+  sub->add_option("--cnp-burst-threshold", o->cnp_burst_threshold, "CNPs within the window that make a burst event");
+  sub->add_option("--cnp-burst-window", o->cnp_burst_window, "CNP burst window (default 1ms)");
+  sub->add_option("--rdma-sysfs", o->rdma_sysfs, "where RDMA devices live (default /sys/class/infiniband)");
+  sub->callback([o] { run_collect(*o); });
+}
+
+}  // namespace rfab::cli

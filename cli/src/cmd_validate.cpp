@@ -1,0 +1,157 @@
+// rfab validate: watch RoCE v2 traffic on an interface for a while with the eBPF collector, then gate on
+// throughput, loss (PSN gaps), NAKs and CNPs. Exit 0 PASS, 1 FAIL (with the reasons), 2 bad input.
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "commands.hpp"
+#include "rfab/telemetry/capabilities.hpp"
+#include "rfab/telemetry/collector.hpp"
+#include "rfab/telemetry/duration.hpp"
+#include "rfab/telemetry/validate.hpp"
+
+namespace rfab::cli {
+namespace {
+
+namespace tm = rfab::telemetry;
+using namespace std::chrono;
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_signal(int) { g_interrupted = 1; }
+
+struct ValidateOptions {
+  std::string iface;
+  std::string hook = "tc";
+  std::string duration = "10s";
+  std::optional<double> min_gbps;
+  std::optional<double> min_line_rate;
+  double max_loss = 0;
+  std::optional<uint64_t> max_naks;
+  std::optional<uint64_t> max_cnps;
+  uint16_t roce_port = 4791;
+  uint32_t flow_map_entries = 65536;
+  bool json = false;
+};
+
+void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict& v) {
+  double rx = m.seconds > 0 ? static_cast<double>(m.bytes[RFAB_DIR_INGRESS]) * 8 / m.seconds / 1e9 : 0;
+  double tx = m.seconds > 0 ? static_cast<double>(m.bytes[RFAB_DIR_EGRESS]) * 8 / m.seconds / 1e9 : 0;
+  if (o.json) {
+    nlohmann::ordered_json j;
+    j["iface"] = o.iface;
+    j["hook"] = o.hook;
+    j["seconds"] = m.seconds;
+    j["gbps"] = m.gbps();
+    j["rx_gbps"] = rx;
+    j["tx_gbps"] = tx;
+    j["line_gbps"] = m.line_gbps ? nlohmann::ordered_json(*m.line_gbps) : nlohmann::ordered_json(nullptr);
+    j["roce_packets"] = m.roce_packets;
+    j["request_packets"] = m.request_packets;
+    j["lost_estimate"] = m.lost_estimate;
+    j["loss"] = m.loss();
+    j["naks"] = m.naks;
+    j["cnps"] = m.cnps;
+    j["flow_map_full"] = m.flow_map_full;
+    j["result"] = v.pass ? "PASS" : "FAIL";
+    j["reasons"] = v.reasons;
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::printf("%s: %.1f s on %s (%s): %.3f Gbit/s (rx %.3f, tx %.3f), %llu RoCE packets, loss %.6g "
+              "(%llu lost of %llu requests), %llu NAKs, %llu CNPs\n",
+              o.iface.c_str(), m.seconds, o.iface.c_str(), o.hook.c_str(), m.gbps(), rx, tx,
+              (unsigned long long)m.roce_packets, m.loss(), (unsigned long long)m.lost_estimate,
+              (unsigned long long)(m.request_packets + m.lost_estimate), (unsigned long long)m.naks,
+              (unsigned long long)m.cnps);
+  std::printf("%s\n", v.pass ? "PASS" : "FAIL");
+  for (const auto& r : v.reasons) std::printf("  %s\n", r.c_str());
+  std::fflush(stdout);
+}
+
+void run_validate(const ValidateOptions& o) {
+  if (!o.min_gbps && !o.min_line_rate) throw ExitError{2, "give a throughput gate: --min-gbps X or --min-line-rate F"};
+  if (o.max_loss < 0 || o.max_loss > 1) throw ExitError{2, "--max-loss is a fraction between 0 and 1"};
+  tm::CollectorConfig cfg;
+  cfg.iface = o.iface;
+  auto hook = tm::parse_hook(o.hook);
+  if (!hook) throw ExitError{2, "--hook must be xdp, xdp-generic or tc, not '" + o.hook + "'"};
+  cfg.hook = *hook;
+  cfg.roce_port = o.roce_port;
+  cfg.flow_map_entries = o.flow_map_entries;
+  nanoseconds duration;
+  try {
+    duration = tm::parse_duration(o.duration);
+  } catch (const std::invalid_argument& e) {
+    throw ExitError{2, std::string("--duration: ") + e.what()};
+  }
+  if (duration < milliseconds(100)) throw ExitError{2, "--duration must be at least 100ms"};
+  auto missing = tm::missing_capabilities(tm::collector_capabilities());
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& c : missing) list += (list.empty() ? "" : ", ") + c;
+    throw ExitError{2, "rfab validate needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON; missing: " + list +
+                           " (run as root)"};
+  }
+  std::unique_ptr<tm::Collector> col;
+  try {
+    col = tm::Collector::open(cfg);
+  } catch (const tm::TelemetryError& e) {
+    throw ExitError{2, e.what()};
+  }
+  g_interrupted = 0;
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  auto before = col->snapshot();
+  // Announced after the first snapshot: whatever arrives from now on is measured.
+  std::cerr << "rfab validate: measuring " << o.iface << " (" << o.hook << ") for " << o.duration << "\n";
+  auto end = before.taken + duration;
+  // Drain events as we go so the ring buffer never fills; the counters carry the verdict.
+  while (!g_interrupted && steady_clock::now() < end) {
+    auto left = duration_cast<milliseconds>(end - steady_clock::now());
+    col->poll_events(std::clamp(left, milliseconds(0), milliseconds(100)));
+  }
+  auto after = col->snapshot();
+  col->detach();
+  if (g_interrupted) throw ExitError{2, "interrupted before the measurement ended: no verdict"};
+
+  tm::Gate g;
+  g.min_gbps = o.min_gbps;
+  g.min_line_rate = o.min_line_rate;
+  g.max_loss = o.max_loss;
+  g.max_naks = o.max_naks;
+  g.max_cnps = o.max_cnps;
+  tm::Measurement m = tm::measure(before, after);
+  m.line_gbps = tm::link_speed_gbps(o.iface);
+  tm::Verdict v = tm::evaluate(g, m);
+  print(o, m, v);
+  if (!v.pass) throw ExitError{1, ""};
+}
+
+}  // namespace
+
+void add_validate(CLI::App& app) {
+  auto o = std::make_shared<ValidateOptions>();
+  auto* sub = app.add_subcommand("validate", "Measure RoCE v2 traffic on an interface and PASS/FAIL it (exit 0/1)");
+  sub->add_option("--iface", o->iface, "network interface")->required();
+  sub->add_option("--hook", o->hook, "xdp | xdp-generic | tc (default tc: sees both directions)");
+  sub->add_option("--duration", o->duration, "how long to measure (default 10s)");
+  auto* gbps = sub->add_option("--min-gbps", o->min_gbps, "fail below this RoCE throughput (busier direction)")
+                   ->check(CLI::NonNegativeNumber);
+  sub->add_option("--min-line-rate", o->min_line_rate, "fail below this fraction of the link speed")
+      ->check(CLI::Range(0.0, 1.0))
+      ->excludes(gbps);
+  sub->add_option("--max-loss", o->max_loss, "largest tolerated fraction of request packets lost (default 0)");
+  sub->add_option("--max-naks", o->max_naks, "fail above this many NAKs");
+  sub->add_option("--max-cnps", o->max_cnps, "fail above this many CNPs");
+  sub->add_option("--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)");
+  sub->add_option("--flow-map-entries", o->flow_map_entries, "flows tracked (default 65536)")
+      ->check(CLI::Range(1u, 16u << 20));
+  sub->add_flag("--json", o->json, "one JSON object instead of text");
+  sub->callback([o] { run_validate(*o); });
+}
+
+}  // namespace rfab::cli

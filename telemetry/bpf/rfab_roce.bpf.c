@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* RoCE v2 collector: one parser shared by an XDP program (ingress) and two tc programs (ingress,
+ * egress). It counts per flow (src IP, dst IP, dest QP, direction) and per direction of the interface,
+ * tracks request PSNs to estimate loss, and reports notable events through a ring buffer.
+ * Only one program is loaded per collector (the loader turns autoload off for the others). */
+#include "vmlinux.h"
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "rfab/telemetry/bpf_types.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader before load (they live in .rodata, so the verifier sees constants). */
+const volatile __u16 rfab_roce_port = 4791;
+const volatile __u64 rfab_cnp_burst_window_ns = 1000000; /* 1 ms */
+const volatile __u32 rfab_cnp_burst_threshold = 8;
+const volatile __u64 rfab_ringbuf_wakeup_bytes = 64 * 1024;
+
+/* Sizes are the defaults; the loader sets the real ones (bpf_map__set_max_entries) before load. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct rfab_flow_key);
+  __type(value, struct rfab_flow_stats);
+} rfab_flows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, RFAB_DIR_COUNT);
+  __type(key, __u32);
+  __type(value, struct rfab_totals);
+} rfab_totals SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 * 1024);
+} rfab_events SEC(".maps");
+
+#define RFAB_ETH_P_IP 0x0800
+#define RFAB_ETH_P_IPV6 0x86DD
+#define RFAB_ETH_P_8021Q 0x8100
+#define RFAB_ETH_P_8021AD 0x88A8
+#define RFAB_IPPROTO_UDP 17
+#define RFAB_PSN_MASK 0xFFFFFFu
+
+struct rfab_vlan_hdr {
+  __be16 tci;
+  __be16 encapsulated_proto;
+};
+
+struct rfab_bth {
+  __u8 opcode;
+  __u8 flags; /* se, mig, pad count, transport version */
+  __be16 pkey;
+  __be32 dest_qp; /* fecn/becn/reserved in the top byte */
+  __be32 psn;     /* ack request/reserved in the top byte */
+};
+
+struct rfab_aeth {
+  __u8 syndrome;
+  __u8 msn[3];
+};
+
+static __always_inline __u32 rfab_op_class_of(__u8 opcode)
+{
+  if (opcode == 0x81)
+    return RFAB_OPC_CNP;
+  __u8 transport = opcode >> 5;
+  /* RC 0, UC 1, UD 3, XRC 5 share the low-5-bit layout; RD (2) is not used by RoCE. */
+  if (transport != 0 && transport != 1 && transport != 3 && transport != 5)
+    return RFAB_OPC_OTHER;
+  __u8 low = opcode & 0x1F;
+  if (low <= 0x05 || low == 0x16 || low == 0x17)
+    return RFAB_OPC_SEND;
+  if (low <= 0x0B)
+    return RFAB_OPC_WRITE;
+  if (low == 0x0C)
+    return RFAB_OPC_READ_REQUEST;
+  if (low <= 0x10)
+    return RFAB_OPC_READ_RESPONSE;
+  if (low == 0x11)
+    return RFAB_OPC_ACK;
+  if (low == 0x12)
+    return RFAB_OPC_ATOMIC_ACK;
+  if (low == 0x13 || low == 0x14)
+    return RFAB_OPC_ATOMIC;
+  return RFAB_OPC_OTHER;
+}
+
+/* Requests carry the requester's PSN sequence; responses reuse those PSNs with coalescing, so only
+ * requests are checked for gaps. */
+static __always_inline int rfab_is_request(__u32 cls)
+{
+  return cls == RFAB_OPC_SEND || cls == RFAB_OPC_WRITE || cls == RFAB_OPC_READ_REQUEST ||
+         cls == RFAB_OPC_ATOMIC;
+}
+
+static __always_inline __u32 rfab_nak_kind_of(__u8 syndrome)
+{
+  __u8 type = (syndrome >> 5) & 3;
+  __u8 value = syndrome & 0x1F;
+  if (type == 1)
+    return RFAB_NAK_RNR;
+  return value <= 4 ? value : RFAB_NAK_OTHER;
+}
+
+static __always_inline void rfab_emit(struct rfab_totals *t, const struct rfab_flow_key *key, __u64 now,
+                                      __u32 type, __u32 psn, __u32 expected, __u32 value)
+{
+  struct rfab_event *ev = bpf_ringbuf_reserve(&rfab_events, sizeof(*ev), 0);
+  if (!ev) {
+    t->events_dropped++;
+    return;
+  }
+  ev->ts_ns = now;
+  __builtin_memcpy(&ev->key, key, sizeof(ev->key));
+  ev->type = type;
+  ev->psn = psn;
+  ev->expected_psn = expected;
+  ev->value = value;
+  /* Waking the reader costs microseconds per event (an irq_work and a syscall return); it drains the
+   * buffer on a timer anyway, so wake it only when the buffer is filling up. */
+  __u64 used = bpf_ringbuf_query(&rfab_events, BPF_RB_AVAIL_DATA);
+  bpf_ringbuf_submit(ev, used >= rfab_ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* Returns the flow's stats, creating the entry; NULL (and counted) when the map is full. */
+static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, const struct rfab_flow_key *key)
+{
+  struct rfab_flow_stats *s = bpf_map_lookup_elem(&rfab_flows, key);
+  if (s)
+    return s;
+  struct rfab_flow_stats zero = {};
+  long err = bpf_map_update_elem(&rfab_flows, key, &zero, BPF_NOEXIST);
+  if (err && err != -17 /* EEXIST: another CPU created it */) {
+    t->flow_map_full++;
+    return 0;
+  }
+  s = bpf_map_lookup_elem(&rfab_flows, key);
+  if (!s)
+    t->flow_map_full++;
+  return s;
+}
+
+static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_flow_stats *s,
+                                           const struct rfab_flow_key *key, __u64 now, __u32 cls, __u32 psn)
+{
+  if (!(s->psn_flags & RFAB_PSN_VALID)) {
+    s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
+    s->psn_flags = RFAB_PSN_VALID | (cls == RFAB_OPC_READ_REQUEST ? RFAB_PSN_RESYNC : 0);
+    return;
+  }
+  __u32 expected = s->expected_psn;
+  __u32 delta = (psn - expected) & RFAB_PSN_MASK;
+  if (delta >= 0x800000) {
+    /* Behind the highest PSN seen: a retransmission (go-back-N) or reordering. The expected PSN stays
+     * at the high-water mark so every resent packet counts once. */
+    __sync_fetch_and_add(&s->psn_backwards, 1);
+    t->psn_backwards++;
+    return;
+  }
+  if (delta != 0 && !(s->psn_flags & RFAB_PSN_RESYNC)) {
+    __sync_fetch_and_add(&s->psn_gaps, 1);
+    __sync_fetch_and_add(&s->lost_estimate, delta);
+    t->psn_gaps++;
+    t->lost_estimate += delta;
+    rfab_emit(t, key, now, RFAB_EV_PSN_GAP, psn, expected, delta);
+  }
+  s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
+  /* A READ request consumes one PSN per response packet, which the wire does not say: after one, a
+   * forward jump is expected, not a loss. */
+  s->psn_flags = RFAB_PSN_VALID | (cls == RFAB_OPC_READ_REQUEST ? RFAB_PSN_RESYNC : 0);
+}
+
+static __always_inline void rfab_count_cnp(struct rfab_totals *t, struct rfab_flow_stats *s,
+                                           const struct rfab_flow_key *key, __u64 now, __u32 psn)
+{
+  __sync_fetch_and_add(&s->cnps, 1);
+  t->cnps++;
+  if (now - s->cnp_window_start_ns > rfab_cnp_burst_window_ns) {
+    s->cnp_window_start_ns = now;
+    s->cnp_in_window = 0;
+  }
+  s->cnp_in_window++;
+  if (s->cnp_in_window == rfab_cnp_burst_threshold)
+    rfab_emit(t, key, now, RFAB_EV_CNP_BURST, psn, 0, s->cnp_in_window);
+}
+
+/* The shared parser. `wire_len` is the frame length on the wire (without FCS). */
+static __always_inline void rfab_handle(void *data, void *data_end, __u64 wire_len, __u32 dir)
+{
+  struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
+  if (!t)
+    return;
+  t->frames++;
+  t->bytes += wire_len;
+
+  struct ethhdr *eth = data;
+  if ((void *)(eth + 1) > data_end)
+    goto not_roce;
+  __u16 proto = bpf_ntohs(eth->h_proto);
+  void *p = eth + 1;
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    if (proto != RFAB_ETH_P_8021Q && proto != RFAB_ETH_P_8021AD)
+      break;
+    struct rfab_vlan_hdr *vh = p;
+    if ((void *)(vh + 1) > data_end)
+      goto not_roce;
+    proto = bpf_ntohs(vh->encapsulated_proto);
+    p = vh + 1;
+  }
+
+  struct rfab_flow_key key = {};
+  key.dir = (__u8)dir;
+  __u8 ecn;
+  if (proto == RFAB_ETH_P_IP) {
+    struct iphdr *ip = p;
+    if ((void *)(ip + 1) > data_end)
+      goto not_roce;
+    __u8 ihl = *(__u8 *)ip & 0x0F;
+    if (ihl < 5 || ip->protocol != RFAB_IPPROTO_UDP || (bpf_ntohs(ip->frag_off) & 0x3FFF))
+      goto not_roce;
+    ecn = ip->tos & 3;
+    key.family = 4;
+    key.src[10] = 0xFF;
+    key.src[11] = 0xFF;
+    key.dst[10] = 0xFF;
+    key.dst[11] = 0xFF;
+    __builtin_memcpy(&key.src[12], &ip->saddr, 4);
+    __builtin_memcpy(&key.dst[12], &ip->daddr, 4);
+    p = (__u8 *)p + ihl * 4;
+  } else if (proto == RFAB_ETH_P_IPV6) {
+    struct ipv6hdr *ip6 = p;
+    if ((void *)(ip6 + 1) > data_end)
+      goto not_roce;
+    /* Extension headers are not followed: RoCE v2 senders do not use them. */
+    if (ip6->nexthdr != RFAB_IPPROTO_UDP)
+      goto not_roce;
+    ecn = (bpf_ntohl(*(__be32 *)ip6) >> 20) & 3;
+    key.family = 6;
+    __builtin_memcpy(key.src, &ip6->saddr, 16);
+    __builtin_memcpy(key.dst, &ip6->daddr, 16);
+    p = ip6 + 1;
+  } else {
+    goto not_roce;
+  }
+
+  struct udphdr *udp = p;
+  if ((void *)(udp + 1) > data_end)
+    goto not_roce;
+  if (bpf_ntohs(udp->dest) != rfab_roce_port)
+    goto not_roce;
+  struct rfab_bth *bth = (void *)(udp + 1);
+  if ((void *)(bth + 1) > data_end) {
+    t->malformed++;
+    return;
+  }
+  __u8 opcode = bth->opcode;
+  __u32 cls = rfab_op_class_of(opcode);
+  __u8 syndrome = 0;
+  int is_ack = cls == RFAB_OPC_ACK;
+  if (is_ack) {
+    struct rfab_aeth *aeth = (void *)(bth + 1);
+    if ((void *)(aeth + 1) > data_end) {
+      t->malformed++;
+      return;
+    }
+    syndrome = aeth->syndrome;
+  }
+  key.qp = bpf_ntohl(bth->dest_qp) & 0xFFFFFF;
+  __u32 psn = bpf_ntohl(bth->psn) & RFAB_PSN_MASK;
+  __u64 now = bpf_ktime_get_ns();
+
+  t->roce_packets++;
+  t->roce_bytes += wire_len;
+  if (ecn == 3)
+    t->ecn_ce++;
+  /* NAK: AETH type 3 (NAK) or 1 (RNR NAK). */
+  int is_nak = is_ack && (((syndrome >> 5) & 3) == 3 || ((syndrome >> 5) & 3) == 1);
+  if (is_nak)
+    t->naks++;
+
+  struct rfab_flow_stats *s = rfab_flow(t, &key);
+  if (!s) {
+    if (cls == RFAB_OPC_CNP)
+      t->cnps++;
+    return;
+  }
+  if (!s->first_ns)
+    s->first_ns = now;
+  s->last_ns = now;
+  __sync_fetch_and_add(&s->packets, 1);
+  __sync_fetch_and_add(&s->bytes, wire_len);
+  if (cls < RFAB_OPC_COUNT)
+    __sync_fetch_and_add(&s->op_class[cls], 1);
+  if (ecn == 3)
+    __sync_fetch_and_add(&s->ecn_ce, 1);
+  if (is_nak) {
+    __u32 kind = rfab_nak_kind_of(syndrome);
+    if (kind < RFAB_NAK_COUNT)
+      __sync_fetch_and_add(&s->naks[kind], 1);
+    rfab_emit(t, &key, now, RFAB_EV_NAK, psn, 0, syndrome);
+  }
+  if (cls == RFAB_OPC_CNP)
+    rfab_count_cnp(t, s, &key, now, psn);
+  else if (rfab_is_request(cls))
+    rfab_track_psn(t, s, &key, now, cls, psn);
+  return;
+
+not_roce:
+  t->not_roce++;
+}
+
+SEC("xdp")
+int rfab_xdp(struct xdp_md *ctx)
+{
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  rfab_handle(data, data_end, (__u64)(data_end - data), RFAB_DIR_INGRESS);
+  return XDP_PASS;
+}
+
+/* Context fields read with one explicit load each: otherwise clang may compute `skb + offset` once and
+ * load through the moved pointer on both sides of the pull, which the verifier rejects. */
+#define RFAB_CTX_U32(skb, field)                                                                  \
+  ({                                                                                              \
+    __u32 __v;                                                                                    \
+    asm volatile("%0 = *(u32 *)(%1 + %2)" : "=r"(__v) : "r"(skb), "i"(__builtin_offsetof(struct __sk_buff, field))); \
+    __v;                                                                                          \
+  })
+
+/* tc sees the frame after the receive path may have moved the outer VLAN tag into skb metadata;
+ * count it back so bytes match what XDP (and the wire) see. */
+static __always_inline void rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
+{
+  __u32 want = 14 + 8 + 40 + 8 + 12 + 4; /* two VLAN tags, IPv6, UDP, BTH, AETH */
+  __u32 len = RFAB_CTX_U32(skb, len);
+  if (RFAB_CTX_U32(skb, data_end) - RFAB_CTX_U32(skb, data) < want)
+    bpf_skb_pull_data(skb, len < want ? len : want);
+  void *data = (void *)(long)skb->data;
+  void *data_end = (void *)(long)skb->data_end;
+  __u64 wire_len = (__u64)len + (RFAB_CTX_U32(skb, vlan_present) ? 4 : 0);
+  rfab_handle(data, data_end, wire_len, dir);
+}
+
+SEC("tc")
+int rfab_tc_in(struct __sk_buff *skb)
+{
+  rfab_handle_skb(skb, RFAB_DIR_INGRESS);
+  return -1; /* TC_ACT_UNSPEC / TCX_NEXT: let the packet go on */
+}
+
+SEC("tc")
+int rfab_tc_eg(struct __sk_buff *skb)
+{
+  rfab_handle_skb(skb, RFAB_DIR_EGRESS);
+  return -1;
+}

@@ -1,0 +1,109 @@
+/* Types shared by the eBPF collector programs (telemetry/bpf/rfab_roce.bpf.c) and the user-space loader.
+ * Plain C with fixed-width kernel types so both sides agree byte for byte. Every name is prefixed rfab_
+ * because the BPF side includes vmlinux.h, which already defines names such as `flow_stats`. */
+#ifndef RFAB_TELEMETRY_BPF_TYPES_H
+#define RFAB_TELEMETRY_BPF_TYPES_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define RFAB_DIR_INGRESS 0
+#define RFAB_DIR_EGRESS 1
+#define RFAB_DIR_COUNT 2
+
+/* Opcode classes counted per flow (BTH opcode, any transport: RC, UC, UD, XRC). */
+enum rfab_op_class {
+  RFAB_OPC_SEND = 0,
+  RFAB_OPC_WRITE = 1,
+  RFAB_OPC_READ_REQUEST = 2,
+  RFAB_OPC_READ_RESPONSE = 3,
+  RFAB_OPC_ACK = 4, /* ACK and NAK (AETH) */
+  RFAB_OPC_ATOMIC = 5,
+  RFAB_OPC_ATOMIC_ACK = 6,
+  RFAB_OPC_CNP = 7,
+  RFAB_OPC_OTHER = 8, /* opcodes the IBTA table does not define for RoCE (RD, reserved, manufacturer) */
+  RFAB_OPC_COUNT = 9,
+};
+
+/* NAKs by AETH syndrome: the five NAK codes, RNR NAK, and any reserved NAK code. */
+enum rfab_nak_kind {
+  RFAB_NAK_PSN_SEQUENCE = 0,
+  RFAB_NAK_INVALID_REQUEST = 1,
+  RFAB_NAK_REMOTE_ACCESS = 2,
+  RFAB_NAK_REMOTE_OPERATIONAL = 3,
+  RFAB_NAK_INVALID_RD_REQUEST = 4,
+  RFAB_NAK_RNR = 5,
+  RFAB_NAK_OTHER = 6,
+  RFAB_NAK_COUNT = 7,
+};
+
+/* One flow: (source IP, destination IP, destination QP, direction). IPv4 addresses are stored
+ * IPv4-mapped (::ffff:a.b.c.d) so one key shape serves both families. */
+struct rfab_flow_key {
+  __u8 src[16];
+  __u8 dst[16];
+  __u32 qp; /* BTH destination QP, 24 bits */
+  __u8 dir; /* RFAB_DIR_* */
+  __u8 family; /* 4 or 6 */
+  __u8 pad[2];
+};
+
+/* PSN-tracking flags kept in rfab_flow_stats.psn_flags. */
+#define RFAB_PSN_VALID 1u  /* expected_psn holds a value */
+#define RFAB_PSN_RESYNC 2u /* last request was a READ request: the next PSN may jump by the response count */
+
+struct rfab_flow_stats {
+  __u64 packets;
+  __u64 bytes; /* whole frames as on the wire (Ethernet header and VLAN tags, no FCS) */
+  __u64 op_class[RFAB_OPC_COUNT];
+  __u64 ecn_ce;
+  __u64 cnps;
+  __u64 naks[RFAB_NAK_COUNT];
+  __u64 psn_gaps;      /* request PSN jumped forward past the expected one */
+  __u64 lost_estimate; /* sum of the jumps: packets presumed lost */
+  __u64 psn_backwards; /* request PSN below the expected one: retransmitted or reordered */
+  __u64 first_ns;      /* bpf_ktime_get_ns of the first and last packet */
+  __u64 last_ns;
+  /* tracking state, not counters */
+  __u64 cnp_window_start_ns;
+  __u32 cnp_in_window;
+  __u32 expected_psn;
+  __u32 psn_flags;
+  __u32 pad;
+};
+
+/* Per direction of the interface: everything the hook saw, including what did not fit a flow. */
+struct rfab_totals {
+  __u64 frames;
+  __u64 bytes;
+  __u64 roce_packets;
+  __u64 roce_bytes;
+  __u64 not_roce;      /* not IPv4/IPv6 + UDP to the RoCE port (or an IPv4 fragment) */
+  __u64 malformed;     /* to the RoCE port but too short for BTH (or AETH on an ACK) */
+  __u64 flow_map_full; /* RoCE packets counted here but in no flow because the flow map was full */
+  __u64 events_dropped;/* notable events lost because the ring buffer was full */
+  __u64 ecn_ce;
+  __u64 cnps;
+  __u64 naks;
+  __u64 psn_gaps;
+  __u64 lost_estimate;
+  __u64 psn_backwards;
+};
+
+enum rfab_event_type {
+  RFAB_EV_NAK = 1,       /* value = AETH syndrome */
+  RFAB_EV_PSN_GAP = 2,   /* value = packets skipped */
+  RFAB_EV_CNP_BURST = 3, /* value = CNPs inside the burst window */
+};
+
+struct rfab_event {
+  __u64 ts_ns;
+  struct rfab_flow_key key;
+  __u32 type;
+  __u32 psn;
+  __u32 expected_psn;
+  __u32 value;
+};
+
+#endif /* RFAB_TELEMETRY_BPF_TYPES_H */

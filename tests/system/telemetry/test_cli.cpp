@@ -1,0 +1,208 @@
+// `rfab collect` and `rfab validate` as users run them: tshark agrees with the totals, the Prometheus
+// endpoint serves valid exposition text, signals detach, missing capabilities give the clear error.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "prom_parse.hpp"
+#include "rfab/telemetry/collector.hpp"
+#include "roce_traffic.hpp"
+
+namespace rfab::test {
+namespace {
+
+namespace tm = rfab::telemetry;
+using namespace std::chrono_literals;
+
+class TelemetryCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!enter_test_netns(why)) GTEST_SKIP() << why;
+  }
+};
+
+// The last JSON metrics line of `rfab collect --json` output.
+nlohmann::json last_metrics(const std::string& out) {
+  std::istringstream in(out);
+  std::string line;
+  nlohmann::json last;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("metrics")) last = j;
+  }
+  return last;
+}
+
+double json_value(const nlohmann::json& metrics, const std::string& name, const std::string& dir) {
+  for (const auto& s : metrics.at(name))
+    if (s.at("labels").at("dir") == dir) return s.at("value").get<double>();
+  throw std::runtime_error("no " + name + " for " + dir);
+}
+
+TEST_F(TelemetryCli, TotalsEqualTsharkCountForTheSameRun) {
+  for (const char* hook : {"xdp", "xdp-generic", "tc"}) {
+    SCOPED_TRACE(hook);
+    std::string pcap = "/tmp/rft-tshark-" + std::to_string(getpid()) + ".pcap";
+    Child collect({rfab_binary(), "collect", "--iface", "rft0b", "--hook", hook, "--json", "--duration", "60s"});
+    ASSERT_TRUE(collect.wait_for_stderr("attached to rft0b", 10s));
+    Child tshark({"tshark", "-i", "rft0b", "-w", pcap, "-q"});
+    // "Capturing on" comes before dumpcap has the socket open; "Capture started." after.
+    ASSERT_TRUE(tshark.wait_for_stderr("Capture started", 20s)) << "tshark did not start";
+    std::this_thread::sleep_for(300ms);
+    Plan p = make_plan(20);
+    inject("rft0a", p.frames);
+    std::this_thread::sleep_for(500ms);
+    auto tr = tshark.stop(SIGINT, 10s);
+    auto cr = collect.stop(SIGINT, 10s);
+    ASSERT_EQ(cr.rc, 0) << cr.err;
+    EXPECT_NE(cr.err.find("detached from rft0b (signal)"), std::string::npos) << cr.err;
+    auto count = run({"tshark", "-r", pcap, "-Y", "udp.dstport == 4791", "-T", "fields", "-e", "frame.number"}, 30s);
+    unlink(pcap.c_str());
+    ASSERT_EQ(count.rc, 0) << count.err;
+    uint64_t tshark_frames = static_cast<uint64_t>(std::count(count.out.begin(), count.out.end(), '\n'));
+    auto m = last_metrics(cr.out).at("metrics");
+    double roce = json_value(m, "rfab_iface_roce_packets_total", "rx");
+    double malformed = json_value(m, "rfab_iface_malformed_total", "rx");
+    EXPECT_EQ(tshark_frames, p.roce_packets + p.malformed);
+    EXPECT_EQ(static_cast<uint64_t>(roce + malformed), tshark_frames);
+    EXPECT_EQ(static_cast<uint64_t>(roce), p.roce_packets);
+  }
+}
+
+TEST_F(TelemetryCli, PrometheusEndpointServesParseableExposition) {
+  const uint16_t port = static_cast<uint16_t>(20000 + getpid() % 20000);
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  Child collect({rfab_binary(), "collect", "--iface", "rft0b", "--hook", "xdp-generic", "--prometheus", addr,
+                 "--interval", "100ms", "--duration", "60s", "--json"});
+  ASSERT_TRUE(collect.wait_for_stderr("attached to rft0b", 10s));
+  Plan p = make_plan(12);
+  inject("rft0a", p.frames);
+
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_connection_timeout(1, 0);
+  cli.set_read_timeout(2, 0);
+  std::vector<PromSample> samples;
+  std::string body, content_type;
+  auto end = std::chrono::steady_clock::now() + 10s;
+  double roce = -1;
+  while (std::chrono::steady_clock::now() < end) {
+    auto res = cli.Get("/metrics");
+    if (res && res->status == 200) {
+      body = res->body;
+      content_type = res->get_header_value("Content-Type");
+      samples = parse_prometheus(body);  // throws (fails the test) on any malformed line
+      roce = prom_value(samples, "rfab_iface_roce_packets_total", {{"iface", "rft0b"}, {"dir", "rx"}});
+      if (roce == static_cast<double>(p.roce_packets)) break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(roce, static_cast<double>(p.roce_packets)) << body;
+  EXPECT_NE(content_type.find("version=0.0.4"), std::string::npos) << content_type;
+  EXPECT_EQ(prom_value(samples, "rfab_roce_packets_total",
+                       {{"iface", "rft0b"}, {"src", "10.77.0.1"}, {"dst", "10.77.0.2"}, {"qp", "256"}, {"dir", "rx"}}),
+            12.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_lost_packets_estimate_total", {{"qp", "512"}}), 3.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_nak_total", {{"qp", "768"}, {"syndrome", "psn_sequence_error"}}), 2.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_opcode_packets_total", {{"qp", "1536"}, {"class", "atomic"}}), 1.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_packets_total", {{"src", "fd00::1"}, {"qp", "1536"}}), 13.0);
+  // netdev statistics are in the same model
+  EXPECT_GE(prom_value(samples, "rfab_netdev_rx_packets_total", {{"iface", "rft0b"}}),
+            static_cast<double>(p.frames.size()));
+
+  auto r = collect.stop(SIGTERM, 10s);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("detached from rft0b (signal)"), std::string::npos) << r.err;
+  // Detached: the interface has no XDP program any more, so a new collector attaches.
+  EXPECT_NO_THROW(tm::Collector::open([] {
+    tm::CollectorConfig c;
+    c.iface = "rft0b";
+    c.hook = tm::Hook::xdp_generic;
+    return c;
+  }()));
+}
+
+TEST_F(TelemetryCli, WithoutCapabilitiesTheErrorNamesWhatIsMissing) {
+  auto r = run({"setpriv", "--inh-caps=-all", "--bounding-set=-all", "--", rfab_binary(), "collect", "--iface", "rft0b",
+                "--hook", "xdp", "--duration", "1s"},
+               10s);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("missing: CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON"), std::string::npos) << r.err;
+  // Only CAP_BPF (and CAP_SYS_ADMIN, which also allows BPF) dropped: only CAP_BPF is named.
+  r = run({"setpriv", "--inh-caps=-all", "--bounding-set=-bpf,-sys_admin", "--", rfab_binary(), "validate", "--iface", "rft0b",
+           "--min-gbps", "0", "--duration", "1s"},
+          10s);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("missing: CAP_BPF ("), std::string::npos) << r.err;
+}
+
+TEST_F(TelemetryCli, ValidatePassesCleanTrafficAndFailsWithReasons) {
+  auto validate = [](std::vector<std::string> extra, const Plan& p) {
+    std::vector<std::string> argv{rfab_binary(), "validate", "--iface", "rft0b", "--hook", "tc", "--duration", "1500ms",
+                                  "--json"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Child v(argv);
+    EXPECT_TRUE(v.wait_for_stderr("measuring rft0b", 10s));
+    inject("rft0a", p.frames);
+    return v.wait(15s);
+  };
+  Plan clean = make_clean_plan(4, 50, 1024);
+  auto r = validate({"--min-gbps", "0", "--max-loss", "0", "--max-naks", "0", "--max-cnps", "0"}, clean);
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["result"], "PASS");
+  EXPECT_EQ(j["roce_packets"], 200);
+  EXPECT_EQ(j["lost_estimate"], 0);
+
+  r = validate({"--min-gbps", "1000"}, clean);
+  ASSERT_EQ(r.rc, 1) << r.out << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["result"], "FAIL");
+  ASSERT_EQ(j["reasons"].size(), 1u) << r.out;
+  EXPECT_NE(j["reasons"][0].get<std::string>().find("throughput"), std::string::npos);
+
+  Plan lossy = make_plan(10);  // one PSN gap of 3, four NAKs, ten CNPs
+  r = validate({"--min-gbps", "0", "--max-loss", "0", "--max-naks", "0", "--max-cnps", "5"}, lossy);
+  ASSERT_EQ(r.rc, 1) << r.out << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["lost_estimate"], 3);
+  EXPECT_EQ(j["naks"], 4);
+  EXPECT_EQ(j["cnps"], 10);
+  std::string reasons = j["reasons"].dump();
+  EXPECT_NE(reasons.find("loss"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("NAKs 4 > allowed 0"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("CNPs 10 > allowed 5"), std::string::npos) << reasons;
+
+  // Text mode prints FAIL and the reasons; bad flags exit 2.
+  auto t = run({rfab_binary(), "validate", "--iface", "rft0b", "--duration", "200ms", "--min-gbps", "1"}, 10s);
+  EXPECT_EQ(t.rc, 1);
+  EXPECT_NE(t.out.find("FAIL\n  throughput"), std::string::npos) << t.out;
+  t = run({rfab_binary(), "validate", "--iface", "rft0b", "--duration", "1s"}, 10s);
+  EXPECT_EQ(t.rc, 2);
+  EXPECT_NE(t.err.find("--min-gbps"), std::string::npos) << t.err;
+  t = run({rfab_binary(), "validate", "--iface", "rft0b", "--duration", "1s", "--min-line-rate", "0.9"}, 10s);
+  EXPECT_EQ(t.rc, 1) << "veth reports 10 Gbit/s and nothing flows";
+  EXPECT_NE(t.out.find("< 90.0% of line rate 10.000 Gbit/s"), std::string::npos) << t.out;
+}
+
+TEST_F(TelemetryCli, CollectRejectsBadFlagsClearly) {
+  auto r = run({rfab_binary(), "collect", "--iface", "rft0b", "--hook", "bogus"}, 10s);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--hook must be xdp, xdp-generic or tc"), std::string::npos) << r.err;
+  r = run({rfab_binary(), "collect", "--iface", "rft0b", "--hook", "xdp", "--interval", "soon"}, 10s);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--interval"), std::string::npos) << r.err;
+  r = run({rfab_binary(), "collect", "--iface", "rft0b", "--hook", "xdp", "--prometheus", "nohost"}, 10s);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("HOST:PORT"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace rfab::test

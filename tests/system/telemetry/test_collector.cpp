@@ -1,0 +1,243 @@
+// The eBPF collector against known RoCE v2 traffic on a veth pair, for every hook: every counter exact.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "harness.hpp"
+#include "rfab/telemetry/addr.hpp"
+#include "rfab/telemetry/collector.hpp"
+#include "roce_traffic.hpp"
+
+namespace rfab::test {
+namespace {
+
+namespace tm = rfab::telemetry;
+using namespace std::chrono_literals;
+
+struct HookCase {
+  const char* name;
+  tm::Hook hook;
+  const char* iface;  // rft0b receives what rft0a injects; tc on rft0a sees it leave (egress)
+  uint8_t dir;
+};
+
+std::ostream& operator<<(std::ostream& os, const HookCase& c) { return os << c.name; }
+
+tm::CollectorConfig config(const char* iface, tm::Hook hook) {
+  tm::CollectorConfig cfg;
+  cfg.iface = iface;
+  cfg.hook = hook;
+  cfg.cnp_burst_threshold = 8;
+  cfg.cnp_burst_window_ns = 60'000'000'000ull;  // one window for the whole test: the burst is deterministic
+  return cfg;
+}
+
+uint64_t seen(const tm::CollectorSnapshot& s, uint8_t dir) {
+  const auto& t = s.totals[dir];
+  return t.roce_packets + t.malformed + t.not_roce;
+}
+
+// Counters are updated as packets arrive; wait (bounded) until the hook has seen `frames`.
+tm::CollectorSnapshot wait_for(tm::Collector& c, uint8_t dir, uint64_t frames) {
+  auto end = std::chrono::steady_clock::now() + 5s;
+  auto s = c.snapshot();
+  while (seen(s, dir) < frames && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(10ms);
+    s = c.snapshot();
+  }
+  std::this_thread::sleep_for(50ms);  // and nothing more arrives
+  return c.snapshot();
+}
+
+void expect_totals(const rfab_totals& t, const Plan& p, uint64_t times = 1) {
+  EXPECT_EQ(t.frames, times * (p.roce_packets + p.malformed + p.not_roce));
+  EXPECT_EQ(t.bytes, [&] {
+    uint64_t b = 0;
+    for (const auto& f : p.frames) b += f.size();
+    return times * b;
+  }());
+  EXPECT_EQ(t.roce_packets, times * p.roce_packets);
+  EXPECT_EQ(t.roce_bytes, times * p.roce_bytes);
+  EXPECT_EQ(t.not_roce, times * p.not_roce);
+  EXPECT_EQ(t.malformed, times * p.malformed);
+  EXPECT_EQ(t.flow_map_full, 0u);
+  EXPECT_EQ(t.events_dropped, 0u);
+  EXPECT_EQ(t.ecn_ce, times * p.ce);
+  EXPECT_EQ(t.cnps, times * p.cnps);
+  EXPECT_EQ(t.naks, times * p.naks);
+}
+
+void expect_flows(const tm::CollectorSnapshot& s, const Plan& p, uint8_t dir) {
+  ASSERT_EQ(s.flows.size(), p.flows.size());
+  for (const auto& r : s.flows) {
+    std::string src = tm::format_addr(r.key.src, r.key.family), dst = tm::format_addr(r.key.dst, r.key.family);
+    SCOPED_TRACE(src + " > " + dst + " qp " + std::to_string(r.key.qp));
+    const ExpectedFlow* e = p.find(src, dst, r.key.qp);
+    ASSERT_NE(e, nullptr) << "unexpected flow";
+    EXPECT_EQ(r.key.dir, dir);
+    EXPECT_EQ(r.stats.packets, e->packets);
+    EXPECT_EQ(r.stats.bytes, e->bytes);
+    for (unsigned c = 0; c < RFAB_OPC_COUNT; ++c) EXPECT_EQ(r.stats.op_class[c], e->op[c]) << tm::op_class_name(c);
+    EXPECT_EQ(r.stats.ecn_ce, e->ce);
+    EXPECT_EQ(r.stats.cnps, e->cnps);
+    for (unsigned n = 0; n < RFAB_NAK_COUNT; ++n) EXPECT_EQ(r.stats.naks[n], e->naks[n]) << tm::nak_kind_name(n);
+    EXPECT_EQ(r.stats.psn_gaps, e->gaps);
+    EXPECT_EQ(r.stats.lost_estimate, e->lost);
+    EXPECT_EQ(r.stats.psn_backwards, e->backwards);
+  }
+}
+
+class TelemetryCollector : public ::testing::TestWithParam<HookCase> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!enter_test_netns(why)) GTEST_SKIP() << why;
+  }
+};
+
+TEST_P(TelemetryCollector, CountsKnownTrafficExactly) {
+  const HookCase& hc = GetParam();
+  auto col = tm::Collector::open(config(hc.iface, hc.hook));
+  Plan p = make_plan(25);
+  inject("rft0a", p.frames);
+  auto s = wait_for(*col, hc.dir, p.frames.size());
+
+  expect_totals(s.totals[hc.dir], p);
+  EXPECT_EQ(s.totals[hc.dir].psn_gaps, p.gaps);
+  EXPECT_EQ(s.totals[hc.dir].lost_estimate, p.lost);
+  EXPECT_EQ(s.totals[hc.dir].psn_backwards, p.backwards);
+  EXPECT_EQ(s.totals[1 - hc.dir].frames, 0u) << "nothing travels the other way";
+  expect_flows(s, p, hc.dir);
+
+  // The ring buffer: one event per NAK, per PSN gap, per CNP burst.
+  std::map<uint32_t, std::vector<rfab_event>> ev;
+  auto end = std::chrono::steady_clock::now() + 3s;
+  size_t want = p.nak_events + p.gap_events + p.cnp_burst_events;
+  size_t got = 0;
+  while (got < want && std::chrono::steady_clock::now() < end)
+    for (const auto& e : col->poll_events(100ms)) ev[e.raw.type].push_back(e.raw), ++got;
+  for (const auto& e : col->poll_events(50ms)) ev[e.raw.type].push_back(e.raw);  // and no extra ones
+  EXPECT_EQ(ev[RFAB_EV_NAK].size(), p.nak_events);
+  EXPECT_EQ(ev[RFAB_EV_CNP_BURST].size(), p.cnp_burst_events);
+  ASSERT_EQ(ev[RFAB_EV_PSN_GAP].size(), p.gap_events);
+  const auto& gap = ev[RFAB_EV_PSN_GAP][0];
+  EXPECT_EQ(gap.key.qp, 0x200u);
+  EXPECT_EQ(gap.expected_psn, (0xFFFFFAu + 10) & 0xFFFFFF);  // PSNs wrapped through 0
+  EXPECT_EQ(gap.psn, (0xFFFFFAu + 13) & 0xFFFFFF);
+  EXPECT_EQ(gap.value, 3u);
+  if (!ev[RFAB_EV_CNP_BURST].empty()) {
+    EXPECT_EQ(ev[RFAB_EV_CNP_BURST][0].key.qp, 0x400u);
+    EXPECT_EQ(ev[RFAB_EV_CNP_BURST][0].value, 8u);
+  }
+}
+
+TEST_P(TelemetryCollector, SurvivesInterfaceDownUpAndReattach) {
+  const HookCase& hc = GetParam();
+  Plan p = make_plan(10);
+  {
+    auto col = tm::Collector::open(config(hc.iface, hc.hook));
+    inject("rft0a", p.frames);
+    wait_for(*col, hc.dir, p.frames.size());
+    ASSERT_EQ(std::system((std::string("ip link set ") + hc.iface + " down").c_str()), 0);
+    ASSERT_EQ(std::system((std::string("ip link set ") + hc.iface + " up").c_str()), 0);
+    // veth needs both ends up for carrier; wait for it (bounded) before sending again.
+    auto end = std::chrono::steady_clock::now() + 5s;
+    while (!link_running(hc.iface) && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(link_running(hc.iface));
+    inject("rft0a", p.frames);
+    auto s = wait_for(*col, hc.dir, 2 * p.frames.size());
+    expect_totals(s.totals[hc.dir], p, 2);
+  }  // detached here
+  // Re-attach: the hook is free again, and a new collector starts from zero.
+  auto col = tm::Collector::open(config(hc.iface, hc.hook));
+  EXPECT_EQ(col->snapshot().totals[hc.dir].frames, 0u);
+  inject("rft0a", p.frames);
+  auto s = wait_for(*col, hc.dir, p.frames.size());
+  expect_totals(s.totals[hc.dir], p);
+  expect_flows(s, p, hc.dir);
+}
+
+TEST_P(TelemetryCollector, SecondCollectorOnTheSameInterfaceGetsAClearError) {
+  const HookCase& hc = GetParam();
+  auto first = tm::Collector::open(config(hc.iface, hc.hook));
+  try {
+    auto second = tm::Collector::open(config(hc.iface, hc.hook));
+    FAIL() << "a second collector attached";
+  } catch (const tm::TelemetryError& e) {
+    EXPECT_NE(std::string(e.what()).find("already"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(hc.iface), std::string::npos) << e.what();
+  }
+  // The same through the command line, which must exit 2 with the message.
+  auto r = run({rfab_binary(), "collect", "--iface", hc.iface, "--hook", tm::to_string(hc.hook), "--duration", "1s"},
+               10s);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("already"), std::string::npos) << r.err;
+  // And the first keeps counting.
+  Plan p = make_plan(8);
+  inject("rft0a", p.frames);
+  expect_totals(wait_for(*first, hc.dir, p.frames.size()).totals[hc.dir], p);
+}
+
+INSTANTIATE_TEST_SUITE_P(Hooks, TelemetryCollector,
+                         ::testing::Values(HookCase{"xdp", tm::Hook::xdp, "rft0b", RFAB_DIR_INGRESS},
+                                           HookCase{"xdp_generic", tm::Hook::xdp_generic, "rft0b", RFAB_DIR_INGRESS},
+                                           HookCase{"tc_ingress", tm::Hook::tc, "rft0b", RFAB_DIR_INGRESS},
+                                           HookCase{"tc_egress", tm::Hook::tc, "rft0a", RFAB_DIR_EGRESS}),
+                         [](const auto& p) { return std::string(p.param.name); });
+
+class TelemetryCollectorLimits : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!enter_test_netns(why)) GTEST_SKIP() << why;
+  }
+};
+
+TEST_F(TelemetryCollectorLimits, FullFlowMapIsCountedNotSilent) {
+  auto cfg = config("rft0b", tm::Hook::xdp_generic);
+  cfg.flow_map_entries = 3;
+  auto col = tm::Collector::open(cfg);
+  Plan p = make_clean_plan(5, 4, 64);  // 5 flows into a map of 3
+  inject("rft0a", p.frames);
+  auto s = wait_for(*col, RFAB_DIR_INGRESS, p.frames.size());
+  EXPECT_EQ(s.flows.size(), 3u);
+  EXPECT_EQ(s.totals[RFAB_DIR_INGRESS].roce_packets, 20u);
+  EXPECT_EQ(s.totals[RFAB_DIR_INGRESS].flow_map_full, 8u);  // two flows of four packets had no room
+  uint64_t in_flows = 0;
+  for (const auto& f : s.flows) in_flows += f.stats.packets;
+  EXPECT_EQ(in_flows, 12u);
+}
+
+TEST_F(TelemetryCollectorLimits, ConfigurableRocePort) {
+  auto cfg = config("rft0b", tm::Hook::xdp_generic);
+  cfg.roce_port = 4792;  // the plan's "not RoCE" datagrams go to 4792 (and carry a BTH)
+  auto col = tm::Collector::open(cfg);
+  Plan p = make_plan(8);
+  inject("rft0a", p.frames);
+  auto s = wait_for(*col, RFAB_DIR_INGRESS, p.frames.size());
+  EXPECT_EQ(s.totals[RFAB_DIR_INGRESS].roce_packets, p.not_roce);
+  EXPECT_EQ(s.totals[RFAB_DIR_INGRESS].not_roce, p.roce_packets + p.malformed);
+}
+
+TEST_F(TelemetryCollectorLimits, BadInterfaceAndBadConfigAreClearErrors) {
+  auto expect_error = [](tm::CollectorConfig cfg, const std::string& text) {
+    try {
+      tm::Collector::open(cfg);
+      ADD_FAILURE() << "opened";
+    } catch (const tm::TelemetryError& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+  };
+  expect_error(config("rft-nope", tm::Hook::xdp), "no network interface named 'rft-nope'");
+  auto cfg = config("rft0b", tm::Hook::xdp);
+  cfg.ringbuf_bytes = 5000;
+  expect_error(cfg, "power of two");
+  cfg = config("rft0b", tm::Hook::xdp);
+  cfg.flow_map_entries = 0;
+  expect_error(cfg, "flow map");
+}
+
+}  // namespace
+}  // namespace rfab::test
