@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   rfab::cli::add_validate(app);
   rfab::cli::add_perf(app);
   rfab::cli::add_emulate(app);
+  rfab::cli::add_coll(app);
+  rfab::cli::add_run(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

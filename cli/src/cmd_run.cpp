@@ -1,0 +1,228 @@
+// rfab run -n N [--timeout S] -- PROGRAM ARGS: starts N local ranks of PROGRAM with the environment
+// torchrun gives its workers (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT),
+// hosts their rendezvous store itself, forwards their output line by line with a "[rank] " prefix, stops
+// the other ranks as soon as one fails, and exits with the worst exit code of the ranks that failed on their
+// own (128+signal for a signal), so a failure is never masked by the ranks rfab stopped.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "rfab/collectives/store.hpp"
+
+namespace rfab::cli {
+namespace {
+
+struct RunOptions {
+  int nranks = 1;
+  double timeout = 0;  // whole-job limit in seconds; 0: none
+  bool prefix = true;
+  std::string bind = "core";  // core: rank i runs on CPU i mod ncpus (like mpirun --bind-to core); none
+  std::vector<std::string> argv;
+};
+
+struct Rank {
+  pid_t pid = -1;
+  int out = -1, err = -1;
+  std::string out_buf, err_buf;
+  bool done = false;
+  int code = 0;
+  bool stopped_by_us = false;
+};
+
+void emit(int rank, bool prefix, std::string& buf, FILE* to, bool flush_all) {
+  size_t pos;
+  while ((pos = buf.find('\n')) != std::string::npos || (flush_all && !buf.empty())) {
+    size_t n = pos == std::string::npos ? buf.size() : pos + 1;
+    if (prefix) std::fprintf(to, "[%d] ", rank);
+    std::fwrite(buf.data(), 1, n, to);
+    if (pos == std::string::npos) std::fputc('\n', to);
+    buf.erase(0, n);
+  }
+  std::fflush(to);
+}
+
+int run_job(const RunOptions& o) {
+  if (o.argv.empty()) throw ExitError{2, "run: no program given (rfab run -n N -- PROGRAM ARGS)"};
+  coll::StoreServer store("127.0.0.1", 0);
+  std::string port = std::to_string(store.port());
+  std::string job = "run-" + std::to_string(getpid());
+  signal(SIGPIPE, SIG_IGN);
+
+  std::vector<Rank> ranks(static_cast<size_t>(o.nranks));
+  for (int r = 0; r < o.nranks; ++r) {
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw ExitError{2, "run: pipe failed"};
+    pid_t pid = fork();
+    if (pid < 0) throw ExitError{2, std::string("run: fork failed: ") + std::strerror(errno)};
+    if (pid == 0) {
+      setpgid(0, 0);  // own process group: stopping a rank stops what it started too
+      if (o.bind == "core") {
+        // Pinned ranks keep their own cores: without it, futex wake-ups pull communicating ranks onto one
+        // core (wake-affine scheduling), where a waiting rank's spin only delays the rank it waits for.
+        cpu_set_t allowed;
+        if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+          int cpus = CPU_COUNT(&allowed), want = r % std::max(1, cpus), seen = 0;
+          for (int c = 0; c < CPU_SETSIZE; ++c) {
+            if (!CPU_ISSET(c, &allowed)) continue;
+            if (seen++ == want) {
+              cpu_set_t one;
+              CPU_ZERO(&one);
+              CPU_SET(c, &one);
+              sched_setaffinity(0, sizeof one, &one);
+              break;
+            }
+          }
+        }
+      }
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      auto set = [](const char* k, const std::string& v) { setenv(k, v.c_str(), 1); };
+      set("RANK", std::to_string(r));
+      set("WORLD_SIZE", std::to_string(o.nranks));
+      set("LOCAL_RANK", std::to_string(r));
+      set("LOCAL_WORLD_SIZE", std::to_string(o.nranks));
+      set("GROUP_RANK", "0");
+      set("MASTER_ADDR", "127.0.0.1");
+      set("MASTER_PORT", port);
+      set("RFAB_STORE_EXTERNAL", "1");
+      set("RFAB_JOB_ID", job);
+      std::vector<char*> args;
+      for (const auto& a : o.argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      std::fprintf(stderr, "rfab run: cannot execute %s: %s\n", args[0], std::strerror(errno));
+      _exit(127);
+    }
+    setpgid(pid, pid);
+    close(out[1]);
+    close(err[1]);
+    auto& rk = ranks[static_cast<size_t>(r)];
+    rk.pid = pid;
+    rk.out = out[0];
+    rk.err = err[0];
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  bool stopping = false;
+  std::chrono::steady_clock::time_point kill_at{};
+  auto stop_all = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    std::fprintf(stderr, "rfab run: %s; stopping the other ranks\n", why);
+    for (auto& rk : ranks)
+      if (!rk.done) {
+        rk.stopped_by_us = true;
+        kill(-rk.pid, SIGTERM);
+      }
+    kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  };
+
+  for (;;) {
+    std::vector<pollfd> fds;
+    std::vector<std::pair<size_t, bool>> who;  // rank index, is stdout
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      if (ranks[i].out >= 0) {
+        fds.push_back({ranks[i].out, POLLIN, 0});
+        who.emplace_back(i, true);
+      }
+      if (ranks[i].err >= 0) {
+        fds.push_back({ranks[i].err, POLLIN, 0});
+        who.emplace_back(i, false);
+      }
+    }
+    if (!fds.empty()) poll(fds.data(), fds.size(), 20);
+    for (size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      auto& rk = ranks[who[k].first];
+      char buf[65536];
+      ssize_t n = read(fds[k].fd, buf, sizeof buf);
+      std::string& b = who[k].second ? rk.out_buf : rk.err_buf;
+      FILE* to = who[k].second ? stdout : stderr;
+      if (n > 0) {
+        b.append(buf, static_cast<size_t>(n));
+        emit(static_cast<int>(who[k].first), o.prefix, b, to, false);
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        emit(static_cast<int>(who[k].first), o.prefix, b, to, true);
+        close(fds[k].fd);
+        (who[k].second ? rk.out : rk.err) = -1;
+      }
+    }
+    int status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+      for (size_t i = 0; i < ranks.size(); ++i) {
+        auto& rk = ranks[i];
+        if (rk.pid != p) continue;
+        rk.done = true;
+        rk.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        // A rank we signalled that still exited by itself reports its own result.
+        if (WIFEXITED(status)) rk.stopped_by_us = false;
+        if (rk.code != 0 && !rk.stopped_by_us) {
+          std::string why = "rank " + std::to_string(i) + " exited with code " + std::to_string(rk.code);
+          stop_all(why.c_str());
+        }
+      }
+    }
+    bool all_done = true, pipes_open = false;
+    for (auto& rk : ranks) {
+      all_done &= rk.done;
+      pipes_open |= rk.out >= 0 || rk.err >= 0;
+    }
+    if (all_done && !pipes_open) break;
+    auto now = std::chrono::steady_clock::now();
+    if (o.timeout > 0 && !stopping && now - start > std::chrono::duration<double>(o.timeout)) {
+      std::string why = "job exceeded --timeout " + std::to_string(o.timeout) + " s";
+      stop_all(why.c_str());
+      for (auto& rk : ranks) rk.stopped_by_us = false;  // a timeout is everyone's failure
+    }
+    if (stopping && now > kill_at) {
+      for (auto& rk : ranks)
+        if (!rk.done) kill(-rk.pid, SIGKILL);
+    }
+    if (all_done && pipes_open && stopping && now > kill_at) {
+      // Grandchildren may hold the pipes open; do not wait for them forever.
+      for (auto& rk : ranks) {
+        if (rk.out >= 0) close(rk.out);
+        if (rk.err >= 0) close(rk.err);
+        rk.out = rk.err = -1;
+      }
+    }
+  }
+  int worst = 0;
+  for (auto& rk : ranks)
+    if (!rk.stopped_by_us || o.timeout > 0) worst = std::max(worst, rk.code);
+  if (worst == 0)
+    for (auto& rk : ranks) worst = std::max(worst, rk.code);
+  return worst;
+}
+
+}  // namespace
+
+void add_run(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  auto* sub = app.add_subcommand("run", "Start N local ranks of a program with torchrun-style environment");
+  sub->add_option("-n,--nranks", o->nranks, "number of ranks")->check(CLI::Range(1, 1024))->required();
+  sub->add_option("--timeout", o->timeout, "stop the whole job after this many seconds (0: no limit)")
+      ->check(CLI::Range(0.0, 1e7));
+  sub->add_flag("!--no-prefix", o->prefix, "do not prefix output lines with [rank]");
+  sub->add_option("--bind-to", o->bind, "core: pin rank i to CPU i mod ncpus (default); none")
+      ->check(CLI::IsMember({"core", "none"}));
+  sub->add_option("program", o->argv, "program and its arguments (after --)")->required();
+  sub->callback([o] {
+    int rc = run_job(*o);
+    if (rc != 0) throw ExitError{rc, ""};
+  });
+}
+
+}  // namespace rfab::cli

@@ -1,0 +1,92 @@
+// The progress engine every algorithm runs on. An Exchange is a list of transfers (send, receive,
+// receive-and-reduce) with other ranks; run() moves them all forward together, chunk by chunk, so a
+// multi-step algorithm pipelines: an op may be gated on an earlier op, progressing only as far as that op
+// has got (e.g. forward a block while it is still being reduced). Transfers to one peer go in the order
+// they were added (the peer adds the matching ones in the same order).
+//
+// When nothing can move, the engine spins briefly, then sleeps on this rank's doorbell (futex) in slices,
+// checking between slices for abort, dead peers and the no-progress deadline, so a dead rank or a stuck
+// peer turns into an Error naming the peer instead of a hang.
+#pragma once
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory_resource>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "rfab/collectives/reduce.hpp"
+#include "rfab/collectives/transport.hpp"
+#include "rfab/collectives/types.hpp"
+
+namespace rfab::coll {
+
+// What the engine needs from the communicator.
+struct EngineEnv {
+  std::vector<Transport*> transports;  // first one that reaches a peer wins
+  Doorbell* bell = nullptr;
+  std::chrono::milliseconds timeout{30000};
+  // How long a waiting rank spins before it sleeps. Waking a sleeping rank costs ~100 us on a VM (futex
+  // wake of an idle vCPU), so latency-bound calls spin longer than that; oversubscribed ranks barely spin.
+  std::chrono::nanoseconds spin{std::chrono::microseconds(200)};
+  size_t chunk = size_t{128} << 10;       // bytes moved per op per pass (pipelining granularity)
+  const std::atomic<bool>* abort_flag = nullptr;
+  std::vector<std::string> hosts;         // per rank, for messages
+
+  Pair* pair(int peer) const;
+};
+
+class Exchange {
+ public:
+  // `what` names the operation in errors ("allreduce"); `elem` is the element size (reduce granularity).
+  Exchange(const EngineEnv& env, std::string what, size_t elem = 1, ReduceFn fn = nullptr);
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  int send(int peer, const void* src, size_t bytes, int gate = -1);
+  int recv(int peer, void* dst, size_t bytes, int gate = -1);
+  // dst = local (op) incoming; dst may equal local. Gated ops wait for `gate` to cover the same bytes.
+  int recv_reduce(int peer, const void* local, void* dst, size_t bytes, int gate = -1);
+  // Runs every op to completion. Throws Error(Remote/Timeout/Aborted) on failure.
+  void run();
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  enum class Kind : uint8_t { Send, Recv, RecvReduce };
+  struct Op {
+    Kind kind;
+    int peer;
+    const std::byte* src;
+    std::byte* dst;
+    size_t bytes;
+    int gate;
+    size_t done = 0;
+  };
+  struct Channel {
+    int peer;
+    Pair* pair;
+    std::pmr::vector<int> sends, recvs;  // op indices in order
+    size_t next_send = 0, next_recv = 0;
+    bool send_begun = false, recv_begun = false;
+  };
+  int add(Op op);
+  bool pass();
+  bool step_send(Channel& c);
+  bool step_recv(Channel& c);
+  [[noreturn]] void fail_timeout();
+  std::string peer_name(int r) const;
+
+  const EngineEnv& env_;
+  std::string what_;
+  size_t elem_;
+  ReduceFn fn_;
+  // Small exchanges (latency-bound calls) allocate from this arena only, not from the heap.
+  alignas(64) std::array<std::byte, 4096> arena_;
+  std::pmr::monotonic_buffer_resource res_{arena_.data(), arena_.size()};
+  std::pmr::vector<Op> ops_{&res_};
+  std::pmr::vector<Channel> chans_{&res_};
+  size_t remaining_ = 0;
+};
+
+}  // namespace rfab::coll

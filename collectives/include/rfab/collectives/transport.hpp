@@ -1,0 +1,66 @@
+// The transport interface the algorithms are written against (in the spirit of Gloo's
+// device/context/pair/buffer): a Transport connects this rank to some peers; a Pair is an ordered,
+// message-aligned byte stream each way with one peer. Pairs never block: algorithms go through the
+// Exchange engine, which progresses many pairs at once and sleeps on this rank's Doorbell when none can move.
+//
+// A new transport (RoCE: RDMA WRITE with immediate into pre-registered rings, credits returned by the
+// receiver) implements Pair on top of its queue pairs and rings the local Doorbell from its completion
+// path; nothing above this header changes.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rfab/collectives/doorbell.hpp"
+
+namespace rfab::coll {
+
+class Pair {
+ public:
+  virtual ~Pair() = default;
+  // Message boundaries: both ends call begin_send / begin_recv at the same points of their streams
+  // (never for zero-length messages) so a transport may align each message (the shm rings align to 64 B
+  // so that elements never straddle the ring's wrap point).
+  virtual void begin_send() = 0;
+  virtual void begin_recv() = 0;
+  // Copies up to n bytes into the link without blocking; returns the number accepted (0 when full),
+  // a multiple of `granule` unless it is all n (so a receiver never sees part of an element).
+  virtual size_t try_send(const std::byte* src, size_t n, size_t granule) = 0;
+  // Contiguous bytes that have arrived and not been consumed; empty when none. Valid until consume().
+  virtual std::span<const std::byte> readable() = 0;
+  virtual void consume(size_t n) = 0;
+  // Bytes that have arrived and not been consumed (all of them, not only the contiguous part).
+  virtual size_t buffered() = 0;
+};
+
+// What the engine still needs from a peer it is waiting on.
+struct PeerNeed {
+  int peer = -1;
+  size_t recv_bytes = 0;       // still to be received from it
+  bool sends_pending = false;  // we still have data for it
+};
+
+// What a transport knows about a peer, for error messages.
+struct PeerInfo {
+  int rank = -1;
+  std::string host;
+  int pid = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual std::string_view name() const = 0;
+  // The pair to `peer`, or nullptr if this transport does not reach it.
+  virtual Pair* pair(int peer) = 0;
+  // Throws Error(Remote) naming the peer if one of `needs` aborted, or died / left while we still need
+  // something it has not delivered (a peer that finished its part and exited is fine).
+  // Called only when the engine is about to sleep, so it may make a syscall.
+  virtual void check_peers(std::span<const PeerNeed> needs) = 0;
+  // Tells connected peers that this rank is going away (abort): their waits end with an error.
+  virtual void announce_abort() = 0;
+};
+
+}  // namespace rfab::coll

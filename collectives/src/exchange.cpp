@@ -1,0 +1,220 @@
+#include "rfab/collectives/exchange.hpp"
+
+#include <immintrin.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace rfab::coll {
+
+Pair* EngineEnv::pair(int peer) const {
+  for (Transport* t : transports)
+    if (Pair* p = t->pair(peer)) return p;
+  return nullptr;
+}
+
+Exchange::Exchange(const EngineEnv& env, std::string what, size_t elem, ReduceFn fn)
+    : env_(env), what_(std::move(what)), elem_(elem == 0 ? 1 : elem), fn_(fn) {
+  ops_.reserve(8);
+  chans_.reserve(4);
+}
+
+int Exchange::add(Op op) {
+  if (op.gate >= static_cast<int>(ops_.size()))
+    throw Error(Status::Internal, what_ + ": op gated on a later op");
+  auto it = std::find_if(chans_.begin(), chans_.end(), [&](const Channel& c) { return c.peer == op.peer; });
+  if (it == chans_.end()) {
+    Pair* p = env_.pair(op.peer);
+    if (p == nullptr)
+      throw Error(Status::Internal, what_ + ": no transport reaches " + peer_name(op.peer));
+    chans_.push_back(Channel{op.peer, p, std::pmr::vector<int>(&res_), std::pmr::vector<int>(&res_)});
+    it = chans_.end() - 1;
+  }
+  int idx = static_cast<int>(ops_.size());
+  (op.kind == Kind::Send ? it->sends : it->recvs).push_back(idx);
+  ops_.push_back(op);
+  return idx;
+}
+
+int Exchange::send(int peer, const void* src, size_t bytes, int gate) {
+  return add(Op{Kind::Send, peer, static_cast<const std::byte*>(src), nullptr, bytes, gate});
+}
+int Exchange::recv(int peer, void* dst, size_t bytes, int gate) {
+  return add(Op{Kind::Recv, peer, nullptr, static_cast<std::byte*>(dst), bytes, gate});
+}
+int Exchange::recv_reduce(int peer, const void* local, void* dst, size_t bytes, int gate) {
+  if (fn_ == nullptr) throw Error(Status::Internal, what_ + ": recv_reduce without a reduction");
+  return add(Op{Kind::RecvReduce, peer, static_cast<const std::byte*>(local), static_cast<std::byte*>(dst), bytes,
+                gate});
+}
+
+std::string Exchange::peer_name(int r) const {
+  std::string s = "rank " + std::to_string(r);
+  if (r >= 0 && static_cast<size_t>(r) < env_.hosts.size()) s += " on host " + env_.hosts[static_cast<size_t>(r)];
+  return s;
+}
+
+// Moves the current send of one channel forward; zero-length ops complete without touching the pair.
+bool Exchange::step_send(Channel& c) {
+  bool moved = false;
+  while (c.next_send < c.sends.size()) {
+    Op& op = ops_[static_cast<size_t>(c.sends[c.next_send])];
+    if (op.done < op.bytes) {
+      if (!c.send_begun) {
+        c.pair->begin_send();
+        c.send_begun = true;
+      }
+      size_t limit = op.gate >= 0 ? std::min(op.bytes, ops_[static_cast<size_t>(op.gate)].done) : op.bytes;
+      if (limit <= op.done) break;
+      size_t want = std::min(limit - op.done, env_.chunk);
+      if (want < op.bytes - op.done) want -= want % elem_;  // whole elements so receivers can reduce them
+      if (want == 0) break;
+      size_t n = c.pair->try_send(op.src + op.done, want, elem_);
+      if (n % elem_ != 0 && op.done + n < op.bytes)
+        throw Error(Status::Internal, what_ + ": transport accepted a partial element");
+      op.done += n;
+      moved |= n > 0;
+      if (op.done < op.bytes) break;
+    }
+    --remaining_;
+    ++c.next_send;
+    c.send_begun = false;
+    moved = true;
+  }
+  return moved;
+}
+
+bool Exchange::step_recv(Channel& c) {
+  bool moved = false;
+  while (c.next_recv < c.recvs.size()) {
+    Op& op = ops_[static_cast<size_t>(c.recvs[c.next_recv])];
+    if (op.done < op.bytes) {
+      if (!c.recv_begun) {
+        c.pair->begin_recv();
+        c.recv_begun = true;
+      }
+      size_t limit = op.gate >= 0 ? std::min(op.bytes, ops_[static_cast<size_t>(op.gate)].done) : op.bytes;
+      if (limit <= op.done) break;
+      auto view = c.pair->readable();
+      size_t n = std::min({view.size(), limit - op.done, env_.chunk});
+      if (op.kind == Kind::RecvReduce) n -= n % elem_;
+      if (n == 0) break;
+      if (op.kind == Kind::Recv) {
+        std::memcpy(op.dst + op.done, view.data(), n);
+      } else {
+        fn_(op.dst + op.done, op.src + op.done, view.data(), n / elem_);
+      }
+      c.pair->consume(n);
+      op.done += n;
+      moved = true;
+      if (op.done < op.bytes) break;
+    }
+    --remaining_;
+    ++c.next_recv;
+    c.recv_begun = false;
+    moved = true;
+  }
+  return moved;
+}
+
+bool Exchange::pass() {
+  bool moved = false;
+  for (auto& c : chans_) {
+    moved |= step_recv(c);
+    moved |= step_send(c);
+  }
+  return moved;
+}
+
+void Exchange::fail_timeout() {
+  std::string waiting;
+  for (const auto& c : chans_) {
+    if (c.next_send < c.sends.size() || c.next_recv < c.recvs.size()) {
+      if (!waiting.empty()) waiting += ", ";
+      waiting += peer_name(c.peer);
+    }
+  }
+  auto secs = std::chrono::duration<double>(env_.timeout).count();
+  throw Error(Status::Timeout, what_ + ": no progress for " + std::to_string(secs).substr(0, 5) +
+                                   " s (RFAB_TIMEOUT) waiting for " + waiting);
+}
+
+void Exchange::run() {
+  remaining_ = ops_.size();
+  std::vector<PeerNeed> peers;
+  auto last_progress = Clock::now();
+  bool moved_since_check = false;
+  // Waiting goes spin (by time: pause costs differ by CPU) -> a few yields -> futex sleeps in slices.
+  int spins = 0, yields = 0;
+  Clock::time_point spin_until{};
+  constexpr auto kSlice = std::chrono::milliseconds(2);
+  while (remaining_ > 0) {
+    if (pass()) {
+      spins = yields = 0;
+      moved_since_check = true;
+      continue;
+    }
+    if (spins >= 0) {
+      if (spins == 0) spin_until = Clock::now() + env_.spin;
+      if ((++spins & 63) != 0) {
+        _mm_pause();
+        continue;
+      }
+      if (Clock::now() < spin_until) {
+        // The peer may share our core (cores are oversubscribed by other work): let it run.
+        sched_yield();
+        continue;
+      }
+      spins = -1;  // spin phase over
+    }
+    if (yields < 4) {  // let a peer sharing our core run before paying for a futex sleep
+      ++yields;
+      sched_yield();
+      continue;
+    }
+    if (env_.abort_flag != nullptr && env_.abort_flag->load(std::memory_order_acquire))
+      throw Error(Status::Aborted, what_ + ": communicator aborted");
+    uint32_t seen = env_.bell->prepare_sleep();
+    if (pass()) {
+      env_.bell->cancel_sleep();
+      spins = yields = 0;
+      moved_since_check = true;
+      continue;
+    }
+    // Only peers we still wait on: one that already got everything may have moved on (or exited).
+    peers.clear();
+    for (const auto& c : chans_) {
+      if (c.next_send >= c.sends.size() && c.next_recv >= c.recvs.size()) continue;
+      PeerNeed need{c.peer, 0, c.next_send < c.sends.size()};
+      for (size_t i = c.next_recv; i < c.recvs.size(); ++i) {
+        const Op& op = ops_[static_cast<size_t>(c.recvs[i])];
+        need.recv_bytes += op.bytes - op.done;
+      }
+      peers.push_back(need);
+    }
+    try {
+      for (Transport* t : env_.transports) t->check_peers(peers);
+    } catch (const Error&) {
+      env_.bell->cancel_sleep();
+      if (pass()) continue;  // the peer wrote what we needed before it went away
+      throw;
+    }
+    auto now = Clock::now();
+    if (moved_since_check) {
+      last_progress = now;
+      moved_since_check = false;
+    }
+    if (now - last_progress > env_.timeout) {
+      env_.bell->cancel_sleep();
+      fail_timeout();
+    }
+    env_.bell->sleep(seen, kSlice);
+    if (pass()) {
+      spins = yields = 0;
+      moved_since_check = true;
+    }
+  }
+}
+
+}  // namespace rfab::coll

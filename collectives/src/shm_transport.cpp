@@ -1,0 +1,323 @@
+#include "rfab/collectives/shm_transport.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "rfab/collectives/types.hpp"
+
+namespace rfab::coll {
+
+namespace {
+constexpr uint64_t kMagic = 0x52464142'53484d31ull;  // "RFABSHM1"
+constexpr uint32_t kVersion = 1;
+constexpr size_t kPage = 4096;
+constexpr uint64_t kAlign = 64;  // every message starts 64-byte aligned in the ring
+enum : uint32_t { kLive = 0, kAborted = 1, kClosed = 2 };
+
+size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+}  // namespace
+
+struct ShmSegmentHeader {
+  uint64_t magic;
+  uint32_t version;
+  int32_t rank;
+  int32_t nranks;
+  int32_t pid;
+  uint64_t ring_bytes;
+  char host[64];
+  alignas(64) Doorbell bell;
+  alignas(64) std::atomic<uint32_t> state;
+};
+
+struct RingCtl {
+  alignas(64) std::atomic<uint64_t> tail;  // written by the producer only
+  alignas(64) std::atomic<uint64_t> head;  // written by the consumer only
+};
+
+namespace {
+size_t header_bytes() { return round_up(sizeof(ShmSegmentHeader), kPage); }
+size_t ctl_bytes(int nranks) { return round_up(sizeof(RingCtl) * static_cast<size_t>(nranks), kPage); }
+size_t segment_bytes(int nranks, size_t ring) {
+  return header_bytes() + ctl_bytes(nranks) + ring * static_cast<size_t>(nranks);
+}
+}  // namespace
+
+std::unique_ptr<ShmSegment> ShmSegment::create(const std::string& name, int rank, int nranks, size_t ring_bytes,
+                                               const std::string& host) {
+  std::unique_ptr<ShmSegment> s(new ShmSegment);
+  s->name_ = name;
+  s->nranks_ = nranks;
+  s->ring_bytes_ = ring_bytes;
+  s->size_ = segment_bytes(nranks, ring_bytes);
+  int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) throw_errno("shm_open(" + name + ")");
+  s->owner_ = true;
+  if (ftruncate(fd, static_cast<off_t>(s->size_)) != 0) {
+    int e = errno;
+    close(fd);
+    shm_unlink(name.c_str());
+    errno = e;
+    throw_errno("ftruncate(" + name + ")");
+  }
+  s->base_ = mmap(nullptr, s->size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int e = errno;
+  close(fd);
+  if (s->base_ == MAP_FAILED) {
+    s->base_ = nullptr;
+    shm_unlink(name.c_str());
+    errno = e;
+    throw_errno("mmap(" + name + ")");
+  }
+  // The file is zero-filled, so the atomics start at 0; placement-new makes them objects.
+  auto* h = new (s->base_) ShmSegmentHeader{};
+  h->magic = kMagic;
+  h->version = kVersion;
+  h->rank = rank;
+  h->nranks = nranks;
+  h->pid = static_cast<int32_t>(getpid());
+  h->ring_bytes = ring_bytes;
+  std::snprintf(h->host, sizeof(h->host), "%s", host.c_str());
+  h->state.store(kLive);
+  auto* ctl = reinterpret_cast<RingCtl*>(static_cast<std::byte*>(s->base_) + header_bytes());
+  for (int i = 0; i < nranks; ++i) new (&ctl[i]) RingCtl{};
+  s->header_ = h;
+  return s;
+}
+
+std::unique_ptr<ShmSegment> ShmSegment::open(const std::string& name, int rank, int nranks) {
+  std::unique_ptr<ShmSegment> s(new ShmSegment);
+  s->name_ = name;
+  s->nranks_ = nranks;
+  int fd = shm_open(name.c_str(), O_RDWR, 0600);
+  if (fd < 0) throw_errno("shm_open(" + name + ") of rank " + std::to_string(rank));
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    throw_errno("fstat(" + name + ")");
+  }
+  s->size_ = static_cast<size_t>(st.st_size);
+  s->base_ = mmap(nullptr, s->size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int e = errno;
+  close(fd);
+  if (s->base_ == MAP_FAILED) {
+    s->base_ = nullptr;
+    errno = e;
+    throw_errno("mmap(" + name + ")");
+  }
+  s->header_ = static_cast<ShmSegmentHeader*>(s->base_);
+  const auto& h = *s->header_;
+  if (s->size_ < header_bytes() || h.magic != kMagic || h.version != kVersion || h.rank != rank ||
+      h.nranks != nranks || s->size_ != segment_bytes(nranks, h.ring_bytes))
+    throw Error(Status::Internal, "shared-memory segment " + name + " does not belong to rank " +
+                                      std::to_string(rank) + " of " + std::to_string(nranks));
+  s->ring_bytes_ = h.ring_bytes;
+  return s;
+}
+
+ShmSegment::~ShmSegment() {
+  if (base_ != nullptr) munmap(base_, size_);
+  if (owner_) unlink();
+}
+
+void ShmSegment::unlink() {
+  if (owner_) {
+    shm_unlink(name_.c_str());
+    owner_ = false;
+  }
+}
+
+Doorbell& ShmSegment::doorbell() { return header_->bell; }
+
+RingCtl* ShmSegment::ring_ctl(int src) {
+  return reinterpret_cast<RingCtl*>(static_cast<std::byte*>(base_) + header_bytes()) + src;
+}
+
+std::byte* ShmSegment::ring_data(int src) {
+  return static_cast<std::byte*>(base_) + header_bytes() + ctl_bytes(nranks_) +
+         ring_bytes_ * static_cast<size_t>(src);
+}
+
+// One direction pair with a peer: we produce into the peer's ring for us and consume from our ring for it.
+class ShmTransport::ShmPair final : public Pair {
+ public:
+  ShmPair(ShmSegment& own, ShmSegment& peer_seg, int me, int peer)
+      : out_ctl_(peer_seg.ring_ctl(me)),
+        out_data_(peer_seg.ring_data(me)),
+        in_ctl_(own.ring_ctl(peer)),
+        in_data_(own.ring_data(peer)),
+        cap_(own.ring_bytes()),
+        peer_bell_(&peer_seg.doorbell()) {
+    tail_ = out_ctl_->tail.load(std::memory_order_relaxed);
+    head_ = in_ctl_->head.load(std::memory_order_relaxed);
+  }
+
+  void begin_send() override {
+    // Padding is never written or read: both ends skip to the same aligned offset.
+    tail_ = round_up(tail_, kAlign);
+    out_ctl_->tail.store(tail_, std::memory_order_release);
+  }
+  void begin_recv() override {
+    head_ = round_up(head_, kAlign);
+    in_ctl_->head.store(head_, std::memory_order_release);
+  }
+
+  size_t try_send(const std::byte* src, size_t n, size_t granule) override {
+    // Signed: after the consumer aligns its head past an unpadded tail, head may briefly exceed tail.
+    int64_t used = static_cast<int64_t>(tail_ - out_ctl_->head.load(std::memory_order_acquire));
+    if (used < 0) used = 0;
+    size_t free = cap_ > static_cast<size_t>(used) ? cap_ - static_cast<size_t>(used) : 0;
+    // The consumer's head may sit at any byte (earlier messages of other datatypes), so free space is
+    // not a multiple of the element size: round down.
+    if (free < n) n = free - free % (granule == 0 ? 1 : granule);
+    if (n == 0) return 0;
+    size_t off = tail_ & (cap_ - 1);
+    size_t first = std::min(n, cap_ - off);
+    std::memcpy(out_data_ + off, src, first);
+    if (first < n) std::memcpy(out_data_, src + first, n - first);
+    tail_ += n;
+    out_ctl_->tail.store(tail_, std::memory_order_release);
+    peer_bell_->ring();
+    return n;
+  }
+
+  std::span<const std::byte> readable() override {
+    int64_t avail = static_cast<int64_t>(in_ctl_->tail.load(std::memory_order_acquire) - head_);
+    if (avail <= 0) return {};
+    size_t off = head_ & (cap_ - 1);
+    size_t n = std::min(static_cast<size_t>(avail), cap_ - off);
+    return {in_data_ + off, n};
+  }
+
+  size_t buffered() override {
+    int64_t avail = static_cast<int64_t>(in_ctl_->tail.load(std::memory_order_acquire) - head_);
+    return avail > 0 ? static_cast<size_t>(avail) : 0;
+  }
+
+  void consume(size_t n) override {
+    head_ += n;
+    in_ctl_->head.store(head_, std::memory_order_release);
+    peer_bell_->ring();  // the peer (our producer) may be waiting for space
+  }
+
+ private:
+  RingCtl* out_ctl_;
+  std::byte* out_data_;
+  RingCtl* in_ctl_;
+  const std::byte* in_data_;
+  size_t cap_;
+  Doorbell* peer_bell_;
+  uint64_t tail_ = 0;
+  uint64_t head_ = 0;
+};
+
+struct ShmTransport::Peer {
+  ShmPeer info;
+  std::unique_ptr<ShmSegment> seg;
+  std::unique_ptr<ShmPair> pair;
+  int pidfd = -1;
+  ~Peer() {
+    if (pidfd >= 0) close(pidfd);
+  }
+};
+
+size_t ShmTransport::default_ring_bytes(int local_ranks) {
+  if (const char* v = std::getenv("RFAB_SHM_RING_BYTES"); v != nullptr && *v != '\0') {
+    char* end = nullptr;
+    unsigned long long b = std::strtoull(v, &end, 0);
+    if (end == v || *end != '\0' || b < 4096 || b > (1ull << 30) || (b & (b - 1)) != 0)
+      throw Error(Status::InvalidArgument,
+                  std::string("RFAB_SHM_RING_BYTES='") + v + "': expected a power of two in [4096, 2^30]");
+    return static_cast<size_t>(b);
+  }
+  // 4 MiB per ring for a pair of ranks, shrinking with the number of peers (memory is n^2 rings).
+  size_t r = size_t{16} << 20;
+  int peers = std::max(1, local_ranks - 1);
+  size_t b = size_t{4} << 20;
+  while (b > (size_t{256} << 10) && b * static_cast<size_t>(peers) > r) b >>= 1;
+  return b;
+}
+
+ShmTransport::ShmTransport(int rank, int nranks, const std::string& segment_name, size_t ring_bytes,
+                           const std::string& host)
+    : rank_(rank), nranks_(nranks), segment_name_(segment_name) {
+  if (ring_bytes < 4096 || (ring_bytes & (ring_bytes - 1)) != 0)
+    throw Error(Status::InvalidArgument, "shm ring size must be a power of two >= 4096");
+  own_ = ShmSegment::create(segment_name, rank, nranks, ring_bytes, host);
+  peers_.resize(static_cast<size_t>(nranks));
+}
+
+ShmTransport::~ShmTransport() {
+  peers_.clear();
+  own_.reset();
+}
+
+Doorbell& ShmTransport::doorbell() { return own_->doorbell(); }
+
+void ShmTransport::connect(const ShmPeer& info) {
+  if (info.rank < 0 || info.rank >= nranks_ || info.rank == rank_)
+    throw Error(Status::Internal, "shm connect: bad peer rank " + std::to_string(info.rank));
+  auto p = std::make_unique<Peer>();
+  p->info = info;
+  p->seg = ShmSegment::open(info.segment, info.rank, nranks_);
+  if (p->seg->ring_bytes() != own_->ring_bytes())
+    throw Error(Status::Internal, "shm ring size differs between rank " + std::to_string(rank_) + " and rank " +
+                                      std::to_string(info.rank));
+  p->pidfd = static_cast<int>(syscall(SYS_pidfd_open, info.pid, 0));
+  if (p->pidfd < 0)
+    throw Error(Status::Remote, "rank " + std::to_string(info.rank) + " (pid " + std::to_string(info.pid) +
+                                    " on " + info.host + ") is not running");
+  p->pair = std::make_unique<ShmPair>(*own_, *p->seg, rank_, info.rank);
+  peers_[static_cast<size_t>(info.rank)] = std::move(p);
+}
+
+void ShmTransport::unlink_segment() { own_->unlink(); }
+
+Pair* ShmTransport::pair(int peer) {
+  if (peer < 0 || peer >= nranks_) return nullptr;
+  auto& p = peers_[static_cast<size_t>(peer)];
+  return p ? p->pair.get() : nullptr;
+}
+
+void ShmTransport::check_peers(std::span<const PeerNeed> needs) {
+  for (const PeerNeed& need : needs) {
+    int r = need.peer;
+    if (r < 0 || r >= nranks_) continue;
+    auto& p = peers_[static_cast<size_t>(r)];
+    if (!p) continue;
+    std::string who = "rank " + std::to_string(r) + " (pid " + std::to_string(p->info.pid) + " on host " +
+                      p->info.host + ")";
+    uint32_t st = p->seg->header().state.load(std::memory_order_acquire);
+    if (st == kAborted) throw Error(Status::Remote, who + " aborted its communicator");
+    bool gone = st == kClosed;
+    pollfd pfd{p->pidfd, POLLIN, 0};
+    bool dead = poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP)) != 0;
+    if (!gone && !dead) continue;
+    // Everything it owed us may already be in the ring (it finished and left): not an error.
+    if (!need.sends_pending && p->pair->buffered() >= need.recv_bytes) continue;
+    if (dead) throw Error(Status::Remote, who + " exited or was killed");
+    throw Error(Status::Remote, who + " destroyed its communicator while a peer waited on it");
+  }
+}
+
+void ShmTransport::announce(uint32_t state) {
+  own_->header().state.store(state, std::memory_order_release);
+  for (auto& p : peers_)
+    if (p) p->seg->doorbell().ring();
+}
+
+void ShmTransport::announce_abort() { announce(kAborted); }
+void ShmTransport::announce_close() {
+  // An abort stays visible as an abort: that is what peers should report.
+  if (own_->header().state.load(std::memory_order_acquire) == kLive) announce(kClosed);
+}
+
+}  // namespace rfab::coll

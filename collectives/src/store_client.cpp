@@ -1,0 +1,158 @@
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "rfab/collectives/store.hpp"
+#include "rfab/collectives/types.hpp"
+#include "store_protocol.hpp"
+
+namespace rfab::coll {
+using namespace store_proto;
+
+namespace {
+int remaining_ms(Clock::time_point deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return ms < 0 ? 0 : static_cast<int>(std::min<long long>(ms, 1 << 30));
+}
+}  // namespace
+
+int tcp_connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string last = "no address";
+  for (;;) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    std::string ps = std::to_string(port);
+    int rc = getaddrinfo(host.c_str(), ps.c_str(), &hints, &res);
+    if (rc != 0) throw Error(Status::InvalidArgument, "cannot resolve store host '" + host + "': " + gai_strerror(rc));
+    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+      int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd < 0) continue;
+      int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+      if (r != 0 && errno == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        if (poll(&p, 1, std::max(1, std::min(remaining_ms(deadline), 1000))) == 1) {
+          int err = 0;
+          socklen_t l = sizeof err;
+          getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
+          r = err == 0 ? 0 : -1;
+          errno = err;
+        } else {
+          errno = ETIMEDOUT;
+        }
+      }
+      if (r == 0) {
+        freeaddrinfo(res);
+        int flags = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        return fd;
+      }
+      last = std::strerror(errno);
+      close(fd);
+    }
+    freeaddrinfo(res);
+    if (Clock::now() >= deadline)
+      throw Error(Status::Timeout, "cannot connect to store at " + host + ":" + std::to_string(port) + " within " +
+                                       std::to_string(timeout.count() / 1000) + " s: " + last);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+StoreClient::StoreClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout)
+    : host_(host), port_(port), timeout_(timeout) {
+  fd_ = tcp_connect(host, port, timeout);
+}
+
+StoreClient::~StoreClient() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string StoreClient::endpoint() const { return host_ + ":" + std::to_string(port_); }
+
+void StoreClient::send_all(const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  while (n > 0) {
+    ssize_t k = ::send(fd_, c, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) throw Error(Status::Remote, "store at " + endpoint() + " closed the connection (rank 0 gone?)");
+    c += k;
+    n -= static_cast<size_t>(k);
+  }
+}
+
+void StoreClient::recv_all(void* p, size_t n, const std::string& what) {
+  auto deadline = Clock::now() + timeout_;
+  char* c = static_cast<char*>(p);
+  while (n > 0) {
+    pollfd pfd{fd_, POLLIN, 0};
+    int r = poll(&pfd, 1, remaining_ms(deadline));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) {
+      // The reply may still arrive later and would desynchronise the stream: drop the connection.
+      close(fd_);
+      fd_ = -1;
+      throw Error(Status::Timeout, "timed out after " + std::to_string(timeout_.count() / 1000) + " s waiting for " +
+                                       what + " from store at " + endpoint());
+    }
+    ssize_t k = ::recv(fd_, c, n, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) throw Error(Status::Remote, "store at " + endpoint() + " closed the connection (rank 0 gone?)");
+    c += k;
+    n -= static_cast<size_t>(k);
+  }
+}
+
+std::string StoreClient::call(uint8_t cmd, const std::string& key, const std::string& value, bool* found) {
+  if (fd_ < 0) fd_ = tcp_connect(host_, port_, timeout_);
+  std::string req;
+  req.push_back(static_cast<char>(cmd));
+  auto k = static_cast<uint32_t>(key.size());
+  auto v = static_cast<uint32_t>(value.size());
+  req.append(reinterpret_cast<const char*>(&k), 4);
+  req += key;
+  req.append(reinterpret_cast<const char*>(&v), 4);
+  req += value;
+  send_all(req.data(), req.size());
+  unsigned char hdr[5];
+  recv_all(hdr, 5, "key '" + key + "'");
+  uint32_t len;
+  std::memcpy(&len, hdr + 1, 4);
+  if (len > kMaxField) throw Error(Status::Internal, "store reply too long");
+  std::string out(len, '\0');
+  if (len > 0) recv_all(out.data(), len, "key '" + key + "'");
+  if (found != nullptr) *found = hdr[0] == kOk;
+  return out;
+}
+
+void StoreClient::set(const std::string& key, const std::string& value) { call(kSet, key, value); }
+std::string StoreClient::get(const std::string& key) { return call(kGet, key, {}); }
+int64_t StoreClient::add(const std::string& key, int64_t delta) {
+  return std::stoll(call(kAdd, key, std::to_string(delta)));
+}
+bool StoreClient::check(const std::string& key) {
+  bool found = false;
+  call(kCheck, key, {}, &found);
+  return found;
+}
+void StoreClient::wait(const std::vector<std::string>& keys) {
+  for (const auto& k : keys) get(k);
+}
+void StoreClient::barrier(const std::string& name, int n) {
+  if (add(name + "/count", 1) == n) set(name + "/done", "1");
+  get(name + "/done");
+}
+
+}  // namespace rfab::coll

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Side-by-side collective benchmark on this machine: rfab (shared memory) vs OpenMPI (its default
+# shared-memory transport) vs Gloo (TCP over loopback), same sizes and busbw factors, one table per
+# collective with ratios. Usage: scripts/bench-coll.sh [BUILD_DIR] [NRANKS] [MIN] [MAX] [ITERS]
+#   e.g. scripts/bench-coll.sh build/release 2 8 256M 20
+# Needs: rfab, bench_coll_mpi (OpenMPI) and bench_coll_gloo (Gloo) built in BUILD_DIR (RFAB_BUILD_BENCH=ON).
+set -euo pipefail
+BUILD=${1:-build/release}
+N=${2:-2}
+MIN=${3:-8}
+MAX=${4:-256M}
+ITERS=${5:-20}
+COLLS=${COLLS:-"allreduce allgather reducescatter alltoall broadcast"}
+RFAB="$BUILD/cli/rfab"
+MPI_BIN="$BUILD/bench/bench_coll_mpi"
+GLOO_BIN="$BUILD/bench/bench_coll_gloo"
+[ -x "$RFAB" ] || { echo "bench-coll: $RFAB not built" >&2; exit 2; }
+OUT=$(mktemp -d /tmp/rfab-bench-coll.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+MPIRUN=(mpirun -np "$N" --oversubscribe --bind-to none)
+[ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
+
+for c in $COLLS; do
+  echo "== $c: rfab" >&2
+  "$RFAB" run -n "$N" --no-prefix -- "$RFAB" coll "$c" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 5 -c 0 --json \
+    > "$OUT/rfab-$c.json"
+  if [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null; then
+    echo "== $c: openmpi" >&2
+    "${MPIRUN[@]}" "$MPI_BIN" "$c" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 5 > "$OUT/mpi-$c.json" 2>"$OUT/mpi-$c.err" \
+      || { echo "openmpi $c failed: $(tail -3 "$OUT/mpi-$c.err")" >&2; : > "$OUT/mpi-$c.json"; }
+  fi
+  if [ -x "$GLOO_BIN" ] && [[ "$c" == allreduce || "$c" == allgather || "$c" == broadcast ]]; then
+    echo "== $c: gloo" >&2
+    mkdir -p "$OUT/gloo-store-$c"
+    GLOO_STORE_DIR="$OUT/gloo-store-$c" "$RFAB" run -n "$N" --no-prefix -- "$GLOO_BIN" "$c" -b "$MIN" -e "$MAX" -f 2 \
+      -n "$ITERS" -w 5 > "$OUT/gloo-$c.json" 2>"$OUT/gloo-$c.err" \
+      || { echo "gloo $c failed: $(tail -3 "$OUT/gloo-$c.err")" >&2; : > "$OUT/gloo-$c.json"; }
+  fi
+done
+
+python3 - "$OUT" "$N" $COLLS <<'PY'
+import json, os, sys
+out, n, colls = sys.argv[1], sys.argv[2], sys.argv[3:]
+def rows(path):
+    if not os.path.exists(path): return {}
+    res = {}
+    for line in open(path):
+        line = line.strip()
+        if not line.startswith("{"): continue
+        j = json.loads(line)
+        if "rows" in j:  # rfab coll --json
+            for r in j["rows"]:
+                res[r["size"]] = (r["out_of_place"]["time_us"], r["out_of_place"]["busbw_GBps"], r["algo"])
+        else:
+            res[j["size"]] = (j["time_us"], j["busbw_GBps"], "")
+    return res
+def ratio(a, b): return f"{a/b:6.2f}x" if b else "     -"
+for c in colls:
+    r, m, g = rows(f"{out}/rfab-{c}.json"), rows(f"{out}/mpi-{c}.json"), rows(f"{out}/gloo-{c}.json")
+    print(f"# {c}, {n} ranks, float, out-of-place; busbw in GB/s, time in us")
+    print(f"# {'size':>11} {'rfab us':>9} {'busbw':>7} {'algo':>5} | {'ompi us':>9} {'busbw':>7} {'rfab/ompi':>9} | {'gloo us':>9} {'busbw':>7} {'rfab/gloo':>9}")
+    for size in sorted(r):
+        rt, rb, algo = r[size]
+        mt, mb, _ = m.get(size, (0, 0, ""))
+        gt, gb, _ = g.get(size, (0, 0, ""))
+        print(f"  {size:>11} {rt:>9.2f} {rb:>7.2f} {algo:>5} | {mt:>9.2f} {mb:>7.2f} {ratio(rb, mb):>9} | {gt:>9.2f} {gb:>7.2f} {ratio(rb, gb):>9}")
+    small = min(r) if r else None
+    if small is not None and small in m:
+        print(f"# latency at {small} B: rfab {r[small][0]:.2f} us, openmpi {m[small][0]:.2f} us ({m[small][0]/r[small][0]:.2f}x)")
+    print()
+PY
