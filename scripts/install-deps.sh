@@ -15,6 +15,8 @@ PKGS=(
   tshark iproute2 iperf3 ethtool util-linux procps
   # collectives peers (issue 4): OpenMPI and Gloo side by side with rfab coll
   openmpi-bin libopenmpi-dev libgloo-dev
+  # soft-RoCE lab (tools/softroce-lab): qemu guests, initramfs, bridge capture, depmod
+  qemu-system-x86 busybox-static cpio tcpdump kmod
 )
 
 missing=()

@@ -13,6 +13,8 @@ struct ExitError {
 
 void add_decode(CLI::App& app);
 void add_synth(CLI::App& app);
+void add_doctor(CLI::App& app);    // soft-RoCE lab
+void add_softroce(CLI::App& app);  // soft-RoCE lab
 void add_collect(CLI::App& app);   // telemetry
 void add_validate(CLI::App& app);  // telemetry
 void add_perf(CLI::App& app);      // UDP datapath: rfab perf

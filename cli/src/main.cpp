@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
   rfab::cli::add_decode(app);
   rfab::cli::add_synth(app);
+  rfab::cli::add_doctor(app);
+  rfab::cli::add_softroce(app);
   rfab::cli::add_collect(app);
   rfab::cli::add_validate(app);
   rfab::cli::add_perf(app);

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Boots one or two soft-RoCE guests (Debian kernel + rdma_rxe under qemu TCG) on a bridge in a private
+# network namespace, runs a test script in each guest, optionally captures the bridge, and tears everything
+# down (qemu, tcpdump, taps, bridge, namespace) on every exit path.
+#
+# Usage: lab.sh -t TEST.sh [-n 1|2] [-c CAPTURE.pcap] [-b ELF]... [-f FILE]... [-w WORKDIR] [-T SECONDS] [-R]
+#   -t  script run in every guest as /lab/run.sh (env: RFAB_LAB_NAME, _IP, _PEER, _INDEX); its exit code is
+#       the guest's result
+#   -n  number of guests (default 2): g0 = 10.77.0.1, g1 = 10.77.0.2; the bridge itself is 10.77.0.254
+#   -c  write a pcap of everything on the bridge here
+#   -b  ELF binary to install in the guest's /usr/bin with its shared libraries (e.g. build/x/cli/rfab)
+#   -f  extra file copied to the guest's /lab/
+#   -T  deadline for the whole run in seconds (default 300); the test script gets T-60 inside the guest
+#   -R  do not create rxe0 at boot (the test creates it itself)
+# Exit: 0 when every guest's script exited 0; 1 when a guest failed or missed the deadline; 2 on setup errors.
+# Env: RFAB_SOFTROCE_CACHE (package cache, default ~/.cache/rfab-softroce), RFAB_LAB_MEM (MiB, default 512).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+
+TEST="" NGUESTS=2 CAPTURE="" BINS=() FILES=() WORK="" DEADLINE=300 RXE=1
+while getopts "t:n:c:b:f:w:T:R" opt; do
+  case $opt in
+    t) TEST=$OPTARG ;; n) NGUESTS=$OPTARG ;; c) CAPTURE=$OPTARG ;; b) BINS+=("$OPTARG") ;;
+    f) FILES+=("$OPTARG") ;; w) WORK=$OPTARG ;; T) DEADLINE=$OPTARG ;; R) RXE=0 ;;
+    *) echo "usage: see the header of $0" >&2; exit 2 ;;
+  esac
+done
+die() { echo "softroce-lab: $*" >&2; exit 2; }
+[ -n "$TEST" ] && [ -f "$TEST" ] || die "-t TEST.sh: no such test script '${TEST}'"
+case $NGUESTS in 1|2) ;; *) die "-n: 1 or 2 guests, not '$NGUESTS'" ;; esac
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespace, bridge, tap devices)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+[ -e /dev/net/tun ] || die "/dev/net/tun missing: tap devices unavailable"
+[ -z "$CAPTURE" ] || command -v tcpdump >/dev/null || die "tcpdump missing (apt-get install tcpdump)"
+
+CACHE=${RFAB_SOFTROCE_CACHE:-$HOME/.cache/rfab-softroce}
+[ -n "$WORK" ] || WORK=$(mktemp -d "${TMPDIR:-/tmp}/rfl-lab.XXXXXX")
+mkdir -p "$WORK"
+NS=rfl$$
+PIDS=()
+TCPDUMP_PID=""
+
+cleanup() {
+  local rc=$?
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -z "$TCPDUMP_PID" ] || kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+  for p in "${PIDS[@]}" $TCPDUMP_PID; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  ip netns del "$NS" 2>/dev/null || true
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# 1. Guest image: cached packages and base initramfs; per-run overlay with the test and rfab binaries.
+SYSROOT=$("$HERE/fetch.sh" "$CACHE" | tail -1)
+KVER=$(cat "$SYSROOT/.kernel-version")
+BASE=$CACHE/base.cpio.gz
+if [ ! -s "$BASE" ] || [ "$HERE/guest-init.sh" -nt "$BASE" ] || [ "$HERE/build-initramfs.sh" -nt "$BASE" ]; then
+  "$HERE/build-initramfs.sh" "$SYSROOT" "$BASE"
+fi
+OVL=$WORK/overlay
+rm -rf "$OVL"; mkdir -p "$OVL/lab" "$OVL/lib/x86_64-linux-gnu"
+cp "$TEST" "$OVL/lab/run.sh"
+for f in "${FILES[@]}"; do cp "$f" "$OVL/lab/"; done
+for b in "${BINS[@]}"; do
+  [ -x "$b" ] || die "-b $b: not an executable"
+  copy_elf_with_libs "$OVL" "$SYSROOT" "$b" "/usr/bin/$(basename "$b")" || exit 2
+done
+# Linux unpacks concatenated newc archives in order, so the overlay adds to (and overrides) the base.
+(cd "$OVL" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) > "$WORK/overlay.cpio.gz"
+cat "$BASE" "$WORK/overlay.cpio.gz" > "$WORK/initrd.gz"
+
+# 2. Network: namespace with a bridge and one tap per guest. First sweep up after lab runs that were killed
+# without running their trap (SIGKILL from a test timeout): namespaces rfl<pid> whose pid is gone.
+for stale in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^rfl[0-9]+$' || true); do
+  if ! kill -0 "${stale#rfl}" 2>/dev/null; then
+    for p in $(ip netns pids "$stale" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    ip netns del "$stale" 2>/dev/null || true
+    echo "softroce-lab: removed stale namespace $stale" >&2
+  fi
+done
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add rflbr0 type bridge stp_state 0 forward_delay 0
+ip -n "$NS" addr add 10.77.0.254/24 dev rflbr0
+ip -n "$NS" link set rflbr0 up
+for ((i = 0; i < NGUESTS; i++)); do
+  ip -n "$NS" tuntap add dev "rfltap$i" mode tap
+  ip -n "$NS" link set "rfltap$i" master rflbr0 up
+done
+if [ -n "$CAPTURE" ]; then
+  ip netns exec "$NS" tcpdump -Z root -i rflbr0 -s 0 -B 32768 -U --immediate-mode -w "$CAPTURE" 2> "$WORK/tcpdump.log" &
+  TCPDUMP_PID=$!
+  for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "listening on" "$WORK/tcpdump.log" || die "tcpdump did not start: $(cat "$WORK/tcpdump.log")"
+fi
+
+# 3. Guests.
+GUEST_TIMEOUT=$((DEADLINE > 120 ? DEADLINE - 60 : DEADLINE / 2))
+START_NS=$(date +%s%N)
+for ((i = 0; i < NGUESTS; i++)); do
+  ip=10.77.0.$((i + 1))
+  if [ "$NGUESTS" -eq 2 ]; then peer=10.77.0.$((2 - i)); else peer=10.77.0.254; fi
+  ip netns exec "$NS" qemu-system-x86_64 -accel tcg -cpu max -m "${RFAB_LAB_MEM:-512}" -smp 1 -nographic \
+    -no-reboot -kernel "$SYSROOT/boot/vmlinuz-$KVER" -initrd "$WORK/initrd.gz" \
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 rfab.name=g$i rfab.index=$i rfab.ip=$ip/24 rfab.peer=$peer rfab.rxe=$RXE rfab.timeout=$GUEST_TIMEOUT" \
+    -netdev "tap,id=n0,ifname=rfltap$i,script=no,downscript=no" \
+    -device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:0$((i + 1)),romfile=" \
+    < /dev/null > "$WORK/g$i.log" 2>&1 &
+  PIDS+=($!)
+done
+
+# 4. Wait for every guest to power off, within the deadline.
+end=$(( $(date +%s) + DEADLINE ))
+for p in "${PIDS[@]}"; do
+  while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
+done
+ELAPSED_MS=$(( ($(date +%s%N) - START_NS) / 1000000 ))
+if [ -n "$TCPDUMP_PID" ]; then
+  # Let tcpdump drain its buffer, then stop it and wait so the pcap is complete before anyone reads it.
+  sleep 1
+  kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
+  TCPDUMP_PID=""
+  sed 's/^/[tcpdump] /' "$WORK/tcpdump.log"
+fi
+
+rc=0
+for ((i = 0; i < NGUESTS; i++)); do
+  tr -d "\r" < "$WORK/g$i.log" | sed -e "s/\x1b\[[0-9;?]*[a-zA-Z]//g" -e "s/\x1bc//g" -e "s/^/[g$i] /"
+  res=$(tr -d '\r' < "$WORK/g$i.log" | sed -n 's/.*RFAB-LAB-RESULT guest=[^ ]* rc=\([0-9]*\).*/\1/p' | tail -1)
+  if [ -z "$res" ]; then
+    echo "softroce-lab: guest g$i gave no result (crashed or missed the ${DEADLINE}s deadline)"; rc=1
+  elif [ "$res" != 0 ]; then
+    echo "softroce-lab: guest g$i test failed with exit code $res"; rc=1
+  fi
+done
+echo "softroce-lab: $NGUESTS guest(s), wall time ${ELAPSED_MS} ms, work dir $WORK"
+exit $rc
