@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "rfab/collectives/roce_transport.hpp"
 #include "rfab/collectives/shm_transport.hpp"
 
 namespace rfab::coll {
@@ -86,6 +87,24 @@ std::string logical_host() {
   return buf;
 }
 
+// The network namespace we run in ("net:[4026531992]"): ranks in different namespaces (containers,
+// `ip netns exec`) are different hosts to the network, so they talk RoCE even on one kernel.
+std::string net_namespace() {
+  char buf[128] = {};
+  ssize_t n = readlink("/proc/self/ns/net", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// RFAB_SHM=0 sends everything between ranks over RoCE, even on one machine (tests, measurements).
+bool shm_enabled() {
+  const char* v = std::getenv("RFAB_SHM");
+  if (v == nullptr || *v == '\0') return true;
+  std::string s(v);
+  if (s == "0" || s == "off" || s == "no") return false;
+  if (s == "1" || s == "on" || s == "yes") return true;
+  throw Error(Status::InvalidArgument, "RFAB_SHM='" + s + "': expected 0 or 1");
+}
+
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   size_t pos = 0;
@@ -142,12 +161,14 @@ void Communicator::bootstrap(CommConfig& cfg) {
 
   StoreClient store(cfg.store_host, cfg.store_port, cfg.timeout);
   const std::string host = logical_host();
-  // Ranks that can share memory: same kernel boot and same hostname.
-  const std::string machine = read_first_line("/proc/sys/kernel/random/boot_id") + "/" + [] {
+  // Ranks that can share memory: same kernel boot, same hostname, same network namespace (and RFAB_SHM
+  // not 0; then every rank is its own machine).
+  std::string machine = read_first_line("/proc/sys/kernel/random/boot_id") + "/" + [] {
     char b[256] = {};
     gethostname(b, sizeof b - 1);
     return std::string(b);
-  }();
+  }() + "/" + net_namespace();
+  if (!shm_enabled()) machine += "/rank" + std::to_string(rank_);
   std::string seg = "/rfab-" + prefix_ + "-" + std::to_string(rank_);
   std::replace(seg.begin() + 1, seg.end(), '/', '_');
 
@@ -203,15 +224,35 @@ void Communicator::bootstrap(CommConfig& cfg) {
     const auto& f = info[static_cast<size_t>(r)];
     shm_->connect(ShmPeer{r, std::atoi(f[2].c_str()), f[0], f[3]});
   }
-  for (int r = 0; r < nranks_; ++r)
-    if (info[static_cast<size_t>(r)][1] != machine)
-      throw Error(Status::InvalidUsage, "rank " + std::to_string(r) + " on host " + hosts_[static_cast<size_t>(r)] +
-                                            " is on another machine: the RoCE transport between hosts is not "
-                                            "available in this build");
+  // RoCE with every rank on another machine.
+  std::vector<int> remote;
+  int local_index = 0;
+  for (int r = 0; r < nranks_; ++r) {
+    if (info[static_cast<size_t>(r)][1] != machine) {
+      remote.push_back(r);
+    } else if (r < rank_) {
+      ++local_index;
+    }
+  }
+  if (!remote.empty()) {
+    RoceOptions opt = RoceOptions::from_env(store.local_ip(), local_index, cfg.timeout);
+    roce_ = std::make_unique<RoceTransport>(rank_, nranks_, host, remote, opt, shm_->doorbell());
+    store.set(prefix_ + "/roce/" + std::to_string(rank_), roce_->local().encode());
+    std::vector<RoceEndpoint> eps;
+    for (int r : remote) {
+      RoceEndpoint e = RoceEndpoint::decode(store.get(prefix_ + "/roce/" + std::to_string(r)));
+      if (e.rank != r) throw Error(Status::Internal, "RoCE endpoint of rank " + std::to_string(r) + " names rank " +
+                                                         std::to_string(e.rank));
+      e.host = hosts_[static_cast<size_t>(r)];
+      eps.push_back(std::move(e));
+    }
+    roce_->connect(eps);
+  }
   store.barrier(prefix_ + "/mapped", nranks_);
   shm_->unlink_segment();
 
   env_.transports = {shm_.get()};
+  if (roce_) env_.transports.push_back(roce_.get());
   env_.bell = &shm_->doorbell();
   env_.hosts = hosts_;
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -235,6 +276,7 @@ Communicator::~Communicator() {
     q_cv_.notify_all();
   }
   if (worker_.joinable()) worker_.join();
+  roce_.reset();  // delivers what we still owe peers over RoCE (bounded), then tells them we left
   if (shm_) shm_->announce_close();
 }
 
@@ -252,6 +294,7 @@ void Communicator::abort() {
       broken_msg_ = "communicator aborted (rank " + std::to_string(rank_) + ")";
     }
   }
+  if (roce_) roce_->announce_abort();
   if (shm_) {
     shm_->announce_abort();
     shm_->doorbell().ring();  // our own waiter, if another thread is blocked in a collective
@@ -315,6 +358,7 @@ void Communicator::guarded(Coll coll, F&& body) {
       // The communicator is unusable now; telling the peers makes ranks that wait on us (rather than on
       // the failed rank) fail at once instead of after their own timeout.
       if (shm_) shm_->announce_abort();
+      if (roce_) roce_->announce_abort();
       throw Error(e.status(), async_error_message());
     }
     throw;

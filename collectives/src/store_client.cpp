@@ -82,6 +82,24 @@ StoreClient::~StoreClient() {
 
 std::string StoreClient::endpoint() const { return host_ + ":" + std::to_string(port_); }
 
+std::string StoreClient::local_ip() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (fd_ < 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+      inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, sizeof buf);
+    } else {
+      inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof buf);
+    }
+  }
+  return buf;
+}
+
 void StoreClient::send_all(const void* p, size_t n) {
   const char* c = static_cast<const char*>(p);
   while (n > 0) {

@@ -23,6 +23,7 @@
 namespace rfab::coll {
 
 class ShmTransport;
+class RoceTransport;
 
 struct CommConfig {
   std::string store_host;
@@ -108,6 +109,7 @@ class Communicator {
   int my_host_ = 0;
   std::unique_ptr<StoreServer> hosted_store_;
   std::unique_ptr<ShmTransport> shm_;
+  std::unique_ptr<RoceTransport> roce_;  // after shm_: destroyed first (it rings shm_'s doorbell)
   EngineEnv env_;
   std::atomic<bool> abort_{false};
   std::atomic<Status> broken_{Status::Ok};

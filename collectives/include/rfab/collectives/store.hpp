@@ -45,6 +45,9 @@ class StoreClient {
   // Every one of n callers with the same name returns once all n arrived.
   void barrier(const std::string& name, int n);
   std::string endpoint() const;
+  // The local address of the connection to the store (getsockname): the address this host uses towards
+  // the store's host, a good default for other traffic to the job's ranks.
+  std::string local_ip() const;
 
  private:
   std::string call(uint8_t cmd, const std::string& key, const std::string& value, bool* found = nullptr);

@@ -1,0 +1,100 @@
+// RoCE transport between ranks on different hosts: rfab's RC engine (fabric/rc) over the kernel-UDP
+// datapath (fabric/datapath/udp), one RC queue pair per remote peer, all on one UdpDriver.
+//
+// Data path, per direction of a pair:
+//   sender   : try_send copies into a registered staging ring that mirrors the receiver's ring byte for byte
+//              (offset p of the stream lives at p mod cap in both); the datapath thread posts RDMA WRITE WITH
+//              IMMEDIATE from staging into the peer's ring, the immediate carrying the stream offset where
+//              the write ends.
+//   receiver : the receive completion advances readable() and rings the rank's Doorbell (so the Exchange
+//              engine wakes exactly as it does for shared memory); consume() publishes the new head and the
+//              datapath thread returns it to the sender as a zero-length WRITE WITH IMMEDIATE (credit).
+//   staging space is free again once the receiver returned credit for it AND our write completed (the RC
+//   engine re-reads staging when it retransmits).
+//
+// Threads: the UdpDriver and the QPs are single-threaded, so one datapath thread per communicator owns them
+// (and the PD, MRs, CQs). The application thread and the datapath thread share only atomics (stream
+// offsets, peer state); see docs/collectives.md for why a thread rather than inline progress.
+//
+// Failure: a peer that dies or a link that is cut stops ACKing; our RC retry budget (retry_exc_err) turns
+// that into a peer failure. Idle QPs send keep-alive zero-length WRITEs so that a rank that only waits to
+// receive notices too. The ACK timeout is derived from RFAB_TIMEOUT so detection fits well inside it.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rfab/collectives/transport.hpp"
+
+namespace rfab::coll {
+
+struct RoceOptions {
+  std::string local_ip;          // the address this rank's RoCE socket binds (numeric IPv4 or IPv6)
+  uint16_t port = 0;             // local RoCE UDP port (0: the kernel picks a free one)
+  size_t ring_bytes = size_t{4} << 20;  // receive ring per peer (power of two); staging ring the same
+  uint32_t mtu = 4096;           // RoCE path MTU wanted (the pair uses the smaller of both ends)
+  std::chrono::milliseconds timeout{30000};  // RFAB_TIMEOUT: failure detection must fit inside it
+
+  // From RFAB_ROCE_ADDR / RFAB_ROCE_IFACE (else `fallback_ip`, the address our store connection uses),
+  // RFAB_ROCE_PORT (base; local_index is added so ranks sharing an IP differ), RFAB_ROCE_RING_BYTES,
+  // RFAB_ROCE_MTU (else the largest that fits the interface's MTU). Throws Error(InvalidArgument) naming
+  // the variable for a malformed value.
+  static RoceOptions from_env(const std::string& fallback_ip, int local_index, std::chrono::milliseconds timeout);
+};
+
+// What a rank publishes about itself through the store, and what it needs to connect to each peer.
+struct RoceEndpoint {
+  int rank = -1;
+  std::string host;   // logical host name, for messages (not encoded: the communicator knows it)
+  std::string ip;
+  uint16_t port = 0;
+  uint32_t mtu = 0;
+  uint64_t ring_bytes = 0;
+  struct Qp {         // this rank's QP towards one peer
+    int peer = -1;
+    uint32_t qpn = 0, psn = 0;
+    uint64_t ring_va = 0;  // our receive ring for that peer
+    uint32_t rkey = 0;
+  };
+  std::vector<Qp> qps;
+
+  std::string encode() const;
+  // Throws Error(Internal) naming the field when `text` is malformed.
+  static RoceEndpoint decode(const std::string& text);
+  const Qp* qp_to(int peer) const;
+};
+
+class RoceTransport final : public Transport {
+ public:
+  // Binds the RoCE socket and creates a QP and rings for every rank in `peers` (not yet connected).
+  RoceTransport(int rank, int nranks, std::string host, const std::vector<int>& peers, const RoceOptions& opt,
+                Doorbell& bell);
+  ~RoceTransport() override;  // drains our sends (bounded by the timeout), tells peers we left, stops the thread
+  RoceTransport(const RoceTransport&) = delete;
+  RoceTransport& operator=(const RoceTransport&) = delete;
+
+  // What to publish through the store.
+  const RoceEndpoint& local() const;
+  // Connects the QPs to the peers' endpoints (every peer given to the constructor) and starts the
+  // datapath thread. Throws naming the peer when its endpoint does not fit (ring size, missing QP).
+  void connect(const std::vector<RoceEndpoint>& remotes);
+
+  std::string_view name() const override { return "roce"; }
+  Pair* pair(int peer) override;
+  void check_peers(std::span<const PeerNeed> needs) override;
+  void announce_abort() override;
+
+  struct Stats {
+    uint64_t writes = 0, credits = 0, keepalives = 0, rx_packets = 0, tx_packets = 0, retransmits = 0;
+  };
+  Stats stats() const;  // approximate (read while the datapath runs)
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rfab::coll

@@ -1,0 +1,248 @@
+// The RoCE transport's datapath thread: the only thread that touches the UdpDriver, the QPs, the PD and
+// the CQs. Each pass: turn what the application published (staging filled, ring consumed, abort/close
+// requested) into work requests, let the driver move packets, and turn completions into published offsets
+// plus a Doorbell ring. With nothing to do it sleeps in the driver's epoll until a packet, a QP timer, a
+// keep-alive, or a wake-up datagram from the application thread.
+#include <pthread.h>
+
+#include <algorithm>
+#include <array>
+
+#include "rfab/collectives/types.hpp"
+#include "roce_impl.hpp"
+#include "roce_window.hpp"
+
+namespace rfab::coll {
+
+namespace {
+// Idle passes (each a non-blocking recvmmsg) before sleeping: a reply to a small message usually comes
+// back within a few microseconds, and waking from epoll costs tens of microseconds on a VM.
+constexpr int kIdlePasses = 32;
+constexpr uint64_t kMaxSleepNs = 20'000'000;  // re-check stop / keep-alives at least this often
+}  // namespace
+
+void RoceTransport::Impl::post_recv(RocePeer& p) {
+  rc::RecvWr wr;  // no SGE: only WRITE WITH IMMEDIATE arrives, its data goes where the RETH says
+  wr.wr_id = static_cast<uint64_t>(p.rank);
+  rc::Status s = p.qp->post_recv(wr);
+  if (!s.ok() && p.qp->state() != rc::QpState::err)
+    throw Error(Status::Internal, std::string("RoCE post_recv: ") + s.what);
+}
+
+// A zero-length WRITE WITH IMMEDIATE: credits and control messages (they consume a receive WQE, so the
+// peer's datapath sees them as completions).
+bool RoceTransport::Impl::post_imm(RocePeer& p, uint32_t imm, uint64_t wr_id) {
+  if (p.outstanding >= max_send_wr) return false;
+  rc::SendWr wr;
+  wr.wr_id = wr_id;
+  wr.opcode = rc::WrOpcode::rdma_write_with_imm;
+  wr.imm = imm;
+  wr.rdma.remote_addr = p.remote_va;
+  wr.rdma.rkey = p.remote_rkey;
+  if (!p.qp->post_send(wr).ok()) return false;
+  ++p.outstanding;
+  return true;
+}
+
+void RoceTransport::Impl::fail(RocePeer& p, const std::string& why) {
+  if (p.state.load(std::memory_order_relaxed) != kPeerLive) return;
+  p.error = who(p) + ": " + why;
+  p.state.store(kPeerFailed, std::memory_order_release);
+  bell->ring();
+}
+
+// Is there something a pass could do right now? Checked after announcing sleep, so that a store the
+// application made just before is never slept on.
+bool RoceTransport::Impl::pending() const {
+  const uint32_t ctl = control_req.load(std::memory_order_seq_cst);
+  for (const auto& pp : peers) {
+    if (!pp || pp->state.load(std::memory_order_relaxed) == kPeerFailed) continue;
+    const RocePeer& p = *pp;
+    if ((ctl & ~p.controls_sent) != 0) return true;
+    if (p.outstanding >= max_send_wr) continue;
+    if (p.app_tail.load(std::memory_order_seq_cst) > p.posted) return true;
+    if (roce::credit_due(p.app_head.load(std::memory_order_seq_cst), p.reported, p.arrived, p.cap)) return true;
+  }
+  return stop.load(std::memory_order_seq_cst);
+}
+
+bool RoceTransport::Impl::service(uint64_t now) {
+  bool work = false;
+  bool all_drained = true;
+  const uint32_t ctl = control_req.load(std::memory_order_acquire);
+  for (auto& pp : peers) {
+    if (!pp) continue;
+    RocePeer& p = *pp;
+    if (p.state.load(std::memory_order_relaxed) == kPeerFailed) continue;
+    // Data: everything staged, in writes that never cross the ring's end.
+    const uint64_t avail = p.app_tail.load(std::memory_order_acquire);
+    while (p.outstanding < max_send_wr) {
+      const size_t len = roce::next_write(p.posted, avail, p.cap, max_write);
+      if (len == 0) break;
+      const size_t off = static_cast<size_t>(p.posted & (p.cap - 1));
+      rc::Sge sge{reinterpret_cast<uint64_t>(p.staging.get() + off), static_cast<uint32_t>(len), p.staging_mr->lkey()};
+      rc::SendWr wr;
+      wr.wr_id = make_wr_id(kWrData, p.posted + len);
+      wr.opcode = rc::WrOpcode::rdma_write_with_imm;
+      wr.sg_list = {&sge, 1};
+      wr.imm = roce::make_imm(roce::ImmKind::Data, p.posted + len);
+      wr.rdma.remote_addr = p.remote_va + off;
+      wr.rdma.rkey = p.remote_rkey;
+      if (!p.qp->post_send(wr).ok()) break;  // QP in error: its completions say why
+      ++p.outstanding;
+      p.posted += len;
+      p.last_post = now;
+      n_writes.fetch_add(1, std::memory_order_relaxed);
+      work = true;
+    }
+    // Credit: the ring space the application freed.
+    const uint64_t head = p.app_head.load(std::memory_order_acquire);
+    if (roce::credit_due(head, p.reported, p.arrived, p.cap) &&
+        post_imm(p, roce::make_imm(roce::ImmKind::Credit, head), make_wr_id(kWrCredit, 0))) {
+      p.reported = head;
+      p.last_post = now;
+      n_credits.fetch_add(1, std::memory_order_relaxed);
+      work = true;
+    }
+    // Abort / close, once each, after the data so a closing rank's last message goes first.
+    for (uint32_t bit : {uint32_t{roce::kAbort}, uint32_t{roce::kClose}}) {
+      if ((ctl & bit) == 0 || (p.controls_sent & bit) != 0) continue;
+      if (p.state.load(std::memory_order_relaxed) != kPeerLive) continue;  // it has left already
+      if (bit == roce::kClose && p.posted < avail) continue;
+      if (post_imm(p, roce::make_imm(roce::ImmKind::Control, bit), make_wr_id(kWrControl, bit))) {
+        p.controls_sent |= bit;
+        p.last_post = now;
+        work = true;
+      }
+    }
+    // Keep-alive: an idle QP still has to notice a dead peer (retry_exc_err) when we only wait to receive.
+    if (p.outstanding == 0 && now - p.last_post > keepalive_ns) {
+      rc::SendWr wr;
+      wr.wr_id = make_wr_id(kWrKeepalive, 0);
+      wr.opcode = rc::WrOpcode::rdma_write;
+      wr.rdma.remote_addr = p.remote_va;
+      wr.rdma.rkey = p.remote_rkey;
+      if (p.qp->post_send(wr).ok()) {
+        ++p.outstanding;
+        n_keepalives.fetch_add(1, std::memory_order_relaxed);
+      }
+      p.last_post = now;
+    }
+    // Drained: the peer has everything we accepted for it and our goodbye, or it left first (then it
+    // needed nothing more from us, and its QP will not acknowledge anything again).
+    const bool closed = (ctl & roce::kClose) == 0 || (p.controls_sent & roce::kClose) != 0;
+    if (!(p.posted == avail && p.outstanding == 0 && closed) && p.state.load(std::memory_order_relaxed) == kPeerLive)
+      all_drained = false;
+  }
+  if ((ctl & roce::kClose) != 0 && all_drained) drained.store(true, std::memory_order_release);
+  return work;
+}
+
+bool RoceTransport::Impl::poll_completions() {
+  std::array<rc::WorkCompletion, 64> wcs;
+  bool any = false;
+  auto peer_of = [&](const rc::WorkCompletion& wc) -> RocePeer* {
+    const size_t r = wc.qp_num - 1;
+    return r < peers.size() ? peers[r].get() : nullptr;
+  };
+  for (size_t n; (n = send_cq->poll(wcs)) > 0;) {
+    any = true;
+    bool ring = false;
+    for (size_t i = 0; i < n; ++i) {
+      const rc::WorkCompletion& wc = wcs[i];
+      RocePeer* p = peer_of(wc);
+      if (p == nullptr) continue;
+      if (p->outstanding > 0) --p->outstanding;
+      if (wc.status != rc::WcStatus::success) {
+        if (wc.status == rc::WcStatus::retry_exc_err)
+          fail(*p, std::string("RoCE retry_exc_err: no acknowledgement after 8 retransmissions (") +
+                       std::to_string(rc::ack_timeout_ns(ack_timeout) / 1'000'000) +
+                       " ms each): the rank died or the link to it is down");
+        else if (wc.status != rc::WcStatus::wr_flush_err)
+          fail(*p, std::string("RoCE send completion error: ") + rc::to_string(wc.status));
+        else
+          fail(*p, "RoCE queue pair flushed (connection in error)");
+        continue;
+      }
+      if (wr_kind(wc.wr_id) == kWrData) {
+        p->acked = std::max(p->acked, wr_value(wc.wr_id));
+        p->release.store(roce::released(p->credit, p->acked), std::memory_order_release);
+        ring = true;
+      }
+    }
+    if (ring) bell->ring();
+  }
+  for (size_t n; (n = recv_cq->poll(wcs)) > 0;) {
+    any = true;
+    for (size_t i = 0; i < n; ++i) {
+      const rc::WorkCompletion& wc = wcs[i];
+      RocePeer* p = peer_of(wc);
+      if (p == nullptr) continue;
+      if (wc.status != rc::WcStatus::success) {
+        if (wc.status != rc::WcStatus::wr_flush_err)
+          fail(*p, std::string("RoCE receive completion error: ") + rc::to_string(wc.status));
+        continue;
+      }
+      post_recv(*p);
+      const uint32_t v = roce::imm_value(wc.imm);
+      switch (roce::imm_kind(wc.imm)) {
+        case roce::ImmKind::Data:
+          p->arrived = roce::extend(p->arrived, v);
+          p->rx_tail.store(p->arrived, std::memory_order_release);
+          break;
+        case roce::ImmKind::Credit:
+          p->credit = roce::extend(p->credit, v);
+          p->release.store(roce::released(p->credit, p->acked), std::memory_order_release);
+          break;
+        case roce::ImmKind::Control:
+          if (p->state.load(std::memory_order_relaxed) == kPeerLive)
+            p->state.store(v == roce::kAbort ? kPeerAborted : kPeerClosed, std::memory_order_release);
+          break;
+        default:
+          fail(*p, "RoCE: unknown immediate " + std::to_string(wc.imm));
+      }
+    }
+    bell->ring();
+  }
+  return any;
+}
+
+void RoceTransport::Impl::run() {
+  pthread_setname_np(pthread_self(), "rfab-roce");
+  int idle = 0;
+  try {
+    while (!stop.load(std::memory_order_acquire)) {
+      const uint64_t now = driver->now();
+      bool work = service(now);
+      work |= driver->progress(0);
+      work |= poll_completions();
+      if (work) {
+        idle = 0;
+        continue;
+      }
+      if (++idle < kIdlePasses) continue;
+      dp_sleeping.store(true, std::memory_order_seq_cst);
+      if (pending()) {
+        dp_sleeping.store(false, std::memory_order_relaxed);
+        continue;
+      }
+      uint64_t wait = kMaxSleepNs;
+      for (const auto& pp : peers) {
+        if (!pp || pp->outstanding != 0) continue;
+        const uint64_t due = pp->last_post + keepalive_ns;
+        wait = std::min(wait, due > now ? due - now + 1 : 1);
+      }
+      driver->progress(wait);
+      dp_sleeping.store(false, std::memory_order_seq_cst);
+      idle = kIdlePasses / 2;
+    }
+  } catch (const std::exception& e) {
+    // The datapath itself broke (a socket error): every peer is unreachable from here.
+    for (auto& pp : peers)
+      if (pp) fail(*pp, std::string("RoCE datapath of rank ") + std::to_string(rank) + " failed: " + e.what());
+    drained.store(true, std::memory_order_release);
+    while (!stop.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace rfab::coll

@@ -1,0 +1,126 @@
+// Internals of the RoCE transport shared by its setup/pair code (roce_transport.cpp) and its datapath
+// thread (roce_datapath.cpp). Fields are grouped by which thread writes them; the application thread and
+// the datapath thread share only the atomics.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rfab/collectives/doorbell.hpp"
+#include "rfab/collectives/roce_transport.hpp"
+#include "rfab/rc/cq.hpp"
+#include "rfab/rc/memory.hpp"
+#include "rfab/rc/qp.hpp"
+#include "rfab/udp/driver.hpp"
+
+namespace rfab::coll {
+
+struct AlignedFree {
+  void operator()(std::byte* p) const { std::free(p); }
+};
+using RingMemory = std::unique_ptr<std::byte, AlignedFree>;
+
+enum PeerState : int { kPeerLive = 0, kPeerAborted = 1, kPeerClosed = 2, kPeerFailed = 3 };
+
+struct RocePeer;
+
+// The application side of one peer: copies into staging, reads the receive ring in place.
+class RocePair final : public Pair {
+ public:
+  RocePair(RoceTransport::Impl& t, RocePeer& p) : t_(t), p_(p) {}
+  void begin_send() override;
+  void begin_recv() override;
+  size_t try_send(const std::byte* src, size_t n, size_t granule) override;
+  std::span<const std::byte> readable() override;
+  void consume(size_t n) override;
+  size_t buffered() override;
+
+ private:
+  RoceTransport::Impl& t_;
+  RocePeer& p_;
+  uint64_t tail_ = 0;  // bytes produced into staging (mirrors app_tail)
+  uint64_t head_ = 0;  // bytes consumed from the ring (mirrors app_head)
+};
+
+struct RocePeer {
+  int rank = -1;
+  std::string host;
+  udp::Address addr;   // its RoCE socket
+  size_t cap = 0;
+  RingMemory staging, ring;
+  rc::MemoryRegion* staging_mr = nullptr;
+  rc::MemoryRegion* ring_mr = nullptr;
+  std::unique_ptr<rc::QueuePair> qp;
+  uint32_t psn = 0;
+  uint64_t remote_va = 0;
+  uint32_t remote_rkey = 0;
+  std::unique_ptr<RocePair> pair;
+
+  // Application thread -> datapath thread.
+  alignas(64) std::atomic<uint64_t> app_tail{0};  // staging filled up to here
+  alignas(64) std::atomic<uint64_t> app_head{0};  // ring consumed up to here
+  // Datapath thread -> application thread.
+  alignas(64) std::atomic<uint64_t> release{0};   // staging reusable below this (credit and write completion)
+  alignas(64) std::atomic<uint64_t> rx_tail{0};   // ring filled up to here
+  std::atomic<int> state{kPeerLive};
+  std::string error;  // written once by the datapath thread before `state` leaves kPeerLive
+
+  // Datapath thread only.
+  uint64_t posted = 0;    // staging posted as writes up to here
+  uint64_t acked = 0;     // writes completed up to here
+  uint64_t credit = 0;    // the peer consumed up to here
+  uint64_t arrived = 0;   // local copy of rx_tail
+  uint64_t reported = 0;  // credit we sent up to here
+  uint32_t outstanding = 0;  // send WRs posted and not completed
+  uint64_t last_post = 0;    // driver time of the last send WR
+  uint32_t controls_sent = 0;  // Control bits already sent
+};
+
+struct RoceTransport::Impl {
+  int rank = 0, nranks = 0;
+  std::string host;
+  RoceOptions opt;
+  Doorbell* bell = nullptr;
+  RoceEndpoint local;
+  uint8_t ack_timeout = 16;      // IBTA code, from RFAB_TIMEOUT
+  uint64_t keepalive_ns = 0;     // idle QPs send a zero-length write this often
+  size_t max_write = 0;          // bytes per RDMA WRITE work request
+  uint32_t max_send_wr = 512, max_recv_wr = 1024;
+
+  std::unique_ptr<udp::UdpDriver> driver;
+  rc::ProtectionDomain pd;
+  std::unique_ptr<rc::CompletionQueue> send_cq, recv_cq;
+  std::vector<std::unique_ptr<RocePeer>> peers;  // indexed by rank; null for ranks not on RoCE
+
+  // Waking the datapath thread: it sleeps in UdpDriver::progress (epoll on its receive socket), so a
+  // one-byte datagram to that socket wakes it. The driver drops it as malformed (counted in its stats).
+  int wake_fd = -1;
+  std::atomic<bool> dp_sleeping{false};
+  std::atomic<uint32_t> control_req{0};  // Control bits the application asked to send to every peer
+  std::atomic<bool> stop{false};
+  std::atomic<bool> drained{false};  // every peer: all staging posted and completed, close sent (or failed)
+  std::thread thread;
+  std::atomic<uint64_t> n_writes{0}, n_credits{0}, n_keepalives{0};
+
+  void kick();       // wake the datapath thread if it sleeps
+  void run();        // datapath thread body (roce_datapath.cpp)
+  bool service(uint64_t now);
+  bool poll_completions();
+  bool pending() const;
+  void fail(RocePeer& p, const std::string& why);
+  void post_recv(RocePeer& p);
+  bool post_imm(RocePeer& p, uint32_t imm, uint64_t wr_id);
+  std::string who(const RocePeer& p) const;
+};
+
+// Work request ids: kind in the top bits, the stream offset a data write ends at in the rest.
+enum WrKind : uint64_t { kWrData = 0, kWrCredit = 1, kWrControl = 2, kWrKeepalive = 3 };
+inline constexpr uint64_t make_wr_id(WrKind k, uint64_t v) { return (static_cast<uint64_t>(k) << 60) | v; }
+inline constexpr WrKind wr_kind(uint64_t id) { return static_cast<WrKind>(id >> 60); }
+inline constexpr uint64_t wr_value(uint64_t id) { return id & ((uint64_t{1} << 60) - 1); }
+
+}  // namespace rfab::coll

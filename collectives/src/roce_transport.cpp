@@ -1,0 +1,299 @@
+// RoCE transport: setup (driver, QPs, rings), the application side of each pair, peer checks, shutdown.
+// The datapath thread is in roce_datapath.cpp.
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "rfab/collectives/types.hpp"
+#include "rfab/udp/error.hpp"
+#include "roce_impl.hpp"
+#include "roce_window.hpp"
+
+namespace rfab::coll {
+
+namespace {
+constexpr uint64_t kAlign = 64;  // messages start 64-byte aligned in the ring, as in shared memory
+
+// Local ACK timeout (IBTA code, 4.096 us * 2^code) so that 8 unanswered retries (retry_cnt 7) plus a
+// keep-alive interval fit well inside RFAB_TIMEOUT. Never below 67 ms (a loaded host answers late and
+// every expiry costs a go-back-N resend) and never above 268 ms (a lost tail packet stalls a pipeline for
+// one ACK timeout).
+uint8_t ack_timeout_code(std::chrono::milliseconds timeout) {
+  double target_us = static_cast<double>(timeout.count()) * 1000.0 / 16.0;
+  int code = static_cast<int>(std::floor(std::log2(std::max(1.0, target_us / 4.096))));
+  return static_cast<uint8_t>(std::clamp(code, 14, 16));
+}
+
+RingMemory alloc_ring(size_t bytes) {
+  void* p = std::aligned_alloc(4096, bytes);
+  if (p == nullptr) throw Error(Status::System, "RoCE: cannot allocate a " + std::to_string(bytes) + "-byte ring");
+  std::memset(p, 0, bytes);  // touch the pages now, not on the datapath
+  return RingMemory(static_cast<std::byte*>(p));
+}
+
+void check(const rc::Status& s, const std::string& what) {
+  if (!s.ok()) throw Error(Status::Internal, "RoCE " + what + ": " + s.what);
+}
+}  // namespace
+
+// ---------------------------------------------------------------- application side of a pair
+
+void RocePair::begin_send() {
+  tail_ = roce::align_up(tail_, kAlign);
+  p_.app_tail.store(tail_, std::memory_order_release);
+}
+
+void RocePair::begin_recv() {
+  head_ = roce::align_up(head_, kAlign);
+  p_.app_head.store(head_, std::memory_order_release);
+}
+
+size_t RocePair::try_send(const std::byte* src, size_t n, size_t granule) {
+  size_t free = roce::send_space(tail_, p_.release.load(std::memory_order_acquire), p_.cap);
+  if (free < n) n = free - free % (granule == 0 ? 1 : granule);
+  if (n == 0) return 0;
+  const size_t off = static_cast<size_t>(tail_ & (p_.cap - 1));
+  const size_t first = std::min(n, p_.cap - off);
+  std::memcpy(p_.staging.get() + off, src, first);
+  if (first < n) std::memcpy(p_.staging.get(), src + first, n - first);
+  tail_ += n;
+  p_.app_tail.store(tail_, std::memory_order_release);
+  t_.kick();
+  return n;
+}
+
+std::span<const std::byte> RocePair::readable() {
+  const auto avail = static_cast<int64_t>(p_.rx_tail.load(std::memory_order_acquire) - head_);
+  if (avail <= 0) return {};
+  const size_t off = static_cast<size_t>(head_ & (p_.cap - 1));
+  return {p_.ring.get() + off, std::min(static_cast<size_t>(avail), p_.cap - off)};
+}
+
+size_t RocePair::buffered() {
+  const auto avail = static_cast<int64_t>(p_.rx_tail.load(std::memory_order_acquire) - head_);
+  return avail > 0 ? static_cast<size_t>(avail) : 0;
+}
+
+void RocePair::consume(size_t n) {
+  head_ += n;
+  p_.app_head.store(head_, std::memory_order_release);
+  t_.kick();  // the datapath decides whether a credit is due
+}
+
+// ---------------------------------------------------------------- setup
+
+RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::vector<int>& peers,
+                             const RoceOptions& opt, Doorbell& bell)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& t = *impl_;
+  t.rank = rank;
+  t.nranks = nranks;
+  t.host = std::move(host);
+  t.opt = opt;
+  t.bell = &bell;
+  if (opt.ring_bytes < roce::kMinRingBytes || opt.ring_bytes > roce::kMaxRingBytes ||
+      (opt.ring_bytes & (opt.ring_bytes - 1)) != 0)
+    throw Error(Status::InvalidArgument, "RoCE ring size " + std::to_string(opt.ring_bytes) +
+                                             " is not a power of two in [64 KiB, 256 MiB]");
+  rc::Mtu mtu_code;
+  if (!rc::mtu_from_bytes(opt.mtu, mtu_code))
+    throw Error(Status::InvalidArgument, "RoCE MTU " + std::to_string(opt.mtu) + " is not 256..4096");
+  t.ack_timeout = ack_timeout_code(opt.timeout);
+  t.keepalive_ns = static_cast<uint64_t>(std::max<int64_t>(100, opt.timeout.count() / 10)) * 1'000'000ull;
+  // A write is the unit the receiver sees arrive: small enough to pipeline through a ring of several
+  // steps, big enough that per-write costs (completion, immediate, credit) stay small.
+  t.max_write = std::min(opt.ring_bytes / 8, size_t{256} << 10);
+
+  udp::DriverConfig dc;
+  try {
+    dc.local = udp::Address::parse_or_throw(opt.local_ip, opt.port, "RoCE local address");
+    t.driver = std::make_unique<udp::UdpDriver>(dc);
+  } catch (const udp::UdpError& e) {
+    throw Error(Status::System, std::string("RoCE transport of rank ") + std::to_string(rank) + ": " + e.what());
+  }
+  const udp::Address me = t.driver->local();
+
+  const size_t n = std::max<size_t>(1, peers.size());
+  t.send_cq = std::make_unique<rc::CompletionQueue>(n * t.max_send_wr + 16);
+  t.recv_cq = std::make_unique<rc::CompletionQueue>(n * t.max_recv_wr + 16);
+  t.peers.resize(static_cast<size_t>(nranks));
+  t.local.rank = rank;
+  t.local.host = t.host;
+  t.local.ip = me.ip_string();
+  t.local.port = me.port;
+  t.local.mtu = opt.mtu;
+  t.local.ring_bytes = opt.ring_bytes;
+  std::random_device rd;
+  for (int r : peers) {
+    if (r < 0 || r >= nranks || r == rank) throw Error(Status::Internal, "RoCE: bad peer rank " + std::to_string(r));
+    auto p = std::make_unique<RocePeer>();
+    p->rank = r;
+    p->cap = opt.ring_bytes;
+    p->staging = alloc_ring(p->cap);
+    p->ring = alloc_ring(p->cap);
+    p->staging_mr = t.pd.reg_mr(p->staging.get(), p->cap, rc::kLocalWrite);
+    p->ring_mr = t.pd.reg_mr(p->ring.get(), p->cap, rc::kLocalWrite | rc::kRemoteWrite);
+    rc::QpInit init;
+    init.pd = &t.pd;
+    init.send_cq = t.send_cq.get();
+    init.recv_cq = t.recv_cq.get();
+    init.cap.max_send_wr = t.max_send_wr;
+    init.cap.max_recv_wr = t.max_recv_wr;
+    init.cap.max_send_sge = 1;
+    init.cap.max_recv_sge = 1;
+    init.qp_num = static_cast<uint32_t>(r) + 1;  // one driver per rank: the peer's rank names the QP
+    // Packets in flight per QP: what the receiver's socket buffer absorbs, shared among the peers.
+    init.tuning.max_outstanding = std::clamp<uint32_t>(static_cast<uint32_t>(1024 / n), 64, 512);
+    p->qp = std::make_unique<rc::QueuePair>(init);
+    rc::QpAttr a;
+    a.qp_state = rc::QpState::init;
+    a.qp_access_flags = rc::kRemoteWrite;
+    check(p->qp->modify(a, rc::kQpState | rc::kQpAccessFlags | rc::kQpPkeyIndex | rc::kQpPort), "QP to INIT");
+    for (uint32_t i = 0; i < t.max_recv_wr; ++i) t.post_recv(*p);
+    p->psn = rd() & 0xFFFFFF;
+    t.local.qps.push_back(RoceEndpoint::Qp{r, p->qp->qp_num(), p->psn, p->ring_mr->iova(), p->ring_mr->rkey()});
+    p->pair = std::make_unique<RocePair>(t, *p);
+    t.peers[static_cast<size_t>(r)] = std::move(p);
+  }
+  t.wake_fd = ::socket(me.v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (t.wake_fd < 0) throw_errno("RoCE wake-up socket");
+}
+
+const RoceEndpoint& RoceTransport::local() const { return impl_->local; }
+
+void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
+  Impl& t = *impl_;
+  for (auto& pp : t.peers) {
+    if (!pp) continue;
+    RocePeer& p = *pp;
+    auto it = std::find_if(remotes.begin(), remotes.end(), [&](const RoceEndpoint& e) { return e.rank == p.rank; });
+    if (it == remotes.end())
+      throw Error(Status::Internal, "RoCE: no endpoint published by rank " + std::to_string(p.rank));
+    const RoceEndpoint& e = *it;
+    p.host = e.host;
+    const RoceEndpoint::Qp* q = e.qp_to(t.rank);
+    if (q == nullptr)
+      throw Error(Status::Internal, "RoCE: rank " + std::to_string(p.rank) + " has no QP for rank " +
+                                        std::to_string(t.rank));
+    if (e.ring_bytes != p.cap)
+      throw Error(Status::InvalidArgument, "RoCE ring size differs: rank " + std::to_string(t.rank) + " uses " +
+                                               std::to_string(p.cap) + " bytes, rank " + std::to_string(p.rank) +
+                                               " " + std::to_string(e.ring_bytes) + " (set RFAB_ROCE_RING_BYTES alike)");
+    auto addr = udp::Address::parse(e.ip, e.port);
+    if (!addr || addr->v6 != t.driver->local().v6)
+      throw Error(Status::InvalidArgument, "RoCE: rank " + std::to_string(p.rank) + " publishes address '" + e.ip +
+                                               "', unusable from " + t.local.ip + " (IPv4 and IPv6 do not mix)");
+    p.addr = *addr;
+    p.remote_va = q->ring_va;
+    p.remote_rkey = q->rkey;
+    rc::Mtu mtu;
+    rc::mtu_from_bytes(std::min(t.local.mtu, e.mtu), mtu);
+    rc::QpAttr a;
+    a.qp_state = rc::QpState::rtr;
+    a.path_mtu = mtu;
+    a.dest_qp_num = q->qpn;
+    a.rq_psn = q->psn;
+    a.max_dest_rd_atomic = 1;
+    a.min_rnr_timer = 1;  // 0.01 ms: the datapath reposts receives at once
+    check(p.qp->modify(a, rc::kQpState | rc::kQpPathMtu | rc::kQpDestQpn | rc::kQpRqPsn | rc::kQpMaxDestRdAtomic |
+                              rc::kQpMinRnrTimer),
+          "QP to RTR");
+    a.qp_state = rc::QpState::rts;
+    a.sq_psn = p.psn;
+    a.timeout = t.ack_timeout;
+    a.retry_cnt = 7;
+    a.rnr_retry = 7;
+    a.max_rd_atomic = 1;
+    check(p.qp->modify(a, rc::kQpState | rc::kQpTimeout | rc::kQpRetryCnt | rc::kQpRnrRetry | rc::kQpSqPsn |
+                              rc::kQpMaxQpRdAtomic),
+          "QP to RTS");
+    t.driver->attach(*p.qp, p.addr);
+  }
+  t.thread = std::thread([&t] { t.run(); });
+}
+
+RoceTransport::~RoceTransport() {
+  Impl& t = *impl_;
+  if (t.thread.joinable()) {
+    // Data we accepted in try_send may still be in staging or unacknowledged: deliver it before leaving
+    // (a peer may still be receiving our last message), bounded by the timeout; then say goodbye.
+    t.control_req.fetch_or(roce::kClose, std::memory_order_acq_rel);
+    t.kick();
+    auto deadline = Clock::now() + t.opt.timeout;
+    while (!t.drained.load(std::memory_order_acquire) && Clock::now() < deadline) {
+      t.kick();
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    t.stop.store(true, std::memory_order_release);
+    t.kick();
+    t.thread.join();
+  }
+  if (t.wake_fd >= 0) ::close(t.wake_fd);
+  for (auto& p : t.peers)
+    if (p) t.driver->detach(p->qp->qp_num());
+}
+
+// ---------------------------------------------------------------- Transport interface
+
+Pair* RoceTransport::pair(int peer) {
+  if (peer < 0 || peer >= impl_->nranks) return nullptr;
+  auto& p = impl_->peers[static_cast<size_t>(peer)];
+  return p ? p->pair.get() : nullptr;
+}
+
+void RoceTransport::check_peers(std::span<const PeerNeed> needs) {
+  for (const PeerNeed& need : needs) {
+    if (need.peer < 0 || need.peer >= impl_->nranks) continue;
+    auto& pp = impl_->peers[static_cast<size_t>(need.peer)];
+    if (!pp) continue;
+    const int st = pp->state.load(std::memory_order_acquire);
+    if (st == kPeerLive) continue;
+    if (st == kPeerAborted) throw Error(Status::Remote, impl_->who(*pp) + " aborted its communicator");
+    // Everything it owed us may have arrived before it left: not an error.
+    if (!need.sends_pending && pp->pair->buffered() >= need.recv_bytes) continue;
+    if (st == kPeerClosed)
+      throw Error(Status::Remote, impl_->who(*pp) + " destroyed its communicator while a peer waited on it");
+    throw Error(Status::Remote, pp->error);
+  }
+}
+
+void RoceTransport::announce_abort() {
+  impl_->control_req.fetch_or(roce::kAbort, std::memory_order_acq_rel);
+  impl_->kick();
+}
+
+RoceTransport::Stats RoceTransport::stats() const {
+  Stats s;
+  s.writes = impl_->n_writes.load();
+  s.credits = impl_->n_credits.load();
+  s.keepalives = impl_->n_keepalives.load();
+  return s;
+}
+
+// ---------------------------------------------------------------- helpers used by both threads
+
+void RoceTransport::Impl::kick() {
+  // Only when the datapath thread announced it may sleep: otherwise it sees our store on its next pass.
+  // The fence orders our caller's store (offset) before this load (Dekker with the datapath's
+  // store of dp_sleeping before its re-check): one of the two sides always sees the other.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!dp_sleeping.load(std::memory_order_seq_cst) || !dp_sleeping.exchange(false, std::memory_order_seq_cst))
+    return;
+  sockaddr_storage ss{};
+  socklen_t len = driver->local().to_sockaddr(ss);
+  const char b = 0;
+  (void)::sendto(wake_fd, &b, 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+std::string RoceTransport::Impl::who(const RocePeer& p) const {
+  return "rank " + std::to_string(p.rank) + " (host " + (p.host.empty() ? std::string("?") : p.host) + ", RoCE " +
+         p.addr.to_string() + ")";
+}
+
+}  // namespace rfab::coll
