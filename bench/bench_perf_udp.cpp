@@ -42,7 +42,7 @@ void BM_VerifyIcrc(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(v.verify(kSrc, kDst, p));
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * 4112);
 }
-BENCHMARK(BM_VerifyIcrc)->Arg(0)->Arg(7)->Arg(63);
+BENCHMARK(BM_VerifyIcrc)->Arg(0)->Arg(7)->Arg(63)->Arg(0x2bcf);  // 0x2bcf: an rxe ID from tests/data/rxe
 
 void BM_LoopbackGsoGro(benchmark::State& st) {
   const Address lo = *Address::parse("127.0.0.1", 0);

@@ -1,6 +1,7 @@
 // The UDP datapath's ICRC against frames built by the wire encoder (which computes the ICRC over complete
-// IP/UDP headers): what fill_icrc writes must equal it, and IcrcVerifier must accept exactly the packets
-// whose IPv4 ID is in its window and reject corrupted ones.
+// IP/UDP headers): what fill_icrc writes must equal it, IcrcVerifier must solve the ICRC for any IPv4 ID
+// (or only IDs in a window when asked) and reject corrupted packets. Real rxe captures:
+// test_icrc_rxe_captures.cpp.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -82,12 +83,59 @@ TEST(WireIcrc, VerifierRecoversIpv4IdInsideWindow) {
   }
 }
 
+TEST(WireIcrc, DefaultVerifierSolvesAnyIpv4Id) {
+  udp::IcrcVerifier v;  // kAnyIpv4Id
+  std::vector<uint16_t> ids = {0x0001, 0x00FF, 0x0100, 0x7FFF, 0x8000, 0xFF00, 0xFFFE, 0xFFFF};
+  for (uint32_t id = 0; id < 65536; id += 97) ids.push_back(static_cast<uint16_t>(id));
+  for (uint16_t id : ids) {
+    for (size_t len : {size_t{0}, size_t{3}, size_t{1024}, size_t{4096}}) {
+      Built b = build(false, id, len);
+      ASSERT_TRUE(v.verify(b.src, b.dst, b.udp_payload)) << "id " << id << " len " << len;
+      ASSERT_EQ(v.last_ipv4_id(), id) << "len " << len;
+    }
+  }
+}
+
+TEST(WireIcrc, RfabGsoSegmentsVerifyWithTheirSegmentIndex) {
+  // What rfab's own sender writes: fill_icrc for segment i of a GSO send, ID i.
+  udp::IcrcVerifier any, gso(udp::kMaxGsoSegments);
+  for (uint16_t id = 0; id < udp::kMaxGsoSegments; ++id) {
+    Built b = build(false, 0, 4096, 0x07 /* RC RDMA WRITE MIDDLE */);
+    std::memset(b.udp_payload.data() + b.udp_payload.size() - 4, 0, 4);
+    udp::fill_icrc(b.src, b.dst, id, b.udp_payload);
+    ASSERT_TRUE(any.verify(b.src, b.dst, b.udp_payload)) << id;
+    EXPECT_EQ(any.last_ipv4_id(), id);
+    ASSERT_TRUE(gso.verify(b.src, b.dst, b.udp_payload)) << id;
+    EXPECT_EQ(gso.last_ipv4_id(), id);
+  }
+}
+
+TEST(WireIcrc, EveryFlippedBitNearTheHeadersIsRejectedWithAnyId) {
+  // With any ID allowed, a flipped bit within 16 bits of the ID would be a burst of <= 32 bits, which
+  // CRC-32 always detects; farther away a collision has probability 2^-16 per flip. This packet's flips
+  // are deterministic: none of its 1600 flips collides (a wrong solver would accept many).
+  udp::IcrcVerifier v;
+  Built b = build(false, 0x1234, 200);
+  ASSERT_TRUE(v.verify(b.src, b.dst, b.udp_payload));
+  size_t accepted = 0;
+  for (size_t bit = 0; bit < b.udp_payload.size() * 8; ++bit) {
+    if (bit / 8 == 4) continue;
+    auto c = b.udp_payload;
+    c[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    accepted += v.verify(b.src, b.dst, c);
+  }
+  EXPECT_EQ(accepted, 0u);
+}
+
 TEST(WireIcrc, VerifierRejectsIdsOutsideWindow) {
   udp::IcrcVerifier v(64);
   for (uint16_t id : {uint16_t{64}, uint16_t{1000}, uint16_t{0xFFFF}}) {
     Built b = build(false, id, 512);
     EXPECT_FALSE(v.verify(b.src, b.dst, b.udp_payload)) << id;
   }
+  udp::IcrcVerifier w1000(1000);
+  EXPECT_TRUE(w1000.verify(build(false, 999, 64).src, build(false, 999, 64).dst, build(false, 999, 64).udp_payload));
+  EXPECT_FALSE(w1000.verify(build(false, 1000, 64).src, build(false, 1000, 64).dst, build(false, 1000, 64).udp_payload));
   udp::IcrcVerifier strict(1);
   EXPECT_FALSE(strict.verify(build(false, 1, 64).src, build(false, 1, 64).dst, build(false, 1, 64).udp_payload));
   EXPECT_TRUE(strict.verify(build(false, 0, 64).src, build(false, 0, 64).dst, build(false, 0, 64).udp_payload));

@@ -1,7 +1,5 @@
 #include "rfab/udp/wire_icrc.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -53,26 +51,7 @@ void fill_icrc(const Address& src, const Address& dst, uint16_t ip_id, std::span
 }
 
 IcrcVerifier::IcrcVerifier(unsigned ipv4_id_window)
-    : window_(std::clamp(ipv4_id_window, 1u, kMaxGsoSegments)) {}
-
-// The CRC is affine: for equal-length inputs A and B, crc(A) ^ crc(B) = L(A ^ B), with L the CRC without
-// pre/post inversion. A ^ B is zero except the two ID bytes, followed by `tail` bytes, so the difference
-// is L(id bytes) advanced over `tail` zero bytes: zlib's crc32_combine_op with crc32_combine_gen(tail).
-const uint32_t* IcrcVerifier::deltas(size_t tail) {
-  auto it = cache_.find(tail);
-  if (it != cache_.end()) return it->second.data();
-  std::array<uint32_t, kMaxGsoSegments> d{};
-  const uLong op = crc32_combine_gen(static_cast<z_off_t>(tail));
-  const uint8_t zero[2] = {0, 0};
-  const uLong crc_zero = crc32(0, zero, 2);
-  for (unsigned id = 0; id < kMaxGsoSegments; ++id) {
-    const uint8_t b[2] = {static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
-    const uLong lin = crc32(0, b, 2) ^ crc_zero;
-    d[id] = static_cast<uint32_t>(crc32_combine_op(lin, 0, op));
-  }
-  if (cache_.size() > 16384) cache_.clear();  // bounded: RoCE packet lengths are few in practice
-  return cache_.emplace(tail, d).first->second.data();
-}
+    : window_(std::clamp(ipv4_id_window, 1u, kAnyIpv4Id)) {}
 
 bool IcrcVerifier::verify(const Address& src, const Address& dst, std::span<const uint8_t> udp_payload) {
   if (udp_payload.size() < w::kBthLen + 4) return false;
@@ -81,21 +60,14 @@ bool IcrcVerifier::verify(const Address& src, const Address& dst, std::span<cons
   const size_t body = udp_payload.size() - 4;
   const uint32_t crc0 = w::icrc_compute_split({hdr, n}, udp_payload.first(body));
   const uint32_t stored = w::load_le32(udp_payload.data() + body);
-  if (crc0 == stored) {
-    last_id_ = 0;
-    return true;
-  }
+  last_id_ = 0;
+  if (crc0 == stored) return true;
   if (dst.v6 || window_ == 1) return false;
   // Bytes the ICRC covers after the 2-byte ID: the rest of the IPv4 header (14), UDP (8), BTH .. pad.
-  const uint32_t* d = deltas(14 + 8 + body);
-  const uint32_t diff = crc0 ^ stored;
-  for (unsigned id = 1; id < window_; ++id) {
-    if (d[id] == diff) {
-      last_id_ = static_cast<uint16_t>(id);
-      return true;
-    }
-  }
-  return false;
+  const auto id = solver_.solve(crc0 ^ stored, 14 + 8 + body);
+  if (!id || *id >= window_) return false;
+  last_id_ = *id;
+  return true;
 }
 
 }  // namespace rfab::udp

@@ -40,7 +40,7 @@ struct DriverConfig {
   SocketOptions socket;
   bool gso = true;                     // UDP GSO on transmit
   bool verify_icrc = true;             // drop received packets whose ICRC does not match
-  unsigned ipv4_id_window = kMaxGsoSegments;
+  unsigned ipv4_id_window = kAnyIpv4Id;  // IPv4 IDs the ICRC check accepts (wire_icrc.hpp)
   std::optional<fault::FaultConfig> rx_faults;  // seeded faults on the receive path (tests, demos)
   size_t tx_burst = 256;               // packets taken from the QPs between two flushes
   Nanos pacing_slack = 50'000;         // a packet may leave this early relative to its pacing slot

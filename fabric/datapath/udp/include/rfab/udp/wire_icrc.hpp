@@ -4,23 +4,26 @@
 //               that the kernel will write (0 for a datagram from an unconnected IP_PMTUDISC_DO socket, and
 //               i for segment i of a UDP GSO send: see docs/udp-datapath.md, checked by a capture test);
 //   receiving : the same, except the IPv4 Identification, which a socket never sees. IPv6 has no ID, so an
-//               IPv6 ICRC is verified exactly. For IPv4 the verifier recovers the ID from the ICRC itself
-//               (the CRC is linear in the ID bits) and accepts only IDs below a small window (a DF sender's
-//               per-send segment index): a corrupted packet passes only with probability window / 2^32.
+//               IPv6 ICRC is verified exactly. For IPv4 the verifier solves the ICRC for the ID (the CRC is
+//               affine in the ID bits, ipv4_id_solver.hpp) and accepts the packet iff some ID explains it:
+//               any ID by default (Linux rxe's IDs are arbitrary), a corrupted packet then passes with
+//               probability 2^-16; a caller that knows its peers are rfab (IDs = GSO segment index) can
+//               restrict the IDs to a window, and a corrupted packet passes with probability window / 2^32.
 #pragma once
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <unordered_map>
 
 #include "rfab/udp/address.hpp"
+#include "rfab/udp/ipv4_id_solver.hpp"
 
 namespace rfab::udp {
 
 inline constexpr size_t kIpv4UdpHeaderLen = 28, kIpv6UdpHeaderLen = 48;
 // Segments one UDP GSO send may carry (the kernel's UDP_MAX_SEGMENTS on older kernels is 64).
 inline constexpr unsigned kMaxGsoSegments = 64;
+// An IPv4 ID window that accepts every ID (what a peer such as Linux rdma_rxe may send).
+inline constexpr unsigned kAnyIpv4Id = 65536;
 
 // Writes the IP + UDP header the kernel puts on the wire for a datagram of `udp_payload_len` bytes from
 // `src` to `dst` (ports included), with IPv4 Identification `ip_id` and DF set. Variant fields the ICRC
@@ -36,19 +39,18 @@ void fill_icrc(const Address& src, const Address& dst, uint16_t ip_id, std::span
 // Receive-side ICRC check (see the header comment for what is and isn't verified).
 class IcrcVerifier {
  public:
-  // ipv4_id_window: IPv4 IDs accepted (0 .. window-1). 1 accepts only ID 0 (no GSO on the sender).
-  explicit IcrcVerifier(unsigned ipv4_id_window = kMaxGsoSegments);
+  // ipv4_id_window: IPv4 IDs accepted (0 .. window-1), clamped to 1 .. kAnyIpv4Id. kAnyIpv4Id accepts any
+  // ID; kMaxGsoSegments only IDs an rfab sender writes (GSO segment index); 1 only ID 0 (no GSO).
+  explicit IcrcVerifier(unsigned ipv4_id_window = kAnyIpv4Id);
   // True when the ICRC in the last 4 bytes of `udp_payload` matches a packet from `src` to `dst`.
   bool verify(const Address& src, const Address& dst, std::span<const uint8_t> udp_payload);
-  // IPv4 ID recovered by the last successful IPv4 verify (for tests and counters).
+  // IPv4 ID recovered by the last successful IPv4 verify (for tests and counters); 0 after IPv6.
   uint16_t last_ipv4_id() const { return last_id_; }
 
  private:
-  // ICRC(id) XOR ICRC(0) for each id in the window, for a packet whose bytes after the ID are `tail` long.
-  const uint32_t* deltas(size_t tail);
   unsigned window_;
   uint16_t last_id_ = 0;
-  std::unordered_map<size_t, std::array<uint32_t, kMaxGsoSegments>> cache_;
+  Ipv4IdSolver solver_;
 };
 
 }  // namespace rfab::udp
