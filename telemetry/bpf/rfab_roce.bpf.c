@@ -33,6 +33,16 @@ struct {
   __type(value, struct rfab_totals);
 } rfab_totals SEC(".maps");
 
+/* A never-written, all-zero flow record: the initial value of new flows. Kept in a map rather than on
+ * the stack because the BPF stack (512 bytes across a bpf_loop callback and its caller) cannot hold it
+ * twice. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct rfab_flow_stats);
+} rfab_zero_flow SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 256 * 1024);
@@ -132,8 +142,11 @@ static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, 
   struct rfab_flow_stats *s = bpf_map_lookup_elem(&rfab_flows, key);
   if (s)
     return s;
-  struct rfab_flow_stats zero = {};
-  long err = bpf_map_update_elem(&rfab_flows, key, &zero, BPF_NOEXIST);
+  __u32 zero_key = 0;
+  struct rfab_flow_stats *zero = bpf_map_lookup_elem(&rfab_zero_flow, &zero_key);
+  if (!zero)
+    return 0;
+  long err = bpf_map_update_elem(&rfab_flows, key, zero, BPF_NOEXIST);
   if (err && err != -17 /* EEXIST: another CPU created it */) {
     t->flow_map_full++;
     return 0;
@@ -188,102 +201,55 @@ static __always_inline void rfab_count_cnp(struct rfab_totals *t, struct rfab_fl
     rfab_emit(t, key, now, RFAB_EV_CNP_BURST, psn, 0, s->cnp_in_window);
 }
 
-/* The shared parser. `wire_len` is the frame length on the wire (without FCS). */
-static __always_inline void rfab_handle(void *data, void *data_end, __u64 wire_len, __u32 dir)
-{
-  struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
-  if (!t)
-    return;
-  t->frames++;
-  t->bytes += wire_len;
-
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > data_end)
-    goto not_roce;
-  __u16 proto = bpf_ntohs(eth->h_proto);
-  void *p = eth + 1;
-#pragma unroll
-  for (int i = 0; i < 2; i++) {
-    if (proto != RFAB_ETH_P_8021Q && proto != RFAB_ETH_P_8021AD)
-      break;
-    struct rfab_vlan_hdr *vh = p;
-    if ((void *)(vh + 1) > data_end)
-      goto not_roce;
-    proto = bpf_ntohs(vh->encapsulated_proto);
-    p = vh + 1;
-  }
-
-  struct rfab_flow_key key = {};
-  key.dir = (__u8)dir;
+/* What one RoCE v2 packet says, read from its BTH (and AETH on an ACK/NAK). */
+struct rfab_pkt {
+  __u8 opcode;
+  __u8 syndrome; /* AETH syndrome; 0 unless an ACK */
   __u8 ecn;
-  if (proto == RFAB_ETH_P_IP) {
-    struct iphdr *ip = p;
-    if ((void *)(ip + 1) > data_end)
-      goto not_roce;
-    __u8 ihl = *(__u8 *)ip & 0x0F;
-    if (ihl < 5 || ip->protocol != RFAB_IPPROTO_UDP || (bpf_ntohs(ip->frag_off) & 0x3FFF))
-      goto not_roce;
-    ecn = ip->tos & 3;
-    key.family = 4;
-    key.src[10] = 0xFF;
-    key.src[11] = 0xFF;
-    key.dst[10] = 0xFF;
-    key.dst[11] = 0xFF;
-    __builtin_memcpy(&key.src[12], &ip->saddr, 4);
-    __builtin_memcpy(&key.dst[12], &ip->daddr, 4);
-    p = (__u8 *)p + ihl * 4;
-  } else if (proto == RFAB_ETH_P_IPV6) {
-    struct ipv6hdr *ip6 = p;
-    if ((void *)(ip6 + 1) > data_end)
-      goto not_roce;
-    /* Extension headers are not followed: RoCE v2 senders do not use them. */
-    if (ip6->nexthdr != RFAB_IPPROTO_UDP)
-      goto not_roce;
-    ecn = (bpf_ntohl(*(__be32 *)ip6) >> 20) & 3;
-    key.family = 6;
-    __builtin_memcpy(key.src, &ip6->saddr, 16);
-    __builtin_memcpy(key.dst, &ip6->daddr, 16);
-    p = ip6 + 1;
-  } else {
-    goto not_roce;
-  }
+  __u8 malformed; /* too short for the BTH (or the AETH of an ACK) */
+  __u32 qp;
+  __u32 psn;
+};
 
-  struct udphdr *udp = p;
-  if ((void *)(udp + 1) > data_end)
-    goto not_roce;
-  if (bpf_ntohs(udp->dest) != rfab_roce_port)
-    goto not_roce;
-  struct rfab_bth *bth = (void *)(udp + 1);
-  if ((void *)(bth + 1) > data_end) {
+static __always_inline void rfab_pkt_from_bth(struct rfab_pkt *pkt, const struct rfab_bth *bth,
+                                              const struct rfab_aeth *aeth_or_null)
+{
+  pkt->opcode = bth->opcode;
+  pkt->qp = bpf_ntohl(bth->dest_qp) & 0xFFFFFF;
+  pkt->psn = bpf_ntohl(bth->psn) & RFAB_PSN_MASK;
+  if (rfab_op_class_of(pkt->opcode) == RFAB_OPC_ACK) {
+    if (aeth_or_null)
+      pkt->syndrome = aeth_or_null->syndrome;
+    else
+      pkt->malformed = 1;
+  }
+}
+
+/* Counts one RoCE v2 packet of `wire_len` bytes into the totals and its flow (key.qp is set here). */
+static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow_key *key,
+                                         const struct rfab_pkt *pkt, __u64 wire_len)
+{
+  if (pkt->malformed) {
     t->malformed++;
     return;
   }
-  __u8 opcode = bth->opcode;
-  __u32 cls = rfab_op_class_of(opcode);
-  __u8 syndrome = 0;
+  key->qp = pkt->qp;
+  __u32 cls = rfab_op_class_of(pkt->opcode);
+  __u8 syndrome = pkt->syndrome;
   int is_ack = cls == RFAB_OPC_ACK;
-  if (is_ack) {
-    struct rfab_aeth *aeth = (void *)(bth + 1);
-    if ((void *)(aeth + 1) > data_end) {
-      t->malformed++;
-      return;
-    }
-    syndrome = aeth->syndrome;
-  }
-  key.qp = bpf_ntohl(bth->dest_qp) & 0xFFFFFF;
-  __u32 psn = bpf_ntohl(bth->psn) & RFAB_PSN_MASK;
+  __u32 psn = pkt->psn;
   __u64 now = bpf_ktime_get_ns();
 
   t->roce_packets++;
   t->roce_bytes += wire_len;
-  if (ecn == 3)
+  if (pkt->ecn == 3)
     t->ecn_ce++;
   /* NAK: AETH type 3 (NAK) or 1 (RNR NAK). */
   int is_nak = is_ack && (((syndrome >> 5) & 3) == 3 || ((syndrome >> 5) & 3) == 1);
   if (is_nak)
     t->naks++;
 
-  struct rfab_flow_stats *s = rfab_flow(t, &key);
+  struct rfab_flow_stats *s = rfab_flow(t, key);
   if (!s) {
     if (cls == RFAB_OPC_CNP)
       t->cnps++;
@@ -296,22 +262,107 @@ static __always_inline void rfab_handle(void *data, void *data_end, __u64 wire_l
   __sync_fetch_and_add(&s->bytes, wire_len);
   if (cls < RFAB_OPC_COUNT)
     __sync_fetch_and_add(&s->op_class[cls], 1);
-  if (ecn == 3)
+  if (pkt->ecn == 3)
     __sync_fetch_and_add(&s->ecn_ce, 1);
   if (is_nak) {
     __u32 kind = rfab_nak_kind_of(syndrome);
     if (kind < RFAB_NAK_COUNT)
       __sync_fetch_and_add(&s->naks[kind], 1);
-    rfab_emit(t, &key, now, RFAB_EV_NAK, psn, 0, syndrome);
+    rfab_emit(t, key, now, RFAB_EV_NAK, psn, 0, syndrome);
   }
   if (cls == RFAB_OPC_CNP)
-    rfab_count_cnp(t, s, &key, now, psn);
+    rfab_count_cnp(t, s, key, now, psn);
   else if (rfab_is_request(cls))
-    rfab_track_psn(t, s, &key, now, cls, psn);
-  return;
+    rfab_track_psn(t, s, key, now, cls, psn);
+}
 
-not_roce:
-  t->not_roce++;
+/* Parses Ethernet/VLAN/IP/UDP up to the BTH. Returns where the BTH starts (it may lie past data_end)
+ * and fills the flow key's addresses and the IP ECN bits, or NULL when the frame is not RoCE v2
+ * (counted by the caller). */
+static __always_inline void *rfab_parse_to_bth(void *data, void *data_end, __u32 dir, struct rfab_flow_key *key,
+                                             __u8 *ecn)
+{
+  struct ethhdr *eth = data;
+  if ((void *)(eth + 1) > data_end)
+    return 0;
+  __u16 proto = bpf_ntohs(eth->h_proto);
+  void *p = eth + 1;
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    if (proto != RFAB_ETH_P_8021Q && proto != RFAB_ETH_P_8021AD)
+      break;
+    struct rfab_vlan_hdr *vh = p;
+    if ((void *)(vh + 1) > data_end)
+      return 0;
+    proto = bpf_ntohs(vh->encapsulated_proto);
+    p = vh + 1;
+  }
+
+  key->dir = (__u8)dir;
+  if (proto == RFAB_ETH_P_IP) {
+    struct iphdr *ip = p;
+    if ((void *)(ip + 1) > data_end)
+      return 0;
+    __u8 ihl = *(__u8 *)ip & 0x0F;
+    if (ihl < 5 || ip->protocol != RFAB_IPPROTO_UDP || (bpf_ntohs(ip->frag_off) & 0x3FFF))
+      return 0;
+    *ecn = ip->tos & 3;
+    key->family = 4;
+    key->src[10] = 0xFF;
+    key->src[11] = 0xFF;
+    key->dst[10] = 0xFF;
+    key->dst[11] = 0xFF;
+    __builtin_memcpy(&key->src[12], &ip->saddr, 4);
+    __builtin_memcpy(&key->dst[12], &ip->daddr, 4);
+    p = (__u8 *)p + ihl * 4;
+  } else if (proto == RFAB_ETH_P_IPV6) {
+    struct ipv6hdr *ip6 = p;
+    if ((void *)(ip6 + 1) > data_end)
+      return 0;
+    /* Extension headers are not followed: RoCE v2 senders do not use them. */
+    if (ip6->nexthdr != RFAB_IPPROTO_UDP)
+      return 0;
+    *ecn = (bpf_ntohl(*(__be32 *)ip6) >> 20) & 3;
+    key->family = 6;
+    __builtin_memcpy(key->src, &ip6->saddr, 16);
+    __builtin_memcpy(key->dst, &ip6->daddr, 16);
+    p = ip6 + 1;
+  } else {
+    return 0;
+  }
+
+  struct udphdr *udp = p;
+  if ((void *)(udp + 1) > data_end)
+    return 0;
+  if (bpf_ntohs(udp->dest) != rfab_roce_port)
+    return 0;
+  return udp + 1;
+}
+
+/* One frame seen whole (XDP, or a tc skb that is not GSO). `wire_len` is its length on the wire
+ * (without FCS). */
+static __always_inline void rfab_handle(void *data, void *data_end, __u64 wire_len, __u32 dir)
+{
+  struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
+  if (!t)
+    return;
+  t->frames++;
+  t->bytes += wire_len;
+
+  struct rfab_flow_key key = {};
+  struct rfab_pkt pkt = {};
+  struct rfab_bth *bth = rfab_parse_to_bth(data, data_end, dir, &key, &pkt.ecn);
+  if (!bth) {
+    t->not_roce++;
+    return;
+  }
+  if ((void *)(bth + 1) > data_end) {
+    t->malformed++;
+    return;
+  }
+  struct rfab_aeth *aeth = (void *)(bth + 1);
+  rfab_pkt_from_bth(&pkt, bth, (void *)(aeth + 1) <= data_end ? aeth : 0);
+  rfab_account(t, &key, &pkt, wire_len);
 }
 
 SEC("xdp")
@@ -332,18 +383,93 @@ int rfab_xdp(struct xdp_md *ctx)
     __v;                                                                                          \
   })
 
+/* A GSO skb (UDP GSO from rfab's own datapath, TSO/USO, or GRO on receive) is one skb for up to 64
+ * packets on the wire: each segment repeats the headers in front of its own BTH, so every segment is
+ * read and counted as the packet it is on the wire. Counting the skb once would report all but the
+ * first segment's PSNs as lost. */
+struct rfab_gso_walk {
+  struct __sk_buff *skb;
+  struct rfab_totals *t;
+  struct rfab_flow_key key;
+  __u8 ecn;
+  __u32 bth_off;     /* offset of the first segment's BTH (end of its UDP header) */
+  __u32 seg_payload; /* UDP payload bytes per segment (gso_size); the last one may be shorter */
+  __u32 payload;     /* UDP payload bytes in the whole skb */
+  __u32 hdr_len;     /* bytes of headers each segment carries on the wire (Ethernet .. UDP, VLAN) */
+};
+
+static long rfab_gso_segment(__u64 i, void *arg)
+{
+  struct rfab_gso_walk *w = arg;
+  __u64 start = i * w->seg_payload;
+  if (start >= w->payload)
+    return 1;
+  __u64 seg = w->payload - start;
+  if (seg > w->seg_payload)
+    seg = w->seg_payload;
+  struct rfab_pkt pkt = {};
+  pkt.ecn = w->ecn;
+  struct {
+    struct rfab_bth bth;
+    struct rfab_aeth aeth;
+  } h;
+  if (seg < sizeof(h.bth) ||
+      bpf_skb_load_bytes(w->skb, w->bth_off + (__u32)start, &h.bth, sizeof(h.bth)) < 0) {
+    w->t->malformed++;
+    return 0;
+  }
+  int have_aeth = seg >= sizeof(h) &&
+                  bpf_skb_load_bytes(w->skb, w->bth_off + (__u32)start + sizeof(h.bth), &h.aeth,
+                                     sizeof(h.aeth)) == 0;
+  rfab_pkt_from_bth(&pkt, &h.bth, have_aeth ? &h.aeth : 0);
+  rfab_account(w->t, &w->key, &pkt, w->hdr_len + seg);
+  return 0;
+}
+
 /* tc sees the frame after the receive path may have moved the outer VLAN tag into skb metadata;
  * count it back so bytes match what XDP (and the wire) see. */
 static __always_inline void rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
 {
   __u32 want = 14 + 8 + 40 + 8 + 12 + 4; /* two VLAN tags, IPv6, UDP, BTH, AETH */
   __u32 len = RFAB_CTX_U32(skb, len);
+  __u32 vlan = RFAB_CTX_U32(skb, vlan_present) ? 4 : 0;
+  __u32 segs = RFAB_CTX_U32(skb, gso_segs);
+  __u32 seg_payload = RFAB_CTX_U32(skb, gso_size);
   if (RFAB_CTX_U32(skb, data_end) - RFAB_CTX_U32(skb, data) < want)
     bpf_skb_pull_data(skb, len < want ? len : want);
   void *data = (void *)(long)skb->data;
   void *data_end = (void *)(long)skb->data_end;
-  __u64 wire_len = (__u64)len + (RFAB_CTX_U32(skb, vlan_present) ? 4 : 0);
-  rfab_handle(data, data_end, wire_len, dir);
+  if (segs <= 1 || seg_payload == 0) {
+    rfab_handle(data, data_end, (__u64)len + vlan, dir);
+    return;
+  }
+
+  __u32 zero_dir = dir;
+  struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &zero_dir);
+  if (!t)
+    return;
+  struct rfab_gso_walk w = {};
+  void *bth = rfab_parse_to_bth(data, data_end, dir, &w.key, &w.ecn);
+  __u32 off = bth ? (__u32)(bth - data) : 0;
+  if (!bth || off >= len) {
+    /* Not RoCE (e.g. TCP TSO): its segments' headers are unknown here, so bytes count them once. */
+    t->frames += segs;
+    t->bytes += (__u64)len + vlan;
+    t->not_roce++;
+    return;
+  }
+  w.skb = skb;
+  w.t = t;
+  w.bth_off = off;
+  w.seg_payload = seg_payload;
+  w.payload = len - off;
+  w.hdr_len = off + vlan;
+  __u32 n = (w.payload + seg_payload - 1) / seg_payload;
+  if (n > 256)
+    n = 256;
+  t->frames += n;
+  t->bytes += (__u64)len + vlan + (__u64)(n - 1) * w.hdr_len;
+  bpf_loop(n, rfab_gso_segment, &w, 0);
 }
 
 SEC("tc")

@@ -192,6 +192,50 @@ TEST_F(TelemetryCli, ValidatePassesCleanTrafficAndFailsWithReasons) {
   EXPECT_NE(t.out.find("< 90.0% of line rate 10.000 Gbit/s"), std::string::npos) << t.out;
 }
 
+// rfab's own datapath sends with UDP GSO: tc sees one skb carrying up to 64 RoCE packets. Every segment
+// must count as the packet it is on the wire (counting the skb once would report the other segments'
+// PSNs as lost), so the totals equal what `rfab perf` says it sent and received, with no loss.
+TEST_F(TelemetryCli, TcCountsEveryGsoSegmentOfRealRfabTraffic) {
+  const std::string ns = "rftgso" + std::to_string(getpid());
+  ASSERT_EQ(run({"ip", "netns", "add", ns}, 10s).rc, 0);
+  struct NetnsGuard {
+    std::string name;
+    ~NetnsGuard() { run({"ip", "netns", "del", name}, 10s); }
+  } guard{ns};
+  for (const auto& cmd : std::vector<std::vector<std::string>>{
+           {"ip", "link", "set", "rft0b", "netns", ns},
+           {"ip", "addr", "add", "10.77.0.1/24", "dev", "rft0a"},
+           {"ip", "link", "set", "rft0a", "mtu", "9000"},
+           {"ip", "-n", ns, "addr", "add", "10.77.0.2/24", "dev", "rft0b"},
+           {"ip", "-n", ns, "link", "set", "rft0b", "mtu", "9000", "up"},
+           {"ip", "-n", ns, "link", "set", "lo", "up"}})
+    ASSERT_EQ(run(cmd, 10s).rc, 0) << cmd[0] << " " << cmd[1] << " " << cmd[2];
+
+  Child collect({rfab_binary(), "collect", "--iface", "rft0a", "--hook", "tc", "--json", "--duration", "60s"});
+  ASSERT_TRUE(collect.wait_for_stderr("attached to rft0a", 10s));
+  Child server({"ip", "netns", "exec", ns, rfab_binary(), "perf", "write", "--server", "--json", "--timeout", "20"});
+  std::this_thread::sleep_for(300ms);
+  auto client = run({rfab_binary(), "perf", "write", "10.77.0.2", "-s", "1M", "-n", "40", "-q", "2", "-m", "4096",
+                     "--json", "--timeout", "20"},
+                    60s);
+  ASSERT_EQ(client.rc, 0) << client.err;
+  auto sr = server.wait(20s);
+  ASSERT_EQ(sr.rc, 0) << sr.err;
+  std::this_thread::sleep_for(300ms);
+  auto cr = collect.stop(SIGINT, 10s);
+  ASSERT_EQ(cr.rc, 0) << cr.err;
+
+  auto perf = nlohmann::json::parse(client.out);
+  ASSERT_GT(perf.at("tx_packets").get<uint64_t>(), 40u * 2 * 256 - 1) << "1 MiB per message at MTU 4096";
+  ASSERT_LT(perf.at("tx_syscalls").get<uint64_t>(), perf.at("tx_packets").get<uint64_t>() / 4)
+      << "the sender batched packets (UDP GSO), which is what this test is about";
+  auto m = last_metrics(cr.out).at("metrics");
+  EXPECT_EQ(json_value(m, "rfab_iface_roce_packets_total", "tx"), perf.at("tx_packets").get<double>());
+  EXPECT_EQ(json_value(m, "rfab_iface_roce_packets_total", "rx"), perf.at("rx_packets").get<double>());
+  EXPECT_EQ(json_value(m, "rfab_iface_lost_packets_estimate_total", "tx"), 0);
+  EXPECT_EQ(json_value(m, "rfab_iface_malformed_total", "tx"), 0);
+}
+
 TEST_F(TelemetryCli, CollectRejectsBadFlagsClearly) {
   auto r = run({rfab_binary(), "collect", "--iface", "rft0b", "--hook", "bogus"}, 10s);
   EXPECT_EQ(r.rc, 2);
