@@ -53,7 +53,9 @@ int main(int argc, char** argv) {
     else if (k == "-w") warmup = std::atoi(argv[i + 1]);
   }
   gloo::transport::tcp::attr attr;
-  attr.hostname = "127.0.0.1";
+  // GLOO_HOSTNAME: the address this rank listens on (ranks in separate network namespaces, bench-coll.sh netns).
+  const char* host = std::getenv("GLOO_HOSTNAME");
+  attr.hostname = host != nullptr && *host != '\0' ? host : "127.0.0.1";
   auto dev = gloo::transport::tcp::CreateDevice(attr);
   gloo::rendezvous::FileStore store(dir);
   gloo::rendezvous::PrefixStore prefix(coll, store);

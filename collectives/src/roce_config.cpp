@@ -136,6 +136,14 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
   } else {
     o.mtu = roce_mtu_for_link(iface_mtu_of(o.local_ip));
   }
+  if (const char* w = env("RFAB_ROCE_WRITE_BYTES"))
+    o.write_bytes = static_cast<size_t>(env_number("RFAB_ROCE_WRITE_BYTES", w, 4096, size_t{1} << 30, "4096 .. 2^30"));
+  if (const char* v = env("RFAB_ROCE_VERIFY_ICRC")) {
+    const std::string s(v);
+    if (s != "0" && s != "1")
+      throw Error(Status::InvalidArgument, "RFAB_ROCE_VERIFY_ICRC='" + s + "': expected 0 or 1");
+    o.verify_icrc = s == "1";
+  }
   return o;
 }
 

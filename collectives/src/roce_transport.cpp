@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -108,9 +110,10 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
   t.keepalive_ns = static_cast<uint64_t>(std::max<int64_t>(100, opt.timeout.count() / 10)) * 1'000'000ull;
   // A write is the unit the receiver sees arrive: small enough to pipeline through a ring of several
   // steps, big enough that per-write costs (completion, immediate, credit) stay small.
-  t.max_write = std::min(opt.ring_bytes / 8, size_t{256} << 10);
+  t.max_write = std::min(opt.ring_bytes / 8, opt.write_bytes);
 
   udp::DriverConfig dc;
+  dc.verify_icrc = opt.verify_icrc;
   try {
     dc.local = udp::Address::parse_or_throw(opt.local_ip, opt.port, "RoCE local address");
     t.driver = std::make_unique<udp::UdpDriver>(dc);
@@ -233,6 +236,27 @@ RoceTransport::~RoceTransport() {
     t.stop.store(true, std::memory_order_release);
     t.kick();
     t.thread.join();
+  }
+  if (const char* d = std::getenv("RFAB_ROCE_DEBUG"); d != nullptr && *d == '1') {
+    // Diagnostics on stderr (the datapath thread has stopped: its counters are stable now).
+    const auto& ds = t.driver->stats();
+    std::fprintf(stderr, "rfab roce rank %d: writes %llu credits %llu keepalives %llu | udp tx %llu pkts %llu syscalls "
+                 "%llu dropped, rx %llu pkts %llu syscalls %llu bad-icrc %llu unknown-qp\n",
+                 t.rank, (unsigned long long)t.n_writes.load(), (unsigned long long)t.n_credits.load(),
+                 (unsigned long long)t.n_keepalives.load(), (unsigned long long)ds.tx_packets,
+                 (unsigned long long)ds.tx_syscalls, (unsigned long long)ds.tx_dropped,
+                 (unsigned long long)ds.rx_packets, (unsigned long long)ds.rx_syscalls,
+                 (unsigned long long)ds.rx_bad_icrc, (unsigned long long)ds.rx_unknown_qp);
+    for (auto& p : t.peers) {
+      if (!p) continue;
+      const auto& q = p->qp->stats();
+      std::fprintf(stderr, "rfab roce rank %d -> rank %d: retransmits %llu timeouts %llu seq-naks %llu/%llu "
+                   "rnr-naks %llu/%llu acks %llu\n",
+                   t.rank, p->rank, (unsigned long long)q.retransmits, (unsigned long long)q.timeouts,
+                   (unsigned long long)q.seq_naks_sent, (unsigned long long)q.seq_naks_received,
+                   (unsigned long long)q.rnr_naks_sent, (unsigned long long)q.rnr_naks_received,
+                   (unsigned long long)q.acks_sent);
+    }
   }
   if (t.wake_fd >= 0) ::close(t.wake_fd);
   for (auto& p : t.peers)

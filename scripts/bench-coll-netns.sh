@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Collectives between two "hosts" = two network namespaces on one veth pair (MTU 9000), one rank in each,
+# side by side in one run: rfab (RoCE v2: rfab's RC engine over kernel UDP), OpenMPI over TCP
+# (`--mca btl tcp,self`) and Gloo over TCP. busbw per size and the ratio of rfab to the better of the two.
+# Needs root.
+#
+# Usage: scripts/bench-coll-netns.sh [BUILD_DIR] [MIN] [MAX] [ITERS]     e.g. build/release 1M 256M 10
+# Environment: COLLS (default "allreduce"; Gloo runs allreduce, allgather, broadcast), JSON=file (raw rows).
+#
+# How OpenMPI reaches ranks in namespaces: mpirun's ranks talk to their launcher over PMIx on 127.0.0.1,
+# which a rank inside another namespace cannot reach. So mpirun treats each namespace as a remote host:
+# a tiny rsh agent runs the OpenMPI daemon with `ip netns exec <ns>` (as ssh would on a real host), the
+# daemon reaches mpirun over an extra veth from the root namespace, and every rank gets a PMIx server in
+# its own namespace. The data path is then OpenMPI's TCP BTL over the same veth rfab and Gloo use.
+set -euo pipefail
+BUILD=${1:-build/release}
+MIN=${2:-1M}
+MAX=${3:-256M}
+ITERS=${4:-10}
+COLLS=${COLLS:-allreduce}
+BUILD=$(cd "$BUILD" && pwd)
+RFAB="$BUILD/cli/rfab"
+MPI_BIN="$BUILD/bench/bench_coll_mpi"
+GLOO_BIN="$BUILD/bench/bench_coll_gloo"
+[ -x "$RFAB" ] || { echo "bench-coll-netns: $RFAB not built" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "bench-coll-netns: needs root (network namespaces)" >&2; exit 2; }
+
+TAG="rbn$$"
+NS=("${TAG}a" "${TAG}b")
+S=$(( $$ % 250 + 1 ))
+DATA="10.80.$S"  # the veth between the two namespaces: .1 and .2
+OUT=$(mktemp -d /tmp/rfab-bench-coll-netns.XXXXXX)
+cleanup() {
+  for ns in "${NS[@]}"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  ip link del "${TAG}r0" 2>/dev/null || true
+  ip link del "${TAG}r1" 2>/dev/null || true
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "${NS[0]}"
+ip netns add "${NS[1]}"
+ip link add "${NS[0]}" netns "${NS[0]}" type veth peer name "${NS[1]}" netns "${NS[1]}"
+for i in 0 1; do
+  ns=${NS[$i]}
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set "$ns" mtu 9000 up
+  ip -n "$ns" addr add "$DATA.$((i + 1))/24" dev "$ns"
+  # Control link root <-> namespace, only for mpirun's daemons (10.81.S.x and 10.82.S.x).
+  ip link add "${TAG}r$i" type veth peer name "${TAG}c$i" netns "$ns"
+  ip addr add "10.8$((i + 1)).$S.1/24" dev "${TAG}r$i"
+  ip link set "${TAG}r$i" up
+  ip -n "$ns" addr add "10.8$((i + 1)).$S.2/24" dev "${TAG}c$i"
+  ip -n "$ns" link set "${TAG}c$i" up
+done
+echo "# ${NS[0]} ($DATA.1) <-veth MTU 9000-> ${NS[1]} ($DATA.2); load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+run_rfab() {  # collective
+  local port=$(( 20000 + RANDOM % 20000 ))
+  local common=(MASTER_ADDR="$DATA.1" MASTER_PORT="$port" WORLD_SIZE=2 LOCAL_WORLD_SIZE=1 LOCAL_RANK=0)
+  ip netns exec "${NS[1]}" env "${common[@]}" RANK=1 RFAB_HOSTNAME="${NS[1]}" \
+    timeout -s KILL 600 "$RFAB" coll "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 -c 0 --json >/dev/null 2>"$OUT/rfab1.err" &
+  local pid=$!
+  ip netns exec "${NS[0]}" env "${common[@]}" RANK=0 RFAB_HOSTNAME="${NS[0]}" \
+    timeout -s KILL 600 "$RFAB" coll "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 -c 0 --json >"$OUT/rfab-$1.json" \
+    2>"$OUT/rfab0.err" || { echo "rfab $1 failed: $(tail -3 "$OUT/rfab0.err")" >&2; : >"$OUT/rfab-$1.json"; }
+  wait "$pid" || echo "rfab rank 1 ($1) failed: $(tail -3 "$OUT/rfab1.err")" >&2
+}
+
+run_mpi() {
+  [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null || return 0
+  cat >"$OUT/nsrsh" <<'EOF'
+#!/bin/sh
+# rsh agent for mpirun: the "host" is a network namespace on this machine.
+while [ "${1#-}" != "$1" ]; do shift; done
+host=$1; shift
+exec ip netns exec "$host" sh -c "$*"
+EOF
+  chmod +x "$OUT/nsrsh"
+  printf '%s slots=1\n%s slots=1\n' "${NS[0]}" "${NS[1]}" >"$OUT/hosts"
+  timeout -s KILL 600 mpirun --allow-run-as-root --bind-to none -np 2 --hostfile "$OUT/hosts" \
+    --mca plm_rsh_agent "$OUT/nsrsh" --mca oob_tcp_if_include "10.81.$S.0/24,10.82.$S.0/24" \
+    --mca btl tcp,self --mca btl_tcp_if_include "$DATA.0/24" \
+    "$MPI_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/mpi-$1.json" 2>"$OUT/mpi-$1.err" \
+    || { echo "openmpi $1 failed: $(tail -3 "$OUT/mpi-$1.err")" >&2; : >"$OUT/mpi-$1.json"; }
+}
+
+run_gloo() {
+  [ -x "$GLOO_BIN" ] || return 0
+  [[ "$1" == allreduce || "$1" == allgather || "$1" == broadcast ]] || return 0
+  mkdir -p "$OUT/gloo-$1"
+  ip netns exec "${NS[1]}" env RANK=1 WORLD_SIZE=2 GLOO_STORE_DIR="$OUT/gloo-$1" GLOO_HOSTNAME="$DATA.2" \
+    timeout -s KILL 600 "$GLOO_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >/dev/null 2>"$OUT/gloo1.err" &
+  local pid=$!
+  ip netns exec "${NS[0]}" env RANK=0 WORLD_SIZE=2 GLOO_STORE_DIR="$OUT/gloo-$1" GLOO_HOSTNAME="$DATA.1" \
+    timeout -s KILL 600 "$GLOO_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/gloo-$1.json" 2>"$OUT/gloo0.err" \
+    || { echo "gloo $1 failed: $(tail -3 "$OUT/gloo0.err")" >&2; : >"$OUT/gloo-$1.json"; }
+  wait "$pid" || true
+}
+
+for c in $COLLS; do
+  echo "== $c: rfab (RoCE/UDP)" >&2
+  run_rfab "$c"
+  echo "== $c: openmpi (TCP)" >&2
+  run_mpi "$c"
+  echo "== $c: gloo (TCP)" >&2
+  run_gloo "$c"
+done
+
+python3 - "$OUT" "${JSON:-}" $COLLS <<'PY'
+import json, os, sys
+out, jpath, colls = sys.argv[1], sys.argv[2], sys.argv[3:]
+def rows(path):
+    res = {}
+    if not os.path.exists(path): return res
+    for line in open(path):
+        line = line.strip()
+        if not line.startswith("{"): continue
+        j = json.loads(line)
+        if "rows" in j:  # rfab coll --json
+            for r in j["rows"]:
+                res[r["size"]] = (r["out_of_place"]["time_us"], r["out_of_place"]["busbw_GBps"])
+        else:
+            res[j["size"]] = (j["time_us"], j["busbw_GBps"])
+    return res
+raw = []
+for c in colls:
+    r, m, g = rows(f"{out}/rfab-{c}.json"), rows(f"{out}/mpi-{c}.json"), rows(f"{out}/gloo-{c}.json")
+    print(f"# {c}, 2 ranks in 2 network namespaces, float sum, out-of-place busbw (GB/s)")
+    print(f"# {'size':>11} {'rfab RoCE':>10} {'OpenMPI TCP':>12} {'Gloo TCP':>9} {'rfab/best':>10}")
+    for size in sorted(r):
+        rb = r[size][1]
+        mb = m.get(size, (0, 0))[1]
+        gb = g.get(size, (0, 0))[1]
+        best = max(mb, gb)
+        ratio = f"{rb / best:9.2f}x" if best else "         -"
+        print(f"  {size:>11} {rb:>10.3f} {mb:>12.3f} {gb:>9.3f} {ratio:>10}")
+        raw.append({"collective": c, "size": size, "rfab": rb, "openmpi_tcp": mb, "gloo_tcp": gb})
+    print()
+if jpath:
+    json.dump(raw, open(jpath, "w"), indent=1)
+PY
