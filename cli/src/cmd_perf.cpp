@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "perf_options.hpp"
 #include "perf_session.hpp"
+#include "perftest_session.hpp"
 
 namespace rfab::cli {
 namespace {
@@ -28,7 +29,8 @@ const char* kLine = "-----------------------------------------------------------
 
 void print_text(const perf::Options& o, const perf::Result& r) {
   std::printf("%s", kLine);
-  std::printf("                    %s %s Test (rfab, kernel UDP datapath)\n", title(r.verb), o.latency ? "Latency" : "BW");
+  std::printf("                    %s %s Test (rfab, kernel UDP datapath%s)\n", title(r.verb), o.latency ? "Latency" : "BW",
+              o.perftest ? ", perftest peer" : "");
   std::printf(" Number of qps   : %-6u Transport type : RoCE v2 over UDP\n", r.qps);
   std::printf(" Mtu             : %-6u Spray entropies: %u\n", r.mtu, r.spray);
   std::printf(" Role            : %s\n", o.server ? "server" : "client");
@@ -129,12 +131,14 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("--timeout", o->timeout, "seconds without progress before giving up")->check(CLI::PositiveNumber);
   c->add_option("--retry-cnt", o->retry_cnt, "RC retry count 0..7")->check(CLI::Range(0, 7));
   c->add_option("--ack-timeout", o->ack_timeout, "RC local ACK timeout code (4.096 us * 2^n)")->check(CLI::Range(1, 31));
+  c->add_flag("--perftest", o->perftest,
+              "pair with perftest's ib_write_bw/ib_read_bw/ib_send_bw (its TCP exchange; same -s/-n/-q on both sides)");
   c->callback([o, size] {
     o->size = parse_size(*size);
     if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};
     if (!o->server && o->host.empty()) throw ExitError{2, "give the server's address, or --server on the server side"};
     if (o->server && !o->host.empty()) throw ExitError{2, "--server takes no host argument"};
-    const perf::Result r = perf::run_session(*o);
+    const perf::Result r = o->perftest ? perf::run_perftest_session(*o) : perf::run_session(*o);
     if (o->json) print_json(*o, r);
     else print_text(*o, r);
   });

@@ -1,5 +1,6 @@
 #include "perf_data.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "rfab/wire/crc32.hpp"
@@ -19,5 +20,17 @@ void fill_pattern(uint8_t* p, size_t n, uint64_t seed) {
 }
 
 uint32_t checksum(const uint8_t* p, size_t n) { return wire::crc32_update(0, p, n); }
+
+size_t words_still_pattern(const uint8_t* p, size_t n, uint64_t seed) {
+  uint8_t want[4096];
+  size_t same = 0;
+  for (size_t off = 0; off + 8 <= n; off += sizeof want) {
+    // fill_pattern's stream is positional: regenerate the chunk starting at `off`.
+    const size_t len = std::min(sizeof want, n - off) & ~size_t{7};
+    fill_pattern(want, len, seed + 0x9E3779B97F4A7C15ull * (off / 8));
+    for (size_t i = 0; i < len; i += 8) same += std::memcmp(p + off + i, want + i, 8) == 0;
+  }
+  return same;
+}
 
 }  // namespace rfab::cli::perf

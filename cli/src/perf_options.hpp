@@ -31,6 +31,7 @@ struct Options {
   double timeout = 10;         // seconds without progress before giving up (handshake, transfer)
   uint8_t retry_cnt = 7;
   uint8_t ack_timeout = 16;    // IBTA local ACK timeout code: 4.096 us * 2^n (268 ms: a loaded host is slow)
+  bool perftest = false;       // speak perftest's own side-channel protocol (pair with ib_*_bw), see perftest_session.hpp
 };
 
 struct Result {

@@ -4,6 +4,7 @@
 # down (qemu, tcpdump, taps, bridge, namespace) on every exit path.
 #
 # Usage: lab.sh -t TEST.sh [-n 1|2] [-c CAPTURE.pcap] [-b ELF]... [-f FILE]... [-w WORKDIR] [-T SECONDS] [-R]
+#               [-H HOST.sh]
 #   -t  script run in every guest as /lab/run.sh (env: RFAB_LAB_NAME, _IP, _PEER, _INDEX); its exit code is
 #       the guest's result
 #   -n  number of guests (default 2): g0 = 10.77.0.1, g1 = 10.77.0.2; the bridge itself is 10.77.0.254
@@ -12,22 +13,26 @@
 #   -f  extra file copied to the guest's /lab/
 #   -T  deadline for the whole run in seconds (default 300); the test script gets T-60 inside the guest
 #   -R  do not create rxe0 at boot (the test creates it itself)
+#   -H  script run on this host inside the lab's network namespace (so it owns the bridge address
+#       10.77.0.254) while the guests run, with RFAB_LAB_WORK and RFAB_LAB_DEADLINE (seconds) in its
+#       environment; its output is printed prefixed [host] and its exit code counts like a guest's
 # Exit: 0 when every guest's script exited 0; 1 when a guest failed or missed the deadline; 2 on setup errors.
 # Env: RFAB_SOFTROCE_CACHE (package cache, default ~/.cache/rfab-softroce), RFAB_LAB_MEM (MiB, default 512).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 
-TEST="" NGUESTS=2 CAPTURE="" BINS=() FILES=() WORK="" DEADLINE=300 RXE=1
-while getopts "t:n:c:b:f:w:T:R" opt; do
+TEST="" NGUESTS=2 CAPTURE="" BINS=() FILES=() WORK="" DEADLINE=300 RXE=1 HOST_SCRIPT=""
+while getopts "t:n:c:b:f:w:T:RH:" opt; do
   case $opt in
     t) TEST=$OPTARG ;; n) NGUESTS=$OPTARG ;; c) CAPTURE=$OPTARG ;; b) BINS+=("$OPTARG") ;;
-    f) FILES+=("$OPTARG") ;; w) WORK=$OPTARG ;; T) DEADLINE=$OPTARG ;; R) RXE=0 ;;
+    f) FILES+=("$OPTARG") ;; w) WORK=$OPTARG ;; T) DEADLINE=$OPTARG ;; R) RXE=0 ;; H) HOST_SCRIPT=$OPTARG ;;
     *) echo "usage: see the header of $0" >&2; exit 2 ;;
   esac
 done
 die() { echo "softroce-lab: $*" >&2; exit 2; }
 [ -n "$TEST" ] && [ -f "$TEST" ] || die "-t TEST.sh: no such test script '${TEST}'"
+[ -z "$HOST_SCRIPT" ] || [ -f "$HOST_SCRIPT" ] || die "-H HOST.sh: no such script '${HOST_SCRIPT}'"
 case $NGUESTS in 1|2) ;; *) die "-n: 1 or 2 guests, not '$NGUESTS'" ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespace, bridge, tap devices)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
@@ -40,12 +45,15 @@ mkdir -p "$WORK"
 NS=rfl$$
 PIDS=()
 TCPDUMP_PID=""
+HOST_PID=""
 
 cleanup() {
   local rc=$?
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # The host script runs in its own process group (set -m below): end it and whatever it started.
+  [ -z "$HOST_PID" ] || kill -TERM -- "-$HOST_PID" 2>/dev/null || true
   [ -z "$TCPDUMP_PID" ] || kill -INT "$TCPDUMP_PID" 2>/dev/null || true
-  for p in "${PIDS[@]}" $TCPDUMP_PID; do
+  for p in "${PIDS[@]}" $TCPDUMP_PID $HOST_PID; do
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$p" 2>/dev/null || true
   done
@@ -114,11 +122,24 @@ for ((i = 0; i < NGUESTS; i++)); do
   PIDS+=($!)
 done
 
-# 4. Wait for every guest to power off, within the deadline.
+# 4. The host side, if any: in the namespace, next to the guests, in its own process group.
+if [ -n "$HOST_SCRIPT" ]; then
+  set -m
+  RFAB_LAB_WORK=$WORK RFAB_LAB_DEADLINE=$GUEST_TIMEOUT \
+    ip netns exec "$NS" timeout "$GUEST_TIMEOUT" bash "$HOST_SCRIPT" > "$WORK/host.log" 2>&1 < /dev/null &
+  HOST_PID=$!
+  set +m
+fi
+
+# 5. Wait for every guest to power off (and the host script to end), within the deadline.
 end=$(( $(date +%s) + DEADLINE ))
-for p in "${PIDS[@]}"; do
+for p in "${PIDS[@]}" $HOST_PID; do
   while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
 done
+HOST_RC=""
+if [ -n "$HOST_PID" ]; then
+  if kill -0 "$HOST_PID" 2>/dev/null; then HOST_RC=timeout; else wait "$HOST_PID" && HOST_RC=0 || HOST_RC=$?; fi
+fi
 ELAPSED_MS=$(( ($(date +%s%N) - START_NS) / 1000000 ))
 if [ -n "$TCPDUMP_PID" ]; then
   # Let tcpdump drain its buffer, then stop it and wait so the pcap is complete before anyone reads it.
@@ -139,5 +160,9 @@ for ((i = 0; i < NGUESTS; i++)); do
     echo "softroce-lab: guest g$i test failed with exit code $res"; rc=1
   fi
 done
+if [ -n "$HOST_SCRIPT" ]; then
+  sed 's/^/[host] /' "$WORK/host.log"
+  if [ "$HOST_RC" != 0 ]; then echo "softroce-lab: host script failed (${HOST_RC})"; rc=1; fi
+fi
 echo "softroce-lab: $NGUESTS guest(s), wall time ${ELAPSED_MS} ms, work dir $WORK"
 exit $rc

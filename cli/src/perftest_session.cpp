@@ -1,0 +1,463 @@
+#include "perftest_session.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "perf_data.hpp"
+#include "rfab/exchange/perftest_protocol.hpp"
+#include "rfab/exchange/tcp_channel.hpp"
+#include "rfab/rc/rc.hpp"
+#include "rfab/udp/driver.hpp"
+#include "rfab/udp/error.hpp"
+
+namespace rfab::cli::perf {
+namespace {
+
+using namespace std::chrono_literals;
+using exchange::PerftestDest;
+using exchange::TcpChannel;
+
+constexpr uint64_t kGuard = 4096;          // untouched bytes behind every WRITE target region (server)
+constexpr uint32_t kOutReads = 16;         // READs we accept in flight per QP (our responder's resources)
+constexpr uint32_t kInflightPackets = 128; // unacknowledged packets over all QPs: rxe in a TCG guest is slow,
+                                           // and more only overflows its socket buffer into retransmissions
+constexpr uint64_t kMaxBuffer = 1ull << 30;
+
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+class PerftestSession {
+ public:
+  PerftestSession(const Options& o, TcpChannel ch)
+      : o_(o), ch_(std::move(ch)), conv_(ch_, std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000))) {}
+
+  Result run() {
+    // perftest's order: versions, system data, MTU (main() of *_bw.c before any verbs object exists).
+    peer_version_ = conv_.exchange_versions();
+    sys_ = conv_.exchange_sys_data({});
+    mtu_ = conv_.exchange_mtu(o_.mtu);
+    setup();
+    connect_all();
+    Result r = client() ? drive() : serve();
+    finish(r);
+    return r;
+  }
+
+ private:
+  bool client() const { return !o_.server; }
+  uint32_t qps() const { return o_.qps; }
+  // A WRITE target / READ source per QP: perftest addresses up to max(size, cycle buffer) bytes from the
+  // vaddr we announce (it walks a cycle buffer for small messages).
+  uint64_t region() const { return (std::max<uint64_t>(o_.size, sys_.cycle_buffer) + 63) & ~uint64_t{63}; }
+  // Local buffers of the client: READ lands in `slots` rotating buffers per QP, WRITE/SEND send one.
+  uint32_t slots() const {
+    if (!client() && o_.verb == Verb::send) return static_cast<uint32_t>(std::min<uint64_t>(o_.iters, 512));
+    if (client() && o_.verb == Verb::read) return static_cast<uint32_t>(std::min<uint64_t>(o_.iters, o_.tx_depth));
+    return 1;
+  }
+  uint64_t stride() const { return client() || o_.verb == Verb::send ? std::max<uint64_t>(o_.size, 8) : region() + kGuard; }
+  uint8_t* at(uint32_t q, uint32_t s) { return buf_.data() + (uint64_t{q} * slots() + s) * stride(); }
+  uint64_t seed(uint32_t q, uint32_t s) const { return seed_ ^ (0xA24BAED4963EE407ull * (uint64_t{q} * slots() + s + 1)); }
+
+  void setup() {
+    const uint64_t bytes = uint64_t{qps()} * slots() * stride();
+    if (bytes > kMaxBuffer) throw ExitError{2, "--perftest: -s x -q needs more than 1 GiB of buffers"};
+    buf_.assign(bytes, 0);
+    std::random_device rd;
+    seed_ = (uint64_t{rd()} << 32) | rd();
+    // Every buffer starts with a known pattern: what must change (WRITE/READ targets) or must not (READ
+    // source, guards) is checked against it at the end.
+    for (uint32_t q = 0; q < qps(); ++q)
+      for (uint32_t s = 0; s < slots(); ++s) fill_pattern(at(q, s), stride(), seed(q, s));
+    try {
+      mr_ = pd_.reg_mr(buf_.data(), buf_.size(), rc::kLocalWrite | rc::kRemoteWrite | rc::kRemoteRead);
+    } catch (const std::exception& e) {
+      throw ExitError{2, std::string("memory registration: ") + e.what()};
+    }
+    const size_t cq = size_t{qps()} * (o_.tx_depth + slots()) + 16;
+    scq_ = std::make_unique<rc::CompletionQueue>(cq);
+    rcq_ = std::make_unique<rc::CompletionQueue>(cq);
+
+    udp::DriverConfig dc;
+    dc.local = udp::Address::parse_or_throw(o_.local.empty() ? ch_.local_ip() : o_.local, o_.udp_port, "--local");
+    if (dc.local.v6 != (udp::Address::parse(ch_.peer_ip())->v6))
+      throw ExitError{2, "--perftest: the RoCE address and the side channel must both be IPv4 or both IPv6 "
+                         "(perftest refuses mixed GID types)"};
+    dc.gso = o_.gso;
+    dc.ipv4_id_window = udp::kAnyIpv4Id;  // rxe and RNICs write arbitrary IPv4 IDs
+    driver_ = std::make_unique<udp::UdpDriver>(dc);
+    local_ = dc.local;
+
+    const uint32_t qpn_base = (rd() & 0xFFF) << 12;
+    for (uint32_t i = 0; i < qps(); ++i) {
+      rc::QpInit init;
+      init.pd = &pd_;
+      init.send_cq = scq_.get();
+      init.recv_cq = rcq_.get();
+      init.cap.max_send_wr = o_.tx_depth;
+      init.cap.max_recv_wr = std::max<uint32_t>(slots(), 1);
+      init.cap.max_send_sge = 1;
+      init.cap.max_recv_sge = 1;
+      init.qp_num = (qpn_base | (i + 1)) & 0xFFFFFF;
+      init.tuning.max_outstanding = std::max<uint32_t>(kInflightPackets / qps(), 16);
+      qps_.push_back(std::make_unique<rc::QueuePair>(init));
+      PerftestDest d;
+      d.out_reads = kOutReads;
+      d.qpn = init.qp_num;
+      d.psn = rd() & 0xFFFFFF;
+      d.rkey = mr_->rkey();
+      d.vaddr = reinterpret_cast<uint64_t>(at(i, 0));
+      d.gid = local_.gid();
+      mine_.push_back(d);
+    }
+  }
+
+  // perftest's key exchanges: one per QP, QPs to RTS, the same messages once more (perftest prints the
+  // remote side then), one barrier after RTR, and for SEND one more once the server's receives are posted.
+  void connect_all() {
+    for (uint32_t i = 0; i < qps(); ++i) theirs_.push_back(conv_.hand_shake(mine_[i], "perftest QP key exchange"));
+    for (uint32_t i = 0; i < qps(); ++i) {
+      if (theirs_[i].gid != theirs_[0].gid)
+        throw ExitError{2, "perftest peer uses different GIDs per QP; rfab sends every QP to one address"};
+      connect(i);
+      driver_->attach(*qps_[i], udp::Address::from_gid(theirs_[i].gid, o_.udp_port));
+    }
+    peer_ = udp::Address::from_gid(theirs_[0].gid, o_.udp_port);
+    if (peer_.v6 != local_.v6) throw ExitError{2, "perftest peer's GID type differs from ours (IPv4 vs IPv6)"};
+    for (uint32_t i = 0; i < qps(); ++i) {
+      const PerftestDest again = conv_.hand_shake(mine_[i], "perftest QP key exchange (second round)");
+      if (again != theirs_[i]) throw ExitError{2, "perftest peer changed its QP keys between the two rounds"};
+    }
+    conv_.hand_shake(mine_[0], "perftest barrier after RTR");
+    if (o_.verb == Verb::send) {
+      if (!client())
+        for (uint32_t q = 0; q < qps(); ++q)
+          for (uint32_t s = 0; s < slots(); ++s) post_recv(q, s);
+      conv_.hand_shake(mine_[0], "perftest barrier after posting receives");
+    }
+  }
+
+  void connect(uint32_t i) {
+    rc::QueuePair& qp = *qps_[i];
+    rc::QpAttr a;
+    a.qp_state = rc::QpState::init;
+    a.qp_access_flags = rc::kRemoteWrite | rc::kRemoteRead;
+    check(qp.modify(a, rc::kQpState | rc::kQpAccessFlags | rc::kQpPkeyIndex | rc::kQpPort));
+    a.qp_state = rc::QpState::rtr;
+    rc::mtu_from_bytes(mtu_, a.path_mtu);
+    a.dest_qp_num = theirs_[i].qpn;
+    a.rq_psn = theirs_[i].psn;
+    a.max_dest_rd_atomic = kOutReads;
+    a.min_rnr_timer = 12;  // 0.64 ms: perftest's clients retry RNR forever (rnr_retry 7)
+    check(qp.modify(a, rc::kQpState | rc::kQpPathMtu | rc::kQpDestQpn | rc::kQpRqPsn | rc::kQpMaxDestRdAtomic |
+                           rc::kQpMinRnrTimer));
+    a.qp_state = rc::QpState::rts;
+    a.sq_psn = mine_[i].psn;
+    a.timeout = o_.ack_timeout;
+    a.retry_cnt = o_.retry_cnt;
+    a.rnr_retry = 7;
+    // Never more READs in flight than the peer's responder takes (its out_reads).
+    a.max_rd_atomic = static_cast<uint8_t>(std::clamp<uint32_t>(theirs_[i].out_reads, 1, kOutReads));
+    check(qp.modify(a, rc::kQpState | rc::kQpTimeout | rc::kQpRetryCnt | rc::kQpRnrRetry | rc::kQpSqPsn |
+                           rc::kQpMaxQpRdAtomic));
+  }
+
+  static void check(const rc::Status& s) {
+    if (!s.ok()) throw ExitError{2, std::string("QP setup: ") + s.what};
+  }
+
+  void post_recv(uint32_t q, uint32_t s) {
+    rc::Sge sge{reinterpret_cast<uint64_t>(at(q, s)), static_cast<uint32_t>(stride()), mr_->lkey()};
+    rc::RecvWr wr;
+    wr.wr_id = (uint64_t{q} << 32) | s;
+    wr.sg_list = {&sge, 1};
+    const rc::Status st = qps_[q]->post_recv(wr);
+    if (!st.ok()) throw ExitError{1, std::string("post_recv: ") + st.what};
+  }
+
+  bool post(uint32_t q, uint64_t k) {
+    rc::SendWr wr;
+    const uint32_t s = static_cast<uint32_t>(k % slots());
+    rc::Sge sge{reinterpret_cast<uint64_t>(at(q, s)), static_cast<uint32_t>(o_.size), mr_->lkey()};
+    wr.wr_id = (uint64_t{q} << 32) | s;
+    wr.send_flags = rc::kSignaled;
+    wr.sg_list = {&sge, 1};
+    switch (o_.verb) {
+      case Verb::write: wr.opcode = rc::WrOpcode::rdma_write; break;
+      case Verb::read: wr.opcode = rc::WrOpcode::rdma_read; break;
+      default: wr.opcode = rc::WrOpcode::send; break;
+    }
+    wr.rdma.remote_addr = theirs_[q].vaddr;
+    wr.rdma.rkey = theirs_[q].rkey;
+    const rc::Status st = qps_[q]->post_send(wr);
+    if (st.code == rc::Errc::queue_full) return false;
+    if (!st.ok()) throw ExitError{1, std::string("post_send: ") + st.what};
+    return true;
+  }
+
+  // A completed READ into slot s of QP q: every word must have been overwritten, and the bytes must equal
+  // the QP's first READ. The slot gets its pattern back for the next READ that lands there.
+  void check_read(uint32_t q, uint32_t s) {
+    uint8_t* p = at(q, s);
+    const size_t left = words_still_pattern(p, o_.size, seed(q, s));
+    if (left > 0 && note_.empty())
+      note_ = "QP " + std::to_string(q) + ": a READ left " + std::to_string(left) + " of its words unwritten";
+    const uint32_t crc = checksum(p, o_.size);
+    if (first_read_crc_.size() <= q) first_read_crc_.resize(qps(), 0), have_first_.resize(qps(), false);
+    if (!have_first_[q]) {
+      first_read_crc_[q] = crc;
+      have_first_[q] = true;
+    } else if (crc != first_read_crc_[q] && note_.empty()) {
+      note_ = "QP " + std::to_string(q) + ": READs of the same remote bytes returned different data";
+    }
+    fill_pattern(p, o_.size, seed(q, s));
+  }
+
+  std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(static_cast<int64_t>(o_.timeout * 1000)); }
+
+  Result drive() {
+    Result r;
+    std::vector<uint64_t> posted(qps(), 0), done(qps(), 0);
+    const uint32_t window = o_.verb == Verb::read ? slots() : o_.tx_depth;
+    std::vector<rc::WorkCompletion> wcs(256);
+    std::string failure;
+    const double cpu0 = cpu_seconds();
+    const Nanos t0 = driver_->now();
+    Nanos last = t0;
+    for (;;) {
+      bool all = true;
+      for (uint32_t q = 0; q < qps(); ++q) {
+        while (failure.empty() && posted[q] < o_.iters && posted[q] - done[q] < window && post(q, posted[q])) ++posted[q];
+        if (done[q] < posted[q] || (failure.empty() && posted[q] < o_.iters)) all = false;
+      }
+      if (all) break;
+      driver_->progress(1'000'000);
+      const Nanos now = driver_->now();
+      const size_t n = scq_->poll(wcs);
+      for (size_t i = 0; i < n; ++i) {
+        const uint32_t q = static_cast<uint32_t>(wcs[i].wr_id >> 32);
+        if (wcs[i].status != rc::WcStatus::success) {
+          if (failure.empty())
+            failure = "QP " + std::to_string(q) + ": completion error " + rc::to_string(wcs[i].status) + " after " +
+                      std::to_string(done[q]) + " operations";
+        } else if (o_.verb == Verb::read) {
+          check_read(q, static_cast<uint32_t>(wcs[i].wr_id & 0xFFFFFFFF));
+        }
+        ++done[q];
+      }
+      if (n > 0) last = now;
+      else if (now - last > static_cast<Nanos>(o_.timeout * 1e9)) {
+        failure = "no completion for " + std::to_string(static_cast<int>(o_.timeout)) + " s (is the peer alive?)";
+        break;
+      }
+    }
+    r.seconds = static_cast<double>(driver_->now() - t0) / 1e9;
+    r.cpu_seconds = cpu_seconds() - cpu0;
+    for (uint64_t d : done) r.iterations += d;
+    if (!failure.empty()) throw ExitError{1, failure};
+    const double bytes = static_cast<double>(r.iterations) * static_cast<double>(o_.size);
+    r.bw_avg_gbps = r.bw_peak_gbps = r.seconds > 0 ? bytes * 8 / r.seconds / 1e9 : 0;
+    r.msg_rate_mpps = r.seconds > 0 ? static_cast<double>(r.iterations) / r.seconds / 1e6 : 0;
+    if (o_.verb != Verb::send) {
+      // Non-duplex WRITE/READ: a barrier, then the client's result line goes to the server for printing.
+      conv_.hand_shake(mine_[0], "perftest barrier after the test");
+      // perftest counts iterations over all QPs (-n x -q) in its report.
+      conv_.exchange_bw_reports({o_.size, r.iterations, r.bw_peak_gbps, r.bw_avg_gbps, r.msg_rate_mpps});
+    }
+    if (o_.verb == Verb::read) {
+      r.verified = note_.empty();
+      r.verify_note = r.verified ? "every READ overwrote its whole buffer and all READs of a QP returned the same bytes"
+                                 : note_;
+    } else {
+      r.verified = true;
+      r.verify_note = std::to_string(r.iterations) + (o_.verb == Verb::write ? " WRITEs" : " SENDs") +
+                      " of " + std::to_string(o_.size) + " B acknowledged by the peer (perftest shows no memory to check)";
+    }
+    return r;
+  }
+
+  Result serve() {
+    Result r;
+    std::vector<uint64_t> got(qps(), 0);
+    std::vector<rc::WorkCompletion> wcs(256);
+    const double cpu0 = cpu_seconds();
+    const Nanos t0 = driver_->now();
+    Nanos last = t0, first = t0;
+    uint64_t last_rx = 0, loops = 0;
+    auto received_all = [&] {
+      for (uint64_t g : got)
+        if (g < o_.iters) return false;
+      return true;
+    };
+    // The client's next side-channel message (its barrier, or for SEND its close handshake) comes once it
+    // has every completion, which needs our ACKs and READ responses: keep the driver running until then.
+    for (;;) {
+      const bool busy = driver_->progress(1'000'000);
+      const size_t n = rcq_->poll(wcs);
+      for (size_t i = 0; i < n; ++i) on_recv(wcs[i], got);
+      scq_->poll(wcs);
+      const Nanos now = driver_->now();
+      if (driver_->stats().rx_packets != last_rx) {
+        if (last_rx == 0) first = now;  // the transfer's time starts with its first packet, not our wait
+        last_rx = driver_->stats().rx_packets;
+        last = now;
+      } else if (now - last > static_cast<Nanos>(o_.timeout * 1e9) && !ch_.readable(0ms)) {
+        throw ExitError{1, "no packets from the perftest client for " + std::to_string(static_cast<int>(o_.timeout)) + " s"};
+      }
+      if ((!busy || ++loops % 256 == 0) && ch_.readable(0ms)) break;
+    }
+    if (o_.verb == Verb::send && !received_all() && note_.empty()) {
+      std::string counts;
+      for (uint64_t g : got) counts += " " + std::to_string(g);
+      note_ = "the client finished, but per QP only" + counts + " of " + std::to_string(o_.iters) + " messages arrived";
+    }
+    r.seconds = static_cast<double>(last - first) / 1e9;
+    r.cpu_seconds = cpu_seconds() - cpu0;
+    if (o_.verb == Verb::send) {
+      for (uint64_t g : got) r.iterations += g;
+      r.verified = note_.empty();
+      r.verify_note = r.verified ? std::to_string(o_.iters) + " messages of " + std::to_string(o_.size) +
+                                       " B on each of " + std::to_string(qps()) + " QPs"
+                                 : note_;
+      const double bytes = static_cast<double>(r.iterations) * static_cast<double>(o_.size);
+      r.bw_avg_gbps = r.bw_peak_gbps = r.seconds > 0 ? bytes * 8 / r.seconds / 1e9 : 0;
+      r.msg_rate_mpps = r.seconds > 0 ? static_cast<double>(r.iterations) / r.seconds / 1e6 : 0;
+      return r;
+    }
+    conv_.hand_shake(mine_[0], "perftest barrier after the test");
+    const auto rep = conv_.exchange_bw_reports({});  // perftest's server sends its (unused) report too
+    r.iterations = rep.iters;
+    r.bw_peak_gbps = rep.bw_peak;  // as the client measured them, in the client's unit
+    r.bw_avg_gbps = rep.bw_avg;
+    r.msg_rate_mpps = rep.msg_rate;
+    if (rep.size != o_.size || rep.iters != o_.iters * qps())  // perftest reports -n x -q iterations
+      note_ = "the client ran -s " + std::to_string(rep.size) + " and " + std::to_string(rep.iters) +
+              " iterations in all, this server expects -s " + std::to_string(o_.size) + " and " +
+              std::to_string(o_.iters * qps()) + " (-n " + std::to_string(o_.iters) + " x -q " + std::to_string(qps()) + ")";
+    else
+      check_memory();
+    r.verified = note_.empty();
+    r.verify_note = r.verified ? (o_.verb == Verb::write
+                                      ? "every 8-byte word of each QP's target region was overwritten, its guard was not"
+                                      : "our READ source is unchanged")
+                               : note_;
+    return r;
+  }
+
+  void on_recv(const rc::WorkCompletion& wc, std::vector<uint64_t>& got) {
+    const uint32_t q = static_cast<uint32_t>(wc.wr_id >> 32);
+    const uint32_t s = static_cast<uint32_t>(wc.wr_id & 0xFFFFFFFF);
+    if (wc.status != rc::WcStatus::success) {
+      if (note_.empty()) note_ = std::string("receive completion error ") + rc::to_string(wc.status);
+      return;
+    }
+    if (wc.byte_len != o_.size && note_.empty())
+      note_ = "QP " + std::to_string(q) + " message " + std::to_string(got[q]) + " has " + std::to_string(wc.byte_len) +
+              " bytes, expected " + std::to_string(o_.size);
+    if (++got[q] > o_.iters && note_.empty()) note_ = "QP " + std::to_string(q) + " received more than -n messages";
+    post_recv(q, s);
+  }
+
+  void check_memory() {
+    for (uint32_t q = 0; q < qps(); ++q) {
+      uint8_t* p = at(q, 0);
+      if (o_.verb == Verb::write) {
+        const size_t left = words_still_pattern(p, o_.size, seed(q, 0));
+        if (left > 0)
+          return void(note_ = "QP " + std::to_string(q) + ": " + std::to_string(left) + " of " + std::to_string(o_.size / 8) +
+                              " words of the WRITE target were not written");
+        // The guard behind the region perftest may address must still hold its pattern.
+        std::vector<uint8_t> full(stride());
+        fill_pattern(full.data(), full.size(), seed(q, 0));
+        if (std::memcmp(p + region(), full.data() + region(), kGuard) != 0)
+          return void(note_ = "QP " + std::to_string(q) + ": a WRITE landed in the " + std::to_string(kGuard) +
+                              "-byte guard behind its " + std::to_string(region()) + "-byte target region");
+      } else {
+        std::vector<uint8_t> full(stride());
+        fill_pattern(full.data(), full.size(), seed(q, 0));
+        if (std::memcmp(p, full.data(), full.size()) != 0)
+          return void(note_ = "QP " + std::to_string(q) + ": the READ source changed");
+      }
+    }
+  }
+
+  void finish(Result& r) {
+    conv_.close(mine_[0]);
+    r.verb = o_.verb;
+    r.bytes = o_.size;
+    r.qps = qps();
+    r.mtu = mtu_;
+    r.spray = 1;
+    const auto& s = driver_->stats();
+    r.tx_packets = s.tx_packets;
+    r.rx_packets = s.rx_packets;
+    r.tx_syscalls = s.tx_syscalls;
+    r.rx_syscalls = s.rx_syscalls;
+    r.rx_bad_icrc = s.rx_bad_icrc;
+    for (const auto& qp : qps_) {
+      r.retransmits += qp->stats().retransmits;
+      r.timeouts += qp->stats().timeouts;
+      r.duplicates += qp->stats().duplicates;
+      r.out_of_order += qp->stats().out_of_order;
+    }
+    r.verify_note += "; peer perftest " + peer_version_ + ", path MTU " + std::to_string(mtu_);
+    if (!r.verified) throw ExitError{1, "data check failed: " + r.verify_note};
+  }
+
+  const Options& o_;
+  TcpChannel ch_;
+  exchange::PerftestConversation conv_;
+  std::string peer_version_;
+  exchange::PerftestSysData sys_;
+  uint32_t mtu_ = 1024;
+  std::vector<uint8_t> buf_;
+  uint64_t seed_ = 0;
+  rc::ProtectionDomain pd_;
+  rc::MemoryRegion* mr_ = nullptr;
+  std::unique_ptr<rc::CompletionQueue> scq_, rcq_;
+  std::unique_ptr<udp::UdpDriver> driver_;
+  udp::Address local_, peer_;
+  std::vector<std::unique_ptr<rc::QueuePair>> qps_;
+  std::vector<PerftestDest> mine_, theirs_;
+  std::vector<uint32_t> first_read_crc_;
+  std::vector<bool> have_first_;
+  std::string note_;
+};
+
+}  // namespace
+
+Result run_perftest_session(const Options& o) {
+  if (o.verb == Verb::atomic) throw ExitError{2, "--perftest: atomic is not supported (ib_atomic_bw is not paired yet)"};
+  if (o.latency) throw ExitError{2, "--perftest: only the bandwidth tests (ib_*_bw) are supported, not --latency"};
+  if (o.duration > 0) throw ExitError{2, "--perftest: use -n ITERS (perftest's -D mode is not supported)"};
+  if (o.spray > 1) throw ExitError{2, "--perftest: --spray needs an rfab peer (perftest places packets in order)"};
+  if (!o.faults.empty()) throw ExitError{2, "--perftest: --faults is for rfab peers only"};
+  if (o.size == 0 || o.size > (1ull << 31)) throw ExitError{2, "--perftest: -s must be 1 B .. 2 GiB"};
+  if (o.qps > 64) throw ExitError{2, "--perftest: at most 64 QPs"};
+  const auto t = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
+  try {
+    TcpChannel ch = o.server ? TcpChannel::accept_one(o.local, o.tcp_port,
+                                                      std::chrono::milliseconds(static_cast<int64_t>(std::max(o.timeout, 60.0) * 1000)))
+                             : TcpChannel::connect(o.host, o.tcp_port, t);
+    PerftestSession s(o, std::move(ch));
+    return s.run();
+  } catch (const exchange::ExchangeError& e) {
+    throw ExitError{2, e.what()};
+  } catch (const udp::UdpError& e) {
+    throw ExitError{2, e.what()};
+  }
+}
+
+}  // namespace rfab::cli::perf

@@ -1,0 +1,22 @@
+// `rfab perf --perftest`: one side of a perftest bandwidth test (ib_write_bw, ib_read_bw, ib_send_bw; RC, no
+// rdma_cm) with rfab's user-space RC engine over the kernel-UDP datapath on this side and perftest (on an RNIC
+// or Linux rdma_rxe) on the other. The TCP side channel is perftest's own (rfab/exchange/perftest_protocol.hpp),
+// so a stock perftest binary is the peer; -s/-n/-q must match on both sides, as between two perftests.
+//
+// What is checked, since perftest's own buffers are random and never shown:
+//   write, rfab server: every 8-byte word of each QP's target region was overwritten, the guard behind it
+//                       was not; the client's report names the same size and iterations
+//   read,  rfab client: every READ overwrote every word of its local slot, and all READs of a QP returned
+//                       identical bytes (the server's buffer does not change)
+//   read,  rfab server: our buffer is unchanged (READs must not write)
+//   send,  rfab server: exactly -n messages per QP, each of -s bytes
+//   write/read/send, rfab client: every operation completed successfully (acknowledged by the peer)
+// Throws ExitError{2} for setup/protocol errors and ExitError{1} for transfer or check failures.
+#pragma once
+#include "perf_options.hpp"
+
+namespace rfab::cli::perf {
+
+Result run_perftest_session(const Options& o);
+
+}  // namespace rfab::cli::perf
