@@ -138,6 +138,8 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
   }
   if (const char* w = env("RFAB_ROCE_WRITE_BYTES"))
     o.write_bytes = static_cast<size_t>(env_number("RFAB_ROCE_WRITE_BYTES", w, 4096, size_t{1} << 30, "4096 .. 2^30"));
+  if (const char* v = env("RFAB_ROCE_SPIN_US"))
+    o.spin_ns = env_number("RFAB_ROCE_SPIN_US", v, 0, 1000000, "0 .. 1000000 microseconds") * 1000;
   if (const char* v = env("RFAB_ROCE_VERIFY_ICRC")) {
     const std::string s(v);
     if (s != "0" && s != "1")

@@ -15,9 +15,6 @@
 namespace rfab::coll {
 
 namespace {
-// Idle passes (each a non-blocking recvmmsg) before sleeping: a reply to a small message usually comes
-// back within a few microseconds, and waking from epoll costs tens of microseconds on a VM.
-constexpr int kIdlePasses = 32;
 constexpr uint64_t kMaxSleepNs = 20'000'000;  // re-check stop / keep-alives at least this often
 }  // namespace
 
@@ -209,7 +206,7 @@ bool RoceTransport::Impl::poll_completions() {
 
 void RoceTransport::Impl::run() {
   pthread_setname_np(pthread_self(), "rfab-roce");
-  int idle = 0;
+  uint64_t idle_since = 0;  // 0: busy
   try {
     while (!stop.load(std::memory_order_acquire)) {
       const uint64_t now = driver->now();
@@ -217,10 +214,13 @@ void RoceTransport::Impl::run() {
       work |= driver->progress(0);
       work |= poll_completions();
       if (work) {
-        idle = 0;
+        idle_since = 0;
         continue;
       }
-      if (++idle < kIdlePasses) continue;
+      // Poll a little before sleeping (each pass is a non-blocking recvmmsg): an answer often comes back
+      // within microseconds, while waking from epoll costs tens of microseconds on a VM.
+      if (idle_since == 0) idle_since = now;
+      if (now - idle_since < opt.spin_ns) continue;
       dp_sleeping.store(true, std::memory_order_seq_cst);
       if (pending()) {
         dp_sleeping.store(false, std::memory_order_relaxed);
@@ -234,7 +234,7 @@ void RoceTransport::Impl::run() {
       }
       driver->progress(wait);
       dp_sleeping.store(false, std::memory_order_seq_cst);
-      idle = kIdlePasses / 2;
+      idle_since = 0;
     }
   } catch (const std::exception& e) {
     // The datapath itself broke (a socket error): every peer is unreachable from here.

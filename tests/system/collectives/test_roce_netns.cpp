@@ -214,7 +214,7 @@ TEST(CollRoceNetns, MalformedRoceAddressIsRejectedNamingTheVariable) {
   auto res = run_ranks(
       2,
       [&](int rank, const rfabUniqueId& id) -> int {
-        setenv("RFAB_TIMEOUT", "5", 1);
+        setenv("RFAB_TIMEOUT", "2", 1);
         if (rank == 1) setenv("RFAB_ROCE_ADDR", "10.0.0.300", 1);
         rfabComm_t comm;
         if (rfabCommInitRank(&comm, 2, id, rank) == rfabSuccess) return kNoError;

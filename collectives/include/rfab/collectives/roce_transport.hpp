@@ -37,12 +37,14 @@ struct RoceOptions {
   uint32_t mtu = 4096;           // RoCE path MTU wanted (the pair uses the smaller of both ends)
   std::chrono::milliseconds timeout{30000};  // RFAB_TIMEOUT: failure detection must fit inside it
   size_t write_bytes = size_t{256} << 10;  // largest RDMA WRITE (RFAB_ROCE_WRITE_BYTES); also <= ring/8
+  uint64_t spin_ns = 0;  // datapath polls this long before sleeping (RFAB_ROCE_SPIN_US; 0: measured best when
+                         // ranks' threads outnumber cores, as on the 2-vCPU test VM)
   bool verify_icrc = true;                 // check received ICRCs (RFAB_ROCE_VERIFY_ICRC=0 trusts the UDP checksum)
 
   // From RFAB_ROCE_ADDR / RFAB_ROCE_IFACE (else `fallback_ip`, the address our store connection uses),
   // RFAB_ROCE_PORT (base; local_index is added so ranks sharing an IP differ), RFAB_ROCE_RING_BYTES,
   // RFAB_ROCE_MTU (else the largest that fits the interface's MTU), RFAB_ROCE_WRITE_BYTES,
-  // RFAB_ROCE_VERIFY_ICRC. Throws Error(InvalidArgument) naming
+  // RFAB_ROCE_SPIN_US, RFAB_ROCE_VERIFY_ICRC. Throws Error(InvalidArgument) naming
   // the variable for a malformed value.
   static RoceOptions from_env(const std::string& fallback_ip, int local_index, std::chrono::milliseconds timeout);
 };
