@@ -29,8 +29,8 @@ const char* kLine = "-----------------------------------------------------------
 
 void print_text(const perf::Options& o, const perf::Result& r) {
   std::printf("%s", kLine);
-  std::printf("                    %s %s Test (rfab, kernel UDP datapath%s)\n", title(r.verb), o.latency ? "Latency" : "BW",
-              o.perftest ? ", perftest peer" : "");
+  std::printf("                    %s %s Test (rfab, %s%s)\n", title(r.verb), o.latency ? "Latency" : "BW",
+              r.datapath.empty() ? "kernel UDP datapath" : r.datapath.c_str(), o.perftest ? ", perftest side channel" : "");
   std::printf(" Number of qps   : %-6u Transport type : RoCE v2 over UDP\n", r.qps);
   std::printf(" Mtu             : %-6u Spray entropies: %u\n", r.mtu, r.spray);
   std::printf(" Role            : %s\n", o.server ? "server" : "client");
@@ -70,6 +70,7 @@ void print_json(const perf::Options& o, const perf::Result& r) {
       {"bw_avg_gbps", r.bw_avg_gbps},
       {"msg_rate_mpps", r.msg_rate_mpps},
       {"verified", r.verified},
+      {"datapath", r.datapath.empty() ? "kernel UDP datapath" : r.datapath},
       {"verify_note", r.verify_note},
       {"tx_packets", r.tx_packets},
       {"rx_packets", r.rx_packets},
@@ -133,11 +134,18 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("--ack-timeout", o->ack_timeout, "RC local ACK timeout code (4.096 us * 2^n)")->check(CLI::Range(1, 31));
   c->add_flag("--perftest", o->perftest,
               "pair with perftest's ib_write_bw/ib_read_bw/ib_send_bw (its TCP exchange; same -s/-n/-q on both sides)");
+  c->add_flag("--verbs", o->verbs,
+              "run the QPs on an RDMA device (RNIC or rxe) through libibverbs; speaks perftest's side channel");
+  c->add_option("--device", o->device, "--verbs: RDMA device (default: first usable; RFAB_VERBS_DEVICE)");
+  c->add_option("--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)")
+      ->check(CLI::Range(0, 255));
   c->callback([o, size] {
     o->size = parse_size(*size);
     if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};
     if (!o->server && o->host.empty()) throw ExitError{2, "give the server's address, or --server on the server side"};
     if (o->server && !o->host.empty()) throw ExitError{2, "--server takes no host argument"};
+    if (o->verbs) o->perftest = true;  // the verbs backend runs in the perftest-protocol session
+    if (!o->verbs && (!o->device.empty() || o->gid_index >= 0)) throw ExitError{2, "--device/--gid-index need --verbs"};
     const perf::Result r = o->perftest ? perf::run_perftest_session(*o) : perf::run_session(*o);
     if (o->json) print_json(*o, r);
     else print_text(*o, r);

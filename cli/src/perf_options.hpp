@@ -32,6 +32,9 @@ struct Options {
   uint8_t retry_cnt = 7;
   uint8_t ack_timeout = 16;    // IBTA local ACK timeout code: 4.096 us * 2^n (268 ms: a loaded host is slow)
   bool perftest = false;       // speak perftest's own side-channel protocol (pair with ib_*_bw), see perftest_session.hpp
+  bool verbs = false;          // queue pairs on an RDMA device (libibverbs) instead of rfab's engine; implies perftest
+  std::string device;          // --verbs: device name ("" = automatic, RFAB_VERBS_DEVICE)
+  int gid_index = -1;          // --verbs: GID index (-1 = automatic, RFAB_VERBS_GID_INDEX)
 };
 
 struct Result {
@@ -49,6 +52,7 @@ struct Result {
   double cpu_seconds = 0;      // user + system CPU of this process during the transfer
   bool verified = false;       // data / exactly-once check passed
   std::string verify_note;     // what was checked
+  std::string datapath;        // what moved the packets ("" = rfab's engine over kernel UDP)
 };
 
 }  // namespace rfab::cli::perf
