@@ -365,12 +365,15 @@ static __always_inline void rfab_handle(void *data, void *data_end, __u64 wire_l
   rfab_account(t, &key, &pkt, wire_len);
 }
 
-SEC("xdp")
+/* Multi-buffer ("frags") aware: RoCE with a 4096-byte path MTU needs frames larger than a page minus
+ * headroom, which native XDP on veth and many NICs only accepts from frags-aware programs. Headers are
+ * always in the first buffer; the length counts every fragment. */
+SEC("xdp.frags")
 int rfab_xdp(struct xdp_md *ctx)
 {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
-  rfab_handle(data, data_end, (__u64)(data_end - data), RFAB_DIR_INGRESS);
+  rfab_handle(data, data_end, bpf_xdp_get_buff_len(ctx), RFAB_DIR_INGRESS);
   return XDP_PASS;
 }
 

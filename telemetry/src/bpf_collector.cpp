@@ -183,6 +183,9 @@ class BpfCollector final : public Collector {
         std::string why = errstr(fd);
         if (e == EBUSY || e == EEXIST)
           why = "another XDP program is attached (another collector?)";
+        else if (e == ERANGE)
+          why += ": the interface MTU is larger than this driver's native XDP accepts; lower the MTU or use "
+                 "--hook xdp-generic or --hook tc";
         else if (e == EOPNOTSUPP || (e == EINVAL && cfg_.hook == Hook::xdp))
           why += ": the driver may lack native XDP; try --hook xdp-generic";
         throw TelemetryError("attaching XDP (" + std::string(to_string(cfg_.hook)) + ") to " + cfg_.iface +

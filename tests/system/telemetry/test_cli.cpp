@@ -236,6 +236,23 @@ TEST_F(TelemetryCli, TcCountsEveryGsoSegmentOfRealRfabTraffic) {
   EXPECT_EQ(json_value(m, "rfab_iface_malformed_total", "tx"), 0);
 }
 
+// RoCE at a 4096-byte path MTU needs jumbo frames, which native XDP on veth accepts only from a
+// multi-buffer ("frags") aware program: the collector must attach at MTU 9000 and count such frames whole.
+TEST_F(TelemetryCli, NativeXdpCountsJumboFrames) {
+  for (const char* dev : {"rft0a", "rft0b"}) ASSERT_EQ(run({"ip", "link", "set", dev, "mtu", "9000"}, 10s).rc, 0);
+  Child collect({rfab_binary(), "collect", "--iface", "rft0b", "--hook", "xdp", "--json", "--duration", "60s"});
+  ASSERT_TRUE(collect.wait_for_stderr("attached to rft0b", 10s));
+  Plan p = make_clean_plan(2, 20, 4096);
+  inject("rft0a", p.frames);
+  std::this_thread::sleep_for(500ms);
+  auto cr = collect.stop(SIGINT, 10s);
+  ASSERT_EQ(cr.rc, 0) << cr.err;
+  auto m = last_metrics(cr.out).at("metrics");
+  EXPECT_EQ(json_value(m, "rfab_iface_roce_packets_total", "rx"), static_cast<double>(p.roce_packets));
+  EXPECT_EQ(json_value(m, "rfab_iface_roce_bytes_total", "rx"), static_cast<double>(p.roce_bytes));
+  EXPECT_EQ(json_value(m, "rfab_iface_lost_packets_estimate_total", "rx"), 0);
+}
+
 TEST_F(TelemetryCli, CollectRejectsBadFlagsClearly) {
   auto r = run({rfab_binary(), "collect", "--iface", "rft0b", "--hook", "bogus"}, 10s);
   EXPECT_EQ(r.rc, 2);
