@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +38,12 @@ RingMemory alloc_ring(size_t bytes) {
   if (p == nullptr) throw Error(Status::System, "RoCE: cannot allocate a " + std::to_string(bytes) + "-byte ring");
   std::memset(p, 0, bytes);  // touch the pages now, not on the datapath
   return RingMemory(static_cast<std::byte*>(p));
+}
+
+bool is_loopback(const udp::Address& a) {
+  if (!a.v6) return a.ip[0] == 127;
+  static const std::array<uint8_t, 16> lo6{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return a.ip == lo6;
 }
 
 void check(const rc::Status& s, const std::string& what) {
@@ -192,6 +199,17 @@ void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
     if (!addr || addr->v6 != t.driver->local().v6)
       throw Error(Status::InvalidArgument, "RoCE: rank " + std::to_string(p.rank) + " publishes address '" + e.ip +
                                                "', unusable from " + t.local.ip + " (IPv4 and IPv6 do not mix)");
+    // A rank whose store connection went over loopback publishes 127.0.0.1: unreachable from other hosts.
+    const bool lo_local = is_loopback(t.driver->local()), lo_remote = is_loopback(*addr);
+    if (lo_local != lo_remote) {
+      const int culprit = lo_local ? t.rank : p.rank;
+      throw Error(Status::InvalidArgument,
+                  "RoCE: rank " + std::to_string(culprit) + " uses loopback address " +
+                      (lo_local ? t.local.ip : e.ip) + " but rank " + std::to_string(lo_local ? p.rank : t.rank) +
+                      " uses " + (lo_local ? e.ip : t.local.ip) +
+                      ": set RFAB_ROCE_ADDR or RFAB_ROCE_IFACE on rank " + std::to_string(culprit) +
+                      " (or a MASTER_ADDR other hosts can reach)");
+    }
     p.addr = *addr;
     p.remote_va = q->ring_va;
     p.remote_rkey = q->rkey;

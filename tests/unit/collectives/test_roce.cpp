@@ -286,6 +286,27 @@ TEST(RoceLoopback, MismatchedRingSizesAreRejectedNamingTheVariable) {
   }
 }
 
+TEST(RoceLoopback, LoopbackAddressFacingARemoteHostIsRejectedNamingTheFix) {
+  Doorbell bell;
+  RoceOptions o;
+  o.local_ip = "127.0.0.1";
+  RoceTransport t(0, 2, "hostA", {1}, o, bell);
+  RoceEndpoint remote;
+  remote.rank = 1;
+  remote.ip = "10.11.12.13";
+  remote.port = 4791;
+  remote.mtu = 4096;
+  remote.ring_bytes = o.ring_bytes;
+  remote.qps = {{0, 1, 0, 0x1000, 0x100}};
+  try {
+    t.connect({remote});
+    ADD_FAILURE() << "connected 127.0.0.1 to 10.11.12.13";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("RFAB_ROCE_ADDR"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("rank 0"), std::string::npos) << e.what();
+  }
+}
+
 // ---------------------------------------------------------------- communicators over loopback RoCE
 
 class RoceComm : public ::testing::TestWithParam<int> {};
