@@ -14,6 +14,8 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -52,6 +54,26 @@ void emit(int rank, bool prefix, std::string& buf, FILE* to, bool flush_all) {
   std::fflush(to);
 }
 
+// This process's environment with the torchrun-style variables of rank `r` set (replacing any already there).
+std::vector<std::string> rank_environment(int r, int nranks, const std::string& port, const std::string& job) {
+  const std::pair<const char*, std::string> vars[] = {
+      {"RANK", std::to_string(r)},         {"WORLD_SIZE", std::to_string(nranks)},
+      {"LOCAL_RANK", std::to_string(r)},   {"LOCAL_WORLD_SIZE", std::to_string(nranks)},
+      {"GROUP_RANK", "0"},                 {"MASTER_ADDR", "127.0.0.1"},
+      {"MASTER_PORT", port},               {"RFAB_STORE_EXTERNAL", "1"},
+      {"RFAB_JOB_ID", job}};
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    bool replaced = false;
+    for (const auto& [k, v] : vars)
+      if (kv.size() > std::strlen(k) && kv.substr(0, std::strlen(k)) == k && kv[std::strlen(k)] == '=') replaced = true;
+    if (!replaced) env.emplace_back(kv);
+  }
+  for (const auto& [k, v] : vars) env.push_back(std::string(k) + "=" + v);
+  return env;
+}
+
 int run_job(const RunOptions& o) {
   if (o.argv.empty()) throw ExitError{2, "run: no program given (rfab run -n N -- PROGRAM ARGS)"};
   coll::StoreServer store("127.0.0.1", 0);
@@ -63,6 +85,15 @@ int run_job(const RunOptions& o) {
   for (int r = 0; r < o.nranks; ++r) {
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw ExitError{2, "run: pipe failed"};
+    // Everything the child needs is built here: the store's thread is running, so between fork and exec
+    // the child must not allocate (a lock held by that thread at fork time would never be released).
+    std::vector<std::string> env_strings = rank_environment(r, o.nranks, port, job);
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<char*> args;
+    for (const auto& a : o.argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
     pid_t pid = fork();
     if (pid < 0) throw ExitError{2, std::string("run: fork failed: ") + std::strerror(errno)};
     if (pid == 0) {
@@ -87,21 +118,13 @@ int run_job(const RunOptions& o) {
       }
       dup2(out[1], 1);
       dup2(err[1], 2);
-      auto set = [](const char* k, const std::string& v) { setenv(k, v.c_str(), 1); };
-      set("RANK", std::to_string(r));
-      set("WORLD_SIZE", std::to_string(o.nranks));
-      set("LOCAL_RANK", std::to_string(r));
-      set("LOCAL_WORLD_SIZE", std::to_string(o.nranks));
-      set("GROUP_RANK", "0");
-      set("MASTER_ADDR", "127.0.0.1");
-      set("MASTER_PORT", port);
-      set("RFAB_STORE_EXTERNAL", "1");
-      set("RFAB_JOB_ID", job);
-      std::vector<char*> args;
-      for (const auto& a : o.argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      std::fprintf(stderr, "rfab run: cannot execute %s: %s\n", args[0], std::strerror(errno));
+      execvpe(args[0], args.data(), envp.data());
+      const char* why = std::strerror(errno);
+      (void)!write(2, "rfab run: cannot execute ", 25);
+      (void)!write(2, args[0], std::strlen(args[0]));
+      (void)!write(2, ": ", 2);
+      (void)!write(2, why, std::strlen(why));
+      (void)!write(2, "\n", 1);
       _exit(127);
     }
     setpgid(pid, pid);

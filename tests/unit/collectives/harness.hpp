@@ -24,15 +24,54 @@ struct RankExit {
   double seconds = 0;   // when the rank finished, from the start
 };
 
+// The rendezvous store (rfabGetUniqueId starts a server thread in the calling process) runs in a process
+// of its own, so the test process stays single-threaded when it forks ranks. Forking while a store thread
+// is serving earlier ranks can copy a lock that thread holds (the ASan allocator's, which has no fork
+// handler in GCC 12) into the child, which then hangs in its first malloc.
+class StoreProcess {
+ public:
+  bool start(rfabUniqueId& id) {
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(fds[0]);
+      rfabUniqueId mine;
+      if (rfabGetUniqueId(&mine) != rfabSuccess) {
+        std::fprintf(stderr, "rfabGetUniqueId: %s\n", rfabGetLastError(nullptr));
+        _exit(1);
+      }
+      if (write(fds[1], &mine, sizeof mine) != static_cast<ssize_t>(sizeof mine)) _exit(1);
+      for (;;) pause();  // serves until the test kills it
+    }
+    close(fds[1]);
+    bool ok = pid_ > 0 && read(fds[0], &id, sizeof id) == static_cast<ssize_t>(sizeof id);
+    close(fds[0]);
+    if (!ok) std::fprintf(stderr, "store process did not start\n");
+    return ok;
+  }
+  ~StoreProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
 inline std::vector<RankExit> run_ranks(int n, const std::function<int(int rank, const rfabUniqueId& id)>& fn,
                                        std::chrono::seconds deadline,
                                        const std::function<void(int rank)>& child_setup = nullptr,
                                        const rfabUniqueId* given_id = nullptr) {
   rfabUniqueId id;
+  StoreProcess store;
   if (given_id != nullptr) {
     id = *given_id;
-  } else if (rfabGetUniqueId(&id) != rfabSuccess) {
-    std::fprintf(stderr, "rfabGetUniqueId: %s\n", rfabGetLastError(nullptr));
+  } else if (!store.start(id)) {
     return std::vector<RankExit>(static_cast<size_t>(n));
   }
   std::fflush(stdout);

@@ -12,12 +12,18 @@ namespace rfab::coll {
 //   owner:    seen = prepare_sleep(); re-check the condition; then sleep(seen, max) or cancel_sleep()
 //   producer: publish data (release); ring()
 // ring() only bumps seq and calls futex_wake when the owner announced it may sleep. If the producer misses
-// the announcement, its data was published before the owner's re-check (seq_cst order), so the owner sees it.
+// the announcement, its data was published before the owner's re-check (the fence in ring() and the RMW in
+// prepare_sleep() order them), so the owner sees it.
 struct Doorbell {
   std::atomic<uint32_t> seq{0};       // futex word, bumped by ring() while the owner may sleep
   std::atomic<uint32_t> sleepers{0};  // > 0 from prepare_sleep() until the owner wakes up
 
   void ring() {
+    // The caller published its data with a plain (release) store; without a full fence here that store
+    // can still sit in this CPU's store buffer while we read sleepers == 0, and the owner, whose re-check
+    // after prepare_sleep() does not see the data yet, sleeps through it (a lost wake-up that hung ranks
+    // under load). The fence orders publish-before-load, pairing with prepare_sleep()'s seq_cst RMW.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (sleepers.load(std::memory_order_seq_cst) != 0) {
       seq.fetch_add(1, std::memory_order_seq_cst);
       wake();
