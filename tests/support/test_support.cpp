@@ -1,5 +1,10 @@
 #include "test_support.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -24,6 +29,22 @@ std::string run_command(const std::string& cmd, int* exit_code) {
   int st = pclose(p);
   if (exit_code) *exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return out;
+}
+
+uint16_t unused_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("unused_tcp_port: socket failed");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("unused_tcp_port: bind failed");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 }  // namespace rfab::test

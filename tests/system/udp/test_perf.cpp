@@ -235,4 +235,37 @@ TEST_F(Perf, SetupErrorsAreClear) {
   std::remove((tag + "-m.log").c_str());
 }
 
+// `--perftest` between two rfab peers (the lab pairs it with real perftest on rxe: softroce.perftest_udp):
+// perftest's side channel end to end, with its checks, MTU agreement, and a mismatch caught by the server.
+TEST_F(Perf, PerftestSideChannelBetweenTwoRfabs) {
+  for (const std::string verb : {"write", "send", "read"}) {
+    const std::vector<std::string> args{"--perftest", "-s", "5000", "-n", "50", "-q", "2", "-m", "2048"};
+    Outcome o = run(verb, args, args);
+    ASSERT_EQ(o.client_rc, 0) << o.client_out << o.server_out;
+    ASSERT_EQ(o.server_rc, 0) << o.server_out;
+    EXPECT_TRUE(o.client.value("verified", false)) << o.client_out;
+    EXPECT_TRUE(o.server.value("verified", false)) << o.server_out;
+    EXPECT_EQ(o.client.value("mtu", 0u), 2048u);
+    EXPECT_EQ(o.client.value("iterations", uint64_t{0}), 100u) << o.client_out;
+    if (verb != "send") {  // the client's report, as perftest sends it: -n x -q iterations
+      EXPECT_EQ(o.server.value("iterations", uint64_t{0}), 100u) << o.server_out;
+    }
+  }
+  // The smaller MTU offer wins on both sides.
+  Outcome m = run("write", {"--perftest", "-s", "4096", "-n", "20", "-m", "4096"}, {"--perftest", "-s", "4096", "-n", "20", "-m", "512"});
+  ASSERT_EQ(m.client_rc, 0) << m.client_out << m.server_out;
+  EXPECT_EQ(m.client.value("mtu", 0u), 512u);
+  EXPECT_EQ(m.server.value("mtu", 0u), 512u);
+  // -n differs: the WRITE server sees it in the client's report and fails its check.
+  Outcome bad = run("write", {"--perftest", "-s", "4096", "-n", "30"}, {"--perftest", "-s", "4096", "-n", "20"});
+  EXPECT_EQ(bad.server_rc, 1) << bad.server_out;
+  EXPECT_NE(bad.server_out.find("-n 20"), std::string::npos) << bad.server_out;
+  // Options that need an rfab peer are refused up front.
+  const std::string tag = "/tmp/" + net_->ns_a + "-pt";
+  Child c(net_->ns_b, {rfab::systest::rfab_binary(), "perf", "atomic", "--perftest", net_->ip4_a}, tag + ".log");
+  EXPECT_EQ(c.wait(20s), 2);
+  EXPECT_NE(c.output().find("--perftest: atomic"), std::string::npos) << c.output();
+  std::remove((tag + ".log").c_str());
+}
+
 }  // namespace

@@ -45,7 +45,7 @@ std::vector<Msg> perftest_stream(const std::string& file) {
   return out;
 }
 
-uint16_t test_port(int k) { return static_cast<uint16_t>(30000 + (::getpid() % 15000) + k); }
+uint16_t test_port() { return rfab::test::unused_tcp_port(); }
 
 // Plays `fake_client ? client : server` from the capture; records what the other side sent.
 void replay(const std::vector<Msg>& stream, bool fake_client, uint16_t port, std::vector<std::string>& received,
@@ -105,7 +105,7 @@ void run_ours(PerftestConversation& c, bool send_verb, bool is_client, PerftestD
 void check_against_capture(const std::string& file, bool send_verb, bool rfab_is_client) {
   const auto stream = perftest_stream(file);
   ASSERT_GT(stream.size(), 10u);
-  const uint16_t port = test_port((send_verb ? 1 : 0) + (rfab_is_client ? 2 : 0));
+  const uint16_t port = test_port();
   std::vector<std::string> received;
   std::string error;
   std::thread fake([&] { replay(stream, !rfab_is_client, port, received, error); });
@@ -120,13 +120,15 @@ void check_against_capture(const std::string& file, bool send_verb, bool rfab_is
   // What perftest sent in our role, message by message: the same lengths, and the same bytes where they
   // do not depend on the QP (version, system data, MTU, "done").
   std::vector<std::string> perftests;
-  for (const Msg& m : stream)
+  for (const Msg& m : stream) {
     if (m.from_client == rfab_is_client) perftests.push_back(m.bytes);
+  }
   ASSERT_EQ(received.size(), perftests.size());
   for (size_t i = 0; i < received.size(); ++i) {
     ASSERT_EQ(received[i].size(), perftests[i].size()) << "message " << i;
-    if (received[i].size() != kKeyMsgSizeGid && received[i].size() != 8)
+    if (received[i].size() != kKeyMsgSizeGid && received[i].size() != 8) {
       EXPECT_EQ(received[i], perftests[i]) << "message " << i;
+    }
     if (received[i].size() == kKeyMsgSizeGid) {
       std::string err;
       EXPECT_EQ(parse_dest(received[i], err).value(), our_dest()) << err;
@@ -152,8 +154,9 @@ TEST(PerftestProtocol, ByteImages) {
   // The captured client report: size 64, 50 iterations, doubles big-endian.
   const auto stream = perftest_stream("mtu1024_read_64.pcap");
   std::string report;
-  for (const Msg& m : stream)
+  for (const Msg& m : stream) {
     if (m.from_client && m.bytes.size() == 8) report += m.bytes;
+  }
   ASSERT_EQ(report.size(), 40u);
   const PerftestBwReport r = decode_perftest_bw_report(report);
   EXPECT_EQ(r.size, 64u);
@@ -167,7 +170,7 @@ TEST(PerftestProtocol, ByteImages) {
 }
 
 TEST(PerftestProtocol, OldOrForeignPeersAreRefusedByName) {
-  const uint16_t port = test_port(5);
+  const uint16_t port = test_port();
   std::thread fake([&] {
     try {
       TcpChannel ch = TcpChannel::accept_one("127.0.0.1", port, 5s);

@@ -7,15 +7,15 @@
 
 #include "rfab/exchange/perftest_dest.hpp"
 #include "rfab/exchange/tcp_channel.hpp"
+#include "test_support.hpp"
 
 namespace {
 using namespace rfab::exchange;
 using namespace std::chrono_literals;
 
-uint16_t free_port() {
-  // Ports in a quiet range chosen per process so parallel test runs do not collide.
-  return static_cast<uint16_t>(20000 + (::getpid() % 20000));
-}
+// A port nobody listens on, from the kernel: pid-derived ports collided when ctest ran these tests in
+// parallel (one test's "nobody listens here" port was another's listening port).
+uint16_t free_port() { return rfab::test::unused_tcp_port(); }
 
 TEST(TcpChannel, ExchangesDestsBothWays) {
   const uint16_t port = free_port();
@@ -55,7 +55,7 @@ TEST(TcpChannel, ExchangesDestsBothWays) {
 TEST(TcpChannel, ConnectGivesUpAtTheDeadline) {
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    TcpChannel::connect("127.0.0.1", static_cast<uint16_t>(free_port() + 1), 300ms);
+    TcpChannel::connect("127.0.0.1", free_port(), 300ms);
     FAIL() << "connected to nobody";
   } catch (const ExchangeError& e) {
     EXPECT_NE(std::string(e.what()).find("cannot connect"), std::string::npos) << e.what();
@@ -64,7 +64,7 @@ TEST(TcpChannel, ConnectGivesUpAtTheDeadline) {
 }
 
 TEST(TcpChannel, SilentPeerTimesOutAndClosedPeerIsNamed) {
-  const uint16_t port = static_cast<uint16_t>(free_port() + 2);
+  const uint16_t port = free_port();
   std::thread server([&] {
     TcpChannel c = TcpChannel::accept_one("127.0.0.1", port, 5s);
     std::this_thread::sleep_for(500ms);  // say nothing, then hang up
@@ -87,7 +87,7 @@ TEST(TcpChannel, SilentPeerTimesOutAndClosedPeerIsNamed) {
 }
 
 TEST(TcpChannel, AcceptTimesOut) {
-  EXPECT_THROW(TcpChannel::accept_one("127.0.0.1", static_cast<uint16_t>(free_port() + 3), 100ms), ExchangeError);
+  EXPECT_THROW(TcpChannel::accept_one("127.0.0.1", free_port(), 100ms), ExchangeError);
 }
 
 }  // namespace
