@@ -7,13 +7,16 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,17 +35,60 @@ namespace {
 
 constexpr int kGotExpectedError = 3, kWrongError = 4, kNoError = 5, kInitFailed = 6;
 
-// Two namespaces, a store hosted by this process inside namespace A, and a unique id pointing at it.
+// Runs `fn` in a child process after `delay` (forked now, while this process is single-threaded: see
+// StoreProcess in harness.hpp for why ranks must not be forked next to other threads).
+pid_t later(std::chrono::milliseconds delay, const std::function<void()>& fn) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::this_thread::sleep_for(delay);
+    fn();
+    _exit(0);
+  }
+  return pid;
+}
+
+// Two namespaces, a store served by a child process inside namespace A, and a unique id pointing at it.
 struct Fabric {
   NetnsPair net;
-  std::unique_ptr<StoreServer> store;
+  pid_t store_pid = -1;
   rfabUniqueId id{};
   int per_ns;
 
   explicit Fabric(int ranks_per_ns) : per_ns(ranks_per_ns) {
-    net.in(net.ns_a, [&] { store = std::make_unique<StoreServer>(net.ip4_a, 0); });
-    std::snprintf(id.internal, sizeof id.internal, "rfab1 netns%d %u %s", static_cast<int>(getpid()), store->port(),
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe");
+    std::fflush(stdout);
+    std::fflush(stderr);
+    store_pid = fork();
+    if (store_pid == 0) {
+      ::close(fds[0]);
+      uint16_t port = 0;
+      try {
+        std::unique_ptr<StoreServer> store;
+        net.in(net.ns_a, [&] { store = std::make_unique<StoreServer>(net.ip4_a, 0); });
+        port = store->port();
+        if (write(fds[1], &port, sizeof port) != sizeof port) _exit(1);
+        for (;;) pause();  // serves until the test kills it
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "store in %s: %s\n", net.ns_a.c_str(), e.what());
+        _exit(1);
+      }
+    }
+    ::close(fds[1]);
+    uint16_t port = 0;
+    const bool ok = read(fds[0], &port, sizeof port) == sizeof port && port != 0;
+    ::close(fds[0]);
+    if (!ok) throw std::runtime_error("store process in " + net.ns_a + " did not start");
+    std::snprintf(id.internal, sizeof id.internal, "rfab1 netns%d %u %s", static_cast<int>(getpid()), port,
                   net.ip4_a.c_str());
+  }
+  ~Fabric() {
+    if (store_pid > 0) {
+      kill(store_pid, SIGKILL);
+      waitpid(store_pid, nullptr, 0);
+    }
   }
   const std::string& ns_of(int rank) const { return rank / per_ns == 0 ? net.ns_a : net.ns_b; }
 
@@ -169,12 +215,10 @@ TEST(CollRoceNetns, CutVethMidAllreduceErrorsOnBothSidesNamingThePeer) {
   REQUIRE_ROOT();
   constexpr double kTimeoutS = 5;
   Fabric f(1);
-  std::thread cutter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    int code = 0;
-    rfab::systest::run_capture("ip -n " + f.net.ns_a + " link set " + f.net.if_a + " down", code);
+  const std::string cut = "ip -n " + f.net.ns_a + " link set " + f.net.if_a + " down";
+  pid_t cutter = later(std::chrono::milliseconds(1500), [&] {
+    execlp("sh", "sh", "-c", cut.c_str(), static_cast<char*>(nullptr));
   });
-  auto t0 = Clock::now();
   auto res = run_ranks(
       2,
       [&](int rank, const rfabUniqueId& id) -> int {
@@ -197,8 +241,7 @@ TEST(CollRoceNetns, CutVethMidAllreduceErrorsOnBothSidesNamingThePeer) {
         return kNoError;
       },
       std::chrono::seconds(40), f.placement(), &f.id);
-  cutter.join();
-  (void)t0;
+  waitpid(cutter, nullptr, 0);
   for (int r = 0; r < 2; ++r) {
     const auto& e = res[static_cast<size_t>(r)];
     EXPECT_FALSE(e.timed_out) << describe(res);
