@@ -146,6 +146,18 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
       throw Error(Status::InvalidArgument, "RFAB_ROCE_VERIFY_ICRC='" + s + "': expected 0 or 1");
     o.verify_icrc = s == "1";
   }
+  if (const char* v = env("RFAB_TRANSPORT")) {
+    const std::string s(v);
+    if (s != "auto" && s != "udp" && s != "verbs")
+      throw Error(Status::InvalidArgument, "RFAB_TRANSPORT='" + s + "': expected udp, verbs or auto");
+    o.transport = s;
+  }
+  if (const char* v = env("RFAB_ROCE_DEVICE")) {
+    if (o.transport == "udp")
+      throw Error(Status::InvalidArgument, std::string("RFAB_ROCE_DEVICE='") + v +
+                                               "' names an RDMA device, but RFAB_TRANSPORT=udp");
+    o.device = v;
+  }
   return o;
 }
 

@@ -1,7 +1,7 @@
-// The RoCE transport's datapath thread: the only thread that touches the UdpDriver, the QPs, the PD and
-// the CQs. Each pass: turn what the application published (staging filled, ring consumed, abort/close
+// The RoCE transport's datapath thread: the only thread that touches the provider (udp driver or verbs
+// device), the QPs and the CQs. Each pass: turn what the application published (staging filled, ring consumed, abort/close
 // requested) into work requests, let the driver move packets, and turn completions into published offsets
-// plus a Doorbell ring. With nothing to do it sleeps in the driver's epoll until a packet, a QP timer, a
+// plus a Doorbell ring. With nothing to do it sleeps in the provider (epoll) until a packet, a QP timer, a
 // keep-alive, or a wake-up datagram from the application thread.
 #include <pthread.h>
 
@@ -21,8 +21,8 @@ constexpr uint64_t kMaxSleepNs = 20'000'000;  // re-check stop / keep-alives at 
 void RoceTransport::Impl::post_recv(RocePeer& p) {
   rc::RecvWr wr;  // no SGE: only WRITE WITH IMMEDIATE arrives, its data goes where the RETH says
   wr.wr_id = static_cast<uint64_t>(p.rank);
-  rc::Status s = p.qp->post_recv(wr);
-  if (!s.ok() && p.qp->state() != rc::QpState::err)
+  rc::Status s = net->post_recv(p.rank, wr);
+  if (!s.ok() && !net->qp_in_error(p.rank))
     throw Error(Status::Internal, std::string("RoCE post_recv: ") + s.what);
 }
 
@@ -36,7 +36,7 @@ bool RoceTransport::Impl::post_imm(RocePeer& p, uint32_t imm, uint64_t wr_id) {
   wr.imm = imm;
   wr.rdma.remote_addr = p.remote_va;
   wr.rdma.rkey = p.remote_rkey;
-  if (!p.qp->post_send(wr).ok()) return false;
+  if (!net->post_send(p.rank, wr).ok()) return false;
   ++p.outstanding;
   return true;
 }
@@ -77,7 +77,7 @@ bool RoceTransport::Impl::service(uint64_t now) {
       const size_t len = roce::next_write(p.posted, avail, p.cap, max_write);
       if (len == 0) break;
       const size_t off = static_cast<size_t>(p.posted & (p.cap - 1));
-      rc::Sge sge{reinterpret_cast<uint64_t>(p.staging.get() + off), static_cast<uint32_t>(len), p.staging_mr->lkey()};
+      rc::Sge sge{reinterpret_cast<uint64_t>(p.staging.get() + off), static_cast<uint32_t>(len), p.staging_mr.lkey};
       rc::SendWr wr;
       wr.wr_id = make_wr_id(kWrData, p.posted + len);
       wr.opcode = rc::WrOpcode::rdma_write_with_imm;
@@ -85,7 +85,7 @@ bool RoceTransport::Impl::service(uint64_t now) {
       wr.imm = roce::make_imm(roce::ImmKind::Data, p.posted + len);
       wr.rdma.remote_addr = p.remote_va + off;
       wr.rdma.rkey = p.remote_rkey;
-      if (!p.qp->post_send(wr).ok()) break;  // QP in error: its completions say why
+      if (!net->post_send(p.rank, wr).ok()) break;  // QP in error: its completions say why
       ++p.outstanding;
       p.posted += len;
       p.last_post = now;
@@ -119,7 +119,7 @@ bool RoceTransport::Impl::service(uint64_t now) {
       wr.opcode = rc::WrOpcode::rdma_write;
       wr.rdma.remote_addr = p.remote_va;
       wr.rdma.rkey = p.remote_rkey;
-      if (p.qp->post_send(wr).ok()) {
+      if (net->post_send(p.rank, wr).ok()) {
         ++p.outstanding;
         n_keepalives.fetch_add(1, std::memory_order_relaxed);
       }
@@ -139,10 +139,10 @@ bool RoceTransport::Impl::poll_completions() {
   std::array<rc::WorkCompletion, 64> wcs;
   bool any = false;
   auto peer_of = [&](const rc::WorkCompletion& wc) -> RocePeer* {
-    const size_t r = wc.qp_num - 1;
-    return r < peers.size() ? peers[r].get() : nullptr;
+    const int r = net->peer_of(wc.qp_num);
+    return r >= 0 && static_cast<size_t>(r) < peers.size() ? peers[static_cast<size_t>(r)].get() : nullptr;
   };
-  for (size_t n; (n = send_cq->poll(wcs)) > 0;) {
+  for (size_t n; (n = net->poll_send(wcs)) > 0;) {
     any = true;
     bool ring = false;
     for (size_t i = 0; i < n; ++i) {
@@ -169,7 +169,7 @@ bool RoceTransport::Impl::poll_completions() {
     }
     if (ring) bell->ring();
   }
-  for (size_t n; (n = recv_cq->poll(wcs)) > 0;) {
+  for (size_t n; (n = net->poll_recv(wcs)) > 0;) {
     any = true;
     for (size_t i = 0; i < n; ++i) {
       const rc::WorkCompletion& wc = wcs[i];
@@ -209,9 +209,9 @@ void RoceTransport::Impl::run() {
   uint64_t idle_since = 0;  // 0: busy
   try {
     while (!stop.load(std::memory_order_acquire)) {
-      const uint64_t now = driver->now();
+      const uint64_t now = net->now();
       bool work = service(now);
-      work |= driver->progress(0);
+      work |= net->progress(0);
       work |= poll_completions();
       if (work) {
         idle_since = 0;
@@ -232,7 +232,7 @@ void RoceTransport::Impl::run() {
         const uint64_t due = pp->last_post + keepalive_ns;
         wait = std::min(wait, due > now ? due - now + 1 : 1);
       }
-      driver->progress(wait);
+      net->progress(wait);
       dp_sleeping.store(false, std::memory_order_seq_cst);
       idle_since = 0;
     }

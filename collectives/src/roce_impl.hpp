@@ -12,10 +12,7 @@
 
 #include "rfab/collectives/doorbell.hpp"
 #include "rfab/collectives/roce_transport.hpp"
-#include "rfab/rc/cq.hpp"
-#include "rfab/rc/memory.hpp"
-#include "rfab/rc/qp.hpp"
-#include "rfab/udp/driver.hpp"
+#include "roce_provider.hpp"
 
 namespace rfab::coll {
 
@@ -52,9 +49,7 @@ struct RocePeer {
   udp::Address addr;   // its RoCE socket
   size_t cap = 0;
   RingMemory staging, ring;
-  rc::MemoryRegion* staging_mr = nullptr;
-  rc::MemoryRegion* ring_mr = nullptr;
-  std::unique_ptr<rc::QueuePair> qp;
+  RoceMr staging_mr, ring_mr;
   uint32_t psn = 0;
   uint64_t remote_va = 0;
   uint32_t remote_rkey = 0;
@@ -91,14 +86,12 @@ struct RoceTransport::Impl {
   size_t max_write = 0;          // bytes per RDMA WRITE work request
   uint32_t max_send_wr = 512, max_recv_wr = 1024;
 
-  std::unique_ptr<udp::UdpDriver> driver;
-  rc::ProtectionDomain pd;
-  std::unique_ptr<rc::CompletionQueue> send_cq, recv_cq;
   std::vector<std::unique_ptr<RocePeer>> peers;  // indexed by rank; null for ranks not on RoCE
+  // QPs, CQs and memory registrations (udp: rfab's RC engine; verbs: an RDMA device). Declared after
+  // `peers` so it is destroyed first: registrations end before the rings they cover are freed.
+  std::unique_ptr<RoceProvider> net;
 
-  // Waking the datapath thread: it sleeps in UdpDriver::progress (epoll on its receive socket), so a
-  // one-byte datagram to that socket wakes it. The driver drops it as malformed (counted in its stats).
-  int wake_fd = -1;
+  // The datapath thread sleeps in net->progress; net->wake() ends that sleep.
   std::atomic<bool> dp_sleeping{false};
   std::atomic<uint32_t> control_req{0};  // Control bits the application asked to send to every peer
   std::atomic<bool> stop{false};

@@ -1,4 +1,4 @@
-// RoCE transport: setup (driver, QPs, rings), the application side of each pair, peer checks, shutdown.
+// RoCE transport: setup (provider, QPs, rings), the application side of each pair, peer checks, shutdown.
 // The datapath thread is in roce_datapath.cpp.
 #include <netinet/in.h>
 #include <pthread.h>
@@ -46,9 +46,6 @@ bool is_loopback(const udp::Address& a) {
   return a.ip == lo6;
 }
 
-void check(const rc::Status& s, const std::string& what) {
-  if (!s.ok()) throw Error(Status::Internal, "RoCE " + what + ": " + s.what);
-}
 }  // namespace
 
 // ---------------------------------------------------------------- application side of a pair
@@ -119,25 +116,16 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
   // steps, big enough that per-write costs (completion, immediate, credit) stay small.
   t.max_write = std::min(opt.ring_bytes / 8, opt.write_bytes);
 
-  udp::DriverConfig dc;
-  dc.verify_icrc = opt.verify_icrc;
-  try {
-    dc.local = udp::Address::parse_or_throw(opt.local_ip, opt.port, "RoCE local address");
-    t.driver = std::make_unique<udp::UdpDriver>(dc);
-  } catch (const udp::UdpError& e) {
-    throw Error(Status::System, std::string("RoCE transport of rank ") + std::to_string(rank) + ": " + e.what());
-  }
-  const udp::Address me = t.driver->local();
+  t.net = make_roce_provider(opt, rank);
+  const udp::Address me = t.net->local();
 
   const size_t n = std::max<size_t>(1, peers.size());
-  t.send_cq = std::make_unique<rc::CompletionQueue>(n * t.max_send_wr + 16);
-  t.recv_cq = std::make_unique<rc::CompletionQueue>(n * t.max_recv_wr + 16);
   t.peers.resize(static_cast<size_t>(nranks));
   t.local.rank = rank;
   t.local.host = t.host;
   t.local.ip = me.ip_string();
   t.local.port = me.port;
-  t.local.mtu = opt.mtu;
+  t.local.mtu = t.net->max_mtu(opt.mtu);
   t.local.ring_bytes = opt.ring_bytes;
   std::random_device rd;
   for (int r : peers) {
@@ -147,32 +135,22 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
     p->cap = opt.ring_bytes;
     p->staging = alloc_ring(p->cap);
     p->ring = alloc_ring(p->cap);
-    p->staging_mr = t.pd.reg_mr(p->staging.get(), p->cap, rc::kLocalWrite);
-    p->ring_mr = t.pd.reg_mr(p->ring.get(), p->cap, rc::kLocalWrite | rc::kRemoteWrite);
-    rc::QpInit init;
-    init.pd = &t.pd;
-    init.send_cq = t.send_cq.get();
-    init.recv_cq = t.recv_cq.get();
-    init.cap.max_send_wr = t.max_send_wr;
-    init.cap.max_recv_wr = t.max_recv_wr;
-    init.cap.max_send_sge = 1;
-    init.cap.max_recv_sge = 1;
-    init.qp_num = static_cast<uint32_t>(r) + 1;  // one driver per rank: the peer's rank names the QP
+    p->staging_mr = t.net->reg_mr(p->staging.get(), p->cap, rc::kLocalWrite);
+    p->ring_mr = t.net->reg_mr(p->ring.get(), p->cap, rc::kLocalWrite | rc::kRemoteWrite);
+    RoceQpSetup qs;
+    qs.peer = r;
+    qs.max_send_wr = t.max_send_wr;
+    qs.max_recv_wr = t.max_recv_wr;
     // Packets in flight per QP: what the receiver's socket buffer absorbs, shared among the peers.
-    init.tuning.max_outstanding = std::clamp<uint32_t>(static_cast<uint32_t>(1024 / n), 64, 512);
-    p->qp = std::make_unique<rc::QueuePair>(init);
-    rc::QpAttr a;
-    a.qp_state = rc::QpState::init;
-    a.qp_access_flags = rc::kRemoteWrite;
-    check(p->qp->modify(a, rc::kQpState | rc::kQpAccessFlags | rc::kQpPkeyIndex | rc::kQpPort), "QP to INIT");
-    for (uint32_t i = 0; i < t.max_recv_wr; ++i) t.post_recv(*p);
-    p->psn = rd() & 0xFFFFFF;
-    t.local.qps.push_back(RoceEndpoint::Qp{r, p->qp->qp_num(), p->psn, p->ring_mr->iova(), p->ring_mr->rkey()});
-    p->pair = std::make_unique<RocePair>(t, *p);
-    t.peers[static_cast<size_t>(r)] = std::move(p);
+    qs.max_outstanding = std::clamp<uint32_t>(static_cast<uint32_t>(1024 / n), 64, 512);
+    const uint32_t qpn = t.net->create_qp(qs, n);
+    t.peers[static_cast<size_t>(r)] = std::move(p);  // before post_recv: errors name the peer
+    RocePeer& pr = *t.peers[static_cast<size_t>(r)];
+    for (uint32_t i = 0; i < t.max_recv_wr; ++i) t.post_recv(pr);
+    pr.psn = rd() & 0xFFFFFF;
+    t.local.qps.push_back(RoceEndpoint::Qp{r, qpn, pr.psn, pr.ring_mr.va, pr.ring_mr.rkey});
+    pr.pair = std::make_unique<RocePair>(t, pr);
   }
-  t.wake_fd = ::socket(me.v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (t.wake_fd < 0) throw_errno("RoCE wake-up socket");
 }
 
 const RoceEndpoint& RoceTransport::local() const { return impl_->local; }
@@ -196,11 +174,11 @@ void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
                                                std::to_string(p.cap) + " bytes, rank " + std::to_string(p.rank) +
                                                " " + std::to_string(e.ring_bytes) + " (set RFAB_ROCE_RING_BYTES alike)");
     auto addr = udp::Address::parse(e.ip, e.port);
-    if (!addr || addr->v6 != t.driver->local().v6)
+    if (!addr || addr->v6 != t.net->local().v6)
       throw Error(Status::InvalidArgument, "RoCE: rank " + std::to_string(p.rank) + " publishes address '" + e.ip +
                                                "', unusable from " + t.local.ip + " (IPv4 and IPv6 do not mix)");
     // A rank whose store connection went over loopback publishes 127.0.0.1: unreachable from other hosts.
-    const bool lo_local = is_loopback(t.driver->local()), lo_remote = is_loopback(*addr);
+    const bool lo_local = is_loopback(t.net->local()), lo_remote = is_loopback(*addr);
     if (lo_local != lo_remote) {
       const int culprit = lo_local ? t.rank : p.rank;
       throw Error(Status::InvalidArgument,
@@ -213,28 +191,14 @@ void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
     p.addr = *addr;
     p.remote_va = q->ring_va;
     p.remote_rkey = q->rkey;
-    rc::Mtu mtu;
-    rc::mtu_from_bytes(std::min(t.local.mtu, e.mtu), mtu);
-    rc::QpAttr a;
-    a.qp_state = rc::QpState::rtr;
-    a.path_mtu = mtu;
-    a.dest_qp_num = q->qpn;
-    a.rq_psn = q->psn;
-    a.max_dest_rd_atomic = 1;
-    a.min_rnr_timer = 1;  // 0.01 ms: the datapath reposts receives at once
-    check(p.qp->modify(a, rc::kQpState | rc::kQpPathMtu | rc::kQpDestQpn | rc::kQpRqPsn | rc::kQpMaxDestRdAtomic |
-                              rc::kQpMinRnrTimer),
-          "QP to RTR");
-    a.qp_state = rc::QpState::rts;
-    a.sq_psn = p.psn;
-    a.timeout = t.ack_timeout;
-    a.retry_cnt = 7;
-    a.rnr_retry = 7;
-    a.max_rd_atomic = 1;
-    check(p.qp->modify(a, rc::kQpState | rc::kQpTimeout | rc::kQpRetryCnt | rc::kQpRnrRetry | rc::kQpSqPsn |
-                              rc::kQpMaxQpRdAtomic),
-          "QP to RTS");
-    t.driver->attach(*p.qp, p.addr);
+    RoceQpConnect c;
+    c.peer = p.addr;
+    c.qpn = q->qpn;
+    c.psn = q->psn;
+    c.sq_psn = p.psn;
+    c.mtu = std::min(t.local.mtu, e.mtu);
+    c.ack_timeout = t.ack_timeout;
+    t.net->connect_qp(p.rank, c);
   }
   t.thread = std::thread([&t] { t.run(); });
 }
@@ -257,28 +221,11 @@ RoceTransport::~RoceTransport() {
   }
   if (const char* d = std::getenv("RFAB_ROCE_DEBUG"); d != nullptr && *d == '1') {
     // Diagnostics on stderr (the datapath thread has stopped: its counters are stable now).
-    const auto& ds = t.driver->stats();
-    std::fprintf(stderr, "rfab roce rank %d: writes %llu credits %llu keepalives %llu | udp tx %llu pkts %llu syscalls "
-                 "%llu dropped, rx %llu pkts %llu syscalls %llu bad-icrc %llu unknown-qp\n",
-                 t.rank, (unsigned long long)t.n_writes.load(), (unsigned long long)t.n_credits.load(),
-                 (unsigned long long)t.n_keepalives.load(), (unsigned long long)ds.tx_packets,
-                 (unsigned long long)ds.tx_syscalls, (unsigned long long)ds.tx_dropped,
-                 (unsigned long long)ds.rx_packets, (unsigned long long)ds.rx_syscalls,
-                 (unsigned long long)ds.rx_bad_icrc, (unsigned long long)ds.rx_unknown_qp);
-    for (auto& p : t.peers) {
-      if (!p) continue;
-      const auto& q = p->qp->stats();
-      std::fprintf(stderr, "rfab roce rank %d -> rank %d: retransmits %llu timeouts %llu seq-naks %llu/%llu "
-                   "rnr-naks %llu/%llu acks %llu\n",
-                   t.rank, p->rank, (unsigned long long)q.retransmits, (unsigned long long)q.timeouts,
-                   (unsigned long long)q.seq_naks_sent, (unsigned long long)q.seq_naks_received,
-                   (unsigned long long)q.rnr_naks_sent, (unsigned long long)q.rnr_naks_received,
-                   (unsigned long long)q.acks_sent);
-    }
+    std::fprintf(stderr, "rfab roce rank %d (%s): writes %llu credits %llu keepalives %llu\n", t.rank,
+                 t.net->name().c_str(), (unsigned long long)t.n_writes.load(), (unsigned long long)t.n_credits.load(),
+                 (unsigned long long)t.n_keepalives.load());
+    t.net->print_debug(stderr, t.rank);
   }
-  if (t.wake_fd >= 0) ::close(t.wake_fd);
-  for (auto& p : t.peers)
-    if (p) t.driver->detach(p->qp->qp_num());
 }
 
 // ---------------------------------------------------------------- Transport interface
@@ -327,10 +274,7 @@ void RoceTransport::Impl::kick() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!dp_sleeping.load(std::memory_order_seq_cst) || !dp_sleeping.exchange(false, std::memory_order_seq_cst))
     return;
-  sockaddr_storage ss{};
-  socklen_t len = driver->local().to_sockaddr(ss);
-  const char b = 0;
-  (void)::sendto(wake_fd, &b, 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len);
+  net->wake();
 }
 
 std::string RoceTransport::Impl::who(const RocePeer& p) const {

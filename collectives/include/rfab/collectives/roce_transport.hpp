@@ -1,5 +1,6 @@
 // RoCE transport between ranks on different hosts: rfab's RC engine (fabric/rc) over the kernel-UDP
-// datapath (fabric/datapath/udp), one RC queue pair per remote peer, all on one UdpDriver.
+// datapath (fabric/datapath/udp), one RC queue pair per remote peer, all on one UdpDriver; or the same
+// protocol on an RDMA device through libibverbs (src/roce_provider.hpp).
 //
 // Data path, per direction of a pair:
 //   sender   : try_send copies into a registered staging ring that mirrors the receiver's ring byte for byte
@@ -40,11 +41,16 @@ struct RoceOptions {
   uint64_t spin_ns = 0;  // datapath polls this long before sleeping (RFAB_ROCE_SPIN_US; 0: measured best when
                          // ranks' threads outnumber cores, as on the 2-vCPU test VM)
   bool verify_icrc = true;                 // check received ICRCs (RFAB_ROCE_VERIFY_ICRC=0 trusts the UDP checksum)
+  // Who moves the packets (RFAB_TRANSPORT): "udp" (rfab's RC engine over kernel UDP sockets), "verbs" (an
+  // RDMA device through libibverbs), "auto" (verbs when a device with an active RoCE v2 port is present).
+  // Both speak the same protocol, so ranks may differ.
+  std::string transport = "auto";
+  std::string device;  // RDMA device for verbs (RFAB_ROCE_DEVICE; implies verbs); empty: chosen automatically
 
   // From RFAB_ROCE_ADDR / RFAB_ROCE_IFACE (else `fallback_ip`, the address our store connection uses),
   // RFAB_ROCE_PORT (base; local_index is added so ranks sharing an IP differ), RFAB_ROCE_RING_BYTES,
   // RFAB_ROCE_MTU (else the largest that fits the interface's MTU), RFAB_ROCE_WRITE_BYTES,
-  // RFAB_ROCE_SPIN_US, RFAB_ROCE_VERIFY_ICRC. Throws Error(InvalidArgument) naming
+  // RFAB_ROCE_SPIN_US, RFAB_ROCE_VERIFY_ICRC, RFAB_TRANSPORT, RFAB_ROCE_DEVICE. Throws Error(InvalidArgument) naming
   // the variable for a malformed value.
   static RoceOptions from_env(const std::string& fallback_ip, int local_index, std::chrono::milliseconds timeout);
 };
