@@ -13,10 +13,13 @@ struct Tables {
   ReduceTable generic{};
   ReduceTable avx2{};
   ReduceTable avx512{};
+  // Each fill_table is compiled with its ISA's flags, so even filling a table may execute that ISA (GCC
+  // vectorises isa_avx512's pointer stores with AVX-512): a CPU without it died with SIGILL here, before
+  // any reduction (seen in the soft-RoCE lab's TCG guests). Tables the CPU cannot run stay empty.
   Tables() {
     isa_generic::fill_table(generic);
-    isa_avx2::fill_table(avx2);
-    isa_avx512::fill_table(avx512);
+    if (isa_supported(Isa::Avx2)) isa_avx2::fill_table(avx2);
+    if (isa_supported(Isa::Avx512)) isa_avx512::fill_table(avx512);
   }
 };
 
