@@ -4,7 +4,8 @@
 # stream, packets/s and CPU cycles per RoCE packet (both rfab processes' CPU time x the nominal clock).
 #
 #   scripts/bench-perf.sh [path/to/rfab]      (root; env: DURATION=seconds per run, default 3;
-#                                              SIZES="64K 256K 1M 4M"; QPS="1 8"; MTU=4096; JSON=out.json)
+#                                              SIZES="64K 256K 1M 4M"; QPS="1 8"; MTU=4096; JSON=out.json;
+#                                              RFAB_ARGS="--no-gather" extra options for both rfab sides)
 set -euo pipefail
 
 RFAB=${1:-$(dirname "$0")/../build/release/cli/rfab}
@@ -12,6 +13,7 @@ DURATION=${DURATION:-3}
 SIZES=${SIZES:-"64K 256K 1M 4M"}
 QPS=${QPS:-"1 8"}
 MTU=${MTU:-4096}
+RFAB_ARGS=${RFAB_ARGS:-}
 [ "$(id -u)" -eq 0 ] || { echo "bench-perf: needs root (network namespaces)" >&2; exit 2; }
 [ -x "$RFAB" ] || { echo "bench-perf: rfab binary not found at $RFAB (build it, or pass its path)" >&2; exit 2; }
 command -v iperf3 >/dev/null || { echo "bench-perf: iperf3 missing (apt-get install iperf3)" >&2; exit 2; }
@@ -51,8 +53,8 @@ printf " %-8s %-4s %-6s %12s %10s %10s %12s %14s %8s\n" "#bytes" "qps" "mtu" "rf
 RESULTS="[]"
 for qps in $QPS; do
   for size in $SIZES; do
-    ip netns exec "$A" "$RFAB" perf write --server --json > "$TMP/srv.json" 2> "$TMP/srv.err" & SRV=$!
-    if ! ip netns exec "$B" "$RFAB" perf write $IPA --json -s "$size" -q "$qps" -m "$MTU" -D "$DURATION" \
+    ip netns exec "$A" "$RFAB" perf write --server --json $RFAB_ARGS > "$TMP/srv.json" 2> "$TMP/srv.err" & SRV=$!
+    if ! ip netns exec "$B" "$RFAB" perf write $IPA --json -s "$size" -q "$qps" -m "$MTU" -D "$DURATION" $RFAB_ARGS \
          > "$TMP/cli.json" 2> "$TMP/cli.err"; then
       echo " $size x $qps QPs failed: $(cat "$TMP/cli.err")" >&2
       wait "$SRV" || true; SRV=""; continue

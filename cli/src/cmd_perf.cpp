@@ -127,6 +127,7 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_flag("--latency", o->latency, "latency mode: one operation in flight per QP, percentiles");
   c->add_flag("--json", o->json, "one JSON object instead of the table");
   c->add_flag("!--no-gso", o->gso, "send every packet with its own datagram (no UDP GSO)");
+  c->add_flag("!--no-gather", o->gather, "copy payloads into packet buffers instead of sending them from the MR");
   c->add_option("--busy-poll", o->busy_poll_us, "SO_BUSY_POLL microseconds on the UDP sockets")->check(CLI::Range(0, 1000000));
   c->add_option("--faults", o->faults, "receive-side fault injection, e.g. drop=1%,reorder=2%,seed=7");
   c->add_option("--timeout", o->timeout, "seconds without progress before giving up")->check(CLI::PositiveNumber);

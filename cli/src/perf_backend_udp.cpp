@@ -21,6 +21,7 @@ class UdpBackend final : public PerfBackend {
     udp::DriverConfig dc;
     dc.local = udp::Address::parse_or_throw(local_ip, o.udp_port, "--local");
     dc.gso = o.gso;
+    dc.gather = o.gather;
     dc.ipv4_id_window = udp::kAnyIpv4Id;  // rxe and RNICs write arbitrary IPv4 IDs
     driver_ = std::make_unique<udp::UdpDriver>(dc);
     local_ = dc.local;

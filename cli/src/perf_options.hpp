@@ -26,6 +26,7 @@ struct Options {
   bool latency = false;        // one operation in flight per QP; report percentiles
   bool json = false;
   bool gso = true;
+  bool gather = true;
   int busy_poll_us = 0;        // SO_BUSY_POLL on the datapath sockets
   std::string faults;          // receive-side fault injection spec (rfab::fault), both sides may differ
   double timeout = 10;         // seconds without progress before giving up (handshake, transfer)

@@ -162,6 +162,7 @@ class Session {
     udp::DriverConfig dc;
     dc.local = udp::Address::parse_or_throw(local_ip, o_.udp_port, "--local");
     dc.gso = o_.gso;
+    dc.gather = o_.gather;
     // The peer is rfab, whose IPv4 IDs are GSO segment indexes: accepting only those keeps a corrupted
     // packet's false-accept rate at 2^-26 instead of the 2^-16 of any ID (wire_icrc.hpp).
     dc.ipv4_id_window = udp::kMaxGsoSegments;

@@ -178,7 +178,10 @@ struct QueuePair::Impl {
   bool responder_transmit(Nanos now, TxPacket& pkt);
   void queue_nak(wire::AckType t, uint8_t value, uint32_t psn);
   void class_c_error(wire::NakCode code, uint32_t psn);
-  bool emit(TxPacket& pkt, const wire::RoceFields& f, std::span<const uint8_t> payload, uint16_t port);
+  // `stable`: the payload lies in registered memory (not the scratch buffer), so a gathering driver may
+  // send it in place.
+  bool emit(TxPacket& pkt, const wire::RoceFields& f, std::span<const uint8_t> payload, uint16_t port,
+            bool stable = false);
   bool emit_ack(TxPacket& pkt, uint8_t syndrome, uint32_t psn);
 
   // ---- reorder window (reorder.cpp) ----

@@ -37,6 +37,7 @@ bool QueuePair::Impl::requester_transmit(Nanos now, TxPacket& pkt) {
   f.bth.dest_qp = attr.dest_qp_num;
   f.bth.psn = next_psn;
   std::span<const uint8_t> payload;
+  bool stable = false;  // payload in registered memory (not gathered into scratch)
   uint32_t new_bytes = 0;
 
   switch (w.opcode) {
@@ -67,6 +68,7 @@ bool QueuePair::Impl::requester_transmit(Nanos now, TxPacket& pkt) {
       if (seg > 0) {
         const Sge* sges = swqe_sge(sq_send);
         const uint8_t* src = sge_contiguous(sges, w.num_sge, off, seg);
+        stable = src != nullptr;
         if (src == nullptr) {
           if (!sge_gather(sges, w.num_sge, off, scratch.data(), seg)) {
             // The source MR went away after post_send (dereg_mr): local protection error.
@@ -119,7 +121,7 @@ bool QueuePair::Impl::requester_transmit(Nanos now, TxPacket& pkt) {
   if (f.bth.ack_req) pkts_since_ackreq = 0;
 
   const uint16_t port = request_port(now);
-  if (!emit(pkt, f, payload, port)) return false;
+  if (!emit(pkt, f, payload, port, stable)) return false;
   pkt.is_data = true;
   pkt.retransmit = psn::diff(f.bth.psn, max_psn) < 0;
   if (pkt.retransmit) stats.retransmits++;

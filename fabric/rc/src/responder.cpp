@@ -292,10 +292,22 @@ RxResult QueuePair::Impl::on_duplicate(const wire::RocePacket& p) {
   }
 }
 
-bool QueuePair::Impl::emit(TxPacket& pkt, const wire::RoceFields& f, std::span<const uint8_t> payload, uint16_t port) {
-  auto n = wire::encode_roce(f, payload, pkt.buf);
-  if (!n) return false;
-  pkt.len = *n;
+bool QueuePair::Impl::emit(TxPacket& pkt, const wire::RoceFields& f, std::span<const uint8_t> payload, uint16_t port,
+                           bool stable) {
+  pkt.payload = {};
+  pkt.header_len = 0;
+  if (pkt.gather && stable && !payload.empty() && payload.size() % 4 == 0) {
+    // Headers + ICRC slot only (pad 0, as for the payload-less encoding); the payload stays in place.
+    auto n = wire::encode_roce(f, {}, pkt.buf);
+    if (!n) return false;
+    pkt.header_len = *n - wire::kIcrcLen;
+    pkt.payload = payload;
+    pkt.len = *n + payload.size();
+  } else {
+    auto n = wire::encode_roce(f, payload, pkt.buf);
+    if (!n) return false;
+    pkt.len = *n;
+  }
   pkt.dest_qp = f.bth.dest_qp;
   pkt.src_port = port;
   pkt.opcode = f.bth.opcode;
@@ -352,7 +364,7 @@ bool QueuePair::Impl::responder_transmit(Nanos now, TxPacket& pkt) {
       }
       payload = std::span<const uint8_t>(mr->at(r.va), seg);
     }
-    if (!emit(pkt, f, payload, rxe_src_port(qpn, attr.dest_qp_num))) return false;
+    if (!emit(pkt, f, payload, rxe_src_port(qpn, attr.dest_qp_num), true)) return false;
     pkt.is_data = true;  // READ data flows from us: it counts against our rate
     cc->on_send(now, seg);
     r.first_sent = true;

@@ -70,6 +70,15 @@ uint32_t icrc_compute_split(std::span<const uint8_t> ip_udp_headers, std::span<c
                    bth_to_pad.size());
 }
 
+uint32_t icrc_compute_gather(std::span<const uint8_t> ip_udp_headers, std::span<const uint8_t> roce_headers,
+                             std::span<const uint8_t> payload) {
+  const bool v6 = (ip_udp_headers[0] >> 4) == 6;
+  const size_t ip_len = ip_udp_headers.size() - kUdpLen;
+  const uint32_t crc = icrc_core(ip_udp_headers.data(), ip_len, v6, ip_udp_headers.data() + ip_len,
+                                 roce_headers.data(), roce_headers.size());
+  return crc32_update(crc, payload.data(), payload.size());
+}
+
 bool icrc_verify(std::span<const uint8_t> l3_with_icrc) {
   if (l3_with_icrc.size() < kIcrcLen) return false;
   auto body = l3_with_icrc.first(l3_with_icrc.size() - kIcrcLen);

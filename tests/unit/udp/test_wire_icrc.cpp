@@ -72,6 +72,25 @@ TEST(WireIcrc, FillMatchesEncoderForIdZeroAndGsoIds) {
   }
 }
 
+// A gathered datagram (headers, payload and ICRC slot in three places) gets the ICRC of the whole one.
+TEST(WireIcrc, GatherMatchesWholeDatagram) {
+  for (bool v6 : {false, true}) {
+    for (uint16_t id : {uint16_t{0}, uint16_t{5}}) {
+      if (v6 && id != 0) continue;
+      for (size_t len : {size_t{4}, size_t{256}, size_t{4096}}) {
+        Built b = build(v6, id, len);
+        const size_t hdr = b.udp_payload.size() - len - 4;  // BTH + RETH
+        std::vector<uint8_t> headers(b.udp_payload.begin(), b.udp_payload.begin() + static_cast<long>(hdr));
+        std::vector<uint8_t> payload(b.udp_payload.begin() + static_cast<long>(hdr), b.udp_payload.end() - 4);
+        uint8_t icrc[4] = {};
+        udp::fill_icrc_gather(b.src, b.dst, id, headers, payload, icrc);
+        EXPECT_EQ(0, std::memcmp(icrc, b.udp_payload.data() + b.udp_payload.size() - 4, 4))
+            << "v6=" << v6 << " id=" << id << " len=" << len;
+      }
+    }
+  }
+}
+
 TEST(WireIcrc, VerifierRecoversIpv4IdInsideWindow) {
   udp::IcrcVerifier v(64);
   for (uint16_t id = 0; id < 64; ++id) {

@@ -183,11 +183,20 @@ size_t UdpDriver::transmit(Nanos now, Nanos& wake) {
         }
         rc::TxPacket pkt;
         pkt.buf = pool_[used];
+        pkt.gather = cfg_.gather;
         if (!a.qp->poll_transmit(now, pkt)) break;
         ++used;
         progress = true;
         Entropy& e = entropy(pkt.src_port);
         const Address dst = a.peer;
+        if (!pkt.payload.empty()) {
+          std::span<uint8_t> hdrs(pool_[used - 1].data(), pkt.header_len + 4);
+          if (!e.batch->push_gather(dst, hdrs, pkt.header_len, pkt.payload)) {
+            e.batch->flush();
+            e.batch->push_gather(dst, hdrs, pkt.header_len, pkt.payload);
+          }
+          continue;
+        }
         std::span<uint8_t> bytes(pool_[used - 1].data(), pkt.len);
         if (!e.batch->push(dst, bytes)) {
           e.batch->flush();

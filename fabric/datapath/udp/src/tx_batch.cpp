@@ -17,34 +17,54 @@ TxBatch::TxBatch(const UdpSocket& sock, bool gso)
     : sock_(&sock),
       gso_(gso),
       msgs_(std::make_unique<std::array<Message, kMaxMessages>>()),
-      iov_(std::make_unique<std::array<iovec, kMaxMessages * kMaxGsoSegments>>()) {}
+      iov_(std::make_unique<std::array<iovec, kMaxIov>>()) {}
 
-bool TxBatch::push(const Address& dst, std::span<uint8_t> datagram) {
-  const size_t size = datagram.size();
+TxBatch::Message* TxBatch::place(const Address& dst, size_t size, size_t iovs, uint16_t* seg) {
+  if (niov_ + iovs > kMaxIov) return nullptr;
   if (nmsg_ > 0) {
     Message& m = (*msgs_)[nmsg_ - 1];
     // Extend the current GSO run: same destination, not closed, no larger than the run's segment size.
     if (gso_ && !m.closed && m.dst == dst && size <= m.seg_size && m.segments < kMaxGsoSegments &&
         m.bytes + size <= kMaxGsoBytes) {
-      fill_icrc(sock_->local(), dst, static_cast<uint16_t>(m.segments), datagram);
-      (*iov_)[niov_++] = iovec{datagram.data(), size};
+      *seg = static_cast<uint16_t>(m.segments);
       ++m.segments;
       m.bytes += size;
+      m.niov += iovs;
       if (size < m.seg_size) m.closed = true;
-      return true;
+      return &m;
     }
   }
-  if (nmsg_ == kMaxMessages) return false;
+  if (nmsg_ == kMaxMessages) return nullptr;
   Message& m = (*msgs_)[nmsg_++];
   m.dst = dst;
   dst.to_sockaddr(m.addr);
   m.first_iov = niov_;
+  m.niov = iovs;
   m.segments = 1;
   m.seg_size = size;
   m.bytes = size;
   m.closed = false;
-  fill_icrc(sock_->local(), dst, 0, datagram);
-  (*iov_)[niov_++] = iovec{datagram.data(), size};
+  *seg = 0;
+  return &m;
+}
+
+bool TxBatch::push(const Address& dst, std::span<uint8_t> datagram) {
+  uint16_t seg;
+  if (place(dst, datagram.size(), 1, &seg) == nullptr) return false;
+  fill_icrc(sock_->local(), dst, seg, datagram);
+  (*iov_)[niov_++] = iovec{datagram.data(), datagram.size()};
+  return true;
+}
+
+bool TxBatch::push_gather(const Address& dst, std::span<uint8_t> headers, size_t header_len,
+                          std::span<const uint8_t> payload) {
+  uint16_t seg;
+  if (place(dst, header_len + payload.size() + 4, 3, &seg) == nullptr) return false;
+  uint8_t* icrc = headers.data() + header_len;
+  fill_icrc_gather(sock_->local(), dst, seg, headers.first(header_len), payload, icrc);
+  (*iov_)[niov_++] = iovec{headers.data(), header_len};
+  (*iov_)[niov_++] = iovec{const_cast<uint8_t*>(payload.data()), payload.size()};
+  (*iov_)[niov_++] = iovec{icrc, 4};
   return true;
 }
 
@@ -57,7 +77,7 @@ void TxBatch::flush(int timeout_ms) {
     h.msg_name = &m.addr;
     h.msg_namelen = m.dst.v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
     h.msg_iov = &(*iov_)[m.first_iov];
-    h.msg_iovlen = m.segments;
+    h.msg_iovlen = m.niov;
     if (m.segments > 1) {
       // UDP_SEGMENT: the kernel cuts the payload into seg_size pieces, segment i gets IPv4 ID i.
       h.msg_control = m.control;

@@ -50,6 +50,13 @@ void fill_icrc(const Address& src, const Address& dst, uint16_t ip_id, std::span
   w::store_le32(udp_payload.data() + body, crc);
 }
 
+void fill_icrc_gather(const Address& src, const Address& dst, uint16_t ip_id, std::span<const uint8_t> headers,
+                      std::span<const uint8_t> payload, uint8_t* icrc_slot) {
+  uint8_t hdr[kIpv6UdpHeaderLen];
+  const size_t n = wire_ip_udp_header(src, dst, headers.size() + payload.size() + 4, ip_id, hdr);
+  w::store_le32(icrc_slot, w::icrc_compute_gather({hdr, n}, headers, payload));
+}
+
 IcrcVerifier::IcrcVerifier(unsigned ipv4_id_window)
     : window_(std::clamp(ipv4_id_window, 1u, kAnyIpv4Id)) {}
 

@@ -227,6 +227,16 @@ struct TxPacket {
   bool is_cnp = false;      // out: a CNP (send it with high priority, not ECN-capable)
   bool is_data = false;     // out: counts against the congestion controller's rate (request/READ data)
   bool retransmit = false;  // out: a go-back-N resend
+  // Gather transmit (optional, for drivers that send with an iovec): when `gather` is set by the caller, a
+  // payload that lies in registered memory and needs no pad is not copied into `buf`. `buf` then holds
+  // the headers (BTH ..) in its first `header_len` bytes followed by the 4-byte ICRC slot, and `payload`
+  // points at the payload bytes (valid until the next post/modify/dereg on this QP's memory, i.e. send it
+  // before returning control to the application). The datagram is buf[0, header_len) + payload +
+  // buf[header_len, header_len + 4); `len` is its total length. When `payload` comes back empty the packet
+  // is whole in `buf` as without gather.
+  bool gather = false;                // in: the caller accepts a gathered packet
+  size_t header_len = 0;              // out (gathered packets): header bytes at the start of buf
+  std::span<const uint8_t> payload;   // out (gathered packets): the payload, not copied into buf
 };
 // Largest packet poll_transmit can produce: BTH + RETH + ImmDt + MTU payload + ICRC, rounded up.
 inline constexpr size_t kMaxPacketBytes = 4096 + 64;

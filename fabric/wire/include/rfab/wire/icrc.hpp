@@ -24,6 +24,11 @@ Result<uint32_t> icrc_compute(std::span<const uint8_t> l3);
 // 28 (IPv4) or 48 (IPv6) header bytes it knows will go on the wire, and the UDP payload without ICRC.
 uint32_t icrc_compute_split(std::span<const uint8_t> ip_udp_headers, std::span<const uint8_t> bth_to_pad);
 
+// Same, for a packet whose payload is sent from elsewhere (gathered): `roce_headers` is BTH .. the last
+// extension header, `payload` the payload and pad; the ICRC covers them in that order.
+uint32_t icrc_compute_gather(std::span<const uint8_t> ip_udp_headers, std::span<const uint8_t> roce_headers,
+                             std::span<const uint8_t> payload);
+
 // Reads the ICRC stored in the last 4 bytes of `l3_with_icrc` and compares.
 bool icrc_verify(std::span<const uint8_t> l3_with_icrc);
 

@@ -39,6 +39,7 @@ struct DriverConfig {
   Address local;                       // local IP and RoCE UDP port peers send to (default port 4791)
   SocketOptions socket;
   bool gso = true;                     // UDP GSO on transmit
+  bool gather = true;                  // send payloads straight from registered memory (iovec, no copy)
   bool verify_icrc = true;             // drop received packets whose ICRC does not match
   unsigned ipv4_id_window = kAnyIpv4Id;  // IPv4 IDs the ICRC check accepts (wire_icrc.hpp)
   std::optional<fault::FaultConfig> rx_faults;  // seeded faults on the receive path (tests, demos)

@@ -38,6 +38,11 @@ class TxBatch {
   // Places `datagram` (ICRC slot included) for `dst`, computing its ICRC. Returns false when the batch is
   // full: flush() and push again.
   bool push(const Address& dst, std::span<uint8_t> datagram);
+  // Places a gathered datagram (rc::TxPacket with a payload span): `headers` is BTH .. (header_len bytes)
+  // followed by the 4-byte ICRC slot, which gets the ICRC; `payload` is sent in place (no copy). All bytes
+  // must stay valid and untouched until flush(). Returns false when the batch is full.
+  bool push_gather(const Address& dst, std::span<uint8_t> headers, size_t header_len,
+                   std::span<const uint8_t> payload);
   // Sends everything queued. Waits (poll, up to `timeout_ms`) while the socket buffer is full. Throws
   // UdpError for errors that are not loss (EMSGSIZE: the path MTU is smaller than the packet).
   void flush(int timeout_ms = 1000);
@@ -50,6 +55,7 @@ class TxBatch {
     sockaddr_storage addr;
     Address dst;
     size_t first_iov = 0;
+    size_t niov = 0;
     size_t segments = 0;
     size_t seg_size = 0;
     size_t bytes = 0;
@@ -61,7 +67,11 @@ class TxBatch {
   size_t nmsg_ = 0;
   size_t niov_ = 0;
   std::unique_ptr<std::array<Message, kMaxMessages>> msgs_;
-  std::unique_ptr<std::array<iovec, kMaxMessages * kMaxGsoSegments>> iov_;
+  static constexpr size_t kMaxIov = 3 * kMaxMessages * kMaxGsoSegments;  // a gathered datagram takes 3
+  // The message a datagram of `size` bytes to `dst` joins (a new one when needed), its segment index in
+  // *seg; nullptr when the batch is full.
+  Message* place(const Address& dst, size_t size, size_t iovs, uint16_t* seg);
+  std::unique_ptr<std::array<iovec, kMaxIov>> iov_;
   std::array<mmsghdr, kMaxMessages> hdrs_{};
   TxCounters counters_;
 };

@@ -36,6 +36,11 @@ size_t wire_ip_udp_header(const Address& src, const Address& dst, size_t udp_pay
 // wire and stores it (little-endian) in the last 4 bytes.
 void fill_icrc(const Address& src, const Address& dst, uint16_t ip_id, std::span<uint8_t> udp_payload);
 
+// The same for a gathered datagram (headers BTH .. + payload + 4-byte ICRC, the pieces elsewhere):
+// computes the ICRC and stores it (little-endian) at `icrc_slot`.
+void fill_icrc_gather(const Address& src, const Address& dst, uint16_t ip_id, std::span<const uint8_t> headers,
+                      std::span<const uint8_t> payload, uint8_t* icrc_slot);
+
 // Receive-side ICRC check (see the header comment for what is and isn't verified).
 class IcrcVerifier {
  public:
