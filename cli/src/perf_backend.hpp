@@ -7,12 +7,25 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "perf_options.hpp"
 #include "rfab/congestion/time.hpp"
 #include "rfab/rc/types.hpp"
 
+namespace rfab::udp {
+struct DriverStats;
+}
+namespace rfab::rc {
+class QueuePair;
+}
+
 namespace rfab::cli::perf {
+
+// The packet counters of rfab's own stack (UDP driver + RC QPs) into a result; shared by the plain and
+// --perftest sessions.
+void fill_udp_counters(const udp::DriverStats& s, const std::vector<std::unique_ptr<rc::QueuePair>>& qps, Result& r);
+
 
 struct BackendQpSizes {
   uint32_t qps = 1, send_depth = 1, recv_depth = 1;

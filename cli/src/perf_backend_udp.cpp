@@ -101,18 +101,7 @@ class UdpBackend final : public PerfBackend {
   std::string name() const override { return "kernel UDP datapath"; }
 
   void fill_counters(Result& r) const override {
-    const auto& s = driver_->stats();
-    r.tx_packets = s.tx_packets;
-    r.rx_packets = s.rx_packets;
-    r.tx_syscalls = s.tx_syscalls;
-    r.rx_syscalls = s.rx_syscalls;
-    r.rx_bad_icrc = s.rx_bad_icrc;
-    for (const auto& qp : qps_) {
-      r.retransmits += qp->stats().retransmits;
-      r.timeouts += qp->stats().timeouts;
-      r.duplicates += qp->stats().duplicates;
-      r.out_of_order += qp->stats().out_of_order;
-    }
+    fill_udp_counters(driver_->stats(), qps_, r);
   }
 
  private:
@@ -135,6 +124,20 @@ class UdpBackend final : public PerfBackend {
 
 std::unique_ptr<PerfBackend> make_udp_backend(const Options& o, const std::string& local_ip) {
   return std::make_unique<UdpBackend>(o, local_ip);
+}
+
+void fill_udp_counters(const udp::DriverStats& s, const std::vector<std::unique_ptr<rc::QueuePair>>& qps, Result& r) {
+  r.tx_packets = s.tx_packets;
+  r.rx_packets = s.rx_packets;
+  r.tx_syscalls = s.tx_syscalls;
+  r.rx_syscalls = s.rx_syscalls;
+  r.rx_bad_icrc = s.rx_bad_icrc;
+  for (const auto& qp : qps) {
+    r.retransmits += qp->stats().retransmits;
+    r.timeouts += qp->stats().timeouts;
+    r.duplicates += qp->stats().duplicates;
+    r.out_of_order += qp->stats().out_of_order;
+  }
 }
 
 }  // namespace rfab::cli::perf

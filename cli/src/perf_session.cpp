@@ -1,4 +1,5 @@
 #include "perf_session.hpp"
+#include "perf_backend.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -568,18 +569,7 @@ class Session {
     r.qps = p_.qps;
     r.mtu = p_.mtu;
     r.spray = p_.spray;
-    const auto& s = driver_->stats();
-    r.tx_packets = s.tx_packets;
-    r.rx_packets = s.rx_packets;
-    r.tx_syscalls = s.tx_syscalls;
-    r.rx_syscalls = s.rx_syscalls;
-    r.rx_bad_icrc = s.rx_bad_icrc;
-    for (const auto& qp : qps_) {
-      r.retransmits += qp->stats().retransmits;
-      r.timeouts += qp->stats().timeouts;
-      r.duplicates += qp->stats().duplicates;
-      r.out_of_order += qp->stats().out_of_order;
-    }
+    fill_udp_counters(driver_->stats(), qps_, r);
   }
 
   const Options& o_;
