@@ -18,13 +18,38 @@ const volatile __u64 rfab_cnp_burst_window_ns = 1000000; /* 1 ms */
 const volatile __u32 rfab_cnp_burst_threshold = 8;
 const volatile __u64 rfab_ringbuf_wakeup_bytes = 64 * 1024;
 
-/* Sizes are the defaults; the loader sets the real ones (bpf_map__set_max_entries) before load. */
+/* Flow storage. A hash map lookup with the 40-byte key cost ~40 ns per packet, most of the collector's
+ * time (bench_telemetry with kernel.bpf_stats_enabled), so the lookup is layered:
+ *   rfab_flow_cache (per CPU, direct-mapped): key -> slot, checked with five 8-byte compares;
+ *   rfab_flow_index (hash): key -> slot, only on a cache miss; it is what user space lists;
+ *   rfab_flows (array, mmapable): the counters of slot i, shared by every CPU.
+ * Slots are handed out once (rfab_flows_used) and never freed or moved while the maps exist, so a
+ * cached key -> slot pair can never go stale and needs no invalidation. Sizes are the defaults; the
+ * loader sets the real ones (bpf_map__set_max_entries, rfab_flow_capacity) before load. */
+const volatile __u32 rfab_flow_capacity = 16384;
+__u32 rfab_flows_used = 0;
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
   __type(key, struct rfab_flow_key);
+  __type(value, __u32);
+} rfab_flow_index SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 16384);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
   __type(value, struct rfab_flow_stats);
 } rfab_flows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, RFAB_FLOW_CACHE_SLOTS);
+  __type(key, __u32);
+  __type(value, struct rfab_flow_cache_entry);
+} rfab_flow_cache SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -32,16 +57,6 @@ struct {
   __type(key, __u32);
   __type(value, struct rfab_totals);
 } rfab_totals SEC(".maps");
-
-/* A never-written, all-zero flow record: the initial value of new flows. Kept in a map rather than on
- * the stack because the BPF stack (512 bytes across a bpf_loop callback and its caller) cannot hold it
- * twice. */
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct rfab_flow_stats);
-} rfab_zero_flow SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -116,15 +131,15 @@ static __always_inline __u32 rfab_nak_kind_of(__u8 syndrome)
   return value <= 4 ? value : RFAB_NAK_OTHER;
 }
 
-static __always_inline void rfab_emit(struct rfab_totals *t, const struct rfab_flow_key *key, __u64 now,
-                                      __u32 type, __u32 psn, __u32 expected, __u32 value)
+static __always_inline void rfab_emit(struct rfab_totals *t, const struct rfab_flow_key *key, __u32 type, __u32 psn,
+                                      __u32 expected, __u32 value)
 {
   struct rfab_event *ev = bpf_ringbuf_reserve(&rfab_events, sizeof(*ev), 0);
   if (!ev) {
     t->events_dropped++;
     return;
   }
-  ev->ts_ns = now;
+  ev->ts_ns = bpf_ktime_get_ns();
   __builtin_memcpy(&ev->key, key, sizeof(ev->key));
   ev->type = type;
   ev->psn = psn;
@@ -136,29 +151,72 @@ static __always_inline void rfab_emit(struct rfab_totals *t, const struct rfab_f
   bpf_ringbuf_submit(ev, used >= rfab_ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-/* Returns the flow's stats, creating the entry; NULL (and counted) when the map is full. */
+/* Cache slot of a key: Fibonacci hashing of the QP (and direction) offset by a mix of the addresses'
+ * low words, so the consecutive QP numbers of one host pair land on distinct slots. A collision only
+ * costs a miss. */
+static __always_inline __u32 rfab_cache_slot(const struct rfab_flow_key *k)
+{
+  const __u32 *w = (const void *)k;
+  __u32 peers = (w[3] ^ w[0]) * 0x85EBCA77u ^ (w[7] ^ w[4]);
+  __u32 h = (k->qp ^ ((__u32)k->dir << 24)) + peers * 0xC2B2AE3Du;
+  return (h * 0x9E3779B1u) >> (32 - RFAB_FLOW_CACHE_BITS);
+}
+
+static __always_inline int rfab_key_equal(const struct rfab_flow_key *a, const struct rfab_flow_key *b)
+{
+  const __u64 *x = (const void *)a, *y = (const void *)b;
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
+
+/* The slot of a flow seen before, or a new one; -1 (and counted) when every slot is taken. */
+static __always_inline long rfab_flow_slot(struct rfab_totals *t, const struct rfab_flow_key *key)
+{
+  __u32 *found = bpf_map_lookup_elem(&rfab_flow_index, key);
+  if (found)
+    return *found;
+  /* Checked before taking a number so that a full table does not wind the counter round to 0. */
+  if (*(volatile __u32 *)&rfab_flows_used >= rfab_flow_capacity) {
+    t->flow_map_full++;
+    return -1;
+  }
+  __u32 slot = __sync_fetch_and_add(&rfab_flows_used, 1);
+  if (slot >= rfab_flow_capacity) {
+    t->flow_map_full++;
+    return -1;
+  }
+  if (bpf_map_update_elem(&rfab_flow_index, key, &slot, BPF_NOEXIST) == 0)
+    return slot;
+  /* Another CPU created the flow at the same moment: use its slot (ours stays zero and unlisted). */
+  found = bpf_map_lookup_elem(&rfab_flow_index, key);
+  if (found)
+    return *found;
+  t->flow_map_full++;
+  return -1;
+}
+
+/* Returns the flow's stats, creating the flow; NULL (and counted) when the table is full. */
 static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, const struct rfab_flow_key *key)
 {
-  struct rfab_flow_stats *s = bpf_map_lookup_elem(&rfab_flows, key);
-  if (s)
-    return s;
-  __u32 zero_key = 0;
-  struct rfab_flow_stats *zero = bpf_map_lookup_elem(&rfab_zero_flow, &zero_key);
-  if (!zero)
+  __u32 ci = rfab_cache_slot(key);
+  struct rfab_flow_cache_entry *c = bpf_map_lookup_elem(&rfab_flow_cache, &ci);
+  if (!c)
     return 0;
-  long err = bpf_map_update_elem(&rfab_flows, key, zero, BPF_NOEXIST);
-  if (err && err != -17 /* EEXIST: another CPU created it */) {
-    t->flow_map_full++;
-    return 0;
+  __u32 slot;
+  if (c->slot_plus_one && rfab_key_equal(&c->key, key)) {
+    slot = c->slot_plus_one - 1;
+  } else {
+    long found = rfab_flow_slot(t, key);
+    if (found < 0)
+      return 0;
+    slot = (__u32)found;
+    __builtin_memcpy(&c->key, key, sizeof(c->key));
+    c->slot_plus_one = slot + 1;
   }
-  s = bpf_map_lookup_elem(&rfab_flows, key);
-  if (!s)
-    t->flow_map_full++;
-  return s;
+  return bpf_map_lookup_elem(&rfab_flows, &slot);
 }
 
 static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_flow_stats *s,
-                                           const struct rfab_flow_key *key, __u64 now, __u32 cls, __u32 psn)
+                                           const struct rfab_flow_key *key, __u32 cls, __u32 psn)
 {
   if (!(s->psn_flags & RFAB_PSN_VALID)) {
     s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
@@ -179,7 +237,7 @@ static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_fl
     __sync_fetch_and_add(&s->lost_estimate, delta);
     t->psn_gaps++;
     t->lost_estimate += delta;
-    rfab_emit(t, key, now, RFAB_EV_PSN_GAP, psn, expected, delta);
+    rfab_emit(t, key, RFAB_EV_PSN_GAP, psn, expected, delta);
   }
   s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
   /* A READ request consumes one PSN per response packet, which the wire does not say: after one, a
@@ -188,8 +246,9 @@ static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_fl
 }
 
 static __always_inline void rfab_count_cnp(struct rfab_totals *t, struct rfab_flow_stats *s,
-                                           const struct rfab_flow_key *key, __u64 now, __u32 psn)
+                                           const struct rfab_flow_key *key, __u32 psn)
 {
+  __u64 now = bpf_ktime_get_ns();
   __sync_fetch_and_add(&s->cnps, 1);
   t->cnps++;
   if (now - s->cnp_window_start_ns > rfab_cnp_burst_window_ns) {
@@ -198,7 +257,7 @@ static __always_inline void rfab_count_cnp(struct rfab_totals *t, struct rfab_fl
   }
   s->cnp_in_window++;
   if (s->cnp_in_window == rfab_cnp_burst_threshold)
-    rfab_emit(t, key, now, RFAB_EV_CNP_BURST, psn, 0, s->cnp_in_window);
+    rfab_emit(t, key, RFAB_EV_CNP_BURST, psn, 0, s->cnp_in_window);
 }
 
 /* What one RoCE v2 packet says, read from its BTH (and AETH on an ACK/NAK). */
@@ -238,7 +297,10 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
   __u8 syndrome = pkt->syndrome;
   int is_ack = cls == RFAB_OPC_ACK;
   __u32 psn = pkt->psn;
-  __u64 now = bpf_ktime_get_ns();
+  /* Per-packet timestamps (first/last seen) use the coarse clock (a tick, ~1-4 ms): reading the
+   * precise clock on every packet cost more than the rest of the counting. CNP windows and events
+   * read the precise clock themselves. */
+  __u64 now = bpf_ktime_get_coarse_ns();
 
   t->roce_packets++;
   t->roce_bytes += wire_len;
@@ -268,12 +330,12 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
     __u32 kind = rfab_nak_kind_of(syndrome);
     if (kind < RFAB_NAK_COUNT)
       __sync_fetch_and_add(&s->naks[kind], 1);
-    rfab_emit(t, key, now, RFAB_EV_NAK, psn, 0, syndrome);
+    rfab_emit(t, key, RFAB_EV_NAK, psn, 0, syndrome);
   }
   if (cls == RFAB_OPC_CNP)
-    rfab_count_cnp(t, s, key, now, psn);
+    rfab_count_cnp(t, s, key, psn);
   else if (rfab_is_request(cls))
-    rfab_track_psn(t, s, key, now, cls, psn);
+    rfab_track_psn(t, s, key, cls, psn);
 }
 
 /* Parses Ethernet/VLAN/IP/UDP up to the BTH. Returns where the BTH starts (it may lie past data_end)

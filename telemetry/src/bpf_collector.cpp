@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,15 +76,20 @@ class BpfCollector final : public Collector {
         for (size_t i = 0; i < sizeof(rfab_totals) / sizeof(uint64_t); ++i) dst[i] += src[i];
       }
     }
-    int fd = bpf_map__fd(skel_->maps.rfab_flows);
-    rfab_flow_key key{}, next{};
-    const void* prev = nullptr;
+    // The index lists every flow (key -> slot); the counters are read from the mmapped flow array.
     // get_next_key walks a live hash map: an entry may be seen twice if the table grows under us, and
     // sorting + dedup below keeps the snapshot consistent.
+    int fd = bpf_map__fd(skel_->maps.rfab_flow_index);
+    rfab_flow_key key{}, next{};
+    const void* prev = nullptr;
     while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-      FlowRecord r;
-      r.key = next;
-      if (bpf_map_lookup_elem(fd, &next, &r.stats) == 0) s.flows.push_back(r);
+      uint32_t slot = 0;
+      if (bpf_map_lookup_elem(fd, &next, &slot) == 0 && slot < cfg_.flow_map_entries) {
+        FlowRecord r;
+        r.key = next;
+        r.stats = flows_[slot];  // 8-byte fields written by the programs: no torn values on 64-bit
+        s.flows.push_back(r);
+      }
       key = next;
       prev = &key;
     }
@@ -132,6 +138,8 @@ class BpfCollector final : public Collector {
     skel_->rodata->rfab_cnp_burst_window_ns = cfg_.cnp_burst_window_ns;
     skel_->rodata->rfab_cnp_burst_threshold = cfg_.cnp_burst_threshold;
     skel_->rodata->rfab_ringbuf_wakeup_bytes = cfg_.ringbuf_bytes / 4;
+    skel_->rodata->rfab_flow_capacity = cfg_.flow_map_entries;
+    bpf_map__set_max_entries(skel_->maps.rfab_flow_index, cfg_.flow_map_entries);
     bpf_map__set_max_entries(skel_->maps.rfab_flows, cfg_.flow_map_entries);
     bpf_map__set_max_entries(skel_->maps.rfab_events, cfg_.ringbuf_bytes);
     bool xdp = cfg_.hook != Hook::tc;
@@ -145,6 +153,10 @@ class BpfCollector final : public Collector {
                              "): run as root or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
       throw TelemetryError("loading the BPF collector failed: " + errstr(err) + "\n" + detail::take_libbpf_log());
     }
+    flows_bytes_ = static_cast<size_t>(cfg_.flow_map_entries) * sizeof(rfab_flow_stats);
+    void* m = mmap(nullptr, flows_bytes_, PROT_READ, MAP_SHARED, bpf_map__fd(skel_->maps.rfab_flows), 0);
+    if (m == MAP_FAILED) throw TelemetryError("cannot map the flow counters: " + errstr(errno));
+    flows_ = static_cast<const rfab_flow_stats*>(m);
   }
 
   // One rfab collector per hook and interface: a second would double-count nothing useful and its
@@ -221,6 +233,8 @@ class BpfCollector final : public Collector {
     detach();
     if (events_) ring_buffer__free(events_);
     events_ = nullptr;
+    if (flows_) munmap(const_cast<rfab_flow_stats*>(flows_), flows_bytes_);
+    flows_ = nullptr;
     if (skel_) rfab_roce__destroy(skel_);
     skel_ = nullptr;
   }
@@ -229,6 +243,8 @@ class BpfCollector final : public Collector {
   unsigned ifindex_ = 0;
   int ncpus_ = 0;
   rfab_roce* skel_ = nullptr;
+  const rfab_flow_stats* flows_ = nullptr;  // the flow array, mmapped read-only
+  size_t flows_bytes_ = 0;
   ring_buffer* events_ = nullptr;
   int links_[2] = {-1, -1};
   std::vector<Event> pending_;

@@ -232,4 +232,13 @@ Plan make_clean_plan(unsigned qps, unsigned per_qp, size_t payload) {
   return p;
 }
 
+Plan make_round_robin_plan(unsigned qps, unsigned rounds, size_t payload) {
+  Plan p;
+  p.flows.reserve(qps);
+  Builder b(p);
+  for (unsigned i = 0; i < rounds; ++i)
+    for (uint32_t q = 0; q < qps; ++q) b.packet(Endpoints{}, op::RC_SEND_ONLY, 0x100 + q, i, payload);
+  return p;
+}
+
 }  // namespace rfab::test

@@ -35,4 +35,8 @@ Plan make_plan(unsigned per_qp);
 // Only in-order SENDs on `qps` QPs, `per_qp` each, `payload` bytes per packet (for validate / bench).
 Plan make_clean_plan(unsigned qps, unsigned per_qp, size_t payload);
 
+// In-order SENDs, one packet per QP per round (QP 0, 1, .., qps-1, then again): with more QPs than the
+// collector's per-CPU flow cache has slots, every packet evicts another flow's cache entry.
+Plan make_round_robin_plan(unsigned qps, unsigned rounds, size_t payload);
+
 }  // namespace rfab::test

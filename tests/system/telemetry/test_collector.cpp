@@ -97,6 +97,20 @@ class TelemetryCollector : public ::testing::TestWithParam<HookCase> {
   }
 };
 
+// More flows than the programs' per-CPU flow cache (RFAB_FLOW_CACHE_SLOTS) holds, interleaved, so
+// lookups keep missing the cache and evicting each other: every flow must still be counted exactly.
+TEST_P(TelemetryCollector, FlowsBeyondTheFlowCacheAreCountedExactly) {
+  const HookCase& hc = GetParam();
+  auto col = tm::Collector::open(config(hc.iface, hc.hook));
+  Plan p = make_round_robin_plan(3 * RFAB_FLOW_CACHE_SLOTS + 17, 4, 32);
+  inject("rft0a", p.frames);
+  auto s = wait_for(*col, hc.dir, p.frames.size());
+  expect_totals(s.totals[hc.dir], p);
+  EXPECT_EQ(s.totals[hc.dir].psn_gaps, 0u);
+  EXPECT_EQ(s.totals[hc.dir].psn_backwards, 0u);
+  expect_flows(s, p, hc.dir);
+}
+
 TEST_P(TelemetryCollector, CountsKnownTrafficExactly) {
   const HookCase& hc = GetParam();
   auto col = tm::Collector::open(config(hc.iface, hc.hook));

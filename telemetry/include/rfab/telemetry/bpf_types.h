@@ -39,7 +39,8 @@ enum rfab_nak_kind {
 };
 
 /* One flow: (source IP, destination IP, destination QP, direction). IPv4 addresses are stored
- * IPv4-mapped (::ffff:a.b.c.d) so one key shape serves both families. */
+ * IPv4-mapped (::ffff:a.b.c.d) so one key shape serves both families. 8-byte aligned and padded to
+ * 40 bytes so the BPF side compares keys as five 64-bit words. */
 struct rfab_flow_key {
   __u8 src[16];
   __u8 dst[16];
@@ -47,6 +48,15 @@ struct rfab_flow_key {
   __u8 dir; /* RFAB_DIR_* */
   __u8 family; /* 4 or 6 */
   __u8 pad[2];
+} __attribute__((aligned(8)));
+
+/* Per-CPU direct-mapped cache of flow key -> slot in the flow array (slot + 1; 0 = empty). */
+#define RFAB_FLOW_CACHE_BITS 8
+#define RFAB_FLOW_CACHE_SLOTS (1u << RFAB_FLOW_CACHE_BITS)
+struct rfab_flow_cache_entry {
+  struct rfab_flow_key key;
+  __u32 slot_plus_one;
+  __u32 pad;
 };
 
 /* PSN-tracking flags kept in rfab_flow_stats.psn_flags. */
