@@ -2,7 +2,7 @@
 // device), the QPs and the CQs. Each pass: turn what the application published (staging filled, ring consumed, abort/close
 // requested) into work requests, let the driver move packets, and turn completions into published offsets
 // plus a Doorbell ring. With nothing to do it sleeps in the provider (epoll) until a packet, a QP timer, a
-// keep-alive, or a wake-up datagram from the application thread.
+// keep-alive, or a wake-up from the application thread.
 #include <pthread.h>
 
 #include <algorithm>

@@ -1,7 +1,5 @@
 // The RoCE transport's default provider: rfab's sans-IO RC engine (fabric/rc) driven by the kernel-UDP
 // datapath (fabric/datapath/udp). QPN = peer rank + 1: one driver per rank, so the peer's rank names the QP.
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <vector>
@@ -33,14 +31,11 @@ class UdpProvider final : public RoceProvider {
     } catch (const udp::UdpError& e) {
       throw Error(Status::System, std::string("RoCE transport of rank ") + std::to_string(rank) + ": " + e.what());
     }
-    wake_fd_ = ::socket(driver_->local().v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (wake_fd_ < 0) throw_errno("RoCE wake-up socket");
   }
 
   ~UdpProvider() override {
     for (auto& q : qps_)
       if (q) driver_->detach(q->qp_num());
-    if (wake_fd_ >= 0) ::close(wake_fd_);
   }
 
   std::string name() const override { return "udp"; }
@@ -115,14 +110,8 @@ class UdpProvider final : public RoceProvider {
   bool progress(uint64_t max_wait_ns) override { return driver_->progress(max_wait_ns); }
   uint64_t now() const override { return driver_->now(); }
 
-  // The driver sleeps in epoll on its receive socket: a one-byte datagram to it ends the sleep (the driver
-  // drops it as malformed, counted in its stats), so fabric/datapath/udp needs no wake-up hook.
-  void wake() override {
-    sockaddr_storage ss{};
-    socklen_t len = driver_->local().to_sockaddr(ss);
-    const char b = 0;
-    (void)::sendto(wake_fd_, &b, 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len);
-  }
+  // The driver sleeps in epoll on its receive socket and an eventfd that wake() signals.
+  void wake() override { driver_->wake(); }
 
   void print_debug(std::FILE* f, int rank) const override {
     const auto& ds = driver_->stats();
@@ -148,7 +137,6 @@ class UdpProvider final : public RoceProvider {
   // Declaration order is destruction order reversed: QPs go before the CQs and PD they use, the driver
   // (which the destructor detaches them from) last.
   std::unique_ptr<udp::UdpDriver> driver_;
-  int wake_fd_ = -1;
   rc::ProtectionDomain pd_;
   std::unique_ptr<rc::CompletionQueue> send_cq_, recv_cq_;
   std::vector<std::unique_ptr<rc::QueuePair>> qps_;  // indexed by peer rank

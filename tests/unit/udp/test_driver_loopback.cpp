@@ -3,8 +3,10 @@
 // the receive path; a QP whose peer never answers ends in retry_exc_err. (No root needed: loopback only.)
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "rfab/rc/rc.hpp"
@@ -199,6 +201,31 @@ TEST(DriverLoopbackDeadPeer, RetryExhaustionCompletesWithError) {
   }
   ASSERT_EQ(got.size(), 1u) << "no completion: the QP hangs";
   EXPECT_EQ(got[0].status, rc::WcStatus::retry_exc_err) << rc::to_string(got[0].status);
+}
+
+// wake() from another thread ends a long progress() wait, a wake() before the wait makes it return at
+// once, and neither shows up as received traffic (no packet, nothing malformed).
+TEST(DriverWake, EndsAWaitFromAnotherThreadWithoutATrace) {
+  auto a = make_side(0x51);
+  using clock = std::chrono::steady_clock;
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    a->driver->wake();
+  });
+  auto t0 = clock::now();
+  a->driver->progress(20'000'000'000ull);  // 20 s unless woken
+  auto waited = clock::now() - t0;
+  waker.join();
+  EXPECT_LT(waited, std::chrono::seconds(10)) << "wake() did not end the wait";
+
+  a->driver->wake();
+  t0 = clock::now();
+  a->driver->progress(20'000'000'000ull);
+  EXPECT_LT(clock::now() - t0, std::chrono::seconds(10)) << "a wake() before the wait was lost";
+
+  const auto& st = a->driver->stats();
+  EXPECT_EQ(st.rx_packets, 0u);
+  EXPECT_EQ(st.rx_malformed, 0u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "rfab/udp/driver.hpp"
 
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,10 @@ UdpDriver::UdpDriver(const DriverConfig& cfg)
   epoll_event ev{};
   ev.events = EPOLLIN;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, rx_sock_.fd(), &ev) != 0) throw_errno("epoll_ctl", errno);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw_errno("eventfd", errno);
+  ev.data.u64 = kWakeEvent;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) throw_errno("epoll_ctl", errno);
   pool_.resize(cfg_.tx_burst);
   for (auto& b : pool_) b.resize(rc::kMaxPacketBytes);
   if (cfg_.rx_faults && cfg_.rx_faults->any()) faults_ = std::make_unique<fault::FaultInjector>(*cfg_.rx_faults);
@@ -41,6 +46,12 @@ UdpDriver::UdpDriver(const DriverConfig& cfg)
 
 UdpDriver::~UdpDriver() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void UdpDriver::wake() {
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);  // EAGAIN only when the counter is saturated: still readable
 }
 
 Nanos UdpDriver::now() const {
@@ -231,9 +242,14 @@ bool UdpDriver::progress(Nanos max_wait) {
   if (wake <= now) return false;
   const Nanos wait = wake - now;
   timespec ts{static_cast<time_t>(wait / 1'000'000'000ull), static_cast<long>(wait % 1'000'000'000ull)};
-  epoll_event ev;
-  const int r = ::epoll_pwait2(epoll_fd_, &ev, 1, &ts, nullptr);
+  epoll_event ev[2];
+  const int r = ::epoll_pwait2(epoll_fd_, ev, 2, &ts, nullptr);
   if (r < 0 && errno != EINTR) throw_errno("epoll_pwait2", errno);
+  for (int i = 0; i < r; ++i)
+    if (ev[i].data.u64 == kWakeEvent) {
+      uint64_t n;
+      (void)!::read(wake_fd_, &n, sizeof n);  // re-arm: the next wait sleeps again
+    }
   return false;
 }
 

@@ -73,6 +73,10 @@ class UdpDriver {
   // to `max_wait` ns for a packet, timer or pacing slot. Returns true when something was done.
   bool progress(Nanos max_wait);
 
+  // Ends a progress() wait early, or makes the next one return at once. The only call that is safe from
+  // another thread (e.g. an application thread handing work to the thread that owns the driver).
+  void wake();
+
   Nanos now() const;
   const Address& local() const { return rx_sock_.local(); }
   const DriverStats& stats() const;
@@ -96,7 +100,9 @@ class UdpDriver {
   UdpSocket rx_sock_;
   RxBatch rx_;
   IcrcVerifier verifier_;
+  static constexpr uint64_t kWakeEvent = 1;  // epoll data of wake_fd_ (the receive socket's is 0)
   int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd written by wake()
   std::vector<Attached> qps_;
   std::unordered_map<uint32_t, size_t> by_qpn_;
   std::map<uint16_t, Entropy> entropy_;   // requested source port -> socket actually bound
