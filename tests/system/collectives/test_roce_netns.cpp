@@ -56,7 +56,9 @@ struct Fabric {
   rfabUniqueId id{};
   int per_ns;
 
-  explicit Fabric(int ranks_per_ns) : per_ns(ranks_per_ns) {
+  // v6: the store (and so every rank's RoCE address, the route to it) uses the namespaces' IPv6 addresses.
+  explicit Fabric(int ranks_per_ns, bool v6 = false) : per_ns(ranks_per_ns) {
+    const std::string& store_ip = v6 ? net.ip6_a : net.ip4_a;
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe");
     std::fflush(stdout);
@@ -67,7 +69,7 @@ struct Fabric {
       uint16_t port = 0;
       try {
         std::unique_ptr<StoreServer> store;
-        net.in(net.ns_a, [&] { store = std::make_unique<StoreServer>(net.ip4_a, 0); });
+        net.in(net.ns_a, [&] { store = std::make_unique<StoreServer>(store_ip, 0); });
         port = store->port();
         if (write(fds[1], &port, sizeof port) != sizeof port) _exit(1);
         for (;;) pause();  // serves until the test kills it
@@ -82,7 +84,7 @@ struct Fabric {
     ::close(fds[0]);
     if (!ok) throw std::runtime_error("store process in " + net.ns_a + " did not start");
     std::snprintf(id.internal, sizeof id.internal, "rfab1 netns%d %u %s", static_cast<int>(getpid()), port,
-                  net.ip4_a.c_str());
+                  store_ip.c_str());
   }
   ~Fabric() {
     if (store_pid > 0) {
@@ -110,8 +112,8 @@ struct Fabric {
 #define REQUIRE_ROOT()                                                       \
   if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)"
 
-void run_netns_matrix(int n, int per_ns, const Scope& s, const std::string& algo = "") {
-  Fabric f(per_ns);
+void run_netns_matrix(int n, int per_ns, const Scope& s, const std::string& algo = "", bool v6 = false) {
+  Fabric f(per_ns, v6);
   auto res = run_ranks(
       n,
       [&](int rank, const rfabUniqueId& id) {
@@ -133,6 +135,17 @@ TEST(CollRoceNetns, TwoRanksEveryCollective) {
           {RedOp::Sum, RedOp::Prod, RedOp::Min, RedOp::Avg},
           {0, 1, 7, 13, 300007}};
   run_netns_matrix(2, 1, s);
+}
+
+// RoCE v2 over IPv6 end to end: bootstrap, QP addressing (IPv6 GRH-equivalent headers, ICRC over the
+// IPv6 pseudo-header) and the ring protocol.
+TEST(CollRoceNetns, TwoRanksOverIpv6) {
+  REQUIRE_ROOT();
+  Scope s{{Coll::AllReduce, Coll::Broadcast, Coll::AllGather, Coll::ReduceScatter, Coll::AllToAll, Coll::SendRecv},
+          {DataType::I32, DataType::F32},
+          {RedOp::Sum, RedOp::Max},
+          {0, 1, 13, 300007}};
+  run_netns_matrix(2, 1, s, "", /*v6=*/true);
 }
 
 // 2 namespaces x 2 ranks: shared memory inside a namespace, RoCE between them, hierarchical allreduce.
