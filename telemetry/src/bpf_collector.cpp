@@ -88,6 +88,8 @@ class BpfCollector final : public Collector {
         FlowRecord r;
         r.key = next;
         r.stats = flows_[slot];  // 8-byte fields written by the programs: no torn values on 64-bit
+        r.stats.packets = 0;     // derived: every packet is counted in exactly one opcode class
+        for (uint64_t c : r.stats.op_class) r.stats.packets += c;
         s.flows.push_back(r);
       }
       key = next;

@@ -64,7 +64,7 @@ struct rfab_flow_cache_entry {
 #define RFAB_PSN_RESYNC 2u /* last request was a READ request: the next PSN may jump by the response count */
 
 struct rfab_flow_stats {
-  __u64 packets;
+  __u64 packets; /* filled in by user space: the sum of op_class (the programs leave it 0) */
   __u64 bytes; /* whole frames as on the wire (Ethernet header and VLAN tags, no FCS) */
   __u64 op_class[RFAB_OPC_COUNT];
   __u64 ecn_ce;
