@@ -62,7 +62,7 @@ bool Exchange::step_send(Channel& c) {
     Op& op = ops_[static_cast<size_t>(c.sends[c.next_send])];
     if (op.done < op.bytes) {
       if (!c.send_begun) {
-        c.pair->begin_send();
+        c.pair->begin_send_msg(op.bytes);
         c.send_begun = true;
       }
       size_t limit = op.gate >= 0 ? std::min(op.bytes, ops_[static_cast<size_t>(op.gate)].done) : op.bytes;
@@ -91,7 +91,7 @@ bool Exchange::step_recv(Channel& c) {
     Op& op = ops_[static_cast<size_t>(c.recvs[c.next_recv])];
     if (op.done < op.bytes) {
       if (!c.recv_begun) {
-        c.pair->begin_recv();
+        c.pair->begin_recv_msg(op.bytes);
         c.recv_begun = true;
       }
       size_t limit = op.gate >= 0 ? std::min(op.bytes, ops_[static_cast<size_t>(op.gate)].done) : op.bytes;

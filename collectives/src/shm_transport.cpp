@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,7 +19,7 @@ namespace rfab::coll {
 
 namespace {
 constexpr uint64_t kMagic = 0x52464142'53484d31ull;  // "RFABSHM1"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: inline-message flags (ll_salt)
 constexpr size_t kPage = 4096;
 constexpr uint64_t kAlign = 64;  // every message starts 64-byte aligned in the ring
 enum : uint32_t { kLive = 0, kAborted = 1, kClosed = 2 };
@@ -55,6 +56,7 @@ struct ShmSegmentHeader {
   int32_t nranks;
   int32_t pid;
   uint64_t ring_bytes;
+  uint64_t ll_salt;  // random, top bit set: inline-message flags of the rings in this segment (ShmPair)
   char host[64];
   alignas(64) Doorbell bell;
   alignas(64) std::atomic<uint32_t> state;
@@ -107,6 +109,10 @@ std::unique_ptr<ShmSegment> ShmSegment::create(const std::string& name, int rank
   h->nranks = nranks;
   h->pid = static_cast<int32_t>(getpid());
   h->ring_bytes = ring_bytes;
+  uint64_t salt = 0;
+  if (getrandom(&salt, sizeof salt, 0) != static_cast<ssize_t>(sizeof salt))
+    salt = static_cast<uint64_t>(getpid()) * 0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(s->base_);
+  h->ll_salt = (salt | (1ull << 63)) & ~uint64_t{63};
   std::snprintf(h->host, sizeof(h->host), "%s", host.c_str());
   h->state.store(kLive);
   auto* ctl = reinterpret_cast<RingCtl*>(static_cast<std::byte*>(s->base_) + header_bytes());
@@ -169,15 +175,28 @@ std::byte* ShmSegment::ring_data(int src) {
 }
 
 // One direction pair with a peer: we produce into the peer's ring for us and consume from our ring for it.
+//
+// Inline messages: a message of at most 56 bytes sent whole sits in one cache line (messages start
+// 64-byte aligned) and the producer stores a flag in that line's last 8 bytes (in the padding) after the
+// payload. The consumer polls the flag instead of the tail, so the message costs one cache-line transfer
+// instead of two dependent ones (tail, then data): 8 B allreduce went from ~0.68 to ~0.4 us (a line
+// transfer between the two vCPUs is ~0.3 us). flag = (stream offset | size) ^ salt: an older lap's flag
+// never matches (offsets only grow), and stale payload bytes match with probability 2^-63 (random salt).
+// The tail is still published after the flag, and anything not sent whole (a full ring) goes through the
+// tail as before, so the flag is only ever a shortcut.
 class ShmTransport::ShmPair final : public Pair {
  public:
+  static constexpr size_t kInline = 56;
+
   ShmPair(ShmSegment& own, ShmSegment& peer_seg, int me, int peer)
       : out_ctl_(peer_seg.ring_ctl(me)),
         out_data_(peer_seg.ring_data(me)),
         in_ctl_(own.ring_ctl(peer)),
         in_data_(own.ring_data(peer)),
         cap_(own.ring_bytes()),
-        peer_bell_(&peer_seg.doorbell()) {
+        peer_bell_(&peer_seg.doorbell()),
+        out_salt_(peer_seg.header().ll_salt),
+        in_salt_(own.header().ll_salt) {
     tail_ = out_ctl_->tail.load(std::memory_order_relaxed);
     head_ = in_ctl_->head.load(std::memory_order_relaxed);
     peer_head_ = out_ctl_->head.load(std::memory_order_relaxed);
@@ -186,23 +205,53 @@ class ShmTransport::ShmPair final : public Pair {
   }
 
   void begin_send() override {
-    // Padding is never written or read: both ends skip to the same aligned offset.
+    // Padding is only written by inline flags: both ends skip to the same aligned offset. The aligned tail
+    // is published with the first data (the consumer aligns its head itself).
     tail_ = round_up(tail_, kAlign);
-    out_ctl_->tail.store(tail_, std::memory_order_release);
+    inline_out_ = 0;
   }
   void begin_recv() override {
     head_ = round_up(head_, kAlign);
     in_ctl_->head.store(head_, std::memory_order_release);
+    inline_in_ = 0;
+  }
+  void begin_send_msg(size_t bytes) override {
+    begin_send();
+    inline_out_ = bytes <= kInline ? bytes : 0;
+    msg_out_ = tail_;
+  }
+  void begin_recv_msg(size_t bytes) override {
+    begin_recv();
+    inline_in_ = bytes <= kInline ? bytes : 0;
+    inline_seen_ = false;
+    msg_in_ = head_;
   }
 
   size_t try_send(const std::byte* src, size_t n, size_t granule) override {
     // The consumer's head is read only when the last value we saw leaves too little room: the line it lives
     // on is written by the consumer on every consume(), so reading it on every send was one more cache miss
     // on the critical path of every small message.
+    // An inline-sized message goes whole with its flag or not at all (0 until the caller offers all of it
+    // and the line is free): the consumer then never needs the tail line, and an op gated on this one
+    // waits for at most 56 bytes more. Gates form chains that end at ungated sends, so this cannot deadlock.
+    bool whole_inline = inline_out_ != 0;
+    if (whole_inline && n != inline_out_) return 0;
+    size_t need = whole_inline ? kAlign : n;  // inline: the flag's line must be free too
     size_t free = space();
-    if (free < n) {
+    if (free < need) {
       peer_head_ = out_ctl_->head.load(std::memory_order_acquire);
       free = space();
+    }
+    if (whole_inline) {
+      if (free < need) return 0;
+      inline_out_ = 0;
+      std::byte* line = out_data_ + (tail_ & (cap_ - 1));
+      std::memcpy(line, src, n);
+      __atomic_store_n(reinterpret_cast<uint64_t*>(line + kFlagAt), flag(out_salt_, tail_, n), __ATOMIC_RELEASE);
+      tail_ += n;
+      out_ctl_->tail.store(tail_, std::memory_order_release);
+      peer_bell_->ring();
+      return n;
     }
     // The consumer's head may sit at any byte (earlier messages of other datatypes), so free space is
     // not a multiple of the element size: round down.
@@ -219,6 +268,16 @@ class ShmTransport::ShmPair final : public Pair {
   }
 
   std::span<const std::byte> readable() override {
+    if (inline_in_ != 0) {
+      // Inline-sized messages always come inline (see try_send): poll the flag only, never the tail line.
+      const std::byte* line = in_data_ + (msg_in_ & (cap_ - 1));
+      if (!inline_seen_)
+        inline_seen_ = __atomic_load_n(reinterpret_cast<const uint64_t*>(line + kFlagAt), __ATOMIC_ACQUIRE) ==
+                       flag(in_salt_, msg_in_, inline_in_);
+      if (!inline_seen_) return {};
+      size_t done = static_cast<size_t>(head_ - msg_in_);  // the receiver may take it in pieces
+      return {line + done, inline_in_ - done};
+    }
     int64_t avail = static_cast<int64_t>(in_ctl_->tail.load(std::memory_order_acquire) - head_);
     if (avail <= 0) return {};
     size_t off = head_ & (cap_ - 1);
@@ -238,6 +297,9 @@ class ShmTransport::ShmPair final : public Pair {
   }
 
  private:
+  static constexpr size_t kFlagAt = kAlign - sizeof(uint64_t);
+  static uint64_t flag(uint64_t salt, uint64_t offset, size_t bytes) { return (offset | bytes) ^ salt; }
+
   size_t space() const {
     // Signed: after the consumer aligns its head past an unpadded tail, head may briefly exceed tail.
     int64_t used = static_cast<int64_t>(tail_ - peer_head_);
@@ -254,6 +316,10 @@ class ShmTransport::ShmPair final : public Pair {
   uint64_t tail_ = 0;
   uint64_t head_ = 0;
   uint64_t peer_head_ = 0;  // the consumer's head as last read (a lower bound: it only grows)
+  uint64_t out_salt_, in_salt_;
+  size_t inline_out_ = 0, inline_in_ = 0;  // size of the current message if it may go inline, else 0
+  uint64_t msg_out_ = 0, msg_in_ = 0;      // where the current message starts in each stream
+  bool inline_seen_ = false;               // the current incoming inline message's flag was seen
 };
 
 struct ShmTransport::Peer {

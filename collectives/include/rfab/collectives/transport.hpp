@@ -25,6 +25,16 @@ class Pair {
   // so that elements never straddle the ring's wrap point).
   virtual void begin_send() = 0;
   virtual void begin_recv() = 0;
+  // The same boundaries, told the message's total size (equal at both ends: a receive matches the peer's
+  // send byte for byte), so a transport can pick a protocol per message (shm: one-cache-line messages).
+  virtual void begin_send_msg(size_t bytes) {
+    (void)bytes;
+    begin_send();
+  }
+  virtual void begin_recv_msg(size_t bytes) {
+    (void)bytes;
+    begin_recv();
+  }
   // Copies up to n bytes into the link without blocking; returns the number accepted (0 when full),
   // a multiple of `granule` unless it is all n (so a receiver never sees part of an element).
   virtual size_t try_send(const std::byte* src, size_t n, size_t granule) = 0;
