@@ -223,22 +223,27 @@ Plan make_plan(unsigned per_qp) {
   return p;
 }
 
-Plan make_clean_plan(unsigned qps, unsigned per_qp, size_t payload) {
+namespace {
+// In-order SENDs on `qps` QPs, `per_qp` each: QP by QP, or one packet per QP per round.
+Plan in_order_sends(unsigned qps, unsigned per_qp, size_t payload, bool round_robin) {
   Plan p;
   p.flows.reserve(qps);
   Builder b(p);
-  for (uint32_t q = 0; q < qps; ++q)
-    for (unsigned i = 0; i < per_qp; ++i) b.packet(Endpoints{}, op::RC_SEND_ONLY, 0x100 + q, i, payload);
+  for (unsigned k = 0; k < qps * per_qp; ++k) {
+    const uint32_t q = round_robin ? k % qps : k / per_qp;
+    const uint32_t psn = round_robin ? k / qps : k % per_qp;
+    b.packet(Endpoints{}, op::RC_SEND_ONLY, 0x100 + q, psn, payload);
+  }
   return p;
+}
+}  // namespace
+
+Plan make_clean_plan(unsigned qps, unsigned per_qp, size_t payload) {
+  return in_order_sends(qps, per_qp, payload, false);
 }
 
 Plan make_round_robin_plan(unsigned qps, unsigned rounds, size_t payload) {
-  Plan p;
-  p.flows.reserve(qps);
-  Builder b(p);
-  for (unsigned i = 0; i < rounds; ++i)
-    for (uint32_t q = 0; q < qps; ++q) b.packet(Endpoints{}, op::RC_SEND_ONLY, 0x100 + q, i, payload);
-  return p;
+  return in_order_sends(qps, rounds, payload, true);
 }
 
 }  // namespace rfab::test
