@@ -5,7 +5,9 @@
 # Needs root.
 #
 # Usage: scripts/bench-coll-netns.sh [BUILD_DIR] [MIN] [MAX] [ITERS]     e.g. build/release 1M 256M 10
-# Environment: COLLS (default "allreduce"; Gloo runs allreduce, allgather, broadcast), JSON=file (raw rows).
+# Environment: COLLS (default "allreduce"; Gloo runs allreduce, allgather, broadcast), JSON=file (raw rows),
+# REPEAT (default 3): the three are run in turn REPEAT times and each figure is the median of its runs, so
+# a burst of load on this shared machine moves one run, not the table.
 #
 # How OpenMPI reaches ranks in namespaces: mpirun's ranks talk to their launcher over PMIx on 127.0.0.1,
 # which a rank inside another namespace cannot reach. So mpirun treats each namespace as a remote host:
@@ -18,6 +20,7 @@ MIN=${2:-1M}
 MAX=${3:-256M}
 ITERS=${4:-10}
 COLLS=${COLLS:-allreduce}
+REPEAT=${REPEAT:-3}
 BUILD=$(cd "$BUILD" && pwd)
 RFAB="$BUILD/cli/rfab"
 MPI_BIN="$BUILD/bench/bench_coll_mpi"
@@ -66,8 +69,8 @@ run_rfab() {  # collective
     timeout -s KILL 600 "$RFAB" coll "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 -c 0 --json >/dev/null 2>"$OUT/rfab1.err" &
   local pid=$!
   ip netns exec "${NS[0]}" env "${common[@]}" RANK=0 RFAB_HOSTNAME="${NS[0]}" \
-    timeout -s KILL 600 "$RFAB" coll "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 -c 0 --json >"$OUT/rfab-$1.json" \
-    2>"$OUT/rfab0.err" || { echo "rfab $1 failed: $(tail -3 "$OUT/rfab0.err")" >&2; : >"$OUT/rfab-$1.json"; }
+    timeout -s KILL 600 "$RFAB" coll "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 -c 0 --json >"$OUT/rfab-$1.$RUN.json" \
+    2>"$OUT/rfab0.err" || { echo "rfab $1 failed: $(tail -3 "$OUT/rfab0.err")" >&2; : >"$OUT/rfab-$1.$RUN.json"; }
   wait "$pid" || echo "rfab rank 1 ($1) failed: $(tail -3 "$OUT/rfab1.err")" >&2
 }
 
@@ -85,8 +88,8 @@ EOF
   timeout -s KILL 600 mpirun --allow-run-as-root --bind-to none -np 2 --hostfile "$OUT/hosts" \
     --mca plm_rsh_agent "$OUT/nsrsh" --mca oob_tcp_if_include "10.81.$S.0/24,10.82.$S.0/24" \
     --mca btl tcp,self --mca btl_tcp_if_include "$DATA.0/24" \
-    "$MPI_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/mpi-$1.json" 2>"$OUT/mpi-$1.err" \
-    || { echo "openmpi $1 failed: $(tail -3 "$OUT/mpi-$1.err")" >&2; : >"$OUT/mpi-$1.json"; }
+    "$MPI_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/mpi-$1.$RUN.json" 2>"$OUT/mpi-$1.err" \
+    || { echo "openmpi $1 failed: $(tail -3 "$OUT/mpi-$1.err")" >&2; : >"$OUT/mpi-$1.$RUN.json"; }
 }
 
 run_gloo() {
@@ -97,24 +100,26 @@ run_gloo() {
     timeout -s KILL 600 "$GLOO_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >/dev/null 2>"$OUT/gloo1.err" &
   local pid=$!
   ip netns exec "${NS[0]}" env RANK=0 WORLD_SIZE=2 GLOO_STORE_DIR="$OUT/gloo-$1" GLOO_HOSTNAME="$DATA.1" \
-    timeout -s KILL 600 "$GLOO_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/gloo-$1.json" 2>"$OUT/gloo0.err" \
-    || { echo "gloo $1 failed: $(tail -3 "$OUT/gloo0.err")" >&2; : >"$OUT/gloo-$1.json"; }
+    timeout -s KILL 600 "$GLOO_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/gloo-$1.$RUN.json" 2>"$OUT/gloo0.err" \
+    || { echo "gloo $1 failed: $(tail -3 "$OUT/gloo0.err")" >&2; : >"$OUT/gloo-$1.$RUN.json"; }
   wait "$pid" || true
 }
 
-for c in $COLLS; do
-  echo "== $c: rfab (RoCE/UDP)" >&2
-  run_rfab "$c"
-  echo "== $c: openmpi (TCP)" >&2
-  run_mpi "$c"
-  echo "== $c: gloo (TCP)" >&2
-  run_gloo "$c"
+for RUN in $(seq 1 "$REPEAT"); do
+  for c in $COLLS; do
+    echo "== run $RUN/$REPEAT, $c: rfab (RoCE/UDP)" >&2
+    run_rfab "$c"
+    echo "== run $RUN/$REPEAT, $c: openmpi (TCP)" >&2
+    run_mpi "$c"
+    echo "== run $RUN/$REPEAT, $c: gloo (TCP)" >&2
+    run_gloo "$c"
+  done
 done
 
-python3 - "$OUT" "${JSON:-}" $COLLS <<'PY'
-import json, os, sys
-out, jpath, colls = sys.argv[1], sys.argv[2], sys.argv[3:]
-def rows(path):
+python3 - "$OUT" "${JSON:-}" "$REPEAT" $COLLS <<'PY'
+import json, os, statistics, sys
+out, jpath, repeat, colls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+def rows_one(path):
     res = {}
     if not os.path.exists(path): return res
     for line in open(path):
@@ -127,10 +132,16 @@ def rows(path):
         else:
             res[j["size"]] = (j["time_us"], j["busbw_GBps"])
     return res
+def rows(tool, c):  # median over the runs that produced the size
+    per = {}
+    for run in range(1, repeat + 1):
+        for size, v in rows_one(f"{out}/{tool}-{c}.{run}.json").items():
+            per.setdefault(size, []).append(v)
+    return {s: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for s, v in per.items()}
 raw = []
 for c in colls:
-    r, m, g = rows(f"{out}/rfab-{c}.json"), rows(f"{out}/mpi-{c}.json"), rows(f"{out}/gloo-{c}.json")
-    print(f"# {c}, 2 ranks in 2 network namespaces, float sum, out-of-place busbw (GB/s)")
+    r, m, g = rows("rfab", c), rows("mpi", c), rows("gloo", c)
+    print(f"# {c}, 2 ranks in 2 network namespaces, float sum, out-of-place busbw (GB/s), median of {repeat} runs")
     print(f"# {'size':>11} {'rfab RoCE':>10} {'OpenMPI TCP':>12} {'Gloo TCP':>9} {'rfab/best':>10}")
     for size in sorted(r):
         rb = r[size][1]
