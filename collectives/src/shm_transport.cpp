@@ -30,9 +30,9 @@ size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 #define MADV_POPULATE_WRITE 23  // Linux 5.14
 #endif
 // Maps a ring's pages into this process and touches every one before the first message. Left to the first
-// lap around the ring, each new 4 KiB costs a fault in both processes; on this VM (PVM: the hypervisor
-// builds its shadow page tables lazily, a cost the guest does not even count as a page fault) that was
-// ~6 us per page per process, i.e. 50 us per 16 KiB allreduce until 4 MiB had gone through each ring:
+// lap around the ring, each new 4 KiB costs a fault in both processes; on this VM (a PVM guest: presumably
+// the hypervisor fills its shadow page tables lazily, since the guest counted no extra page faults) that
+// was ~6 us per page per process, i.e. 50 us per 16 KiB allreduce until 4 MiB had gone through each ring:
 // most of a 20-iteration benchmark. MADV_POPULATE_WRITE alone fills only the guest's page tables, hence
 // the touch. `writable`: the ring we produce into (nothing of ours is in it yet, so writing is safe); the
 // ring we consume from is only read (its producer may already be writing to it).
