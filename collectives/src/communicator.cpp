@@ -370,8 +370,10 @@ namespace {
 void need(bool ok, const std::string& msg) {
   if (!ok) throw Error(Status::InvalidArgument, msg);
 }
+// The message is built only on failure: building it on every call was a malloc and two string copies per
+// collective, ~5% of an 8-byte allreduce.
 void need_buf(const void* p, size_t count, const char* name) {
-  need(p != nullptr || count == 0, std::string(name) + " is NULL with a non-zero count");
+  if (p == nullptr && count != 0) need(false, std::string(name) + " is NULL with a non-zero count");
 }
 }  // namespace
 
@@ -398,7 +400,8 @@ void Communicator::all_reduce(const void* send, void* recv, size_t count, DataTy
 }
 
 void Communicator::broadcast(const void* send, void* recv, size_t count, DataType t, int root, Algo algo) {
-  need(root >= 0 && root < nranks_, "root " + std::to_string(root) + " outside [0, " + std::to_string(nranks_) + ")");
+  if (root < 0 || root >= nranks_)
+    need(false, "root " + std::to_string(root) + " outside [0, " + std::to_string(nranks_) + ")");
   need_buf(recv, count, "recvbuff");
   if (rank_ == root) need_buf(send, count, "sendbuff");
   guarded(Coll::Broadcast, [&] {
@@ -415,7 +418,8 @@ void Communicator::broadcast(const void* send, void* recv, size_t count, DataTyp
 }
 
 void Communicator::reduce(const void* send, void* recv, size_t count, DataType t, RedOp op, int root, Algo algo) {
-  need(root >= 0 && root < nranks_, "root " + std::to_string(root) + " outside [0, " + std::to_string(nranks_) + ")");
+  if (root < 0 || root >= nranks_)
+    need(false, "root " + std::to_string(root) + " outside [0, " + std::to_string(nranks_) + ")");
   need_buf(send, count, "sendbuff");
   if (rank_ == root) need_buf(recv, count, "recvbuff");
   guarded(Coll::Reduce, [&] {
@@ -472,8 +476,8 @@ void Communicator::all_to_all(const void* send, void* recv, size_t count, DataTy
 
 void Communicator::p2p(std::span<const P2POp> ops) {
   for (const auto& op : ops) {
-    need(op.peer >= 0 && op.peer < nranks_,
-         "peer " + std::to_string(op.peer) + " outside [0, " + std::to_string(nranks_) + ")");
+    if (op.peer < 0 || op.peer >= nranks_)
+      need(false, "peer " + std::to_string(op.peer) + " outside [0, " + std::to_string(nranks_) + ")");
     need_buf(op.buf, op.bytes, op.is_send ? "sendbuff" : "recvbuff");
   }
   // Sends to ourselves pair with receives from ourselves in order: plain copies.

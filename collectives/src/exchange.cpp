@@ -143,12 +143,14 @@ void Exchange::fail_timeout() {
 void Exchange::run() {
   remaining_ = ops_.size();
   std::vector<PeerNeed> peers;
-  auto last_progress = Clock::now();
+  // Clocks are read only once the call waits (a clock read is tens of ns on this VM; a tiny allreduce
+  // is ~300 ns): the deadline starts at the first sleep, the spin after its first 64 polls.
+  Clock::time_point last_progress{};
   bool moved_since_check = false;
   // Waiting goes spin (by time: pause costs differ by CPU) -> a few yields -> futex sleeps in slices.
   // The spin is pure polling: no syscall in it. It used to sched_yield() every 64 pauses, which on this VM
-  // costs 1-2 us per call (every kernel entry goes through the hypervisor), so a message arriving during
-  // the yield waited for it: small-message latency flipped between 0.6 and 2.3 us from size to size.
+  // costs 1.2-1.5 us per call (every kernel entry goes through the hypervisor), so a message arriving
+  // during the yield waited for it.
   // Ranks that share a core with their peer (local ranks > cores) get a 2 us spin and reach the yields
   // and the futex quickly, so oversubscription still progresses.
   int spins = 0, yields = 0;
@@ -161,9 +163,11 @@ void Exchange::run() {
       continue;
     }
     if (spins >= 0) {
-      if (spins == 0) spin_until = Clock::now() + env_.spin;
       _mm_pause();
-      if ((++spins & 63) != 0 || Clock::now() < spin_until) continue;
+      if ((++spins & 63) != 0) continue;
+      auto now = Clock::now();
+      if (spins == 64) spin_until = now + env_.spin;
+      if (now < spin_until) continue;
       spins = -1;  // spin phase over
     }
     if (yields < 4) {  // let a peer sharing our core run before paying for a futex sleep
@@ -199,7 +203,7 @@ void Exchange::run() {
       throw;
     }
     auto now = Clock::now();
-    if (moved_since_check) {
+    if (moved_since_check || last_progress == Clock::time_point{}) {
       last_progress = now;
       moved_since_check = false;
     }
