@@ -12,6 +12,7 @@
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -71,6 +72,13 @@ std::vector<std::vector<uint8_t>> build_frames(size_t count, size_t payload) {
 // Sends frames round-robin until `stop`; PSNs repeat every frames.size()/64 packets per QP, which the
 // collector sees as one "backwards" jump per lap (cheap, realistic work for the tracker).
 void sender(const char* iface, const std::vector<std::vector<uint8_t>>& frames, std::atomic<bool>& stop) {
+  // One CPU for the whole path: veth hands frames to the receive side (backlog, or NAPI under native
+  // XDP) on the sending CPU, so with the sender pinned every mode measures the per-packet cost of one
+  // core instead of wherever the scheduler put the sender that second (runs were bimodal unpinned).
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     std::perror("AF_PACKET socket");

@@ -57,31 +57,36 @@ struct rfab_flow_cache_entry {
   struct rfab_flow_key key;
   __u32 slot_plus_one;
   __u32 pad;
-};
+} __attribute__((aligned(64))); /* one cache line per entry */
 
 /* PSN-tracking flags kept in rfab_flow_stats.psn_flags. */
 #define RFAB_PSN_VALID 1u  /* expected_psn holds a value */
 #define RFAB_PSN_RESYNC 2u /* last request was a READ request: the next PSN may jump by the response count */
 
+/* Laid out for the programs' per-packet path: what every packet touches (bytes, timestamps, PSN state,
+ * its opcode class) fills the first two cache lines, and each flow starts on a line of its own (256
+ * bytes), so a packet of a known flow touches two lines of it, not four or five. */
 struct rfab_flow_stats {
-  __u64 packets; /* filled in by user space: the sum of op_class (the programs leave it 0) */
+  /* hot: every packet */
   __u64 bytes; /* whole frames as on the wire (Ethernet header and VLAN tags, no FCS) */
+  __u64 first_ns; /* bpf_ktime_get_coarse_ns of the first and last packet (one tick resolution) */
+  __u64 last_ns;
+  __u32 expected_psn; /* tracking state, not counters */
+  __u32 psn_flags;
   __u64 op_class[RFAB_OPC_COUNT];
+  /* cold: some packets */
   __u64 ecn_ce;
   __u64 cnps;
   __u64 naks[RFAB_NAK_COUNT];
   __u64 psn_gaps;      /* request PSN jumped forward past the expected one */
   __u64 lost_estimate; /* sum of the jumps: packets presumed lost */
   __u64 psn_backwards; /* request PSN below the expected one: retransmitted or reordered */
-  __u64 first_ns;      /* bpf_ktime_get_ns of the first and last packet */
-  __u64 last_ns;
-  /* tracking state, not counters */
-  __u64 cnp_window_start_ns;
+  __u64 cnp_window_start_ns; /* tracking state, not counters */
   __u32 cnp_in_window;
-  __u32 expected_psn;
-  __u32 psn_flags;
   __u32 pad;
-};
+  __u64 packets; /* filled in by user space: the sum of op_class (the programs leave it 0) */
+} __attribute__((aligned(64)));
+
 
 /* Per direction of the interface: everything the hook saw, including what did not fit a flow. */
 struct rfab_totals {
