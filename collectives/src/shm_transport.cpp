@@ -223,10 +223,15 @@ class ShmTransport::ShmPair final : public Pair {
     begin_send();
     inline_out_ = bytes <= kInline ? bytes : 0;
     if (inline_out_ != 0) tail_ = skip_wrap(tail_, inline_out_);
+    tail_ = phase(tail_, bytes);
     msg_out_ = tail_;
   }
   void begin_recv_msg(size_t bytes) override {
     begin_recv();
+    if (bytes >= kPhaseMin) {
+      head_ = phase(head_, bytes);
+      in_ctl_->head.store(head_, std::memory_order_release);
+    }
     inline_in_ = bytes <= kInline ? bytes : 0;
     if (inline_in_ != 0) {
       head_ = skip_wrap(head_, inline_in_);  // nothing is published: the producer skips by the same rule
@@ -327,6 +332,26 @@ class ShmTransport::ShmPair final : public Pair {
   // An inline message starting at `pos` (64-aligned) that would cross the ring's end starts at the next lap.
   uint64_t skip_wrap(uint64_t pos, size_t bytes) const {
     return (pos & (cap_ - 1)) + lines(bytes) * kAlign > cap_ ? round_up(pos, cap_) : pos;
+  }
+
+  // Messages of at least kPhaseMin start at byte kPhase of a ring page (both ends skip by the same rule,
+  // like the 64-byte alignment). Left at offset 0, a ring message and a malloc'd (mmap'd) buffer, which
+  // starts 16 bytes into its page, were 16 bytes apart modulo 4 KiB, and copies and reductions between
+  // them ran up to 2-3x slower depending on the buffers' addresses (presumably 4K aliasing between the
+  // loads of one and the stores to the other): 4 MiB allreduce out of place 1.0-1.15 ms as the first size
+  // of a benchmark, 0.34-0.55 ms with the offset. RFAB_SHM_MSG_PHASE overrides it (0: off; A/B only).
+  static size_t phase_setting() {
+    const char* v = std::getenv("RFAB_SHM_MSG_PHASE");
+    if (v == nullptr || *v == '\0') return kPhase;
+    return static_cast<size_t>(std::strtoull(v, nullptr, 0)) % kPage & ~size_t{63};  // keep 64-byte alignment
+  }
+  static constexpr size_t kPhase = 2048;
+  static constexpr size_t kPhaseMin = size_t{64} << 10;
+  uint64_t phase(uint64_t pos, size_t bytes) const {
+    static const size_t ph = phase_setting();
+    if (bytes < kPhaseMin || ph == 0 || cap_ < 8 * kPage) return pos;
+    uint64_t p = (pos & ~uint64_t{kPage - 1}) + ph;
+    return p >= pos ? p : p + kPage;
   }
 
   size_t space() const {
