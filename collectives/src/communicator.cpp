@@ -493,13 +493,33 @@ void Communicator::p2p(std::span<const P2POp> ops) {
     size_t total = 0;
     for (const auto& op : ops) total += op.bytes;
     tune_for(total);
+    // A group may receive into memory it also sends from (in-place sendrecv, as nccl-tests runs it): the
+    // send must carry the bytes as they were when the group started, but the exchange progresses sends
+    // and receives together, and a receive can land before the send has read its source. Such sends go
+    // from a snapshot taken before anything is received.
+    std::vector<std::vector<uint8_t>> snapshots;
+    std::vector<const void*> send_from(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      send_from[i] = ops[i].buf;
+      if (!ops[i].is_send || ops[i].bytes == 0) continue;
+      const auto* a = static_cast<const uint8_t*>(ops[i].buf);
+      for (const auto& r : ops) {
+        const auto* b = static_cast<const uint8_t*>(r.buf);
+        if (r.is_send || r.bytes == 0 || a >= b + r.bytes || b >= a + ops[i].bytes) continue;
+        snapshots.emplace_back(a, a + ops[i].bytes);
+        send_from[i] = snapshots.back().data();
+        break;
+      }
+    }
     for (size_t i = 0; i < self_send.size(); ++i)
-      if (self_send[i]->bytes > 0) std::memmove(self_recv[i]->buf, self_send[i]->buf, self_send[i]->bytes);
+      if (self_send[i]->bytes > 0)
+        std::memmove(self_recv[i]->buf, send_from[static_cast<size_t>(self_send[i] - ops.data())], self_send[i]->bytes);
     Exchange x(env_, "sendrecv");
-    for (const auto& op : ops) {
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const auto& op = ops[i];
       if (op.peer == rank_) continue;
       if (op.is_send) {
-        x.send(op.peer, op.buf, op.bytes);
+        x.send(op.peer, send_from[i], op.bytes);
       } else {
         x.recv(op.peer, op.buf, op.bytes);
       }

@@ -35,7 +35,6 @@ inline int rank_body(int rank, int n, const rfabUniqueId& id, const std::string&
       for (RedOp op : reduces(c) ? s.ops : std::vector<RedOp>{RedOp::Sum})
         for (bool in_place : {false, true})
           for (size_t count : s.counts) {
-            if (c == Coll::SendRecv && in_place) continue;
             Case k{c, t, op, in_place, count, salt++};
             std::string why = run_case(comm, rank, n, k);
             if (!why.empty()) {
