@@ -26,6 +26,7 @@
 #include <infiniband/verbs.h>
 
 #include "rfab/verbs/device.hpp"
+#include "rfab/verbs/ibv_convert.hpp"
 #include "rfab/verbs/rc_qp.hpp"
 #endif
 
@@ -36,23 +37,8 @@ namespace {
 
 constexpr uint16_t kRoceV2Port = 4791;
 
-ibv_mtu to_ibv_mtu(uint32_t bytes) {
-  switch (bytes) {
-    case 256: return IBV_MTU_256;
-    case 512: return IBV_MTU_512;
-    case 2048: return IBV_MTU_2048;
-    case 4096: return IBV_MTU_4096;
-    default: return IBV_MTU_1024;
-  }
-}
-
-rc::Status post_error(int err) {
-  switch (err) {
-    case ENOMEM: return {rc::Errc::queue_full, "work queue full"};
-    case EINVAL: return {rc::Errc::invalid_argument, "the device rejected the work request (EINVAL)"};
-    default: return {rc::Errc::invalid_state, "the device rejected the work request"};
-  }
-}
+using verbs::post_error;
+using verbs::to_ibv_mtu;
 
 class VerbsProvider final : public RoceProvider {
  public:

@@ -1,4 +1,5 @@
 #include "rfab/verbs/rc_qp.hpp"
+#include "rfab/verbs/ibv_convert.hpp"
 
 #include <arpa/inet.h>
 #include <infiniband/verbs.h>
@@ -26,25 +27,6 @@ static_assert(static_cast<int>(rc::WcOpcode::recv_rdma_with_imm) == IBV_WC_RECV_
 static_assert(u(rc::kWcWithImm) == u(IBV_WC_WITH_IMM));
 
 constexpr size_t kMaxSge = 16;
-
-ibv_mtu to_ibv_mtu(int bytes) {
-  switch (bytes) {
-    case 256: return IBV_MTU_256;
-    case 512: return IBV_MTU_512;
-    case 2048: return IBV_MTU_2048;
-    case 4096: return IBV_MTU_4096;
-    default: return IBV_MTU_1024;
-  }
-}
-
-rc::Status post_error(int err) {
-  switch (err) {
-    case ENOMEM: return {rc::Errc::queue_full, "work queue full"};
-    case EINVAL: return {rc::Errc::invalid_argument, "the device rejected the work request (EINVAL)"};
-    case EFAULT: return {rc::Errc::bad_lkey, "bad lkey or address (EFAULT)"};
-    default: return {rc::Errc::invalid_state, "the device rejected the work request"};
-  }
-}
 
 size_t copy_sges(std::span<const rc::Sge> in, ibv_sge* out) {
   for (size_t i = 0; i < in.size(); ++i) out[i] = ibv_sge{in[i].addr, in[i].length, in[i].lkey};
@@ -130,7 +112,7 @@ void RcQueuePair::connect(const QpAddress& remote) {
   const auto& ep = dev_.endpoint();
   ibv_qp_attr a{};
   a.qp_state = IBV_QPS_RTR;
-  a.path_mtu = to_ibv_mtu(ep.active_mtu);
+  a.path_mtu = to_ibv_mtu(static_cast<uint32_t>(ep.active_mtu));
   a.dest_qp_num = remote.qp_num;
   a.rq_psn = remote.psn;
   a.max_dest_rd_atomic = opt_.attr.max_dest_rd_atomic;
@@ -225,6 +207,29 @@ std::optional<rc::WorkCompletion> RcQueuePair::wait_one(std::chrono::millisecond
     if (poll_cq(std::span<rc::WorkCompletion>(&wc, 1)) == 1) return wc;
     // Check the clock every 1024 empty polls: cheap, and still bounded.
     if ((spins & 1023) == 0 && std::chrono::steady_clock::now() >= until) return std::nullopt;
+  }
+}
+
+}  // namespace rfab::verbs
+
+namespace rfab::verbs {
+
+ibv_mtu to_ibv_mtu(uint32_t bytes) {
+  switch (bytes) {
+    case 256: return IBV_MTU_256;
+    case 512: return IBV_MTU_512;
+    case 2048: return IBV_MTU_2048;
+    case 4096: return IBV_MTU_4096;
+    default: return IBV_MTU_1024;
+  }
+}
+
+rc::Status post_error(int err) {
+  switch (err) {
+    case ENOMEM: return {rc::Errc::queue_full, "work queue full"};
+    case EINVAL: return {rc::Errc::invalid_argument, "the device rejected the work request (EINVAL)"};
+    case EFAULT: return {rc::Errc::bad_lkey, "bad lkey or address (EFAULT)"};
+    default: return {rc::Errc::invalid_state, "the device rejected the work request"};
   }
 }
 
