@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <thread>
+#include <string>
 #include <vector>
 
 #include "rfab/udp/error.hpp"
@@ -43,16 +44,29 @@ std::vector<RxDatagram> receive_n(RxBatch& rx, size_t n, std::vector<std::vector
   return all;
 }
 
-void run(const char* ip, bool gso) {
+// A receive and a send socket on `ip` (kernel-chosen ports). False, with the reason, when the address
+// cannot be bound here (e.g. ::1 on a machine with IPv6 switched off): the caller skips.
+bool bind_pair(const char* ip, UdpSocket& rx, UdpSocket& tx, std::string& why) {
   auto any = Address::parse(ip, 0);
-  ASSERT_TRUE(any);
-  UdpSocket rx_sock, tx_sock;
-  try {
-    rx_sock = UdpSocket::bind(*any);
-    tx_sock = UdpSocket::bind(*any);
-  } catch (const UdpError& e) {
-    GTEST_SKIP() << e.what();
+  if (!any) {
+    ADD_FAILURE() << "cannot parse " << ip;  // a bad literal in the test, not the machine
+    why = "bad address";
+    return false;
   }
+  try {
+    rx = UdpSocket::bind(*any);
+    tx = UdpSocket::bind(*any);
+  } catch (const UdpError& e) {
+    why = e.what();
+    return false;
+  }
+  return true;
+}
+
+void run(const char* ip, bool gso) {
+  UdpSocket rx_sock, tx_sock;
+  std::string why;
+  if (!bind_pair(ip, rx_sock, tx_sock, why)) GTEST_SKIP() << why;
   TxBatch tx(tx_sock, gso);
   RxBatch rx(rx_sock);
   // 3 runs: 20 x 1100 B + one 300 B tail, then 5 x 64 B, then a single 2000 B datagram.
@@ -82,15 +96,9 @@ void run(const char* ip, bool gso) {
 // Gathered datagrams (headers + payload elsewhere + ICRC slot: three iovecs each) mixed with whole ones in
 // one GSO run arrive as the same bytes, with a valid ICRC for their segment's IPv4 ID.
 void run_gather(const char* ip) {
-  auto any = Address::parse(ip, 0);
-  ASSERT_TRUE(any);
   UdpSocket rx_sock, tx_sock;
-  try {
-    rx_sock = UdpSocket::bind(*any);
-    tx_sock = UdpSocket::bind(*any);
-  } catch (const UdpError& e) {
-    GTEST_SKIP() << e.what();
-  }
+  std::string why;
+  if (!bind_pair(ip, rx_sock, tx_sock, why)) GTEST_SKIP() << why;
   TxBatch tx(tx_sock, true);
   RxBatch rx(rx_sock);
   constexpr size_t kHdr = 12, kPay = 1024;
