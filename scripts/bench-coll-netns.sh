@@ -95,11 +95,12 @@ EOF
 run_gloo() {
   [ -x "$GLOO_BIN" ] || return 0
   [[ "$1" == allreduce || "$1" == allgather || "$1" == broadcast ]] || return 0
-  mkdir -p "$OUT/gloo-$1"
-  ip netns exec "${NS[1]}" env RANK=1 WORLD_SIZE=2 GLOO_STORE_DIR="$OUT/gloo-$1" GLOO_HOSTNAME="$DATA.2" \
+  local dir="$OUT/gloo-$1.$RUN"  # Gloo's file store refuses keys left by an earlier run
+  mkdir -p "$dir"
+  ip netns exec "${NS[1]}" env RANK=1 WORLD_SIZE=2 GLOO_STORE_DIR="$dir" GLOO_HOSTNAME="$DATA.2" \
     timeout -s KILL 600 "$GLOO_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >/dev/null 2>"$OUT/gloo1.err" &
   local pid=$!
-  ip netns exec "${NS[0]}" env RANK=0 WORLD_SIZE=2 GLOO_STORE_DIR="$OUT/gloo-$1" GLOO_HOSTNAME="$DATA.1" \
+  ip netns exec "${NS[0]}" env RANK=0 WORLD_SIZE=2 GLOO_STORE_DIR="$dir" GLOO_HOSTNAME="$DATA.1" \
     timeout -s KILL 600 "$GLOO_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/gloo-$1.$RUN.json" 2>"$OUT/gloo0.err" \
     || { echo "gloo $1 failed: $(tail -3 "$OUT/gloo0.err")" >&2; : >"$OUT/gloo-$1.$RUN.json"; }
   wait "$pid" || true

@@ -1,11 +1,13 @@
 #include "rfab/collectives/communicator.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "rfab/collectives/roce_transport.hpp"
 #include "rfab/collectives/shm_transport.hpp"
@@ -103,6 +105,28 @@ bool shm_enabled() {
   if (s == "0" || s == "off" || s == "no") return false;
   if (s == "1" || s == "on" || s == "yes") return true;
   throw Error(Status::InvalidArgument, "RFAB_SHM='" + s + "': expected 0 or 1");
+}
+
+// CPUs this process may run on (its affinity mask, not the machine's count: containers and `taskset`).
+unsigned usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Threads of this job that compete for this kernel's CPUs when every rank waits at once: each rank's
+// application thread, plus its RoCE datapath thread if it has a peer on another machine. Ranks in other
+// network namespaces of the same boot count too (they are "other machines" to the transports but share
+// the cores). info[r][1] is rank r's machine: "boot_id/hostname/netns".
+unsigned cpu_hungry_threads(const std::vector<std::vector<std::string>>& info, const std::string& machine) {
+  const std::string boot = machine.substr(0, machine.find('/') + 1);
+  // With two machines or more, every rank has a peer on another one.
+  const bool roce = std::any_of(info.begin(), info.end(), [&](const auto& f) { return f[1] != machine; });
+  unsigned threads = 0;
+  for (const auto& f : info)
+    if (f[1].compare(0, boot.size(), boot) == 0) threads += roce ? 2 : 1;
+  return threads;
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -255,9 +279,9 @@ void Communicator::bootstrap(CommConfig& cfg) {
   if (roce_) env_.transports.push_back(roce_.get());
   env_.bell = &shm_->doorbell();
   env_.hosts = hosts_;
-  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  // RFAB_SPIN_US: microseconds a waiting rank spins before sleeping (default 200; 2 when ranks outnumber cores).
-  long spin_us = static_cast<unsigned>(local) > cores ? 2 : 200;
+  // RFAB_SPIN_US: microseconds a waiting rank spins before sleeping (default 200; 2 when the threads that
+  // want a CPU outnumber the cores: a spinning rank then steals the core its peer or a datapath needs).
+  long spin_us = cpu_hungry_threads(info, machine) > usable_cores() ? 2 : 200;
   if (const char* s = std::getenv("RFAB_SPIN_US"); s != nullptr && *s != '\0') {
     char* end = nullptr;
     spin_us = std::strtol(s, &end, 10);
