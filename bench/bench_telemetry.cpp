@@ -1,6 +1,9 @@
 // bench_telemetry: packets per second through a veth pair with no collector, with the XDP collector
 // (native and generic) and with the tc collector, side by side in one run, and the overhead of each.
 //
+// Usage: bench_telemetry [ROUNDS] [MS_PER_RUN] [PAYLOAD]; BENCH_TELEMETRY_HOOKS="tc xdp" runs only those
+// hooks (and "none"), BENCH_TELEMETRY_COST_ONLY=1 only the BPF_PROG_TEST_RUN costs.
+//
 // Runs as root in a private network namespace it creates (gone when the process exits). A sender thread
 // pushes pre-built RoCE v2 frames (64 QPs, in-order PSNs) into rft9a through an AF_PACKET socket; the
 // rate is what rft9b's receive path completed (its rx_packets), i.e. every frame went through the hook.
@@ -252,9 +255,17 @@ int main(int argc, char** argv) {
                         {"generic/rfab", Mode::collector, tm::Hook::xdp_generic},
                         {"tc/empty", Mode::empty, tm::Hook::tc},
                         {"tc/rfab", Mode::collector, tm::Hook::tc}};
+  // BENCH_TELEMETRY_HOOKS="tc xdp": only those hooks (and "none"), for quicker experiments on one hook.
+  const char* only = std::getenv("BENCH_TELEMETRY_HOOKS");
+  auto wanted = [&](size_t m) {
+    if (only == nullptr || modes[m].what == Mode::none) return true;
+    const std::string name = modes[m].name;
+    return std::string(" ") .append(only).append(" ").find(" " + name.substr(0, name.find('/')) + " ") != std::string::npos;
+  };
   std::vector<std::vector<double>> pps(std::size(modes));
   for (int r = 0; r < rounds; ++r) {
     for (size_t m = 0; m < std::size(modes); ++m) {
+      if (!wanted(m)) continue;
       std::unique_ptr<tm::Collector> col;
       std::unique_ptr<EmptyHook> empty;
       if (modes[m].what == Mode::empty) empty = std::make_unique<EmptyHook>("rft9b", modes[m].hook);
@@ -284,13 +295,15 @@ int main(int argc, char** argv) {
               frames[0].size(), rounds, span_ms);
   std::printf("%-14s %12s %9s %15s\n", "hook/program", "packets/s", "vs none", "vs empty hook");
   for (size_t m = 0; m < std::size(modes); ++m) {
+    if (!wanted(m)) continue;
     double v = median(pps[m]);
     std::printf("%-14s %12.0f %8.1f%%", modes[m].name, v, (v / base - 1) * 100);
     if (modes[m].what == Mode::collector) std::printf(" %14.1f%%", (v / median(pps[m - 1]) - 1) * 100);
     std::printf("\n");
   }
   std::printf("{\"bench\":\"telemetry\",\"frame_bytes\":%zu,\"rounds\":%d", frames[0].size(), rounds);
-  for (size_t m = 0; m < std::size(modes); ++m) std::printf(",\"%s\":%.0f", modes[m].name, median(pps[m]));
+  for (size_t m = 0; m < std::size(modes); ++m)
+    if (wanted(m)) std::printf(",\"%s\":%.0f", modes[m].name, median(pps[m]));
   std::printf("}\n");
   return 0;
 }
