@@ -156,6 +156,25 @@ void Exchange::run() {
   int spins = 0, yields = 0;
   Clock::time_point spin_until{};
   constexpr auto kSlice = std::chrono::milliseconds(2);
+  // Transports that progress from this thread (RoCE) are driven in the spin and handed back to their
+  // own thread before this one sleeps or returns (also when it throws).
+  bool driving = false;
+  struct StopDriving {
+    const EngineEnv& env;
+    bool& driving;
+    ~StopDriving() { stop(false); }
+    void stop(bool will_sleep) {
+      if (!driving) return;
+      for (Transport* t : env.transports) t->stop_progress(will_sleep);
+      driving = false;
+    }
+  } stop_driving{env_, driving};
+  auto drive = [&] {
+    bool moved = false;
+    for (Transport* t : env_.transports) moved |= t->progress();
+    driving = true;
+    return moved;
+  };
   while (remaining_ > 0) {
     if (pass()) {
       spins = yields = 0;
@@ -163,13 +182,27 @@ void Exchange::run() {
       continue;
     }
     if (spins >= 0) {
-      _mm_pause();
-      if ((++spins & 63) != 0) continue;
+      const bool drives = env_.drive_spin.count() > 0;
+      if (drives) {
+        if (drive()) {  // packets moved: what we wait for may be next
+          spins = 0;
+          continue;
+        }
+        // A drive is a system call or more, so reading the clock each time costs nothing extra, and
+        // neither does a yield: if the peer we wait for was scheduled on our core, it runs now instead
+        // of after our whole spin (ranks in namespaces or containers are not pinned apart).
+        sched_yield();
+        ++spins;
+      } else {
+        _mm_pause();
+        if ((++spins & 63) != 0) continue;
+      }
       auto now = Clock::now();
-      if (spins == 64) spin_until = now + env_.spin;
+      if (spins == (drives ? 1 : 64)) spin_until = now + (drives ? env_.drive_spin : env_.spin);
       if (now < spin_until) continue;
       spins = -1;  // spin phase over
     }
+    stop_driving.stop(true);
     if (yields < 4) {  // let a peer sharing our core run before paying for a futex sleep
       ++yields;
       sched_yield();

@@ -146,6 +146,12 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
       throw Error(Status::InvalidArgument, "RFAB_ROCE_VERIFY_ICRC='" + s + "': expected 0 or 1");
     o.verify_icrc = s == "1";
   }
+  if (const char* v = env("RFAB_ROCE_INLINE")) {
+    const std::string s(v);
+    if (s != "0" && s != "1")
+      throw Error(Status::InvalidArgument, "RFAB_ROCE_INLINE='" + s + "': expected 0 or 1");
+    o.inline_progress = s == "1";
+  }
   if (const char* v = env("RFAB_TRANSPORT")) {
     const std::string s(v);
     if (s != "auto" && s != "udp" && s != "verbs")

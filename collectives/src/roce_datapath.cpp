@@ -3,10 +3,14 @@
 // requested) into work requests, let the driver move packets, and turn completions into published offsets
 // plus a Doorbell ring. With nothing to do it sleeps in the provider (epoll) until a packet, a QP timer, a
 // keep-alive, or a wake-up from the application thread.
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <ctime>
 
 #include "rfab/collectives/types.hpp"
 #include "roce_impl.hpp"
@@ -16,6 +20,7 @@ namespace rfab::coll {
 
 namespace {
 constexpr uint64_t kMaxSleepNs = 20'000'000;  // re-check stop / keep-alives at least this often
+constexpr uint64_t kParkNs = 200'000;         // see park()
 }  // namespace
 
 void RoceTransport::Impl::post_recv(RocePeer& p) {
@@ -51,6 +56,7 @@ void RoceTransport::Impl::fail(RocePeer& p, const std::string& why) {
 // Is there something a pass could do right now? Checked after announcing sleep, so that a store the
 // application made just before is never slept on.
 bool RoceTransport::Impl::pending() const {
+  if (app_driving.load(std::memory_order_seq_cst) != 0) return true;  // wake up to park, releasing dp_mu
   const uint32_t ctl = control_req.load(std::memory_order_seq_cst);
   for (const auto& pp : peers) {
     if (!pp || pp->state.load(std::memory_order_relaxed) == kPeerFailed) continue;
@@ -204,16 +210,49 @@ bool RoceTransport::Impl::poll_completions() {
   return any;
 }
 
+bool RoceTransport::Impl::pass(uint64_t now) {
+  bool work = service(now);
+  work |= net->progress(0);
+  work |= poll_completions();
+  return work;
+}
+
+// The datapath itself broke (a socket error): every peer is unreachable from here.
+void RoceTransport::Impl::provider_failed(const std::exception& e) {
+  broken.store(true, std::memory_order_release);
+  for (auto& pp : peers)
+    if (pp) fail(*pp, std::string("RoCE datapath of rank ") + std::to_string(rank) + " failed: " + e.what());
+  drained.store(true, std::memory_order_release);
+}
+
+void RoceTransport::Impl::park() {
+  dp_parked.store(true, std::memory_order_seq_cst);
+  // Bounded: when a call ends, the application clears app_driving without waking us (the next call
+  // usually starts within microseconds and would need us parked again), so we look again after
+  // kParkNs. Between calls, packets wait at most that long (ACK timeouts are >= 67 ms).
+  timespec ts{0, static_cast<long>(kParkNs)};
+  if (app_driving.load(std::memory_order_seq_cst) != 0)
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&app_driving), FUTEX_WAIT_PRIVATE, 1, &ts, nullptr, 0);
+  dp_parked.store(false, std::memory_order_relaxed);
+}
+
 void RoceTransport::Impl::run() {
   pthread_setname_np(pthread_self(), "rfab-roce");
   uint64_t idle_since = 0;  // 0: busy
   try {
-    while (!stop.load(std::memory_order_acquire)) {
+    while (!stop.load(std::memory_order_acquire) && !broken.load(std::memory_order_acquire)) {
+      if (app_driving.load(std::memory_order_acquire) != 0) {
+        park();
+        idle_since = 0;
+        continue;
+      }
+      std::unique_lock lock(dp_mu, std::try_to_lock);
+      if (!lock.owns_lock()) {  // the application is finishing a pass of its own
+        std::this_thread::yield();
+        continue;
+      }
       const uint64_t now = net->now();
-      bool work = service(now);
-      work |= net->progress(0);
-      work |= poll_completions();
-      if (work) {
+      if (pass(now)) {
         idle_since = 0;
         continue;
       }
@@ -237,12 +276,10 @@ void RoceTransport::Impl::run() {
       idle_since = 0;
     }
   } catch (const std::exception& e) {
-    // The datapath itself broke (a socket error): every peer is unreachable from here.
-    for (auto& pp : peers)
-      if (pp) fail(*pp, std::string("RoCE datapath of rank ") + std::to_string(rank) + " failed: " + e.what());
-    drained.store(true, std::memory_order_release);
-    while (!stop.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::lock_guard lock(dp_mu);  // the application may be in a pass of its own
+    provider_failed(e);
   }
+  while (!stop.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 }  // namespace rfab::coll

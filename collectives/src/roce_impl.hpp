@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,6 +92,17 @@ struct RoceTransport::Impl {
   // `peers` so it is destroyed first: registrations end before the rings they cover are freed.
   std::unique_ptr<RoceProvider> net;
 
+  // The provider, the QPs and the "datapath thread only" fields of RocePeer belong to whoever holds
+  // dp_mu: the datapath thread, or the application thread progressing inline while it waits in a
+  // collective (RoceTransport::progress), which saves the wake-ups of handing each packet over.
+  std::mutex dp_mu;
+  // 1 while the application thread progresses inline: the datapath thread then parks on this futex
+  // word instead of competing for dp_mu (and for the CPU).
+  std::atomic<uint32_t> app_driving{0};
+  std::atomic<bool> dp_parked{false};
+  bool app_drives = false;  // application thread only: it set app_driving
+  std::atomic<bool> broken{false};  // the provider threw: nobody progresses any more
+
   // The datapath thread sleeps in net->progress; net->wake() ends that sleep.
   std::atomic<bool> dp_sleeping{false};
   std::atomic<uint32_t> control_req{0};  // Control bits the application asked to send to every peer
@@ -101,6 +113,9 @@ struct RoceTransport::Impl {
 
   void kick();       // wake the datapath thread if it sleeps
   void run();        // datapath thread body (roce_datapath.cpp)
+  bool pass(uint64_t now);  // one round of service, packets and completions; dp_mu held
+  void park();              // datapath thread: wait while the application progresses inline
+  void provider_failed(const std::exception& e);
   bool service(uint64_t now);
   bool poll_completions();
   bool pending() const;

@@ -1,8 +1,11 @@
 // RoCE transport: setup (provider, QPs, rings), the application side of each pair, peer checks, shutdown.
 // The datapath thread is in roce_datapath.cpp.
+#include <linux/futex.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -154,6 +157,7 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
 }
 
 const RoceEndpoint& RoceTransport::local() const { return impl_->local; }
+bool RoceTransport::inline_progress() const { return impl_->opt.inline_progress; }
 
 void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
   Impl& t = *impl_;
@@ -250,6 +254,39 @@ void RoceTransport::check_peers(std::span<const PeerNeed> needs) {
       throw Error(Status::Remote, impl_->who(*pp) + " destroyed its communicator while a peer waited on it");
     throw Error(Status::Remote, pp->error);
   }
+}
+
+bool RoceTransport::progress() {
+  Impl& t = *impl_;
+  if (!t.opt.inline_progress || t.broken.load(std::memory_order_acquire)) return false;
+  if (!t.app_drives) {
+    t.app_drives = true;
+    t.app_driving.store(1, std::memory_order_seq_cst);
+    t.kick();  // a datapath thread asleep in epoll holds dp_mu: wake it so that it parks
+  }
+  std::unique_lock lock(t.dp_mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    // The datapath thread holds it until it has seen app_driving and parks: let it have this CPU for
+    // that rather than spinning against it (on a busy machine it may wait for a core otherwise).
+    sched_yield();
+    return false;
+  }
+  try {
+    return t.pass(t.net->now());
+  } catch (const std::exception& e) {
+    t.provider_failed(e);
+    return true;
+  }
+}
+
+void RoceTransport::stop_progress(bool will_sleep) {
+  Impl& t = *impl_;
+  if (!t.app_drives) return;
+  t.app_drives = false;
+  t.app_driving.store(0, std::memory_order_seq_cst);
+  // After a call the parked datapath thread notices by itself within kParkNs.
+  if (will_sleep && t.dp_parked.load(std::memory_order_seq_cst))
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&t.app_driving), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
 void RoceTransport::announce_abort() {

@@ -30,6 +30,9 @@ struct EngineEnv {
   // How long a waiting rank spins before it sleeps. Waking a sleeping rank costs ~100 us on a VM (futex
   // wake of an idle vCPU), so latency-bound calls spin longer than that; oversubscribed ranks barely spin.
   std::chrono::nanoseconds spin{std::chrono::microseconds(200)};
+  // The spin while a transport progresses from this thread (Transport::progress): the thread is then
+  // doing the transport's work, not only watching, so even large calls keep it before handing back.
+  std::chrono::nanoseconds drive_spin{std::chrono::microseconds(200)};
   size_t chunk = size_t{128} << 10;       // bytes moved per op per pass (pipelining granularity)
   const std::atomic<bool>* abort_flag = nullptr;
   std::vector<std::string> hosts;         // per rank, for messages

@@ -41,6 +41,9 @@ struct RoceOptions {
   uint64_t spin_ns = 0;  // datapath polls this long before sleeping (RFAB_ROCE_SPIN_US; 0: measured best when
                          // ranks' threads outnumber cores, as on the 2-vCPU test VM)
   bool verify_icrc = true;                 // check received ICRCs (RFAB_ROCE_VERIFY_ICRC=0 trusts the UDP checksum)
+  // A rank waiting in a collective moves its RoCE packets itself while it spins, and the datapath thread
+  // stays parked until it stops (RFAB_ROCE_INLINE=0: every packet goes through the datapath thread).
+  bool inline_progress = true;
   // Who moves the packets (RFAB_TRANSPORT): "udp" (rfab's RC engine over kernel UDP sockets), "verbs" (an
   // RDMA device through libibverbs), "auto" (verbs when a device with an active RoCE v2 port is present).
   // Both speak the same protocol, so ranks may differ.
@@ -50,7 +53,7 @@ struct RoceOptions {
   // From RFAB_ROCE_ADDR / RFAB_ROCE_IFACE (else `fallback_ip`, the address our store connection uses),
   // RFAB_ROCE_PORT (base; local_index is added so ranks sharing an IP differ), RFAB_ROCE_RING_BYTES,
   // RFAB_ROCE_MTU (else the largest that fits the interface's MTU), RFAB_ROCE_WRITE_BYTES,
-  // RFAB_ROCE_SPIN_US, RFAB_ROCE_VERIFY_ICRC, RFAB_TRANSPORT, RFAB_ROCE_DEVICE. Throws Error(InvalidArgument) naming
+  // RFAB_ROCE_SPIN_US, RFAB_ROCE_VERIFY_ICRC, RFAB_ROCE_INLINE, RFAB_TRANSPORT, RFAB_ROCE_DEVICE. Throws Error(InvalidArgument) naming
   // the variable for a malformed value.
   static RoceOptions from_env(const std::string& fallback_ip, int local_index, std::chrono::milliseconds timeout);
 };
@@ -88,6 +91,7 @@ class RoceTransport final : public Transport {
 
   // What to publish through the store.
   const RoceEndpoint& local() const;
+  bool inline_progress() const;  // RoceOptions::inline_progress
   // Connects the QPs to the peers' endpoints (every peer given to the constructor) and starts the
   // datapath thread. Throws naming the peer when its endpoint does not fit (ring size, missing QP).
   void connect(const std::vector<RoceEndpoint>& remotes);
@@ -96,6 +100,8 @@ class RoceTransport final : public Transport {
   Pair* pair(int peer) override;
   void check_peers(std::span<const PeerNeed> needs) override;
   void announce_abort() override;
+  bool progress() override;
+  void stop_progress(bool will_sleep) override;
 
   struct Stats {
     uint64_t writes = 0, credits = 0, keepalives = 0, rx_packets = 0, tx_packets = 0, retransmits = 0;

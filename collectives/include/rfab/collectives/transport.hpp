@@ -71,6 +71,15 @@ class Transport {
   virtual void check_peers(std::span<const PeerNeed> needs) = 0;
   // Tells connected peers that this rank is going away (abort): their waits end with an error.
   virtual void announce_abort() = 0;
+  // Moves this transport's traffic from the calling thread, which is waiting in a collective, instead of
+  // leaving it to a thread of the transport's own: each hand-off between two threads costs a wake-up
+  // (tens of microseconds on a VM). Returns whether it moved anything. Shared memory needs no progress.
+  virtual bool progress() { return false; }
+  // The waiting thread stops calling progress(): it is about to sleep (`will_sleep`: the transport's own
+  // thread must take over now, since what the caller waits for depends on it), or its call is over (the
+  // transport may take over a little later: the next call often starts within microseconds, and a
+  // take-over and a hand-back cost two wake-ups). Cheap when progress() was not called.
+  virtual void stop_progress(bool will_sleep) { (void)will_sleep; }
 };
 
 }  // namespace rfab::coll
