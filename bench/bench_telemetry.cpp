@@ -2,7 +2,8 @@
 // (native and generic) and with the tc collector, side by side in one run, and the overhead of each.
 //
 // Usage: bench_telemetry [ROUNDS] [MS_PER_RUN] [PAYLOAD]; BENCH_TELEMETRY_HOOKS="tc xdp" runs only those
-// hooks (and "none"), BENCH_TELEMETRY_COST_ONLY=1 only the BPF_PROG_TEST_RUN costs.
+// hooks (and "none"), BENCH_TELEMETRY_COST_ONLY=1 only the BPF_PROG_TEST_RUN costs, BENCH_TELEMETRY_QPS=N
+// spreads the frames over N QPs (flows; default 64).
 //
 // Runs as root in a private network namespace it creates (gone when the process exits). A sender thread
 // pushes pre-built RoCE v2 frames (64 QPs, in-order PSNs) into rft9a through an AF_PACKET socket; the
@@ -44,6 +45,9 @@ namespace tm = rfab::telemetry;
 namespace w = rfab::wire;
 
 // Over netlink: /sys/class/net would show the namespace sysfs was mounted in, not ours.
+// QPs (flows) the frames rotate over: BENCH_TELEMETRY_QPS, default 64.
+size_t g_qps = 64;
+
 uint64_t rx_packets(const char* iface) {
   for (const auto& [name, v] : tm::read_netdev_stats(iface).link)
     if (name == "rx_packets") return v;
@@ -62,8 +66,8 @@ std::vector<std::vector<uint8_t>> build_frames(size_t count, size_t payload) {
   for (size_t i = 0; i < count; ++i) {
     w::RoceFields f;
     f.bth.opcode = w::op::RC_SEND_ONLY;
-    f.bth.dest_qp = 0x100 + static_cast<uint32_t>(i % 64);
-    f.bth.psn = static_cast<uint32_t>(i / 64);
+    f.bth.dest_qp = 0x100 + static_cast<uint32_t>(i % g_qps);
+    f.bth.psn = static_cast<uint32_t>(i / g_qps);
     std::vector<uint8_t> frame(w::frame_encoded_len(sp, f.bth.opcode, data.size()));
     auto n = w::encode_frame(sp, f, data, frame);
     if (!n) throw std::runtime_error(n.error().message());
@@ -210,6 +214,25 @@ class EmptyHook {
   int links_[2] = {-1, -1};
 };
 
+// Mean run time per packet of the loaded program called `name`, from the kernel's own accounting
+// (bpf_enable_stats must be on): unlike BPF_PROG_TEST_RUN this is the program on the real receive path,
+// with whatever the kernel's own work between two packets left in the caches.
+double in_path_ns(const char* name) {
+  uint64_t ns = 0, cnt = 0;
+  for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::strcmp(info.name, name) == 0) {
+      ns += info.run_time_ns;
+      cnt += info.run_cnt;
+    }
+    close(fd);
+  }
+  return cnt == 0 ? 0 : static_cast<double>(ns) / static_cast<double>(cnt);
+}
+
 struct Mode {
   const char* name;
   enum { none, empty, collector } what;
@@ -245,7 +268,8 @@ int main(int argc, char** argv) {
        "ip link set rft9b up");
 
   must("ip link set rft9a mtu 9000 && ip link set rft9b mtu 9000");
-  auto frames = build_frames(64 * 256, static_cast<size_t>(payload));
+  if (const char* q = std::getenv("BENCH_TELEMETRY_QPS")) g_qps = std::clamp<size_t>(std::strtoul(q, nullptr, 10), 1, 4096);
+  auto frames = build_frames(g_qps * 256, static_cast<size_t>(payload));
   print_program_cost(build_frames(64, 64));  // the programs read headers only: the payload size is moot
   if (std::getenv("BENCH_TELEMETRY_COST_ONLY")) return 0;
   const Mode modes[] = {{"none", Mode::none, tm::Hook::xdp},
@@ -285,14 +309,36 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // The programs' time on the real path, measured by the kernel (its two clock reads per run are in
+  // both figures and cancel in the difference); a separate pass, since the accounting slows every packet.
+  const int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+  std::vector<std::pair<std::string, double>> in_path;
+  for (size_t m = 0; m < std::size(modes) && stats_fd >= 0; ++m) {
+    if (!wanted(m) || modes[m].what == Mode::none) continue;
+    std::unique_ptr<tm::Collector> col;
+    std::unique_ptr<EmptyHook> empty;
+    if (modes[m].what == Mode::empty) empty = std::make_unique<EmptyHook>("rft9b", modes[m].hook);
+    if (modes[m].what == Mode::collector) {
+      tm::CollectorConfig cfg;
+      cfg.iface = "rft9b";
+      cfg.hook = modes[m].hook;
+      col = tm::Collector::open(cfg);
+    }
+    measure_pps(frames, milliseconds(span_ms));
+    const char* prog = modes[m].what == Mode::empty ? "rfab_bench_nop"
+                       : modes[m].hook == tm::Hook::tc ? "rfab_tc_in" : "rfab_xdp";
+    in_path.emplace_back(modes[m].name, in_path_ns(prog));
+  }
+  if (stats_fd >= 0) close(stats_fd);
+
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
   // "vs empty hook" is the collector's own cost; "vs none" adds what attaching any program costs.
   double base = median(pps[0]);
-  std::printf("# veth rft9a -> rft9b, %zu-byte RoCE v2 SEND frames, 64 QPs, %d rounds x %d ms, median\n",
-              frames[0].size(), rounds, span_ms);
+  std::printf("# veth rft9a -> rft9b, %zu-byte RoCE v2 SEND frames, %zu QPs, %d rounds x %d ms, median\n",
+              frames[0].size(), g_qps, rounds, span_ms);
   std::printf("%-14s %12s %9s %15s\n", "hook/program", "packets/s", "vs none", "vs empty hook");
   for (size_t m = 0; m < std::size(modes); ++m) {
     if (!wanted(m)) continue;
@@ -300,6 +346,12 @@ int main(int argc, char** argv) {
     std::printf("%-14s %12.0f %8.1f%%", modes[m].name, v, (v / base - 1) * 100);
     if (modes[m].what == Mode::collector) std::printf(" %14.1f%%", (v / median(pps[m - 1]) - 1) * 100);
     std::printf("\n");
+  }
+  if (!in_path.empty()) {
+    std::printf("# program time per packet on the real path (kernel BPF stats, one run each)\n");
+    for (size_t i = 0; i + 1 < in_path.size(); i += 2)
+      std::printf("%-14s %.1f ns, %s %.1f ns: collector work %.1f ns\n", in_path[i].first.c_str(), in_path[i].second,
+                  in_path[i + 1].first.c_str(), in_path[i + 1].second, in_path[i + 1].second - in_path[i].second);
   }
   std::printf("{\"bench\":\"telemetry\",\"frame_bytes\":%zu,\"rounds\":%d", frames[0].size(), rounds);
   for (size_t m = 0; m < std::size(modes); ++m)
