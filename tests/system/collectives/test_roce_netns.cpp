@@ -112,13 +112,15 @@ struct Fabric {
 #define REQUIRE_ROOT()                                                       \
   if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)"
 
-void run_netns_matrix(int n, int per_ns, const Scope& s, const std::string& algo = "", bool v6 = false) {
+void run_netns_matrix(int n, int per_ns, const Scope& s, const std::string& algo = "", bool v6 = false,
+                      const char* inline_progress = nullptr) {
   Fabric f(per_ns, v6);
   auto res = run_ranks(
       n,
       [&](int rank, const rfabUniqueId& id) {
         setenv("RFAB_TIMEOUT", "20", 1);
         if (!algo.empty()) setenv("RFAB_ALGO", algo.c_str(), 1);
+        if (inline_progress != nullptr) setenv("RFAB_ROCE_INLINE", inline_progress, 1);
         return rank_body(rank, n, id, algo.empty() ? "auto" : "forced", s);
       },
       std::chrono::seconds(60), f.placement(), &f.id);
@@ -135,6 +137,17 @@ TEST(CollRoceNetns, TwoRanksEveryCollective) {
           {RedOp::Sum, RedOp::Prod, RedOp::Min, RedOp::Avg},
           {0, 1, 7, 13, 300007}};
   run_netns_matrix(2, 1, s);
+}
+
+// Every packet through the datapath thread (RFAB_ROCE_INLINE=0): the path a rank takes whenever it is
+// not spinning in a collective, forced for whole calls.
+TEST(CollRoceNetns, TwoRanksWithoutInlineProgress) {
+  REQUIRE_ROOT();
+  Scope s{{Coll::AllReduce, Coll::AllGather, Coll::ReduceScatter, Coll::AllToAll, Coll::SendRecv, Coll::Barrier},
+          {DataType::I32, DataType::F32},
+          {RedOp::Sum, RedOp::Max},
+          {0, 1, 13, 300007}};
+  run_netns_matrix(2, 1, s, "", false, "0");
 }
 
 // RoCE v2 over IPv6 end to end: bootstrap, QP addressing (IPv6 GRH-equivalent headers, ICRC over the
