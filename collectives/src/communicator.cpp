@@ -115,18 +115,14 @@ unsigned usable_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Threads of this job that compete for this kernel's CPUs when every rank waits at once: each rank's
-// application thread, plus its RoCE datapath thread if it has a peer on another machine. Ranks in other
-// network namespaces of the same boot count too (they are "other machines" to the transports but share
-// the cores). info[r][1] is rank r's machine: "boot_id/hostname/netns".
-unsigned cpu_hungry_threads(const std::vector<std::vector<std::string>>& info, const std::string& machine) {
+// Ranks of this job that run on this kernel, hence share its CPUs: those of this machine, and those in
+// other network namespaces of the same boot (they are "other machines" to the transports, not to the
+// scheduler). info[r][1] is rank r's machine: "boot_id/hostname/netns".
+unsigned ranks_on_this_kernel(const std::vector<std::vector<std::string>>& info, const std::string& machine) {
   const std::string boot = machine.substr(0, machine.find('/') + 1);
-  // With two machines or more, every rank has a peer on another one.
-  const bool roce = std::any_of(info.begin(), info.end(), [&](const auto& f) { return f[1] != machine; });
-  unsigned threads = 0;
-  for (const auto& f : info)
-    if (f[1].compare(0, boot.size(), boot) == 0) threads += roce ? 2 : 1;
-  return threads;
+  unsigned n = 0;
+  for (const auto& f : info) n += f[1].compare(0, boot.size(), boot) == 0 ? 1 : 0;
+  return n;
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -281,7 +277,10 @@ void Communicator::bootstrap(CommConfig& cfg) {
   env_.hosts = hosts_;
   // RFAB_SPIN_US: microseconds a waiting rank spins before sleeping (default 200; 2 when the threads that
   // want a CPU outnumber the cores: a spinning rank then steals the core its peer or a datapath needs).
-  long spin_us = cpu_hungry_threads(info, machine) > usable_cores() ? 2 : 200;
+  // Those threads: each rank's application thread, plus its RoCE datapath thread when the job spans
+  // machines (then every rank has one).
+  const unsigned apps = ranks_on_this_kernel(info, machine), cores = usable_cores();
+  long spin_us = apps * (roce_ ? 2 : 1) > cores ? 2 : 200;
   const char* spin_env = std::getenv("RFAB_SPIN_US");
   if (const char* s = spin_env; s != nullptr && *s != '\0') {
     char* end = nullptr;
@@ -292,14 +291,10 @@ void Communicator::bootstrap(CommConfig& cfg) {
   base_spin_ = std::chrono::microseconds(spin_us);
   env_.spin = base_spin_;
   // A rank that progresses RoCE itself while it waits keeps its datapath thread parked, so only the
-  // application threads compete for the cores then.
-  unsigned apps = 0;
-  const std::string boot = machine.substr(0, machine.find('/') + 1);
-  for (const auto& f : info) apps += f[1].compare(0, boot.size(), boot) == 0 ? 1 : 0;
-  // 1 ms: a rank that progresses RoCE while it waits answers in ~20-30 us between namespaces, but one
-  // that gave up after 200 us and slept answered through the datapath thread (~100 us or more) in ~1 of
-  // 3 runs; MPI and NCCL poll without limit.
-  long drive_us = apps > usable_cores() ? 2 : 1000;
+  // application threads compete for the cores then. 1 ms: a rank that progresses RoCE while it waits
+  // answers in ~20-30 us between namespaces, but one that gave up after 200 us and slept answered
+  // through the datapath thread (~100 us or more) in ~1 of 3 runs; MPI and NCCL poll without limit.
+  long drive_us = apps > cores ? 2 : 1000;
   if (spin_env != nullptr && *spin_env != '\0') drive_us = spin_us;
   env_.drive_spin = std::chrono::microseconds(roce_ && roce_->inline_progress() ? drive_us : 0);
 }

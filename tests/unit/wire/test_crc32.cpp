@@ -13,7 +13,8 @@ TEST(Crc32, MatchesZlibOnEveryLengthAndAlignment) {
   std::mt19937 rng(7);
   std::vector<uint8_t> buf(9000);
   for (auto& b : buf) b = static_cast<uint8_t>(rng());
-  for (size_t len : {0, 1, 3, 7, 8, 15, 16, 17, 31, 63, 64, 65, 79, 80, 127, 128, 129, 255, 256, 257, 271, 320,
+  for (size_t len : {0, 1, 3, 7, 8, 15, 16, 17, 20, 28, 31, 32, 40, 44, 47, 48, 52, 60, 63, 64, 65, 79, 80, 127,
+                     128, 129, 255, 256, 257, 271, 320,
                      511, 512, 513, 1000, 1024, 4095, 4096, 4097, 4112, 8191}) {
     for (size_t off = 0; off < 8; ++off) {
       uint32_t want = static_cast<uint32_t>(::crc32(0, buf.data() + off, static_cast<uInt>(len)));
