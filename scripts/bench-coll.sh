@@ -11,6 +11,9 @@ MIN=${3:-8}
 MAX=${4:-256M}
 ITERS=${5:-20}
 COLLS=${COLLS:-"allreduce allgather reducescatter alltoall broadcast"}
+# REPEAT (default 1): the tools run in turn REPEAT times and each figure is the median of its runs, so a
+# burst of load on a shared machine moves one run, not the table.
+REPEAT=${REPEAT:-1}
 RFAB="$BUILD/cli/rfab"
 MPI_BIN="$BUILD/bench/bench_coll_mpi"
 GLOO_BIN="$BUILD/bench/bench_coll_gloo"
@@ -20,28 +23,36 @@ trap 'rm -rf "$OUT"' EXIT
 MPIRUN=(mpirun -np "$N" --oversubscribe --bind-to none)
 [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
 
+for RUN in $(seq 1 "$REPEAT"); do
 for c in $COLLS; do
-  echo "== $c: rfab" >&2
+  echo "== run $RUN/$REPEAT, $c: rfab" >&2
   "$RFAB" run -n "$N" --no-prefix -- "$RFAB" coll "$c" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 5 -c 0 --json \
-    > "$OUT/rfab-$c.json"
+    > "$OUT/rfab-$c.$RUN.json"
   if [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null; then
-    echo "== $c: openmpi" >&2
-    "${MPIRUN[@]}" "$MPI_BIN" "$c" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 5 > "$OUT/mpi-$c.json" 2>"$OUT/mpi-$c.err" \
-      || { echo "openmpi $c failed: $(tail -3 "$OUT/mpi-$c.err")" >&2; : > "$OUT/mpi-$c.json"; }
+    echo "== run $RUN/$REPEAT, $c: openmpi" >&2
+    "${MPIRUN[@]}" "$MPI_BIN" "$c" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 5 > "$OUT/mpi-$c.$RUN.json" 2>"$OUT/mpi-$c.err" \
+      || { echo "openmpi $c failed: $(tail -3 "$OUT/mpi-$c.err")" >&2; : > "$OUT/mpi-$c.$RUN.json"; }
   fi
   if [ -x "$GLOO_BIN" ] && [[ "$c" == allreduce || "$c" == allgather || "$c" == broadcast ]]; then
-    echo "== $c: gloo" >&2
-    mkdir -p "$OUT/gloo-store-$c"
-    GLOO_STORE_DIR="$OUT/gloo-store-$c" "$RFAB" run -n "$N" --no-prefix -- "$GLOO_BIN" "$c" -b "$MIN" -e "$MAX" -f 2 \
-      -n "$ITERS" -w 5 > "$OUT/gloo-$c.json" 2>"$OUT/gloo-$c.err" \
-      || { echo "gloo $c failed: $(tail -3 "$OUT/gloo-$c.err")" >&2; : > "$OUT/gloo-$c.json"; }
+    echo "== run $RUN/$REPEAT, $c: gloo" >&2
+    mkdir -p "$OUT/gloo-store-$c.$RUN"  # Gloo's file store refuses keys left by an earlier run
+    GLOO_STORE_DIR="$OUT/gloo-store-$c.$RUN" "$RFAB" run -n "$N" --no-prefix -- "$GLOO_BIN" "$c" -b "$MIN" -e "$MAX" -f 2 \
+      -n "$ITERS" -w 5 > "$OUT/gloo-$c.$RUN.json" 2>"$OUT/gloo-$c.err" \
+      || { echo "gloo $c failed: $(tail -3 "$OUT/gloo-$c.err")" >&2; : > "$OUT/gloo-$c.$RUN.json"; }
   fi
 done
+done
 
-python3 - "$OUT" "$N" $COLLS <<'PY'
-import json, os, sys
-out, n, colls = sys.argv[1], sys.argv[2], sys.argv[3:]
-def rows(path):
+python3 - "$OUT" "$N" "$REPEAT" $COLLS <<'PY'
+import json, os, statistics, sys
+out, n, repeat, colls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+def rows(stem):  # per size, the median over the runs that produced it
+    per = {}
+    for run in range(1, repeat + 1):
+        for size, v in rows_one(f"{stem}.{run}.json").items():
+            per.setdefault(size, []).append(v)
+    return {s: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v), v[0][2]) for s, v in per.items()}
+def rows_one(path):
     if not os.path.exists(path): return {}
     res = {}
     for line in open(path):
@@ -56,8 +67,8 @@ def rows(path):
     return res
 def ratio(a, b): return f"{a/b:6.2f}x" if b else "     -"
 for c in colls:
-    r, m, g = rows(f"{out}/rfab-{c}.json"), rows(f"{out}/mpi-{c}.json"), rows(f"{out}/gloo-{c}.json")
-    print(f"# {c}, {n} ranks, float, out-of-place; busbw in GB/s, time in us")
+    r, m, g = rows(f"{out}/rfab-{c}"), rows(f"{out}/mpi-{c}"), rows(f"{out}/gloo-{c}")
+    print(f"# {c}, {n} ranks, float, out-of-place; busbw in GB/s, time in us; median of {repeat} runs")
     print(f"# {'size':>11} {'rfab us':>9} {'busbw':>7} {'algo':>5} | {'ompi us':>9} {'busbw':>7} {'rfab/ompi':>9} | {'gloo us':>9} {'busbw':>7} {'rfab/gloo':>9}")
     for size in sorted(r):
         rt, rb, algo = r[size]
