@@ -237,6 +237,11 @@ void RoceTransport::Impl::park() {
   dp_parked.store(false, std::memory_order_relaxed);
 }
 
+void RoceTransport::Impl::unpark() {
+  if (dp_parked.load(std::memory_order_seq_cst))
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&app_driving), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
 void RoceTransport::Impl::run() {
   pthread_setname_np(pthread_self(), "rfab-roce");
   uint64_t idle_since = 0;  // 0: busy

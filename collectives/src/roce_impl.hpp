@@ -115,6 +115,7 @@ struct RoceTransport::Impl {
   void run();        // datapath thread body (roce_datapath.cpp)
   bool pass(uint64_t now);  // one round of service, packets and completions; dp_mu held
   void park();              // datapath thread: wait while the application progresses inline
+  void unpark();            // application thread, after clearing app_driving: end a park now
   void provider_failed(const std::exception& e);
   bool service(uint64_t now);
   bool poll_completions();

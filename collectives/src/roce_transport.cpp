@@ -1,12 +1,10 @@
 // RoCE transport: setup (provider, QPs, rings), the application side of each pair, peer checks, shutdown.
 // The datapath thread is in roce_datapath.cpp.
-#include <linux/futex.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -301,9 +299,7 @@ void RoceTransport::stop_progress(bool will_sleep) {
   if (!t.app_drives) return;
   t.app_drives = false;
   t.app_driving.store(0, std::memory_order_seq_cst);
-  // After a call the parked datapath thread notices by itself within kParkNs.
-  if (will_sleep && t.dp_parked.load(std::memory_order_seq_cst))
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&t.app_driving), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  if (will_sleep) t.unpark();  // after a call, the parked datapath thread looks again by itself soon
 }
 
 void RoceTransport::announce_abort() {
