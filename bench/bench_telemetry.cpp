@@ -239,6 +239,24 @@ struct Mode {
   tm::Hook hook;
 };
 
+// What a mode puts on rft9b for one measurement (nothing, an empty program, or the collector).
+struct Attached {
+  std::unique_ptr<EmptyHook> empty;
+  std::unique_ptr<tm::Collector> col;
+};
+
+Attached attach(const Mode& mode) {
+  Attached a;
+  if (mode.what == Mode::empty) a.empty = std::make_unique<EmptyHook>("rft9b", mode.hook);
+  if (mode.what == Mode::collector) {
+    tm::CollectorConfig cfg;
+    cfg.iface = "rft9b";
+    cfg.hook = mode.hook;
+    a.col = tm::Collector::open(cfg);
+  }
+  return a;
+}
+
 void must(const char* cmd) {
   if (std::system(cmd) != 0) {
     std::fprintf(stderr, "bench_telemetry: command failed: %s\n", cmd);
@@ -290,18 +308,10 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     for (size_t m = 0; m < std::size(modes); ++m) {
       if (!wanted(m)) continue;
-      std::unique_ptr<tm::Collector> col;
-      std::unique_ptr<EmptyHook> empty;
-      if (modes[m].what == Mode::empty) empty = std::make_unique<EmptyHook>("rft9b", modes[m].hook);
-      if (modes[m].what == Mode::collector) {
-        tm::CollectorConfig cfg;
-        cfg.iface = "rft9b";
-        cfg.hook = modes[m].hook;
-        col = tm::Collector::open(cfg);
-      }
+      Attached a = attach(modes[m]);
       pps[m].push_back(measure_pps(frames, milliseconds(span_ms)));
-      if (col) {
-        auto s = col->snapshot();  // prove the collector saw the traffic
+      if (a.col) {
+        auto s = a.col->snapshot();  // prove the collector saw the traffic
         if (s.totals[RFAB_DIR_INGRESS].roce_packets == 0) {
           std::fprintf(stderr, "bench_telemetry: %s collector counted nothing\n", modes[m].name);
           return 1;
@@ -315,15 +325,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, double>> in_path;
   for (size_t m = 0; m < std::size(modes) && stats_fd >= 0; ++m) {
     if (!wanted(m) || modes[m].what == Mode::none) continue;
-    std::unique_ptr<tm::Collector> col;
-    std::unique_ptr<EmptyHook> empty;
-    if (modes[m].what == Mode::empty) empty = std::make_unique<EmptyHook>("rft9b", modes[m].hook);
-    if (modes[m].what == Mode::collector) {
-      tm::CollectorConfig cfg;
-      cfg.iface = "rft9b";
-      cfg.hook = modes[m].hook;
-      col = tm::Collector::open(cfg);
-    }
+    Attached a = attach(modes[m]);
     measure_pps(frames, milliseconds(span_ms));
     const char* prog = modes[m].what == Mode::empty ? "rfab_bench_nop"
                        : modes[m].hook == tm::Hook::tc ? "rfab_tc_in" : "rfab_xdp";
