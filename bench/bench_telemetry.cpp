@@ -286,7 +286,14 @@ int main(int argc, char** argv) {
        "ip link set rft9b up");
 
   must("ip link set rft9a mtu 9000 && ip link set rft9b mtu 9000");
-  if (const char* q = std::getenv("BENCH_TELEMETRY_QPS")) g_qps = std::clamp<size_t>(std::strtoul(q, nullptr, 10), 1, 4096);
+  if (const char* q = std::getenv("BENCH_TELEMETRY_QPS")) {
+    char* end = nullptr;
+    g_qps = std::strtoul(q, &end, 10);
+    if (end == q || *end != '\0' || g_qps < 1 || g_qps > 4096) {
+      std::fprintf(stderr, "bench_telemetry: BENCH_TELEMETRY_QPS='%s': expected 1..4096\n", q);
+      return 2;
+    }
+  }
   auto frames = build_frames(g_qps * 256, static_cast<size_t>(payload));
   print_program_cost(build_frames(64, 64));  // the programs read headers only: the payload size is moot
   if (std::getenv("BENCH_TELEMETRY_COST_ONLY")) return 0;
