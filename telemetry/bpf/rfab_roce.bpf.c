@@ -297,10 +297,6 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
   __u8 syndrome = pkt->syndrome;
   int is_ack = cls == RFAB_OPC_ACK;
   __u32 psn = pkt->psn;
-  /* Per-packet timestamps (first/last seen) use the coarse clock (a tick, ~1-4 ms): reading the
-   * precise clock on every packet cost more than the rest of the counting. CNP windows and events
-   * read the precise clock themselves. */
-  __u64 now = bpf_ktime_get_coarse_ns();
 
   t->roce_packets++;
   t->roce_bytes += wire_len;
@@ -317,9 +313,6 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
       t->cnps++;
     return;
   }
-  if (!s->first_ns)
-    s->first_ns = now;
-  s->last_ns = now;
   /* `packets` is not kept here: it is the sum of the opcode classes (user space adds them up), which
    * saves one atomic add per packet. */
   __sync_fetch_and_add(&s->bytes, wire_len);

@@ -36,9 +36,9 @@ std::string render_table(const std::string& iface, const CollectorSnapshot& now,
     const FlowRecord* p = find(prev, f.key);
     uint64_t dp = f.stats.packets - (p ? p->stats.packets : 0);
     uint64_t db = f.stats.bytes - (p ? p->stats.bytes : 0);
-    double span = secs > 0 ? secs : static_cast<double>(f.stats.last_ns - f.stats.first_ns) / 1e9;
-    rows.push_back({&f, span > 0 ? static_cast<double>(dp) / span : 0,
-                    span > 0 ? static_cast<double>(db) * 8 / span / 1e9 : 0});
+    // Without an earlier snapshot there is no interval to divide by: rates show as 0.
+    rows.push_back({&f, secs > 0 ? static_cast<double>(dp) / secs : 0,
+                    secs > 0 ? static_cast<double>(db) * 8 / secs / 1e9 : 0});
   }
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.pps > b.pps; });
 

@@ -63,14 +63,13 @@ struct rfab_flow_cache_entry {
 #define RFAB_PSN_VALID 1u  /* expected_psn holds a value */
 #define RFAB_PSN_RESYNC 2u /* last request was a READ request: the next PSN may jump by the response count */
 
-/* Laid out for the programs' per-packet path: what every packet touches (bytes, timestamps, PSN state,
- * its opcode class) fills the first two cache lines, and each flow starts on a line of its own (256
- * bytes), so a packet of a known flow touches two lines of it, not four or five. */
+/* Laid out for the programs' per-packet path: each flow starts on a cache line of its own (256 bytes),
+ * and what a packet of the common classes touches (bytes, PSN state, opcode classes SEND to ATOMIC) is
+ * in that first line. There are no per-packet timestamps: reading a clock on every packet cost about as
+ * much as a cache miss, and rates come from user space's snapshot times. */
 struct rfab_flow_stats {
   /* hot: every packet */
   __u64 bytes; /* whole frames as on the wire (Ethernet header and VLAN tags, no FCS) */
-  __u64 first_ns; /* bpf_ktime_get_coarse_ns of the first and last packet (one tick resolution) */
-  __u64 last_ns;
   __u32 expected_psn; /* tracking state, not counters */
   __u32 psn_flags;
   __u64 op_class[RFAB_OPC_COUNT];
