@@ -119,16 +119,17 @@ void run_collect(const CollectOptions& o) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  std::cerr << "rfab collect: attached to " << o.iface << " (" << tm::to_string(cfg.hook) << ")"
-            << (prom ? ", Prometheus on http://" + o.prometheus + "/metrics" : std::string()) << "\n";
-
   const bool tty = isatty(STDOUT_FILENO) && !o.json;
   const auto start = steady_clock::now();
   auto next = start + interval;
   tm::CollectorSnapshot prev = col->snapshot();
   bool netdev_warned = false;
-  // Scrapes before the first interval already see every series (at zero).
+  // Scrapes before the first interval already see every series (at zero). Published before "attached"
+  // is announced, so anyone who waits for that line never scrapes an endpoint with nothing to serve.
   if (prom) prom->publish(tm::render_prometheus(gather(o, prev, netdev_warned)));
+  std::cerr << "rfab collect: attached to " << o.iface << " (" << tm::to_string(cfg.hook) << ")"
+            << (prom ? ", Prometheus on http://" + o.prometheus + "/metrics" : std::string()) << "\n";
+
   auto emit = [&](bool last) {
     tm::CollectorSnapshot s = col->snapshot();
     tm::Metrics m = gather(o, s, netdev_warned);

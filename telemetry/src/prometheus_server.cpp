@@ -15,6 +15,7 @@ struct PrometheusServer::Impl {
   std::thread thread;
   std::mutex mu;
   std::string text;
+  bool published = false;
   int port = 0;
 };
 
@@ -22,9 +23,17 @@ PrometheusServer::PrometheusServer(const std::string& host, uint16_t port) : imp
   Impl* impl = impl_.get();
   impl->server.Get("/metrics", [impl](const httplib::Request&, httplib::Response& res) {
     std::string body;
+    bool published;
     {
       std::lock_guard lock(impl->mu);
       body = impl->text;
+      published = impl->published;
+    }
+    // Until the collector has published once, an empty 200 would read as "no series"; say not ready.
+    if (!published) {
+      res.status = 503;
+      res.set_content("rfab collector: starting, no metrics yet\n", "text/plain");
+      return;
     }
     res.set_content(body, "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -56,6 +65,7 @@ PrometheusServer::~PrometheusServer() {
 void PrometheusServer::publish(std::string text) {
   std::lock_guard lock(impl_->mu);
   impl_->text = std::move(text);
+  impl_->published = true;
 }
 
 uint16_t PrometheusServer::port() const { return static_cast<uint16_t>(impl_->port); }

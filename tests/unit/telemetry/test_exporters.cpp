@@ -73,10 +73,14 @@ TEST(TelemetryPrometheus, ListenAddressParsing) {
 TEST(TelemetryPrometheus, ServerServesWhatWasPublishedOnLoopback) {
   PrometheusServer server("127.0.0.1", 0);  // any free port
   ASSERT_GT(server.port(), 0);
-  server.publish(render_prometheus(sample_metrics()));
   httplib::Client c("127.0.0.1", server.port());
   c.set_connection_timeout(2, 0);
   c.set_read_timeout(2, 0);
+  // Before anything is published, a scrape is told "not ready", not handed an empty exposition.
+  auto early = c.Get("/metrics");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(early->status, 503);
+  server.publish(render_prometheus(sample_metrics()));
   auto res = c.Get("/metrics");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
