@@ -184,6 +184,13 @@ static __always_inline long rfab_flow_slot(struct rfab_totals *t, const struct r
     t->flow_map_full++;
     return -1;
   }
+  /* The owner is set before the slot is published through the index: any CPU that finds the slot
+   * there also sees who owns it. */
+  struct rfab_flow_stats *fresh = bpf_map_lookup_elem(&rfab_flows, &slot);
+  if (fresh) {
+    __u32 cpu = bpf_get_smp_processor_id();
+    fresh->owner_cpu_plus_one = cpu < 0xFFFF ? (__u16)(cpu + 1) : 0;
+  }
   if (bpf_map_update_elem(&rfab_flow_index, key, &slot, BPF_NOEXIST) == 0)
     return slot;
   /* Another CPU created the flow at the same moment: use its slot (ours stays zero and unlisted). */
@@ -313,11 +320,18 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
       t->cnps++;
     return;
   }
-  /* `packets` is not kept here: it is the sum of the opcode classes (user space adds them up), which
-   * saves one atomic add per packet. */
-  __sync_fetch_and_add(&s->bytes, wire_len);
-  if (cls < RFAB_OPC_COUNT)
-    __sync_fetch_and_add(&s->op_class[cls], 1);
+  /* `packets` is not kept here: it is the sum of the opcode classes (user space adds them up). The
+   * owner CPU is the only writer of its counters and adds without a lock; others add atomically to
+   * their own copies (see struct rfab_flow_stats). */
+  if (s->owner_cpu_plus_one == bpf_get_smp_processor_id() + 1) {
+    s->bytes += wire_len;
+    if (cls < RFAB_OPC_COUNT)
+      s->op_class[cls]++;
+  } else {
+    __sync_fetch_and_add(&s->foreign_bytes, wire_len);
+    if (cls < RFAB_OPC_COUNT)
+      __sync_fetch_and_add(&s->foreign_op_class[cls], 1);
+  }
   if (pkt->ecn == 3)
     __sync_fetch_and_add(&s->ecn_ce, 1);
   if (is_nak) {

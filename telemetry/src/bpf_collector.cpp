@@ -88,8 +88,14 @@ class BpfCollector final : public Collector {
         FlowRecord r;
         r.key = next;
         r.stats = flows_[slot];  // 8-byte fields written by the programs: no torn values on 64-bit
-        r.stats.packets = 0;     // derived: every packet is counted in exactly one opcode class
-        for (uint64_t c : r.stats.op_class) r.stats.packets += c;
+        // The owner CPU's counters plus everyone else's (see struct rfab_flow_stats): in a snapshot,
+        // bytes and op_class are the flow's totals, foreign_* the part of them other CPUs counted.
+        r.stats.bytes += r.stats.foreign_bytes;
+        r.stats.packets = 0;  // derived: every packet is counted in exactly one opcode class
+        for (unsigned c = 0; c < RFAB_OPC_COUNT; ++c) {
+          r.stats.op_class[c] += r.stats.foreign_op_class[c];
+          r.stats.packets += r.stats.op_class[c];
+        }
         s.flows.push_back(r);
       }
       key = next;

@@ -63,16 +63,23 @@ struct rfab_flow_cache_entry {
 #define RFAB_PSN_VALID 1u  /* expected_psn holds a value */
 #define RFAB_PSN_RESYNC 2u /* last request was a READ request: the next PSN may jump by the response count */
 
-/* Laid out for the programs' per-packet path: each flow starts on a cache line of its own (256 bytes),
- * and what a packet of the common classes touches (bytes, PSN state, opcode classes SEND to ATOMIC) is
- * in that first line. There are no per-packet timestamps: reading a clock on every packet cost about as
- * much as a cache miss, and rates come from user space's snapshot times. */
+/* Laid out for the programs' per-packet path: each flow starts on a cache line of its own (320 bytes),
+ * and what a packet of the common classes touches (bytes, PSN state, owner, opcode classes SEND to
+ * ATOMIC) is in that first line. There are no per-packet timestamps: reading a clock on every packet cost
+ * about as much as a cache miss, and rates come from user space's snapshot times.
+ *
+ * Counters of every packet have two copies. The CPU that created the flow (its owner: RSS keeps a QP's
+ * packets on one receive queue, so usually the only CPU that sees them) adds to `bytes` and `op_class`
+ * with plain adds: it is their only writer, since a hook program never runs twice at once on one CPU.
+ * Any other CPU adds to `foreign_*` with atomic adds. User space reports the sums. The two locked adds
+ * this saves were 10 of the 25 ns the XDP program spent per packet (BPF_PROG_TEST_RUN). */
 struct rfab_flow_stats {
   /* hot: every packet */
-  __u64 bytes; /* whole frames as on the wire (Ethernet header and VLAN tags, no FCS) */
+  __u64 bytes; /* whole frames as on the wire (Ethernet header and VLAN tags, no FCS); owner's part */
   __u32 expected_psn; /* tracking state, not counters */
-  __u32 psn_flags;
-  __u64 op_class[RFAB_OPC_COUNT];
+  __u16 psn_flags;
+  __u16 owner_cpu_plus_one; /* the CPU that adds to bytes/op_class, + 1 (0: none, all adds are foreign) */
+  __u64 op_class[RFAB_OPC_COUNT]; /* owner's part */
   /* cold: some packets */
   __u64 ecn_ce;
   __u64 cnps;
@@ -84,6 +91,9 @@ struct rfab_flow_stats {
   __u32 cnp_in_window;
   __u32 pad;
   __u64 packets; /* filled in by user space: the sum of op_class (the programs leave it 0) */
+  /* Added to by CPUs other than the owner (atomically); user space folds them into bytes/op_class. */
+  __u64 foreign_bytes;
+  __u64 foreign_op_class[RFAB_OPC_COUNT];
 } __attribute__((aligned(64)));
 
 
