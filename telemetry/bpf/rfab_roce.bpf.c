@@ -20,7 +20,8 @@ const volatile __u64 rfab_ringbuf_wakeup_bytes = 64 * 1024;
 
 /* Flow storage. A hash map lookup with the 40-byte key cost ~40 ns per packet, most of the collector's
  * time (bench_telemetry with kernel.bpf_stats_enabled), so the lookup is layered:
- *   rfab_flow_cache (per CPU, direct-mapped): key -> slot, checked with five 8-byte compares;
+ *   rfab_flow_cache (per CPU, direct-mapped): key hash -> slot, confirmed against the key the flow
+ *     keeps in its first line (five 8-byte compares);
  *   rfab_flow_index (hash): key -> slot, only on a cache miss; it is what user space lists;
  *   rfab_flows (array, mmapable): the counters of slot i, shared by every CPU.
  * Slots are handed out once (rfab_flows_used) and never freed or moved while the maps exist, so a
@@ -44,11 +45,13 @@ struct {
   __type(value, struct rfab_flow_stats);
 } rfab_flows SEC(".maps");
 
+/* One element: the whole cache is one per-CPU block. (An array of RFAB_FLOW_CACHE_SLOTS per-CPU elements
+ * made every lookup load a pointer from a 2 KB table first, and both loads missed on the veth path.) */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, RFAB_FLOW_CACHE_SLOTS);
+  __uint(max_entries, 1);
   __type(key, __u32);
-  __type(value, struct rfab_flow_cache_entry);
+  __type(value, struct rfab_flow_cache);
 } rfab_flow_cache SEC(".maps");
 
 struct {
@@ -184,11 +187,12 @@ static __always_inline long rfab_flow_slot(struct rfab_totals *t, const struct r
     t->flow_map_full++;
     return -1;
   }
-  /* The owner is set before the slot is published through the index: any CPU that finds the slot
-   * there also sees who owns it. */
+  /* Key and owner are set before the slot is published through the index: any CPU that finds the slot
+   * there also sees them. */
   struct rfab_flow_stats *fresh = bpf_map_lookup_elem(&rfab_flows, &slot);
   if (fresh) {
     __u32 cpu = bpf_get_smp_processor_id();
+    __builtin_memcpy(&fresh->key, key, sizeof(fresh->key));
     fresh->owner_cpu_plus_one = cpu < 0xFFFF ? (__u16)(cpu + 1) : 0;
   }
   if (bpf_map_update_elem(&rfab_flow_index, key, &slot, BPF_NOEXIST) == 0)
@@ -204,21 +208,23 @@ static __always_inline long rfab_flow_slot(struct rfab_totals *t, const struct r
 /* Returns the flow's stats, creating the flow; NULL (and counted) when the table is full. */
 static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, const struct rfab_flow_key *key)
 {
-  __u32 ci = rfab_cache_slot(key);
-  struct rfab_flow_cache_entry *c = bpf_map_lookup_elem(&rfab_flow_cache, &ci);
+  __u32 zero = 0;
+  struct rfab_flow_cache *c = bpf_map_lookup_elem(&rfab_flow_cache, &zero);
   if (!c)
     return 0;
-  __u32 slot;
-  if (c->slot_plus_one && rfab_key_equal(&c->key, key)) {
-    slot = c->slot_plus_one - 1;
-  } else {
-    long found = rfab_flow_slot(t, key);
-    if (found < 0)
-      return 0;
-    slot = (__u32)found;
-    __builtin_memcpy(&c->key, key, sizeof(c->key));
-    c->slot_plus_one = slot + 1;
+  __u32 ci = rfab_cache_slot(key) & (RFAB_FLOW_CACHE_SLOTS - 1);
+  __u32 cached = c->slot_plus_one[ci];
+  if (cached) {
+    __u32 slot = cached - 1;
+    struct rfab_flow_stats *s = bpf_map_lookup_elem(&rfab_flows, &slot);
+    if (s && rfab_key_equal(&s->key, key))
+      return s;
   }
+  long found = rfab_flow_slot(t, key);
+  if (found < 0)
+    return 0;
+  __u32 slot = (__u32)found;
+  c->slot_plus_one[ci] = slot + 1;
   return bpf_map_lookup_elem(&rfab_flows, &slot);
 }
 

@@ -50,22 +50,22 @@ struct rfab_flow_key {
   __u8 pad[2];
 } __attribute__((aligned(8)));
 
-/* Per-CPU direct-mapped cache of flow key -> slot in the flow array (slot + 1; 0 = empty). */
-#define RFAB_FLOW_CACHE_BITS 8
+/* Per-CPU direct-mapped cache: a hash of the flow key -> the flow's slot + 1 (0 = empty). Four bytes an
+ * entry, so the whole cache stays in a few cache lines; a hit is confirmed against the key stored in the
+ * flow itself, whose first line the packet reads anyway. */
+#define RFAB_FLOW_CACHE_BITS 10
 #define RFAB_FLOW_CACHE_SLOTS (1u << RFAB_FLOW_CACHE_BITS)
-struct rfab_flow_cache_entry {
-  struct rfab_flow_key key;
-  __u32 slot_plus_one;
-  __u32 pad;
-} __attribute__((aligned(64))); /* one cache line per entry */
+struct rfab_flow_cache {
+  __u32 slot_plus_one[RFAB_FLOW_CACHE_SLOTS];
+};
 
 /* PSN-tracking flags kept in rfab_flow_stats.psn_flags. */
 #define RFAB_PSN_VALID 1u  /* expected_psn holds a value */
 #define RFAB_PSN_RESYNC 2u /* last request was a READ request: the next PSN may jump by the response count */
 
-/* Laid out for the programs' per-packet path: each flow starts on a cache line of its own (320 bytes),
- * and what a packet of the common classes touches (bytes, PSN state, owner, opcode classes SEND to
- * ATOMIC) is in that first line. There are no per-packet timestamps: reading a clock on every packet cost
+/* Laid out for the programs' per-packet path: each flow starts on a cache line of its own (320 bytes).
+ * A packet reads the key and PSN state and adds to bytes in the first line, and to its opcode class
+ * there (SEND) or in the second line, which it loads in parallel with the first. There are no per-packet timestamps: reading a clock on every packet cost
  * about as much as a cache miss, and rates come from user space's snapshot times.
  *
  * Counters of every packet have two copies. The CPU that created the flow (its owner: RSS keeps a QP's
@@ -75,6 +75,7 @@ struct rfab_flow_cache_entry {
  * this saves were 10 of the 25 ns the XDP program spent per packet (BPF_PROG_TEST_RUN). */
 struct rfab_flow_stats {
   /* hot: every packet */
+  struct rfab_flow_key key; /* written once, before the flow is listed in the index */
   __u64 bytes; /* whole frames as on the wire (Ethernet header and VLAN tags, no FCS); owner's part */
   __u32 expected_psn; /* tracking state, not counters */
   __u16 psn_flags;
