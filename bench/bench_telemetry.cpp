@@ -9,7 +9,8 @@
 // pushes pre-built RoCE v2 frames (64 QPs, in-order PSNs) into rft9a through an AF_PACKET socket; the
 // rate is what rft9b's receive path completed (its rx_packets), i.e. every frame went through the hook.
 // Modes are interleaved over several rounds and the median is reported, so drift on a shared machine
-// hits every mode alike.
+// hits every mode alike; a collector's cost is the median of its per-round ratios to the empty hook
+// measured next to it.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -179,6 +180,7 @@ int load_nop(bool xdp) {
   // (generic XDP treats skbs differently for programs that accept fragments).
   LIBBPF_OPTS(bpf_prog_load_opts, o);
   if (xdp) o.prog_flags = BPF_F_XDP_HAS_FRAGS;
+  if (xdp) o.expected_attach_type = BPF_XDP;  // as libbpf loads the collector's: bpf_link_update wants them equal
   int fd = bpf_prog_load(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, "rfab_bench_nop", "GPL", insns, 2, &o);
   if (fd < 0) throw std::runtime_error("loading the empty program failed");
   return fd;
@@ -253,6 +255,69 @@ double in_path_ns(const char* name) {
     close(fd);
   }
   return cnt == 0 ? 0 : static_cast<double>(ns) / static_cast<double>(cnt);
+}
+
+// Packets per second with the empty program and with the collector's program swapped in and out of the
+// same attachment (bpf_link_update) every `window` while the sender keeps running: `pairs` adjacent
+// pairs of windows, in ABBA order so a steady drift cancels. Returns each pair's ratio rfab / empty,
+// sorted. This machine flips between a fast and a slow state within seconds, which moves the packet
+// rate by far more than the collector costs; pairs 200 ms apart see the same state. The maps are the
+// skeleton's own (default sizes), so this is the programs' cost, not the loader's.
+std::vector<double> alternating_ratios(tm::Hook hook, const std::vector<std::vector<uint8_t>>& frames,
+                                       int pairs, milliseconds window) {
+  rfab_roce* skel = rfab_roce__open_and_load();
+  if (!skel) throw std::runtime_error("loading the collector's programs failed");
+  const bool xdp = hook != tm::Hook::tc;
+  const int nop = load_nop(xdp);
+  const int rfab_in = bpf_program__fd(xdp ? skel->progs.rfab_xdp : skel->progs.rfab_tc_in);
+  const int rfab_eg = bpf_program__fd(skel->progs.rfab_tc_eg);
+  const int ifindex = static_cast<int>(if_nametoindex("rft9b"));
+  int links[2] = {-1, -1};
+  if (xdp) {
+    LIBBPF_OPTS(bpf_link_create_opts, o);
+    o.flags = hook == tm::Hook::xdp ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+    links[0] = bpf_link_create(nop, ifindex, BPF_XDP, &o);
+  } else {
+    links[0] = bpf_link_create(nop, ifindex, static_cast<bpf_attach_type>(46), nullptr);  // tcx ingress
+    links[1] = bpf_link_create(nop, ifindex, static_cast<bpf_attach_type>(47), nullptr);  // tcx egress
+  }
+  if (links[0] < 0 || (!xdp && links[1] < 0)) throw std::runtime_error("attaching for the alternating run failed");
+  auto use = [&](bool collector) {
+    if (bpf_link_update(links[0], collector ? rfab_in : nop, nullptr) != 0 ||
+        (links[1] >= 0 && bpf_link_update(links[1], collector ? rfab_eg : nop, nullptr) != 0))
+      throw std::runtime_error(std::string("bpf_link_update failed: ") + std::strerror(errno));
+  };
+  std::atomic<bool> stop{false};
+  std::thread t(sender, "rft9a", frames, std::ref(stop));
+  std::this_thread::sleep_for(milliseconds(300));  // warm up; the collector's flows get created
+  auto window_pps = [&](bool collector) {
+    use(collector);
+    std::this_thread::sleep_for(milliseconds(20));  // let the packets in flight under the other finish
+    uint64_t a = rx_packets("rft9b");
+    auto t0 = steady_clock::now();
+    std::this_thread::sleep_for(window);
+    uint64_t b = rx_packets("rft9b");
+    return static_cast<double>(b - a) / duration<double>(steady_clock::now() - t0).count();
+  };
+  window_pps(true);  // first packets create the flows: not measured
+  std::vector<double> ratios;
+  for (int i = 0; i < pairs; ++i) {
+    if (i % 2 == 0) {
+      double e = window_pps(false);
+      ratios.push_back(window_pps(true) / e);
+    } else {
+      double c = window_pps(true);
+      ratios.push_back(c / window_pps(false));
+    }
+  }
+  stop = true;
+  t.join();
+  for (int fd : links)
+    if (fd >= 0) close(fd);
+  close(nop);
+  rfab_roce__destroy(skel);
+  std::sort(ratios.begin(), ratios.end());
+  return ratios;
 }
 
 struct Mode {
@@ -335,7 +400,12 @@ int main(int argc, char** argv) {
   };
   std::vector<std::vector<double>> pps(std::size(modes));
   for (int r = 0; r < rounds; ++r) {
-    for (size_t m = 0; m < std::size(modes); ++m) {
+    for (size_t i = 0; i < std::size(modes); ++i) {
+      // Each collector runs right next to its empty hook, and odd rounds swap the two, so a drift in
+      // the machine's speed within a round falls on both alike (see the per-round ratios below).
+      size_t m = i;
+      if (r % 2 == 1 && modes[i].what == Mode::empty) m = i + 1;
+      else if (r % 2 == 1 && modes[i].what == Mode::collector) m = i - 1;
       if (!wanted(m)) continue;
       Attached a = attach(modes[m]);
       pps[m].push_back(measure_pps(frames, milliseconds(span_ms)));
@@ -366,7 +436,16 @@ int main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  // "vs empty hook" is the collector's own cost; "vs none" adds what attaching any program costs.
+  // "vs empty hook" is the collector's own cost: the median over rounds of each round's ratio of the
+  // two adjacent runs, which a machine that changes speed between rounds (this one has a fast and a
+  // slow state) does not skew the way a ratio of two medians would. "vs none" adds what attaching any
+  // program costs.
+  auto round_ratios = [&](size_t m) {
+    std::vector<double> r;
+    for (size_t i = 0; i < pps[m].size(); ++i) r.push_back(pps[m][i] / pps[m - 1][i]);
+    std::sort(r.begin(), r.end());
+    return r;
+  };
   double base = median(pps[0]);
   std::printf("# veth rft9a -> rft9b, %zu-byte RoCE v2 SEND frames, %zu QPs, %d rounds x %d ms, median\n",
               frames[0].size(), g_qps, rounds, span_ms);
@@ -375,7 +454,11 @@ int main(int argc, char** argv) {
     if (!wanted(m)) continue;
     double v = median(pps[m]);
     std::printf("%-14s %12.0f %8.1f%%", modes[m].name, v, (v / base - 1) * 100);
-    if (modes[m].what == Mode::collector) std::printf(" %14.1f%%", (v / median(pps[m - 1]) - 1) * 100);
+    if (modes[m].what == Mode::collector) {
+      auto r = round_ratios(m);
+      std::printf(" %14.1f%%   (rounds %.1f .. %.1f%%)", (median(r) - 1) * 100, (r.front() - 1) * 100,
+                  (r.back() - 1) * 100);
+    }
     std::printf("\n");
   }
   if (!in_path.empty()) {
@@ -384,9 +467,25 @@ int main(int argc, char** argv) {
       std::printf("%-14s %.1f ns, %s %.1f ns: collector work %.1f ns\n", in_path[i].first.c_str(), in_path[i].second,
                   in_path[i + 1].first.c_str(), in_path[i + 1].second, in_path[i + 1].second - in_path[i].second);
   }
+  // The collector's cost again, from pairs of short windows with the programs swapped on one link.
+  constexpr int kPairs = 20;
+  std::printf("# the same, the empty and the collector's program swapped on one attachment every %d ms, "
+              "%d pairs\n", span_ms / 5, kPairs);
+  std::vector<std::pair<std::string, double>> paired;
+  for (tm::Hook h : {tm::Hook::xdp, tm::Hook::xdp_generic, tm::Hook::tc}) {
+    const char* name = h == tm::Hook::xdp ? "xdp" : h == tm::Hook::xdp_generic ? "generic" : "tc";
+    if (only != nullptr && std::string(" ").append(only).append(" ").find(std::string(" ") + name + " ") == std::string::npos)
+      continue;
+    auto r = alternating_ratios(h, frames, kPairs, milliseconds(span_ms / 5));
+    double med = (r[r.size() / 2 - 1] + r[r.size() / 2]) / 2;
+    std::printf("%-14s vs empty hook %6.1f%%   (quartiles %.1f .. %.1f%%)\n", name, (med - 1) * 100,
+                (r[r.size() / 4] - 1) * 100, (r[r.size() * 3 / 4] - 1) * 100);
+    paired.emplace_back(name, (med - 1) * 100);
+  }
   std::printf("{\"bench\":\"telemetry\",\"frame_bytes\":%zu,\"rounds\":%d", frames[0].size(), rounds);
   for (size_t m = 0; m < std::size(modes); ++m)
     if (wanted(m)) std::printf(",\"%s\":%.0f", modes[m].name, median(pps[m]));
+  for (const auto& [name, pct] : paired) std::printf(",\"%s_paired_pct\":%.2f", name.c_str(), pct);
   std::printf("}\n");
   return 0;
 }
