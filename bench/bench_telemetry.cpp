@@ -3,7 +3,8 @@
 //
 // Usage: bench_telemetry [ROUNDS] [MS_PER_RUN] [PAYLOAD]; BENCH_TELEMETRY_HOOKS="tc xdp" runs only those
 // hooks (and "none"), BENCH_TELEMETRY_COST_ONLY=1 only the BPF_PROG_TEST_RUN costs, BENCH_TELEMETRY_QPS=N
-// spreads the frames over N QPs (flows; default 64).
+// spreads the frames over N QPs (flows; default 64), BENCH_TELEMETRY_AA=1 swaps the empty program with a
+// second empty one in the paired runs (calibration: they should read about 0).
 //
 // Runs as root in a private network namespace it creates (gone when the process exits). A sender thread
 // pushes pre-built RoCE v2 frames (64 QPs, in-order PSNs) into rft9a through an AF_PACKET socket; the
@@ -269,8 +270,11 @@ std::vector<double> alternating_ratios(tm::Hook hook, const std::vector<std::vec
   if (!skel) throw std::runtime_error("loading the collector's programs failed");
   const bool xdp = hook != tm::Hook::tc;
   const int nop = load_nop(xdp);
-  const int rfab_in = bpf_program__fd(xdp ? skel->progs.rfab_xdp : skel->progs.rfab_tc_in);
-  const int rfab_eg = bpf_program__fd(skel->progs.rfab_tc_eg);
+  // BENCH_TELEMETRY_AA=1: a second empty program stands in for the collector (calibration: reads ~0).
+  const bool aa = std::getenv("BENCH_TELEMETRY_AA") != nullptr;
+  const int nop2 = aa ? load_nop(xdp) : -1;
+  const int rfab_in = aa ? nop2 : bpf_program__fd(xdp ? skel->progs.rfab_xdp : skel->progs.rfab_tc_in);
+  const int rfab_eg = aa ? nop2 : bpf_program__fd(skel->progs.rfab_tc_eg);
   const int ifindex = static_cast<int>(if_nametoindex("rft9b"));
   int links[2] = {-1, -1};
   if (xdp) {
@@ -315,6 +319,7 @@ std::vector<double> alternating_ratios(tm::Hook hook, const std::vector<std::vec
   for (int fd : links)
     if (fd >= 0) close(fd);
   close(nop);
+  if (nop2 >= 0) close(nop2);
   rfab_roce__destroy(skel);
   std::sort(ratios.begin(), ratios.end());
   return ratios;
