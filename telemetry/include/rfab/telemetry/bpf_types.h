@@ -63,10 +63,11 @@ struct rfab_flow_cache {
 #define RFAB_PSN_VALID 1u  /* expected_psn holds a value */
 #define RFAB_PSN_RESYNC 2u /* last request was a READ request: the next PSN may jump by the response count */
 
-/* Laid out for the programs' per-packet path: each flow starts on a cache line of its own (320 bytes).
+/* Laid out for the programs' per-packet path: each flow starts on a cache line of its own (384 bytes).
  * A packet reads the key and PSN state and adds to bytes in the first line, and to its opcode class
- * there (SEND) or in the second line, which it loads in parallel with the first. There are no per-packet timestamps: reading a clock on every packet cost
- * about as much as a cache miss, and rates come from user space's snapshot times.
+ * there (SEND) or in the second line, which it loads in parallel with the first. There are no
+ * per-packet timestamps: reading a clock on every packet cost about as much as a cache miss, and rates
+ * come from user space's snapshot times.
  *
  * Counters of every packet have two copies. The CPU that created the flow (its owner: RSS keeps a QP's
  * packets on one receive queue, so usually the only CPU that sees them) adds to `bytes` and `op_class`
@@ -92,7 +93,8 @@ struct rfab_flow_stats {
   __u32 cnp_in_window;
   __u32 pad;
   __u64 packets; /* filled in by user space: the sum of op_class (the programs leave it 0) */
-  /* Added to by CPUs other than the owner (atomically); user space folds them into bytes/op_class. */
+  /* Added to by CPUs other than the owner (atomically). A snapshot adds them into bytes/op_class and
+   * keeps them here as the part other CPUs counted. */
   __u64 foreign_bytes;
   __u64 foreign_op_class[RFAB_OPC_COUNT];
 } __attribute__((aligned(64)));
