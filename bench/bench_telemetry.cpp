@@ -233,6 +233,13 @@ class EmptyHook {
       if (fd >= 0) close(fd);
     close(prog_);
   }
+  // Puts other programs (ingress, egress; egress only for tc) on the same links, or the empty one back
+  // with run(-1, -1): bpf_link_update, no detach in between.
+  void run(int in_prog, int eg_prog) {
+    if (bpf_link_update(links_[0], in_prog >= 0 ? in_prog : prog_, nullptr) != 0 ||
+        (links_[1] >= 0 && bpf_link_update(links_[1], eg_prog >= 0 ? eg_prog : prog_, nullptr) != 0))
+      throw std::runtime_error(std::string("bpf_link_update failed: ") + std::strerror(errno));
+  }
 
  private:
   int prog_ = -1;
@@ -269,28 +276,13 @@ std::vector<double> alternating_ratios(tm::Hook hook, const std::vector<std::vec
   rfab_roce* skel = rfab_roce__open_and_load();
   if (!skel) throw std::runtime_error("loading the collector's programs failed");
   const bool xdp = hook != tm::Hook::tc;
-  const int nop = load_nop(xdp);
+  EmptyHook empty("rft9b", hook);
   // BENCH_TELEMETRY_AA=1: a second empty program stands in for the collector (calibration: reads ~0).
   const bool aa = std::getenv("BENCH_TELEMETRY_AA") != nullptr;
   const int nop2 = aa ? load_nop(xdp) : -1;
   const int rfab_in = aa ? nop2 : bpf_program__fd(xdp ? skel->progs.rfab_xdp : skel->progs.rfab_tc_in);
   const int rfab_eg = aa ? nop2 : bpf_program__fd(skel->progs.rfab_tc_eg);
-  const int ifindex = static_cast<int>(if_nametoindex("rft9b"));
-  int links[2] = {-1, -1};
-  if (xdp) {
-    LIBBPF_OPTS(bpf_link_create_opts, o);
-    o.flags = hook == tm::Hook::xdp ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-    links[0] = bpf_link_create(nop, ifindex, BPF_XDP, &o);
-  } else {
-    links[0] = bpf_link_create(nop, ifindex, static_cast<bpf_attach_type>(46), nullptr);  // tcx ingress
-    links[1] = bpf_link_create(nop, ifindex, static_cast<bpf_attach_type>(47), nullptr);  // tcx egress
-  }
-  if (links[0] < 0 || (!xdp && links[1] < 0)) throw std::runtime_error("attaching for the alternating run failed");
-  auto use = [&](bool collector) {
-    if (bpf_link_update(links[0], collector ? rfab_in : nop, nullptr) != 0 ||
-        (links[1] >= 0 && bpf_link_update(links[1], collector ? rfab_eg : nop, nullptr) != 0))
-      throw std::runtime_error(std::string("bpf_link_update failed: ") + std::strerror(errno));
-  };
+  auto use = [&](bool collector) { collector ? empty.run(rfab_in, rfab_eg) : empty.run(-1, -1); };
   std::atomic<bool> stop{false};
   std::thread t(sender, "rft9a", frames, std::ref(stop));
   std::this_thread::sleep_for(milliseconds(300));  // warm up; the collector's flows get created
@@ -316,9 +308,7 @@ std::vector<double> alternating_ratios(tm::Hook hook, const std::vector<std::vec
   }
   stop = true;
   t.join();
-  for (int fd : links)
-    if (fd >= 0) close(fd);
-  close(nop);
+  empty.run(-1, -1);  // before the skeleton (and nop2) go
   if (nop2 >= 0) close(nop2);
   rfab_roce__destroy(skel);
   std::sort(ratios.begin(), ratios.end());
