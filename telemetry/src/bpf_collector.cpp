@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "libbpf_log.hpp"
@@ -17,6 +18,13 @@
 
 namespace rfab::telemetry {
 namespace {
+
+// The per-packet path of the programs relies on this layout (bpf_types.h): the key, PSN state, owner,
+// bytes and the SEND count in the flow's first cache line, the other classes in the second.
+static_assert(sizeof(rfab_flow_key) == 40);
+static_assert(offsetof(rfab_flow_stats, bytes) == 40 && offsetof(rfab_flow_stats, owner_cpu_plus_one) == 54);
+static_assert(offsetof(rfab_flow_stats, op_class) == 56 && offsetof(rfab_flow_stats, ecn_ce) == 128);
+static_assert(sizeof(rfab_flow_stats) % 64 == 0 && sizeof(rfab_flow_cache) == 4 * RFAB_FLOW_CACHE_SLOTS);
 
 // tcx (Linux 6.6+); the libc headers this builds against may predate it.
 constexpr auto kTcxIngress = static_cast<bpf_attach_type>(46);
