@@ -348,7 +348,7 @@ void must(const char* cmd) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
   int span_ms = argc > 2 ? std::atoi(argv[2]) : 2000;
   // RoCE payload per frame: 64 (default) is the worst case for a per-packet cost; 4096 is what a RoCE
@@ -483,4 +483,14 @@ int main(int argc, char** argv) {
   for (const auto& [name, pct] : paired) std::printf(",\"%s_paired_pct\":%.2f", name.c_str(), pct);
   std::printf("}\n");
   return 0;
+}
+
+// A failed load, attach or link update ends the run with a message naming it, not std::terminate.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_telemetry: %s\n", e.what());
+    return 2;
+  }
 }
