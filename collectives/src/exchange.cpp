@@ -33,6 +33,7 @@ int Exchange::add(Op op) {
   }
   int idx = static_cast<int>(ops_.size());
   (op.kind == Kind::Send ? it->sends : it->recvs).push_back(idx);
+  op.pair = it->pair;
   ops_.push_back(op);
   return idx;
 }
@@ -64,13 +65,27 @@ bool Exchange::step_send(Channel& c) {
       if (!c.send_begun) {
         c.pair->begin_send_msg(op.bytes);
         c.send_begun = true;
+        op.by_ref = c.pair->can_send_ref(op.bytes);
+        if (op.by_ref) {
+          ++c.refs_held;
+          ++refs_held_;
+        }
       }
       size_t limit = op.gate >= 0 ? std::min(op.bytes, ops_[static_cast<size_t>(op.gate)].done) : op.bytes;
       if (limit <= op.done) break;
       size_t want = std::min(limit - op.done, env_.chunk);
       if (want < op.bytes - op.done) want -= want % elem_;  // whole elements so receivers can reduce them
       if (want == 0) break;
-      size_t n = c.pair->try_send(op.src + op.done, want, elem_);
+      size_t n;
+      if (op.by_ref) {
+        uint64_t pos = 0;
+        n = c.pair->try_send_ref(op.src + op.done, want, elem_, &pos);
+        if (n > 0 && op.done == 0) op.ref_pos = pos;
+        if (n > 0 && pos != op.ref_pos + op.done)  // release tracking assumes one contiguous stream range
+          throw Error(Status::Internal, what_ + ": transport split a message sent by reference");
+      } else {
+        n = c.pair->try_send(op.src + op.done, want, elem_);
+      }
       if (n % elem_ != 0 && op.done + n < op.bytes)
         throw Error(Status::Internal, what_ + ": transport accepted a partial element");
       op.done += n;
@@ -98,6 +113,7 @@ bool Exchange::step_recv(Channel& c) {
       if (limit <= op.done) break;
       auto view = c.pair->readable();
       size_t n = std::min({view.size(), limit - op.done, env_.chunk});
+      if (refs_held_ > 0) n = clear_of_refs(op.dst + op.done, n);
       if (op.kind == Kind::RecvReduce) n -= n % elem_;
       if (n == 0) break;
       if (op.kind == Kind::Recv) {
@@ -119,7 +135,7 @@ bool Exchange::step_recv(Channel& c) {
 }
 
 bool Exchange::pass() {
-  bool moved = false;
+  bool moved = refs_held_ > 0 && release_refs();
   for (auto& c : chans_) {
     moved |= step_recv(c);
     moved |= step_send(c);
@@ -127,10 +143,56 @@ bool Exchange::pass() {
   return moved;
 }
 
+// Marks the sends by reference that the transport has delivered completely.
+bool Exchange::release_refs() {
+  bool moved = false;
+  for (auto& c : chans_) {
+    if (c.refs_held == 0) continue;
+    const uint64_t through = c.pair->sent_through();
+    for (int i : c.sends) {
+      Op& op = ops_[static_cast<size_t>(i)];
+      if (!op.by_ref || op.ref_free || op.done < op.bytes || through < op.ref_pos + op.bytes) continue;
+      op.ref_free = true;
+      --c.refs_held;
+      --refs_held_;
+      moved = true;
+    }
+  }
+  return moved;
+}
+
+// How much of [dst, dst + n) a receive may write now: not into bytes a send by reference has handed to its
+// transport and the transport may still read (a resend after a loss would send the new contents).
+size_t Exchange::clear_of_refs(const std::byte* dst, size_t n) const {
+  for (const auto& c : chans_) {
+    if (c.refs_held == 0) continue;
+    const uint64_t through = c.pair->sent_through();
+    for (int i : c.sends) {
+      const Op& op = ops_[static_cast<size_t>(i)];
+      if (!op.by_ref || op.ref_free || op.done == 0) continue;
+      const size_t delivered = through <= op.ref_pos ? 0 : std::min<uint64_t>(through - op.ref_pos, op.done);
+      const std::byte* lo = op.src + delivered;  // [lo, hi): handed over, maybe still read
+      const std::byte* hi = op.src + op.done;
+      if (lo >= hi || hi <= dst || lo >= dst + n) continue;
+      if (lo <= dst) return 0;
+      n = static_cast<size_t>(lo - dst);
+    }
+  }
+  return n;
+}
+
+// run() is leaving with an error: no transport may go on reading the caller's buffers after it returns.
+void Exchange::abandon_refs() {
+  if (refs_held_ == 0) return;
+  release_refs();
+  for (auto& c : chans_)
+    if (c.refs_held > 0) c.pair->abandon_refs();
+}
+
 void Exchange::fail_timeout() {
   std::string waiting;
   for (const auto& c : chans_) {
-    if (c.next_send < c.sends.size() || c.next_recv < c.recvs.size()) {
+    if (c.next_send < c.sends.size() || c.next_recv < c.recvs.size() || c.refs_held > 0) {
       if (!waiting.empty()) waiting += ", ";
       waiting += peer_name(c.peer);
     }
@@ -141,6 +203,15 @@ void Exchange::fail_timeout() {
 }
 
 void Exchange::run() {
+  try {
+    run_ops();
+  } catch (...) {
+    abandon_refs();
+    throw;
+  }
+}
+
+void Exchange::run_ops() {
   remaining_ = ops_.size();
   std::vector<PeerNeed> peers;
   // Clocks are read only once the call waits (a clock read is tens of ns on this VM; a tiny allreduce
@@ -175,7 +246,7 @@ void Exchange::run() {
     driving = true;
     return moved;
   };
-  while (remaining_ > 0) {
+  while (remaining_ > 0 || refs_held_ > 0) {
     if (pass()) {
       spins = yields = 0;
       moved_since_check = true;
@@ -220,8 +291,8 @@ void Exchange::run() {
     // Only peers we still wait on: one that already got everything may have moved on (or exited).
     peers.clear();
     for (const auto& c : chans_) {
-      if (c.next_send >= c.sends.size() && c.next_recv >= c.recvs.size()) continue;
-      PeerNeed need{c.peer, 0, c.next_send < c.sends.size()};
+      if (c.next_send >= c.sends.size() && c.next_recv >= c.recvs.size() && c.refs_held == 0) continue;
+      PeerNeed need{c.peer, 0, c.next_send < c.sends.size() || c.refs_held > 0};
       for (size_t i = c.next_recv; i < c.recvs.size(); ++i) {
         const Op& op = ops_[static_cast<size_t>(c.recvs[i])];
         need.recv_bytes += op.bytes - op.done;

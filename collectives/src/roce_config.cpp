@@ -13,6 +13,7 @@
 
 #include "rfab/collectives/roce_transport.hpp"
 #include "rfab/collectives/types.hpp"
+#include "rfab/fault/fault_config.hpp"
 #include "roce_window.hpp"
 
 namespace rfab::coll {
@@ -145,6 +146,20 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
     if (s != "0" && s != "1")
       throw Error(Status::InvalidArgument, "RFAB_ROCE_VERIFY_ICRC='" + s + "': expected 0 or 1");
     o.verify_icrc = s == "1";
+  }
+  if (const char* v = env("RFAB_ROCE_ZERO_COPY_MIN")) {
+    o.zero_copy_min = std::string(v) == "off"
+                          ? SIZE_MAX
+                          : static_cast<size_t>(env_number("RFAB_ROCE_ZERO_COPY_MIN", v, 0, size_t{1} << 40,
+                                                           "a message size in bytes, or off"));
+  }
+  if (const char* v = env("RFAB_ROCE_FAULTS")) {
+    try {
+      (void)fault::parse_fault(v);
+    } catch (const std::exception& e) {
+      throw Error(Status::InvalidArgument, std::string("RFAB_ROCE_FAULTS='") + v + "': " + e.what());
+    }
+    o.rx_faults = v;
   }
   if (const char* v = env("RFAB_ROCE_INLINE")) {
     const std::string s(v);

@@ -77,13 +77,34 @@ bool RoceTransport::Impl::service(uint64_t now) {
     if (!pp) continue;
     RocePeer& p = *pp;
     if (p.state.load(std::memory_order_relaxed) == kPeerFailed) continue;
-    // Data: everything staged, in writes that never cross the ring's end.
+    // Data: everything produced, in writes that never cross the ring's end, from staging or (spans sent
+    // by reference) from the application's memory. app_tail is read first: every span below it is
+    // published already.
     const uint64_t avail = p.app_tail.load(std::memory_order_acquire);
+    const uint64_t spans = p.ref_tail.load(std::memory_order_acquire);
     while (p.outstanding < max_send_wr) {
-      const size_t len = roce::next_write(p.posted, avail, p.cap, max_write);
+      uint64_t end = avail;
+      const std::byte* src = p.staging.get() + (p.posted & (p.cap - 1));
+      uint32_t lkey = p.staging_mr.lkey;
+      if (p.ref_head < spans) {
+        const RefSpan& span = p.refs[p.ref_head % RocePeer::kRefSlots];
+        if (p.posted >= span.end) {
+          p.ref_posted.store(++p.ref_head, std::memory_order_release);
+          continue;
+        }
+        if (p.posted >= span.skip_from && p.posted < span.begin) p.posted = span.begin;  // padding: skip
+        if (p.posted >= span.begin) {
+          end = span.end;
+          src = span.src + (p.posted - span.begin);
+          lkey = any_lkey;
+        } else {
+          end = span.skip_from;  // staged bytes before the span
+        }
+      }
+      const size_t len = roce::next_write(p.posted, end, p.cap, max_write);
       if (len == 0) break;
       const size_t off = static_cast<size_t>(p.posted & (p.cap - 1));
-      rc::Sge sge{reinterpret_cast<uint64_t>(p.staging.get() + off), static_cast<uint32_t>(len), p.staging_mr.lkey};
+      rc::Sge sge{reinterpret_cast<uint64_t>(src), static_cast<uint32_t>(len), lkey};
       rc::SendWr wr;
       wr.wr_id = make_wr_id(kWrData, p.posted + len);
       wr.opcode = rc::WrOpcode::rdma_write_with_imm;
@@ -169,6 +190,7 @@ bool RoceTransport::Impl::poll_completions() {
       }
       if (wr_kind(wc.wr_id) == kWrData) {
         p->acked = std::max(p->acked, wr_value(wc.wr_id));
+        p->acked_pub.store(p->acked, std::memory_order_release);
         p->release.store(roce::released(p->credit, p->acked), std::memory_order_release);
         ring = true;
       }

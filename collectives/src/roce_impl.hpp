@@ -2,6 +2,7 @@
 // thread (roce_datapath.cpp). Fields are grouped by which thread writes them; the application thread and
 // the datapath thread share only the atomics.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -36,12 +37,30 @@ class RocePair final : public Pair {
   std::span<const std::byte> readable() override;
   void consume(size_t n) override;
   size_t buffered() override;
+  bool can_send_ref(size_t bytes) const override;
+  size_t try_send_ref(const std::byte* src, size_t n, size_t granule, uint64_t* pos) override;
+  uint64_t sent_through() override;
+  void abandon_refs() override;
 
  private:
+  size_t send_window(size_t n, size_t granule) const;
+  void stop_qp(const char* why);
+
   RoceTransport::Impl& t_;
   RocePeer& p_;
-  uint64_t tail_ = 0;  // bytes produced into staging (mirrors app_tail)
-  uint64_t head_ = 0;  // bytes consumed from the ring (mirrors app_head)
+  uint64_t tail_ = 0;     // stream bytes produced, staged or by reference (mirrors app_tail)
+  uint64_t written_ = 0;  // end of the last data produced: [written_, tail_) is alignment padding
+  uint64_t refs_ = 0;     // spans published (mirrors ref_tail)
+  uint64_t ref_end_ = 0;  // end of the last span sent by reference
+  uint64_t head_ = 0;     // bytes consumed from the ring (mirrors app_head)
+  bool qp_stopped_ = false;
+};
+
+// A stream range the datapath sends from the application's memory instead of staging. Bytes in
+// [skip_from, begin) are alignment padding between messages: nothing to send.
+struct RefSpan {
+  uint64_t skip_from = 0, begin = 0, end = 0;
+  const std::byte* src = nullptr;
 };
 
 struct RocePeer {
@@ -59,14 +78,23 @@ struct RocePeer {
   // Application thread -> datapath thread.
   alignas(64) std::atomic<uint64_t> app_tail{0};  // staging filled up to here
   alignas(64) std::atomic<uint64_t> app_head{0};  // ring consumed up to here
+  // Spans sent by reference, a single-producer single-consumer queue: the application fills slot
+  // ref_tail % kRefSlots and then publishes ref_tail (before app_tail covers the span); the slot is free
+  // again once the datapath has posted the whole span (ref_posted).
+  static constexpr size_t kRefSlots = 64;
+  std::array<RefSpan, kRefSlots> refs{};
+  alignas(64) std::atomic<uint64_t> ref_tail{0};
   // Datapath thread -> application thread.
   alignas(64) std::atomic<uint64_t> release{0};   // staging reusable below this (credit and write completion)
   alignas(64) std::atomic<uint64_t> rx_tail{0};   // ring filled up to here
+  alignas(64) std::atomic<uint64_t> ref_posted{0};  // spans posted completely (their slots are free)
+  std::atomic<uint64_t> acked_pub{0};  // writes completed up to here: memory sent by reference is free below
   std::atomic<int> state{kPeerLive};
   std::string error;  // written once by the datapath thread before `state` leaves kPeerLive
 
   // Datapath thread only.
-  uint64_t posted = 0;    // staging posted as writes up to here
+  uint64_t posted = 0;    // stream posted as writes up to here
+  uint64_t ref_head = 0;  // first span not completely posted
   uint64_t acked = 0;     // writes completed up to here
   uint64_t credit = 0;    // the peer consumed up to here
   uint64_t arrived = 0;   // local copy of rx_tail
@@ -85,6 +113,7 @@ struct RoceTransport::Impl {
   uint8_t ack_timeout = 16;      // IBTA code, from RFAB_TIMEOUT
   uint64_t keepalive_ns = 0;     // idle QPs send a zero-length write this often
   size_t max_write = 0;          // bytes per RDMA WRITE work request
+  uint32_t any_lkey = 0;         // provider's any_memory_lkey(); 0: no sending by reference
   uint32_t max_send_wr = 512, max_recv_wr = 1024;
 
   std::vector<std::unique_ptr<RocePeer>> peers;  // indexed by rank; null for ranks not on RoCE

@@ -55,6 +55,13 @@ class RoceProvider {
   virtual rc::Status post_send(int peer, const rc::SendWr& wr) = 0;
   virtual rc::Status post_recv(int peer, const rc::RecvWr& wr) = 0;
   virtual bool qp_in_error(int peer) const = 0;
+  // Moves the QP to the error state: it transmits nothing more (so reads no send buffer again) and its
+  // outstanding work requests complete flushed.
+  virtual void fail_qp(int peer) = 0;
+  // An lkey under which send SGEs may name any address of this process, or 0 when memory has to be
+  // registered first. rfab's RC engine runs in this process and reads memory directly (like an implicit
+  // on-demand-paging MR on an RNIC), so the transport can send straight from the caller's buffers.
+  virtual uint32_t any_memory_lkey() { return 0; }
   virtual size_t poll_send(std::span<rc::WorkCompletion> out) = 0;
   virtual size_t poll_recv(std::span<rc::WorkCompletion> out) = 0;
   virtual int peer_of(uint32_t qpn) const = 0;  // -1 when unknown

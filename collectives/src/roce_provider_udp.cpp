@@ -25,6 +25,7 @@ class UdpProvider final : public RoceProvider {
   UdpProvider(const RoceOptions& opt, int rank) {
     udp::DriverConfig dc;
     dc.verify_icrc = opt.verify_icrc;
+    if (!opt.rx_faults.empty()) dc.rx_faults = fault::parse_fault(opt.rx_faults);  // checked by from_env
     try {
       dc.local = udp::Address::parse_or_throw(opt.local_ip, opt.port, "RoCE local address");
       driver_ = std::make_unique<udp::UdpDriver>(dc);
@@ -101,6 +102,17 @@ class UdpProvider final : public RoceProvider {
   rc::Status post_send(int peer, const rc::SendWr& wr) override { return qps_[static_cast<size_t>(peer)]->post_send(wr); }
   rc::Status post_recv(int peer, const rc::RecvWr& wr) override { return qps_[static_cast<size_t>(peer)]->post_recv(wr); }
   bool qp_in_error(int peer) const override { return qps_[static_cast<size_t>(peer)]->state() == rc::QpState::err; }
+  void fail_qp(int peer) override {
+    rc::QpAttr a;
+    a.qp_state = rc::QpState::err;
+    (void)qps_[static_cast<size_t>(peer)]->modify(a, rc::kQpState);  // any state may move to ERR
+  }
+  uint32_t any_memory_lkey() override {
+    // Local read only (no remote access): the engine gathers payloads from it, peers can name nothing.
+    // Page 0 is never mapped; 2^57 covers x86-64 user space even with 5-level paging.
+    if (any_mr_ == nullptr) any_mr_ = pd_.reg_mr(reinterpret_cast<void*>(uintptr_t{4096}), (uint64_t{1} << 57) - 4096, 0);
+    return any_mr_->lkey();
+  }
   size_t poll_send(std::span<rc::WorkCompletion> out) override { return send_cq_->poll(out); }
   size_t poll_recv(std::span<rc::WorkCompletion> out) override { return recv_cq_->poll(out); }
   int peer_of(uint32_t qpn) const override {
@@ -140,6 +152,7 @@ class UdpProvider final : public RoceProvider {
   rc::ProtectionDomain pd_;
   std::unique_ptr<rc::CompletionQueue> send_cq_, recv_cq_;
   std::vector<std::unique_ptr<rc::QueuePair>> qps_;  // indexed by peer rank
+  rc::MemoryRegion* any_mr_ = nullptr;               // see any_memory_lkey()
 };
 
 }  // namespace

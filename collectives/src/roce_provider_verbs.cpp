@@ -191,6 +191,12 @@ class VerbsProvider final : public RoceProvider {
     return a.qp_state == IBV_QPS_ERR;
   }
 
+  void fail_qp(int peer) override {
+    ibv_qp_attr a{};
+    a.qp_state = IBV_QPS_ERR;
+    (void)ibv_modify_qp(qps_[static_cast<size_t>(peer)], &a, IBV_QP_STATE);  // best effort: we are failing
+  }
+
   size_t poll_send(std::span<rc::WorkCompletion> out) override { return poll(send_cq_, out); }
   size_t poll_recv(std::span<rc::WorkCompletion> out) override { return poll(recv_cq_, out); }
 

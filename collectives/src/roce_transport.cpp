@@ -78,18 +78,77 @@ void RocePair::begin_recv() {
   p_.app_head.store(head_, std::memory_order_release);
 }
 
-size_t RocePair::try_send(const std::byte* src, size_t n, size_t granule) {
+// How much of n bytes the ring has room for now (whole granules unless all of n fits).
+size_t RocePair::send_window(size_t n, size_t granule) const {
   size_t free = roce::send_space(tail_, p_.release.load(std::memory_order_acquire), p_.cap);
   if (free < n) n = free - free % (granule == 0 ? 1 : granule);
+  return n;
+}
+
+size_t RocePair::try_send(const std::byte* src, size_t n, size_t granule) {
+  n = send_window(n, granule);
   if (n == 0) return 0;
   const size_t off = static_cast<size_t>(tail_ & (p_.cap - 1));
   const size_t first = std::min(n, p_.cap - off);
   std::memcpy(p_.staging.get() + off, src, first);
   if (first < n) std::memcpy(p_.staging.get(), src + first, n - first);
   tail_ += n;
+  written_ = tail_;
   p_.app_tail.store(tail_, std::memory_order_release);
   t_.kick();
   return n;
+}
+
+bool RocePair::can_send_ref(size_t bytes) const { return t_.any_lkey != 0 && bytes >= t_.opt.zero_copy_min; }
+
+size_t RocePair::try_send_ref(const std::byte* src, size_t n, size_t granule, uint64_t* pos) {
+  if (refs_ - p_.ref_posted.load(std::memory_order_acquire) >= RocePeer::kRefSlots) return 0;
+  n = send_window(n, granule);  // the receiver's ring still bounds what may be in flight
+  if (n == 0) return 0;
+  p_.refs[refs_ % RocePeer::kRefSlots] = RefSpan{written_, tail_, tail_ + n, src};
+  p_.ref_tail.store(++refs_, std::memory_order_release);  // before app_tail covers the span
+  *pos = tail_;
+  tail_ += n;
+  written_ = ref_end_ = tail_;
+  p_.app_tail.store(tail_, std::memory_order_release);
+  t_.kick();
+  return n;
+}
+
+uint64_t RocePair::sent_through() {
+  const uint64_t through = p_.acked_pub.load(std::memory_order_acquire);
+  if (through >= ref_end_ || p_.state.load(std::memory_order_acquire) != kPeerClosed) return through;
+  // The peer destroyed its communicator, so it had received everything (each of our sends has its
+  // receive there); the acknowledgements of our last writes may never come. Stop the QP resending from
+  // the caller's memory and count those writes delivered.
+  stop_qp("the peer closed the connection");
+  return UINT64_MAX;
+}
+
+void RocePair::abandon_refs() {
+  if (p_.acked_pub.load(std::memory_order_acquire) >= ref_end_) return;  // nothing of the caller's in flight
+  stop_qp("connection closed: a collective failed while data sent from the caller's buffer was in flight");
+}
+
+void RocePair::stop_qp(const char* why) {
+  if (qp_stopped_) return;
+  qp_stopped_ = true;
+  // The QP belongs to whoever holds dp_mu: make the datapath thread park (as when we progress inline), take
+  // it, and stop the QP, so that no (re)transmission reads the caller's memory after we return.
+  const bool driving = t_.app_drives;
+  if (!driving) {
+    t_.app_driving.store(1, std::memory_order_seq_cst);
+    t_.kick();
+  }
+  {
+    std::lock_guard lock(t_.dp_mu);
+    if (!t_.broken.load(std::memory_order_acquire)) t_.net->fail_qp(p_.rank);
+    t_.fail(p_, why);  // (a closed peer keeps its state: it left normally)
+  }
+  if (!driving) {
+    t_.app_driving.store(0, std::memory_order_seq_cst);
+    t_.unpark();
+  }
 }
 
 std::span<const std::byte> RocePair::readable() {
@@ -135,6 +194,7 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
   t.max_write = std::min(opt.ring_bytes / 8, opt.write_bytes);
 
   t.net = make_roce_provider(opt, rank);
+  t.any_lkey = t.net->any_memory_lkey();
   const udp::Address me = t.net->local();
 
   const size_t n = std::max<size_t>(1, peers.size());

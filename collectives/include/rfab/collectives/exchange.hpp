@@ -4,6 +4,10 @@
 // has got (e.g. forward a block while it is still being reduced). Transfers to one peer go in the order
 // they were added (the peer adds the matching ones in the same order).
 //
+// Large sends may go by reference where the transport supports it (no copy; the transport reads the
+// caller's memory until the peer has it): run() then also waits for those to be delivered before it
+// returns, and a receive never overwrites memory a send still reads.
+//
 // When nothing can move, the engine spins briefly, then sleeps on this rank's doorbell (futex) in slices,
 // checking between slices for abort, dead peers and the no-progress deadline, so a dead rank or a stuck
 // peer turns into an Error naming the peer instead of a hang.
@@ -65,6 +69,11 @@ class Exchange {
     size_t bytes;
     int gate;
     size_t done = 0;
+    Pair* pair = nullptr;
+    // Sent by reference: the transport reads src until its sent_through() passes ref_pos + bytes.
+    bool by_ref = false;
+    bool ref_free = false;
+    uint64_t ref_pos = 0;
   };
   struct Channel {
     int peer;
@@ -72,11 +81,16 @@ class Exchange {
     std::pmr::vector<int> sends, recvs;  // op indices in order
     size_t next_send = 0, next_recv = 0;
     bool send_begun = false, recv_begun = false;
+    int refs_held = 0;  // ops sent by reference whose memory the transport still reads
   };
   int add(Op op);
+  void run_ops();
   bool pass();
   bool step_send(Channel& c);
   bool step_recv(Channel& c);
+  bool release_refs();
+  size_t clear_of_refs(const std::byte* dst, size_t n) const;
+  void abandon_refs();
   [[noreturn]] void fail_timeout();
   std::string peer_name(int r) const;
 
@@ -90,6 +104,7 @@ class Exchange {
   std::pmr::vector<Op> ops_{&res_};
   std::pmr::vector<Channel> chans_{&res_};
   size_t remaining_ = 0;
+  int refs_held_ = 0;  // sum of the channels' refs_held
 };
 
 }  // namespace rfab::coll

@@ -41,6 +41,13 @@ struct RoceOptions {
   uint64_t spin_ns = 0;  // datapath polls this long before sleeping (RFAB_ROCE_SPIN_US; 0: measured best when
                          // ranks' threads outnumber cores, as on the 2-vCPU test VM)
   bool verify_icrc = true;                 // check received ICRCs (RFAB_ROCE_VERIFY_ICRC=0 trusts the UDP checksum)
+  // Messages of at least this many bytes are sent straight from the caller's buffer where the provider
+  // can (udp; RFAB_ROCE_ZERO_COPY_MIN, "off" never): a copy into staging saved, paid for by waiting for
+  // the peer's acknowledgement before the call returns.
+  size_t zero_copy_min = size_t{64} << 10;
+  // Faults injected on this rank's receive path (RFAB_ROCE_FAULTS, udp only, for tests: a fault spec such
+  // as "drop=1%,reorder=1%,seed=3"; see fabric/datapath/fault).
+  std::string rx_faults;
   // A rank waiting in a collective moves its RoCE packets itself while it spins, and the datapath thread
   // stays parked until it stops (RFAB_ROCE_INLINE=0: every packet goes through the datapath thread).
   bool inline_progress = true;
@@ -53,7 +60,8 @@ struct RoceOptions {
   // From RFAB_ROCE_ADDR / RFAB_ROCE_IFACE (else `fallback_ip`, the address our store connection uses),
   // RFAB_ROCE_PORT (base; local_index is added so ranks sharing an IP differ), RFAB_ROCE_RING_BYTES,
   // RFAB_ROCE_MTU (else the largest that fits the interface's MTU), RFAB_ROCE_WRITE_BYTES,
-  // RFAB_ROCE_SPIN_US, RFAB_ROCE_VERIFY_ICRC, RFAB_ROCE_INLINE, RFAB_TRANSPORT, RFAB_ROCE_DEVICE. Throws Error(InvalidArgument) naming
+  // RFAB_ROCE_SPIN_US, RFAB_ROCE_VERIFY_ICRC, RFAB_ROCE_ZERO_COPY_MIN, RFAB_ROCE_FAULTS, RFAB_ROCE_INLINE,
+  // RFAB_TRANSPORT, RFAB_ROCE_DEVICE. Throws Error(InvalidArgument) naming
   // the variable for a malformed value.
   static RoceOptions from_env(const std::string& fallback_ip, int local_index, std::chrono::milliseconds timeout);
 };

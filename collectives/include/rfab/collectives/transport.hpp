@@ -8,6 +8,7 @@
 // path; nothing above this header changes.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,6 +44,25 @@ class Pair {
   virtual void consume(size_t n) = 0;
   // Bytes that have arrived and not been consumed (all of them, not only the contiguous part).
   virtual size_t buffered() = 0;
+
+  // Sending by reference (zero copy), for transports that read the caller's memory while they send and
+  // resend it (RoCE over rfab's RC engine). Worth it for a message of `bytes`?
+  virtual bool can_send_ref(size_t bytes) const {
+    (void)bytes;
+    return false;
+  }
+  // Like try_send, but the transport keeps reading [src, src + accepted) until sent_through() passes the
+  // stream position of its last byte; *pos gets the position of its first. The caller must not change
+  // that memory before then.
+  virtual size_t try_send_ref(const std::byte* src, size_t n, size_t granule, uint64_t* pos) {
+    (void)src, (void)n, (void)granule, (void)pos;
+    return 0;
+  }
+  // Stream position below which every byte sent by reference has been delivered and will not be read again.
+  virtual uint64_t sent_through() { return UINT64_MAX; }
+  // The call that sent by reference failed before sent_through() passed its data: stop reading that
+  // memory now (the connection is closed, so the caller may reuse or free its buffers).
+  virtual void abandon_refs() {}
 };
 
 // What the engine still needs from a peer it is waiting on.
