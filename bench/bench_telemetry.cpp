@@ -3,7 +3,8 @@
 //
 // Usage: bench_telemetry [ROUNDS] [MS_PER_RUN] [PAYLOAD]; BENCH_TELEMETRY_HOOKS="tc xdp" runs only those
 // hooks (and "none"), BENCH_TELEMETRY_COST_ONLY=1 only the BPF_PROG_TEST_RUN costs, BENCH_TELEMETRY_QPS=N
-// spreads the frames over N QPs (flows; default 64), BENCH_TELEMETRY_AA=1 swaps the empty program with a
+// spreads the frames over N QPs (flows; default 64), BENCH_TELEMETRY_BURST=B sends B packets in a row per
+// QP (default 1), BENCH_TELEMETRY_AA=1 swaps the empty program with a
 // second empty one in the paired runs (calibration: they should read about 0).
 //
 // Runs as root in a private network namespace it creates (gone when the process exits). A sender thread
@@ -50,6 +51,14 @@ namespace w = rfab::wire;
 // Over netlink: /sys/class/net would show the namespace sysfs was mounted in, not ours.
 // QPs (flows) the frames rotate over: BENCH_TELEMETRY_QPS, default 64.
 size_t g_qps = 64;
+// Packets in a row per QP before the next QP's turn: BENCH_TELEMETRY_BURST, default 1 (every packet a
+// different flow from the one before: the worst case for the collector's caches). A multi-packet RDMA
+// message arrives as such a burst (64 KiB at MTU 4096: 16 packets).
+size_t g_burst = 1;
+
+// Frame k of the set: its QP index and its PSN in the first lap.
+size_t qp_of(size_t k) { return (k / g_burst) % g_qps; }
+uint32_t initial_psn(size_t k) { return static_cast<uint32_t>((k / (g_burst * g_qps)) * g_burst + k % g_burst); }
 
 uint64_t rx_packets(const char* iface) {
   for (const auto& [name, v] : tm::read_netdev_stats(iface).link)
@@ -69,8 +78,8 @@ std::vector<std::vector<uint8_t>> build_frames(size_t count, size_t payload) {
   for (size_t i = 0; i < count; ++i) {
     w::RoceFields f;
     f.bth.opcode = w::op::RC_SEND_ONLY;
-    f.bth.dest_qp = 0x100 + static_cast<uint32_t>(i % g_qps);
-    f.bth.psn = static_cast<uint32_t>(i / g_qps);
+    f.bth.dest_qp = 0x100 + static_cast<uint32_t>(qp_of(i));
+    f.bth.psn = initial_psn(i);
     std::vector<uint8_t> frame(w::frame_encoded_len(sp, f.bth.opcode, data.size()));
     auto n = w::encode_frame(sp, f, data, frame);
     if (!n) throw std::runtime_error(n.error().message());
@@ -126,7 +135,7 @@ void sender(const char* iface, std::vector<std::vector<uint8_t>> frames, std::at
     for (size_t i = 0; i < kBatch; ++i) {
       size_t k = (next + i) % frames.size();
       auto& f = frames[k];
-      if (next + i >= frames.size()) advance_psn(f, static_cast<uint32_t>(k / g_qps), (next + i) / frames.size(), per_qp);
+      if (next + i >= frames.size()) advance_psn(f, initial_psn(k), (next + i) / frames.size(), per_qp);
       iov[i] = {const_cast<uint8_t*>(f.data()), f.size()};
       msgs[i].msg_hdr = {};
       msgs[i].msg_hdr.msg_iov = &iov[i];
@@ -376,9 +385,19 @@ static int run(int argc, char** argv) {
       return 2;
     }
   }
-  auto frames = build_frames(g_qps * 256, static_cast<size_t>(payload));
+  size_t burst = 1;
+  if (const char* b = std::getenv("BENCH_TELEMETRY_BURST")) {
+    char* end = nullptr;
+    burst = std::strtoul(b, &end, 10);
+    if (end == b || *end != '\0' || burst < 1 || 256 % burst != 0) {
+      std::fprintf(stderr, "bench_telemetry: BENCH_TELEMETRY_BURST='%s': expected a divisor of 256\n", b);
+      return 2;
+    }
+  }
   print_program_cost(build_frames(64, 64));  // the programs read headers only: the payload size is moot
   if (std::getenv("BENCH_TELEMETRY_COST_ONLY")) return 0;
+  g_burst = burst;  // (after the cost runs, whose 64 frames are one per flow)
+  auto frames = build_frames(g_qps * 256, static_cast<size_t>(payload));
   const Mode modes[] = {{"none", Mode::none, tm::Hook::xdp},
                         {"xdp/empty", Mode::empty, tm::Hook::xdp},
                         {"xdp/rfab", Mode::collector, tm::Hook::xdp},
@@ -406,10 +425,16 @@ static int run(int argc, char** argv) {
       pps[m].push_back(measure_pps(frames, milliseconds(span_ms)));
       if (a.col) {
         auto s = a.col->snapshot();  // prove the collector saw the traffic
-        if (s.totals[RFAB_DIR_INGRESS].roce_packets == 0) {
+        const auto& in = s.totals[RFAB_DIR_INGRESS];
+        if (in.roce_packets == 0) {
           std::fprintf(stderr, "bench_telemetry: %s collector counted nothing\n", modes[m].name);
           return 1;
         }
+        // In-order PSNs should take the collector's common path; PSNs going backwards would mean the
+        // bench measured its retransmission path instead (gaps: frames the veth dropped).
+        if (in.psn_backwards != 0)
+          std::fprintf(stderr, "bench_telemetry: %s saw %llu packets with PSNs going backwards\n", modes[m].name,
+                       static_cast<unsigned long long>(in.psn_backwards));
       }
     }
   }
@@ -442,8 +467,9 @@ static int run(int argc, char** argv) {
     return r;
   };
   double base = median(pps[0]);
-  std::printf("# veth rft9a -> rft9b, %zu-byte RoCE v2 SEND frames, %zu QPs, %d rounds x %d ms, median\n",
-              frames[0].size(), g_qps, rounds, span_ms);
+  std::printf("# veth rft9a -> rft9b, %zu-byte RoCE v2 SEND frames, %zu QPs, %zu in a row per QP, %d rounds x "
+              "%d ms, median\n",
+              frames[0].size(), g_qps, g_burst, rounds, span_ms);
   std::printf("%-14s %12s %9s %15s\n", "hook/program", "packets/s", "vs none", "vs empty hook");
   for (size_t m = 0; m < std::size(modes); ++m) {
     if (!wanted(m)) continue;
@@ -477,7 +503,8 @@ static int run(int argc, char** argv) {
                 (r[r.size() / 4] - 1) * 100, (r[r.size() * 3 / 4] - 1) * 100);
     paired.emplace_back(name, (med - 1) * 100);
   }
-  std::printf("{\"bench\":\"telemetry\",\"frame_bytes\":%zu,\"rounds\":%d", frames[0].size(), rounds);
+  std::printf("{\"bench\":\"telemetry\",\"frame_bytes\":%zu,\"qps\":%zu,\"burst\":%zu,\"rounds\":%d",
+              frames[0].size(), g_qps, g_burst, rounds);
   for (size_t m = 0; m < std::size(modes); ++m)
     if (wanted(m)) std::printf(",\"%s\":%.0f", modes[m].name, median(pps[m]));
   for (const auto& [name, pct] : paired) std::printf(",\"%s_paired_pct\":%.2f", name.c_str(), pct);

@@ -97,6 +97,14 @@ bool RoceTransport::Impl::service(uint64_t now) {
           end = span.end;
           src = span.src + (p.posted - span.begin);
           lkey = any_lkey;
+          // The spans of one message are its chunks (32-128 KiB), back to back in memory and stream: one
+          // write may take several, as it takes several staged chunks (a write per chunk cost 15% at 512 KiB).
+          for (uint64_t j = p.ref_head + 1; j < spans && end - p.posted < max_write; ++j) {
+            const RefSpan& prev = p.refs[(j - 1) % RocePeer::kRefSlots];
+            const RefSpan& next = p.refs[j % RocePeer::kRefSlots];
+            if (next.begin != prev.end || next.src != prev.src + (prev.end - prev.begin)) break;
+            end = next.end;
+          }
         } else {
           end = span.skip_from;  // staged bytes before the span
         }
