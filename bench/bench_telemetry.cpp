@@ -196,6 +196,53 @@ int load_nop(bool xdp) {
   return fd;
 }
 
+// A program that only reads the frame's BTH (three loads after one bounds check) and passes it: what
+// touching the headers costs on this path, whatever a parser then does (BENCH_TELEMETRY_AA=read).
+int load_bth_reader(bool xdp) {
+  const short data = xdp ? 0 : 76, data_end = xdp ? 4 : 80;  // xdp_md / __sk_buff offsets
+  const bpf_insn insns[] = {
+      {BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_1, data, 0},
+      {BPF_LDX | BPF_W | BPF_MEM, BPF_REG_3, BPF_REG_1, data_end, 0},
+      {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_4, BPF_REG_2, 0, 0},
+      {BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_4, 0, 0, 54},  // Ethernet 14 + IPv4 20 + UDP 8 + BTH 12
+      {BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 3, 0},
+      {BPF_LDX | BPF_W | BPF_MEM, BPF_REG_5, BPF_REG_2, 42, 0},
+      {BPF_LDX | BPF_W | BPF_MEM, BPF_REG_5, BPF_REG_2, 46, 0},
+      {BPF_LDX | BPF_W | BPF_MEM, BPF_REG_5, BPF_REG_2, 50, 0},
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, xdp ? 2 : -1},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, o);
+  if (xdp) o.prog_flags = BPF_F_XDP_HAS_FRAGS;
+  if (xdp) o.expected_attach_type = BPF_XDP;
+  int fd = bpf_prog_load(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, "rfab_bench_bth", "GPL", insns,
+                         std::size(insns), &o);
+  if (fd < 0) throw std::runtime_error("loading the BTH reader failed");
+  return fd;
+}
+
+// A program that runs through ~3 KB of code (one taken branch per 64-byte line, the rest skipped) and
+// touches no data: what a collector-sized instruction footprint costs on this path (BENCH_TELEMETRY_AA=code).
+int load_code_walker(bool xdp) {
+  std::vector<bpf_insn> insns;
+  // ifindex: never 0, but unknown to the verifier, so it keeps the skipped code (no dead-code removal).
+  insns.push_back({BPF_LDX | BPF_W | BPF_MEM, BPF_REG_2, BPF_REG_1, static_cast<short>(xdp ? 12 : 40), 0});
+  constexpr int kBlocks = 48, kPad = 13;  // 13 five-byte movs: each block starts a new cache line
+  for (int b = 0; b < kBlocks; ++b) {
+    insns.push_back({BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, kPad, 0});
+    for (int i = 0; i < kPad; ++i) insns.push_back({BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, b * 100 + i});
+  }
+  insns.push_back({BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, xdp ? 2 : -1});
+  insns.push_back({BPF_JMP | BPF_EXIT, 0, 0, 0, 0});
+  LIBBPF_OPTS(bpf_prog_load_opts, o);
+  if (xdp) o.prog_flags = BPF_F_XDP_HAS_FRAGS;
+  if (xdp) o.expected_attach_type = BPF_XDP;
+  int fd = bpf_prog_load(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, "rfab_bench_code", "GPL",
+                         insns.data(), insns.size(), &o);
+  if (fd < 0) throw std::runtime_error("loading the code walker failed");
+  return fd;
+}
+
 void print_program_cost(const std::vector<std::vector<uint8_t>>& frames) {
   constexpr int kRepeat = 20000;
   rfab_roce* skel = rfab_roce__open_and_load();
@@ -286,9 +333,15 @@ std::vector<double> alternating_ratios(tm::Hook hook, const std::vector<std::vec
   if (!skel) throw std::runtime_error("loading the collector's programs failed");
   const bool xdp = hook != tm::Hook::tc;
   EmptyHook empty("rft9b", hook);
-  // BENCH_TELEMETRY_AA=1: a second empty program stands in for the collector (calibration: reads ~0).
-  const bool aa = std::getenv("BENCH_TELEMETRY_AA") != nullptr;
-  const int nop2 = aa ? load_nop(xdp) : -1;
+  // BENCH_TELEMETRY_AA=1: a second empty program stands in for the collector (calibration: reads ~0);
+  // =read: the BTH reader does.
+  const char* aa_env = std::getenv("BENCH_TELEMETRY_AA");
+  const bool aa = aa_env != nullptr;
+  const std::string aa_kind = aa ? aa_env : "";
+  const int nop2 = !aa                ? -1
+                   : aa_kind == "read" ? load_bth_reader(xdp)
+                   : aa_kind == "code" ? load_code_walker(xdp)
+                                       : load_nop(xdp);
   const int rfab_in = aa ? nop2 : bpf_program__fd(xdp ? skel->progs.rfab_xdp : skel->progs.rfab_tc_in);
   const int rfab_eg = aa ? nop2 : bpf_program__fd(skel->progs.rfab_tc_eg);
   auto use = [&](bool collector) { collector ? empty.run(rfab_in, rfab_eg) : empty.run(-1, -1); };
