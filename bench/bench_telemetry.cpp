@@ -181,19 +181,24 @@ double test_run_ns(int prog_fd, const std::vector<std::vector<uint8_t>>& frames,
   return total / static_cast<double>(n);
 }
 
+// Loads a hand-written stand-in for the collector on the same hook type.
+int load_insns(bool xdp, const char* name, const bpf_insn* insns, size_t n) {
+  // Frags-aware like the collector's XDP program, so the stand-in takes the same receive path
+  // (generic XDP treats skbs differently for programs that accept fragments).
+  LIBBPF_OPTS(bpf_prog_load_opts, o);
+  if (xdp) o.prog_flags = BPF_F_XDP_HAS_FRAGS;
+  if (xdp) o.expected_attach_type = BPF_XDP;  // as libbpf loads the collector's: bpf_link_update wants them equal
+  int fd = bpf_prog_load(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, name, "GPL", insns, n, &o);
+  if (fd < 0) throw std::runtime_error(std::string("loading ") + name + " failed");
+  return fd;
+}
+
 int load_nop(bool xdp) {
   const bpf_insn insns[] = {
       {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, xdp ? 2 /* XDP_PASS */ : -1 /* TCX_NEXT */},
       {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
   };
-  // Frags-aware like the collector's XDP program, so the empty hook takes the same receive path
-  // (generic XDP treats skbs differently for programs that accept fragments).
-  LIBBPF_OPTS(bpf_prog_load_opts, o);
-  if (xdp) o.prog_flags = BPF_F_XDP_HAS_FRAGS;
-  if (xdp) o.expected_attach_type = BPF_XDP;  // as libbpf loads the collector's: bpf_link_update wants them equal
-  int fd = bpf_prog_load(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, "rfab_bench_nop", "GPL", insns, 2, &o);
-  if (fd < 0) throw std::runtime_error("loading the empty program failed");
-  return fd;
+  return load_insns(xdp, "rfab_bench_nop", insns, std::size(insns));
 }
 
 // A program that only reads the frame's BTH (three loads after one bounds check) and passes it: what
@@ -212,13 +217,7 @@ int load_bth_reader(bool xdp) {
       {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, xdp ? 2 : -1},
       {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
   };
-  LIBBPF_OPTS(bpf_prog_load_opts, o);
-  if (xdp) o.prog_flags = BPF_F_XDP_HAS_FRAGS;
-  if (xdp) o.expected_attach_type = BPF_XDP;
-  int fd = bpf_prog_load(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, "rfab_bench_bth", "GPL", insns,
-                         std::size(insns), &o);
-  if (fd < 0) throw std::runtime_error("loading the BTH reader failed");
-  return fd;
+  return load_insns(xdp, "rfab_bench_bth", insns, std::size(insns));
 }
 
 // A program that runs through ~3 KB of code (one taken branch per 64-byte line, the rest skipped) and
@@ -234,13 +233,7 @@ int load_code_walker(bool xdp) {
   }
   insns.push_back({BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, xdp ? 2 : -1});
   insns.push_back({BPF_JMP | BPF_EXIT, 0, 0, 0, 0});
-  LIBBPF_OPTS(bpf_prog_load_opts, o);
-  if (xdp) o.prog_flags = BPF_F_XDP_HAS_FRAGS;
-  if (xdp) o.expected_attach_type = BPF_XDP;
-  int fd = bpf_prog_load(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, "rfab_bench_code", "GPL",
-                         insns.data(), insns.size(), &o);
-  if (fd < 0) throw std::runtime_error("loading the code walker failed");
-  return fd;
+  return load_insns(xdp, "rfab_bench_code", insns.data(), insns.size());
 }
 
 void print_program_cost(const std::vector<std::vector<uint8_t>>& frames) {
