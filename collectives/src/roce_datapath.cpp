@@ -82,16 +82,22 @@ bool RoceTransport::Impl::service(uint64_t now) {
     // published already.
     const uint64_t avail = p.app_tail.load(std::memory_order_acquire);
     const uint64_t spans = p.ref_tail.load(std::memory_order_acquire);
+    // Spans posted completely free their slots at once (the WRs hold the addresses now), and the
+    // application hears of it: it may be asleep waiting for a slot.
+    auto retire_spans = [&] {
+      const uint64_t was = p.ref_head;
+      while (p.ref_head < spans && p.posted >= p.refs[p.ref_head % RocePeer::kRefSlots].end) ++p.ref_head;
+      if (p.ref_head == was) return;
+      p.ref_posted.store(p.ref_head, std::memory_order_release);
+      bell->ring();
+    };
+    retire_spans();
     while (p.outstanding < max_send_wr) {
       uint64_t end = avail;
       const std::byte* src = p.staging.get() + (p.posted & (p.cap - 1));
       uint32_t lkey = p.staging_mr.lkey;
       if (p.ref_head < spans) {
         const RefSpan& span = p.refs[p.ref_head % RocePeer::kRefSlots];
-        if (p.posted >= span.end) {
-          p.ref_posted.store(++p.ref_head, std::memory_order_release);
-          continue;
-        }
         if (p.posted >= span.skip_from && p.posted < span.begin) p.posted = span.begin;  // padding: skip
         if (p.posted >= span.begin) {
           end = span.end;
@@ -126,6 +132,7 @@ bool RoceTransport::Impl::service(uint64_t now) {
       p.last_post = now;
       n_writes.fetch_add(1, std::memory_order_relaxed);
       work = true;
+      retire_spans();
     }
     // Credit: the ring space the application freed.
     const uint64_t head = p.app_head.load(std::memory_order_acquire);

@@ -353,7 +353,10 @@ TEST_P(RoceZeroCopy, SendsFromTheCallersBufferSurviveLossAndReordering) {
       [&](int rank, const rfabUniqueId& id) {
         setenv("RFAB_SHM", "0", 1);
         setenv("RFAB_ALGO", algo.c_str(), 1);
-        setenv("RFAB_ROCE_RING_BYTES", "262144", 1);
+        // 16 KiB chunks in a 2 MiB ring: up to 128 spans could be in flight, more than the 64 span
+        // slots, so senders also wait for slots.
+        setenv("RFAB_PROTO", "LL", 1);
+        setenv("RFAB_ROCE_RING_BYTES", "2097152", 1);
         setenv("RFAB_ROCE_ZERO_COPY_MIN", "4096", 1);
         const std::string faults = "drop=1%,reorder=1%,seed=" + std::to_string(rank + 11);
         setenv("RFAB_ROCE_FAULTS", faults.c_str(), 1);
