@@ -251,7 +251,7 @@ void print_program_cost(const std::vector<std::vector<uint8_t>>& frames) {
   }
   for (auto& x : v) std::sort(x.begin(), x.end());
   std::printf("# program run time per packet (BPF_PROG_TEST_RUN, 64 flows x %d repeats of one frame each, so\n"
-              "# resent PSNs; median of 5)\n", kRepeat);
+              "# resent PSNs: the general path, not the in-order fast path; median of 5)\n", kRepeat);
   std::printf("xdp: empty %.1f ns, rfab %.1f ns (collector work %.1f ns)\n", v[0][2], v[1][2], v[1][2] - v[0][2]);
   std::printf("tc:  empty %.1f ns, rfab %.1f ns (collector work %.1f ns)\n", v[2][2], v[3][2], v[3][2] - v[2][2]);
   close(nop_xdp);

@@ -223,6 +223,21 @@ Plan make_plan(unsigned per_qp) {
   return p;
 }
 
+Plan make_jumbo_plan() {
+  Plan p;
+  p.flows.reserve(1);
+  Builder b(p);
+  const Endpoints fwd{};
+  for (uint32_t psn = 100; psn < 108; ++psn) b.packet(fwd, op::RC_WRITE_ONLY, 0x900, psn, 4096, psn == 103 ? Ecn::ce : Ecn::ect0);
+  for (uint32_t psn = 110; psn < 114; ++psn) b.packet(fwd, op::RC_WRITE_ONLY, 0x900, psn, 4096);  // 108, 109 lost
+  b.packet(fwd, op::RC_WRITE_ONLY, 0x900, 108, 4096);                                            // resent late
+  auto& f = b.flow("10.77.0.1", "10.77.0.2", 0x900);
+  f.gaps = 1, f.lost = 2, f.backwards = 1;
+  p.gaps += 1, p.lost += 2, p.backwards += 1;
+  p.gap_events += 1;
+  return p;
+}
+
 namespace {
 // In-order SENDs on `qps` QPs, `per_qp` each: QP by QP, or one packet per QP per round.
 Plan in_order_sends(unsigned qps, unsigned per_qp, size_t payload, bool round_robin) {

@@ -32,6 +32,10 @@ struct Plan {
 // `per_qp` packets on each of the plain in-order QPs (at least 8).
 Plan make_plan(unsigned per_qp);
 
+// Jumbo frames (a 4096-byte path MTU) on QP 0x900: in-order WRITEs, one CE-marked, then two PSNs skipped
+// and one of them resent. Needs an MTU of at least 4200 on the veth.
+Plan make_jumbo_plan();
+
 // Only in-order SENDs on `qps` QPs, `per_qp` each, `payload` bytes per packet (for validate / bench).
 Plan make_clean_plan(unsigned qps, unsigned per_qp, size_t payload);
 

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -148,6 +149,24 @@ TEST_P(TelemetryCollector, CountsKnownTrafficExactly) {
     EXPECT_EQ(ev[RFAB_EV_CNP_BURST][0].key.qp, 0x400u);
     EXPECT_EQ(ev[RFAB_EV_CNP_BURST][0].value, 8u);
   }
+}
+
+// RoCE at a 4096-byte path MTU. An AF_PACKET sender's skb for such a frame holds only the Ethernet header
+// in its linear part, so tc finds the IP, UDP and RoCE headers in a page fragment; XDP gets the frame as
+// a multi-buffer xdp_buff (native) or a linearised one (generic).
+TEST_P(TelemetryCollector, JumboFramesAreCountedExactly) {
+  const HookCase& hc = GetParam();
+  for (const char* dev : {"rft0a", "rft0b"})
+    ASSERT_EQ(std::system(("ip link set " + std::string(dev) + " mtu 9000").c_str()), 0);
+  auto col = tm::Collector::open(config(hc.iface, hc.hook));
+  Plan p = make_jumbo_plan();
+  inject("rft0a", p.frames);
+  auto s = wait_for(*col, hc.dir, p.frames.size());
+  expect_totals(s.totals[hc.dir], p);
+  EXPECT_EQ(s.totals[hc.dir].psn_gaps, p.gaps);
+  EXPECT_EQ(s.totals[hc.dir].lost_estimate, p.lost);
+  EXPECT_EQ(s.totals[hc.dir].psn_backwards, p.backwards);
+  expect_flows(s, p, hc.dir);
 }
 
 // Sends `frames` from a thread pinned to `cpu`: veth runs the receive side (NAPI for native XDP, the
