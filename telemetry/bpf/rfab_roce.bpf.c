@@ -646,7 +646,7 @@ int rfab_xdp(struct xdp_md *ctx)
 /* The fast path for a tc skb that is one packet on the wire (not GSO); GSO skbs and whatever the fast
  * path does not take go to rfab_handle_skb. An skb whose headers are not all in its linear part (an
  * AF_PACKET sender's big frames have only the Ethernet header there) has them copied out rather than
- * pulled in: bpf_skb_pull_data reallocates the skb head, which cost ~50 ns a packet. */
+ * pulled in: bpf_skb_pull_data reallocates the skb head (15-27 ns more per 4 KB frame). */
 static __always_inline int rfab_tc(struct __sk_buff *skb, __u32 dir)
 {
   if (RFAB_CTX_U32(skb, gso_segs) <= 1) {
