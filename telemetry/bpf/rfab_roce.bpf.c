@@ -565,12 +565,15 @@ static __noinline int rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
 #define RFAB_KEY_WORD_QP(qp, dir, family) ((__u64)(qp) << 32 | (__u64)(dir) << 24 | (__u64)(family) << 16)
 #endif
 
-#define RFAB_FAST_HDR_LEN (14 + 20 + 8 + 12) /* the headers the fast path reads: Ethernet, IPv4, UDP, BTH */
+/* What the fast path reads: Ethernet, IPv4, UDP, BTH and the 4 bytes after it (an ACK's AETH; in any
+ * other RoCE packet at least its ICRC, so a well-formed frame always has them). */
+#define RFAB_FAST_HDR_LEN (14 + 20 + 8 + 12 + 4)
 
-/* The packet a RoCE data stream is mostly made of, counted through few instruction cache lines: untagged
- * Ethernet, IPv4 without options and not CE-marked, UDP to the RoCE port, an RC SEND or RDMA WRITE
- * request of a flow that is in this CPU's cache and owned by this CPU, carrying the expected PSN. It
- * counts exactly what rfab_handle would. Anything else returns 0 having changed nothing, and the
+/* The packets a RoCE data stream is mostly made of, counted through few instruction cache lines:
+ * untagged Ethernet, IPv4 without options and not CE-marked, UDP to the RoCE port, of a flow that is in
+ * this CPU's cache and owned by this CPU, and either an RC SEND or RDMA WRITE request carrying the
+ * expected PSN, or an RC READ response, or an RC ACK that is not a NAK. It counts exactly what
+ * rfab_handle would. Anything else returns 0 having changed nothing, and the
  * general path (a subprogram, so that its code stays off these lines) takes the packet.
  * Why a second path: on the veth receive path the collector's cost follows the code it runs through
  * more than the work it does (bench_telemetry's stand-in programs: one that only jumps through 3 KB of
@@ -592,9 +595,21 @@ static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u
     return 0;
   if (udp->dest != bpf_htons(rfab_roce_port))
     return 0;
+  /* RC opcodes: SEND 0x00-0x05, RDMA WRITE 0x06-0x0B, READ response 0x0D-0x10, ACK 0x11. */
   __u8 opcode = bth->opcode;
-  if (opcode > 0x0B) /* RC SEND 0x00-0x05, RC RDMA WRITE 0x06-0x0B */
+  __u32 cls;
+  if (opcode <= 0x05)
+    cls = RFAB_OPC_SEND;
+  else if (opcode <= 0x0B)
+    cls = RFAB_OPC_WRITE;
+  else if (opcode >= 0x0D && opcode <= 0x10)
+    cls = RFAB_OPC_READ_RESPONSE;
+  else if (opcode == 0x11 && (((const struct rfab_aeth *)(bth + 1))->syndrome & 0x60) == 0)
+    cls = RFAB_OPC_ACK; /* AETH type 0: an ACK, not a NAK or RNR NAK */
+  else
     return 0;
+  /* Requests are PSN-tracked (rfab_track_psn); responses are not. */
+  const int request = cls <= RFAB_OPC_WRITE;
   __u32 qp = bpf_ntohl(bth->dest_qp) & 0xFFFFFF;
   __u32 psn = bpf_ntohl(bth->psn) & RFAB_PSN_MASK;
   __u32 saddr = ip->saddr, daddr = ip->daddr;
@@ -614,15 +629,17 @@ static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u
   if ((k[0] | k[2] | (k[1] ^ RFAB_KEY_WORD_V4(saddr)) | (k[3] ^ RFAB_KEY_WORD_V4(daddr)) |
        (k[4] ^ RFAB_KEY_WORD_QP(qp, dir, 4))) != 0)
     return 0;
-  if (s->owner_cpu_plus_one != bpf_get_smp_processor_id() + 1 || s->psn_flags != RFAB_PSN_VALID ||
-      s->expected_psn != psn)
+  if (s->owner_cpu_plus_one != bpf_get_smp_processor_id() + 1)
+    return 0;
+  if (request && (s->psn_flags != RFAB_PSN_VALID || s->expected_psn != psn))
     return 0;
   struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
   if (!t)
     return 0;
-  s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
+  if (request)
+    s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
   s->bytes += wire_len;
-  s->op_class[opcode <= 0x05 ? RFAB_OPC_SEND : RFAB_OPC_WRITE]++;
+  s->op_class[cls]++;
   t->frames++;
   t->bytes += wire_len;
   t->roce_packets++;
