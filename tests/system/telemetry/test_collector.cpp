@@ -93,6 +93,15 @@ void expect_flows(const tm::CollectorSnapshot& s, const Plan& p, uint8_t dir) {
   }
 }
 
+// Totals (with the PSN tracker's sums) and every flow, exactly as planned.
+void expect_counts(const tm::CollectorSnapshot& s, const Plan& p, uint8_t dir) {
+  expect_totals(s.totals[dir], p);
+  EXPECT_EQ(s.totals[dir].psn_gaps, p.gaps);
+  EXPECT_EQ(s.totals[dir].lost_estimate, p.lost);
+  EXPECT_EQ(s.totals[dir].psn_backwards, p.backwards);
+  expect_flows(s, p, dir);
+}
+
 class TelemetryCollector : public ::testing::TestWithParam<HookCase> {
  protected:
   void SetUp() override {
@@ -122,12 +131,8 @@ TEST_P(TelemetryCollector, CountsKnownTrafficExactly) {
   inject("rft0a", p.frames);
   auto s = wait_for(*col, hc.dir, p.frames.size());
 
-  expect_totals(s.totals[hc.dir], p);
-  EXPECT_EQ(s.totals[hc.dir].psn_gaps, p.gaps);
-  EXPECT_EQ(s.totals[hc.dir].lost_estimate, p.lost);
-  EXPECT_EQ(s.totals[hc.dir].psn_backwards, p.backwards);
+  expect_counts(s, p, hc.dir);
   EXPECT_EQ(s.totals[1 - hc.dir].frames, 0u) << "nothing travels the other way";
-  expect_flows(s, p, hc.dir);
 
   // The ring buffer: one event per NAK, per PSN gap, per CNP burst.
   std::map<uint32_t, std::vector<rfab_event>> ev;
@@ -161,12 +166,7 @@ TEST_P(TelemetryCollector, JumboFramesAreCountedExactly) {
   auto col = tm::Collector::open(config(hc.iface, hc.hook));
   Plan p = make_jumbo_plan();
   inject("rft0a", p.frames);
-  auto s = wait_for(*col, hc.dir, p.frames.size());
-  expect_totals(s.totals[hc.dir], p);
-  EXPECT_EQ(s.totals[hc.dir].psn_gaps, p.gaps);
-  EXPECT_EQ(s.totals[hc.dir].lost_estimate, p.lost);
-  EXPECT_EQ(s.totals[hc.dir].psn_backwards, p.backwards);
-  expect_flows(s, p, hc.dir);
+  expect_counts(wait_for(*col, hc.dir, p.frames.size()), p, hc.dir);
 }
 
 // Sends `frames` from a thread pinned to `cpu`: veth runs the receive side (NAPI for native XDP, the
