@@ -573,8 +573,8 @@ static __noinline int rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
  * untagged Ethernet, IPv4 without options and not CE-marked, UDP to the RoCE port, of a flow that is in
  * this CPU's cache and owned by this CPU, and either an RC SEND or RDMA WRITE request carrying the
  * expected PSN, or an RC READ response, or an RC ACK that is not a NAK. It counts exactly what
- * rfab_handle would. Anything else returns 0 having changed nothing, and the
- * general path (a subprogram, so that its code stays off these lines) takes the packet.
+ * rfab_handle would. Anything else returns 0 having changed nothing, and the general path (a subprogram,
+ * so that its code stays off these lines) takes the packet.
  * Why a second path: on the veth receive path the collector's cost follows the code it runs through
  * more than the work it does (bench_telemetry's stand-in programs: one that only jumps through 3 KB of
  * code cost 4-5% of the packet rate, one that reads the headers cost nothing), and the general path's
