@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu_time.hpp"  // cli/src: CPU per call, measured as rfab coll measures it
+
 namespace {
 
 size_t parse_size(const char* s) {
@@ -96,9 +98,20 @@ int main(int argc, char** argv) {
     gloo::BarrierOptions bo(ctx);
     bo.setTag(tag++);
     gloo::barrier(bo);
+    const rfab::cli::CpuTimes cpu0 = rfab::cli::cpu_times();
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < iters; ++i) once();
     double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / iters;
+    const rfab::cli::CpuTimes cpu = rfab::cli::cpu_times() - cpu0;
+    double cpu_us[2] = {cpu.user * 1e6 / iters, cpu.sys * 1e6 / iters}, cpu_sum[2] = {0, 0};
+    {
+      gloo::AllreduceOptions o(ctx);
+      o.setInput(cpu_us, 2);
+      o.setOutput(cpu_sum, 2);
+      o.setReduceFunction(static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<double>));
+      o.setTag(tag++);
+      gloo::allreduce(o);
+    }
     // Slowest rank: allreduce the time with max.
     double t = us;
     {
@@ -114,8 +127,8 @@ int main(int argc, char** argv) {
     double fac = coll == "allreduce" ? 2.0 * (n - 1) / n : coll == "allgather" ? static_cast<double>(n - 1) / n : 1.0;
     if (rank == 0)
       std::printf("{\"impl\":\"gloo\",\"collective\":\"%s\",\"nranks\":%d,\"size\":%zu,\"time_us\":%.3f,"
-                  "\"algbw_GBps\":%.4f,\"busbw_GBps\":%.4f}\n",
-                  coll.c_str(), n, shown, t, algbw, algbw * fac);
+                  "\"algbw_GBps\":%.4f,\"busbw_GBps\":%.4f,\"cpu_user_us\":%.3f,\"cpu_sys_us\":%.3f}\n",
+                  coll.c_str(), n, shown, t, algbw, algbw * fac, cpu_sum[0] / n, cpu_sum[1] / n);
     std::fflush(stdout);
     if (static_cast<double>(bytes) * f <= static_cast<double>(bytes)) break;
   }

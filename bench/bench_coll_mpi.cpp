@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu_time.hpp"  // cli/src: CPU per call, measured as rfab coll measures it
+
 namespace {
 
 size_t parse_size(const char* s) {
@@ -62,11 +64,15 @@ int main(int argc, char** argv) {
     };
     for (int i = 0; i < warmup; ++i) once();
     MPI_Barrier(MPI_COMM_WORLD);
+    const rfab::cli::CpuTimes cpu0 = rfab::cli::cpu_times();
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < iters; ++i) once();
     double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / iters;
+    const rfab::cli::CpuTimes cpu = rfab::cli::cpu_times() - cpu0;
     double t = us;
     MPI_Allreduce(&us, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    double cpu_us[2] = {cpu.user * 1e6 / iters, cpu.sys * 1e6 / iters}, cpu_sum[2] = {0, 0};
+    MPI_Allreduce(cpu_us, cpu_sum, 2, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     // nccl-tests sizes: total bytes of the larger buffer for allgather/reducescatter/alltoall.
     size_t shown = (coll == "allgather" || coll == "reducescatter" || coll == "alltoall")
                        ? static_cast<size_t>(per) * N * sizeof(float)
@@ -74,8 +80,8 @@ int main(int argc, char** argv) {
     double algbw = static_cast<double>(shown) / t / 1e3;
     if (rank == 0)
       std::printf("{\"impl\":\"openmpi\",\"collective\":\"%s\",\"nranks\":%d,\"size\":%zu,\"time_us\":%.3f,"
-                  "\"algbw_GBps\":%.4f,\"busbw_GBps\":%.4f}\n",
-                  coll.c_str(), n, shown, t, algbw, algbw * factor(coll, n));
+                  "\"algbw_GBps\":%.4f,\"busbw_GBps\":%.4f,\"cpu_user_us\":%.3f,\"cpu_sys_us\":%.3f}\n",
+                  coll.c_str(), n, shown, t, algbw, algbw * factor(coll, n), cpu_sum[0] / n, cpu_sum[1] / n);
     std::fflush(stdout);
     if (static_cast<double>(bytes) * f <= static_cast<double>(bytes)) break;
   }

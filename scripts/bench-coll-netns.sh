@@ -120,6 +120,8 @@ done
 python3 - "$OUT" "${JSON:-}" "$REPEAT" $COLLS <<'PY'
 import json, os, statistics, sys
 out, jpath, repeat, colls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+# Per size: (time_us, busbw_GBps, cpu_user_us, cpu_sys_us), the CPU figures per call and per rank.
+def fields(r): return (r["time_us"], r["busbw_GBps"], r.get("cpu_user_us", 0), r.get("cpu_sys_us", 0))
 def rows_one(path):
     res = {}
     if not os.path.exists(path): return res
@@ -129,29 +131,34 @@ def rows_one(path):
         j = json.loads(line)
         if "rows" in j:  # rfab coll --json
             for r in j["rows"]:
-                res[r["size"]] = (r["out_of_place"]["time_us"], r["out_of_place"]["busbw_GBps"])
+                res[r["size"]] = fields(r["out_of_place"])
         else:
-            res[j["size"]] = (j["time_us"], j["busbw_GBps"])
+            res[j["size"]] = fields(j)
     return res
-def rows(tool, c):  # median over the runs that produced the size
+def rows(tool, c):  # median over the runs that produced the size, field by field
     per = {}
     for run in range(1, repeat + 1):
         for size, v in rows_one(f"{out}/{tool}-{c}.{run}.json").items():
             per.setdefault(size, []).append(v)
-    return {s: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)) for s, v in per.items()}
+    return {s: tuple(statistics.median(x[k] for x in v) for k in range(4)) for s, v in per.items()}
+def cpu(v): return f"{v[2]:.0f}+{v[3]:.0f}" if v[0] else "-"
 raw = []
 for c in colls:
     r, m, g = rows("rfab", c), rows("mpi", c), rows("gloo", c)
     print(f"# {c}, 2 ranks in 2 network namespaces, float sum, out-of-place busbw (GB/s), median of {repeat} runs")
-    print(f"# {'size':>11} {'rfab RoCE':>10} {'OpenMPI TCP':>12} {'Gloo TCP':>9} {'rfab/best':>10}")
+    print("# CPU: microseconds of CPU per call and rank, user+kernel (getrusage over the timed loop). With both")
+    print("# cores busy, CPU per call bounds the call rate: the kernel share is what the socket layer costs.")
+    print(f"# {'size':>11} {'rfab RoCE':>10} {'OpenMPI TCP':>12} {'Gloo TCP':>9} {'rfab/best':>10} | "
+          f"{'CPU rfab':>10} {'OpenMPI':>10} {'Gloo':>10}")
+    zero = (0, 0, 0, 0)
     for size in sorted(r):
-        rb = r[size][1]
-        mb = m.get(size, (0, 0))[1]
-        gb = g.get(size, (0, 0))[1]
-        best = max(mb, gb)
-        ratio = f"{rb / best:9.2f}x" if best else "         -"
-        print(f"  {size:>11} {rb:>10.3f} {mb:>12.3f} {gb:>9.3f} {ratio:>10}")
-        raw.append({"collective": c, "size": size, "rfab": rb, "openmpi_tcp": mb, "gloo_tcp": gb})
+        rv, mv, gv = r[size], m.get(size, zero), g.get(size, zero)
+        best = max(mv[1], gv[1])
+        ratio = f"{rv[1] / best:9.2f}x" if best else "         -"
+        print(f"  {size:>11} {rv[1]:>10.3f} {mv[1]:>12.3f} {gv[1]:>9.3f} {ratio:>10} | "
+              f"{cpu(rv):>10} {cpu(mv):>10} {cpu(gv):>10}")
+        raw.append({"collective": c, "size": size, "rfab": rv[1], "openmpi_tcp": mv[1], "gloo_tcp": gv[1],
+                    "cpu_us_user_sys": {"rfab": rv[2:], "openmpi_tcp": mv[2:], "gloo_tcp": gv[2:]}})
     print()
 if jpath:
     json.dump(raw, open(jpath, "w"), indent=1)

@@ -83,7 +83,9 @@ void print_json(const coll::Communicator& comm, const CollBenchOptions& o, const
   double sum_bw = 0;
   long wrong = 0;
   auto res = [](const CollResult& r) {
-    return nlohmann::json{{"time_us", r.time_us}, {"algbw_GBps", r.algbw}, {"busbw_GBps", r.busbw}, {"wrong", r.wrong}};
+    return nlohmann::json{{"time_us", r.time_us},         {"algbw_GBps", r.algbw},
+                          {"busbw_GBps", r.busbw},        {"wrong", r.wrong},
+                          {"cpu_user_us", r.cpu_user_us}, {"cpu_sys_us", r.cpu_sys_us}};
   };
   j["rows"] = nlohmann::json::array();
   for (const auto& r : rows) {

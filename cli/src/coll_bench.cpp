@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu_time.hpp"
 #include "rfab/collectives/half.hpp"
 
 namespace rfab::cli {
@@ -194,15 +195,21 @@ CollResult measure(Communicator& comm, const CollBenchOptions& o, const Shape& s
   fill_inputs(comm, o, s, send);
   for (int i = 0; i < o.warmup; ++i) run_once(comm, o, s, send, recv);
   comm.barrier();
+  const CpuTimes cpu0 = cpu_times();
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < o.iters; ++i) run_once(comm, o, s, send, recv);
-  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
-              std::max(1, o.iters);
+  const double iters = std::max(1, o.iters);
+  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / iters;
+  const CpuTimes cpu = cpu_times() - cpu0;
   // The slowest rank defines the time, as in nccl-tests.
   double t = us;
   comm.all_reduce(&us, &t, 1, DataType::F64, RedOp::Max);
+  double cpu_us[2] = {cpu.user * 1e6 / iters, cpu.sys * 1e6 / iters}, cpu_sum[2] = {0, 0};
+  comm.all_reduce(cpu_us, cpu_sum, 2, DataType::F64, RedOp::Sum);
   CollResult res;
   res.time_us = t;
+  res.cpu_user_us = cpu_sum[0] / comm.size();
+  res.cpu_sys_us = cpu_sum[1] / comm.size();
   res.algbw = t > 0 ? static_cast<double>(bytes) / t / 1e3 : 0;
   res.busbw = res.algbw * busbw_factor(o.coll, comm.size());
   if (o.check) {

@@ -25,6 +25,8 @@ struct CollBenchOptions {
 
 struct CollResult {
   double time_us = 0, algbw = 0, busbw = 0;
+  // CPU time per call of the timed loop, user and kernel, averaged over the ranks.
+  double cpu_user_us = 0, cpu_sys_us = 0;
   long wrong = 0;
 };
 

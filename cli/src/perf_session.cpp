@@ -1,7 +1,6 @@
 #include "perf_session.hpp"
 #include "perf_backend.hpp"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "cpu_time.hpp"
 #include "perf_data.hpp"
 #include "rfab/exchange/perftest_dest.hpp"
 #include "rfab/exchange/tcp_channel.hpp"
@@ -110,13 +110,6 @@ uint64_t slot_seed(const Params& p, uint32_t slot) { return p.seed ^ (0x51ED5EED
 
 // Regions of the side that is written to / read from: one per QP when they fit the memory cap.
 uint32_t regions(const Params& p) { return p.size * p.qps <= kMemCap ? p.qps : 1; }
-
-double cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
 class Session {
  public:
@@ -322,7 +315,7 @@ class Session {
     std::vector<double> lat_us;
     std::vector<uint64_t> buckets;
     std::string failure;
-    const double cpu0 = cpu_seconds();
+    const double cpu0 = cpu_times().total();
     const Nanos t0 = driver_->now();
     const Nanos end = p_.duration > 0 ? t0 + static_cast<Nanos>(p_.duration * 1e9) : kNever;
     Nanos last_progress = t0;
@@ -376,7 +369,7 @@ class Session {
       }
     }
     const Nanos t1 = driver_->now();
-    r.cpu_seconds = cpu_seconds() - cpu0;
+    r.cpu_seconds = cpu_times().total() - cpu0;
     r.seconds = static_cast<double>(t1 - t0) / 1e9;
     uint64_t total = 0;
     for (uint64_t d : done) total += d;
@@ -437,7 +430,7 @@ class Session {
       }
     std::string bad;
     std::vector<rc::WorkCompletion> wcs(256);
-    const double cpu0 = cpu_seconds();
+    const double cpu0 = cpu_times().total();
     const Nanos t0 = driver_->now();
     Nanos last_rx = t0;
     uint64_t last_rx_count = 0;
@@ -461,7 +454,7 @@ class Session {
     for (size_t n; (n = rcq_->poll(wcs)) > 0;)
       for (size_t i = 0; i < n; ++i) check_recv(wcs[i], next, slot_crc, bad);
     r.seconds = static_cast<double>(driver_->now() - t0) / 1e9;
-    r.cpu_seconds = cpu_seconds() - cpu0;
+    r.cpu_seconds = cpu_times().total() - cpu0;
     std::istringstream in(msg);
     std::string status;
     in >> status;

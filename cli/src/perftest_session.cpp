@@ -1,7 +1,5 @@
 #include "perftest_session.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "cpu_time.hpp"
 #include "perf_backend.hpp"
 #include "perf_data.hpp"
 #include "rfab/exchange/perftest_protocol.hpp"
@@ -28,13 +27,6 @@ using exchange::TcpChannel;
 constexpr uint64_t kGuard = 4096;          // untouched bytes behind every WRITE target region (server)
 constexpr uint32_t kOutReads = 16;         // READs we accept in flight per QP (our responder's resources)
 constexpr uint64_t kMaxBuffer = 1ull << 30;
-
-double cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
 class PerftestSession {
  public:
@@ -175,7 +167,7 @@ class PerftestSession {
     const uint32_t window = o_.verb == Verb::read ? slots() : o_.tx_depth;
     std::vector<rc::WorkCompletion> wcs(256);
     std::string failure;
-    const double cpu0 = cpu_seconds();
+    const double cpu0 = cpu_times().total();
     const Nanos t0 = backend_->now();
     Nanos last = t0;
     for (;;) {
@@ -206,7 +198,7 @@ class PerftestSession {
       }
     }
     r.seconds = static_cast<double>(backend_->now() - t0) / 1e9;
-    r.cpu_seconds = cpu_seconds() - cpu0;
+    r.cpu_seconds = cpu_times().total() - cpu0;
     for (uint64_t d : done) r.iterations += d;
     if (!failure.empty()) throw ExitError{1, failure};
     const double bytes = static_cast<double>(r.iterations) * static_cast<double>(o_.size);
@@ -234,7 +226,7 @@ class PerftestSession {
     Result r;
     std::vector<uint64_t> got(qps(), 0);
     std::vector<rc::WorkCompletion> wcs(256);
-    const double cpu0 = cpu_seconds();
+    const double cpu0 = cpu_times().total();
     const Nanos t0 = backend_->now();
     Nanos last = t0, first = t0;
     uint64_t last_rx = 0, loops = 0;
@@ -269,7 +261,7 @@ class PerftestSession {
       note_ = "the client finished, but per QP only" + counts + " of " + std::to_string(o_.iters) + " messages arrived";
     }
     r.seconds = static_cast<double>((backend_->sees_packets() ? last : backend_->now()) - first) / 1e9;
-    r.cpu_seconds = cpu_seconds() - cpu0;
+    r.cpu_seconds = cpu_times().total() - cpu0;
     if (o_.verb == Verb::send) {
       for (uint64_t g : got) r.iterations += g;
       r.verified = note_.empty();

@@ -70,6 +70,7 @@ TEST(RfabColl, AllreduceTableUnderRfabRun) {
 }
 
 TEST(RfabColl, EveryCollectiveValidatesAsJson) {
+  double cpu_total = 0;  // the ranks spin while they wait, so the timed loops use CPU in every run
   for (std::string c : {"allreduce", "allgather", "reducescatter", "alltoall", "broadcast", "reduce", "sendrecv"}) {
     for (std::string d : {"int8", "half", "bfloat16", "double"}) {
       CliRun r = run("run -n 3 --no-prefix -- " + std::string(RFAB_CLI) + " coll " + c +
@@ -85,9 +86,16 @@ TEST(RfabColl, EveryCollectiveValidatesAsJson) {
         double alg = row["out_of_place"]["algbw_GBps"], bus = row["out_of_place"]["busbw_GBps"];
         EXPECT_NEAR(bus, alg * factor, 1e-9 + alg * 1e-9) << c;
         EXPECT_GT(row["out_of_place"]["time_us"].get<double>(), 0.0);
+        for (const char* side : {"out_of_place", "in_place"}) {
+          const double user = row[side]["cpu_user_us"], sys = row[side]["cpu_sys_us"];
+          EXPECT_GE(user, 0.0) << c;
+          EXPECT_GE(sys, 0.0) << c;
+          cpu_total += user + sys;
+        }
       }
     }
   }
+  EXPECT_GT(cpu_total, 0.0);
 }
 
 TEST(RfabColl, BadFlagsAreUsageErrors) {
