@@ -64,31 +64,6 @@ std::vector<uint8_t> build_packet(const wire::RoceFields& f, std::span<const uin
   return buf;
 }
 
-struct Received {
-  std::vector<uint8_t> bytes;
-  udp::Address from;
-};
-
-std::optional<Received> receive(const udp::UdpSocket& s, Clock::time_point until) {
-  if (!wait_readable(s.fd(), until)) return std::nullopt;
-  Received r;
-  r.bytes.resize(9000);
-  sockaddr_storage ss{};
-  socklen_t sl = sizeof ss;
-  ssize_t n = ::recvfrom(s.fd(), r.bytes.data(), r.bytes.size(), 0, reinterpret_cast<sockaddr*>(&ss), &sl);
-  if (n < 0) return std::nullopt;
-  r.bytes.resize(static_cast<size_t>(n));
-  r.from = udp::Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
-  return r;
-}
-
-void send_to(const udp::UdpSocket& s, const udp::Address& dst, std::span<const uint8_t> b) {
-  sockaddr_storage ss{};
-  socklen_t sl = dst.to_sockaddr(ss);
-  if (::sendto(s.fd(), b.data(), b.size(), 0, reinterpret_cast<sockaddr*>(&ss), sl) != static_cast<ssize_t>(b.size()))
-    throw std::runtime_error(std::string("sendto ") + dst.to_string() + ": " + std::strerror(errno));
-}
-
 std::optional<std::string> read_line(const fs::path& p) {
   std::ifstream in(p);
   std::string s;
@@ -188,58 +163,6 @@ Check probe_rxe_kernel(const std::string& sys_root, const std::string& modules_r
   c.verdict = Verdict::warn;
   c.detail = "kernel " + std::string(u.release) + " has no rdma_rxe (not loaded, not in " + mods.string() + ")";
   c.hint = "use rfab's user-space RoCE, or a kernel with CONFIG_RDMA_RXE (see tools/softroce-lab for a qemu lab)";
-  return c;
-}
-
-Check probe_userspace_loopback(std::chrono::milliseconds deadline) {
-  Check c{"user-space RoCE loopback", Verdict::pass, "", ""};
-  try {
-    const auto lo = *udp::Address::parse("127.0.0.1", 0);
-    udp::SocketOptions opt;
-    opt.gro = false;
-    auto a = udp::UdpSocket::bind(lo, opt);
-    auto b = udp::UdpSocket::bind(lo, opt);
-    const auto until = Clock::now() + deadline;
-
-    std::vector<uint8_t> payload(256);
-    for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 7 + 3);
-    wire::RoceFields send{};
-    send.bth.opcode = 0x04;  // RC SEND Only
-    send.bth.dest_qp = 0x12;
-    send.bth.ack_req = true;
-    send.bth.psn = 0x123456;
-    send_to(a, b.local(), build_packet(send, payload, a.local(), b.local()));
-
-    udp::IcrcVerifier verifier(1);
-    auto got = receive(b, until);
-    if (!got) throw std::runtime_error("SEND not received within " + std::to_string(deadline.count()) + " ms");
-    if (!verifier.verify(got->from, b.local(), got->bytes)) throw std::runtime_error("SEND arrived with a bad ICRC");
-    auto pkt = wire::decode_roce(got->bytes);
-    if (!pkt) throw std::runtime_error("SEND does not decode: " + pkt.error().message());
-    if (pkt->f.bth.opcode != 0x04 || pkt->f.bth.psn != 0x123456 || pkt->f.bth.dest_qp != 0x12 ||
-        !std::equal(pkt->payload.begin(), pkt->payload.end(), payload.begin(), payload.end()))
-      throw std::runtime_error("SEND decoded with different fields or payload");
-
-    wire::RoceFields ack{};
-    ack.bth.opcode = 0x11;  // RC Acknowledge
-    ack.bth.dest_qp = 0x34;
-    ack.bth.psn = 0x123456;
-    ack.aeth.syndrome = wire::Aeth::make(wire::AckType::ack, 0x1F);
-    ack.aeth.msn = 1;
-    send_to(b, got->from, build_packet(ack, {}, b.local(), got->from));
-    auto reply = receive(a, until);
-    if (!reply) throw std::runtime_error("ACK not received within " + std::to_string(deadline.count()) + " ms");
-    if (!verifier.verify(reply->from, a.local(), reply->bytes)) throw std::runtime_error("ACK arrived with a bad ICRC");
-    auto rp = wire::decode_roce(reply->bytes);
-    if (!rp || rp->f.bth.opcode != 0x11 || rp->f.aeth.msn != 1)
-      throw std::runtime_error("ACK does not decode as sent");
-    c.detail = "SEND (256 B) and ACK over UDP " + a.local().to_string() + " <-> " + b.local().to_string() +
-               ": decoded, ICRC verified";
-  } catch (const std::exception& e) {
-    c.verdict = Verdict::fail;
-    c.detail = e.what();
-    c.hint = "UDP on loopback is broken or filtered (firewall?); rfab's user-space RoCE cannot work";
-  }
   return c;
 }
 

@@ -11,8 +11,8 @@ namespace rfab::cli::doctor {
 // Does this kernel offer rdma_rxe (loaded, built in, or as a module file)? For hosts with no RDMA device.
 Check probe_rxe_kernel(const std::string& sys_root = "/sys", const std::string& modules_root = "/lib/modules");
 
-// rfab's user-space RoCE over kernel UDP on 127.0.0.1: a SEND ONLY and its ACK, encoded by rfab's wire codec,
-// ICRCs computed for the real IP/UDP headers and verified on receipt, payload compared.
+// rfab's user-space RoCE on 127.0.0.1 (doctor_loopback.cpp): two engine devices, an RC QP pair brought up
+// through the endpoint layer, a SEND and an RDMA WRITE, ICRCs verified, payloads compared.
 Check probe_userspace_loopback(std::chrono::milliseconds deadline = std::chrono::milliseconds(1000));
 
 // UDP 4791 reachability of `peer` (numeric IPv4/IPv6): sends RoCE v2 ACKs addressed to a QP that does not

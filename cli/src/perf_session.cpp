@@ -1,13 +1,8 @@
 #include "perf_session.hpp"
-#include "perf_backend.hpp"
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -15,12 +10,13 @@
 #include "commands.hpp"
 #include "cpu_time.hpp"
 #include "perf_data.hpp"
+#include "perf_params.hpp"
+#include "perf_qps.hpp"
+#include "perf_stats.hpp"
 #include "rfab/exchange/perftest_dest.hpp"
 #include "rfab/exchange/tcp_channel.hpp"
-#include "rfab/fault/fault_config.hpp"
-#include "rfab/rc/rc.hpp"
-#include "rfab/udp/driver.hpp"
 #include "rfab/udp/error.hpp"
+#include "rfab/udp/wire_icrc.hpp"
 
 namespace rfab::cli::perf {
 namespace {
@@ -28,88 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 using exchange::TcpChannel;
 
-constexpr uint64_t kMemCap = 256ull << 20;  // bytes of message buffers per side
-constexpr Nanos kBucket = 10'000'000;        // peak bandwidth window: 10 ms
 constexpr uint32_t kInflightPackets = 512;   // unacknowledged packets, summed over the QPs
-
-// What the client decides and the server adopts (sent as "key=value" text).
-struct Params {
-  Verb verb = Verb::write;
-  uint64_t size = 0, iters = 0;
-  double duration = 0;
-  uint32_t qps = 1, mtu = 4096, spray = 1, depth = 128, slots = 1, rx_depth = 1;
-  bool latency = false;
-  uint64_t seed = 1;
-};
-
-std::string encode(const Params& p) {
-  std::ostringstream s;
-  s << "rfab-perf/1 verb=" << to_string(p.verb) << " size=" << p.size << " iters=" << p.iters
-    << " duration=" << p.duration << " qps=" << p.qps << " mtu=" << p.mtu << " spray=" << p.spray
-    << " depth=" << p.depth << " slots=" << p.slots << " rx_depth=" << p.rx_depth << " latency=" << p.latency
-    << " seed=" << p.seed;
-  return s.str();
-}
-
-Params decode(const std::string& text) {
-  std::istringstream in(text);
-  std::string magic;
-  in >> magic;
-  if (magic != "rfab-perf/1") throw ExitError{2, "the client is not an rfab perf peer of this version ('" + magic + "')"};
-  std::map<std::string, std::string> kv;
-  for (std::string tok; in >> tok;) {
-    const auto eq = tok.find('=');
-    if (eq != std::string::npos) kv[tok.substr(0, eq)] = tok.substr(eq + 1);
-  }
-  auto num = [&](const char* k) -> uint64_t {
-    auto it = kv.find(k);
-    if (it == kv.end()) throw ExitError{2, std::string("client parameters lack '") + k + "'"};
-    return std::stoull(it->second);
-  };
-  Params p;
-  const std::string verb = kv["verb"];
-  if (verb == "write") p.verb = Verb::write;
-  else if (verb == "read") p.verb = Verb::read;
-  else if (verb == "send") p.verb = Verb::send;
-  else if (verb == "atomic") p.verb = Verb::atomic;
-  else throw ExitError{2, "client asked for unknown verb '" + verb + "'"};
-  p.size = num("size");
-  p.iters = num("iters");
-  p.duration = std::stod(kv["duration"].empty() ? "0" : kv["duration"]);
-  p.qps = static_cast<uint32_t>(num("qps"));
-  p.mtu = static_cast<uint32_t>(num("mtu"));
-  p.spray = static_cast<uint32_t>(num("spray"));
-  p.depth = static_cast<uint32_t>(num("depth"));
-  p.slots = static_cast<uint32_t>(num("slots"));
-  p.rx_depth = static_cast<uint32_t>(num("rx_depth"));
-  p.latency = num("latency") != 0;
-  p.seed = num("seed");
-  return p;
-}
-
-Params from_options(const Options& o) {
-  Params p;
-  p.verb = o.verb;
-  p.size = o.verb == Verb::atomic ? 8 : o.size;
-  p.iters = o.iters;
-  p.duration = o.duration;
-  p.qps = o.qps;
-  p.mtu = o.mtu;
-  p.spray = o.spray;
-  p.depth = o.latency ? 1 : o.tx_depth;
-  const uint64_t per = std::max<uint64_t>(1, p.size) * p.qps;
-  p.slots = static_cast<uint32_t>(std::clamp<uint64_t>(kMemCap / per, 1, p.depth));
-  p.rx_depth = p.slots;
-  p.latency = o.latency;
-  std::random_device rd;
-  p.seed = (uint64_t{rd()} << 32) | rd();
-  return p;
-}
-
-uint64_t slot_seed(const Params& p, uint32_t slot) { return p.seed ^ (0x51ED5EEDull * (slot + 1)); }
-
-// Regions of the side that is written to / read from: one per QP when they fit the memory cap.
-uint32_t regions(const Params& p) { return p.size * p.qps <= kMemCap ? p.qps : 1; }
 
 class Session {
  public:
@@ -118,7 +33,7 @@ class Session {
   Result run() {
     setup();
     Result r = o_.server ? serve() : drive();
-    fill_counters(r);
+    fill_result(r);
     return r;
   }
 
@@ -126,7 +41,7 @@ class Session {
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(static_cast<int64_t>(o_.timeout * 1000)); }
   bool client() const { return !o_.server; }
 
-  // Buffers, MR, CQs, QPs, driver; then the perftest key exchange and the QP state machine.
+  // Buffers, device, MR, QPs; then the perftest-format key exchange and the QP bring-up.
   void setup() {
     const uint64_t size = p_.size;
     uint64_t bytes = 0;
@@ -142,105 +57,61 @@ class Session {
       for (uint32_t q = 0; q < p_.qps; ++q)
         for (uint32_t s = 0; s < p_.slots; ++s)
           if (size > 8) fill_pattern(slot(q, s) + 8, size - 8, slot_seed(p_, s));
-    try {
-      mr_ = pd_.reg_mr(buf_.data(), buf_.size(), rc::kLocalWrite | rc::kRemoteWrite | rc::kRemoteRead | rc::kRemoteAtomic);
-    } catch (const std::exception& e) {
-      throw ExitError{2, std::string("memory registration: ") + e.what()};
-    }
-    const size_t cq_size = size_t{p_.qps} * std::max(p_.depth, p_.rx_depth) + 16;
-    scq_ = std::make_unique<rc::CompletionQueue>(cq_size);
-    rcq_ = std::make_unique<rc::CompletionQueue>(cq_size);
-
+    if (rc::Mtu m; !rc::mtu_from_bytes(p_.mtu, m)) throw ExitError{2, "--mtu must be 256, 512, 1024, 2048 or 4096"};
     // Local RoCE address: as given, else the address the side channel uses on this host.
     const std::string local_ip = o_.local.empty() ? ch_.local_ip() : o_.local;
-    udp::DriverConfig dc;
-    dc.local = udp::Address::parse_or_throw(local_ip, o_.udp_port, "--local");
-    dc.gso = o_.gso;
-    dc.gather = o_.gather;
+    QpSizes sizes;
+    sizes.qps = p_.qps;
+    sizes.send_depth = p_.depth;
+    sizes.recv_depth = p_.rx_depth;
+    // Without a congestion controller the only limit on data in flight is this window. Keep the sum over
+    // all QPs near kInflightPackets, which the receiver's socket buffer absorbs: more only turns into drops
+    // and go-back-N retransmissions.
+    sizes.max_outstanding = std::clamp<uint32_t>(kInflightPackets / p_.qps, 32, 1024);
     // The peer is rfab, whose IPv4 IDs are GSO segment indexes: accepting only those keeps a corrupted
     // packet's false-accept rate at 2^-26 instead of the 2^-16 of any ID (wire_icrc.hpp).
-    dc.ipv4_id_window = udp::kMaxGsoSegments;
-    dc.socket.busy_poll_us = o_.busy_poll_us;
-    if (!o_.faults.empty()) dc.rx_faults = fault::parse_fault(o_.faults);
-    driver_ = std::make_unique<udp::UdpDriver>(dc);
-
-    rc::Mtu mtu;
-    if (!rc::mtu_from_bytes(p_.mtu, mtu)) throw ExitError{2, "--mtu must be 256, 512, 1024, 2048 or 4096"};
-    std::random_device rd;
-    const uint32_t qpn_base = (rd() & 0xFFF) << 12;
-    for (uint32_t i = 0; i < p_.qps; ++i) {
-      rc::QpInit init;
-      init.pd = &pd_;
-      init.send_cq = scq_.get();
-      init.recv_cq = rcq_.get();
-      init.cap.max_send_wr = std::max<uint32_t>(p_.depth, 1);
-      init.cap.max_recv_wr = std::max<uint32_t>(p_.rx_depth, 1);
-      init.cap.max_send_sge = 1;
-      init.cap.max_recv_sge = 1;
-      init.qp_num = (qpn_base | (i + 1)) & 0xFFFFFF;
-      // Without a congestion controller the only limit on data in flight is this window. Keep the sum
-      // over all QPs near kInflightPackets, which the receiver's socket buffer absorbs: more only turns
-      // into drops and go-back-N retransmissions.
-      init.tuning.max_outstanding = std::clamp<uint32_t>(kInflightPackets / p_.qps, 32, 1024);
-      qps_.push_back(std::make_unique<rc::QueuePair>(init));
-    }
+    qps_ = open_perf_device(o_, local_ip, udp::kMaxGsoSegments);
+    create_perf_qps(qps_, buf_.data(), buf_.size(),
+                    rc::kLocalWrite | rc::kRemoteWrite | rc::kRemoteRead | rc::kRemoteAtomic, sizes);
 
     // perftest's per-QP key message, one exchange per QP in order (client writes first).
-    const udp::Gid gid = dc.local.gid();
     for (uint32_t i = 0; i < p_.qps; ++i) {
       exchange::PerftestDest mine;
       mine.out_reads = 16;
-      mine.qpn = qps_[i]->qp_num();
-      mine.psn = rd() & 0xFFFFFF;
-      mine.rkey = mr_->rkey();
-      mine.vaddr = mr_->iova();
-      mine.gid = gid;
+      mine.qpn = qps_.qpn[i];
+      mine.psn = qps_.psn[i];
+      mine.rkey = qps_.mr.rkey;
+      mine.vaddr = qps_.mr.addr;
+      mine.gid = qps_.dev->gid();
       const auto msg = exchange::encode_dest_gid(mine);
       std::array<char, exchange::kKeyMsgSizeGid> theirs{};
       ch_.exchange(msg, theirs, timeout(), "QP key exchange");
       std::string err;
       auto peer = exchange::parse_dest(theirs, err);
       if (!peer) throw ExitError{2, "bad QP key message from " + ch_.peer() + ": " + err};
-      connect(*qps_[i], mine, *peer, mtu);
+      endpoint::ConnectParams c;
+      c.peer = udp::Address::from_gid(peer->gid, o_.udp_port);
+      c.remote_qpn = peer->qpn;
+      c.remote_psn = peer->psn;
+      c.local_psn = mine.psn;
+      c.mtu = p_.mtu;
+      c.access = rc::kRemoteWrite | rc::kRemoteRead | rc::kRemoteAtomic;
+      c.max_dest_rd_atomic = 16;
+      c.max_rd_atomic = 16;
+      c.min_rnr_timer = 1;  // 0.01 ms: the server reposts receives quickly
+      c.ack_timeout = o_.ack_timeout;
+      c.retry_cnt = o_.retry_cnt;
+      c.rnr_retry = 7;
+      if (p_.spray > 1) {
+        c.entropy.kind = rc::EntropyPolicy::Kind::spray;
+        c.entropy.paths = static_cast<uint16_t>(p_.spray);
+      }
+      connect_perf_qp(qps_, i, c);
       remote_.push_back(*peer);
-      driver_->attach(*qps_[i], udp::Address::from_gid(peer->gid, o_.udp_port));
     }
     if (p_.verb == Verb::send && !client())
       for (uint32_t q = 0; q < p_.qps; ++q)
         for (uint32_t s = 0; s < p_.rx_depth; ++s) post_recv(q, s);
-  }
-
-  void connect(rc::QueuePair& qp, const exchange::PerftestDest& mine, const exchange::PerftestDest& peer, rc::Mtu mtu) {
-    rc::QpAttr a;
-    a.qp_state = rc::QpState::init;
-    a.qp_access_flags = rc::kRemoteWrite | rc::kRemoteRead | rc::kRemoteAtomic;
-    check(qp.modify(a, rc::kQpState | rc::kQpAccessFlags | rc::kQpPkeyIndex | rc::kQpPort));
-    a.qp_state = rc::QpState::rtr;
-    a.path_mtu = mtu;
-    a.dest_qp_num = peer.qpn;
-    a.rq_psn = peer.psn;
-    a.max_dest_rd_atomic = 16;
-    a.min_rnr_timer = 1;  // 0.01 ms: the server reposts receives quickly
-    uint32_t mask = rc::kQpState | rc::kQpPathMtu | rc::kQpDestQpn | rc::kQpRqPsn | rc::kQpMaxDestRdAtomic |
-                    rc::kQpMinRnrTimer;
-    if (p_.spray > 1) {
-      a.entropy.kind = rc::EntropyPolicy::Kind::spray;
-      a.entropy.paths = static_cast<uint16_t>(p_.spray);
-      mask |= rc::kQpEntropy;
-    }
-    check(qp.modify(a, mask));
-    a.qp_state = rc::QpState::rts;
-    a.sq_psn = mine.psn;
-    a.timeout = o_.ack_timeout;
-    a.retry_cnt = o_.retry_cnt;
-    a.rnr_retry = 7;
-    a.max_rd_atomic = 16;
-    check(qp.modify(a, rc::kQpState | rc::kQpTimeout | rc::kQpRetryCnt | rc::kQpRnrRetry | rc::kQpSqPsn |
-                           rc::kQpMaxQpRdAtomic));
-  }
-
-  static void check(const rc::Status& s) {
-    if (!s.ok()) throw ExitError{2, std::string("QP setup: ") + s.what};
   }
 
   uint8_t* slot(uint32_t q, uint32_t s) {
@@ -249,11 +120,11 @@ class Session {
   }
 
   void post_recv(uint32_t q, uint32_t s) {
-    rc::Sge sge{reinterpret_cast<uint64_t>(slot(q, s)), static_cast<uint32_t>(p_.size), mr_->lkey()};
+    rc::Sge sge{reinterpret_cast<uint64_t>(slot(q, s)), static_cast<uint32_t>(p_.size), qps_.mr.lkey};
     rc::RecvWr wr;
     wr.wr_id = (uint64_t{q} << 32) | s;
     wr.sg_list = {&sge, 1};
-    const rc::Status st = qps_[q]->post_recv(wr);
+    const rc::Status st = qps_.dev->post_recv(qps_.qpn[q], wr);
     if (!st.ok()) throw ExitError{1, std::string("post_recv: ") + st.what};
   }
 
@@ -267,13 +138,13 @@ class Session {
     switch (p_.verb) {
       case Verb::write:
         wr.opcode = rc::WrOpcode::rdma_write;
-        sge = {mr_->iova(), static_cast<uint32_t>(p_.size), mr_->lkey()};
+        sge = {qps_.mr.addr, static_cast<uint32_t>(p_.size), qps_.mr.lkey};
         wr.rdma.remote_addr = remote_[q].vaddr + reg;
         wr.rdma.rkey = remote_[q].rkey;
         break;
       case Verb::read:
         wr.opcode = rc::WrOpcode::rdma_read;
-        sge = {mr_->iova() + reg, static_cast<uint32_t>(p_.size), mr_->lkey()};
+        sge = {qps_.mr.addr + reg, static_cast<uint32_t>(p_.size), qps_.mr.lkey};
         wr.rdma.remote_addr = remote_[q].vaddr;
         wr.rdma.rkey = remote_[q].rkey;
         break;
@@ -282,28 +153,22 @@ class Session {
         const uint64_t seq = k;
         std::memcpy(s, &seq, std::min<uint64_t>(8, p_.size));
         wr.opcode = rc::WrOpcode::send;
-        sge = {reinterpret_cast<uint64_t>(s), static_cast<uint32_t>(p_.size), mr_->lkey()};
+        sge = {reinterpret_cast<uint64_t>(s), static_cast<uint32_t>(p_.size), qps_.mr.lkey};
         break;
       }
       case Verb::atomic:
         wr.opcode = rc::WrOpcode::atomic_fetch_and_add;
-        sge = {mr_->iova() + (uint64_t{q} * p_.depth + k % p_.depth) * 8, 8, mr_->lkey()};
+        sge = {qps_.mr.addr + (uint64_t{q} * p_.depth + k % p_.depth) * 8, 8, qps_.mr.lkey};
         wr.atomic.remote_addr = remote_[q].vaddr + uint64_t{q} * 8;
         wr.atomic.rkey = remote_[q].rkey;
         wr.atomic.compare_add = 1;
         break;
     }
     wr.sg_list = {&sge, 1};
-    const rc::Status st = qps_[q]->post_send(wr);
+    const rc::Status st = qps_.dev->post_send(qps_.qpn[q], wr);
     if (st.code == rc::Errc::queue_full) return false;
     if (!st.ok()) throw ExitError{1, std::string("post_send: ") + st.what};
     return true;
-  }
-
-  uint32_t qp_index(uint32_t qpn) const {
-    for (uint32_t i = 0; i < qps_.size(); ++i)
-      if (qps_[i]->qp_num() == qpn) return i;
-    return 0;
   }
 
   Result drive() {
@@ -313,36 +178,36 @@ class Session {
     std::vector<uint64_t> posted(p_.qps, 0), done(p_.qps, 0);
     std::vector<Nanos> post_time(size_t{p_.qps} * std::max<uint32_t>(window, 1), 0);
     std::vector<double> lat_us;
-    std::vector<uint64_t> buckets;
+    CompletionBuckets buckets;
     std::string failure;
     const double cpu0 = cpu_times().total();
-    const Nanos t0 = driver_->now();
+    const Nanos t0 = qps_.dev->now();
     const Nanos end = p_.duration > 0 ? t0 + static_cast<Nanos>(p_.duration * 1e9) : kNever;
     Nanos last_progress = t0;
     std::vector<rc::WorkCompletion> wcs(256);
     for (;;) {
-      Nanos now = driver_->now();
+      Nanos now = qps_.dev->now();
       const bool stop = !failure.empty() || now >= end;
       bool all_done = true;
       for (uint32_t q = 0; q < p_.qps; ++q) {
         while (!stop && posted[q] - done[q] < window && (end != kNever || posted[q] < p_.iters)) {
           if (!post(q, posted[q])) break;
-          if (p_.latency) post_time[q] = driver_->now();
+          if (p_.latency) post_time[q] = qps_.dev->now();
           ++posted[q];
         }
         if (done[q] < posted[q] || (!stop && end == kNever && posted[q] < p_.iters) || (!stop && end != kNever))
           all_done = false;
       }
       if (all_done) break;
-      driver_->progress(1'000'000);
-      now = driver_->now();
-      const size_t n = scq_->poll(wcs);
+      qps_.dev->progress(1'000'000);
+      now = qps_.dev->now();
+      const size_t n = qps_.dev->poll_send(wcs);
       for (size_t i = 0; i < n; ++i) {
         const auto& wc = wcs[i];
         const uint32_t q = static_cast<uint32_t>(wc.wr_id >> 32);
         if (wc.status != rc::WcStatus::success) {
           if (failure.empty())
-            failure = "QP " + std::to_string(qps_[q]->qp_num()) + ": completion error " + rc::to_string(wc.status) +
+            failure = "QP " + std::to_string(qps_.qpn[q]) + ": completion error " + rc::to_string(wc.status) +
                       " after " + std::to_string(done[q]) + " operations";
           ++done[q];
           continue;
@@ -356,9 +221,7 @@ class Session {
         }
         if (p_.latency) lat_us.push_back(static_cast<double>(now - post_time[q]) / 1e3);
         ++done[q];
-        const size_t b = static_cast<size_t>((now - t0) / kBucket);
-        if (buckets.size() <= b) buckets.resize(b + 1, 0);
-        ++buckets[b];
+        buckets.add(now - t0);
       }
       if (n > 0) {
         last_progress = now;
@@ -368,13 +231,13 @@ class Session {
         break;
       }
     }
-    const Nanos t1 = driver_->now();
+    const Nanos t1 = qps_.dev->now();
     r.cpu_seconds = cpu_times().total() - cpu0;
     r.seconds = static_cast<double>(t1 - t0) / 1e9;
     uint64_t total = 0;
     for (uint64_t d : done) total += d;
     r.iterations = total;
-    summarize(r, buckets, lat_us, t1 - t0);
+    summarize(r, p_.size, buckets, lat_us, t1 - t0);
     // Tell the server and let it verify what it received.
     std::ostringstream msg;
     msg << (failure.empty() ? "done" : "failed");
@@ -431,18 +294,18 @@ class Session {
     std::string bad;
     std::vector<rc::WorkCompletion> wcs(256);
     const double cpu0 = cpu_times().total();
-    const Nanos t0 = driver_->now();
+    const Nanos t0 = qps_.dev->now();
     Nanos last_rx = t0;
     uint64_t last_rx_count = 0;
     uint64_t loops = 0;
     for (;;) {
-      const bool busy = driver_->progress(1'000'000);
-      const size_t n = rcq_->poll(wcs);
+      const bool busy = qps_.dev->progress(1'000'000);
+      const size_t n = qps_.dev->poll_recv(wcs);
       for (size_t i = 0; i < n; ++i) check_recv(wcs[i], next, slot_crc, bad);
-      scq_->poll(wcs);
-      const Nanos now = driver_->now();
-      if (driver_->stats().rx_packets != last_rx_count) {
-        last_rx_count = driver_->stats().rx_packets;
+      qps_.dev->poll_send(wcs);
+      const Nanos now = qps_.dev->now();
+      if (const uint64_t rx = qps_.dev->counters().rx_packets; rx != last_rx_count) {
+        last_rx_count = rx;
         last_rx = now;
       } else if (now - last_rx > static_cast<Nanos>(o_.timeout * 1e9) && !ch_.readable(0ms)) {
         throw ExitError{1, "no packets from the client for " + std::to_string(static_cast<int>(o_.timeout)) + " s"};
@@ -451,9 +314,9 @@ class Session {
     }
     const std::string msg = ch_.recv_message(timeout(), "result exchange");
     // Drain what is still queued (nothing new can arrive: the client saw every completion).
-    for (size_t n; (n = rcq_->poll(wcs)) > 0;)
+    for (size_t n; (n = qps_.dev->poll_recv(wcs)) > 0;)
       for (size_t i = 0; i < n; ++i) check_recv(wcs[i], next, slot_crc, bad);
-    r.seconds = static_cast<double>(driver_->now() - t0) / 1e9;
+    r.seconds = static_cast<double>(qps_.dev->now() - t0) / 1e9;
     r.cpu_seconds = cpu_times().total() - cpu0;
     std::istringstream in(msg);
     std::string status;
@@ -528,53 +391,21 @@ class Session {
     return "fail";
   }
 
-  void summarize(Result& r, const std::vector<uint64_t>& buckets, std::vector<double>& lat, Nanos elapsed) {
-    const double secs = static_cast<double>(elapsed) / 1e9;
-    const double bytes = static_cast<double>(r.iterations) * static_cast<double>(p_.size);
-    r.bw_avg_gbps = secs > 0 ? bytes * 8 / secs / 1e9 : 0;
-    r.msg_rate_mpps = secs > 0 ? static_cast<double>(r.iterations) / secs / 1e6 : 0;
-    r.bw_peak_gbps = r.bw_avg_gbps;
-    if (buckets.size() >= 3) {  // full 10 ms windows only (the first and last are partial)
-      uint64_t best = 0;
-      for (size_t i = 1; i + 1 < buckets.size(); ++i) best = std::max(best, buckets[i]);
-      r.bw_peak_gbps = std::max(r.bw_avg_gbps, static_cast<double>(best) * static_cast<double>(p_.size) * 8 /
-                                                   (static_cast<double>(kBucket) / 1e9) / 1e9);
-    }
-    if (!lat.empty()) {
-      std::sort(lat.begin(), lat.end());
-      auto pct = [&](double p) { return lat[std::min(lat.size() - 1, static_cast<size_t>(p * static_cast<double>(lat.size())))]; };
-      r.t_min = lat.front();
-      r.t_max = lat.back();
-      r.t_typical = pct(0.5);
-      double sum = 0, sq = 0;
-      for (double v : lat) sum += v;
-      r.t_avg = sum / static_cast<double>(lat.size());
-      for (double v : lat) sq += (v - r.t_avg) * (v - r.t_avg);
-      r.t_stdev = std::sqrt(sq / static_cast<double>(lat.size()));
-      r.p99 = pct(0.99);
-      r.p999 = pct(0.999);
-    }
-  }
-
-  void fill_counters(Result& r) const {
+  void fill_result(Result& r) const {
     r.verb = p_.verb;
     r.bytes = p_.size;
     r.qps = p_.qps;
     r.mtu = p_.mtu;
     r.spray = p_.spray;
-    fill_udp_counters(driver_->stats(), qps_, r);
+    fill_counters(qps_, r);
   }
 
   const Options& o_;
   TcpChannel ch_;
   Params p_;
   std::vector<uint8_t> buf_;
-  rc::ProtectionDomain pd_;
-  rc::MemoryRegion* mr_ = nullptr;
-  std::unique_ptr<rc::CompletionQueue> scq_, rcq_;
-  std::vector<std::unique_ptr<rc::QueuePair>> qps_;
+  PerfQps qps_;
   std::vector<exchange::PerftestDest> remote_;
-  std::unique_ptr<udp::UdpDriver> driver_;
   std::string atomic_note_;
 };
 

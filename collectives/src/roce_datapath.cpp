@@ -1,7 +1,7 @@
-// The RoCE transport's datapath thread: the only thread that touches the provider (udp driver or verbs
-// device), the QPs and the CQs. Each pass: turn what the application published (staging filled, ring consumed, abort/close
+// The RoCE transport's datapath thread: the only thread that touches the device (rfab's engine over UDP,
+// or verbs), the QPs and the CQs. Each pass: turn what the application published (staging filled, ring consumed, abort/close
 // requested) into work requests, let the driver move packets, and turn completions into published offsets
-// plus a Doorbell ring. With nothing to do it sleeps in the provider (epoll) until a packet, a QP timer, a
+// plus a Doorbell ring. With nothing to do it sleeps in the device (epoll) until a packet, a QP timer, a
 // keep-alive, or a wake-up from the application thread.
 #include <linux/futex.h>
 #include <pthread.h>
@@ -26,8 +26,8 @@ constexpr uint64_t kParkNs = 1'000'000;       // see park()
 void RoceTransport::Impl::post_recv(RocePeer& p) {
   rc::RecvWr wr;  // no SGE: only WRITE WITH IMMEDIATE arrives, its data goes where the RETH says
   wr.wr_id = static_cast<uint64_t>(p.rank);
-  rc::Status s = net->post_recv(p.rank, wr);
-  if (!s.ok() && !net->qp_in_error(p.rank))
+  rc::Status s = net->post_recv(p.qpn, wr);
+  if (!s.ok() && net->qp_state(p.qpn) != rc::QpState::err)
     throw Error(Status::Internal, std::string("RoCE post_recv: ") + s.what);
 }
 
@@ -41,7 +41,7 @@ bool RoceTransport::Impl::post_imm(RocePeer& p, uint32_t imm, uint64_t wr_id) {
   wr.imm = imm;
   wr.rdma.remote_addr = p.remote_va;
   wr.rdma.rkey = p.remote_rkey;
-  if (!net->post_send(p.rank, wr).ok()) return false;
+  if (!net->post_send(p.qpn, wr).ok()) return false;
   ++p.outstanding;
   return true;
 }
@@ -126,7 +126,7 @@ bool RoceTransport::Impl::service(uint64_t now) {
       wr.imm = roce::make_imm(roce::ImmKind::Data, p.posted + len);
       wr.rdma.remote_addr = p.remote_va + off;
       wr.rdma.rkey = p.remote_rkey;
-      if (!net->post_send(p.rank, wr).ok()) break;  // QP in error: its completions say why
+      if (!net->post_send(p.qpn, wr).ok()) break;  // QP in error: its completions say why
       ++p.outstanding;
       p.posted += len;
       p.last_post = now;
@@ -161,7 +161,7 @@ bool RoceTransport::Impl::service(uint64_t now) {
       wr.opcode = rc::WrOpcode::rdma_write;
       wr.rdma.remote_addr = p.remote_va;
       wr.rdma.rkey = p.remote_rkey;
-      if (net->post_send(p.rank, wr).ok()) {
+      if (net->post_send(p.qpn, wr).ok()) {
         ++p.outstanding;
         n_keepalives.fetch_add(1, std::memory_order_relaxed);
       }
@@ -181,8 +181,8 @@ bool RoceTransport::Impl::poll_completions() {
   std::array<rc::WorkCompletion, 64> wcs;
   bool any = false;
   auto peer_of = [&](const rc::WorkCompletion& wc) -> RocePeer* {
-    const int r = net->peer_of(wc.qp_num);
-    return r >= 0 && static_cast<size_t>(r) < peers.size() ? peers[static_cast<size_t>(r)].get() : nullptr;
+    const auto it = rank_of_qpn.find(wc.qp_num);
+    return it != rank_of_qpn.end() ? peers[static_cast<size_t>(it->second)].get() : nullptr;
   };
   for (size_t n; (n = net->poll_send(wcs)) > 0;) {
     any = true;
@@ -255,7 +255,7 @@ bool RoceTransport::Impl::pass(uint64_t now) {
 }
 
 // The datapath itself broke (a socket error): every peer is unreachable from here.
-void RoceTransport::Impl::provider_failed(const std::exception& e) {
+void RoceTransport::Impl::device_failed(const std::exception& e) {
   broken.store(true, std::memory_order_release);
   for (auto& pp : peers)
     if (pp) fail(*pp, std::string("RoCE datapath of rank ") + std::to_string(rank) + " failed: " + e.what());
@@ -320,7 +320,7 @@ void RoceTransport::Impl::run() {
     }
   } catch (const std::exception& e) {
     std::lock_guard lock(dp_mu);  // the application may be in a pass of its own
-    provider_failed(e);
+    device_failed(e);
   }
   while (!stop.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }

@@ -10,11 +10,13 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "rfab/collectives/doorbell.hpp"
 #include "rfab/collectives/roce_transport.hpp"
-#include "roce_provider.hpp"
+#include "rfab/endpoint/device.hpp"
+#include "roce_device.hpp"
 
 namespace rfab::coll {
 
@@ -69,7 +71,8 @@ struct RocePeer {
   udp::Address addr;   // its RoCE socket
   size_t cap = 0;
   RingMemory staging, ring;
-  RoceMr staging_mr, ring_mr;
+  endpoint::MemoryKey staging_mr, ring_mr;
+  uint32_t qpn = 0;    // our QP towards this peer
   uint32_t psn = 0;
   uint64_t remote_va = 0;
   uint32_t remote_rkey = 0;
@@ -113,15 +116,17 @@ struct RoceTransport::Impl {
   uint8_t ack_timeout = 16;      // IBTA code, from RFAB_TIMEOUT
   uint64_t keepalive_ns = 0;     // idle QPs send a zero-length write this often
   size_t max_write = 0;          // bytes per RDMA WRITE work request
-  uint32_t any_lkey = 0;         // provider's any_memory_lkey(); 0: no sending by reference
+  uint32_t any_lkey = 0;         // the device's any_memory_lkey(); 0: no sending by reference
   uint32_t max_send_wr = 512, max_recv_wr = 1024;
 
   std::vector<std::unique_ptr<RocePeer>> peers;  // indexed by rank; null for ranks not on RoCE
-  // QPs, CQs and memory registrations (udp: rfab's RC engine; verbs: an RDMA device). Declared after
-  // `peers` so it is destroyed first: registrations end before the rings they cover are freed.
-  std::unique_ptr<RoceProvider> net;
+  // QPs, CQs and memory registrations (rfab's RC engine over UDP, or an RDMA device through verbs).
+  // Declared after `peers` so it is destroyed first: registrations end before the rings they cover are
+  // freed.
+  std::unique_ptr<endpoint::Device> net;
+  std::unordered_map<uint32_t, int> rank_of_qpn;  // completions name the QP; the datapath needs the peer
 
-  // The provider, the QPs and the "datapath thread only" fields of RocePeer belong to whoever holds
+  // The device, the QPs and the "datapath thread only" fields of RocePeer belong to whoever holds
   // dp_mu: the datapath thread, or the application thread progressing inline while it waits in a
   // collective (RoceTransport::progress), which saves the wake-ups of handing each packet over.
   std::mutex dp_mu;
@@ -130,7 +135,7 @@ struct RoceTransport::Impl {
   std::atomic<uint32_t> app_driving{0};
   std::atomic<bool> dp_parked{false};
   bool app_drives = false;  // application thread only: it set app_driving
-  std::atomic<bool> broken{false};  // the provider threw: nobody progresses any more
+  std::atomic<bool> broken{false};  // the device threw: nobody progresses any more
 
   // The datapath thread sleeps in net->progress; net->wake() ends that sleep.
   std::atomic<bool> dp_sleeping{false};
@@ -145,7 +150,7 @@ struct RoceTransport::Impl {
   bool pass(uint64_t now);  // one round of service, packets and completions; dp_mu held
   void park();              // datapath thread: wait while the application progresses inline
   void unpark();            // application thread, after clearing app_driving: end a park now
-  void provider_failed(const std::exception& e);
+  void device_failed(const std::exception& e);
   bool service(uint64_t now);
   bool poll_completions();
   bool pending() const;

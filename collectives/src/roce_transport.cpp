@@ -1,4 +1,4 @@
-// RoCE transport: setup (provider, QPs, rings), the application side of each pair, peer checks, shutdown.
+// RoCE transport: setup (device, QPs, rings), the application side of each pair, peer checks, shutdown.
 // The datapath thread is in roce_datapath.cpp.
 #include <netinet/in.h>
 #include <pthread.h>
@@ -16,6 +16,7 @@
 #include <random>
 
 #include "rfab/collectives/types.hpp"
+#include "rfab/endpoint/connect.hpp"
 #include "rfab/udp/error.hpp"
 #include "roce_impl.hpp"
 #include "roce_window.hpp"
@@ -142,7 +143,7 @@ void RocePair::stop_qp(const char* why) {
   }
   {
     std::lock_guard lock(t_.dp_mu);
-    if (!t_.broken.load(std::memory_order_acquire)) t_.net->fail_qp(p_.rank);
+    if (!t_.broken.load(std::memory_order_acquire)) endpoint::fail_qp(*t_.net, p_.qpn);
     t_.fail(p_, why);  // (a closed peer keeps its state: it left normally)
   }
   if (!driving) {
@@ -193,9 +194,9 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
   // steps, big enough that per-write costs (completion, immediate, credit) stay small.
   t.max_write = std::min(opt.ring_bytes / 8, opt.write_bytes);
 
-  t.net = make_roce_provider(opt, rank);
+  t.net = open_roce_device(opt, rank);
   t.any_lkey = t.net->any_memory_lkey();
-  const udp::Address me = t.net->local();
+  const udp::Address me = t.net->address();
 
   const size_t n = std::max<size_t>(1, peers.size());
   t.peers.resize(static_cast<size_t>(nranks));
@@ -206,6 +207,11 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
   t.local.mtu = t.net->max_mtu(opt.mtu);
   t.local.ring_bytes = opt.ring_bytes;
   std::random_device rd;
+  try {
+    t.net->create_cqs(n * t.max_send_wr + 16, n * t.max_recv_wr + 16);
+  } catch (const endpoint::EndpointError& e) {
+    throw Error(Status::System, "RoCE transport of rank " + std::to_string(rank) + ": " + e.what());
+  }
   for (int r : peers) {
     if (r < 0 || r >= nranks || r == rank) throw Error(Status::Internal, "RoCE: bad peer rank " + std::to_string(r));
     auto p = std::make_unique<RocePeer>();
@@ -213,20 +219,26 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
     p->cap = opt.ring_bytes;
     p->staging = alloc_ring(p->cap);
     p->ring = alloc_ring(p->cap);
-    p->staging_mr = t.net->reg_mr(p->staging.get(), p->cap, rc::kLocalWrite);
-    p->ring_mr = t.net->reg_mr(p->ring.get(), p->cap, rc::kLocalWrite | rc::kRemoteWrite);
-    RoceQpSetup qs;
-    qs.peer = r;
-    qs.max_send_wr = t.max_send_wr;
-    qs.max_recv_wr = t.max_recv_wr;
+    endpoint::QpConfig qc;
+    qc.cap = {t.max_send_wr, t.max_recv_wr, 1, 1};
+    qc.qp_num = static_cast<uint32_t>(r) + 1;  // the engine's QPN names the peer (a verbs device picks its own)
     // Packets in flight per QP: what the receiver's socket buffer absorbs, shared among the peers.
-    qs.max_outstanding = std::clamp<uint32_t>(static_cast<uint32_t>(1024 / n), 64, 512);
-    const uint32_t qpn = t.net->create_qp(qs, n);
+    qc.max_outstanding = std::clamp<uint32_t>(static_cast<uint32_t>(1024 / n), 64, 512);
+    try {
+      p->staging_mr = t.net->reg_mr(p->staging.get(), p->cap, rc::kLocalWrite);
+      p->ring_mr = t.net->reg_mr(p->ring.get(), p->cap, rc::kLocalWrite | rc::kRemoteWrite);
+      p->qpn = endpoint::open_qp(*t.net, qc, rc::kRemoteWrite);
+    } catch (const endpoint::EndpointError& e) {
+      throw Error(Status::System, "RoCE transport of rank " + std::to_string(rank) + ", QP to rank " +
+                                      std::to_string(r) + ": " + e.what());
+    }
+    const uint32_t qpn = p->qpn;
+    t.rank_of_qpn[qpn] = r;
     t.peers[static_cast<size_t>(r)] = std::move(p);  // before post_recv: errors name the peer
     RocePeer& pr = *t.peers[static_cast<size_t>(r)];
     for (uint32_t i = 0; i < t.max_recv_wr; ++i) t.post_recv(pr);
     pr.psn = rd() & 0xFFFFFF;
-    t.local.qps.push_back(RoceEndpoint::Qp{r, qpn, pr.psn, pr.ring_mr.va, pr.ring_mr.rkey});
+    t.local.qps.push_back(RoceEndpoint::Qp{r, qpn, pr.psn, pr.ring_mr.addr, pr.ring_mr.rkey});
     pr.pair = std::make_unique<RocePair>(t, pr);
   }
 }
@@ -253,11 +265,11 @@ void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
                                                std::to_string(p.cap) + " bytes, rank " + std::to_string(p.rank) +
                                                " " + std::to_string(e.ring_bytes) + " (set RFAB_ROCE_RING_BYTES alike)");
     auto addr = udp::Address::parse(e.ip, e.port);
-    if (!addr || addr->v6 != t.net->local().v6)
+    if (!addr || addr->v6 != t.net->address().v6)
       throw Error(Status::InvalidArgument, "RoCE: rank " + std::to_string(p.rank) + " publishes address '" + e.ip +
                                                "', unusable from " + t.local.ip + " (IPv4 and IPv6 do not mix)");
     // A rank whose store connection went over loopback publishes 127.0.0.1: unreachable from other hosts.
-    const bool lo_local = is_loopback(t.net->local()), lo_remote = is_loopback(*addr);
+    const bool lo_local = is_loopback(t.net->address()), lo_remote = is_loopback(*addr);
     if (lo_local != lo_remote) {
       const int culprit = lo_local ? t.rank : p.rank;
       throw Error(Status::InvalidArgument,
@@ -270,14 +282,23 @@ void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
     p.addr = *addr;
     p.remote_va = q->ring_va;
     p.remote_rkey = q->rkey;
-    RoceQpConnect c;
+    endpoint::ConnectParams c;
     c.peer = p.addr;
-    c.qpn = q->qpn;
-    c.psn = q->psn;
-    c.sq_psn = p.psn;
+    c.remote_qpn = q->qpn;
+    c.remote_psn = q->psn;
+    c.local_psn = p.psn;
     c.mtu = std::min(t.local.mtu, e.mtu);
+    c.access = rc::kRemoteWrite;
+    c.max_dest_rd_atomic = 1;  // only WRITEs cross a pair
+    c.max_rd_atomic = 1;
+    c.min_rnr_timer = 1;  // 0.01 ms: the datapath reposts receives at once
     c.ack_timeout = t.ack_timeout;
-    t.net->connect_qp(p.rank, c);
+    try {
+      endpoint::connect(*t.net, p.qpn, c);
+    } catch (const endpoint::EndpointError& err) {
+      throw Error(Status::System, "RoCE transport of rank " + std::to_string(t.rank) + ", QP to rank " +
+                                      std::to_string(p.rank) + ": " + err.what());
+    }
   }
   t.thread = std::thread([&t] { t.run(); });
 }
@@ -303,7 +324,7 @@ RoceTransport::~RoceTransport() {
     std::fprintf(stderr, "rfab roce rank %d (%s): writes %llu credits %llu keepalives %llu\n", t.rank,
                  t.net->name().c_str(), (unsigned long long)t.n_writes.load(), (unsigned long long)t.n_credits.load(),
                  (unsigned long long)t.n_keepalives.load());
-    t.net->print_debug(stderr, t.rank);
+    print_device_counters(stderr, *t.net, t.rank, t.rank_of_qpn);
   }
 }
 
@@ -349,7 +370,7 @@ bool RoceTransport::progress() {
   try {
     return t.pass(t.net->now());
   } catch (const std::exception& e) {
-    t.provider_failed(e);
+    t.device_failed(e);
     return true;
   }
 }

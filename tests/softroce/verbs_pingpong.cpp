@@ -1,5 +1,5 @@
-// rfab_verbs_pingpong: two processes (normally two soft-RoCE lab guests) connect RC queue pairs of rfab's
-// libibverbs driver over TCP-exchanged addresses, then
+// rfab_verbs_pingpong: two processes (normally two soft-RoCE lab guests) connect RC queue pairs of the
+// endpoint layer's verbs device (fabric/endpoint) over TCP-exchanged addresses, then
 //   1. SEND ping-pong (64 B, payload checked both ways), round-trip time reported;
 //   2. client RDMA WRITEs a patterned buffer into the server's MR, then SEND-with-immediate; server checks it;
 //   3. client RDMA READs a buffer the server patterned; client checks it.
@@ -20,7 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "rfab/verbs/rc_qp.hpp"
+#include "rfab/endpoint/connect.hpp"
+#include "rfab/endpoint/verbs_device.hpp"
 
 using namespace rfab;
 using Clock = std::chrono::steady_clock;
@@ -40,7 +41,7 @@ struct Args {
   uint16_t port = 18600;
   int iters = 1000;
   size_t size = 1 << 20;
-  verbs::Selection sel;
+  endpoint::VerbsConfig sel;
 };
 
 // What each side tells the other over TCP: its QP address and the MR the peer may WRITE/READ.
@@ -103,27 +104,20 @@ int tcp_accept(const Args& a) {
 
 uint8_t pattern(size_t i, uint32_t seed) { return static_cast<uint8_t>((i * 2654435761u + seed) >> 7); }
 
-// Send and receive completions share one CQ, and their order across the two queues is not defined: the
-// peer's pong can complete our receive before the ACK of our ping completes the send. A completion of
-// the other kind is kept for the expect() that wants it.
-std::vector<rc::WorkCompletion> g_early;
-
-rc::WorkCompletion expect(verbs::RcQueuePair& qp, rc::WcOpcode op, const char* what) {
-  for (size_t i = 0; i < g_early.size(); ++i) {
-    if (g_early[i].opcode != op) continue;
-    rc::WorkCompletion wc = g_early[i];
-    g_early.erase(g_early.begin() + static_cast<std::ptrdiff_t>(i));
-    return wc;
+// The next completion of the send queue (receive: false) or the receive queue, which must be of kind `op`.
+// Busy-polls: rxe and RNICs complete in microseconds. Every wait has a deadline.
+rc::WorkCompletion expect(endpoint::Device& dev, rc::WcOpcode op, const char* what) {
+  const bool recv = op == rc::WcOpcode::recv || op == rc::WcOpcode::recv_rdma_with_imm;
+  const auto until = Clock::now() + kWait;
+  rc::WorkCompletion wc;
+  for (uint64_t spins = 0;; ++spins) {
+    if ((recv ? dev.poll_recv({&wc, 1}) : dev.poll_send({&wc, 1})) == 1) break;
+    dev.progress(0);
+    if ((spins & 1023) == 0 && Clock::now() >= until) throw Fail(std::string(what) + ": no completion within 15 s");
   }
-  for (;;) {
-    auto wc = qp.wait_one(kWait);
-    if (!wc) throw Fail(std::string(what) + ": no completion within 15 s");
-    if (wc->status != rc::WcStatus::success)
-      throw Fail(std::string(what) + ": completion status " + rc::to_string(wc->status));
-    if (wc->opcode == op) return *wc;
-    if (g_early.size() >= 16) throw Fail(std::string(what) + ": 16 completions of other kinds, none of the expected");
-    g_early.push_back(*wc);
-  }
+  if (wc.status != rc::WcStatus::success) throw Fail(std::string(what) + ": completion status " + rc::to_string(wc.status));
+  if (wc.opcode != op) throw Fail(std::string(what) + ": a completion of another kind arrived");
+  return wc;
 }
 
 void check(rc::Status s, const char* what) {
@@ -131,35 +125,50 @@ void check(rc::Status s, const char* what) {
 }
 
 int run(const Args& a) {
-  auto ep = verbs::choose_endpoint(verbs::selection_from_env(a.sel));
-  std::printf("verbs: %s port %u GID index %d (%s), active MTU %d\n", ep.device.c_str(), ep.port, ep.gid_index,
-              ep.ipv4().c_str(), ep.active_mtu);
-  verbs::Device dev(ep);
+  endpoint::VerbsConfig vc = a.sel;
+  vc.sleep = false;
+  auto dev = endpoint::make_verbs_device(vc);
+  std::printf("verbs: %s (%s), path MTU up to %u\n", dev->name().c_str(), dev->address().ip_string().c_str(),
+              dev->max_mtu(4096));
   // One MR: [0,size) the region the peer writes/reads, [size,2size) local bulk, then 64 B send + 64 B recv.
   std::vector<uint8_t> buf(2 * a.size + 128);
-  verbs::MemoryRegion mr(dev, buf.data(), buf.size(), rc::kLocalWrite | rc::kRemoteWrite | rc::kRemoteRead);
-  verbs::RcQueuePair qp(dev);
+  const endpoint::MemoryKey mr = dev->reg_mr(buf.data(), buf.size(), rc::kLocalWrite | rc::kRemoteWrite | rc::kRemoteRead);
+  dev->create_cqs(16, 16);
+  endpoint::QpConfig qc;
+  qc.cap = {4, 4, 1, 1};
+  const uint32_t qpn = endpoint::open_qp(*dev, qc, rc::kRemoteWrite | rc::kRemoteRead);
+  const uint32_t psn = static_cast<uint32_t>(Clock::now().time_since_epoch().count()) & 0xFFFFFF;
   const size_t send_off = 2 * a.size, recv_off = send_off + 64;
+  auto sge = [&](size_t off, uint32_t len) { return rc::Sge{mr.addr + off, len, mr.lkey}; };
 
   int fd = a.server ? tcp_accept(a) : tcp_connect(a);
-  auto la = qp.local_address();
-  Wire mine{la.qp_num, la.psn, {}, reinterpret_cast<uint64_t>(buf.data()), mr.rkey(), static_cast<uint32_t>(a.size)};
-  std::memcpy(mine.gid, la.gid.data(), 16);
+  Wire mine{qpn, psn, {}, mr.addr, mr.rkey, static_cast<uint32_t>(a.size)};
+  std::memcpy(mine.gid, dev->gid().data(), 16);
   Wire theirs{};
   write_all(fd, &mine, sizeof mine);
   read_all(fd, &theirs, sizeof theirs);
   if (theirs.len != a.size) throw Fail("peer uses --size " + std::to_string(theirs.len));
-  verbs::QpAddress ra{theirs.qpn, theirs.psn, {}};
-  std::memcpy(ra.gid.data(), theirs.gid, 16);
-  qp.connect(ra);
+  endpoint::Gid their_gid;
+  std::memcpy(their_gid.data(), theirs.gid, 16);
+  endpoint::ConnectParams cp;
+  cp.peer = udp::Address::from_gid(their_gid, 4791);
+  cp.remote_qpn = theirs.qpn;
+  cp.remote_psn = theirs.psn;
+  cp.local_psn = psn;
+  cp.mtu = dev->max_mtu(4096);  // both guests' rxe ports run at the same active MTU
+  cp.access = rc::kRemoteWrite | rc::kRemoteRead;
+  cp.max_dest_rd_atomic = 16;
+  cp.max_rd_atomic = 16;
+  cp.min_rnr_timer = 12;
+  endpoint::connect(*dev, qpn, cp);
   // Both sides post their first receive before saying "ready", so no SEND meets an empty receive queue.
-  const rc::Sge rsge = mr.sge(recv_off, 64), ssge = mr.sge(send_off, 64);
-  auto post_recv = [&] { check(qp.post_recv({1, std::span(&rsge, 1)}), "post_recv"); };
+  const rc::Sge rsge = sge(recv_off, 64), ssge = sge(send_off, 64);
+  auto post_recv = [&] { check(dev->post_recv(qpn, {1, std::span(&rsge, 1)}), "post_recv"); };
   post_recv();
   char ready = 'R';
   write_all(fd, &ready, 1);
   read_all(fd, &ready, 1);
-  std::printf("connected: local QP 0x%x <-> remote QP 0x%x\n", la.qp_num, theirs.qpn);
+  std::printf("connected: local QP 0x%x <-> remote QP 0x%x\n", qpn, theirs.qpn);
 
   // 1. ping-pong
   auto t0 = Clock::now();
@@ -171,11 +180,11 @@ int run(const Args& a) {
       w.wr_id = 2;
       w.opcode = rc::WrOpcode::send;
       w.sg_list = std::span(&ssge, 1);
-      check(qp.post_send(w), "post_send ping");
-      expect(qp, rc::WcOpcode::send, "ping send");
+      check(dev->post_send(qpn, w), "post_send ping");
+      expect(*dev, rc::WcOpcode::send, "ping send");
     };
     auto recv_ping = [&] {
-      auto wc = expect(qp, rc::WcOpcode::recv, "ping receive");
+      auto wc = expect(*dev, rc::WcOpcode::recv, "ping receive");
       if (wc.byte_len != 64) throw Fail("ping " + std::to_string(i) + ": received " + std::to_string(wc.byte_len) + " B");
       for (size_t k = 0; k < 64; ++k)
         if (buf[recv_off + k] != pattern(k, static_cast<uint32_t>(i)))
@@ -196,7 +205,7 @@ int run(const Args& a) {
   // 2. WRITE (client -> server) + SEND_WITH_IMM; 3. READ (client <- server).
   if (!a.server) {
     for (size_t k = 0; k < a.size; ++k) buf[a.size + k] = pattern(k, 1);
-    const rc::Sge bulk = mr.sge(a.size, static_cast<uint32_t>(a.size));
+    const rc::Sge bulk = sge(a.size, static_cast<uint32_t>(a.size));
     rc::SendWr w;
     w.wr_id = 3;
     w.opcode = rc::WrOpcode::rdma_write;
@@ -204,17 +213,17 @@ int run(const Args& a) {
     w.rdma.remote_addr = theirs.addr;
     w.rdma.rkey = theirs.rkey;
     t0 = Clock::now();
-    check(qp.post_send(w), "post_send WRITE");
-    expect(qp, rc::WcOpcode::rdma_write, "RDMA WRITE");
+    check(dev->post_send(qpn, w), "post_send WRITE");
+    expect(*dev, rc::WcOpcode::rdma_write, "RDMA WRITE");
     const double wsec = std::chrono::duration<double>(Clock::now() - t0).count();
     rc::SendWr n;
     n.wr_id = 4;
     n.opcode = rc::WrOpcode::send_with_imm;
     n.imm = 0xC0FFEE;
     n.sg_list = std::span(&ssge, 1);
-    check(qp.post_send(n), "post_send notify");
-    expect(qp, rc::WcOpcode::send, "notify send");
-    auto v = expect(qp, rc::WcOpcode::recv, "server's verdict");  // imm 1 = server verified the WRITE
+    check(dev->post_send(qpn, n), "post_send notify");
+    expect(*dev, rc::WcOpcode::send, "notify send");
+    auto v = expect(*dev, rc::WcOpcode::recv, "server's verdict");  // imm 1 = server verified the WRITE
     if (!(v.wc_flags & rc::kWcWithImm) || v.imm != 1) throw Fail("server found the RDMA WRITE data wrong");
     post_recv();
     std::printf("RDMA WRITE: %zu B, verified by the server, %.1f Mbit/s\n", a.size, static_cast<double>(a.size) * 8 / wsec / 1e6);
@@ -227,17 +236,17 @@ int run(const Args& a) {
     r.rdma.remote_addr = theirs.addr;
     r.rdma.rkey = theirs.rkey;
     t0 = Clock::now();
-    check(qp.post_send(r), "post_send READ");
-    auto rwc = expect(qp, rc::WcOpcode::rdma_read, "RDMA READ");
+    check(dev->post_send(qpn, r), "post_send READ");
+    auto rwc = expect(*dev, rc::WcOpcode::rdma_read, "RDMA READ");
     const double rsec = std::chrono::duration<double>(Clock::now() - t0).count();
     for (size_t k = 0; k < a.size; ++k)
       if (buf[a.size + k] != pattern(k, 2)) throw Fail("RDMA READ: byte " + std::to_string(k) + " differs");
     std::printf("RDMA READ: %u B, verified, %.1f Mbit/s\n", rwc.byte_len, static_cast<double>(a.size) * 8 / rsec / 1e6);
     n.imm = 2;  // tell the server we are done
-    check(qp.post_send(n), "post_send bye");
-    expect(qp, rc::WcOpcode::send, "bye send");
+    check(dev->post_send(qpn, n), "post_send bye");
+    expect(*dev, rc::WcOpcode::send, "bye send");
   } else {
-    auto wc = expect(qp, rc::WcOpcode::recv, "WRITE notification");
+    auto wc = expect(*dev, rc::WcOpcode::recv, "WRITE notification");
     if (!(wc.wc_flags & rc::kWcWithImm) || wc.imm != 0xC0FFEE) throw Fail("notification without the expected immediate");
     post_recv();
     bool ok = true;
@@ -248,11 +257,11 @@ int run(const Args& a) {
     v.opcode = rc::WrOpcode::send_with_imm;
     v.imm = ok ? 1 : 0;
     v.sg_list = std::span(&ssge, 1);
-    check(qp.post_send(v), "post_send verdict");
-    expect(qp, rc::WcOpcode::send, "verdict send");
+    check(dev->post_send(qpn, v), "post_send verdict");
+    expect(*dev, rc::WcOpcode::send, "verdict send");
     if (!ok) throw Fail("RDMA WRITE data differs from the client's pattern");
     std::printf("RDMA WRITE: %zu B received and verified\n", a.size);
-    auto bye = expect(qp, rc::WcOpcode::recv, "client's bye");
+    auto bye = expect(*dev, rc::WcOpcode::recv, "client's bye");
     if (bye.imm != 2) throw Fail("unexpected final message");
   }
   ::close(fd);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "rfab/endpoint/connect.hpp"
+
 namespace rfab::emu {
 namespace {
 
@@ -82,26 +84,21 @@ RcHostStack::RcHostStack(const topo::FatTree& tree, const EmuConfig& config, std
 RcHostStack::~RcHostStack() = default;
 
 void RcHostStack::connect(Endpoint& ep, uint32_t remote_qpn) {
-  rc::QpAttr a;
-  a.qp_state = rc::QpState::init;
-  a.qp_access_flags = rc::kRemoteWrite;
-  auto check = [](const rc::Status& st, const char* step) {
-    if (!st.ok()) throw std::runtime_error(std::string("emulator: rc QP setup failed at ") + step);
-  };
-  check(ep.qp->modify(a, rc::kQpState | rc::kQpAccessFlags | rc::kQpPkeyIndex | rc::kQpPort), "INIT");
-  a.qp_state = rc::QpState::rtr;
-  rc::mtu_from_bytes(cfg_.mtu, a.path_mtu);
-  a.dest_qp_num = remote_qpn;
-  a.rq_psn = 0;
-  check(ep.qp->modify(a, rc::kQpState | rc::kQpPathMtu | rc::kQpDestQpn | rc::kQpRqPsn | rc::kQpMaxDestRdAtomic |
-                             rc::kQpMinRnrTimer),
-        "RTR");
-  a.qp_state = rc::QpState::rts;
-  a.sq_psn = 0;
-  a.timeout = 8;  // 4.096 us x 2^8 ~ 1 ms: several fabric RTTs even under PFC
-  check(ep.qp->modify(a, rc::kQpState | rc::kQpTimeout | rc::kQpRetryCnt | rc::kQpRnrRetry | rc::kQpSqPsn |
-                             rc::kQpMaxQpRdAtomic),
-        "RTS");
+  endpoint::ConnectParams p;
+  p.remote_qpn = remote_qpn;
+  p.remote_psn = 0;
+  p.local_psn = 0;
+  p.mtu = cfg_.mtu;
+  p.access = rc::kRemoteWrite;
+  p.max_dest_rd_atomic = 16;
+  p.max_rd_atomic = 16;
+  p.min_rnr_timer = 12;
+  p.ack_timeout = 8;  // 4.096 us x 2^8 ~ 1 ms: several fabric RTTs even under PFC
+  try {
+    endpoint::connect(*ep.qp, p);
+  } catch (const endpoint::EndpointError& e) {
+    throw std::runtime_error(std::string("emulator: rc QP setup failed: ") + e.what());
+  }
 }
 
 void RcHostStack::attach(HostServices& services) {

@@ -1,6 +1,6 @@
-// RoCE transport between ranks on different hosts: rfab's RC engine (fabric/rc) over the kernel-UDP
-// datapath (fabric/datapath/udp), one RC queue pair per remote peer, all on one UdpDriver; or the same
-// protocol on an RDMA device through libibverbs (src/roce_provider.hpp).
+// RoCE transport between ranks on different hosts: one RC queue pair per remote peer, all on one device of
+// the endpoint layer (fabric/endpoint): rfab's RC engine over kernel UDP, or an RDMA device through
+// libibverbs (src/roce_device.hpp chooses).
 //
 // Data path, per direction of a pair:
 //   sender   : try_send copies into a registered staging ring that mirrors the receiver's ring byte for byte
@@ -41,7 +41,7 @@ struct RoceOptions {
   uint64_t spin_ns = 0;  // datapath polls this long before sleeping (RFAB_ROCE_SPIN_US; 0: measured best when
                          // ranks' threads outnumber cores, as on the 2-vCPU test VM)
   bool verify_icrc = true;                 // check received ICRCs (RFAB_ROCE_VERIFY_ICRC=0 trusts the UDP checksum)
-  // Messages of at least this many bytes are sent straight from the caller's buffer where the provider
+  // Messages of at least this many bytes are sent straight from the caller's buffer where the device
   // can (udp; RFAB_ROCE_ZERO_COPY_MIN, "off" never): a copy into staging saved, paid for by waiting for
   // the peer's acknowledgement before the call returns.
   size_t zero_copy_min = size_t{64} << 10;

@@ -1,5 +1,5 @@
-// Conversions between rfab's RC types and libibverbs' that every user of libibverbs in rfab needs (the RC
-// driver here, the collectives' verbs provider): one definition, one set of error texts.
+// Conversions between rfab's RC types and libibverbs' (used by the endpoint layer's verbs device): one
+// definition, one set of error texts.
 #pragma once
 #include <infiniband/verbs.h>
 

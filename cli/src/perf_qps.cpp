@@ -1,0 +1,87 @@
+#include "perf_qps.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "commands.hpp"
+#include "rfab/endpoint/engine_device.hpp"
+#include "rfab/endpoint/verbs_device.hpp"
+#include "rfab/fault/fault_config.hpp"
+
+namespace rfab::cli::perf {
+namespace {
+
+std::unique_ptr<endpoint::Device> open_device(const Options& o, const std::string& local_ip, unsigned ipv4_id_window) {
+  if (o.verbs) {
+    endpoint::VerbsConfig vc;
+    vc.device = o.device;
+    vc.gid_index = o.gid_index;
+    vc.sleep = false;  // a benchmark polls
+    return endpoint::make_verbs_device(vc);
+  }
+  udp::DriverConfig dc;
+  dc.local = udp::Address::parse_or_throw(local_ip, o.udp_port, "--local");
+  dc.gso = o.gso;
+  dc.gather = o.gather;
+  dc.ipv4_id_window = ipv4_id_window;
+  dc.socket.busy_poll_us = o.busy_poll_us;
+  if (!o.faults.empty()) dc.rx_faults = fault::parse_fault(o.faults);
+  return endpoint::make_udp_device(dc);
+}
+
+}  // namespace
+
+PerfQps open_perf_device(const Options& o, const std::string& local_ip, unsigned ipv4_id_window) {
+  try {
+    PerfQps q;
+    q.dev = open_device(o, local_ip, ipv4_id_window);
+    return q;
+  } catch (const std::exception& e) {
+    throw ExitError{2, (o.verbs ? "--verbs: " : "") + std::string(e.what())};
+  }
+}
+
+void create_perf_qps(PerfQps& q, uint8_t* buf, size_t len, uint32_t access, const QpSizes& sz) {
+  try {
+    q.mr = q.dev->reg_mr(buf, len, access);
+    const size_t cq = size_t{sz.qps} * (sz.send_depth + sz.recv_depth) + 16;
+    q.dev->create_cqs(cq, cq);
+    std::random_device rd;
+    for (uint32_t i = 0; i < sz.qps; ++i) {
+      endpoint::QpConfig c;
+      c.cap = {std::max<uint32_t>(sz.send_depth, 1), std::max<uint32_t>(sz.recv_depth, 1), 1, 1};
+      c.max_outstanding = sz.max_outstanding;
+      q.qpn.push_back(endpoint::open_qp(*q.dev, c, access & ~uint32_t{rc::kLocalWrite}));
+      q.psn.push_back(rd() & 0xFFFFFF);
+    }
+  } catch (const endpoint::EndpointError& e) {
+    throw ExitError{2, e.what()};
+  }
+}
+
+void connect_perf_qp(PerfQps& q, uint32_t i, const endpoint::ConnectParams& params) {
+  try {
+    endpoint::connect(*q.dev, q.qpn[i], params);
+  } catch (const endpoint::EndpointError& e) {
+    throw ExitError{2, std::string("QP setup: ") + e.what()};
+  }
+}
+
+void fill_counters(const PerfQps& q, Result& r) {
+  const endpoint::DeviceCounters c = q.dev->counters();
+  r.tx_packets = c.tx_packets;
+  r.rx_packets = c.rx_packets;
+  r.tx_syscalls = c.tx_syscalls;
+  r.rx_syscalls = c.rx_syscalls;
+  r.rx_bad_icrc = c.rx_bad_icrc;
+  for (uint32_t qpn : q.qpn) {
+    const rc::QpStats s = q.dev->qp_stats(qpn);
+    r.retransmits += s.retransmits;
+    r.timeouts += s.timeouts;
+    r.duplicates += s.duplicates;
+    r.out_of_order += s.out_of_order;
+  }
+  r.datapath = q.dev->name();
+}
+
+}  // namespace rfab::cli::perf
