@@ -7,7 +7,7 @@
 # Usage: scripts/bench-coll-netns.sh [BUILD_DIR] [MIN] [MAX] [ITERS]     e.g. build/release 1M 256M 10
 # Environment: COLLS (default "allreduce"; Gloo runs allreduce, allgather, broadcast), JSON=file (raw rows),
 # REPEAT (default 3): the three are run in turn REPEAT times and each figure is the median of its runs, so
-# a burst of load on this shared machine moves one run, not the table.
+# a burst of load on a shared machine moves one run, not the table.
 #
 # How OpenMPI reaches ranks in namespaces: mpirun's ranks talk to their launcher over PMIx on 127.0.0.1,
 # which a rank inside another namespace cannot reach. So mpirun treats each namespace as a remote host:
@@ -78,7 +78,7 @@ run_mpi() {
   [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null || return 0
   cat >"$OUT/nsrsh" <<'EOF'
 #!/bin/sh
-# rsh agent for mpirun: the "host" is a network namespace on this machine.
+# rsh agent for mpirun: the "host" is a network namespace on the local machine.
 while [ "${1#-}" != "$1" ]; do shift; done
 host=$1; shift
 exec ip netns exec "$host" sh -c "$*"

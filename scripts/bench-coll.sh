@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side collective benchmark on this machine: rfab (shared memory) vs OpenMPI (its default
+# Side-by-side collective benchmark on one machine: rfab (shared memory) vs OpenMPI (its default
 # shared-memory transport) vs Gloo (TCP over loopback), same sizes and busbw factors, one table per
 # collective with ratios. Usage: scripts/bench-coll.sh [BUILD_DIR] [NRANKS] [MIN] [MAX] [ITERS]
 #   e.g. scripts/bench-coll.sh build/release 2 8 256M 20

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: what rfab does end to end on this machine. Grows with the project.
+# The main job (`make demo`): each face of rfab end to end on one machine, pcaps first, then two network
+# namespaces as two hosts (root).
 set -euo pipefail
 BUILD=${1:-build/release}
 RFAB="$BUILD/cli/rfab"
