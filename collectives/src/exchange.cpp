@@ -214,14 +214,13 @@ void Exchange::run() {
 void Exchange::run_ops() {
   remaining_ = ops_.size();
   std::vector<PeerNeed> peers;
-  // Clocks are read only once the call waits (a clock read is tens of ns on this VM; a tiny allreduce
-  // is ~300 ns): the deadline starts at the first sleep, the spin after its first 64 polls.
+  // Clocks are read only once the call waits (a clock read can cost tens of ns under a hypervisor, a
+  // tiny allreduce a few hundred): the deadline starts at the first sleep, the spin after its first 64 polls.
   Clock::time_point last_progress{};
   bool moved_since_check = false;
   // Waiting goes spin (by time: pause costs differ by CPU) -> a few yields -> futex sleeps in slices.
-  // The spin is pure polling: no syscall in it. It used to sched_yield() every 64 pauses, which on this VM
-  // costs 1.2-1.5 us per call (every kernel entry goes through the hypervisor), so a message arriving
-  // during the yield waited for it.
+  // The spin is pure polling: no syscall in it. A kernel entry can cost microseconds in a guest (every one
+  // goes through the hypervisor), and a message arriving during a sched_yield() would wait for it.
   // Ranks that share a core with their peer (local ranks > cores) get a 2 us spin and reach the yields
   // and the futex quickly, so oversubscription still progresses.
   int spins = 0, yields = 0;

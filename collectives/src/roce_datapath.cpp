@@ -300,7 +300,7 @@ void RoceTransport::Impl::run() {
         continue;
       }
       // Poll a little before sleeping (each pass is a non-blocking recvmmsg): an answer often comes back
-      // within microseconds, while waking from epoll costs tens of microseconds on a VM.
+      // within microseconds, while waking from epoll can cost tens of microseconds (more in a guest).
       if (idle_since == 0) idle_since = now;
       if (now - idle_since < opt.spin_ns) continue;
       dp_sleeping.store(true, std::memory_order_seq_cst);

@@ -37,11 +37,9 @@ uint8_t ack_timeout_code(std::chrono::milliseconds timeout) {
 }
 
 // Lets the kernel read every page of [p, p + bytes) once, as sendmsg will (it copies payloads straight
-// from staging). On a guest with shadow page tables (this PVM test VM) the kernel's first access to each
-// user page costs microseconds even after user space touched it, which made every message slow until
-// the streams had gone once round their 4 MiB rings (32 KiB allreduce between namespaces: 170-200 us for
-// the first ~130 calls, 65-80 us after; with this, 65-80 us from the first call). Elsewhere it is ~1 ms of
-// setup. A 64 KiB window of a memfd is rewritten, so it holds no more memory than that.
+// from staging). On a guest with shadow page tables the kernel's first access to each user page costs
+// microseconds even after user space touched it, which makes every message slow until the streams have
+// gone once round their rings (figures in bench/results). Elsewhere it is about a millisecond of setup. A 64 KiB window of a memfd is rewritten, so it holds no more memory than that.
 void warm_for_kernel(void* p, size_t bytes) {
   const int fd = memfd_create("rfab-warm", MFD_CLOEXEC);
   if (fd < 0) return;  // only an optimisation

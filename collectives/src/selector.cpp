@@ -1,5 +1,5 @@
 // Which algorithm runs when the user did not force one (RFAB_ALGO or the per-call override). Thresholds
-// come from measurements on a 2-core VM (bench/); latency-bound sizes use log-step algorithms, large sizes
+// come from scripts/bench-coll.sh runs (bench/results); latency-bound sizes use log-step algorithms, large sizes
 // the bandwidth-optimal ring.
 #include "rfab/collectives/algorithms.hpp"
 

@@ -31,10 +31,9 @@ size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 #define MADV_POPULATE_WRITE 23  // Linux 5.14
 #endif
 // Maps a ring's pages into this process and touches every one before the first message. Left to the first
-// lap around the ring, each new 4 KiB costs a fault in both processes; on this VM (a PVM guest: presumably
-// the hypervisor fills its shadow page tables lazily, since the guest counted no extra page faults) that
-// was ~6 us per page per process, i.e. 50 us per 16 KiB allreduce until 4 MiB had gone through each ring:
-// most of a 20-iteration benchmark. MADV_POPULATE_WRITE alone fills only the guest's page tables, hence
+// lap around the ring, each new 4 KiB costs a fault in both processes, and on a guest whose hypervisor
+// fills shadow page tables lazily several microseconds per page per process (the guest counts no extra
+// page faults): most of a short benchmark's time. MADV_POPULATE_WRITE alone fills only the guest's page tables, hence
 // the touch. `writable`: the ring we produce into (nothing of ours is in it yet, so writing is safe); the
 // ring we consume from is only read (its producer may already be writing to it).
 void populate(std::byte* p, size_t n, bool writable) {
@@ -180,7 +179,7 @@ std::byte* ShmSegment::ring_data(int src) {
 // Inline messages (at most kInlineLines * 56 bytes): k = ceil(size / 56) cache lines, each holding 56 payload
 // bytes and, in its last 8, a flag stored after that payload. The consumer polls the flags instead of the
 // tail, so the message costs one round of cache-line transfers instead of two dependent ones (tail, then
-// data): 8 B allreduce 0.69 -> 0.60 us (a line transfer between the two vCPUs is ~0.3 us). One line is
+// data); a line transfer between cores costs a few hundred nanoseconds. One line is
 // read in place; more are gathered into staging_ (at most 448 bytes). flag = ((line offset << 3) | size)
 // ^ salt: an older lap's flag never matches (offsets only grow), stale payload bytes match with
 // probability 2^-63 (random salt). An inline message never straddles the ring's end (both ends skip to the

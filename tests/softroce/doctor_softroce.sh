@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest (label softroce): `rfab softroce up/down/status` and `rfab doctor` inside an rxe guest (one guest
-# booted without rxe0), then both on this host, which has no RDMA in its kernel.
+# booted without rxe0), then both on the test host (which must then report the absence of RDMA cleanly).
 # Usage: doctor_softroce.sh RFAB_BINARY WORKDIR        Exit 77 (skipped) when the lab cannot run here.
 set -euo pipefail
 RFAB=$1 WORK=$2

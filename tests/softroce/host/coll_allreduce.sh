@@ -18,7 +18,7 @@ while read -r port nrows args; do
   rows=$(grep -cE '^ +[0-9]+ +[0-9]+ +float' "$out" || true)
   bad=$(awk '/^ +[0-9]+ +[0-9]+ +float/ && ($9 != 0 || $13 != 0)' "$out" | wc -l)
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  if [ $st = 0 ] && [ "$rows" -eq "$nrows" ] && [ "$bad" -eq 0 ] && grep -q "rfab roce rank 0 (udp)" "$out"; then
+  if [ $st = 0 ] && [ "$rows" -eq "$nrows" ] && [ "$bad" -eq 0 ] && grep -q "rfab roce rank 0 (kernel UDP " "$out"; then
     echo "coll-mixed: run $k rank 0 (udp) PASS: $rows sizes, #wrong 0, after $ms ms"
   else
     echo "coll-mixed: run $k rank 0 (udp) FAIL: exit $st, $rows of $nrows sizes, $bad rows with #wrong != 0"

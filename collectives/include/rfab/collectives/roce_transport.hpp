@@ -38,8 +38,8 @@ struct RoceOptions {
   uint32_t mtu = 4096;           // RoCE path MTU wanted (the pair uses the smaller of both ends)
   std::chrono::milliseconds timeout{30000};  // RFAB_TIMEOUT: failure detection must fit inside it
   size_t write_bytes = size_t{256} << 10;  // largest RDMA WRITE (RFAB_ROCE_WRITE_BYTES); also <= ring/8
-  uint64_t spin_ns = 0;  // datapath polls this long before sleeping (RFAB_ROCE_SPIN_US; 0: measured best when
-                         // ranks' threads outnumber cores, as on the 2-vCPU test VM)
+  uint64_t spin_ns = 0;  // datapath polls this long before sleeping (RFAB_ROCE_SPIN_US; 0 suits ranks whose
+                         // threads outnumber the cores: a spinning thread takes the core its peer needs)
   bool verify_icrc = true;                 // check received ICRCs (RFAB_ROCE_VERIFY_ICRC=0 trusts the UDP checksum)
   // Messages of at least this many bytes are sent straight from the caller's buffer where the device
   // can (udp; RFAB_ROCE_ZERO_COPY_MIN, "off" never): a copy into staging saved, paid for by waiting for
