@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "rfab/congestion/factory.hpp"
+#include "rfab/congestion/spec.hpp"
 #include "perf_options.hpp"
 #include "perf_session.hpp"
 #include "perftest_session.hpp"
@@ -54,6 +56,12 @@ void print_text(const perf::Options& o, const perf::Result& r) {
               static_cast<unsigned long long>(r.tx_packets), static_cast<unsigned long long>(r.rx_packets),
               static_cast<unsigned long long>(r.retransmits), static_cast<unsigned long long>(r.timeouts),
               static_cast<unsigned long long>(r.rx_bad_icrc));
+  if (o.cc != "none" || r.ecn_ce_received + r.cnps_sent + r.cnps_received > 0)
+    std::printf(" congestion      : %s; ECN-CE rx %llu, CNPs tx/rx %llu / %llu, rate cuts %llu, rate now %.2f Gb/s "
+                "(lowest %.2f)\n",
+                o.cc.c_str(), static_cast<unsigned long long>(r.ecn_ce_received),
+                static_cast<unsigned long long>(r.cnps_sent), static_cast<unsigned long long>(r.cnps_received),
+                static_cast<unsigned long long>(r.rate_cuts), r.rate_gbps, r.min_rate_gbps);
 }
 
 void print_json(const perf::Options& o, const perf::Result& r) {
@@ -82,6 +90,13 @@ void print_json(const perf::Options& o, const perf::Result& r) {
       {"out_of_order", r.out_of_order},
       {"rx_bad_icrc", r.rx_bad_icrc},
       {"cpu_seconds", r.cpu_seconds},
+      {"cc", o.cc},
+      {"ecn_ce_received", r.ecn_ce_received},
+      {"cnps_sent", r.cnps_sent},
+      {"cnps_received", r.cnps_received},
+      {"rate_cuts", r.rate_cuts},
+      {"rate_gbps", r.rate_gbps},
+      {"min_rate_gbps", r.min_rate_gbps},
   };
   if (o.latency)
     j["latency_us"] = {{"min", r.t_min}, {"max", r.t_max}, {"typical", r.t_typical}, {"avg", r.t_avg},
@@ -107,9 +122,29 @@ uint64_t parse_size(const std::string& s) {
   return v;
 }
 
+double parse_line_rate(const std::string& s) {
+  try {
+    const double bps = spec::parse_rate_bps(s);
+    if (!(bps > 0)) throw spec::SpecError("must be above 0");
+    return bps;
+  } catch (const spec::SpecError& e) {
+    throw ExitError{2, "--line-rate '" + s + "': " + e.what()};
+  }
+}
+
+// A bad --cc fails here, with the spec parser's message, before any connection is made.
+void check_cc(const std::string& spec, double line_bps) {
+  try {
+    (void)cc::make_controller(spec, line_bps);
+  } catch (const std::exception& e) {
+    throw ExitError{2, std::string("--cc: ") + e.what()};
+  }
+}
+
 void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   auto o = std::make_shared<perf::Options>();
   auto size = std::make_shared<std::string>("65536");
+  auto line = std::make_shared<std::string>("100G");
   o->verb = verb;
   CLI::App* c = perf_app.add_subcommand(perf::to_string(verb), help);
   c->add_option("host", o->host, "server address (client side)");
@@ -130,6 +165,9 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_flag("!--no-gather", o->gather, "copy payloads into packet buffers instead of sending them from the MR");
   c->add_option("--busy-poll", o->busy_poll_us, "SO_BUSY_POLL microseconds on the UDP sockets")->check(CLI::Range(0, 1000000));
   c->add_option("--faults", o->faults, "receive-side fault injection, e.g. drop=1%,reorder=2%,seed=7");
+  c->add_option("--cc", o->cc, "congestion control of this side's QPs: none, dcqcn or dcqcn:key=value,... "
+                               "(as rfab emulate --cc; docs/dcqcn.md)");
+  c->add_option("--line-rate", *line, "the rate congestion control starts from and never exceeds (bits/s, e.g. 25G)");
   c->add_option("--timeout", o->timeout, "seconds without progress before giving up")->check(CLI::PositiveNumber);
   c->add_option("--retry-cnt", o->retry_cnt, "RC retry count 0..7")->check(CLI::Range(0, 7));
   c->add_option("--ack-timeout", o->ack_timeout, "RC local ACK timeout code (4.096 us * 2^n)")->check(CLI::Range(1, 31));
@@ -140,8 +178,10 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("--device", o->device, "--verbs: RDMA device (default: first usable; RFAB_VERBS_DEVICE)");
   c->add_option("--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)")
       ->check(CLI::Range(0, 255));
-  c->callback([o, size] {
+  c->callback([o, size, line] {
     o->size = parse_size(*size);
+    o->line_bps = parse_line_rate(*line);
+    check_cc(o->cc, o->line_bps);
     if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};
     if (!o->server && o->host.empty()) throw ExitError{2, "give the server's address, or --server on the server side"};
     if (o->server && !o->host.empty()) throw ExitError{2, "--server takes no host argument"};

@@ -29,6 +29,8 @@ struct Options {
   bool gather = true;
   int busy_poll_us = 0;        // SO_BUSY_POLL on the datapath sockets
   std::string faults;          // receive-side fault injection spec (rfab::fault), both sides may differ
+  std::string cc = "none";     // the requester's congestion control: none | dcqcn[:key=value,...]
+  double line_bps = 100e9;     // the rate congestion control starts from and never exceeds
   double timeout = 10;         // seconds without progress before giving up (handshake, transfer)
   uint8_t retry_cnt = 7;
   uint8_t ack_timeout = 16;    // IBTA local ACK timeout code: 4.096 us * 2^n (268 ms: a loaded host is slow)
@@ -50,6 +52,9 @@ struct Result {
   // datapath counters (this side)
   uint64_t tx_packets = 0, rx_packets = 0, tx_syscalls = 0, rx_syscalls = 0;
   uint64_t retransmits = 0, timeouts = 0, rx_bad_icrc = 0, duplicates = 0, out_of_order = 0;
+  // congestion (this side): ECN-CE marks received, CNPs sent and received, what the controllers did
+  uint64_t ecn_ce_received = 0, cnps_sent = 0, cnps_received = 0, rate_cuts = 0;
+  double rate_gbps = 0, min_rate_gbps = 0;  // sum over QPs now; lowest any QP reached
   double cpu_seconds = 0;      // user + system CPU of this process during the transfer
   bool verified = false;       // data / exactly-once check passed
   std::string verify_note;     // what was checked

@@ -35,6 +35,8 @@ PerfQps open_perf_device(const Options& o, const std::string& local_ip, unsigned
   try {
     PerfQps q;
     q.dev = open_device(o, local_ip, ipv4_id_window);
+    q.cc = o.cc;
+    q.line_bps = o.line_bps;
     return q;
   } catch (const std::exception& e) {
     throw ExitError{2, (o.verbs ? "--verbs: " : "") + std::string(e.what())};
@@ -51,6 +53,8 @@ void create_perf_qps(PerfQps& q, uint8_t* buf, size_t len, uint32_t access, cons
       endpoint::QpConfig c;
       c.cap = {std::max<uint32_t>(sz.send_depth, 1), std::max<uint32_t>(sz.recv_depth, 1), 1, 1};
       c.max_outstanding = sz.max_outstanding;
+      c.cc = q.cc;
+      c.line_bps = q.line_bps;
       q.qpn.push_back(endpoint::open_qp(*q.dev, c, access & ~uint32_t{rc::kLocalWrite}));
       q.psn.push_back(rd() & 0xFFFFFF);
     }
@@ -80,6 +84,13 @@ void fill_counters(const PerfQps& q, Result& r) {
     r.timeouts += s.timeouts;
     r.duplicates += s.duplicates;
     r.out_of_order += s.out_of_order;
+    r.ecn_ce_received += s.ecn_ce_received;
+    r.cnps_sent += s.cnps_sent;
+    r.cnps_received += s.cnps_received;
+    const cc::ControllerStats cs = q.dev->qp_cc(qpn);
+    r.rate_cuts += cs.rate_cuts;
+    r.rate_gbps += cs.rate_bps / 1e9;
+    r.min_rate_gbps = r.min_rate_gbps == 0 ? cs.min_rate_bps / 1e9 : std::min(r.min_rate_gbps, cs.min_rate_bps / 1e9);
   }
   r.datapath = q.dev->name();
 }

@@ -23,6 +23,8 @@ struct PerfQps {
   endpoint::MemoryKey mr;       // the test's one buffer
   std::vector<uint32_t> qpn;    // QP i's number
   std::vector<uint32_t> psn;    // QP i's first PSN
+  std::string cc = "none";      // every QP's congestion control (QpConfig::cc)
+  double line_bps = 100e9;
 };
 
 // Opens the device (`local_ip`: this side's RoCE address for the engine; `ipv4_id_window`: the IPv4 IDs

@@ -10,7 +10,7 @@
 namespace rfab::cc {
 
 DcqcnReactionPoint::DcqcnReactionPoint(const DcqcnParams& p, double line_bps)
-    : p_(p), line_(line_bps), rc_(line_bps), rt_(line_bps), alpha_(p.initial_alpha) {
+    : p_(p), line_(line_bps), rc_(line_bps), min_rc_(line_bps), rt_(line_bps), alpha_(p.initial_alpha) {
   p_.validate();
   if (!(std::isfinite(line_bps) && line_bps > 0)) {
     throw std::invalid_argument("dcqcn: line rate must be > 0 bit/s");
@@ -88,6 +88,7 @@ void DcqcnReactionPoint::cut(Nanos at) {
   // the previous cut, so a burst of cuts does not drag the target down with the current rate.
   if (p_.clamp_target || t_stage_ > 0) rt_ = rc_;
   rc_ = std::max(p_.min_rate_bps, rc_ * (1.0 - a / 2.0));
+  min_rc_ = std::min(min_rc_, rc_);
   alpha_ = (1.0 - p_.g) * a + p_.g;
   alpha_since_ = at;
   cut_ever_ = true;

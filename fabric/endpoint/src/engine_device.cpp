@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "rfab/congestion/factory.hpp"
 #include "rfab/rc/cq.hpp"
 #include "rfab/rc/memory.hpp"
 
@@ -59,12 +60,17 @@ class EngineDevice final : public Device {
     init.cap = c.cap;
     init.qp_num = c.qp_num != 0 ? c.qp_num : (next_qpn_base_ | ++created_) & 0xFFFFFF;
     if (c.max_outstanding != 0) init.tuning.max_outstanding = c.max_outstanding;
+    init.tuning.line_bps = c.line_bps;
     if (qps_.count(init.qp_num) != 0) throw EndpointError(name() + ": QP number " + std::to_string(init.qp_num) + " is taken");
+    std::unique_ptr<cc::Controller> controller;
     try {
+      controller = cc::make_controller(c.cc, c.line_bps);
+      init.cc = controller.get();
       qps_.emplace(init.qp_num, std::make_unique<rc::QueuePair>(init));
     } catch (const std::exception& e) {
       throw EndpointError(name() + ": creating QP " + std::to_string(init.qp_num) + ": " + e.what());
     }
+    controllers_.emplace(init.qp_num, std::move(controller));
     return init.qp_num;
   }
 
@@ -81,6 +87,11 @@ class EngineDevice final : public Device {
 
   rc::QpState qp_state(uint32_t qpn) const override { return qp(qpn).state(); }
   rc::QpStats qp_stats(uint32_t qpn) const override { return qp(qpn).stats(); }
+  cc::ControllerStats qp_cc(uint32_t qpn) const override {
+    auto it = controllers_.find(qpn);
+    if (it == controllers_.end()) throw EndpointError(name() + ": no QP " + std::to_string(qpn));
+    return it->second->summary(driver_->now());
+  }
 
   rc::Status post_send(uint32_t qpn, const rc::SendWr& wr) override { return qp(qpn).post_send(wr); }
   rc::Status post_recv(uint32_t qpn, const rc::RecvWr& wr) override { return qp(qpn).post_recv(wr); }
@@ -103,11 +114,12 @@ class EngineDevice final : public Device {
     return *last_;
   }
 
-  // Declaration order is destruction order reversed: the QPs go before the CQs and PD they use; the
-  // driver, which the destructor detaches them from, goes last.
+  // Declaration order is destruction order reversed: the QPs go before the controllers, CQs and PD they
+  // use; the driver, which the destructor detaches them from, goes last.
   std::unique_ptr<PacketDriver> driver_;
   rc::ProtectionDomain pd_;
   std::unique_ptr<rc::CompletionQueue> send_cq_, recv_cq_;
+  std::unordered_map<uint32_t, std::unique_ptr<cc::Controller>> controllers_;
   std::unordered_map<uint32_t, std::unique_ptr<rc::QueuePair>> qps_;
   rc::MemoryRegion* any_mr_ = nullptr;
   uint32_t next_qpn_base_ = 0, created_ = 0;

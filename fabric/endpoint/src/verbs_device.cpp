@@ -134,6 +134,9 @@ class VerbsDevice final : public Device {
 
   uint32_t create_qp(const QpConfig& c) override {
     if (!send_cq_) throw EndpointError(name() + ": create_cqs() must come before the first QP");
+    if (c.cc != "none")
+      throw EndpointError(name() + ": congestion control \"" + c.cc + "\" runs in rfab's engine; a verbs device's NIC "
+                          "runs its own (configure it with the driver's tools, e.g. its DCQCN sysfs knobs)");
     ibv_qp_init_attr ia{};
     ia.send_cq = send_cq_;
     ia.recv_cq = recv_cq_;
@@ -191,6 +194,7 @@ class VerbsDevice final : public Device {
     return static_cast<rc::QpState>(a.qp_state);
   }
   rc::QpStats qp_stats(uint32_t) const override { return {}; }  // the device keeps them (`rdma statistic`)
+  cc::ControllerStats qp_cc(uint32_t) const override { return {}; }
 
   rc::Status post_send(uint32_t qpn, const rc::SendWr& wr) override {
     if (wr.sg_list.size() > kMaxSge) return {rc::Errc::too_many_sge, "more than 16 SGEs"};

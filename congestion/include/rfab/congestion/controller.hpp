@@ -9,6 +9,14 @@
 
 namespace rfab::cc {
 
+// What a controller has done, for counters and reports.
+struct ControllerStats {
+  uint64_t cnps = 0;        // CNPs handed to the controller
+  uint64_t rate_cuts = 0;   // rate (or window) decreases applied
+  double rate_bps = 0;      // the rate allowed now
+  double min_rate_bps = 0;  // the lowest rate allowed since creation
+};
+
 class Controller {
  public:
   virtual ~Controller() = default;
@@ -24,6 +32,8 @@ class Controller {
   virtual void on_timer(Nanos now) = 0;
   // Absolute time at which on_timer must next be called, or kNever.
   virtual Nanos next_timer() const = 0;
+  // Counters and rates as of `now`.
+  virtual ControllerStats summary(Nanos now) const = 0;
 };
 
 // No congestion control: always line rate.
@@ -31,14 +41,16 @@ class LineRate final : public Controller {
  public:
   explicit LineRate(double line_bps) : line_bps_(line_bps) {}
   double rate_bps(Nanos) const override { return line_bps_; }
-  void on_cnp(Nanos) override {}
+  void on_cnp(Nanos) override { ++cnps_; }
   void on_send(Nanos, uint64_t) override {}
   void on_ack(Nanos, uint64_t) override {}
   void on_timer(Nanos) override {}
   Nanos next_timer() const override { return kNever; }
+  ControllerStats summary(Nanos) const override { return {cnps_, 0, line_bps_, line_bps_}; }
 
  private:
   double line_bps_;
+  uint64_t cnps_ = 0;
 };
 
 }  // namespace rfab::cc

@@ -47,6 +47,7 @@ class DcqcnReactionPoint final : public Controller {
   void on_ack(Nanos, uint64_t) override {}
   void on_timer(Nanos now) override;
   Nanos next_timer() const override;
+  ControllerStats summary(Nanos) const override { return {stats_.cnps, stats_.rate_cuts, rc_, min_rc_}; }
 
   double current_rate_bps() const { return rc_; }
   double target_rate_bps() const { return rt_; }
@@ -69,6 +70,7 @@ class DcqcnReactionPoint final : public Controller {
   DcqcnParams p_;
   double line_;
   double rc_;                    // current rate
+  double min_rc_;                // lowest current rate so far
   double rt_;                    // target rate
   double alpha_;                 // alpha at alpha_since_
   Nanos alpha_since_ = 0;        // time of the last cut (alpha decays in whole periods from here)

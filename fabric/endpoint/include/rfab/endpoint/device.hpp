@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "rfab/congestion/controller.hpp"
 #include "rfab/congestion/time.hpp"
 #include "rfab/rc/qp.hpp"
 #include "rfab/rc/types.hpp"
@@ -45,6 +46,11 @@ struct QpConfig {
   rc::QpCap cap;                 // send/receive queue depths and SGEs per work request
   uint32_t qp_num = 0;           // engine: the QPN to use (1..2^24-1), 0 = the device picks; verbs: ignored
   uint32_t max_outstanding = 0;  // engine: unacknowledged packets in flight, 0 = engine default; verbs: ignored
+  // The requester's congestion control, as `--cc` takes it: "none" or "dcqcn[:key=value,...]"
+  // (congestion/factory.hpp). Engine: a controller per QP, paced by the packet driver. Verbs: only "none"
+  // (the NIC runs its own, configured with the vendor's tools).
+  std::string cc = "none";
+  double line_bps = 100e9;  // the rate the controller starts from and never exceeds
 };
 
 // What a device counts. Devices that cannot see their packets (verbs: the NIC moves them) say so, and
@@ -88,6 +94,8 @@ class Device {
   virtual rc::QpState qp_state(uint32_t qpn) const = 0;
   // The engine's per-QP protocol counters; zeros on a device that does not expose them.
   virtual rc::QpStats qp_stats(uint32_t qpn) const = 0;
+  // What the QP's congestion controller has done; zeros on a device whose NIC keeps it.
+  virtual cc::ControllerStats qp_cc(uint32_t qpn) const = 0;
 
   virtual rc::Status post_send(uint32_t qpn, const rc::SendWr& wr) = 0;
   virtual rc::Status post_recv(uint32_t qpn, const rc::RecvWr& wr) = 0;
