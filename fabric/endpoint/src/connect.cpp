@@ -38,6 +38,10 @@ std::vector<LadderStep> ladder(rc::QpState from, const ConnectParams& p) {
     rtr.attr.entropy = p.entropy;
     rtr.mask |= rc::kQpEntropy;
   }
+  if (p.loss_recovery != rc::LossRecovery::go_back_n) {
+    rtr.attr.loss_recovery = p.loss_recovery;
+    rtr.mask |= rc::kQpLossRecovery;
+  }
   steps.push_back(rtr);
 
   LadderStep rts{"RTS", {}, rc::kQpState | rc::kQpTimeout | rc::kQpRetryCnt | rc::kQpRnrRetry | rc::kQpSqPsn |

@@ -157,6 +157,9 @@ class VerbsDevice final : public Device {
       throw EndpointError(name() + ": QP " + std::to_string(qpn) + " to " + step +
                           ": spraying over several UDP source ports needs rfab's engine (a verbs device picks "
                           "its own source port)");
+    if ((mask & rc::kQpLossRecovery) && in.loss_recovery != rc::LossRecovery::go_back_n)
+      throw EndpointError(name() + ": QP " + std::to_string(qpn) + " to " + step +
+                          ": selective loss recovery needs rfab's engine on both ends (the NIC does go-back-N)");
     ibv_qp_attr a{};
     a.qp_state = static_cast<ibv_qp_state>(in.qp_state);
     a.qp_access_flags = in.qp_access_flags;
@@ -172,7 +175,7 @@ class VerbsDevice final : public Device {
     a.min_rnr_timer = in.min_rnr_timer;
     a.max_rd_atomic = in.max_rd_atomic;
     a.max_dest_rd_atomic = in.max_dest_rd_atomic;
-    int m = static_cast<int>(mask & ~uint32_t{rc::kQpEntropy});
+    int m = static_cast<int>(mask & ~uint32_t{rc::kQpEntropy | rc::kQpLossRecovery});
     if (peer != nullptr) {
       a.ah_attr.is_global = 1;  // RoCE: every packet carries the GRH, i.e. the IP header built from the GIDs
       const udp::Gid g = peer->gid();  // IPv4-mapped for an IPv4 peer, as rxe's GID table holds it

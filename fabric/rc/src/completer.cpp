@@ -35,7 +35,14 @@ void QueuePair::Impl::progress(Nanos now, uint32_t new_una) {
     gap_retry = false;
     retry_left = attr.retry_cnt;  // forward progress refills the budgets (IBTA 9.7.5.2.8)
     rnr_left = attr.rnr_retry;
-    const Nanos t = ack_timeout_ns(attr.timeout);
+    timeout_backoff = 0;
+    // After a timeout every packet still unacknowledged has been out longer than the timeout: an ACK that
+    // covers only part of them names the next lost one (NewReno's partial ACK).
+    if (timeout_recovery) {
+      if (psn::diff(max_psn, una_psn) > 0) resend(una_psn);
+      else timeout_recovery = false;
+    }
+    const Nanos t = ack_timeout();
     ack_deadline = (psn::diff(max_psn, una_psn) > 0 && t != kNever) ? now + t : kNever;
   }
   // The cursor may point at completed work (a resend raced an ACK): skip to the oldest unacked PSN.
@@ -99,7 +106,10 @@ RxResult QueuePair::Impl::on_response(Nanos now, const wire::RocePacket& p) {
           switch (static_cast<wire::NakCode>(aeth.value())) {
             case wire::NakCode::psn_sequence_error:
               stats.seq_naks_received++;
-              retry_from(now, rpsn);
+              // The responder is alive and holds what followed the hole: selective recovery resends the
+              // one packet (no retry budget spent); go-back-N resends everything from it.
+              if (selective()) resend(rpsn);
+              else retry_from(now, rpsn);
               return RxResult::accepted;
             case wire::NakCode::invalid_request: fail_head(WcStatus::rem_inv_req_err); return RxResult::accepted;
             case wire::NakCode::remote_access_error: fail_head(WcStatus::rem_access_err); return RxResult::accepted;

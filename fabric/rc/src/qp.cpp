@@ -142,6 +142,7 @@ bool QueuePair::has_transmit() const {
   if (q.nak.pending) return true;
   if (q.state == QpState::err) return false;
   if (q.cnp_pending || q.ack_pending) return true;
+  if (q.resend_pending && (q.state == QpState::rts || q.state == QpState::sqd)) return true;
   for (const RdResource& r : q.rd)
     if (r.pending) return true;
   return q.requester_ready(0);

@@ -1,6 +1,7 @@
 // Internal state of a QueuePair, shared by the requester, responder and completer (one .cpp each, as in
 // Linux rxe). Everything here is allocated at creation or on a modify(); the packet paths only index it.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -97,6 +98,10 @@ struct QueuePair::Impl {
   uint32_t pkts_since_ackreq = 0;
   uint8_t retry_left = 7, rnr_left = 7;
   bool gap_retry = false;  // a go-back-N for a response gap is under way: later gaps of it are not new losses
+  bool resend_pending = false;  // selective: resend the packet at resend_psn next
+  uint32_t resend_psn = 0;
+  uint8_t timeout_backoff = 0;  // selective: ACK timeouts in a row without progress (the timeout doubles)
+  bool timeout_recovery = false;  // selective: since a timeout, every partial ACK resends the next unacked packet
   Nanos ack_deadline = kNever;
   Nanos rnr_deadline = kNever;  // requester paused by an RNR NAK until then
   Nanos next_send = 0;          // pacing
@@ -127,7 +132,7 @@ struct QueuePair::Impl {
   std::vector<RdResource> rd;  // ring of max_dest_rd_atomic
   uint32_t rd_tail = 0;        // next slot to allocate (monotonic)
   uint32_t rd_tx = 0;          // oldest slot that may still have responses to send
-  std::vector<ReorderSlot> reorder;  // empty unless spraying
+  std::vector<ReorderSlot> reorder;  // empty unless holds_out_of_order()
 
   explicit Impl(const QpInit& init);
 
@@ -137,6 +142,18 @@ struct QueuePair::Impl {
   RecvWqe& rwqe(uint32_t i) { return rq[i % rq.size()]; }
   Sge* rwqe_sge(uint32_t i) { return &rq_sge[(i % rq.size()) * cap.max_recv_sge]; }
   bool spraying() const { return attr.entropy.kind == EntropyPolicy::Kind::spray; }
+  bool selective() const { return attr.loss_recovery == LossRecovery::selective; }
+  // The responder holds packets that arrive ahead of the expected PSN (and the requester keeps its window
+  // within what the peer holds).
+  bool holds_out_of_order() const { return spraying() || selective(); }
+  uint32_t loss_after() const {
+    return tuning.loss_after != 0 ? tuning.loss_after : std::max<uint32_t>(1, tuning.reorder_window / 2u);
+  }
+  // The local ACK timeout, doubled for each timeout in a row (selective recovery backs off).
+  Nanos ack_timeout() const {
+    const Nanos t = ack_timeout_ns(attr.timeout);
+    return t == kNever ? kNever : t << timeout_backoff;
+  }
   void complete_send(SendWqe& w, WcStatus st);  // pushes a WC when signaled or failed
   void complete_recv(uint32_t idx, WcStatus st, WcOpcode op, uint32_t byte_len, bool has_imm, uint32_t imm);
   void to_error();                               // QP -> ERR, flush
@@ -152,6 +169,9 @@ struct QueuePair::Impl {
 
   // ---- requester (requester.cpp) ----
   bool requester_transmit(Nanos now, TxPacket& pkt);
+  bool segment_next(Nanos now, TxPacket& pkt);  // the packet at the send cursor (requester_transmit's body)
+  bool resend_one(Nanos now, TxPacket& pkt);    // selective: the packet at resend_psn, cursor kept
+  void resend(uint32_t psn);                     // selective: schedule resend_one for this PSN
   bool requester_ready(Nanos now) const;
   void rewind(uint32_t psn);
   bool consume_retry(Nanos now, bool rnr);  // false: budget spent, QP moved to ERR

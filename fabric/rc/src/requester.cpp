@@ -20,12 +20,45 @@ bool QueuePair::Impl::requester_ready(Nanos) const {
   if ((w.flags & kFence) && rd_inflight > 0) return false;
   if (w.is_rd_atomic() && rd_inflight >= attr.max_rd_atomic) return false;
   uint32_t window = tuning.max_outstanding;
-  if (spraying()) window = std::min<uint32_t>(window, tuning.reorder_window);  // the peer holds this many
+  if (holds_out_of_order()) window = std::min<uint32_t>(window, tuning.reorder_window);  // the peer holds this many
   return static_cast<uint32_t>(psn::diff(next_psn, una_psn)) < window;
 }
 
 bool QueuePair::Impl::requester_transmit(Nanos now, TxPacket& pkt) {
+  if (resend_pending && (state == QpState::rts || state == QpState::sqd) && rnr_deadline == kNever)
+    return resend_one(now, pkt);
   if (!requester_ready(now)) return false;
+  return segment_next(now, pkt);
+}
+
+void QueuePair::Impl::resend(uint32_t p) {
+  resend_pending = true;
+  resend_psn = p;
+}
+
+// One packet from the middle of the stream: move the cursor to it, segment it as usual, move the cursor
+// back. A hole inside a READ or atomic (their responses, not their requests, carry the data) is recovered
+// as go-back-N from there instead: the cursor then stays.
+bool QueuePair::Impl::resend_one(Nanos now, TxPacket& pkt) {
+  resend_pending = false;
+  const uint32_t p = resend_psn;
+  if (psn::diff(p, una_psn) < 0 || psn::diff(p, max_psn) >= 0) return requester_transmit(now, pkt);  // acked meanwhile
+  const uint32_t saved_send = sq_send, saved_offset = send_offset, saved_next = next_psn;
+  const uint32_t saved_ackreq = pkts_since_ackreq, saved_rd = rd_inflight;
+  rewind(p);
+  if (next_psn != p || sq_send == sq_tail || swqe(sq_send).is_rd_atomic()) return requester_transmit(now, pkt);
+  pkts_since_ackreq = tuning.ackreq_every;  // the resend asks for an ACK: the hole's owner learns at once
+  const bool sent = segment_next(now, pkt);
+  sq_send = saved_send;
+  send_offset = saved_offset;
+  next_psn = saved_next;
+  pkts_since_ackreq = saved_ackreq;
+  rd_inflight = saved_rd;
+  if (sent) stats.selective_resends++;
+  return sent;
+}
+
+bool QueuePair::Impl::segment_next(Nanos now, TxPacket& pkt) {
   SendWqe& w = swqe(sq_send);
   if (!w.started) {
     w.started = true;
@@ -127,7 +160,7 @@ bool QueuePair::Impl::requester_transmit(Nanos now, TxPacket& pkt) {
   if (pkt.retransmit) stats.retransmits++;
   if (psn::diff(next_psn, max_psn) > 0) max_psn = next_psn;
   if (ack_deadline == kNever) {
-    const Nanos t = ack_timeout_ns(attr.timeout);
+    const Nanos t = ack_timeout();
     ack_deadline = t == kNever ? kNever : now + t;
   }
   last_req_tx = now;
@@ -187,6 +220,15 @@ void QueuePair::Impl::on_ack_timeout(Nanos now) {
   gap_retry = false;
   if (psn::diff(max_psn, una_psn) <= 0 || sq_head == sq_tail) return;  // nothing outstanding
   stats.timeouts++;
+  if (selective()) {
+    // Resend only the oldest unacknowledged packet, and wait longer each time: a path that drops a
+    // window's worth is not refilled by a resend of the whole window.
+    if (!consume_retry(now, false)) return;
+    if (timeout_backoff < 6) ++timeout_backoff;
+    timeout_recovery = true;
+    resend(una_psn);
+    return;
+  }
   retry_from(now, una_psn);
 }
 

@@ -48,7 +48,17 @@ RxResult QueuePair::Impl::on_request(Nanos now, const wire::RocePacket& p, std::
     return r;
   }
   if (d < 0) return on_duplicate(p);
-  if (!reorder.empty() && static_cast<uint32_t>(d) < reorder.size()) return reorder_hold(now, p, bytes);
+  if (!reorder.empty() && static_cast<uint32_t>(d) < reorder.size()) {
+    const RxResult r = reorder_hold(now, p, bytes);
+    // Selective recovery: once enough packets have overtaken the hole at epsn, it is taken as lost and
+    // NAKed (once per hole: nak_outstanding clears when epsn arrives).
+    if (selective() && r == RxResult::accepted && static_cast<uint32_t>(d) >= loss_after() && !nak_outstanding) {
+      queue_nak(wire::AckType::nak, static_cast<uint8_t>(wire::NakCode::psn_sequence_error), epsn);
+      nak_outstanding = true;
+      stats.seq_naks_sent++;
+    }
+    return r;
+  }
   // Ahead of the expected PSN: a packet was lost. One NAK per gap (IBTA 9.9.2.1 / o9-36).
   stats.dropped++;
   if (!nak_outstanding) {

@@ -51,7 +51,8 @@ Status validate(const QpAttr& a, uint32_t mask) {
   auto bad = [](const char* what) { return Status{Errc::invalid_argument, what}; };
   constexpr uint32_t kKnown = kQpState | kQpAccessFlags | kQpPkeyIndex | kQpPort | kQpAv | kQpPathMtu |
                               kQpTimeout | kQpRetryCnt | kQpRnrRetry | kQpRqPsn | kQpMaxQpRdAtomic |
-                              kQpMinRnrTimer | kQpSqPsn | kQpMaxDestRdAtomic | kQpDestQpn | kQpEntropy;
+                              kQpMinRnrTimer | kQpSqPsn | kQpMaxDestRdAtomic | kQpDestQpn | kQpEntropy |
+                              kQpLossRecovery;
   if (mask & ~kKnown) return bad("modify: attribute mask has bits an RC QP does not use");
   if ((mask & kQpState) && static_cast<uint8_t>(a.qp_state) > 6) return bad("modify: qp_state out of range");
   if ((mask & kQpAccessFlags) && (a.qp_access_flags & ~uint32_t{kLocalWrite | kRemoteWrite | kRemoteRead |
@@ -70,6 +71,8 @@ Status validate(const QpAttr& a, uint32_t mask) {
     if (a.entropy.paths == 0 || a.entropy.paths > 256) return bad("modify: entropy.paths must be 1..256");
     if (static_cast<uint8_t>(a.entropy.kind) > 2) return bad("modify: entropy.kind out of range");
   }
+  if ((mask & kQpLossRecovery) && static_cast<uint8_t>(a.loss_recovery) > 1)
+    return bad("modify: loss_recovery out of range");
   return {};
 }
 
@@ -98,11 +101,12 @@ Status QueuePair::Impl::modify(const QpAttr& a, uint32_t mask) {
   if (mask & kQpMaxQpRdAtomic) attr.max_rd_atomic = a.max_rd_atomic;
   if (mask & kQpMaxDestRdAtomic) attr.max_dest_rd_atomic = a.max_dest_rd_atomic;
   if (mask & kQpEntropy) attr.entropy = a.entropy;
+  if (mask & kQpLossRecovery) attr.loss_recovery = a.loss_recovery;
   if (mask & kQpRqPsn) attr.rq_psn = a.rq_psn;
   if (mask & kQpSqPsn) attr.sq_psn = a.sq_psn;
 
   if (!(mask & kQpState) || to == from) {
-    if (spraying() && reorder.empty() && (state == QpState::rtr || state == QpState::rts)) reorder_alloc();
+    if (holds_out_of_order() && reorder.empty() && (state == QpState::rtr || state == QpState::rts)) reorder_alloc();
     return {};
   }
   switch (to) {
@@ -117,7 +121,7 @@ Status QueuePair::Impl::modify(const QpAttr& a, uint32_t mask) {
       msn = 0;
       rd.assign(attr.max_dest_rd_atomic, RdResource{});
       rd_tail = rd_tx = 0;
-      if (spraying()) reorder_alloc();
+      if (holds_out_of_order()) reorder_alloc();
       break;
     case QpState::rts:
       if (from == QpState::rtr) {

@@ -75,6 +75,7 @@ struct ConnectOpts {
   uint8_t timeout = 10, retry_cnt = 7, rnr_retry = 7, min_rnr_timer = 1;
   uint8_t max_rd_atomic = 16;
   EntropyPolicy entropy;
+  LossRecovery loss_recovery = LossRecovery::go_back_n;
 };
 
 // Brings a QP to RTS facing `remote_qpn`.
@@ -90,8 +91,9 @@ inline void connect(QueuePair& qp, uint32_t remote_qpn, uint32_t sq_psn, uint32_
   a.max_dest_rd_atomic = o.max_rd_atomic;
   a.min_rnr_timer = o.min_rnr_timer;
   a.entropy = o.entropy;
+  a.loss_recovery = o.loss_recovery;
   ASSERT_TRUE(qp.modify(a, kQpState | kQpPathMtu | kQpDestQpn | kQpRqPsn | kQpMaxDestRdAtomic | kQpMinRnrTimer |
-                               kQpEntropy).ok());
+                               kQpEntropy | kQpLossRecovery).ok());
   a.qp_state = QpState::rts;
   a.sq_psn = sq_psn;
   a.timeout = o.timeout;

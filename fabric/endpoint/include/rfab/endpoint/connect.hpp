@@ -30,6 +30,8 @@ struct ConnectParams {
   uint8_t retry_cnt = 7;
   uint8_t rnr_retry = 7;           // 7 = retry forever
   rc::EntropyPolicy entropy;       // UDP source ports to spread packets over (engine only)
+  // Selective recovery needs an rfab engine on both ends (negotiate it out of band); go-back-N is IBTA's.
+  rc::LossRecovery loss_recovery = rc::LossRecovery::go_back_n;
 };
 
 // Creates a QP on `dev` and moves it to INIT with `access` (what the peer may do). Throws EndpointError.

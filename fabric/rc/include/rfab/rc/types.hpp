@@ -170,6 +170,16 @@ enum QpAttrMask : uint32_t {  // ibv_qp_attr_mask values
   kQpMaxDestRdAtomic = 1u << 17,
   kQpDestQpn = 1u << 20,
   kQpEntropy = 1u << 28,  // rfab extension: EntropyPolicy
+  kQpLossRecovery = 1u << 29,  // rfab extension: LossRecovery
+};
+
+// How a lost request packet is recovered. Both ends of a connection must agree (the side channel
+// negotiates it); anything that is not an rfab engine speaks go-back-N.
+enum class LossRecovery : uint8_t {
+  go_back_n,  // IBTA: a sequence NAK or an ACK timeout resends everything from the lost PSN (rxe, RNICs)
+  selective,  // the responder holds packets past a hole and NAKs the hole once tuning.loss_after packets
+              // have overtaken it; the requester resends that one packet and goes on with new data;
+              // timeouts resend the oldest unacknowledged packet, with exponential back-off
 };
 
 struct QpAttr {  // the ibv_qp_attr fields an RC QP uses
@@ -188,6 +198,7 @@ struct QpAttr {  // the ibv_qp_attr fields an RC QP uses
   uint8_t max_rd_atomic = 16;     // READ/atomic requests this QP may have outstanding (1..255)
   uint8_t max_dest_rd_atomic = 16;// READ/atomic requests the responder holds resources for (1..255)
   EntropyPolicy entropy;
+  LossRecovery loss_recovery = LossRecovery::go_back_n;
 };
 
 // IBTA RNR timer code (0..31) to nanoseconds (table 45; code 0 means 655.36 ms).
@@ -254,6 +265,7 @@ struct QpStats {
   uint64_t dropped = 0;             // malformed, wrong state, out of window
   uint64_t cnps_sent = 0, cnps_received = 0, ecn_ce_received = 0;
   uint64_t acks_sent = 0;
+  uint64_t selective_resends = 0;  // single packets resent for a selective NAK or a timeout
 };
 
 // Engine tuning that is not an IBTA attribute (set at creation).
@@ -262,7 +274,10 @@ struct QpTuning {
   uint32_t ack_every = 16;         // responder: ACK at least every N request packets even without AckReq
   uint32_t ackreq_every = 32;      // requester: set AckReq at least every N packets (and on every last)
   uint32_t max_outstanding = 4096; // requester: packets in flight (unACKed) limit, <= 2^23
-  uint16_t reorder_window = 64;    // responder: PSNs ahead of the expected one held when spraying (<=1024)
+  uint16_t reorder_window = 64;    // responder: PSNs ahead of the expected one held when spraying or in
+                                   // selective loss recovery (<= 1024); also bounds the requester's window
+  uint16_t loss_after = 0;         // selective: packets that overtake a hole before it is NAKed as lost
+                                   // (0 = half the reorder window)
   double line_bps = 100e9;         // rate of the default controller (cc::LineRate) when none is given
 };
 
