@@ -3,7 +3,8 @@
 // opcodes as a byte table, and which classes are requests (PSN-tracked).
 //
 // Usage: rfab_bpf_opcode_classes OUT.h. Exits non-zero, naming the opcode, when fabric/wire's table breaks
-// a rule the collector relies on (below).
+// a rule the collector relies on: UC/UD opcodes laid out as RC's (shares_rc_layout), one request-ness per
+// class, and an ACK's AETH directly after the BTH.
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -75,6 +76,12 @@ std::optional<Classes> derive(std::string& error) {
                       "with the same low bits is a %s", op, static_cast<int>(info->name.size()), info->name.data(),
                       class_name(own), class_name(cls));
         error = buf;
+        return std::nullopt;
+      }
+      // The programs read an ACK's AETH syndrome from the 4 bytes right after the BTH.
+      constexpr uint16_t kBeforeAeth = w::kDeth | w::kReth | w::kAtomicEth;
+      if (own == RFAB_OPC_ACK && (!(info->headers & w::kAeth) || (info->headers & kBeforeAeth))) {
+        error = "opcode " + std::string(info->name) + " is an ACK without an AETH right after its BTH";
         return std::nullopt;
       }
       cls = own;
