@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "rfab/telemetry/bpf_types.h"
+#include "rfab_opcode_classes.h" /* generated from fabric/wire's opcode table (opcode_classes_gen.cpp) */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -91,38 +92,29 @@ struct rfab_aeth {
   __u8 msn[3];
 };
 
+/* The class (enum rfab_op_class) of every BTH opcode, as fabric/wire's opcode table defines it: one byte
+ * load per packet, in .rodata. Volatile so that clang reads it rather than reasoning from its contents,
+ * which the verifier does not see: clang would drop the bounds checks on a class (every entry is below
+ * RFAB_OPC_COUNT) that the verifier needs before the class indexes a flow's counters. */
+static const volatile __u8 rfab_opcode_class[256] = RFAB_OPCODE_CLASS_TABLE;
+
 static __always_inline __u32 rfab_op_class_of(__u8 opcode)
 {
-  if (opcode == 0x81)
-    return RFAB_OPC_CNP;
-  __u8 transport = opcode >> 5;
-  /* RC 0, UC 1, UD 3, XRC 5 share the low-5-bit layout; RD (2) is not used by RoCE. */
-  if (transport != 0 && transport != 1 && transport != 3 && transport != 5)
-    return RFAB_OPC_OTHER;
-  __u8 low = opcode & 0x1F;
-  if (low <= 0x05 || low == 0x16 || low == 0x17)
-    return RFAB_OPC_SEND;
-  if (low <= 0x0B)
-    return RFAB_OPC_WRITE;
-  if (low == 0x0C)
-    return RFAB_OPC_READ_REQUEST;
-  if (low <= 0x10)
-    return RFAB_OPC_READ_RESPONSE;
-  if (low == 0x11)
-    return RFAB_OPC_ACK;
-  if (low == 0x12)
-    return RFAB_OPC_ATOMIC_ACK;
-  if (low == 0x13 || low == 0x14)
-    return RFAB_OPC_ATOMIC;
-  return RFAB_OPC_OTHER;
+  return rfab_opcode_class[opcode];
 }
 
 /* Requests carry the requester's PSN sequence; responses reuse those PSNs with coalescing, so only
  * requests are checked for gaps. */
 static __always_inline int rfab_is_request(__u32 cls)
 {
-  return cls == RFAB_OPC_SEND || cls == RFAB_OPC_WRITE || cls == RFAB_OPC_READ_REQUEST ||
-         cls == RFAB_OPC_ATOMIC;
+  return cls < RFAB_OPC_COUNT && ((RFAB_OPC_REQUEST_MASK >> cls) & 1);
+}
+
+/* The AETH type (syndrome bits 6..5) says ACK (0), RNR NAK (1), reserved (2) or NAK (3): the NAKs are
+ * the odd types. */
+static __always_inline int rfab_aeth_is_nak(__u8 syndrome)
+{
+  return (syndrome >> 5) & 1;
 }
 
 static __always_inline __u32 rfab_nak_kind_of(__u8 syndrome)
@@ -171,10 +163,28 @@ static __always_inline __u32 rfab_cache_slot(const struct rfab_flow_key *k)
   return rfab_cache_slot_of(w[0], w[3], w[4], w[7], k->qp, k->dir);
 }
 
-static __always_inline int rfab_key_equal(const struct rfab_flow_key *a, const struct rfab_flow_key *b)
+/* This CPU's flow cache (one element holds all of it). */
+static __always_inline struct rfab_flow_cache *rfab_flow_cache_block(void)
 {
-  const __u64 *x = (const void *)a, *y = (const void *)b;
-  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&rfab_flow_cache, &zero);
+}
+
+/* The flow a cache entry names, if its key is w0..w4 (a struct rfab_flow_key as five 64-bit words);
+ * NULL on a miss (empty entry, or another flow's). The words are compared in registers. */
+static __always_inline struct rfab_flow_stats *rfab_cache_hit(__u32 cached, __u64 w0, __u64 w1, __u64 w2, __u64 w3,
+                                                              __u64 w4)
+{
+  if (!cached)
+    return 0;
+  __u32 slot = cached - 1;
+  struct rfab_flow_stats *s = bpf_map_lookup_elem(&rfab_flows, &slot);
+  if (!s)
+    return 0;
+  const __u64 *k = (const void *)&s->key;
+  if (((k[0] ^ w0) | (k[1] ^ w1) | (k[2] ^ w2) | (k[3] ^ w3) | (k[4] ^ w4)) != 0)
+    return 0;
+  return s;
 }
 
 /* The slot of a flow seen before, or a new one; -1 (and counted) when every slot is taken. */
@@ -214,18 +224,14 @@ static __always_inline long rfab_flow_slot(struct rfab_totals *t, const struct r
 /* Returns the flow's stats, creating the flow; NULL (and counted) when the table is full. */
 static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, const struct rfab_flow_key *key)
 {
-  __u32 zero = 0;
-  struct rfab_flow_cache *c = bpf_map_lookup_elem(&rfab_flow_cache, &zero);
+  struct rfab_flow_cache *c = rfab_flow_cache_block();
   if (!c)
     return 0;
   __u32 ci = rfab_cache_slot(key) & (RFAB_FLOW_CACHE_SLOTS - 1);
-  __u32 cached = c->slot_plus_one[ci];
-  if (cached) {
-    __u32 slot = cached - 1;
-    struct rfab_flow_stats *s = bpf_map_lookup_elem(&rfab_flows, &slot);
-    if (s && rfab_key_equal(&s->key, key))
-      return s;
-  }
+  const __u64 *w = (const void *)key;
+  struct rfab_flow_stats *s = rfab_cache_hit(c->slot_plus_one[ci], w[0], w[1], w[2], w[3], w[4]);
+  if (s)
+    return s;
   long found = rfab_flow_slot(t, key);
   if (found < 0)
     return 0;
@@ -234,11 +240,23 @@ static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, 
   return bpf_map_lookup_elem(&rfab_flows, &slot);
 }
 
+/* Whether a request's PSN is the one the flow expects, with no READ resync pending: the case in which
+ * rfab_track_psn changes nothing but the expected PSN (rfab_psn_advance). */
+static __always_inline int rfab_psn_in_order(const struct rfab_flow_stats *s, __u32 psn)
+{
+  return s->psn_flags == RFAB_PSN_VALID && s->expected_psn == psn;
+}
+
+static __always_inline void rfab_psn_advance(struct rfab_flow_stats *s, __u32 psn)
+{
+  s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
+}
+
 static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_flow_stats *s,
                                            const struct rfab_flow_key *key, __u32 cls, __u32 psn)
 {
   if (!(s->psn_flags & RFAB_PSN_VALID)) {
-    s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
+    rfab_psn_advance(s, psn);
     s->psn_flags = RFAB_PSN_VALID | (cls == RFAB_OPC_READ_REQUEST ? RFAB_PSN_RESYNC : 0);
     return;
   }
@@ -258,7 +276,7 @@ static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_fl
     t->lost_estimate += delta;
     rfab_emit(t, key, RFAB_EV_PSN_GAP, psn, expected, delta);
   }
-  s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
+  rfab_psn_advance(s, psn);
   /* A READ request consumes one PSN per response packet, which the wire does not say: after one, a
    * forward jump is expected, not a loss. */
   s->psn_flags = RFAB_PSN_VALID | (cls == RFAB_OPC_READ_REQUEST ? RFAB_PSN_RESYNC : 0);
@@ -277,6 +295,45 @@ static __always_inline void rfab_count_cnp(struct rfab_totals *t, struct rfab_fl
   s->cnp_in_window++;
   if (s->cnp_in_window == rfab_cnp_burst_threshold)
     rfab_emit(t, key, RFAB_EV_CNP_BURST, psn, 0, s->cnp_in_window);
+}
+
+/* The counts every packet adds. Both the general path (rfab_handle, rfab_account) and the fast path
+ * (rfab_fast_path) count through these, so the two cannot drift apart. */
+
+/* Every frame the hook sees, RoCE or not. */
+static __always_inline void rfab_count_frame(struct rfab_totals *t, __u64 wire_len)
+{
+  t->frames++;
+  t->bytes += wire_len;
+}
+
+/* Every RoCE packet, into its direction's totals (also when it fits no flow). */
+static __always_inline void rfab_count_roce(struct rfab_totals *t, __u64 wire_len)
+{
+  t->roce_packets++;
+  t->roce_bytes += wire_len;
+}
+
+/* Whether this CPU created the flow and so is the only writer of its plain counters. */
+static __always_inline int rfab_owned_here(const struct rfab_flow_stats *s)
+{
+  return s->owner_cpu_plus_one == bpf_get_smp_processor_id() + 1;
+}
+
+/* A RoCE packet's every-packet counters in its flow. `packets` is not kept here: it is the sum of the
+ * opcode classes (user space adds them up). The owner CPU adds without a lock; others add atomically to
+ * their own copies (see struct rfab_flow_stats). */
+static __always_inline void rfab_count_flow(struct rfab_flow_stats *s, __u32 cls, __u64 wire_len, int owned)
+{
+  if (owned) {
+    s->bytes += wire_len;
+    if (cls < RFAB_OPC_COUNT)
+      s->op_class[cls]++;
+  } else {
+    __sync_fetch_and_add(&s->foreign_bytes, wire_len);
+    if (cls < RFAB_OPC_COUNT)
+      __sync_fetch_and_add(&s->foreign_op_class[cls], 1);
+  }
 }
 
 /* What one RoCE v2 packet says, read from its BTH (and AETH on an ACK/NAK). */
@@ -314,15 +371,12 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
   key->qp = pkt->qp;
   __u32 cls = rfab_op_class_of(pkt->opcode);
   __u8 syndrome = pkt->syndrome;
-  int is_ack = cls == RFAB_OPC_ACK;
   __u32 psn = pkt->psn;
 
-  t->roce_packets++;
-  t->roce_bytes += wire_len;
+  rfab_count_roce(t, wire_len);
   if (pkt->ecn == 3)
     t->ecn_ce++;
-  /* NAK: AETH type 3 (NAK) or 1 (RNR NAK). */
-  int is_nak = is_ack && (((syndrome >> 5) & 3) == 3 || ((syndrome >> 5) & 3) == 1);
+  int is_nak = cls == RFAB_OPC_ACK && rfab_aeth_is_nak(syndrome);
   if (is_nak)
     t->naks++;
 
@@ -332,18 +386,7 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
       t->cnps++;
     return;
   }
-  /* `packets` is not kept here: it is the sum of the opcode classes (user space adds them up). The
-   * owner CPU is the only writer of its counters and adds without a lock; others add atomically to
-   * their own copies (see struct rfab_flow_stats). */
-  if (s->owner_cpu_plus_one == bpf_get_smp_processor_id() + 1) {
-    s->bytes += wire_len;
-    if (cls < RFAB_OPC_COUNT)
-      s->op_class[cls]++;
-  } else {
-    __sync_fetch_and_add(&s->foreign_bytes, wire_len);
-    if (cls < RFAB_OPC_COUNT)
-      __sync_fetch_and_add(&s->foreign_op_class[cls], 1);
-  }
+  rfab_count_flow(s, cls, wire_len, rfab_owned_here(s));
   if (pkt->ecn == 3)
     __sync_fetch_and_add(&s->ecn_ce, 1);
   if (is_nak) {
@@ -428,8 +471,7 @@ static __always_inline void rfab_handle(void *data, void *data_end, __u64 wire_l
   struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
   if (!t)
     return;
-  t->frames++;
-  t->bytes += wire_len;
+  rfab_count_frame(t, wire_len);
 
   struct rfab_flow_key key = {};
   struct rfab_pkt pkt = {};
@@ -569,16 +611,23 @@ static __noinline int rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
  * other RoCE packet at least its ICRC, so a well-formed frame always has them). */
 #define RFAB_FAST_HDR_LEN (14 + 20 + 8 + 12 + 4)
 
+/* The opcode classes a RoCE data stream is mostly made of, the ones the fast path takes. READ requests
+ * (they start a PSN resync), atomics, CNPs and unknown opcodes are rare and go to the general path. */
+#define RFAB_FAST_PATH_CLASSES                                                                            \
+  (1u << RFAB_OPC_SEND | 1u << RFAB_OPC_WRITE | 1u << RFAB_OPC_READ_RESPONSE | 1u << RFAB_OPC_ACK)
+
 /* The packets a RoCE data stream is mostly made of, counted through few instruction cache lines:
  * untagged Ethernet, IPv4 without options and not CE-marked, UDP to the RoCE port, of a flow that is in
- * this CPU's cache and owned by this CPU, and either an RC SEND or RDMA WRITE request carrying the
- * expected PSN, or an RC READ response, or an RC ACK that is not a NAK. It counts exactly what
- * rfab_handle would. Anything else returns 0 having changed nothing, and the general path (a subprogram,
- * so that its code stays off these lines) takes the packet.
+ * this CPU's cache and owned by this CPU, and an RC opcode of RFAB_FAST_PATH_CLASSES: a SEND or RDMA
+ * WRITE request carrying the expected PSN, a READ response, or an ACK that is not a NAK. For such a
+ * packet the general path (rfab_handle) would only count it into the totals and the flow and advance
+ * the expected PSN of a request; the fast path does exactly that, through the same helpers. Anything
+ * else returns 0 having changed nothing, and the general path (a subprogram, so that its code stays off
+ * these lines) takes the packet.
  * Why a second path: on the veth receive path the collector's cost follows the code it runs through
  * more than the work it does (bench_telemetry's stand-in programs: one that only jumps through 3 KB of
  * code cost 4-5% of the packet rate, one that reads the headers cost nothing), and the general path's
- * parsing, opcode table and key building spread over ~25 cache lines.
+ * parsing, VLAN and IPv6 handling and key building spread over ~25 cache lines.
  * The flow key is compared in registers, as the words it is stored as (IPv4-mapped).
  * `frame` holds at least RFAB_FAST_HDR_LEN bytes (the caller checked, or copied them). */
 static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u32 dir)
@@ -595,55 +644,41 @@ static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u
     return 0;
   if (udp->dest != bpf_htons(rfab_roce_port))
     return 0;
-  /* RC opcodes: SEND 0x00-0x05, RDMA WRITE 0x06-0x0B, READ response 0x0D-0x10, ACK 0x11. */
   __u8 opcode = bth->opcode;
-  __u32 cls;
-  if (opcode <= 0x05)
-    cls = RFAB_OPC_SEND;
-  else if (opcode <= 0x0B)
-    cls = RFAB_OPC_WRITE;
-  else if (opcode >= 0x0D && opcode <= 0x10)
-    cls = RFAB_OPC_READ_RESPONSE;
-  else if (opcode == 0x11 && (((const struct rfab_aeth *)(bth + 1))->syndrome & 0x60) == 0)
-    cls = RFAB_OPC_ACK; /* AETH type 0: an ACK, not a NAK or RNR NAK */
-  else
+  if ((opcode & RFAB_OPCODE_TRANSPORT_MASK) != RFAB_OPCODE_TRANSPORT_RC)
     return 0;
-  /* Requests are PSN-tracked (rfab_track_psn); responses are not. */
-  const int request = cls <= RFAB_OPC_WRITE;
+  __u32 cls = rfab_op_class_of(opcode);
+  /* The bound the verifier needs before cls indexes the flow's counters: it does not follow the mask
+   * test below. */
+  if (cls >= RFAB_OPC_COUNT)
+    return 0;
+  if (!((RFAB_FAST_PATH_CLASSES >> cls) & 1))
+    return 0;
+  if (cls == RFAB_OPC_ACK && rfab_aeth_is_nak(((const struct rfab_aeth *)(bth + 1))->syndrome))
+    return 0;
+  const int request = rfab_is_request(cls);
   __u32 qp = bpf_ntohl(bth->dest_qp) & 0xFFFFFF;
   __u32 psn = bpf_ntohl(bth->psn) & RFAB_PSN_MASK;
   __u32 saddr = ip->saddr, daddr = ip->daddr;
 
-  __u32 zero = 0;
-  struct rfab_flow_cache *c = bpf_map_lookup_elem(&rfab_flow_cache, &zero);
+  struct rfab_flow_cache *c = rfab_flow_cache_block();
   if (!c)
     return 0;
-  __u32 cached = c->slot_plus_one[rfab_cache_slot_of(0, saddr, 0, daddr, qp, dir) & (RFAB_FLOW_CACHE_SLOTS - 1)];
-  if (!cached)
+  __u32 ci = rfab_cache_slot_of(0, saddr, 0, daddr, qp, dir) & (RFAB_FLOW_CACHE_SLOTS - 1);
+  struct rfab_flow_stats *s = rfab_cache_hit(c->slot_plus_one[ci], 0, RFAB_KEY_WORD_V4(saddr), 0,
+                                             RFAB_KEY_WORD_V4(daddr), RFAB_KEY_WORD_QP(qp, dir, 4));
+  if (!s || !rfab_owned_here(s))
     return 0;
-  __u32 slot = cached - 1;
-  struct rfab_flow_stats *s = bpf_map_lookup_elem(&rfab_flows, &slot);
-  if (!s)
-    return 0;
-  const __u64 *k = (const void *)&s->key;
-  if ((k[0] | k[2] | (k[1] ^ RFAB_KEY_WORD_V4(saddr)) | (k[3] ^ RFAB_KEY_WORD_V4(daddr)) |
-       (k[4] ^ RFAB_KEY_WORD_QP(qp, dir, 4))) != 0)
-    return 0;
-  if (s->owner_cpu_plus_one != bpf_get_smp_processor_id() + 1)
-    return 0;
-  if (request && (s->psn_flags != RFAB_PSN_VALID || s->expected_psn != psn))
+  if (request && !rfab_psn_in_order(s, psn))
     return 0;
   struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
   if (!t)
     return 0;
   if (request)
-    s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
-  s->bytes += wire_len;
-  s->op_class[cls]++;
-  t->frames++;
-  t->bytes += wire_len;
-  t->roce_packets++;
-  t->roce_bytes += wire_len;
+    rfab_psn_advance(s, psn);
+  rfab_count_frame(t, wire_len);
+  rfab_count_roce(t, wire_len);
+  rfab_count_flow(s, cls, wire_len, 1);
   return 1;
 }
 

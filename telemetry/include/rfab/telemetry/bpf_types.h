@@ -12,7 +12,9 @@
 #define RFAB_DIR_EGRESS 1
 #define RFAB_DIR_COUNT 2
 
-/* Opcode classes counted per flow (BTH opcode, any transport: RC, UC, UD, XRC). */
+/* Opcode classes counted per flow (BTH opcode, any transport: RC, UC, UD, XRC). The class of each opcode
+ * comes from fabric/wire's opcode table, through rfab_opcode_classes.h, which the build generates
+ * (telemetry/bpf/opcode_classes_gen.cpp); UC, UD and XRC opcodes are classed by RC's layout. */
 enum rfab_op_class {
   RFAB_OPC_SEND = 0,
   RFAB_OPC_WRITE = 1,
@@ -22,7 +24,7 @@ enum rfab_op_class {
   RFAB_OPC_ATOMIC = 5,
   RFAB_OPC_ATOMIC_ACK = 6,
   RFAB_OPC_CNP = 7,
-  RFAB_OPC_OTHER = 8, /* opcodes the IBTA table does not define for RoCE (RD, reserved, manufacturer) */
+  RFAB_OPC_OTHER = 8, /* RD, reserved and manufacturer opcodes, and those RC leaves undefined */
   RFAB_OPC_COUNT = 9,
 };
 
