@@ -2,6 +2,7 @@
 // and the kernel-UDP datapath. `--server` on one side, the server's address on the other.
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +36,7 @@ void print_text(const perf::Options& o, const perf::Result& r) {
               r.datapath.empty() ? "kernel UDP datapath" : r.datapath.c_str(), o.perftest ? ", perftest side channel" : "");
   std::printf(" Number of qps   : %-6u Transport type : RoCE v2 over UDP\n", r.qps);
   std::printf(" Mtu             : %-6u Spray entropies: %u\n", r.mtu, r.spray);
+  std::printf(" Loss recovery   : %s\n", r.recovery == rc::LossRecovery::selective ? "selective" : "go-back-N");
   std::printf(" Role            : %s\n", o.server ? "server" : "client");
   std::printf("%s", kLine);
   if (o.latency && !o.server) {
@@ -73,6 +75,7 @@ void print_json(const perf::Options& o, const perf::Result& r) {
       {"qps", r.qps},
       {"mtu", r.mtu},
       {"spray", r.spray},
+      {"recovery", r.recovery == rc::LossRecovery::selective ? "selective" : "go-back-n"},
       {"seconds", r.seconds},
       {"bw_peak_gbps", r.bw_peak_gbps},
       {"bw_avg_gbps", r.bw_avg_gbps},
@@ -167,6 +170,10 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("--faults", o->faults, "receive-side fault injection, e.g. drop=1%,reorder=2%,seed=7");
   c->add_option("--cc", o->cc, "congestion control of this side's QPs: none, dcqcn or dcqcn:key=value,... "
                                "(as rfab emulate --cc; docs/dcqcn.md)");
+  c->add_option("--recovery", o->recovery, "loss recovery with an rfab peer: selective (resend only lost packets) "
+                                           "or go-back-n (IBTA; what perftest/verbs peers use)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, rc::LossRecovery>{
+          {"selective", rc::LossRecovery::selective}, {"go-back-n", rc::LossRecovery::go_back_n}}));
   c->add_option("--line-rate", *line, "the rate congestion control starts from and never exceeds (bits/s, e.g. 25G)");
   c->add_option("--timeout", o->timeout, "seconds without progress before giving up")->check(CLI::PositiveNumber);
   c->add_option("--retry-cnt", o->retry_cnt, "RC retry count 0..7")->check(CLI::Range(0, 7));

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "rfab/rc/types.hpp"
+
 namespace rfab::cli::perf {
 
 enum class Verb : uint8_t { write, read, send, atomic };
@@ -30,6 +32,8 @@ struct Options {
   int busy_poll_us = 0;        // SO_BUSY_POLL on the datapath sockets
   std::string faults;          // receive-side fault injection spec (rfab::fault), both sides may differ
   std::string cc = "none";     // the requester's congestion control: none | dcqcn[:key=value,...]
+  // rfab peers: selective (resend only what was lost) or go-back-n (IBTA); perftest/verbs peers: go-back-n
+  rc::LossRecovery recovery = rc::LossRecovery::selective;
   double line_bps = 100e9;     // the rate congestion control starts from and never exceeds
   double timeout = 10;         // seconds without progress before giving up (handshake, transfer)
   uint8_t retry_cnt = 7;
@@ -45,6 +49,7 @@ struct Result {
   uint64_t bytes = 0;          // message size
   uint64_t iterations = 0;     // completed operations, all QPs
   uint32_t qps = 0, mtu = 0, spray = 0;
+  rc::LossRecovery recovery = rc::LossRecovery::go_back_n;  // what the connection used
   double seconds = 0;
   double bw_peak_gbps = 0, bw_avg_gbps = 0, msg_rate_mpps = 0;
   // latency mode (microseconds)

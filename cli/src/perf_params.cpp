@@ -14,7 +14,8 @@ std::string encode(const Params& p) {
   s << "rfab-perf/1 verb=" << to_string(p.verb) << " size=" << p.size << " iters=" << p.iters
     << " duration=" << p.duration << " qps=" << p.qps << " mtu=" << p.mtu << " spray=" << p.spray
     << " depth=" << p.depth << " slots=" << p.slots << " rx_depth=" << p.rx_depth << " latency=" << p.latency
-    << " seed=" << p.seed;
+    << " seed=" << p.seed
+    << " recovery=" << (p.recovery == rc::LossRecovery::selective ? "selective" : "go-back-n");
   return s.str();
 }
 
@@ -59,6 +60,10 @@ Params decode(const std::string& text) {
   p.rx_depth = static_cast<uint32_t>(num("rx_depth"));
   p.latency = num("latency") != 0;
   p.seed = num("seed");
+  if (auto it = kv.find("recovery"); it != kv.end()) {
+    if (it->second == "selective") p.recovery = rc::LossRecovery::selective;
+    else if (it->second != "go-back-n") throw ExitError{2, "client asked for unknown loss recovery '" + it->second + "'"};
+  }
   return p;
 }
 
@@ -76,6 +81,7 @@ Params from_options(const Options& o) {
   p.slots = static_cast<uint32_t>(std::clamp<uint64_t>(kPerfMemCap / per, 1, p.depth));
   p.rx_depth = p.slots;
   p.latency = o.latency;
+  p.recovery = o.recovery;
   std::random_device rd;
   p.seed = (uint64_t{rd()} << 32) | rd();
   return p;

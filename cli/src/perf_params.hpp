@@ -5,6 +5,7 @@
 #include <string>
 
 #include "perf_options.hpp"
+#include "rfab/rc/types.hpp"
 
 namespace rfab::cli::perf {
 
@@ -17,6 +18,9 @@ struct Params {
   uint32_t qps = 1, mtu = 4096, spray = 1, depth = 128, slots = 1, rx_depth = 1;
   bool latency = false;
   uint64_t seed = 1;
+  // Loss recovery both sides use: the client proposes, the server adopts. A client that does not say
+  // (an older rfab) gets go-back-N.
+  rc::LossRecovery recovery = rc::LossRecovery::go_back_n;
 };
 
 std::string encode(const Params& p);

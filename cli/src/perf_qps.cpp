@@ -53,6 +53,9 @@ void create_perf_qps(PerfQps& q, uint8_t* buf, size_t len, uint32_t access, cons
       endpoint::QpConfig c;
       c.cap = {std::max<uint32_t>(sz.send_depth, 1), std::max<uint32_t>(sz.recv_depth, 1), 1, 1};
       c.max_outstanding = sz.max_outstanding;
+      // The receiver holds what a hole keeps waiting (spraying, selective recovery): as many packets as the
+      // sender may have in flight, so the window never stalls on the peer's buffer.
+      c.reorder_window = static_cast<uint16_t>(std::clamp<uint32_t>(sz.max_outstanding, 64, 1024));
       c.cc = q.cc;
       c.line_bps = q.line_bps;
       q.qpn.push_back(endpoint::open_qp(*q.dev, c, access & ~uint32_t{rc::kLocalWrite}));

@@ -102,6 +102,7 @@ class Session {
       c.ack_timeout = o_.ack_timeout;
       c.retry_cnt = o_.retry_cnt;
       c.rnr_retry = 7;
+      c.loss_recovery = p_.recovery;
       if (p_.spray > 1) {
         c.entropy.kind = rc::EntropyPolicy::Kind::spray;
         c.entropy.paths = static_cast<uint16_t>(p_.spray);
@@ -397,6 +398,7 @@ class Session {
     r.qps = p_.qps;
     r.mtu = p_.mtu;
     r.spray = p_.spray;
+    r.recovery = p_.recovery;
     fill_counters(qps_, r);
   }
 

@@ -36,6 +36,13 @@ void QueuePair::Impl::progress(Nanos now, uint32_t new_una) {
     retry_left = attr.retry_cnt;  // forward progress refills the budgets (IBTA 9.7.5.2.8)
     rnr_left = attr.rnr_retry;
     timeout_backoff = 0;
+    if (resent_at != kNever && psn::diff(new_una, resent_psn) > 0) {  // the last resend got through
+      const Nanos sample = now - resent_at;
+      resend_rtt = resend_rtt == 0 ? sample : (7 * resend_rtt + sample) / 8;
+      resent_at = kNever;
+      resend_deadline = kNever;
+      resend_backoff = 0;
+    }
     // After a timeout every packet still unacknowledged has been out longer than the timeout: an ACK that
     // covers only part of them names the next lost one (NewReno's partial ACK).
     if (timeout_recovery) {

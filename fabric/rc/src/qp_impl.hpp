@@ -102,6 +102,13 @@ struct QueuePair::Impl {
   uint32_t resend_psn = 0;
   uint8_t timeout_backoff = 0;  // selective: ACK timeouts in a row without progress (the timeout doubles)
   bool timeout_recovery = false;  // selective: since a timeout, every partial ACK resends the next unacked packet
+  // selective: the last single resend, its round trip (resend to the ACK that covers it) and the time by
+  // which that ACK is overdue (the resend was lost: resend again, long before the ACK timeout)
+  uint32_t resent_psn = 0;
+  Nanos resent_at = kNever;
+  Nanos resend_rtt = 0;
+  Nanos resend_deadline = kNever;
+  uint8_t resend_backoff = 0;
   Nanos ack_deadline = kNever;
   Nanos rnr_deadline = kNever;  // requester paused by an RNR NAK until then
   Nanos next_send = 0;          // pacing
@@ -123,6 +130,9 @@ struct QueuePair::Impl {
   uint32_t in_resid = 0;
   uint32_t in_total = 0;
   bool nak_outstanding = false;  // a NAK was sent; no further NAK until epsn arrives (IBTA 9.9.2)
+  uint32_t held_since_nak = 0;   // selective: packets held since the last NAK of the open hole
+  Nanos nak_sent_at = 0;         // selective: when the open hole was last NAKed
+  Nanos nak_rtt = 0;             // selective: smoothed time from a NAK to its hole's resend (0 = none yet)
   bool ack_pending = false;
   uint32_t pkts_since_ack = 0;
   struct { bool pending = false; uint8_t syndrome = 0; uint32_t psn = 0; } nak;
@@ -147,7 +157,7 @@ struct QueuePair::Impl {
   // within what the peer holds).
   bool holds_out_of_order() const { return spraying() || selective(); }
   uint32_t loss_after() const {
-    return tuning.loss_after != 0 ? tuning.loss_after : std::max<uint32_t>(1, tuning.reorder_window / 2u);
+    return tuning.loss_after != 0 ? tuning.loss_after : std::max<uint32_t>(3, tuning.reorder_window / 4u);
   }
   // The local ACK timeout, doubled for each timeout in a row (selective recovery backs off).
   Nanos ack_timeout() const {
@@ -172,6 +182,7 @@ struct QueuePair::Impl {
   bool segment_next(Nanos now, TxPacket& pkt);  // the packet at the send cursor (requester_transmit's body)
   bool resend_one(Nanos now, TxPacket& pkt);    // selective: the packet at resend_psn, cursor kept
   void resend(uint32_t psn);                     // selective: schedule resend_one for this PSN
+  void on_resend_overdue(Nanos now);             // selective: resend_deadline passed
   bool requester_ready(Nanos now) const;
   void rewind(uint32_t psn);
   bool consume_retry(Nanos now, bool rnr);  // false: budget spent, QP moved to ERR
@@ -209,6 +220,7 @@ struct QueuePair::Impl {
   RxResult reorder_hold(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes);
   void reorder_drain(Nanos now);
   void reorder_clear(uint32_t from_psn, uint32_t n);
+  bool resend_looks_lost(Nanos now);
 };
 
 }  // namespace rfab::rc

@@ -54,8 +54,22 @@ bool QueuePair::Impl::resend_one(Nanos now, TxPacket& pkt) {
   next_psn = saved_next;
   pkts_since_ackreq = saved_ackreq;
   rd_inflight = saved_rd;
-  if (sent) stats.selective_resends++;
+  if (sent) {
+    stats.selective_resends++;
+    resent_psn = p;
+    resent_at = now;
+    // Overdue at three measured round trips, doubling while resends keep failing; before the first
+    // measurement only the ACK timeout applies.
+    resend_deadline = resend_rtt == 0 ? kNever : now + ((3 * resend_rtt) << resend_backoff);
+  }
   return sent;
+}
+
+void QueuePair::Impl::on_resend_overdue(Nanos) {
+  resend_deadline = kNever;
+  if (psn::diff(resent_psn, una_psn) < 0) return;  // covered after all
+  if (resend_backoff < 8) ++resend_backoff;
+  resend(resent_psn);
 }
 
 bool QueuePair::Impl::segment_next(Nanos now, TxPacket& pkt) {

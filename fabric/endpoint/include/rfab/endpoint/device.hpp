@@ -46,6 +46,9 @@ struct QpConfig {
   rc::QpCap cap;                 // send/receive queue depths and SGEs per work request
   uint32_t qp_num = 0;           // engine: the QPN to use (1..2^24-1), 0 = the device picks; verbs: ignored
   uint32_t max_outstanding = 0;  // engine: unacknowledged packets in flight, 0 = engine default; verbs: ignored
+  // engine: packets the responder holds ahead of a hole when spraying or recovering selectively (<= 1024;
+  // each costs a packet buffer); it also bounds the requester's window then. 0 = engine default.
+  uint16_t reorder_window = 0;
   // The requester's congestion control, as `--cc` takes it: "none" or "dcqcn[:key=value,...]"
   // (congestion/factory.hpp). Engine: a controller per QP, paced by the packet driver. Verbs: only "none"
   // (the NIC runs its own, configured with the vendor's tools).

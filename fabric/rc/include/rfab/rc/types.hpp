@@ -276,8 +276,8 @@ struct QpTuning {
   uint32_t max_outstanding = 4096; // requester: packets in flight (unACKed) limit, <= 2^23
   uint16_t reorder_window = 64;    // responder: PSNs ahead of the expected one held when spraying or in
                                    // selective loss recovery (<= 1024); also bounds the requester's window
-  uint16_t loss_after = 0;         // selective: packets that overtake a hole before it is NAKed as lost
-                                   // (0 = half the reorder window)
+  uint16_t loss_after = 0;         // selective: packets that overtake a hole before it is NAKed as lost,
+                                   // and again between repeated NAKs of it (0 = a quarter of the window)
   double line_bps = 100e9;         // rate of the default controller (cc::LineRate) when none is given
 };
 
