@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rfab/base/units.hpp"
 #include "commands.hpp"
 #include "perf_options.hpp"
 #include "perf_session.hpp"
@@ -89,22 +90,13 @@ void print_json(const perf::Options& o, const perf::Result& r) {
   std::cout << j.dump() << "\n";
 }
 
-// Parses "64K", "4M", "1G", "4096" (binary multiples).
-uint64_t parse_size(const std::string& s) {
-  if (s.empty()) throw ExitError{2, "-s/--size: empty"};
-  size_t used = 0;
-  uint64_t v = 0;
+// "65536", "64K", "4M", "1G" (powers of 1024, docs/units.md).
+uint64_t size_arg(const std::string& s) {
   try {
-    v = std::stoull(s, &used, 10);
-  } catch (...) {
-    throw ExitError{2, "-s/--size: '" + s + "' is not a size (e.g. 65536, 64K, 4M)"};
+    return parse_size(s, "-s/--size");
+  } catch (const ParseError& e) {
+    throw ExitError{2, e.what()};
   }
-  const std::string suf = s.substr(used);
-  if (suf == "K" || suf == "k" || suf == "KiB") v <<= 10;
-  else if (suf == "M" || suf == "m" || suf == "MiB") v <<= 20;
-  else if (suf == "G" || suf == "g" || suf == "GiB") v <<= 30;
-  else if (!suf.empty()) throw ExitError{2, "-s/--size: unknown suffix '" + suf + "' (K, M or G)"};
-  return v;
 }
 
 void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
@@ -141,7 +133,7 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)")
       ->check(CLI::Range(0, 255));
   c->callback([o, size] {
-    o->size = parse_size(*size);
+    o->size = size_arg(*size);
     if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};
     if (!o->server && o->host.empty()) throw ExitError{2, "give the server's address, or --server on the server side"};
     if (o->server && !o->host.empty()) throw ExitError{2, "--server takes no host argument"};

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "perf_options.hpp"
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 #include "rfab/rc/types.hpp"
 
 namespace rfab::udp {

@@ -2,6 +2,7 @@
 // four 128-bit lanes (the method of Intel's "Fast CRC Computation Using PCLMULQDQ" white paper, also used
 // by Linux's crc32-pclmul) for buffers of 64 bytes and more.
 #include "rfab/wire/crc32.hpp"
+#include "rfab/base/env.hpp"
 
 #include <array>
 #include <cstdlib>
@@ -166,7 +167,7 @@ bool detect_vclmul() {
 }
 // RFAB_CRC32=clmul or =portable turns the faster paths off (benchmarks, tests).
 const char* crc_env() {
-  const char* e = std::getenv("RFAB_CRC32");
+  const char* e = env::raw("RFAB_CRC32");
   return e == nullptr ? "" : e;
 }
 const bool kHasVclmul = detect_vclmul() && std::strcmp(crc_env(), "clmul") != 0 && std::strcmp(crc_env(), "portable") != 0;
