@@ -100,6 +100,7 @@ constexpr const char* kRateExpect = "a rate in bits/s such as 100M, 400G, 1.5Gbp
 constexpr const char* kDurationExpect = "a duration with a unit such as 500ns, 10us, 1.5ms or 2s (ps, ns, us, ms, s, m, h)";
 
 uint64_t duration_ps(std::string_view v, std::string_view what) {
+  if (v == "0") return 0;  // zero is zero in every unit
   const Number n = split_number(v, what, kDurationExpect);
   if (n.suffix.empty()) throw_parse_error(what, v, std::string("missing unit: expected ") + kDurationExpect);
   const Unit* u = find_unit(kPicoUnits, n.suffix);
@@ -145,6 +146,7 @@ double parse_rate_bps(std::string_view v, std::string_view what) {
 uint64_t parse_duration_ps(std::string_view v, std::string_view what) { return duration_ps(v, what); }
 
 Nanos parse_duration_ns(std::string_view v, std::string_view what) {
+  if (v == "0") return 0;  // zero is zero in every unit
   const Number n = split_number(v, what, kDurationExpect);
   if (n.suffix.empty()) throw_parse_error(what, v, std::string("missing unit: expected ") + kDurationExpect);
   const Unit* u = find_unit(kPicoUnits, n.suffix);

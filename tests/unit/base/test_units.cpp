@@ -101,6 +101,9 @@ TEST(Durations, NeedAUnit) {
   EXPECT_EQ(parse_duration_ps("10ps"), 10u);
   EXPECT_EQ(parse_duration_ps("1.5ns"), 1500u);
   EXPECT_EQ(parse_duration_ps("500us"), 500'000'000u);
+  EXPECT_EQ(parse_duration_ns("0"), 0u);  // zero is zero in every unit
+  EXPECT_EQ(parse_duration_ps("0"), 0u);
+  EXPECT_THROW(parse_duration_ns("0.0"), ParseError);
   EXPECT_THROW(parse_duration_ns("55"), ParseError);  // ambiguous
   EXPECT_THROW(parse_duration_ps("10"), ParseError);
   EXPECT_NE(error_of([] { parse_duration_ns("55", "--time"); }).find("missing unit"), std::string::npos);

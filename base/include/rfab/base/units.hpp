@@ -8,6 +8,7 @@
 //   rates      bits per second, SI multiples: "400G" = "400Gbps" = "400Gb/s" = 400e9, "51.2T", "100M",
 //              "1.5Gb/s", "400000000". An upper-case B (bytes per second) is refused.
 //   durations  a unit is required: ps, ns, us, ms, s, m (minutes), h: "500us", "1.5ms", "2s", "10m".
+//              Only a bare "0" needs none.
 //   integers   decimal digits (or 0x hex), range-checked for the target type: nothing wraps.
 //
 // The parsers are strict: no empty string, no sign, no NaN or infinity, no space, no trailing garbage.
