@@ -1,4 +1,3 @@
-#include "env_config.hpp"
 #include "rfab/collectives/shm_transport.hpp"
 
 #include <fcntl.h>
@@ -15,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "env_config.hpp"
 #include "rfab/collectives/types.hpp"
 
 namespace rfab::coll {
@@ -393,7 +393,7 @@ size_t ShmTransport::default_ring_bytes(int local_ranks) {
   const auto ring = from_env([] {
     const auto b = env::get_unsigned("RFAB_SHM_RING_BYTES", 4096, 1ull << 30);
     if (b && (*b & (*b - 1)) != 0)
-      env::fail("RFAB_SHM_RING_BYTES", std::to_string(*b), "expected a power of two in [4096, 2^30]");
+      env::fail("RFAB_SHM_RING_BYTES", env::raw("RFAB_SHM_RING_BYTES"), "expected a power of two in [4096, 2^30]");
     return b;
   });
   if (ring) return static_cast<size_t>(*ring);

@@ -1,10 +1,11 @@
-#include "rfab/base/env.hpp"
-#include "rfab/base/units.hpp"
 #include "rfab/collectives/types.hpp"
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+
+#include "rfab/base/env.hpp"
+#include "rfab/base/units.hpp"
 
 namespace rfab::coll {
 

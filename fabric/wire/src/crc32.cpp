@@ -2,11 +2,12 @@
 // four 128-bit lanes (the method of Intel's "Fast CRC Computation Using PCLMULQDQ" white paper, also used
 // by Linux's crc32-pclmul) for buffers of 64 bytes and more.
 #include "rfab/wire/crc32.hpp"
-#include "rfab/base/env.hpp"
 
 #include <array>
 #include <cstdlib>
 #include <cstring>
+
+#include "rfab/base/env.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

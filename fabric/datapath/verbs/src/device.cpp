@@ -1,5 +1,4 @@
 #include "rfab/verbs/device.hpp"
-#include "rfab/base/env.hpp"
 
 #include <infiniband/verbs.h>
 
@@ -7,6 +6,8 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include "rfab/base/env.hpp"
 
 namespace rfab::verbs {
 namespace {
