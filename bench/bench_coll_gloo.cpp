@@ -17,19 +17,24 @@
 #include <string>
 #include <vector>
 
+#include "rfab/base/env.hpp"
+#include "rfab/base/units.hpp"
 #include "cpu_time.hpp"  // cli/src: CPU per call, measured as rfab coll measures it
 
 namespace {
 
+// -b/-e as rfab coll reads them (rfab/base/units.hpp: K, M, G are powers of 1024).
 size_t parse_size(const char* s) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  double m = *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : *end == 'G' ? 1073741824.0 : 1.0;
-  return static_cast<size_t>(v * m);
+  try {
+    return static_cast<size_t>(rfab::parse_size(s, "size"));
+  } catch (const rfab::ParseError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::exit(2);
+  }
 }
 
 int env_int(const char* k, int dflt) {
-  const char* v = std::getenv(k);
+  const char* v = rfab::env::raw(k);
   return v != nullptr ? std::atoi(v) : dflt;
 }
 
@@ -37,7 +42,7 @@ int env_int(const char* k, int dflt) {
 
 int main(int argc, char** argv) {
   int rank = env_int("RANK", 0), n = env_int("WORLD_SIZE", 1);
-  const char* dir = std::getenv("GLOO_STORE_DIR");
+  const char* dir = rfab::env::raw("GLOO_STORE_DIR");
   if (dir == nullptr) {
     std::fprintf(stderr, "bench_coll_gloo: set GLOO_STORE_DIR to an empty directory shared by the ranks\n");
     return 2;
@@ -56,7 +61,7 @@ int main(int argc, char** argv) {
   }
   gloo::transport::tcp::attr attr;
   // GLOO_HOSTNAME: the address this rank listens on (ranks in separate network namespaces, bench-coll.sh netns).
-  const char* host = std::getenv("GLOO_HOSTNAME");
+  const char* host = rfab::env::raw("GLOO_HOSTNAME");
   attr.hostname = host != nullptr && *host != '\0' ? host : "127.0.0.1";
   auto dev = gloo::transport::tcp::CreateDevice(attr);
   gloo::rendezvous::FileStore store(dir);

@@ -9,15 +9,19 @@
 #include <string>
 #include <vector>
 
+#include "rfab/base/units.hpp"
 #include "cpu_time.hpp"  // cli/src: CPU per call, measured as rfab coll measures it
 
 namespace {
 
+// -b/-e as rfab coll reads them (rfab/base/units.hpp: K, M, G are powers of 1024).
 size_t parse_size(const char* s) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  double m = *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : *end == 'G' ? 1073741824.0 : 1.0;
-  return static_cast<size_t>(v * m);
+  try {
+    return static_cast<size_t>(rfab::parse_size(s, "size"));
+  } catch (const rfab::ParseError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::exit(2);
+  }
 }
 
 double factor(const std::string& c, int n) {

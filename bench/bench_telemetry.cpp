@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "rfab/base/env.hpp"
 #include "rfab/telemetry/collector.hpp"
 #include "rfab/telemetry/netdev_stats.hpp"
 #include "rfab/wire/icrc.hpp"
@@ -328,7 +329,7 @@ std::vector<double> alternating_ratios(tm::Hook hook, const std::vector<std::vec
   EmptyHook empty("rft9b", hook);
   // BENCH_TELEMETRY_AA=1: a second empty program stands in for the collector (calibration: reads ~0);
   // =read: the BTH reader does.
-  const char* aa_env = std::getenv("BENCH_TELEMETRY_AA");
+  const char* aa_env = rfab::env::raw("BENCH_TELEMETRY_AA");
   const bool aa = aa_env != nullptr;
   const std::string aa_kind = aa ? aa_env : "";
   const int nop2 = !aa                ? -1
@@ -423,7 +424,7 @@ static int run(int argc, char** argv) {
        "ip link set rft9b up");
 
   must("ip link set rft9a mtu 9000 && ip link set rft9b mtu 9000");
-  if (const char* q = std::getenv("BENCH_TELEMETRY_QPS")) {
+  if (const char* q = rfab::env::raw("BENCH_TELEMETRY_QPS")) {
     char* end = nullptr;
     g_qps = std::strtoul(q, &end, 10);
     if (end == q || *end != '\0' || g_qps < 1 || g_qps > 4096) {
@@ -432,7 +433,7 @@ static int run(int argc, char** argv) {
     }
   }
   size_t burst = 1;
-  if (const char* b = std::getenv("BENCH_TELEMETRY_BURST")) {
+  if (const char* b = rfab::env::raw("BENCH_TELEMETRY_BURST")) {
     char* end = nullptr;
     burst = std::strtoul(b, &end, 10);
     if (end == b || *end != '\0' || burst < 1 || 256 % burst != 0) {
@@ -441,7 +442,7 @@ static int run(int argc, char** argv) {
     }
   }
   print_program_cost(build_frames(64, 64));  // the programs read headers only: the payload size is moot
-  if (std::getenv("BENCH_TELEMETRY_COST_ONLY")) return 0;
+  if (rfab::env::raw("BENCH_TELEMETRY_COST_ONLY")) return 0;
   g_burst = burst;  // (after the cost runs, whose 64 frames are one per flow)
   auto frames = build_frames(g_qps * 256, static_cast<size_t>(payload));
   const Mode modes[] = {{"none", Mode::none, tm::Hook::xdp},
@@ -452,7 +453,7 @@ static int run(int argc, char** argv) {
                         {"tc/empty", Mode::empty, tm::Hook::tc},
                         {"tc/rfab", Mode::collector, tm::Hook::tc}};
   // BENCH_TELEMETRY_HOOKS="tc xdp": only those hooks (and "none"), for quicker experiments on one hook.
-  const char* only = std::getenv("BENCH_TELEMETRY_HOOKS");
+  const char* only = rfab::env::raw("BENCH_TELEMETRY_HOOKS");
   auto wanted = [&](size_t m) {
     if (only == nullptr || modes[m].what == Mode::none) return true;
     const std::string name = modes[m].name;

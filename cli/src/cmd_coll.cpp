@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "rfab/base/units.hpp"
 #include "coll_bench.hpp"
 #include "commands.hpp"
 
@@ -23,19 +24,19 @@ struct CollCliOptions {
   bool json = false;
 };
 
-size_t parse_size(const std::string& s, const char* flag) {
-  if (s.empty()) throw ExitError{2, std::string(flag) + ": empty size"};
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  std::string unit(end);
-  double mul = 1;
-  if (unit == "K" || unit == "k" || unit == "KB" || unit == "KiB") mul = 1024.0;
-  else if (unit == "M" || unit == "m" || unit == "MB" || unit == "MiB") mul = 1024.0 * 1024;
-  else if (unit == "G" || unit == "g" || unit == "GB" || unit == "GiB") mul = 1024.0 * 1024 * 1024;
-  else if (!unit.empty()) throw ExitError{2, std::string(flag) + " '" + s + "': unknown unit (use K, M or G)"};
-  if (end == s.c_str() || !(v >= 0) || v * mul > 64.0 * 1024 * 1024 * 1024)
-    throw ExitError{2, std::string(flag) + " '" + s + "': not a size between 0 and 64G"};
-  return static_cast<size_t>(v * mul);
+// nccl-tests' -b/-e/-i: "8", "64K", "4M", "1G" (powers of 1024, docs/units.md), at most 64 GiB.
+size_t size_arg(const std::string& s, const char* flag) {
+  try {
+    return static_cast<size_t>(parse_size(s, flag));
+  } catch (const ParseError& e) {
+    throw ExitError{2, e.what()};
+  }
+}
+
+size_t bounded_size(const std::string& s, const char* flag) {
+  const size_t v = size_arg(s, flag);
+  if (v > (size_t{64} << 30)) throw ExitError{2, std::string(flag) + " '" + s + "': not a size between 0 and 64G"};
+  return v;
 }
 
 void print_text(const coll::Communicator& comm, const CollBenchOptions& o, const CollCliOptions& c,
@@ -109,10 +110,10 @@ int run(const CollCliOptions& c) {
       found = true;
     }
   if (!found) throw ExitError{2, "coll: unknown collective '" + c.which + "'"};
-  o.min_bytes = parse_size(c.min_bytes, "-b");
-  o.max_bytes = parse_size(c.max_bytes, "-e");
+  o.min_bytes = bounded_size(c.min_bytes, "-b");
+  o.max_bytes = bounded_size(c.max_bytes, "-e");
   if (o.max_bytes < o.min_bytes) throw ExitError{2, "coll: -e must be >= -b"};
-  o.step_bytes = c.step_bytes.empty() ? 0 : parse_size(c.step_bytes, "-i");
+  o.step_bytes = c.step_bytes.empty() ? 0 : bounded_size(c.step_bytes, "-i");
   if (o.step_bytes == 0 && !(c.factor > 1)) throw ExitError{2, "coll: -f must be > 1"};
   o.factor = c.factor;
   o.iters = c.iters;

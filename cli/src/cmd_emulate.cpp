@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/emu/traffic.hpp"
+#include "rfab/base/units.hpp"
 #include "rfab/topology/spec.hpp"
 
 namespace rfab::cli {
@@ -87,8 +88,8 @@ void run_emulate(const EmulateOptions& o) {
   emu::Report r;
   try {
     s.routing = emu::parse_routing(o.routing);
-    s.duration = topo::parse_duration_ps(o.time, "--time");
-    if (!o.buffer.empty()) s.buffer_bytes = topo::parse_bytes(o.buffer, "--buffer");
+    s.duration = parse_duration_ps(o.time, "--time");
+    if (!o.buffer.empty()) s.buffer_bytes = parse_size(o.buffer, "--buffer");
     const bool bar = !o.quiet && isatty(STDERR_FILENO);
     int shown = -1;
     auto progress = [&](double f) {

@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rfab/base/units.hpp"
 #include "commands.hpp"
 #include "rfab/congestion/factory.hpp"
-#include "rfab/congestion/spec.hpp"
 #include "perf_options.hpp"
 #include "perf_session.hpp"
 #include "perftest_session.hpp"
@@ -107,31 +107,22 @@ void print_json(const perf::Options& o, const perf::Result& r) {
   std::cout << j.dump() << "\n";
 }
 
-// Parses "64K", "4M", "1G", "4096" (binary multiples).
-uint64_t parse_size(const std::string& s) {
-  if (s.empty()) throw ExitError{2, "-s/--size: empty"};
-  size_t used = 0;
-  uint64_t v = 0;
+// "65536", "64K", "4M", "1G" (powers of 1024, docs/units.md).
+uint64_t size_arg(const std::string& s) {
   try {
-    v = std::stoull(s, &used, 10);
-  } catch (...) {
-    throw ExitError{2, "-s/--size: '" + s + "' is not a size (e.g. 65536, 64K, 4M)"};
+    return parse_size(s, "-s/--size");
+  } catch (const ParseError& e) {
+    throw ExitError{2, e.what()};
   }
-  const std::string suf = s.substr(used);
-  if (suf == "K" || suf == "k" || suf == "KiB") v <<= 10;
-  else if (suf == "M" || suf == "m" || suf == "MiB") v <<= 20;
-  else if (suf == "G" || suf == "g" || suf == "GiB") v <<= 30;
-  else if (!suf.empty()) throw ExitError{2, "-s/--size: unknown suffix '" + suf + "' (K, M or G)"};
-  return v;
 }
 
 double parse_line_rate(const std::string& s) {
   try {
-    const double bps = spec::parse_rate_bps(s);
-    if (!(bps > 0)) throw spec::SpecError("must be above 0");
+    const double bps = parse_rate_bps(s, "--line-rate");
+    if (!(bps > 0)) throw ParseError("--line-rate: must be above 0 bit/s");
     return bps;
-  } catch (const spec::SpecError& e) {
-    throw ExitError{2, "--line-rate '" + s + "': " + e.what()};
+  } catch (const ParseError& e) {
+    throw ExitError{2, e.what()};
   }
 }
 
@@ -186,7 +177,7 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)")
       ->check(CLI::Range(0, 255));
   c->callback([o, size, line] {
-    o->size = parse_size(*size);
+    o->size = size_arg(*size);
     o->line_bps = parse_line_rate(*line);
     check_cc(o->cc, o->line_bps);
     if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "perf_options.hpp"
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 
 namespace rfab::cli::perf {
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "rfab/base/env.hpp"
 #include "rfab/collectives/communicator.hpp"
 #include "rfab/rfab.h"
 
@@ -115,7 +116,7 @@ rfabResult_t dispatch(rfabComm* comm, std::function<void(Communicator&)> fn, rfa
 }
 
 std::string advertised_host() {
-  if (const char* a = std::getenv("RFAB_STORE_ADDR"); a != nullptr && *a != '\0') return a;
+  if (auto a = rfab::env::get_string("RFAB_STORE_ADDR")) return *a;
   char name[256] = {};
   gethostname(name, sizeof name - 1);
   addrinfo hints{};

@@ -1,6 +1,5 @@
 #include "rfab/collectives/communicator.hpp"
 
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,8 +8,14 @@
 #include <map>
 #include <thread>
 
+#include "env_config.hpp"
+#include "host_identity.hpp"
+#include "peer_record.hpp"
+#include "rendezvous.hpp"
 #include "rfab/collectives/roce_transport.hpp"
 #include "rfab/collectives/shm_transport.hpp"
+#include "spin_tuning.hpp"
+#include "transport_builders.hpp"
 
 namespace rfab::coll {
 
@@ -21,9 +26,9 @@ thread_local bool t_in_worker = false;
 // Per-collective algorithm from RFAB_ALGO: "ring" (every collective that has it) or
 // "allreduce=rhd,broadcast=chain".
 void parse_algo_env(Algo (&out)[8]) {
-  const char* v = std::getenv("RFAB_ALGO");
-  if (v == nullptr || *v == '\0') return;
-  std::string s(v);
+  const std::optional<std::string> v = env::get_string("RFAB_ALGO");
+  if (!v) return;
+  const std::string& s = *v;
   size_t pos = 0;
   while (pos <= s.size()) {
     size_t comma = s.find(',', pos);
@@ -59,81 +64,13 @@ void parse_algo_env(Algo (&out)[8]) {
 // RFAB_PROTO: pipelining granularity. LL favours latency (small chunks), Simple bandwidth.
 size_t chunk_for(size_t bytes) {
   static const int proto = [] {
-    const char* v = std::getenv("RFAB_PROTO");
-    if (v == nullptr || *v == '\0') return 0;
-    std::string s(v);
-    if (s == "LL" || s == "ll") return 1;
-    if (s == "Simple" || s == "simple") return 2;
-    throw Error(Status::InvalidArgument, "RFAB_PROTO='" + s + "': expected LL or Simple");
+    const auto v = from_env([] { return env::get_choice("RFAB_PROTO", {"LL", "ll", "Simple", "simple"}); });
+    if (!v) return 0;
+    return *v == "LL" || *v == "ll" ? 1 : 2;
   }();
   if (proto == 1) return size_t{16} << 10;
   if (proto == 2) return size_t{256} << 10;
   return bytes <= (size_t{512} << 10) ? size_t{32} << 10 : size_t{128} << 10;
-}
-
-std::string read_first_line(const char* path) {
-  FILE* f = std::fopen(path, "r");
-  if (f == nullptr) return {};
-  char buf[256] = {};
-  if (std::fgets(buf, sizeof buf, f) == nullptr) buf[0] = '\0';
-  std::fclose(f);
-  std::string s(buf);
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-std::string logical_host() {
-  if (const char* h = std::getenv("RFAB_HOSTNAME"); h != nullptr && *h != '\0') return h;
-  char buf[256] = {};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
-// The network namespace we run in ("net:[4026531992]"): ranks in different namespaces (containers,
-// `ip netns exec`) are different hosts to the network, so they talk RoCE even on one kernel.
-std::string net_namespace() {
-  char buf[128] = {};
-  ssize_t n = readlink("/proc/self/ns/net", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-// RFAB_SHM=0 sends everything between ranks over RoCE, even on one machine (tests, measurements).
-bool shm_enabled() {
-  const char* v = std::getenv("RFAB_SHM");
-  if (v == nullptr || *v == '\0') return true;
-  std::string s(v);
-  if (s == "0" || s == "off" || s == "no") return false;
-  if (s == "1" || s == "on" || s == "yes") return true;
-  throw Error(Status::InvalidArgument, "RFAB_SHM='" + s + "': expected 0 or 1");
-}
-
-// CPUs this process may run on (its affinity mask, not the machine's count: containers and `taskset`).
-unsigned usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// Ranks of this job that run on this kernel, hence share its CPUs: those of this machine, and those in
-// other network namespaces of the same boot (they are "other machines" to the transports, not to the
-// scheduler). info[r][1] is rank r's machine: "boot_id/hostname/netns".
-unsigned ranks_on_this_kernel(const std::vector<std::vector<std::string>>& info, const std::string& machine) {
-  const std::string boot = machine.substr(0, machine.find('/') + 1);
-  unsigned n = 0;
-  for (const auto& f : info) n += f[1].compare(0, boot.size(), boot) == 0 ? 1 : 0;
-  return n;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (;;) {
-    size_t n = s.find(sep, pos);
-    out.push_back(s.substr(pos, n == std::string::npos ? std::string::npos : n - pos));
-    if (n == std::string::npos) return out;
-    pos = n + 1;
-  }
 }
 
 }  // namespace
@@ -156,7 +93,7 @@ std::unique_ptr<Communicator> Communicator::create_from_env() {
   cfg.store_host = li.master_addr;
   cfg.store_port = li.master_port;
   cfg.key_prefix = "env-" + std::to_string(li.master_port);
-  if (const char* id = std::getenv("RFAB_JOB_ID"); id != nullptr && *id != '\0') cfg.key_prefix = id;
+  if (auto id = env::get_string("RFAB_JOB_ID")) cfg.key_prefix = *id;
   if (li.world_size == 1) {
     // No launcher: a private store on an ephemeral loopback port.
     cfg.hosted_store = std::make_unique<StoreServer>("127.0.0.1", 0);
@@ -169,6 +106,8 @@ std::unique_ptr<Communicator> Communicator::create_from_env() {
   return create(std::move(cfg));
 }
 
+// Rendezvous (who is where), host groups, transports (shared memory on this machine, RoCE to others),
+// spin tuning. Each step lives in its own file; this is the order they run in.
 void Communicator::bootstrap(CommConfig& cfg) {
   rank_ = cfg.rank;
   nranks_ = cfg.nranks;
@@ -180,41 +119,36 @@ void Communicator::bootstrap(CommConfig& cfg) {
   scratch_.resize(4);
 
   StoreClient store(cfg.store_host, cfg.store_port, cfg.timeout);
-  const std::string host = logical_host();
-  // Ranks that can share memory: same kernel boot, same hostname, same network namespace (and RFAB_SHM
-  // not 0; then every rank is its own machine).
-  std::string machine = read_first_line("/proc/sys/kernel/random/boot_id") + "/" + [] {
-    char b[256] = {};
-    gethostname(b, sizeof b - 1);
-    return std::string(b);
-  }() + "/" + net_namespace();
-  if (!shm_enabled()) machine += "/rank" + std::to_string(rank_);
-  std::string seg = "/rfab-" + prefix_ + "-" + std::to_string(rank_);
-  std::replace(seg.begin() + 1, seg.end(), '/', '_');
+  PeerRecord mine;
+  mine.host = logical_host();
+  mine.machine = machine_id(rank_);
+  mine.pid = static_cast<int>(getpid());
+  mine.segment = shm_segment_name(prefix_, rank_);
+  mine.nranks = nranks_;
+  const std::vector<PeerRecord> records = exchange_records(store, prefix_, rank_, nranks_, mine);
+  for (const PeerRecord& r : records) hosts_.push_back(r.host);
+  build_groups();
 
-  // Collect who is where.
-  std::string mine = host + "\n" + machine + "\n" + std::to_string(getpid()) + "\n" + seg + "\n" +
-                     std::to_string(nranks_);
-  store.set(prefix_ + "/info/" + std::to_string(rank_), mine);
-  std::vector<std::vector<std::string>> info(static_cast<size_t>(nranks_));
-  for (int r = 0; r < nranks_; ++r) {
-    std::string v;
-    try {
-      v = store.get(prefix_ + "/info/" + std::to_string(r));
-    } catch (const Error& e) {
-      throw Error(e.status(), "rank " + std::to_string(r) + " did not join communicator '" + prefix_ +
-                                  "' of " + std::to_string(nranks_) + " ranks: " + e.what());
-    }
-    auto f = split(v, '\n');
-    if (f.size() != 5) throw Error(Status::Internal, "malformed rendezvous record of rank " + std::to_string(r));
-    if (f[4] != std::to_string(nranks_))
-      throw Error(Status::InvalidArgument, "rank " + std::to_string(r) + " was started with nranks=" + f[4] +
-                                               ", this rank with " + std::to_string(nranks_));
-    info[static_cast<size_t>(r)] = std::move(f);
-  }
-  for (auto& f : info) hosts_.push_back(f[0]);
+  const Placement place{rank_, nranks_, prefix_, &records, &records[static_cast<size_t>(rank_)]};
+  shm_ = build_shm(store, place);
+  roce_ = build_roce(store, place, hosts_, cfg.timeout, shm_->doorbell());
+  store.barrier(prefix_ + "/mapped", nranks_);
+  shm_->unlink_segment();
 
-  // Host groups (logical hosts, in order of first rank) and the leaders group.
+  env_.transports = {shm_.get()};
+  if (roce_) env_.transports.push_back(roce_.get());
+  env_.bell = &shm_->doorbell();
+  env_.hosts = hosts_;
+  const SpinTuning spin = tune_spin(ranks_on_this_kernel(records, mine.machine), usable_cores(), roce_ != nullptr,
+                                    roce_ && roce_->inline_progress());
+  base_spin_ = spin.spin;
+  env_.spin = base_spin_;
+  env_.drive_spin = spin.drive_spin;
+}
+
+// Host groups (logical hosts, in order of first rank), the leaders group (first rank of each host) and
+// the world group, from hosts_.
+void Communicator::build_groups() {
   std::map<std::string, int> host_index;
   for (int r = 0; r < nranks_; ++r) {
     auto [it, fresh] = host_index.emplace(hosts_[static_cast<size_t>(r)], static_cast<int>(host_groups_.size()));
@@ -232,71 +166,6 @@ void Communicator::bootstrap(CommConfig& cfg) {
   }
   for (int r = 0; r < nranks_; ++r) world_.ranks.push_back(r);
   world_.me = rank_;
-
-  // Shared memory with every rank on this machine.
-  int local = 0;
-  for (auto& f : info) local += f[1] == machine ? 1 : 0;
-  shm_ = std::make_unique<ShmTransport>(rank_, nranks_, seg, ShmTransport::default_ring_bytes(local), host);
-  store.set(prefix_ + "/seg/" + std::to_string(rank_), "1");
-  for (int r = 0; r < nranks_; ++r) {
-    if (r == rank_ || info[static_cast<size_t>(r)][1] != machine) continue;
-    store.get(prefix_ + "/seg/" + std::to_string(r));
-    const auto& f = info[static_cast<size_t>(r)];
-    shm_->connect(ShmPeer{r, std::atoi(f[2].c_str()), f[0], f[3]});
-  }
-  // RoCE with every rank on another machine.
-  std::vector<int> remote;
-  int local_index = 0;
-  for (int r = 0; r < nranks_; ++r) {
-    if (info[static_cast<size_t>(r)][1] != machine) {
-      remote.push_back(r);
-    } else if (r < rank_) {
-      ++local_index;
-    }
-  }
-  if (!remote.empty()) {
-    RoceOptions opt = RoceOptions::from_env(store.local_ip(), local_index, cfg.timeout);
-    roce_ = std::make_unique<RoceTransport>(rank_, nranks_, host, remote, opt, shm_->doorbell());
-    store.set(prefix_ + "/roce/" + std::to_string(rank_), roce_->local().encode());
-    std::vector<RoceEndpoint> eps;
-    for (int r : remote) {
-      RoceEndpoint e = RoceEndpoint::decode(store.get(prefix_ + "/roce/" + std::to_string(r)));
-      if (e.rank != r) throw Error(Status::Internal, "RoCE endpoint of rank " + std::to_string(r) + " names rank " +
-                                                         std::to_string(e.rank));
-      e.host = hosts_[static_cast<size_t>(r)];
-      eps.push_back(std::move(e));
-    }
-    roce_->connect(eps);
-  }
-  store.barrier(prefix_ + "/mapped", nranks_);
-  shm_->unlink_segment();
-
-  env_.transports = {shm_.get()};
-  if (roce_) env_.transports.push_back(roce_.get());
-  env_.bell = &shm_->doorbell();
-  env_.hosts = hosts_;
-  // RFAB_SPIN_US: microseconds a waiting rank spins before sleeping (default 200; 2 when the threads that
-  // want a CPU outnumber the cores: a spinning rank then steals the core its peer or a datapath needs).
-  // Those threads: each rank's application thread, plus its RoCE datapath thread when the job spans
-  // machines (then every rank has one).
-  const unsigned apps = ranks_on_this_kernel(info, machine), cores = usable_cores();
-  long spin_us = apps * (roce_ ? 2 : 1) > cores ? 2 : 200;
-  const char* spin_env = std::getenv("RFAB_SPIN_US");
-  if (const char* s = spin_env; s != nullptr && *s != '\0') {
-    char* end = nullptr;
-    spin_us = std::strtol(s, &end, 10);
-    if (end == s || *end != '\0' || spin_us < 0 || spin_us > 1000000)
-      throw Error(Status::InvalidArgument, std::string("RFAB_SPIN_US='") + s + "': expected 0..1000000");
-  }
-  base_spin_ = std::chrono::microseconds(spin_us);
-  env_.spin = base_spin_;
-  // A rank that progresses RoCE itself while it waits keeps its datapath thread parked, so only the
-  // application threads compete for the cores then. 1 ms: a rank that progresses RoCE while it waits
-  // answers in ~20-30 us between namespaces, but one that gave up after 200 us and slept answered
-  // through the datapath thread (~100 us or more) in ~1 of 3 runs; MPI and NCCL poll without limit.
-  long drive_us = apps > cores ? 2 : 1000;
-  if (spin_env != nullptr && *spin_env != '\0') drive_us = spin_us;
-  env_.drive_spin = std::chrono::microseconds(roce_ && roce_->inline_progress() ? drive_us : 0);
 }
 
 Communicator::~Communicator() {

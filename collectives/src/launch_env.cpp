@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "rfab/base/env.hpp"
 #include "rfab/collectives/launch_env.hpp"
 #include "rfab/collectives/types.hpp"
 
@@ -56,7 +57,7 @@ std::string slurm_first_host(const std::string& nodelist) {
 }
 
 LaunchInfo detect_launch(const EnvLookup& lookup) {
-  EnvLookup env = lookup ? lookup : EnvLookup([](const char* n) { return std::getenv(n); });
+  EnvLookup env = lookup ? lookup : EnvLookup([](const char* n) { return env::raw(n); });
   LaunchInfo li;
   if (has(env, "RANK") && has(env, "WORLD_SIZE")) {
     li.source = "torchrun";

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "env_config.hpp"
 #include "reduce_table.hpp"
 #include "rfab/collectives/half.hpp"
 
@@ -58,14 +59,13 @@ bool isa_supported(Isa isa) {
 
 Isa best_isa() {
   static const Isa best = [] {
-    if (const char* v = std::getenv("RFAB_ISA"); v != nullptr && *v != '\0') {
+    if (const auto v = from_env([] { return env::get_choice("RFAB_ISA", {"generic", "avx2", "avx512"}); })) {
       for (Isa i : {Isa::Generic, Isa::Avx2, Isa::Avx512})
-        if (isa_name(i) == v) {
+        if (isa_name(i) == *v) {
           if (!isa_supported(i))
-            throw Error(Status::InvalidArgument, std::string("RFAB_ISA=") + v + ": not supported by this CPU");
+            throw Error(Status::InvalidArgument, "RFAB_ISA=" + *v + ": not supported by this CPU");
           return i;
         }
-      throw Error(Status::InvalidArgument, std::string("RFAB_ISA='") + v + "': expected generic, avx2 or avx512");
     }
     if (isa_supported(Isa::Avx512)) return Isa::Avx512;
     if (isa_supported(Isa::Avx2)) return Isa::Avx2;

@@ -7,10 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
+#include "rfab/base/env.hpp"
+#include "rfab/base/units.hpp"
 #include "rfab/collectives/roce_transport.hpp"
 #include "rfab/collectives/types.hpp"
 #include "rfab/fault/fault_config.hpp"
@@ -20,19 +21,17 @@ namespace rfab::coll {
 
 namespace {
 
-const char* env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : nullptr;
-}
+// Set and non-empty, else nullptr (registered in rfab/base/env.hpp).
+const char* env(const char* name) { return env::is_set(name) ? env::raw(name) : nullptr; }
 
+// An integer in [lo, hi] (decimal or 0x hex); the error names the variable and `expect`.
 unsigned long long env_number(const char* name, const char* v, unsigned long long lo, unsigned long long hi,
                               const char* expect) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long n = std::strtoull(v, &end, 0);
-  if (end == v || *end != '\0' || errno != 0 || n < lo || n > hi)
+  try {
+    return parse_u64(v, {}, lo, hi);
+  } catch (const ParseError&) {
     throw Error(Status::InvalidArgument, std::string(name) + "='" + v + "': expected " + expect);
-  return n;
+  }
 }
 
 bool same_ip(const sockaddr* sa, const std::string& ip) {

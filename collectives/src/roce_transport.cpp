@@ -15,6 +15,7 @@
 #include <cstring>
 #include <random>
 
+#include "rfab/base/env.hpp"
 #include "rfab/collectives/types.hpp"
 #include "rfab/endpoint/connect.hpp"
 #include "rfab/udp/error.hpp"
@@ -317,7 +318,7 @@ RoceTransport::~RoceTransport() {
     t.kick();
     t.thread.join();
   }
-  if (const char* d = std::getenv("RFAB_ROCE_DEBUG"); d != nullptr && *d == '1') {
+  if (const char* d = env::raw("RFAB_ROCE_DEBUG"); d != nullptr && *d == '1') {
     // Diagnostics on stderr (the datapath thread has stopped: its counters are stable now).
     std::fprintf(stderr, "rfab roce rank %d (%s): writes %llu credits %llu keepalives %llu\n", t.rank,
                  t.net->name().c_str(), (unsigned long long)t.n_writes.load(), (unsigned long long)t.n_credits.load(),

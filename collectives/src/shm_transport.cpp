@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "env_config.hpp"
 #include "rfab/collectives/types.hpp"
 
 namespace rfab::coll {
@@ -340,9 +341,9 @@ class ShmTransport::ShmPair final : public Pair {
   // loads of one and the stores to the other): 4 MiB allreduce out of place 1.0-1.15 ms as the first size
   // of a benchmark, 0.34-0.55 ms with the offset. RFAB_SHM_MSG_PHASE overrides it (0: off; A/B only).
   static size_t phase_setting() {
-    const char* v = std::getenv("RFAB_SHM_MSG_PHASE");
-    if (v == nullptr || *v == '\0') return kPhase;
-    return static_cast<size_t>(std::strtoull(v, nullptr, 0)) % kPage & ~size_t{63};  // keep 64-byte alignment
+    const auto v = from_env([] { return env::get_unsigned("RFAB_SHM_MSG_PHASE"); });
+    if (!v) return kPhase;
+    return static_cast<size_t>(*v) % kPage & ~size_t{63};  // keep 64-byte alignment
   }
   static constexpr size_t kPhase = 2048;
   static constexpr size_t kPhaseMin = size_t{64} << 10;
@@ -388,14 +389,13 @@ struct ShmTransport::Peer {
 };
 
 size_t ShmTransport::default_ring_bytes(int local_ranks) {
-  if (const char* v = std::getenv("RFAB_SHM_RING_BYTES"); v != nullptr && *v != '\0') {
-    char* end = nullptr;
-    unsigned long long b = std::strtoull(v, &end, 0);
-    if (end == v || *end != '\0' || b < 4096 || b > (1ull << 30) || (b & (b - 1)) != 0)
-      throw Error(Status::InvalidArgument,
-                  std::string("RFAB_SHM_RING_BYTES='") + v + "': expected a power of two in [4096, 2^30]");
-    return static_cast<size_t>(b);
-  }
+  const auto ring = from_env([] {
+    const auto b = env::get_unsigned("RFAB_SHM_RING_BYTES", 4096, 1ull << 30);
+    if (b && (*b & (*b - 1)) != 0)
+      env::fail("RFAB_SHM_RING_BYTES", env::raw("RFAB_SHM_RING_BYTES"), "expected a power of two in [4096, 2^30]");
+    return b;
+  });
+  if (ring) return static_cast<size_t>(*ring);
   // 4 MiB per ring for a pair of ranks, shrinking with the number of peers (memory is n^2 rings).
   size_t r = size_t{16} << 20;
   int peers = std::max(1, local_ranks - 1);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <thread>
 
+#include "rfab/base/tcp_connect.hpp"
 #include "rfab/collectives/store.hpp"
 #include "rfab/collectives/types.hpp"
 #include "store_protocol.hpp"
@@ -25,49 +26,13 @@ int remaining_ms(Clock::time_point deadline) {
 }  // namespace
 
 int tcp_connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  std::string last = "no address";
-  for (;;) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    addrinfo* res = nullptr;
-    std::string ps = std::to_string(port);
-    int rc = getaddrinfo(host.c_str(), ps.c_str(), &hints, &res);
-    if (rc != 0) throw Error(Status::InvalidArgument, "cannot resolve store host '" + host + "': " + gai_strerror(rc));
-    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-      int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      if (fd < 0) continue;
-      int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-      if (r != 0 && errno == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        if (poll(&p, 1, std::max(1, std::min(remaining_ms(deadline), 1000))) == 1) {
-          int err = 0;
-          socklen_t l = sizeof err;
-          getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-          r = err == 0 ? 0 : -1;
-          errno = err;
-        } else {
-          errno = ETIMEDOUT;
-        }
-      }
-      if (r == 0) {
-        freeaddrinfo(res);
-        int flags = fcntl(fd, F_GETFL);
-        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        return fd;
-      }
-      last = std::strerror(errno);
-      close(fd);
-    }
-    freeaddrinfo(res);
-    if (Clock::now() >= deadline)
-      throw Error(Status::Timeout, "cannot connect to store at " + host + ":" + std::to_string(port) + " within " +
-                                       std::to_string(timeout.count() / 1000) + " s: " + last);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  try {
+    return rfab::tcp_connect(host, port, timeout);
+  } catch (const TcpConnectError& e) {
+    if (e.kind() == TcpConnectError::Kind::Resolve)
+      throw Error(Status::InvalidArgument, "cannot resolve store host '" + host + "': " + e.what());
+    throw Error(Status::Timeout, "cannot connect to store at " + host + ":" + std::to_string(port) + " within " +
+                                     std::to_string(timeout.count() / 1000) + " s: " + e.what());
   }
 }
 

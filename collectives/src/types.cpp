@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "rfab/base/env.hpp"
+#include "rfab/base/units.hpp"
+
 namespace rfab::coll {
 
 size_t dtype_size(DataType t) {
@@ -119,13 +122,16 @@ void throw_errno(const std::string& what) {
 }
 
 std::chrono::milliseconds default_timeout() {
-  const char* v = std::getenv("RFAB_TIMEOUT");
-  if (v == nullptr || *v == '\0') return std::chrono::seconds(30);
-  char* end = nullptr;
-  double s = std::strtod(v, &end);
-  if (end == v || *end != '\0' || !(s > 0) || s > 86400)
-    throw Error(Status::InvalidArgument,
-                std::string("RFAB_TIMEOUT='") + v + "' is not a number of seconds in (0, 86400]");
+  const std::optional<std::string> v = env::get_string("RFAB_TIMEOUT");
+  if (!v) return std::chrono::seconds(30);
+  double s = 0;
+  try {
+    s = parse_number(*v);
+  } catch (const ParseError&) {
+    s = -1;
+  }
+  if (!(s > 0) || s > 86400)
+    throw Error(Status::InvalidArgument, "RFAB_TIMEOUT='" + *v + "' is not a number of seconds in (0, 86400]");
   return std::chrono::milliseconds(static_cast<long long>(s * 1000.0));
 }
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "rfab/congestion/spec.hpp"
+#include "rfab/base/spec.hpp"
 
 namespace rfab::cc {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "rfab/congestion/reaction_point.hpp"
-#include "rfab/congestion/spec.hpp"
+#include "rfab/base/spec.hpp"
 
 namespace rfab::cc {
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "rfab/congestion/spec.hpp"
+#include "rfab/base/spec.hpp"
 
 namespace rfab::cc {
 

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "rfab/base/units.hpp"
 #include "rfab/topology/spec.hpp"
 
 namespace rfab::emu {
@@ -17,7 +18,7 @@ uint64_t splitmix(uint64_t& s) {
 
 uint64_t bytes_value(const std::string& v, std::string_view what) {
   if (v == "inf" || v == "unlimited") return kUnlimited;
-  return topo::parse_bytes(v, what);
+  return parse_size(v, what);
 }
 
 }  // namespace
@@ -106,16 +107,16 @@ std::vector<FlowSpec> parse_matrix(std::string_view text, std::string_view name,
       throw TrafficError(where + "expected 4 fields 'src dst bytes start_time', got " + std::to_string(f.size()));
     try {
       FlowSpec fs;
-      uint64_t src = topo::parse_uint(f[0], "src"), dst = topo::parse_uint(f[1], "dst");
+      uint64_t src = parse_u64(f[0], "src"), dst = parse_u64(f[1], "dst");
       if (src >= hosts) throw TrafficError("src " + f[0] + " is not a host (0.." + std::to_string(hosts - 1) + ")");
       if (dst >= hosts) throw TrafficError("dst " + f[1] + " is not a host (0.." + std::to_string(hosts - 1) + ")");
       if (src == dst) throw TrafficError("src and dst are the same host " + f[0]);
       fs.src = uint32_t(src);
       fs.dst = uint32_t(dst);
       fs.bytes = bytes_value(f[2], "bytes");
-      fs.start = f[3] == "0" ? 0 : topo::parse_duration_ps(f[3], "start_time");
+      fs.start = f[3] == "0" ? 0 : parse_duration_ps(f[3], "start_time");
       flows.push_back(fs);
-    } catch (const std::runtime_error& e) {
+    } catch (const std::exception& e) {  // TrafficError, or a ParseError from the unit parsers
       throw TrafficError(where + e.what());
     }
   }
@@ -154,17 +155,17 @@ std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& t
     } else if (kv.kind == "all-to-all" || kv.kind == "alltoall") {
       flows = all_to_all(tree.hosts(), bytes);
     } else if (kv.kind == "incast") {
-      uint64_t n = topo::parse_uint(take("n", "8"), "incast n");
-      uint64_t dst = topo::parse_uint(take("dst", "0"), "incast dst");
+      uint64_t n = parse_u64(take("n", "8"), "incast n");
+      uint64_t dst = parse_u64(take("dst", "0"), "incast dst");
       flows = incast(tree, uint32_t(std::min<uint64_t>(n, ~0u)), uint32_t(std::min<uint64_t>(dst, ~0u)), bytes);
     } else if (kv.kind == "ring") {
-      uint64_t steps = topo::parse_uint(take("steps", "0"), "ring steps");
+      uint64_t steps = parse_u64(take("steps", "0"), "ring steps");
       flows = ring_allreduce(tree.hosts(), bytes, uint32_t(std::min<uint64_t>(steps, ~0u)));
     } else {
       throw TrafficError("traffic: unknown pattern '" + kv.kind +
                          "' (use permutation, all-to-all, incast, ring or file:PATH)");
     }
-  } catch (const topo::TopologyError& e) {
+  } catch (const ParseError& e) {  // the unit parsers' errors (and TopologyError, one of them)
     throw TrafficError(e.what());
   }
   if (!kv.values.empty())

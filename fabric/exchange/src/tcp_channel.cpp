@@ -13,6 +13,8 @@
 #include <cstring>
 #include <thread>
 
+#include "rfab/base/tcp_connect.hpp"
+
 namespace rfab::exchange {
 namespace {
 
@@ -106,52 +108,23 @@ TcpChannel TcpChannel::accept_one(const std::string& bind_ip, uint16_t port, std
 }
 
 TcpChannel TcpChannel::connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
   const std::string where = host + ":" + std::to_string(port);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
-  if (rc != 0) throw ExchangeError("cannot resolve server '" + host + "': " + ::gai_strerror(rc));
-  int last_err = 0;
-  for (;;) {
-    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-      const int fd = ::socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      if (fd < 0) continue;
-      int r = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-      if (r != 0 && errno == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        if (::poll(&p, 1, remaining_ms(deadline)) == 1) {
-          int soerr = 0;
-          socklen_t sl = sizeof soerr;
-          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-          r = soerr == 0 ? 0 : -1;
-          errno = soerr == 0 ? ETIMEDOUT : soerr;
-        } else {
-          errno = ETIMEDOUT;
-        }
-      }
-      if (r == 0) {
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        ::freeaddrinfo(res);
-        set_nodelay(fd);
-        TcpChannel c;
-        c.fd_ = fd;
-        c.client_ = true;
-        c.peer_ = where;
-        fill_names(fd, c.local_ip_, c.peer_ip_);
-        return c;
-      }
-      last_err = errno;
-      ::close(fd);
-    }
-    // The server may not be listening yet: retry until the deadline.
-    if (remaining_ms(deadline) <= 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100, remaining_ms(deadline))));
+  int fd = -1;
+  try {
+    // 100 ms between rounds: a perftest server takes a moment to listen; one attempt may use the whole budget.
+    fd = rfab::tcp_connect(host, port, timeout, TcpConnectOptions{std::chrono::milliseconds(100), timeout});
+  } catch (const TcpConnectError& e) {
+    if (e.kind() == TcpConnectError::Kind::Resolve)
+      throw ExchangeError("cannot resolve server '" + host + "': " + e.what());
+    fail("cannot connect to server " + where + " within " + std::to_string(timeout.count() / 1000) + " s",
+         e.last_errno());
   }
-  ::freeaddrinfo(res);
-  fail("cannot connect to server " + where + " within " + std::to_string(timeout.count() / 1000) + " s", last_err);
+  TcpChannel c;
+  c.fd_ = fd;
+  c.client_ = true;
+  c.peer_ = where;
+  fill_names(fd, c.local_ip_, c.peer_ip_);
+  return c;
 }
 
 TcpChannel::~TcpChannel() {

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "rfab/base/env.hpp"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -166,7 +168,7 @@ bool detect_vclmul() {
 }
 // RFAB_CRC32=clmul or =portable turns the faster paths off (benchmarks, tests).
 const char* crc_env() {
-  const char* e = std::getenv("RFAB_CRC32");
+  const char* e = env::raw("RFAB_CRC32");
   return e == nullptr ? "" : e;
 }
 const bool kHasVclmul = detect_vclmul() && std::strcmp(crc_env(), "clmul") != 0 && std::strcmp(crc_env(), "portable") != 0;

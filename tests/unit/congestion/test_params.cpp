@@ -6,7 +6,7 @@
 #include "rfab/congestion/dcqcn_params.hpp"
 #include "rfab/congestion/factory.hpp"
 #include "rfab/congestion/reaction_point.hpp"
-#include "rfab/congestion/spec.hpp"
+#include "rfab/base/spec.hpp"
 
 namespace rfab::cc {
 namespace {
@@ -68,10 +68,11 @@ TEST(DcqcnParams, ParseAppliesPresetThenOverrides) {
   const DcqcnParams q = parse_dcqcn(
       "dcqcn:preset=paper,g=0.00390625,kmin=5KB,kmax=400KB,alpha_period=1ms,rate_period=1500us,"
       "byte_counter=150KB,f=3,rhai=1G,min_rate=100M,reduce_period=0ns,cnp_interval=25us,alpha0=0.5");
-  EXPECT_EQ(q.red.kmax_bytes, 400000u);
+  EXPECT_EQ(q.red.kmin_bytes, 5120u);  // K is 1024 in every rfab spec (docs/units.md)
+  EXPECT_EQ(q.red.kmax_bytes, 409600u);
   EXPECT_EQ(q.alpha_period, 1_ms);
   EXPECT_EQ(q.rate_period, 1500_us);
-  EXPECT_EQ(q.byte_counter, 150000u);
+  EXPECT_EQ(q.byte_counter, 153600u);
   EXPECT_EQ(q.fast_recovery, 3u);
   EXPECT_EQ(q.rhai_bps, 1e9);
   EXPECT_EQ(q.min_rate_bps, 100e6);
@@ -88,7 +89,7 @@ TEST(DcqcnParams, ErrorsNameTheKeyAndTheValue) {
   EXPECT_NE(error_of("dcqcn:preset=mellanox").find("bad value \"mellanox\" for key \"preset\""), std::string::npos);
   EXPECT_NE(error_of("dcqcn:rate_period=55").find("missing unit"), std::string::npos);
   EXPECT_NE(error_of("dcqcn:rai=40MB/s").find("bits per second"), std::string::npos);
-  EXPECT_NE(error_of("dcqcn:kmin=300KB").find("kmin (300KB) is larger than kmax (200KB)"), std::string::npos);
+  EXPECT_NE(error_of("dcqcn:kmin=300KB").find("kmin (300KiB) is larger than kmax (200000B)"), std::string::npos);
   EXPECT_NE(error_of("dcqcn:pmax=150%").find("key \"pmax\""), std::string::npos);
   EXPECT_NE(error_of("dcqcn:g").find("\"g\" is not key=value"), std::string::npos);
   EXPECT_NE(error_of("dcqcn:g=0.1,g=0.2").find("given twice"), std::string::npos);

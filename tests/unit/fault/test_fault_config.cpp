@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "rfab/congestion/spec.hpp"
+#include "rfab/base/spec.hpp"
 #include "rfab/fault/fault_injector.hpp"
 
 namespace rfab::fault {

@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "rfab/base/env.hpp"
 #include "rfab/rc/rc.hpp"
 #include "rfab/wire/packet.hpp"
 
@@ -141,7 +142,7 @@ class Pair {
   std::function<Fate(const WirePacket&)> fate;
   std::vector<WirePacket> log;  // every packet sent, in send order
   uint64_t delivered = 0;
-  bool trace = std::getenv("RFAB_RC_TRACE") != nullptr;  // print every packet (debugging aid)
+  bool trace = env::raw("RFAB_RC_TRACE") != nullptr;  // print every packet (debugging aid)
 
  private:
   struct InFlight {

@@ -97,7 +97,9 @@ TEST(TelemetryPrometheus, ServerServesWhatWasPublishedOnLoopback) {
 TEST(TelemetryDuration, ParsesUnitsAndRejectsJunk) {
   using namespace std::chrono;
   EXPECT_EQ(parse_duration("10s"), seconds(10));
-  EXPECT_EQ(parse_duration("1.5"), milliseconds(1500));
+  EXPECT_EQ(parse_duration("1.5s"), milliseconds(1500));
+  EXPECT_THROW(parse_duration("1.5"), std::invalid_argument);  // a unit is required (docs/units.md)
+  EXPECT_EQ(parse_duration("1h"), hours(1));
   EXPECT_EQ(parse_duration("250ms"), milliseconds(250));
   EXPECT_EQ(parse_duration("2m"), minutes(2));
   EXPECT_EQ(parse_duration("40us"), microseconds(40));

@@ -161,13 +161,12 @@ TEST(FatTree, ImpossibleSpecsFailClearly) {
   EXPECT_NE(msg("fat-tree:k=16,latency=5").find("unit"), std::string::npos);
 }
 
-TEST(Units, Parse) {
-  EXPECT_DOUBLE_EQ(parse_bps("400G", "x"), 400e9);
-  EXPECT_DOUBLE_EQ(parse_bps("51.2T", "x"), 51.2e12);
-  EXPECT_EQ(parse_bytes("2M", "x"), 2u << 20);
-  EXPECT_EQ(parse_bytes("4KiB", "x"), 4096u);
-  EXPECT_EQ(parse_duration_ps("500us", "x"), 500'000'000u);
-  EXPECT_EQ(parse_duration_ps("1.5ns", "x"), 1500u);
-  EXPECT_THROW(parse_duration_ps("10", "x"), TopologyError);
-  EXPECT_THROW(parse_uint("-3", "x"), TopologyError);
+// The keys are parsed by rfab/base/units.hpp: values that do not fit are refused, not wrapped.
+TEST(FatTreeSpec, RejectsValuesThatWouldWrap) {
+  EXPECT_THROW(parse_fat_tree("fat-tree:k=4294967312"), TopologyError);  // 2^32 + 16
+  EXPECT_THROW(parse_fat_tree("fat-tree:k=16,speed=-400G"), TopologyError);
+  EXPECT_THROW(parse_fat_tree("fat-tree:k=16,speed=0"), TopologyError);
+  EXPECT_THROW(parse_fat_tree("fat-tree:k=16,latency=nan us"), TopologyError);
+  EXPECT_EQ(parse_fat_tree("fat-tree:k=16,latency=1.5ns").latency_ps, 1500u);
+  EXPECT_DOUBLE_EQ(parse_fat_tree("fat-tree:k=16,switch=51.2T").switch_bps, 51.2e12);
 }

@@ -92,6 +92,7 @@ class Communicator {
  private:
   Communicator() = default;
   void bootstrap(CommConfig& cfg);
+  void build_groups();
   AlgoCtx ctx(DataType t, RedOp op, Coll coll) const;
   Algo forced(Coll coll, Algo call) const;
   std::byte* scratch(size_t bytes, int slot);

@@ -24,7 +24,8 @@ struct LaunchInfo {
 
 using EnvLookup = std::function<const char*(const char*)>;
 
-// Reads the launcher variables via `env` (getenv by default). Throws Error(InvalidArgument) naming the
+// Reads the launcher variables via `env` (rfab::env::raw by default: the process lookup of
+// rfab/base/env.hpp, std::getenv unless a test replaced it). Throws Error(InvalidArgument) naming the
 // variable when one is malformed (non-numeric rank, rank >= size, port out of range, ...).
 LaunchInfo detect_launch(const EnvLookup& env = nullptr);
 

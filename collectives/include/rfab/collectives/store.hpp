@@ -59,7 +59,8 @@ class StoreClient {
   std::chrono::milliseconds timeout_;
 };
 
-// Resolves "host" to something connect() accepts; throws Error(InvalidArgument) naming it when it fails.
+// rfab::tcp_connect (rfab/base/tcp_connect.hpp) with the store's errors: Error(InvalidArgument) naming the
+// host when it does not resolve, Error(Timeout) naming host:port when nothing accepted before `timeout`.
 int tcp_connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
 
 }  // namespace rfab::coll

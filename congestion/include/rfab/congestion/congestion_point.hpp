@@ -15,7 +15,7 @@
 #include <optional>
 
 #include "rfab/congestion/dcqcn_params.hpp"
-#include "rfab/congestion/rng.hpp"
+#include "rfab/base/rng.hpp"
 
 namespace rfab::cc {
 

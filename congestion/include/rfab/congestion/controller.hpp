@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 
 namespace rfab::cc {
 

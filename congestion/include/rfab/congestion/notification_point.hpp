@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <unordered_map>
 
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 
 namespace rfab::cc {
 

@@ -1,6 +1,6 @@
 #include "rfab/fault/fault_config.hpp"
 
-#include "rfab/congestion/spec.hpp"
+#include "rfab/base/spec.hpp"
 
 namespace rfab::fault {
 namespace {

@@ -7,13 +7,15 @@
 #include <memory>
 #include <vector>
 
+#include "rfab/base/env.hpp"
+
 namespace rfab::verbs {
 namespace {
 
 int mtu_bytes(ibv_mtu m) { return 128 << static_cast<int>(m); }  // IBV_MTU_256 = 1 ... IBV_MTU_4096 = 5
 
 int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
+  const char* v = env::raw(name);
   if (!v || !*v) return fallback;
   char* end = nullptr;
   long n = std::strtol(v, &end, 10);
@@ -79,7 +81,7 @@ std::string Endpoint::ipv4() const {
 
 Selection selection_from_env(Selection s) {
   if (s.device.empty())
-    if (const char* d = std::getenv("RFAB_VERBS_DEVICE")) s.device = d;
+    if (const char* d = env::raw("RFAB_VERBS_DEVICE")) s.device = d;
   if (s.port == 0) s.port = env_int("RFAB_VERBS_PORT", 0);
   if (s.gid_index < 0) s.gid_index = env_int("RFAB_VERBS_GID_INDEX", -1);
   return s;

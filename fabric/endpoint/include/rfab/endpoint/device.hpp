@@ -22,7 +22,7 @@
 #include <string>
 
 #include "rfab/congestion/controller.hpp"
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 #include "rfab/rc/qp.hpp"
 #include "rfab/rc/types.hpp"
 #include "rfab/udp/address.hpp"

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 #include "rfab/endpoint/device.hpp"
 #include "rfab/rc/qp.hpp"
 #include "rfab/udp/address.hpp"

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 
 namespace rfab::rc {
 

@@ -1,17 +1,19 @@
-// What a user asks for ("fat-tree:k=16,tiers=3,speed=400G") and the unit parsers shared with the
-// emulator's traffic and CLI specs.
+// What a user asks for ("fat-tree:k=16,tiers=3,speed=400G"), and the "kind:key=value" splitting the
+// emulator's traffic specs share.
 #pragma once
 #include <cstdint>
 #include <map>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "rfab/base/error.hpp"
+
 namespace rfab::topo {
 
-// Any impossible or malformed topology/spec; the message names the offending key and value.
-struct TopologyError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// Any impossible or malformed topology/spec; the message names the offending key and value. A
+// ParseError (rfab/base/error.hpp): an impossible tree is bad user input too.
+struct TopologyError : ParseError {
+  using ParseError::ParseError;
 };
 
 struct FatTreeSpec {
@@ -29,18 +31,13 @@ struct FatTreeSpec {
 // "fat-tree:k=16,tiers=3,speed=400G,hosts=1000,oversub=3,rails=8,latency=1us,host-speed=200G,switch=51.2T"
 FatTreeSpec parse_fat_tree(std::string_view text);
 
-// Splits "kind:a=1,b=2" into kind and an ordered key map; duplicate or empty keys throw.
+// Splits "kind:a=1,b=2" into kind and an ordered key map (rfab::spec::split_kind); duplicate or empty
+// keys throw TopologyError. The values are parsed with rfab/base/units.hpp (parse_size, parse_rate_bps,
+// parse_duration_ps, parse_u64), which throw ParseError naming `what`.
 struct KeyValues {
   std::string kind;
   std::map<std::string, std::string> values;
 };
 KeyValues parse_key_values(std::string_view text, std::string_view what);
-
-// Unit parsers; each throws TopologyError naming `what` on bad input.
-double parse_bps(std::string_view v, std::string_view what);          // "400G", "51.2T", "100M", "1e9"
-uint64_t parse_bytes(std::string_view v, std::string_view what);      // "2M" = 2 MiB, "4K", "4096", "1G"
-uint64_t parse_duration_ps(std::string_view v, std::string_view what);  // "500us", "1ms", "250ns", "10ps", "1s"
-uint64_t parse_uint(std::string_view v, std::string_view what);
-double parse_double(std::string_view v, std::string_view what);
 
 }  // namespace rfab::topo

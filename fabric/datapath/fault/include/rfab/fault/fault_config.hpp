@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 
 namespace rfab::fault {
 

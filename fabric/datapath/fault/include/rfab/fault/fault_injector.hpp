@@ -27,7 +27,7 @@
 #include <deque>
 #include <vector>
 
-#include "rfab/congestion/rng.hpp"
+#include "rfab/base/rng.hpp"
 #include "rfab/fault/fault_config.hpp"
 
 namespace rfab::fault {
@@ -81,7 +81,7 @@ class FaultInjector {
   void deliver(Entry&& e, std::vector<Packet>& out);
 
   FaultConfig c_;
-  cc::SplitMix64 rng_;
+  SplitMix64 rng_;
   std::deque<Entry> line_;   // due times non-decreasing
   std::vector<Held> held_;   // in push order; deadlines non-decreasing
   std::vector<Entry> releasing_;  // scratch of deliver(), kept to reuse its memory

@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "rfab/congestion/time.hpp"
+#include "rfab/base/time.hpp"
 #include "rfab/fault/fault_config.hpp"
 #include "rfab/rc/qp.hpp"
 #include "rfab/udp/address.hpp"

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-namespace rfab::cc {
+namespace rfab {
 
 class SplitMix64 {
  public:
@@ -31,4 +31,4 @@ class SplitMix64 {
   uint64_t state_;
 };
 
-}  // namespace rfab::cc
+}  // namespace rfab
