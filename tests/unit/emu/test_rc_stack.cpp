@@ -82,3 +82,8 @@ TEST(RcStack, ScenarioReportsRetransmitsOfLossyRuns) {
   s.hosts = "paced";
   EXPECT_EQ(run_scenario(s).retransmits, 0u);
 }
+
+TEST(RcStack, RefusesAFlowWaitingForAMissingFlow) {
+  topo::FatTree tree(topo::parse_fat_tree("fat-tree:k=4,tiers=2"));
+  EXPECT_THROW(RcHostStack(tree, EmuConfig{}, {FlowSpec{0, 1, 4096, 0, 3}}, line_rate(), 0), TrafficError);
+}
