@@ -4,24 +4,22 @@
 #include <stdexcept>
 
 #include "rfab/emu/flow_list.hpp"
+#include "rfab/wire/opcode.hpp"
 
 namespace rfab::emu {
 namespace {
 
 // Eth 14 + IPv4 20 + UDP 8 + FCS 4 around the UDP payload (BTH..ICRC) the engine produces.
-constexpr uint32_t kOuterBytes = 46;
+constexpr uint32_t kOuterBytes = wire::kEthLen + wire::kIpv4Len + wire::kUdpLen + 4;
+static_assert(kOuterBytes == 46);
 
-// RDMA WRITE payload bytes in a UDP payload of `len` bytes with opcode `op` (BTH 12, ICRC 4, RETH 16 on
-// FIRST/ONLY, ImmDt 4 on *_WITH_IMMEDIATE); 0 for anything that is not a WRITE.
+// RDMA WRITE payload bytes in a UDP payload of `len` bytes with opcode `op`: what follows the BTH and the
+// opcode's extension headers (RETH, ImmDt), less the ICRC; 0 for anything that is not a WRITE. The pad bytes
+// (0-3, on the last packet of a message whose length is not a multiple of 4) count as payload.
 uint32_t write_payload(uint8_t op, size_t len) {
-  uint32_t hdr = 16;
-  switch (op) {
-    case 0x06: case 0x0A: hdr += 16; break;  // FIRST, ONLY
-    case 0x07: case 0x08: break;             // MIDDLE, LAST
-    case 0x09: hdr += 4; break;              // LAST_WITH_IMMEDIATE
-    case 0x0B: hdr += 20; break;             // ONLY_WITH_IMMEDIATE
-    default: return 0;
-  }
+  const wire::OpcodeInfo* info = wire::opcode_info(op);
+  if (info == nullptr || info->kind != wire::OpKind::write) return 0;
+  const size_t hdr = wire::kBthLen + wire::ext_headers_len(info->headers) + wire::kIcrcLen;
   return len > hdr ? uint32_t(len - hdr) : 0;
 }
 
