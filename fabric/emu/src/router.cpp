@@ -7,9 +7,12 @@ Router::Router(const topo::FatTree& tree, const EgressPorts& ports, const EmuCon
 
 Router::Policy Router::make(const topo::FatTree& tree, const EgressPorts& ports, const EmuConfig& config) {
   switch (config.routing) {
-    case Routing::ecmp: break;
-    case Routing::ar: return Policy(std::in_place_type<AdaptiveRouting>, tree, ports, config);
-    case Routing::flowlet: return Policy(std::in_place_type<FlowletRouting>, tree, ports, config);
+    case Routing::ecmp:
+      break;
+    case Routing::ar:
+      return Policy(std::in_place_type<AdaptiveRouting>, tree, ports, config);
+    case Routing::flowlet:
+      return Policy(std::in_place_type<FlowletRouting>, tree, ports, config);
   }
   return Policy(std::in_place_type<EcmpRouting>);
 }

@@ -87,11 +87,12 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
 
   double cpu0 = process_cpu_seconds();
   auto wall0 = std::chrono::steady_clock::now();
+  const Nanos cnp_interval = dcqcn ? dp.cnp_interval : 0;
   std::unique_ptr<FlowStack> stack_ptr;
   if (spec.hosts == "paced") {
-    stack_ptr = std::make_unique<PacedFlowStack>(tree, cfg, std::move(flows), factory, dcqcn ? dp.cnp_interval : 0);
+    stack_ptr = std::make_unique<PacedFlowStack>(tree, cfg, std::move(flows), factory, cnp_interval);
   } else if (spec.hosts == "rc") {
-    stack_ptr = std::make_unique<RcHostStack>(tree, cfg, std::move(flows), factory, dcqcn ? dp.cnp_interval : 0);
+    stack_ptr = std::make_unique<RcHostStack>(tree, cfg, std::move(flows), factory, cnp_interval);
   } else {
     throw std::invalid_argument("hosts: '" + spec.hosts + "' is not paced or rc");
   }

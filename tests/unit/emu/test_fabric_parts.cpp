@@ -20,7 +20,9 @@ constexpr Picos kUs = 1'000'000;
 constexpr uint32_t kFrame = 4096 + kRoceHeaderBytes;  // a full data frame, 4158 bytes
 constexpr uint32_t kNil = PacketPool::kNil;
 
-topo::FatTree tree(const std::string& spec) { return topo::FatTree(topo::parse_fat_tree(spec)); }
+topo::FatTree tree(const std::string& spec) {
+  return topo::FatTree(topo::parse_fat_tree(spec));
+}
 
 uint32_t packet(PacketPool& pool, PacketKind kind, uint32_t frame) {
   uint32_t i = pool.alloc();
@@ -131,7 +133,7 @@ TEST(SharedBuffer, LossyAdmissionIsADynamicThreshold) {
   EXPECT_TRUE(b.admit(sw, (1 << 19) - kFrame, kFrame));  // an egress queue may hold half the free buffer
   EXPECT_FALSE(b.admit(sw, (1 << 19) - kFrame + 1, kFrame));
   EXPECT_FALSE(b.charge(sw, in, (1 << 20) - 100));  // lossy: never a pause
-  EXPECT_FALSE(b.admit(sw, 0, kFrame));              // the buffer itself is full
+  EXPECT_FALSE(b.admit(sw, 0, kFrame));             // the buffer itself is full
 }
 
 TEST(SharedBuffer, RefusesABufferTooSmallForPfcHeadroom) {

@@ -21,13 +21,15 @@ TEST(FlowList, ChecksFlowsAndFindsDependents) {
     }
     return std::string("no error");
   };
-  EXPECT_EQ(error_of({{0, 1, 100, 0, kNoFlow}, {3, 3, 100, 0, kNoFlow}}), "traffic: flow 1 has a bad src/dst pair");
+  EXPECT_EQ(error_of({{0, 1, 100, 0, kNoFlow}, {3, 3, 100, 0, kNoFlow}}),
+            "traffic: flow 1 has a bad src/dst pair");
   EXPECT_EQ(error_of({{0, 16, 100, 0, kNoFlow}}), "traffic: flow 0 has a bad src/dst pair");
   EXPECT_EQ(error_of({{0, 1, 100, 0, 1}}), "traffic: flow 0 waits for a flow that does not exist");
   EXPECT_EQ(error_of({{0, 1, 100, 0, kNoFlow}, {1, 2, 100, 0, 0}}), "no error");
 
   EXPECT_TRUE(flow_dependents({{0, 1, 100, 0, kNoFlow}, {1, 2, 100, 0, kNoFlow}}).empty());
-  auto deps = flow_dependents({{0, 1, 100, 0, kNoFlow}, {1, 2, 100, 0, 0}, {2, 3, 100, 0, 0}, {3, 4, 1, 0, 2}});
+  auto deps =
+      flow_dependents({{0, 1, 100, 0, kNoFlow}, {1, 2, 100, 0, 0}, {2, 3, 100, 0, 0}, {3, 4, 1, 0, 2}});
   ASSERT_EQ(deps.size(), 4u);
   EXPECT_EQ(deps[0], (std::vector<uint32_t>{1, 2}));
   EXPECT_TRUE(deps[1].empty());
@@ -40,9 +42,9 @@ TEST(FlowList, OfferedBitsSpanEachSendersBusyTime) {
     Picos started = kNeverPs, done = kNeverPs;
   };
   std::vector<Flow> flows = {
-      {{0, 1, 100, 0, kNoFlow}, 0, 10 * kUs},        // host 0: 0 .. 10 us
-      {{0, 2, 100, 0, kNoFlow}, 5 * kUs, kNeverPs},  // host 0 still sending at the end: .. 20 us
-      {{1, 2, 100, 0, kNoFlow}, 2 * kUs, 4 * kUs},   // host 1: 2 us
+      {{0, 1, 100, 0, kNoFlow}, 0, 10 * kUs},         // host 0: 0 .. 10 us
+      {{0, 2, 100, 0, kNoFlow}, 5 * kUs, kNeverPs},   // host 0 still sending at the end: .. 20 us
+      {{1, 2, 100, 0, kNoFlow}, 2 * kUs, 4 * kUs},    // host 1: 2 us
       {{2, 3, 100, 0, kNoFlow}, kNeverPs, kNeverPs},  // never started
   };
   EXPECT_DOUBLE_EQ(offered_bits(flows, 4, 100e9, 20 * kUs), 22e-6 * 100e9);

@@ -26,10 +26,10 @@ struct EgressPort {
   uint64_t queued = 0;                  // frame bytes waiting in the data FIFO
   uint64_t max_queued = 0;
   uint64_t tx_bytes = 0;
-  uint32_t pauses = 0;                  // XOFFs received
-  bool host_link = false;               // runs at the host rate (a NIC or a leaf's host-facing port)
-  bool busy = false;                    // serialising a frame
-  bool paused = false;                  // the peer told us XOFF
+  uint32_t pauses = 0;     // XOFFs received
+  bool host_link = false;  // runs at the host rate (a NIC or a leaf's host-facing port)
+  bool busy = false;       // serialising a frame
+  bool paused = false;     // the peer told us XOFF
 };
 
 class EgressPorts {
@@ -55,7 +55,10 @@ class EgressPorts {
     EgressPort& o = ports_[port_id];
     Packet& p = pool_[pkt];
     p.next = kNil;
-    if (o.tail == kNil) o.head = pkt; else pool_[o.tail].next = pkt;
+    if (o.tail == kNil)
+      o.head = pkt;
+    else
+      pool_[o.tail].next = pkt;
     o.tail = pkt;
     o.queued += p.frame;
     if (o.queued > o.max_queued) o.max_queued = o.queued;
@@ -65,7 +68,10 @@ class EgressPorts {
   void push_control(uint32_t port_id, uint32_t pkt) {
     EgressPort& o = ports_[port_id];
     pool_[pkt].next = kNil;
-    if (o.ctail == kNil) o.chead = pkt; else pool_[o.ctail].next = pkt;
+    if (o.ctail == kNil)
+      o.chead = pkt;
+    else
+      pool_[o.ctail].next = pkt;
     o.ctail = pkt;
   }
 
