@@ -40,12 +40,8 @@ void Fabric::run_until(Picos until) {
     // Packets sit in a pool far larger than the caches at scale; start fetching what the next event
     // touches now so its misses overlap with this event's work.
     if (const Event* n = q_.glance()) {
-      if (n->kind == kArrive) {
-        __builtin_prefetch(&pool_[n->arg]);
-        __builtin_prefetch(buffer_.ingress_address(n->target));
-      } else if (n->kind <= kPfc) {
-        __builtin_prefetch(&ports_[n->target]);
-      }
+      if (n->kind == kArrive) __builtin_prefetch(&pool_[n->arg]);
+      if (n->kind <= kPfc) __builtin_prefetch(&ports_[n->target]);
     }
     now_ = e.time;
     ++stats_.events;
@@ -108,7 +104,7 @@ void Fabric::release_ingress(uint32_t pkt) {
   // resume the upstream port if that account had paused it.
   Packet& p = pool_[pkt];
   if (p.ingress == topo::kNone) return;
-  if (buffer_.release(switch_index(tree_.owner(p.ingress)), p.ingress, p.frame)) {
+  if (buffer_.release(switch_index(tree_.owner(p.ingress)), ports_[p.ingress].ingress, p.frame)) {
     ++stats_.pfc_resumes;
     ports_.signal_pfc(p.ingress, false, now_);
   }
@@ -158,7 +154,7 @@ void Fabric::forward(NodeId node, uint32_t in_port, uint32_t pkt) {
     return;
   }
   p.ingress = in_port;
-  if (buffer_.charge(sw, in_port, p.frame)) {
+  if (buffer_.charge(sw, ports_[in_port].ingress, p.frame)) {
     ++stats_.pfc_pauses;
     ports_.signal_pfc(in_port, true, now_);
   }

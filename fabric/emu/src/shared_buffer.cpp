@@ -7,7 +7,6 @@ namespace rfab::emu {
 SharedBuffer::SharedBuffer(const topo::FatTree& tree, const EmuConfig& cfg)
     : buffer_bytes_(cfg.switch_buffer_bytes), dt_alpha_(cfg.dt_alpha), pfc_(cfg.pfc) {
   used_.assign(tree.switches(), 0);
-  ingress_.resize(tree.ports());
   headroom_ = pfc_.headroom_bytes;
   if (headroom_ == 0) {
     // What can still arrive after we decide to pause: the pause frame's flight plus the data already on the

@@ -95,7 +95,8 @@ TEST(SharedBuffer, PausesAboveXoffAndResumesHysteresisBelow) {
   cfg.switch_buffer_bytes = 16 << 20;
   cfg.pfc.headroom_bytes = 100 * 1024;
   SharedBuffer b(n.t, cfg);
-  const uint32_t sw = n.leaf - n.t.hosts(), in = n.t.port(n.leaf, 0);
+  const uint32_t sw = n.leaf - n.t.hosts();
+  IngressAccount in;
   EXPECT_EQ(b.headroom_bytes(), 100u * 1024u);
   // alpha x free is below xoff_min here, so the threshold stays at xoff_min = 256 KiB: the 64th frame
   // (266,112 bytes) crosses it.
@@ -115,7 +116,8 @@ TEST(SharedBuffer, XoffThresholdFollowsFreeBuffer) {
   cfg.pfc.xoff_min_bytes = 1024;
   cfg.pfc.headroom_bytes = 64 * 1024;
   SharedBuffer b(n.t, cfg);
-  const uint32_t sw = n.leaf - n.t.hosts(), in = n.t.port(n.leaf, 0);
+  const uint32_t sw = n.leaf - n.t.hosts();
+  IngressAccount in;
   const uint64_t cap = cfg.switch_buffer_bytes - n.t.port_count(n.leaf) * cfg.pfc.headroom_bytes;
   EXPECT_EQ(b.xoff_threshold(sw), uint64_t(cfg.pfc.alpha * double(cap)));
   b.charge(sw, in, 1 << 20);
@@ -129,7 +131,8 @@ TEST(SharedBuffer, LossyAdmissionIsADynamicThreshold) {
   cfg.switch_buffer_bytes = 1 << 20;
   cfg.dt_alpha = 0.5;
   SharedBuffer b(n.t, cfg);
-  const uint32_t sw = n.leaf - n.t.hosts(), in = n.t.port(n.leaf, 0);
+  const uint32_t sw = n.leaf - n.t.hosts();
+  IngressAccount in;
   EXPECT_TRUE(b.admit(sw, (1 << 19) - kFrame, kFrame));  // an egress queue may hold half the free buffer
   EXPECT_FALSE(b.admit(sw, (1 << 19) - kFrame + 1, kFrame));
   EXPECT_FALSE(b.charge(sw, in, (1 << 20) - 100));  // lossy: never a pause

@@ -13,6 +13,7 @@
 #include "rfab/emu/config.hpp"
 #include "rfab/emu/event_queue.hpp"
 #include "rfab/emu/fabric_event.hpp"
+#include "rfab/emu/ingress_account.hpp"
 #include "rfab/emu/packet.hpp"
 #include "rfab/topology/fat_tree.hpp"
 
@@ -26,11 +27,13 @@ struct EgressPort {
   uint64_t queued = 0;                  // frame bytes waiting in the data FIFO
   uint64_t max_queued = 0;
   uint64_t tx_bytes = 0;
+  IngressAccount ingress;  // this port as an ingress of its switch (SharedBuffer's)
   uint32_t pauses = 0;     // XOFFs received
   bool host_link = false;  // runs at the host rate (a NIC or a leaf's host-facing port)
   bool busy = false;       // serialising a frame
   bool paused = false;     // the peer told us XOFF
 };
+static_assert(sizeof(EgressPort) == 64, "one cache line's worth per port");
 
 class EgressPorts {
  public:

@@ -5,7 +5,8 @@
 // they drain `hysteresis` below it; headroom for what is still in flight after an XOFF is reserved out of
 // the buffer for every port.
 //
-// This class only keeps the accounts and says when a pause or resume is due; the fabric sends the frames.
+// This class keeps the per-switch accounts and applies the rules to a port's IngressAccount (which lives in
+// the port's record); it says when a pause or resume is due, the fabric sends the frames.
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "rfab/emu/config.hpp"
+#include "rfab/emu/ingress_account.hpp"
 #include "rfab/topology/fat_tree.hpp"
 
 namespace rfab::emu {
@@ -34,14 +36,13 @@ class SharedBuffer {
     return double(egress_queued + frame) <= limit;
   }
 
-  // Charges an admitted frame to switch `sw` and to `in_port`, the ingress it arrived on. Returns true
-  // when that ingress has just crossed the XOFF threshold: pause the upstream port.
-  bool charge(uint32_t sw, uint32_t in_port, uint32_t frame) {
-    Ingress& in = ingress_[in_port];
+  // Charges an admitted frame to switch `sw` and to `in`, the account of the port it arrived on. Returns
+  // true when that ingress has just crossed the XOFF threshold: pause the upstream port.
+  bool charge(uint32_t sw, IngressAccount& in, uint32_t frame) {
     in.bytes += frame;
     used_[sw] += frame;
     if (pfc_.enabled && !in.xoff_sent && in.bytes > xoff_threshold(sw)) {
-      in.xoff_sent = true;
+      in.xoff_sent = 1;
       return true;
     }
     return false;
@@ -49,12 +50,11 @@ class SharedBuffer {
 
   // Returns a departing frame's bytes. Returns true when its ingress, paused earlier, has drained far
   // enough below the threshold: resume the upstream port.
-  bool release(uint32_t sw, uint32_t in_port, uint32_t frame) {
-    Ingress& in = ingress_[in_port];
+  bool release(uint32_t sw, IngressAccount& in, uint32_t frame) {
     in.bytes -= frame;
     used_[sw] -= frame;
     if (in.xoff_sent && in.bytes + pfc_.hysteresis_bytes <= xoff_threshold(sw)) {
-      in.xoff_sent = false;
+      in.xoff_sent = 0;
       return true;
     }
     return false;
@@ -69,21 +69,11 @@ class SharedBuffer {
   }
 
   uint64_t headroom_bytes() const { return headroom_; }
-  // Where an ingress account lives: prefetched by the fabric ahead of an arrival.
-  const void* ingress_address(uint32_t port) const { return &ingress_[port]; }
-  size_t memory_bytes() const {
-    return used_.capacity() * 8 + reserved_.capacity() * 8 + ingress_.capacity() * sizeof(Ingress);
-  }
+  size_t memory_bytes() const { return used_.capacity() * 8 + reserved_.capacity() * 8; }
 
  private:
-  struct Ingress {
-    uint64_t bytes = 0;      // buffered at this switch, arrived on this port
-    bool xoff_sent = false;  // we told the upstream port XOFF
-  };
-
   std::vector<uint64_t> used_;      // per switch
   std::vector<uint64_t> reserved_;  // per switch: headroom set aside for its ports (lossless)
-  std::vector<Ingress> ingress_;    // per port (host ports stay at zero)
   uint64_t buffer_bytes_ = 0;
   uint64_t headroom_ = 0;
   double dt_alpha_ = 0;
