@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "rfab/emu/flow_list.hpp"
+
 namespace rfab::emu {
 
 PacedFlowStack::PacedFlowStack(const topo::FatTree& tree, const EmuConfig& config, std::vector<FlowSpec> specs,
@@ -13,15 +15,10 @@ PacedFlowStack::PacedFlowStack(const topo::FatTree& tree, const EmuConfig& confi
       np_(cnp_interval_ns),
       cnp_enabled_(cnp_interval_ns > 0) {
   if (cfg_.mtu == 0 || cfg_.mtu > 65535) throw TrafficError("emulator: mtu must be 1..65535 bytes");
+  check_flows(specs, tree_.hosts());
   flows_.resize(specs.size());
-  bool any_after = false;
   for (size_t i = 0; i < specs.size(); ++i) {
-    const FlowSpec& s = specs[i];
-    if (s.src >= tree_.hosts() || s.dst >= tree_.hosts() || s.src == s.dst)
-      throw TrafficError("traffic: flow " + std::to_string(i) + " has a bad src/dst pair");
-    if (s.after != kNoFlow && s.after >= specs.size())
-      throw TrafficError("traffic: flow " + std::to_string(i) + " waits for a flow that does not exist");
-    flows_[i].spec = s;
+    flows_[i].spec = specs[i];
     // RoCE NICs derive the UDP source port from the QP (rxe: 0xC000 | hash(qpn)); each flow is one QP here,
     // and the seed salts it so different seeds give different ECMP placements.
     uint64_t x = (uint64_t(i) + 1) * 0x9E3779B97F4A7C15ull ^ (cfg_.seed * 0xBF58476D1CE4E5B9ull);
@@ -29,15 +26,10 @@ PacedFlowStack::PacedFlowStack(const topo::FatTree& tree, const EmuConfig& confi
     x *= 0x94D049BB133111EBull;
     x ^= x >> 32;
     flows_[i].sport = uint16_t(0xC000u | (x & 0x3FFFu));
-    any_after |= s.after != kNoFlow;
   }
   send_heap_.resize(tree_.hosts());
   control_.resize(tree_.hosts());
-  if (any_after) {
-    dependents_.resize(flows_.size());
-    for (uint32_t i = 0; i < flows_.size(); ++i)
-      if (flows_[i].spec.after != kNoFlow) dependents_[flows_[i].spec.after].push_back(i);
-  }
+  dependents_ = flow_dependents(specs);
 }
 
 size_t PacedFlowStack::memory_bytes() const {
@@ -189,26 +181,10 @@ void PacedFlowStack::repace(uint32_t id, Picos now) {
   svc_->wake(f.spec.src, next);
 }
 
-std::vector<Picos> PacedFlowStack::completion_times() const {
-  std::vector<Picos> out;
-  for (const Flow& f : flows_)
-    if (f.done != kNeverPs) out.push_back(f.done - f.started);
-  return out;
-}
+std::vector<Picos> PacedFlowStack::completion_times() const { return emu::completion_times(flows_); }
 
 double PacedFlowStack::offered_bits(Picos end) const {
-  // Per sending host: from its first flow's start to its last flow's completion (or `end`).
-  std::vector<Picos> first(tree_.hosts(), kNeverPs), last(tree_.hosts(), 0);
-  for (const Flow& f : flows_) {
-    if (f.started == kNeverPs || f.started >= end) continue;
-    uint32_t h = f.spec.src;
-    first[h] = std::min(first[h], f.started);
-    last[h] = std::max(last[h], f.done == kNeverPs ? end : std::min(f.done, end));
-  }
-  double bits = 0;
-  for (uint32_t h = 0; h < tree_.hosts(); ++h)
-    if (first[h] != kNeverPs && last[h] > first[h]) bits += double(last[h] - first[h]) * 1e-12 * tree_.host_bps();
-  return bits;
+  return emu::offered_bits(flows_, tree_.hosts(), tree_.host_bps(), end);
 }
 
 }  // namespace rfab::emu

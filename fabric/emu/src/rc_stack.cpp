@@ -3,25 +3,24 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "rfab/emu/flow_list.hpp"
 #include "rfab/endpoint/connect.hpp"
+#include "rfab/wire/opcode.hpp"
 
 namespace rfab::emu {
 namespace {
 
 // Eth 14 + IPv4 20 + UDP 8 + FCS 4 around the UDP payload (BTH..ICRC) the engine produces.
-constexpr uint32_t kOuterBytes = 46;
+constexpr uint32_t kOuterBytes = wire::kEthLen + wire::kIpv4Len + wire::kUdpLen + 4;
+static_assert(kOuterBytes == 46);
 
-// RDMA WRITE payload bytes in a UDP payload of `len` bytes with opcode `op` (BTH 12, ICRC 4, RETH 16 on
-// FIRST/ONLY, ImmDt 4 on *_WITH_IMMEDIATE); 0 for anything that is not a WRITE.
+// RDMA WRITE payload bytes in a UDP payload of `len` bytes with opcode `op`: what follows the BTH and the
+// opcode's extension headers (RETH, ImmDt), less the ICRC; 0 for anything that is not a WRITE. The pad bytes
+// (0-3, on the last packet of a message whose length is not a multiple of 4) count as payload.
 uint32_t write_payload(uint8_t op, size_t len) {
-  uint32_t hdr = 16;
-  switch (op) {
-    case 0x06: case 0x0A: hdr += 16; break;  // FIRST, ONLY
-    case 0x07: case 0x08: break;             // MIDDLE, LAST
-    case 0x09: hdr += 4; break;              // LAST_WITH_IMMEDIATE
-    case 0x0B: hdr += 20; break;             // ONLY_WITH_IMMEDIATE
-    default: return 0;
-  }
+  const wire::OpcodeInfo* info = wire::opcode_info(op);
+  if (info == nullptr || info->kind != wire::OpKind::write) return 0;
+  const size_t hdr = wire::kBthLen + wire::ext_headers_len(info->headers) + wire::kIcrcLen;
   return len > hdr ? uint32_t(len - hdr) : 0;
 }
 
@@ -40,19 +39,16 @@ RcHostStack::RcHostStack(const topo::FatTree& tree, const EmuConfig& config, std
   if (!rc::mtu_from_bytes(cfg_.mtu, mtu))
     throw std::invalid_argument("emulator: the rc host stack needs an MTU of 256, 512, 1024, 2048 or 4096");
   if (specs.size() * 2 >= (1u << 24)) throw TrafficError("traffic: too many flows for 24-bit QP numbers");
+  check_flows(specs, tree_.hosts());
   mr_ = pd_.reg_mr(memory_.data(), memory_.size(), rc::kLocalWrite | rc::kRemoteWrite);
   flows_.resize(specs.size());
   eps_.resize(specs.size() * 2);
   host_eps_.resize(tree_.hosts());
   cursor_.assign(tree_.hosts(), 0);
-  bool any_after = false;
   for (uint32_t f = 0; f < specs.size(); ++f) {
     const FlowSpec& s = specs[f];
-    if (s.src >= tree_.hosts() || s.dst >= tree_.hosts() || s.src == s.dst)
-      throw TrafficError("traffic: flow " + std::to_string(f) + " has a bad src/dst pair");
     flows_[f].spec = s;
     flows_[f].cc = make_cc_(tree_.host_bps());
-    any_after |= s.after != kNoFlow;
     for (uint32_t side = 0; side < 2; ++side) {
       Endpoint& ep = eps_[2 * f + side];
       ep.requester = side == 0;
@@ -74,11 +70,7 @@ RcHostStack::RcHostStack(const topo::FatTree& tree, const EmuConfig& config, std
     connect(eps_[2 * f], 2 * f + 2);
     connect(eps_[2 * f + 1], 2 * f + 1);
   }
-  if (any_after) {
-    dependents_.resize(flows_.size());
-    for (uint32_t f = 0; f < flows_.size(); ++f)
-      if (flows_[f].spec.after != kNoFlow) dependents_[flows_[f].spec.after].push_back(f);
-  }
+  dependents_ = flow_dependents(specs);
 }
 
 RcHostStack::~RcHostStack() = default;
@@ -263,25 +255,10 @@ void RcHostStack::drain_completions(Picos now) {
   }
 }
 
-std::vector<Picos> RcHostStack::completion_times() const {
-  std::vector<Picos> out;
-  for (const Flow& f : flows_)
-    if (f.done != kNeverPs) out.push_back(f.done - f.started);
-  return out;
-}
+std::vector<Picos> RcHostStack::completion_times() const { return emu::completion_times(flows_); }
 
 double RcHostStack::offered_bits(Picos end) const {
-  std::vector<Picos> first(tree_.hosts(), kNeverPs), last(tree_.hosts(), 0);
-  for (const Flow& f : flows_) {
-    if (f.started == kNeverPs || f.started >= end) continue;
-    uint32_t h = f.spec.src;
-    first[h] = std::min(first[h], f.started);
-    last[h] = std::max(last[h], f.done == kNeverPs ? end : std::min(f.done, end));
-  }
-  double bits = 0;
-  for (uint32_t h = 0; h < tree_.hosts(); ++h)
-    if (first[h] != kNeverPs && last[h] > first[h]) bits += double(last[h] - first[h]) * 1e-12 * tree_.host_bps();
-  return bits;
+  return emu::offered_bits(flows_, tree_.hosts(), tree_.host_bps(), end);
 }
 
 uint64_t RcHostStack::retransmits() const {

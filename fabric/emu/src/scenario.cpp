@@ -87,14 +87,12 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
 
   double cpu0 = process_cpu_seconds();
   auto wall0 = std::chrono::steady_clock::now();
+  const Nanos cnp_interval = dcqcn ? dp.cnp_interval : 0;
   std::unique_ptr<FlowStack> stack_ptr;
-  RcHostStack* rc_stack = nullptr;
   if (spec.hosts == "paced") {
-    stack_ptr = std::make_unique<PacedFlowStack>(tree, cfg, std::move(flows), factory, dcqcn ? dp.cnp_interval : 0);
+    stack_ptr = std::make_unique<PacedFlowStack>(tree, cfg, std::move(flows), factory, cnp_interval);
   } else if (spec.hosts == "rc") {
-    auto rs = std::make_unique<RcHostStack>(tree, cfg, std::move(flows), factory, dcqcn ? dp.cnp_interval : 0);
-    rc_stack = rs.get();
-    stack_ptr = std::move(rs);
+    stack_ptr = std::make_unique<RcHostStack>(tree, cfg, std::move(flows), factory, cnp_interval);
   } else {
     throw std::invalid_argument("hosts: '" + spec.hosts + "' is not paced or rc");
   }
@@ -117,7 +115,7 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   r.pfc_pauses = fs.pfc_pauses;
   r.ecn_marks = fs.ecn_marks;
   r.cnps = ss.cnps_sent;
-  r.retransmits = rc_stack ? rc_stack->retransmits() : 0;
+  r.retransmits = stack.retransmits();
   std::vector<Picos> fct = stack.completion_times();
   r.fct_p50 = percentile(fct, 50);
   r.fct_p99 = percentile(fct, 99);

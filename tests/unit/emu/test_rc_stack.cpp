@@ -47,6 +47,8 @@ TEST(RcStack, GoBackNRecoversLossyIncast) {
   fabric.run_until(100'000 * kUs);
   EXPECT_GT(fabric.stats().drops, 0u);
   EXPECT_GT(stack.retransmits(), 0u);
+  const FlowStack& flows = stack;  // what the scenario runner reads
+  EXPECT_EQ(flows.retransmits(), stack.retransmits());
   EXPECT_EQ(stack.stats().flows_completed, 8u);
   for (uint32_t f = 0; f < 8; ++f) EXPECT_EQ(stack.flow_delivered(f), 512u * 1024u);
 }
@@ -63,4 +65,25 @@ TEST(RcStack, ScenarioRunsDcqcnWithAdaptiveRouting) {
   EXPECT_EQ(r.flows_completed, r.flows);
   EXPECT_EQ(r.payload_delivered, r.flows * 512u * 1024u);
   EXPECT_EQ(r.drops, 0u);
+}
+
+TEST(RcStack, ScenarioReportsRetransmitsOfLossyRuns) {
+  ScenarioSpec s;
+  s.topology = "fat-tree:k=8,tiers=3";
+  s.traffic = "incast:n=8,bytes=512K";
+  s.hosts = "rc";
+  s.pfc = false;
+  s.buffer_bytes = 256 * 1024;
+  s.duration = 20'000 * kUs;
+  Report r = run_scenario(s);
+  EXPECT_GT(r.drops, 0u);
+  EXPECT_GT(r.retransmits, 0u);
+  EXPECT_EQ(r.flows_completed, r.flows);
+  s.hosts = "paced";
+  EXPECT_EQ(run_scenario(s).retransmits, 0u);
+}
+
+TEST(RcStack, RefusesAFlowWaitingForAMissingFlow) {
+  topo::FatTree tree(topo::parse_fat_tree("fat-tree:k=4,tiers=2"));
+  EXPECT_THROW(RcHostStack(tree, EmuConfig{}, {FlowSpec{0, 1, 4096, 0, 3}}, line_rate(), 0), TrafficError);
 }

@@ -1,16 +1,24 @@
-// The packet-level fabric: egress ports (FIFO + strict-priority control queue) with serialization and
-// propagation delay, switches with a shared buffer, WRED ECN marking, PFC (per-ingress accounting,
-// XOFF/XON, headroom, hop-by-hop pause), tail drop when lossy, and ECMP / adaptive / flowlet routing.
-// State is a few dozen bytes per port and per switch; routes come from the topology on demand.
+// The packet-level fabric: hosts' NICs and switches joined by links, driven by one event queue. It wires
+// together, htsim-style, parts that each model one thing:
+//   EgressPorts   egress queues (data FIFO + strict-priority control FIFO), serialisation and propagation
+//   SharedBuffer  the switches' shared buffers: lossy dynamic-threshold admission, PFC ingress accounting
+//   EcnMarker     WRED ECN marking at enqueue
+//   Router        the run's routing policy: ECMP, per-packet adaptive routing or flowlets
+// and moves packets between them and the HostStack. State is a few dozen bytes per port and per switch;
+// routes come from the topology on demand.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 #include "rfab/emu/config.hpp"
+#include "rfab/emu/ecn_marker.hpp"
+#include "rfab/emu/egress_port.hpp"
 #include "rfab/emu/event_queue.hpp"
 #include "rfab/emu/host_stack.hpp"
 #include "rfab/emu/packet.hpp"
+#include "rfab/emu/router.hpp"
+#include "rfab/emu/shared_buffer.hpp"
 #include "rfab/topology/fat_tree.hpp"
 
 namespace rfab::emu {
@@ -45,9 +53,9 @@ class Fabric final : public HostServices {
   uint64_t max_queue_bytes(topo::PortId p) const { return ports_[p].max_queued; }
   uint64_t pauses_received(topo::PortId p) const { return ports_[p].pauses; }
   uint64_t tx_bytes(topo::PortId p) const { return ports_[p].tx_bytes; }
-  uint64_t headroom_bytes() const { return headroom_; }
+  uint64_t headroom_bytes() const { return buffer_.headroom_bytes(); }
   // Current dynamic XOFF threshold of switch `sw` (index among switches).
-  uint64_t xoff_bytes(uint32_t sw) const { return xoff_threshold(sw); }
+  uint64_t xoff_bytes(uint32_t sw) const { return buffer_.xoff_threshold(sw); }
   size_t packets_in_flight() const { return pool_.live(); }
   // Approximate heap bytes held by the fabric's own structures (ports, switches, pool, event queue).
   size_t memory_bytes() const;
@@ -57,61 +65,28 @@ class Fabric final : public HostServices {
   void timer(uint32_t id, Picos at) override;
 
  private:
-  enum Kind : uint8_t { kTxDone, kArrive, kPfc, kHostWake, kTimer };
-  static constexpr uint32_t kNil = PacketPool::kNil;
-
-  struct Port {
-    uint32_t peer = topo::kNone;
-    uint32_t head = kNil, tail = kNil;    // data FIFO (PFC-paused as a whole)
-    uint32_t chead = kNil, ctail = kNil;  // control FIFO (CNP/ACK): strict priority, never paused
-    uint64_t queued = 0;                  // frame bytes waiting in the data FIFO
-    uint64_t ingress = 0;                 // PFC: bytes buffered at this node that arrived on this port
-    uint64_t max_queued = 0;
-    uint64_t tx_bytes = 0;
-    uint32_t pauses = 0;                  // XOFFs received on this egress
-    bool host_link = false;
-    bool busy = false;
-    bool paused = false;                  // downstream told us XOFF
-    bool xoff_sent = false;               // we told upstream XOFF (as an ingress)
-  };
-  struct Flowlet {
-    Picos last = 0;
-    uint32_t port = ~0u;
-  };
-
   void dispatch(const Event& e);
   void on_tx_done(uint32_t port);
   void on_arrive(uint32_t port, uint32_t pkt);
   void on_pfc(uint32_t port, bool pause);
   void try_pull(uint32_t host);
   void start_tx(uint32_t port);
-  void transmit(uint32_t port, uint32_t pkt);
   void forward(topo::NodeId node, uint32_t in_port, uint32_t pkt);
-  uint32_t choose_up(topo::NodeId node, const topo::Route& r, const Packet& p);
-  uint32_t least_loaded(topo::NodeId node, const topo::Route& r, uint32_t start) const;
   void release_ingress(uint32_t pkt);
-  bool admit(uint32_t sw, uint32_t in_port, uint32_t out_port, uint32_t frame);
-  bool wred_mark(uint64_t queued);
-  uint64_t xoff_threshold(uint32_t sw) const;
-  Picos ser_ps(const Port& port, uint32_t frame) const;
-  uint64_t rng();
+  uint32_t switch_index(topo::NodeId node) const { return node - tree_.hosts(); }
 
   const topo::FatTree& tree_;
   EmuConfig cfg_;
   HostStack& stack_;
-  std::vector<Port> ports_;
-  std::vector<uint64_t> buffer_used_;  // per switch
-  std::vector<Picos> host_wake_;       // pending wake time per host (dedupes wake events)
-  std::vector<Flowlet> flowlets_;      // switches x flowlet_table, only with Routing::flowlet
   PacketPool pool_;
   EventQueue q_;
+  EgressPorts ports_;
+  SharedBuffer buffer_;
+  EcnMarker ecn_;
+  Router router_;
+  std::vector<Picos> host_wake_;  // pending wake time per host (dedupes wake events)
   FabricStats stats_;
   Picos now_ = 0;
-  Picos latency_ = 0;
-  double ps_per_byte_host_ = 0, ps_per_byte_link_ = 0;
-  uint64_t headroom_ = 0;
-  std::vector<uint64_t> reserved_;     // per switch: headroom set aside for its ports (lossless)
-  uint64_t rng_state_ = 0;
   std::function<void(Picos)> progress_;
 };
 

@@ -58,6 +58,8 @@ class FlowStack : public HostStack {
   // Sum over sending hosts of (line rate x time the host had a flow to send) up to `end`: the
   // denominator of effective throughput.
   virtual double offered_bits(Picos end) const = 0;
+  // Packets the transport sent again to recover from loss or timeouts.
+  virtual uint64_t retransmits() const = 0;
 };
 
 }  // namespace rfab::emu

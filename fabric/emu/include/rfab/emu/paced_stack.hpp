@@ -44,6 +44,7 @@ class PacedFlowStack final : public FlowStack {
   Picos flow_started(uint32_t f) const { return flows_[f].started; }
   std::vector<Picos> completion_times() const override;
   double offered_bits(Picos end) const override;
+  uint64_t retransmits() const override { return 0; }  // no loss recovery (see above)
   size_t memory_bytes() const;
 
  private:

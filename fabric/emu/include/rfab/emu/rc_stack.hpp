@@ -38,7 +38,7 @@ class RcHostStack final : public FlowStack {
   Picos flow_done(uint32_t f) const override { return flows_[f].done; }
   std::vector<Picos> completion_times() const override;
   double offered_bits(Picos end) const override;
-  uint64_t retransmits() const;
+  uint64_t retransmits() const override;
 
  private:
   static constexpr uint64_t kChunk = 1 << 20;  // bytes per posted RDMA WRITE

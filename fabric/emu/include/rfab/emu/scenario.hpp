@@ -34,7 +34,7 @@ struct Report {
   double throughput = 0;        // delivered payload / offered line rate
   double goodput_ceiling = 0;   // payload / (payload + headers + preamble/IFG) for a full packet
   uint64_t drops = 0, pfc_pauses = 0, ecn_marks = 0, cnps = 0;
-  uint64_t retransmits = 0;     // rc host stack only
+  uint64_t retransmits = 0;     // always 0 with the paced stack, which does not retransmit
   Picos fct_p50 = 0, fct_p99 = 0, fct_max = 0;
   uint64_t max_queue_bytes = 0;
   uint64_t events = 0;
