@@ -13,8 +13,8 @@
 #include "perf_params.hpp"
 #include "perf_qps.hpp"
 #include "perf_stats.hpp"
-#include "rfab/exchange/perftest_dest.hpp"
-#include "rfab/exchange/tcp_channel.hpp"
+#include "rfab/sidechannel/perftest_dest.hpp"
+#include "rfab/sidechannel/tcp_channel.hpp"
 #include "rfab/udp/error.hpp"
 #include "rfab/udp/wire_icrc.hpp"
 
@@ -22,7 +22,7 @@ namespace rfab::cli::perf {
 namespace {
 
 using namespace std::chrono_literals;
-using exchange::TcpChannel;
+using sidechannel::TcpChannel;
 
 constexpr uint32_t kInflightPackets = 512;   // unacknowledged packets, summed over the QPs
 
@@ -76,18 +76,18 @@ class Session {
 
     // perftest's per-QP key message, one exchange per QP in order (client writes first).
     for (uint32_t i = 0; i < p_.qps; ++i) {
-      exchange::PerftestDest mine;
+      sidechannel::PerftestDest mine;
       mine.out_reads = 16;
       mine.qpn = qps_.qpn[i];
       mine.psn = qps_.psn[i];
       mine.rkey = qps_.mr.rkey;
       mine.vaddr = qps_.mr.addr;
       mine.gid = qps_.dev->gid();
-      const auto msg = exchange::encode_dest_gid(mine);
-      std::array<char, exchange::kKeyMsgSizeGid> theirs{};
+      const auto msg = sidechannel::encode_dest_gid(mine);
+      std::array<char, sidechannel::kKeyMsgSizeGid> theirs{};
       ch_.exchange(msg, theirs, timeout(), "QP key exchange");
       std::string err;
-      auto peer = exchange::parse_dest(theirs, err);
+      auto peer = sidechannel::parse_dest(theirs, err);
       if (!peer) throw ExitError{2, "bad QP key message from " + ch_.peer() + ": " + err};
       endpoint::ConnectParams c;
       c.peer = udp::Address::from_gid(peer->gid, o_.udp_port);
@@ -247,7 +247,7 @@ class Session {
     try {
       ch_.send_message(msg.str(), timeout(), "result exchange");
       verdict(r, ch_.recv_message(timeout(), "result exchange"), done);
-    } catch (const exchange::ExchangeError& e) {
+    } catch (const sidechannel::ExchangeError& e) {
       if (failure.empty()) throw ExitError{1, e.what()};
     }
     if (!failure.empty()) throw ExitError{1, failure};
@@ -331,7 +331,7 @@ class Session {
     r.verify_note = note.size() > 3 ? note.substr(3) : note;
     try {
       ch_.send_message(note, timeout(), "result exchange");
-    } catch (const exchange::ExchangeError&) {
+    } catch (const sidechannel::ExchangeError&) {
     }
     if (status != "done") throw ExitError{1, "the client reported a failed transfer"};
     if (!r.verified) throw ExitError{1, "data check failed: " + r.verify_note};
@@ -407,7 +407,7 @@ class Session {
   Params p_;
   std::vector<uint8_t> buf_;
   PerfQps qps_;
-  std::vector<exchange::PerftestDest> remote_;
+  std::vector<sidechannel::PerftestDest> remote_;
   std::string atomic_note_;
 };
 
@@ -446,7 +446,7 @@ Result run_session(const Options& o) {
     if (reply != "ok") throw ExitError{2, "server refused: " + reply};
     Session s(o, std::move(ch), p);
     return s.run();
-  } catch (const exchange::ExchangeError& e) {
+  } catch (const sidechannel::ExchangeError& e) {
     throw ExitError{2, e.what()};
   } catch (const udp::UdpError& e) {
     throw ExitError{2, e.what()};

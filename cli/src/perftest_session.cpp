@@ -13,8 +13,8 @@
 #include "perf_data.hpp"
 #include "perf_qps.hpp"
 #include "perf_stats.hpp"
-#include "rfab/exchange/perftest_protocol.hpp"
-#include "rfab/exchange/tcp_channel.hpp"
+#include "rfab/sidechannel/perftest_protocol.hpp"
+#include "rfab/sidechannel/tcp_channel.hpp"
 #include "rfab/udp/address.hpp"
 #include "rfab/udp/error.hpp"
 #include "rfab/udp/wire_icrc.hpp"
@@ -23,8 +23,8 @@ namespace rfab::cli::perf {
 namespace {
 
 using namespace std::chrono_literals;
-using exchange::PerftestDest;
-using exchange::TcpChannel;
+using sidechannel::PerftestDest;
+using sidechannel::TcpChannel;
 
 constexpr uint64_t kGuard = 4096;          // untouched bytes behind every WRITE target region (server)
 constexpr uint32_t kOutReads = 16;         // READs we accept in flight per QP (our responder's resources)
@@ -372,9 +372,9 @@ class PerftestSession {
 
   const Options& o_;
   TcpChannel ch_;
-  exchange::PerftestConversation conv_;
+  sidechannel::PerftestConversation conv_;
   std::string peer_version_;
-  exchange::PerftestSysData sys_;
+  sidechannel::PerftestSysData sys_;
   uint32_t mtu_ = 1024;
   std::vector<uint8_t> buf_;
   uint64_t seed_ = 0;
@@ -402,7 +402,7 @@ Result run_perftest_session(const Options& o) {
                              : TcpChannel::connect(o.host, o.tcp_port, t);
     PerftestSession s(o, std::move(ch));
     return s.run();
-  } catch (const exchange::ExchangeError& e) {
+  } catch (const sidechannel::ExchangeError& e) {
     throw ExitError{2, e.what()};
   } catch (const udp::UdpError& e) {
     throw ExitError{2, e.what()};

@@ -1,5 +1,5 @@
 // `rfab perf --perftest`: one side of a perftest bandwidth test (ib_write_bw, ib_read_bw, ib_send_bw; RC, no
-// rdma_cm). The TCP side channel is perftest's own (rfab/exchange/perftest_protocol.hpp), so the peer is a stock
+// rdma_cm). The TCP side channel is perftest's own (rfab/sidechannel/perftest_protocol.hpp), so the peer is a stock
 // perftest binary (on an RNIC or Linux rdma_rxe) or another rfab in this mode; -s/-n/-q must match on both
 // sides, as between two perftests. The queue pairs are rfab's RC engine over kernel UDP, or with --verbs an
 // RDMA device through libibverbs (perf_backend.hpp).

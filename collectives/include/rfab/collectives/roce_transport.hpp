@@ -46,7 +46,7 @@ struct RoceOptions {
   // the peer's acknowledgement before the call returns.
   size_t zero_copy_min = size_t{64} << 10;
   // Faults injected on this rank's receive path (RFAB_ROCE_FAULTS, udp only, for tests: a fault spec such
-  // as "drop=1%,reorder=1%,seed=3"; see fabric/datapath/fault).
+  // as "drop=1%,reorder=1%,seed=3"; see fabric/fault).
   std::string rx_faults;
   // A rank waiting in a collective moves its RoCE packets itself while it spins, and the datapath thread
   // stays parked until it stops (RFAB_ROCE_INLINE=0: every packet goes through the datapath thread).

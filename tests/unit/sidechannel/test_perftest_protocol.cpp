@@ -10,13 +10,13 @@
 #include <unistd.h>
 #include <vector>
 
-#include "rfab/exchange/perftest_protocol.hpp"
+#include "rfab/sidechannel/perftest_protocol.hpp"
 #include "rfab/pcap/pcap_file.hpp"
 #include "rfab/wire/bytes.hpp"
 #include "test_support.hpp"
 
 namespace {
-using namespace rfab::exchange;
+using namespace rfab::sidechannel;
 using namespace std::chrono_literals;
 
 struct Msg {

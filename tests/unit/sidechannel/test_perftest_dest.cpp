@@ -3,10 +3,10 @@
 #include <cstring>
 #include <string>
 
-#include "rfab/exchange/perftest_dest.hpp"
+#include "rfab/sidechannel/perftest_dest.hpp"
 
 namespace {
-using namespace rfab::exchange;
+using namespace rfab::sidechannel;
 
 PerftestDest sample() {
   PerftestDest d;

@@ -20,10 +20,10 @@
 #include <cstdint>
 #include <string>
 
-#include "rfab/exchange/perftest_dest.hpp"
-#include "rfab/exchange/tcp_channel.hpp"
+#include "rfab/sidechannel/perftest_dest.hpp"
+#include "rfab/sidechannel/tcp_channel.hpp"
 
-namespace rfab::exchange {
+namespace rfab::sidechannel {
 
 inline constexpr const char* kPerftestVersion = "6.06";  // perftest 4.5-0.17's VERSION
 inline constexpr double kPerftestMinVersion = 5.70;      // what check_version_compatibility requires
@@ -73,4 +73,4 @@ class PerftestConversation {
   std::chrono::milliseconds timeout_;
 };
 
-}  // namespace rfab::exchange
+}  // namespace rfab::sidechannel

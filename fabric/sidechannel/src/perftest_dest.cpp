@@ -1,10 +1,10 @@
-#include "rfab/exchange/perftest_dest.hpp"
+#include "rfab/sidechannel/perftest_dest.hpp"
 
 #include <cstdio>
 #include <cstring>
 #include <string_view>
 
-namespace rfab::exchange {
+namespace rfab::sidechannel {
 
 std::array<char, kKeyMsgSizeGid> encode_dest_gid(const PerftestDest& d) {
   std::array<char, kKeyMsgSizeGid> m{};
@@ -104,4 +104,4 @@ std::optional<PerftestDest> parse_dest(std::span<const char> msg, std::string& e
   return d;
 }
 
-}  // namespace rfab::exchange
+}  // namespace rfab::sidechannel

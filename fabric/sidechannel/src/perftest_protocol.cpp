@@ -1,11 +1,11 @@
-#include "rfab/exchange/perftest_protocol.hpp"
+#include "rfab/sidechannel/perftest_protocol.hpp"
 
 #include <array>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 
-namespace rfab::exchange {
+namespace rfab::sidechannel {
 namespace {
 
 void put_be(std::string& out, uint64_t v, int bytes) {
@@ -149,4 +149,4 @@ void PerftestConversation::close(const PerftestDest& mine) {
   }
 }
 
-}  // namespace rfab::exchange
+}  // namespace rfab::sidechannel

@@ -5,12 +5,12 @@
 #include <thread>
 #include <unistd.h>
 
-#include "rfab/exchange/perftest_dest.hpp"
-#include "rfab/exchange/tcp_channel.hpp"
+#include "rfab/sidechannel/perftest_dest.hpp"
+#include "rfab/sidechannel/tcp_channel.hpp"
 #include "test_support.hpp"
 
 namespace {
-using namespace rfab::exchange;
+using namespace rfab::sidechannel;
 using namespace std::chrono_literals;
 
 // A port nobody listens on, from the kernel: pid-derived ports collided when ctest ran these tests in

@@ -12,7 +12,7 @@
 #include <span>
 #include <string>
 
-namespace rfab::exchange {
+namespace rfab::sidechannel {
 
 inline constexpr size_t kKeyMsgSize = 59, kKeyMsgSizeGid = 108;
 
@@ -36,4 +36,4 @@ std::array<char, kKeyMsgSize> encode_dest(const PerftestDest& d);
 // naming the field ("qpn: '12g4' is not hex", "message is 40 bytes, expected 59 or 108").
 std::optional<PerftestDest> parse_dest(std::span<const char> msg, std::string& error);
 
-}  // namespace rfab::exchange
+}  // namespace rfab::sidechannel

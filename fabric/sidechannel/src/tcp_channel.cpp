@@ -1,4 +1,4 @@
-#include "rfab/exchange/tcp_channel.hpp"
+#include "rfab/sidechannel/tcp_channel.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 
 #include "rfab/base/tcp_connect.hpp"
 
-namespace rfab::exchange {
+namespace rfab::sidechannel {
 namespace {
 
 int remaining_ms(Clock::time_point deadline) {
@@ -203,9 +203,9 @@ void TcpChannel::barrier(std::chrono::milliseconds timeout, const char* stage) {
   if (theirs[0] != 'S') fail(std::string(stage) + ": unexpected byte from " + peer_, 0);
 }
 
-}  // namespace rfab::exchange
+}  // namespace rfab::sidechannel
 
-namespace rfab::exchange {
+namespace rfab::sidechannel {
 
 bool TcpChannel::readable(std::chrono::milliseconds timeout) const {
   pollfd p{fd_, POLLIN, 0};
@@ -232,4 +232,4 @@ std::string TcpChannel::recv_message(std::chrono::milliseconds timeout, const ch
   return text;
 }
 
-}  // namespace rfab::exchange
+}  // namespace rfab::sidechannel

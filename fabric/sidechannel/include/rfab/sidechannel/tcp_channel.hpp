@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace rfab::exchange {
+namespace rfab::sidechannel {
 
 class ExchangeError : public std::runtime_error {
  public:
@@ -56,4 +56,4 @@ class TcpChannel {
   std::string peer_, local_ip_, peer_ip_;
 };
 
-}  // namespace rfab::exchange
+}  // namespace rfab::sidechannel
