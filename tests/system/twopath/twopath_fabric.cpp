@@ -1,0 +1,128 @@
+#include "twopath_fabric.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+
+#include "netns.hpp"
+
+namespace rfab::systest {
+namespace {
+
+std::atomic<int> g_counter{0};
+
+std::string script_path() { return std::string(RFAB_SOURCE_DIR) + "/scripts/twopath-fabric.sh"; }
+std::string lab_port_path() { return std::string(RFAB_BINARY_DIR) + "/tools/fabric-lab/rfab-lab-port"; }
+std::string run_script(const std::string& name, const std::string& args) {
+  int code = 0;
+  const std::string cmd = script_path() + " --name " + name + " --lab-port " + lab_port_path() + " " + args;
+  std::string out = run_capture(cmd, code);
+  if (code != 0) throw std::runtime_error("command failed (" + std::to_string(code) + "): " + cmd + "\n" + out);
+  return out;
+}
+
+// Removes fabrics rtp<pid>-<n> whose creating process no longer exists (a killed earlier run).
+void sweep_stale() {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/var/run/netns", ec)) {
+    const std::string ns = e.path().filename();
+    if (ns.rfind("rtp", 0) != 0 || ns.size() < 3 || ns.substr(ns.size() - 2) != "-r") continue;
+    const pid_t pid = static_cast<pid_t>(std::atoi(ns.c_str() + 3));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      try {
+        run_script(ns.substr(0, ns.size() - 2), "down");
+      } catch (const std::exception&) {
+      }
+    }
+  }
+}
+
+uint64_t u64(const nlohmann::json& j, const char* key) { return j.value(key, uint64_t{0}); }
+
+}  // namespace
+
+TwoPathFabric::TwoPathFabric() {
+  static std::once_flag swept;
+  std::call_once(swept, sweep_stale);
+  name = "rtp" + std::to_string(::getpid()) + "-" + std::to_string(g_counter++);
+  ns_a = name + "-a";
+  ns_r = name + "-r";
+  ns_b = name + "-b";
+  run_script(name, "up");  // removes what it created when it fails
+}
+
+TwoPathFabric::~TwoPathFabric() {
+  try {
+    run_script(name, "down");
+  } catch (const std::exception&) {
+  }
+}
+
+std::string TwoPathFabric::script(const std::string& args) const { return run_script(name, args); }
+
+void TwoPathFabric::shape(int path, const std::string& rate, const std::string& burst, const std::string& limit) {
+  script("shape --path " + std::to_string(path) + " --rate " + rate + " --burst " + burst + " --limit " + limit);
+}
+
+void TwoPathFabric::port(int path, const std::vector<std::string>& knobs) {
+  std::string args = "port --path " + std::to_string(path);
+  for (const auto& k : knobs) args += " " + k;
+  script(args);
+}
+
+PortCounters TwoPathFabric::port_counters(int path, const char* hook) const {
+  int code = 0;
+  const std::string out = run_capture(lab_port_path() + " show --json --netns " + ns_r + " --dev r" +
+                                          std::to_string(path) + " --hook " + hook + " 2>/dev/null",
+                                      code);
+  if (code != 0) throw std::runtime_error("rfab-lab-port show failed: " + out);
+  const nlohmann::json j = nlohmann::json::parse(out);
+  const nlohmann::json& s = j.at("stats");
+  PortCounters c;
+  c.frames = u64(s, "frames");
+  c.roce_packets = u64(s, "roce_packets");
+  c.roce_bytes = u64(s, "roce_bytes");
+  c.ce_marked = u64(s, "ce_marked");
+  c.ce_arrived = u64(s, "ce_arrived");
+  c.not_ect = u64(s, "not_ect");
+  c.dropped = u64(s, "dropped");
+  c.gso_skbs = u64(s, "gso_skbs");
+  for (const auto& [port, packets] : j.at("sport_packets").items())
+    c.sport_packets[static_cast<uint16_t>(std::stoul(port))] = packets.get<uint64_t>();
+  return c;
+}
+
+PortCounters TwoPathFabric::forward(int path) const { return port_counters(path, "ingress"); }
+PortCounters TwoPathFabric::reverse(int path) const { return port_counters(path, "egress"); }
+
+QdiscCounters TwoPathFabric::qdisc(int path) const {
+  int code = 0;
+  const std::string out = run_capture("tc -n " + ns_a + " -s -j qdisc show dev a" + std::to_string(path), code);
+  if (code != 0) throw std::runtime_error("tc qdisc show failed: " + out);
+  QdiscCounters q;
+  for (const auto& e : nlohmann::json::parse(out)) {
+    if (e.value("root", false)) {
+      q.kind = e.value("kind", "");
+      q.packets = u64(e, "packets");
+      q.drops = u64(e, "drops");
+      q.overlimits = u64(e, "overlimits");
+    }
+  }
+  return q;
+}
+
+std::string TwoPathFabric::dump() const {
+  try {
+    return script("stats");
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+}  // namespace rfab::systest
