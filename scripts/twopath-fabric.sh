@@ -23,7 +23,10 @@
 #                              change the switch-port knobs (--reset: fresh instance, counters at 0)
 #   stats [--json]             per path: port counters (both directions), tbf and link statistics
 #   exec a|r|b CMD...          run CMD in host A, router R or host B
-# Defaults: --name twopath, --lab-port $RFAB_LAB_PORT or build/release/tools/fabric-lab/rfab-lab-port.
+#   demo                       up, three `rfab perf write` runs (sprayed; path 0 rate-limited; path 0
+#                              marking ECN) with their per-path counters, down (also on failure)
+# Defaults: --name twopath, --lab-port $RFAB_LAB_PORT or build/release/tools/fabric-lab/rfab-lab-port,
+# rfab for `demo`: $RFAB or build/release/cli/rfab.
 # Addresses: A 10.90.255.1, B 10.90.2.2; path K: A 10.90.K.1 <-> R 10.90.K.2; R 10.90.2.1 <-> B 10.90.2.2.
 set -euo pipefail
 
@@ -40,11 +43,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --name) NAME="${2:?--name needs a value}"; shift 2 ;;
     --lab-port) LAB_PORT="${2:?--lab-port needs a value}"; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) break ;;
   esac
 done
-[ $# -gt 0 ] || die "no command (up, down, status, shape, unshape, port, stats, exec); see --help"
+[ $# -gt 0 ] || die "no command (up, down, status, shape, unshape, port, stats, exec, demo); see --help"
 CMD="$1"; shift
 [[ "$NAME" =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || die "--name '$NAME': letters, digits, _ . - only, at most 40"
 NS_A="$NAME-a"; NS_R="$NAME-r"; NS_B="$NAME-b"
@@ -193,8 +196,46 @@ status() {
   done
 }
 
+# One `rfab perf write` A -> B with ARGS, then one line per path from the A->R port counters.
+demo_run() {
+  local rfab="$1"; shift
+  ip netns exec "$NS_B" "$rfab" perf write --server --json > "$DEMO_DIR/server.json" 2>&1 &
+  local server=$!
+  ip netns exec "$NS_A" "$rfab" perf write "$B_IP" --json "$@" > "$DEMO_DIR/client.json" 2>&1 || true
+  wait "$server" || true
+  jq -r '"  rfab perf: verified=\(.verified) \(.bw_avg_gbps*100|round/100) Gb/s, \(.tx_packets) packets, retransmits \(.retransmits)"' \
+    "$DEMO_DIR/client.json" 2>/dev/null || cat "$DEMO_DIR/client.json"
+  jq -r '"  receiver: out-of-order placements \(.out_of_order)"' "$DEMO_DIR/server.json" 2>/dev/null || cat "$DEMO_DIR/server.json"
+  for k in 0 1; do
+    "$LAB_PORT" show --netns "$NS_R" --dev "r$k" --json | jq -r --arg q "$(tc -n "$NS_A" -s -j qdisc show dev "a$k" |
+      jq -r '.[0] | "\(.kind) drops \(.drops)"')" \
+      '"  path \(.dev[1:]): \(.stats.roce_packets) RoCE packets on \(.sport_packets|length) source ports, CE marked \(.stats.ce_marked), dropped \(.stats.dropped); A-side qdisc \($q)"'
+  done
+}
+
+demo() {
+  local rfab="${RFAB:-$REPO/build/release/cli/rfab}"
+  [ -x "$rfab" ] || die "demo: rfab not found at $rfab (build it, or set RFAB)"
+  DEMO_DIR=$(mktemp -d /tmp/rfab-twopath-demo.XXXXXX)
+  trap 'down; rm -rf "$DEMO_DIR"' EXIT
+  trap 'exit 130' INT TERM
+  up
+  echo "-- 2 QPs x 8 entropies sprayed over both paths (16 UDP source ports, L4 multipath hash)"
+  demo_run "$rfab" -s 256K -n 100 -q 2 --spray 8
+  for k in 0 1; do port --path "$k" --reset; done
+  echo "-- path 0 a 500 Mbit/s bottleneck with a 4 MB queue: sprayed packets overtake each other, nothing lost"
+  shape --path 0 --rate 500mbit --burst 64k --limit 4m
+  demo_run "$rfab" -s 256K -n 50 -q 2 --spray 8
+  unshape --path 0
+  for k in 0 1; do port --path "$k" --reset; done
+  echo "-- path 0 marks ECN-CE above 32 KB in a 1 Gbit/s virtual queue"
+  port --path 0 --vq-rate 1gbit --mark-threshold 32k
+  demo_run "$rfab" -s 256K -n 100 -q 2 --spray 8
+}
+
 case "$CMD" in
   up) need_root; up ;;
+  demo) need_root; need_lab_port; demo ;;
   down) need_root; down ;;
   status) need_root; status ;;
   shape) need_root; need_up; shape "$@" ;;
@@ -206,5 +247,5 @@ case "$CMD" in
     case "${1:-}" in a) ns=$NS_A ;; r) ns=$NS_R ;; b) ns=$NS_B ;; *) die "exec: host a, r or b" ;; esac
     shift; [ $# -gt 0 ] || die "exec: no command"
     exec ip netns exec "$ns" "$@" ;;
-  *) die "unknown command '$CMD' (up, down, status, shape, unshape, port, stats, exec)" ;;
+  *) die "unknown command '$CMD' (up, down, status, shape, unshape, port, stats, exec, demo)" ;;
 esac

@@ -4,8 +4,12 @@
 // of order; an unsprayed QP stays on one path; a deep rate-limited queue reorders without loss; seeded drops
 // equal what the receiver missed and the data still arrives; virtual-queue ECN marks reach the receiver
 // (as its collector counts them).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -223,9 +227,10 @@ TEST_F(TwoPath, VirtualQueueEcnMarksReachTheReceiver) {
   std::remove(log.c_str());
 }
 
-// A shallow (40 KB) 300 Mbit/s queue on path 0 drops bursts of sprayed packets. The data must still
-// arrive. DISABLED: today the requester exhausts its retries ("transport retry counter exceeded") because
-// the retransmitted burst overflows the same queue again; enable it once loss recovery paces its resends.
+// A shallow (40 KB, 9 packets) 300 Mbit/s queue on path 0 drops sprayed packets. The data must still
+// arrive. DISABLED: today the requester gives up within a second with "transport retry counter exceeded"
+// (also with --no-gso; with a 256 KB queue the same run completes). Enable it when sprayed loss recovery
+// survives a queue smaller than the spray window.
 TEST_F(TwoPath, DISABLED_ShallowBufferLossIsRecovered) {
   fabric_->shape(0, "300mbit", "16k", "40k");
   const Outcome o = write({"-s", "256K", "-n", "50", "-q", "2", "--spray", "8", "--ack-timeout", "12"});
@@ -235,6 +240,93 @@ TEST_F(TwoPath, DISABLED_ShallowBufferLossIsRecovered) {
   EXPECT_EQ(o.client_out.find("retry counter exceeded"), std::string::npos)
       << "the requester gave up on a shallow lossy path:\n" << o.client_out;
   expect_verified(o);
+}
+
+// Without spraying the same kind of shallow queue is survivable (NAK and go-back-N), at a high price: the
+// whole window is resent into a queue that holds 9 packets. Printed for comparison with congestion control.
+TEST_F(TwoPath, ShallowBufferWithoutSprayingCompletesThroughGoBackN) {
+  fabric_->shape(0, "300mbit", "16k", "40k");
+  fabric_->shape(1, "300mbit", "16k", "40k");
+  const Outcome o = write({"-s", "256K", "-n", "20", "--ack-timeout", "12"});
+  expect_verified(o);
+  const auto q0 = fabric_->qdisc(0), q1 = fabric_->qdisc(1);
+  std::printf("shallow, unsprayed: tbf drops %llu + %llu; client sent %llu packets for %llu delivered (%llu retransmits)\n",
+              static_cast<unsigned long long>(q0.drops), static_cast<unsigned long long>(q1.drops),
+              static_cast<unsigned long long>(o.c("tx_packets")), static_cast<unsigned long long>(o.s("rx_packets")),
+              static_cast<unsigned long long>(o.c("retransmits")));
+  EXPECT_GT(q0.drops + q1.drops, 0u) << "the queue never overflowed: the test does not exercise loss";
+  EXPECT_GT(o.c("retransmits"), 0u);
+}
+
+// The drop decisions are a function of (seed, packet index): the same seed drops the same packets of the
+// same stream, another seed others, and every drop is counted. Plain UDP datagrams to the RoCE port, one
+// at a time, numbered in their payload.
+TEST_F(TwoPath, SeededDropsAreReproducibleAndCounted) {
+  const int rx = TwoPathFabric::udp_socket_in(fabric_->ns_b, fabric_->ip_b, 4791);
+  const int tx = TwoPathFabric::udp_socket_in(fabric_->ns_a, fabric_->ip_a, 50000);
+  ASSERT_GE(rx, 0);
+  ASSERT_GE(tx, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(4791);
+  ::inet_pton(AF_INET, fabric_->ip_b.c_str(), &to.sin_addr);
+  const auto send_seq = [&](uint32_t seq) { ::sendto(tx, &seq, sizeof seq, 0, reinterpret_cast<sockaddr*>(&to), sizeof to); };
+  // Warm-up: resolves A's and R's neighbours first, whose queues would otherwise drop part of the stream.
+  uint32_t seq = 0;
+  bool through = false;
+  for (int i = 0; i < 200 && !through; ++i) {
+    send_seq(0xFFFFFFFF);
+    std::this_thread::sleep_for(10ms);
+    while (::recv(rx, &seq, sizeof seq, MSG_DONTWAIT) == sizeof seq) through = true;
+  }
+  ASSERT_TRUE(through) << "no datagram crossed the fabric\n" << fabric_->dump();
+  constexpr uint32_t kPackets = 2000;
+  const auto missing_with_seed = [&](const std::string& seed, uint64_t& counted) {
+    for (int path : {0, 1}) fabric_->port(path, {"--reset", "--drop", "20%", "--seed", seed});
+    for (uint32_t i = 0; i < kPackets; ++i) send_seq(i);
+    std::this_thread::sleep_for(200ms);
+    std::set<uint32_t> missing;
+    for (uint32_t i = 0; i < kPackets; ++i) missing.insert(i);
+    while (::recv(rx, &seq, sizeof seq, MSG_DONTWAIT) == sizeof seq) missing.erase(seq);
+    counted = fabric_->forward(0).dropped + fabric_->forward(1).dropped;
+    return missing;
+  };
+  uint64_t counted_a = 0, counted_b = 0, counted_c = 0;
+  const std::set<uint32_t> a = missing_with_seed("11", counted_a);
+  const std::set<uint32_t> b = missing_with_seed("11", counted_b);
+  const std::set<uint32_t> c = missing_with_seed("12", counted_c);
+  ::close(rx);
+  ::close(tx);
+  std::printf("seeded drops of 2000 datagrams at 20%%: seed 11 -> %zu, %zu; seed 12 -> %zu\n", a.size(), b.size(),
+              c.size());
+  EXPECT_EQ(a.size(), counted_a);
+  EXPECT_EQ(b.size(), counted_b);
+  EXPECT_EQ(c.size(), counted_c);
+  EXPECT_GT(a.size(), 300u);  // 400 expected; 300..500 is more than 5 standard deviations wide
+  EXPECT_LT(a.size(), 500u);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+}
+
+// Bad knobs are refused with a message naming them.
+TEST_F(TwoPath, BadKnobsAreClearErrors) {
+  std::string out;
+  EXPECT_EQ(fabric_->script_status("port --path 0 --drop 150%", out), 2);
+  EXPECT_NE(out.find("--drop: '150%' is above 1"), std::string::npos) << out;
+  EXPECT_EQ(fabric_->script_status("port --path 0 --vq-rate 100", out), 2);
+  EXPECT_NE(out.find("needs a rate unit"), std::string::npos) << out;
+  EXPECT_EQ(fabric_->script_status("shape --path 2 --rate 1gbit", out), 2);
+  EXPECT_NE(out.find("--path '2': expected 0 or 1"), std::string::npos) << out;
+  EXPECT_EQ(fabric_->script_status("shape --path 0 --rate fast", out), 2);
+  EXPECT_NE(out.find("tc rejected rate 'fast'"), std::string::npos) << out;
+  EXPECT_EQ(fabric_->script_status("up", out), 2);
+  EXPECT_NE(out.find("already up"), std::string::npos) << out;
+  int code = 0;
+  out = rfab::systest::run_capture(std::string(RFAB_BINARY_DIR) + "/tools/fabric-lab/rfab-lab-port show --netns " +
+                                       fabric_->ns_a + " --dev a0",
+                                   code);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("no lab port program on a0 ingress"), std::string::npos) << out;
 }
 
 TEST_F(TwoPath, TeardownLeavesNothingBehind) {

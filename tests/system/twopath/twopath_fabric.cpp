@@ -1,6 +1,11 @@
 #include "twopath_fabric.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,9 +24,13 @@ std::atomic<int> g_counter{0};
 
 std::string script_path() { return std::string(RFAB_SOURCE_DIR) + "/scripts/twopath-fabric.sh"; }
 std::string lab_port_path() { return std::string(RFAB_BINARY_DIR) + "/tools/fabric-lab/rfab-lab-port"; }
+std::string script_cmd(const std::string& name, const std::string& args) {
+  return script_path() + " --name " + name + " --lab-port " + lab_port_path() + " " + args;
+}
+
 std::string run_script(const std::string& name, const std::string& args) {
   int code = 0;
-  const std::string cmd = script_path() + " --name " + name + " --lab-port " + lab_port_path() + " " + args;
+  const std::string cmd = script_cmd(name, args);
   std::string out = run_capture(cmd, code);
   if (code != 0) throw std::runtime_error("command failed (" + std::to_string(code) + "): " + cmd + "\n" + out);
   return out;
@@ -115,6 +124,35 @@ QdiscCounters TwoPathFabric::qdisc(int path) const {
     }
   }
   return q;
+}
+
+int TwoPathFabric::script_status(const std::string& args, std::string& out) const {
+  int code = 0;
+  out = run_capture(script_cmd(name, args), code);
+  return code;
+}
+
+int TwoPathFabric::udp_socket_in(const std::string& ns, const std::string& addr, uint16_t port) {
+  const int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  const int target = ::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = -1;
+  if (self >= 0 && target >= 0 && ::setns(target, CLONE_NEWNET) == 0) {
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    const int rcvbuf = 8 << 20;
+    if (fd >= 0 && (::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr) != 1 ||
+                    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0 ||
+                    ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)) {
+      ::close(fd);
+      fd = -1;
+    }
+    ::setns(self, CLONE_NEWNET);
+  }
+  if (self >= 0) ::close(self);
+  if (target >= 0) ::close(target);
+  return fd;
 }
 
 std::string TwoPathFabric::dump() const {

@@ -42,8 +42,13 @@ class TwoPathFabric {
   PortCounters forward(int path) const;  // A->R, R's ingress
   PortCounters reverse(int path) const;  // R->A, R's egress
   QdiscCounters qdisc(int path) const;
-  // Everything the script's `stats --json` prints, for failure messages.
+  // The script's `stats` (both directions of both paths, A's qdiscs), for failure messages.
   std::string dump() const;
+  // Runs the script with `args` (after --name), returns its exit code and output.
+  int script_status(const std::string& args, std::string& out) const;
+
+  // Opens a UDP socket bound to addr:port inside namespace `ns` (it stays there); -1 on failure.
+  static int udp_socket_in(const std::string& ns, const std::string& addr, uint16_t port);
 
  private:
   std::string script(const std::string& args) const;
