@@ -17,6 +17,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,23 +31,7 @@ using rfab::systest::Child;
 using rfab::systest::PortCounters;
 using rfab::systest::TwoPathFabric;
 
-struct Outcome {
-  int client_rc = -1, server_rc = -1;
-  nlohmann::json client, server;
-  std::string client_out, server_out;
-  uint64_t c(const char* k) const { return client.value(k, uint64_t{0}); }
-  uint64_t s(const char* k) const { return server.value(k, uint64_t{0}); }
-};
-
-nlohmann::json last_json(const std::string& out) {
-  const auto pos = out.rfind("\n{");
-  const std::string line = out.substr(pos == std::string::npos ? 0 : pos + 1);
-  try {
-    return nlohmann::json::parse(line.substr(0, line.find('\n')));
-  } catch (...) {
-    return nlohmann::json();
-  }
-}
+using Outcome = rfab::systest::PerfOutcome;
 
 class TwoPath : public ::testing::Test {
  protected:
@@ -55,24 +40,7 @@ class TwoPath : public ::testing::Test {
     fabric_ = std::make_unique<TwoPathFabric>();
   }
 
-  // `rfab perf write --server` in B, `rfab perf write <B> ARGS` in A (the requests flow A -> R -> B).
-  Outcome write(const std::vector<std::string>& args) {
-    const std::string tag = "/tmp/" + fabric_->name + "-" + std::to_string(runs_++);
-    Child server(fabric_->ns_b, {rfab::systest::rfab_binary(), "perf", "write", "--server", "--json"}, tag + "-s.log");
-    std::vector<std::string> c{rfab::systest::rfab_binary(), "perf", "write", fabric_->ip_b, "--json"};
-    c.insert(c.end(), args.begin(), args.end());
-    Child client(fabric_->ns_a, c, tag + "-c.log");
-    Outcome o;
-    o.client_rc = client.wait(60s);
-    o.server_rc = server.wait(10s);
-    o.client_out = client.output();
-    o.server_out = server.output();
-    o.client = last_json(o.client_out);
-    o.server = last_json(o.server_out);
-    std::remove((tag + "-s.log").c_str());
-    std::remove((tag + "-c.log").c_str());
-    return o;
-  }
+  Outcome write(const std::vector<std::string>& args) { return fabric_->perf("write", args); }
 
   static void expect_verified(const Outcome& o) {
     ASSERT_EQ(o.client_rc, 0) << "client:\n" << o.client_out << "\nserver:\n" << o.server_out;
@@ -82,8 +50,19 @@ class TwoPath : public ::testing::Test {
   }
 
   std::unique_ptr<TwoPathFabric> fabric_;
-  int runs_ = 0;
 };
+
+// The last line of `out` that is a JSON object (the collector's final interval), or null.
+nlohmann::json last_json_line(const std::string& out) {
+  std::istringstream lines(out);
+  nlohmann::json last;
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] == '{') {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded()) last = std::move(j);
+    }
+  return last;
+}
 
 std::set<uint16_t> ports_of(const PortCounters& c) {
   std::set<uint16_t> s;
@@ -92,7 +71,8 @@ std::set<uint16_t> ports_of(const PortCounters& c) {
 }
 
 // 2 QPs x 8 entropies = 16 source ports; the L4 hash puts all 16 on one path with probability 2^-15, so
-// "both paths carry a real share" (>= 1 port each, 1/16 of the packets) holds on any boot.
+// "both paths carry a real share" (>= 1 port each, 1/16 of the packets: every port carries the same
+// number, round robin) holds on any boot.
 TEST_F(TwoPath, SprayedWriteUsesBothPathsAndPlacesOutOfOrder) {
   const Outcome o = write({"-s", "256K", "-n", "100", "-q", "2", "--spray", "8"});
   expect_verified(o);
@@ -105,10 +85,12 @@ TEST_F(TwoPath, SprayedWriteUsesBothPathsAndPlacesOutOfOrder) {
   EXPECT_EQ(o.s("rx_packets"), o.c("tx_packets"));
   EXPECT_GE(p0.roce_packets * 16, total * 9 / 10) << fabric_->dump();
   EXPECT_GE(p1.roce_packets * 16, total * 9 / 10) << fabric_->dump();
-  // The L4 hash pins each source port to one path; together the paths see all 16.
+  // The L4 hash pins each source port to one path. Together the paths see the 16 ports (fewer only if the
+  // two QPs' port sets happen to share a port).
   std::set<uint16_t> all = ports_of(p0);
   for (uint16_t port : ports_of(p1)) EXPECT_TRUE(all.insert(port).second) << "port " << port << " took both paths";
-  EXPECT_EQ(all.size(), 16u) << fabric_->dump();
+  EXPECT_GE(all.size(), 12u) << fabric_->dump();
+  EXPECT_LE(all.size(), 16u) << fabric_->dump();
   EXPECT_EQ(p0.gso_skbs + p1.gso_skbs, 0u) << "a path carried GSO super-packets, not wire packets";
   EXPECT_GT(o.s("out_of_order"), 0u) << o.server_out;
   EXPECT_EQ(o.c("retransmits"), 0u) << o.client_out;
@@ -206,7 +188,7 @@ TEST_F(TwoPath, VirtualQueueEcnMarksReachTheReceiver) {
   const PortCounters p0 = fabric_->forward(0), p1 = fabric_->forward(1);
   uint64_t collector_ce = 0;
   bool found = false;
-  const nlohmann::json last = last_json(collect.output());
+  const nlohmann::json last = last_json_line(collect.output());
   for (const auto& m : last["metrics"]["rfab_iface_ecn_ce_total"]) {
     if (m["labels"].value("dir", "") == "rx") {
       collector_ce = m.value("value", uint64_t{0});

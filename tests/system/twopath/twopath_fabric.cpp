@@ -54,6 +54,16 @@ void sweep_stale() {
 
 uint64_t u64(const nlohmann::json& j, const char* key) { return j.value(key, uint64_t{0}); }
 
+nlohmann::json last_json(const std::string& out) {
+  const auto pos = out.rfind("\n{");
+  const std::string line = out.substr(pos == std::string::npos ? 0 : pos + 1);
+  try {
+    return nlohmann::json::parse(line.substr(0, line.find('\n')));
+  } catch (...) {
+    return nlohmann::json();
+  }
+}
+
 }  // namespace
 
 TwoPathFabric::TwoPathFabric() {
@@ -83,6 +93,27 @@ void TwoPathFabric::port(int path, const std::vector<std::string>& knobs) {
   std::string args = "port --path " + std::to_string(path);
   for (const auto& k : knobs) args += " " + k;
   script(args);
+}
+
+PerfOutcome TwoPathFabric::perf(const std::string& verb, const std::vector<std::string>& client_args,
+                                const std::vector<std::string>& server_args, std::chrono::seconds timeout) {
+  const std::string tag = "/tmp/" + name + "-perf" + std::to_string(perf_runs_++);
+  std::vector<std::string> s{rfab_binary(), "perf", verb, "--server", "--json"};
+  s.insert(s.end(), server_args.begin(), server_args.end());
+  Child server(ns_b, s, tag + "-s.log");
+  std::vector<std::string> c{rfab_binary(), "perf", verb, ip_b, "--json"};
+  c.insert(c.end(), client_args.begin(), client_args.end());
+  Child client(ns_a, c, tag + "-c.log");
+  PerfOutcome o;
+  o.client_rc = client.wait(timeout);
+  o.server_rc = server.wait(std::chrono::seconds(10));
+  o.client_out = client.output();
+  o.server_out = server.output();
+  o.client = last_json(o.client_out);
+  o.server = last_json(o.server_out);
+  std::filesystem::remove(tag + "-s.log");
+  std::filesystem::remove(tag + "-c.log");
+  return o;
 }
 
 PortCounters TwoPathFabric::port_counters(int path, const char* hook) const {
