@@ -176,7 +176,7 @@ TEST_F(TwoPath, VirtualQueueEcnMarksReachTheReceiver) {
   const std::string log = "/tmp/" + fabric_->name + "-collect.log";
   Child collect(fabric_->ns_b,
                 {rfab::systest::rfab_binary(), "collect", "--iface", "b0", "--hook", "tc", "--interval", "200ms",
-                 "--duration", "60", "--json"},
+                 "--duration", "60s", "--json"},
                 log);
   for (int i = 0; i < 500 && collect.output().find("attached to") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
   ASSERT_NE(collect.output().find("attached to"), std::string::npos) << collect.output();
