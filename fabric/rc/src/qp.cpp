@@ -151,7 +151,7 @@ bool QueuePair::has_transmit() const {
 Nanos QueuePair::next_deadline() const {
   const Impl& q = *impl_;
   if (q.state == QpState::err || q.state == QpState::reset) return kNever;
-  return std::min({q.ack_deadline, q.rnr_deadline, q.resend_deadline, q.cc->next_timer()});
+  return std::min({q.ack_deadline, q.rnr_deadline, q.resend_deadline, q.nak_deadline, q.cc->next_timer()});
 }
 
 void QueuePair::handle_timeout(Nanos now) {
@@ -160,6 +160,7 @@ void QueuePair::handle_timeout(Nanos now) {
   if (q.state == QpState::err || q.state == QpState::reset) return;
   if (q.rnr_deadline <= now) q.rnr_deadline = kNever;  // requester may resend (rewound when the NAK came)
   if (q.resend_deadline <= now) q.on_resend_overdue(now);
+  if (q.nak_deadline <= now) q.on_nak_deadline(now);
   if (q.ack_deadline <= now) q.on_ack_timeout(now);
 }
 

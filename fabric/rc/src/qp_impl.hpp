@@ -130,9 +130,17 @@ struct QueuePair::Impl {
   uint32_t in_resid = 0;
   uint32_t in_total = 0;
   bool nak_outstanding = false;  // a NAK was sent; no further NAK until epsn arrives (IBTA 9.9.2)
+  // ---- holes in the reorder window (reorder.cpp; selective recovery in selective.cpp) ----
+  uint32_t held = 0;             // packets held ahead of epsn: > 0 means the packet at epsn is missing
+  Nanos hole_since = kNever;     // when the current hole was first overtaken
+  Nanos reorder_time = 0;        // selective: how long a hole may stay open before it is taken as lost
+  Nanos nak_deadline = kNever;   // selective: when the open hole is taken as lost (or its NAK repeated)
   uint32_t held_since_nak = 0;   // selective: packets held since the last NAK of the open hole
   Nanos nak_sent_at = 0;         // selective: when the open hole was last NAKed
   Nanos nak_rtt = 0;             // selective: smoothed time from a NAK to its hole's resend (0 = none yet)
+  bool nak_fill_valid = false;   // selective: the last NAKed hole was filled; a duplicate of it now means
+  uint32_t nak_fill_psn = 0;     // the NAK was spurious (the original was only late)
+  Nanos nak_fill_hole_since = 0;
   bool ack_pending = false;
   uint32_t pkts_since_ack = 0;
   struct { bool pending = false; uint8_t syndrome = 0; uint32_t psn = 0; } nak;
@@ -156,9 +164,8 @@ struct QueuePair::Impl {
   // The responder holds packets that arrive ahead of the expected PSN (and the requester keeps its window
   // within what the peer holds).
   bool holds_out_of_order() const { return spraying() || selective(); }
-  uint32_t loss_after() const {
-    return tuning.loss_after != 0 ? tuning.loss_after : std::max<uint32_t>(3, tuning.reorder_window / 4u);
-  }
+  // Packets that may overtake a hole before it is NAKed whatever its age (no such rule when 0).
+  uint32_t loss_after() const { return tuning.loss_after != 0 ? tuning.loss_after : ~uint32_t{0}; }
   // The local ACK timeout, doubled for each timeout in a row (selective recovery backs off).
   Nanos ack_timeout() const {
     const Nanos t = ack_timeout_ns(attr.timeout);
@@ -203,7 +210,7 @@ struct QueuePair::Impl {
   // ---- responder (responder.cpp) ----
   RxResult on_request(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes);
   RxResult execute(Nanos now, const wire::RocePacket& p);  // an in-order request
-  RxResult on_duplicate(const wire::RocePacket& p);
+  RxResult on_duplicate(Nanos now, const wire::RocePacket& p);
   RxResult rnr(uint32_t psn);
   bool write_target_ok(const wire::RocePacket& p) const;  // WRITE_ONLY checks for early placement
   bool responder_transmit(Nanos now, TxPacket& pkt);
@@ -220,7 +227,12 @@ struct QueuePair::Impl {
   RxResult reorder_hold(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes);
   void reorder_drain(Nanos now);
   void reorder_clear(uint32_t from_psn, uint32_t n);
-  bool resend_looks_lost(Nanos now);
+  void hole_opened(Nanos now);
+  void hole_filled(Nanos now, uint32_t psn);
+  void on_overtaken(Nanos now, uint32_t distance);  // selective: a packet held `distance` past the hole
+  void nak_hole(Nanos now);
+  void on_nak_deadline(Nanos now);
+  void check_spurious_nak(Nanos now, uint32_t psn);
 };
 
 }  // namespace rfab::rc

@@ -10,6 +10,11 @@ namespace rfab::rc {
 
 void QueuePair::Impl::reorder_alloc() {
   reorder.assign(tuning.reorder_window, ReorderSlot{});
+  held = 0;
+  hole_since = nak_deadline = kNever;
+  nak_fill_valid = false;
+  // Sprayed packets are expected to be reordered: until reordering has been seen, allow 1 ms.
+  reorder_time = tuning.reorder_time != 0 ? tuning.reorder_time : (spraying() ? 1'000'000 : 0);
   for (ReorderSlot& s : reorder) s.bytes.resize(kMaxPacketBytes);
 }
 
@@ -21,6 +26,7 @@ RxResult QueuePair::Impl::reorder_hold(Nanos, const wire::RocePacket& p, std::sp
     return RxResult::duplicate;
   }
   stats.out_of_order++;
+  if (s.used) --held;  // a stale slot from an earlier lap (cannot be held any more)
   s = ReorderSlot{false, false, false, rpsn, 0, std::move(s.bytes)};
   s.ack_req = p.f.bth.ack_req;
   const uint32_t len = static_cast<uint32_t>(p.payload.size());
@@ -44,6 +50,7 @@ void QueuePair::Impl::reorder_drain(Nanos now) {
     ReorderSlot& s = reorder[epsn % reorder.size()];
     if (!s.used || s.psn != epsn) return;
     s.used = false;
+    --held;
     if (s.placed) {
       if (in_msg != InMsg::none) {  // a WRITE_ONLY inside another message: invalid opcode sequence
         class_c_error(wire::NakCode::invalid_request, epsn);
@@ -68,7 +75,10 @@ void QueuePair::Impl::reorder_clear(uint32_t from, uint32_t n) {
   const uint32_t w = static_cast<uint32_t>(reorder.size());
   for (uint32_t i = 0; i < n && i < w; ++i) {
     ReorderSlot& s = reorder[psn::add(from, i) % w];
-    if (s.used && psn::diff(s.psn, from) >= 0 && psn::diff(s.psn, psn::add(from, n)) < 0) s.used = false;
+    if (s.used && psn::diff(s.psn, from) >= 0 && psn::diff(s.psn, psn::add(from, n)) < 0) {
+      s.used = false;
+      --held;
+    }
   }
 }
 

@@ -43,21 +43,20 @@ RxResult QueuePair::Impl::rnr(uint32_t p) {
 RxResult QueuePair::Impl::on_request(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes) {
   const int32_t d = psn::diff(p.f.bth.psn, epsn);
   if (d == 0) {
+    if (held > 0) hole_filled(now, p.f.bth.psn);
     const RxResult r = execute(now, p);
-    if (!reorder.empty()) reorder_drain(now);
+    if (!reorder.empty()) {
+      reorder_drain(now);
+      if (held > 0) hole_opened(now);  // the next hole: packets beyond it are still held
+    }
     return r;
   }
-  if (d < 0) return on_duplicate(p);
+  if (d < 0) return on_duplicate(now, p);
   if (!reorder.empty() && static_cast<uint32_t>(d) < reorder.size()) {
     const RxResult r = reorder_hold(now, p, bytes);
-    // Selective recovery: once enough packets have overtaken the hole at epsn, it is taken as lost and
-    // NAKed (once per hole: nak_outstanding clears when epsn arrives).
-    if (selective() && r == RxResult::accepted && (nak_outstanding ? resend_looks_lost(now) : static_cast<uint32_t>(d) >= loss_after())) {
-      queue_nak(wire::AckType::nak, static_cast<uint8_t>(wire::NakCode::psn_sequence_error), epsn);
-      nak_outstanding = true;
-      nak_sent_at = now;
-      held_since_nak = 0;
-      stats.seq_naks_sent++;
+    if (r == RxResult::accepted) {
+      if (held++ == 0) hole_opened(now);
+      if (selective()) on_overtaken(now, static_cast<uint32_t>(d));
     }
     return r;
   }
@@ -79,24 +78,11 @@ bool QueuePair::Impl::write_target_ok(const wire::RocePacket& p) const {
   return mr != nullptr && (mr->access() & kRemoteWrite) && mr->contains(r.va, r.dma_len);
 }
 
-// A NAKed hole is still open. The NAK is repeated when the resend is overdue, i.e. lost too: waiting for
-// the requester's ACK timeout would cost far more than a round trip. Overdue means twice the NAK round trip
-// measured on earlier holes; before the first measurement, a whole window of arrivals since the NAK.
-bool QueuePair::Impl::resend_looks_lost(Nanos now) {
-  ++held_since_nak;
-  if (nak_rtt != 0) return now - nak_sent_at > 2 * nak_rtt;
-  return held_since_nak >= reorder.size();
-}
-
-RxResult QueuePair::Impl::execute(Nanos now, const wire::RocePacket& p) {
+RxResult QueuePair::Impl::execute(Nanos, const wire::RocePacket& p) {
   const uint32_t rpsn = p.f.bth.psn;
   const wire::OpcodeInfo& info = *p.info;
   const uint8_t opc = p.f.bth.opcode;
   const uint32_t len = static_cast<uint32_t>(p.payload.size());
-  if (nak_outstanding && selective() && now > nak_sent_at) {  // the hole's resend: a NAK round trip
-    const Nanos sample = now - nak_sent_at;
-    nak_rtt = nak_rtt == 0 ? sample : (7 * nak_rtt + sample) / 8;
-  }
   nak_outstanding = false;  // the expected PSN arrived
 
   // Opcode sequence (IBTA 9.8.3.1): a message continues with MIDDLE/LAST of its own kind; nothing else does.
@@ -269,9 +255,10 @@ RxResult QueuePair::Impl::execute(Nanos now, const wire::RocePacket& p) {
   return RxResult::accepted;
 }
 
-RxResult QueuePair::Impl::on_duplicate(const wire::RocePacket& p) {
+RxResult QueuePair::Impl::on_duplicate(Nanos now, const wire::RocePacket& p) {
   stats.duplicates++;
   const uint32_t rpsn = p.f.bth.psn;
+  if (selective()) check_spurious_nak(now, rpsn);
   switch (p.info->kind) {
     case OpKind::send:
     case OpKind::write:

@@ -93,7 +93,9 @@ TEST_F(TwoPath, SprayedWriteUsesBothPathsAndPlacesOutOfOrder) {
   EXPECT_LE(all.size(), 16u) << fabric_->dump();
   EXPECT_EQ(p0.gso_skbs + p1.gso_skbs, 0u) << "a path carried GSO super-packets, not wire packets";
   EXPECT_GT(o.s("out_of_order"), 0u) << o.server_out;
-  EXPECT_EQ(o.c("retransmits"), 0u) << o.client_out;
+  // Nothing is lost; the receiver may NAK a hole or two while it learns how far the paths reorder (selective
+  // recovery starts from 1 ms and adapts), never more than 1% of the packets.
+  EXPECT_LE(o.c("retransmits") * 100, o.c("tx_packets")) << o.client_out;
   // ACKs come back over the paths too (each QP's on its fixed port).
   EXPECT_EQ(fabric_->reverse(0).roce_packets + fabric_->reverse(1).roce_packets, o.s("tx_packets"));
 }
@@ -130,7 +132,8 @@ TEST_F(TwoPath, DeepBufferRateLimitedPathReordersWithoutLoss) {
   EXPECT_GE(q.packets, p0.roce_packets);
   EXPECT_GT(p0.roce_packets, 0u);
   EXPECT_GT(o.s("out_of_order"), 0u) << o.server_out;
-  EXPECT_EQ(o.c("retransmits"), 0u) << o.client_out;
+  // A few spurious resends while the receiver's reorder time grows to the slow path's queueing delay.
+  EXPECT_LE(o.c("retransmits") * 100, o.c("tx_packets")) << o.client_out;
   EXPECT_EQ(o.s("rx_packets"), o.c("tx_packets"));
 }
 
@@ -210,10 +213,9 @@ TEST_F(TwoPath, VirtualQueueEcnMarksReachTheReceiver) {
 }
 
 // A shallow (40 KB, 9 packets) 300 Mbit/s queue on path 0 drops sprayed packets. The data must still
-// arrive. DISABLED: today the requester gives up within a second with "transport retry counter exceeded"
-// (also with --no-gso; with a 256 KB queue the same run completes). Enable it when sprayed loss recovery
-// survives a queue smaller than the spray window.
-TEST_F(TwoPath, DISABLED_ShallowBufferLossIsRecovered) {
+// arrive: selective recovery resends what was dropped, where go-back-N would refill the same small queue
+// with the whole window on every loss until the retry counter ran out.
+TEST_F(TwoPath, ShallowBufferLossIsRecovered) {
   fabric_->shape(0, "300mbit", "16k", "40k");
   const Outcome o = write({"-s", "256K", "-n", "50", "-q", "2", "--spray", "8", "--ack-timeout", "12"});
   const auto q = fabric_->qdisc(0);
@@ -222,22 +224,31 @@ TEST_F(TwoPath, DISABLED_ShallowBufferLossIsRecovered) {
   EXPECT_EQ(o.client_out.find("retry counter exceeded"), std::string::npos)
       << "the requester gave up on a shallow lossy path:\n" << o.client_out;
   expect_verified(o);
+  EXPECT_LE(o.c("retransmits"), q.drops + q.drops / 4 + 16) << o.client_out;
 }
 
-// Without spraying the same kind of shallow queue is survivable (NAK and go-back-N), at a high price: the
-// whole window is resent into a queue that holds 9 packets. Printed for comparison with congestion control.
-TEST_F(TwoPath, ShallowBufferWithoutSprayingCompletesThroughGoBackN) {
+// Without spraying, the same kind of shallow queue: selective recovery resends about what the queue
+// dropped; go-back-N (IBTA's, what rxe and RNICs do) resends the whole window into a queue that holds 9
+// packets, several times over.
+TEST_F(TwoPath, ShallowBufferSelectiveRecoveryResendsWhatWasDropped) {
   fabric_->shape(0, "300mbit", "16k", "40k");
   fabric_->shape(1, "300mbit", "16k", "40k");
+  const Outcome gbn = write({"-s", "256K", "-n", "20", "--ack-timeout", "12", "--recovery", "go-back-n"});
+  expect_verified(gbn);
+  const auto g0 = fabric_->qdisc(0), g1 = fabric_->qdisc(1);
   const Outcome o = write({"-s", "256K", "-n", "20", "--ack-timeout", "12"});
   expect_verified(o);
   const auto q0 = fabric_->qdisc(0), q1 = fabric_->qdisc(1);
-  std::printf("shallow, unsprayed: tbf drops %llu + %llu; client sent %llu packets for %llu delivered (%llu retransmits)\n",
-              static_cast<unsigned long long>(q0.drops), static_cast<unsigned long long>(q1.drops),
-              static_cast<unsigned long long>(o.c("tx_packets")), static_cast<unsigned long long>(o.s("rx_packets")),
-              static_cast<unsigned long long>(o.c("retransmits")));
-  EXPECT_GT(q0.drops + q1.drops, 0u) << "the queue never overflowed: the test does not exercise loss";
+  const uint64_t drops = q0.drops + q1.drops - g0.drops - g1.drops;  // tc's counters add up over both runs
+  std::printf("shallow, unsprayed, selective: %llu drops; client sent %llu packets for %llu delivered (%llu retransmits)\n",
+              static_cast<unsigned long long>(drops), static_cast<unsigned long long>(o.c("tx_packets")),
+              static_cast<unsigned long long>(o.s("rx_packets")), static_cast<unsigned long long>(o.c("retransmits")));
+  std::printf("shallow, unsprayed, go-back-N: %llu drops, %llu retransmits\n",
+              static_cast<unsigned long long>(g0.drops + g1.drops), static_cast<unsigned long long>(gbn.c("retransmits")));
+  EXPECT_GT(drops, 0u) << "the queue never overflowed: the test does not exercise loss";
   EXPECT_GT(o.c("retransmits"), 0u);
+  EXPECT_LE(o.c("retransmits"), drops + drops / 4 + 16) << o.client_out;
+  EXPECT_GT(gbn.c("retransmits"), 2 * o.c("retransmits")) << gbn.client_out;
 }
 
 // The drop decisions are a function of (seed, packet index): the same seed drops the same packets of the

@@ -266,6 +266,7 @@ struct QpStats {
   uint64_t cnps_sent = 0, cnps_received = 0, ecn_ce_received = 0;
   uint64_t acks_sent = 0;
   uint64_t selective_resends = 0;  // single packets resent for a selective NAK or a timeout
+  uint64_t spurious_naks = 0;      // selective NAKs whose original arrived after all (reordering, not loss)
 };
 
 // Engine tuning that is not an IBTA attribute (set at creation).
@@ -276,8 +277,11 @@ struct QpTuning {
   uint32_t max_outstanding = 4096; // requester: packets in flight (unACKed) limit, <= 2^23
   uint16_t reorder_window = 64;    // responder: PSNs ahead of the expected one held when spraying or in
                                    // selective loss recovery (<= 1024); also bounds the requester's window
-  uint16_t loss_after = 0;         // selective: packets that overtake a hole before it is NAKed as lost,
-                                   // and again between repeated NAKs of it (0 = a quarter of the window)
+  uint16_t loss_after = 0;         // selective: packets that may overtake a hole before it is NAKed as lost
+                                   // however young it is (0 = no such rule: only reorder_time decides)
+  Nanos reorder_time = 0;          // selective: how long a hole may stay open before it is NAKed as lost, to
+                                   // start with; then adapted to the reordering seen (0 = 1 ms when
+                                   // spraying, 0 otherwise: NAK at the first packet that overtakes a hole)
   double line_bps = 100e9;         // rate of the default controller (cc::LineRate) when none is given
 };
 
