@@ -14,6 +14,7 @@
 #include "rfab/base/units.hpp"
 #include "rfab/collectives/roce_transport.hpp"
 #include "rfab/collectives/types.hpp"
+#include "rfab/congestion/factory.hpp"
 #include "rfab/fault/fault_config.hpp"
 #include "roce_window.hpp"
 
@@ -172,6 +173,30 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
       throw Error(Status::InvalidArgument, "RFAB_TRANSPORT='" + s + "': expected udp, verbs or auto");
     o.transport = s;
   }
+  if (const char* v = env("RFAB_ROCE_CC")) {
+    try {
+      (void)cc::make_controller(v, 100e9);
+    } catch (const std::exception& e) {
+      throw Error(Status::InvalidArgument, std::string("RFAB_ROCE_CC='") + v + "': " + e.what());
+    }
+    o.cc = v;
+  }
+  if (const char* v = env("RFAB_ROCE_LINE_RATE")) {
+    try {
+      o.line_bps = parse_rate_bps(v, "RFAB_ROCE_LINE_RATE");
+    } catch (const ParseError& e) {
+      throw Error(Status::InvalidArgument, e.what());
+    }
+    if (!(o.line_bps > 0)) throw Error(Status::InvalidArgument, std::string("RFAB_ROCE_LINE_RATE='") + v + "': must be above 0");
+  }
+  if (const char* v = env("RFAB_ROCE_SPRAY"))
+    o.spray = static_cast<uint32_t>(env_number("RFAB_ROCE_SPRAY", v, 1, 256, "a number of entropies, 1..256"));
+  if (const char* v = env("RFAB_ROCE_RECOVERY")) {
+    const std::string s(v);
+    if (s != "selective" && s != "go-back-n")
+      throw Error(Status::InvalidArgument, "RFAB_ROCE_RECOVERY='" + s + "': expected selective or go-back-n");
+    o.selective = s == "selective";
+  }
   if (const char* v = env("RFAB_ROCE_DEVICE")) {
     if (o.transport == "udp")
       throw Error(Status::InvalidArgument, std::string("RFAB_ROCE_DEVICE='") + v +
@@ -183,8 +208,8 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
 
 std::string RoceEndpoint::encode() const {
   std::ostringstream s;
-  s << "roce1 " << rank << ' ' << ip << ' ' << port << ' ' << mtu << ' ' << ring_bytes << ' '
-    << qps.size();
+  s << "roce2 " << rank << ' ' << ip << ' ' << port << ' ' << mtu << ' ' << ring_bytes << ' '
+    << (selective ? 1 : 0) << ' ' << qps.size();
   for (const auto& q : qps) s << ' ' << q.peer << ':' << q.qpn << ':' << q.psn << ':' << q.ring_va << ':' << q.rkey;
   return s.str();
 }
@@ -195,8 +220,12 @@ RoceEndpoint RoceEndpoint::decode(const std::string& text) {
   std::string magic;
   size_t n = 0;
   unsigned port = 0;
-  s >> magic >> e.rank >> e.ip >> port >> e.mtu >> e.ring_bytes >> n;
-  if (!s || magic != "roce1" || port > 65535 || n > (1u << 24))
+  unsigned flags = 0;
+  s >> magic >> e.rank >> e.ip >> port >> e.mtu >> e.ring_bytes;
+  if (magic == "roce2") s >> flags;
+  s >> n;
+  e.selective = (flags & 1) != 0;
+  if (!s || (magic != "roce1" && magic != "roce2") || port > 65535 || flags > 1 || n > (1u << 24))
     throw Error(Status::Internal, "malformed RoCE endpoint record: '" + text.substr(0, 120) + "'");
   e.port = static_cast<uint16_t>(port);
   for (size_t i = 0; i < n; ++i) {

@@ -194,6 +194,11 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
   t.max_write = std::min(opt.ring_bytes / 8, opt.write_bytes);
 
   t.net = open_roce_device(opt, rank);
+  const endpoint::DeviceCaps caps = t.net->caps();
+  if (opt.cc != "none" && !caps.congestion_control)
+    throw Error(Status::InvalidArgument, "RFAB_ROCE_CC=" + opt.cc + " on rank " + std::to_string(rank) + ": " +
+                                             t.net->name() + " runs the NIC's own congestion control");
+  t.local.selective = caps.selective_recovery && opt.selective;
   t.any_lkey = t.net->any_memory_lkey();
   const udp::Address me = t.net->address();
 
@@ -223,6 +228,12 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
     qc.qp_num = static_cast<uint32_t>(r) + 1;  // the engine's QPN names the peer (a verbs device picks its own)
     // Packets in flight per QP: what the receiver's socket buffer absorbs, shared among the peers.
     qc.max_outstanding = std::clamp<uint32_t>(static_cast<uint32_t>(1024 / n), 64, 512);
+    if (caps.congestion_control) {
+      qc.cc = opt.cc;
+      qc.line_bps = opt.line_bps;
+    }
+    // Selective recovery and spraying hold what overtakes a hole: as much as the sender may have in flight.
+    if (t.local.selective) qc.reorder_window = static_cast<uint16_t>(qc.max_outstanding);
     try {
       p->staging_mr = t.net->reg_mr(p->staging.get(), p->cap, rc::kLocalWrite);
       p->ring_mr = t.net->reg_mr(p->ring.get(), p->cap, rc::kLocalWrite | rc::kRemoteWrite);
@@ -292,6 +303,15 @@ void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
     c.max_rd_atomic = 1;
     c.min_rnr_timer = 1;  // 0.01 ms: the datapath reposts receives at once
     c.ack_timeout = t.ack_timeout;
+    // Extensions only between two rfab engines that both offer them (a verbs peer's NIC would take sprayed,
+    // reordered packets for loss).
+    if (t.local.selective && e.selective) {
+      c.loss_recovery = rc::LossRecovery::selective;
+      if (t.opt.spray > 1) {
+        c.entropy.kind = rc::EntropyPolicy::Kind::spray;
+        c.entropy.paths = static_cast<uint16_t>(t.opt.spray);
+      }
+    }
     try {
       endpoint::connect(*t.net, p.qpn, c);
     } catch (const endpoint::EndpointError& err) {

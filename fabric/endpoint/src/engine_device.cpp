@@ -24,6 +24,7 @@ class EngineDevice final : public Device {
     for (auto& [qpn, qp] : qps_) driver_->detach(qpn);
   }
 
+  DeviceCaps caps() const override { return {true, true, true}; }
   std::string name() const override { return driver_->name() + " " + driver_->local().to_string(); }
   udp::Address address() const override { return driver_->local(); }
   Gid gid() const override { return driver_->local().gid(); }

@@ -107,6 +107,7 @@ class VerbsDevice final : public Device {
     if (ep_fd_ >= 0) ::close(ep_fd_);
   }
 
+  DeviceCaps caps() const override { return {}; }  // the NIC speaks plain IBTA RC
   std::string name() const override {
     return "verbs " + ep_.device + " port " + std::to_string(ep_.port) + " GID " + std::to_string(ep_.gid_index);
   }

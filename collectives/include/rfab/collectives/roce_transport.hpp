@@ -56,6 +56,13 @@ struct RoceOptions {
   // Both speak the same protocol, so ranks may differ.
   std::string transport = "auto";
   std::string device;  // RDMA device for verbs (RFAB_ROCE_DEVICE; implies verbs); empty: chosen automatically
+  // rfab's engine only (a verbs device's NIC does its own): the QPs' congestion control (RFAB_ROCE_CC), the
+  // rate it starts from (RFAB_ROCE_LINE_RATE), spraying over several entropies (RFAB_ROCE_SPRAY) and loss
+  // recovery (RFAB_ROCE_RECOVERY). Spraying and selective recovery need an engine at both ends.
+  std::string cc = "none";
+  double line_bps = 100e9;
+  uint32_t spray = 1;
+  bool selective = true;
 
   // From RFAB_ROCE_ADDR / RFAB_ROCE_IFACE (else `fallback_ip`, the address our store connection uses),
   // RFAB_ROCE_PORT (base; local_index is added so ranks sharing an IP differ), RFAB_ROCE_RING_BYTES,
@@ -74,6 +81,8 @@ struct RoceEndpoint {
   uint16_t port = 0;
   uint32_t mtu = 0;
   uint64_t ring_bytes = 0;
+  bool selective = false;  // this rank runs rfab's engine with selective recovery: pairs of two such spray and
+                           // recover selectively (absent from the older "roce1" record: false)
   struct Qp {         // this rank's QP towards one peer
     int peer = -1;
     uint32_t qpn = 0, psn = 0;

@@ -65,9 +65,18 @@ struct DeviceCounters {
   uint64_t rx_bad_icrc = 0, rx_unknown_qp = 0, rx_malformed = 0;
 };
 
+// What a device can do beyond IBTA RC. A connection uses an extension only when both ends have it (their
+// side channel says so).
+struct DeviceCaps {
+  bool selective_recovery = false;  // LossRecovery::selective
+  bool spray = false;               // EntropyPolicy spray/flowlet over several UDP source ports
+  bool congestion_control = false;  // QpConfig::cc other than "none"
+};
+
 class Device {
  public:
   virtual ~Device() = default;
+  virtual DeviceCaps caps() const = 0;
 
   virtual std::string name() const = 0;  // "kernel UDP 10.0.0.1:4791", "verbs rxe0 port 1 GID 1"
   // This side's RoCE address: IP and the UDP port peers send to (4791 on a verbs device).
