@@ -328,4 +328,61 @@ TEST_F(TwoPath, TeardownLeavesNothingBehind) {
   EXPECT_FALSE(std::filesystem::exists("/var/run/netns/" + ns));
 }
 
+// A 2-rank allreduce between A and B across both paths, with each rank's QP spraying over 8 entropies, DCQCN
+// on and selective recovery: every row's data is checked against the reference (-c 1: #wrong 0), and
+// both paths carry RoCE packets (port 4791, which the lab's switch ports count as RoCE).
+TEST_F(TwoPath, SprayedAllreduceWithDcqcnIsCorrectAndUsesBothPaths) {
+  auto rank = [&](int r, const std::string& ns) {
+    const std::string log = "/tmp/" + fabric_->name + "-rank" + std::to_string(r) + ".log";
+    return std::make_unique<rfab::systest::Child>(
+        ns,
+        std::vector<std::string>{"env", "RANK=" + std::to_string(r), "WORLD_SIZE=2", "MASTER_ADDR=" + fabric_->ip_a,
+                                 "MASTER_PORT=29517", "RFAB_TIMEOUT=60", "RFAB_ROCE_PORT=4791", "RFAB_ROCE_SPRAY=8", "RFAB_ROCE_CC=dcqcn",
+                                 "RFAB_ROCE_DEBUG=1", rfab::systest::rfab_binary(), "coll", "allreduce", "-b", "64K",
+                                 "-e", "4M", "-f", "4", "-c", "1", "-n", "5"},
+        log);
+  };
+  auto r0 = rank(0, fabric_->ns_a);
+  auto r1 = rank(1, fabric_->ns_b);
+  ASSERT_EQ(r0->wait(90s), 0) << r0->output() << "\n" << r1->output();
+  ASSERT_EQ(r1->wait(30s), 0) << r1->output();
+  const std::string out = r0->output();
+  std::istringstream lines(out);
+  int rows = 0;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream f(line);
+    std::vector<std::string> col;
+    for (std::string w; f >> w;) col.push_back(w);
+    if (col.size() < 13 || col[2] != "float") continue;
+    ++rows;
+    EXPECT_EQ(col[8], "0") << line;   // out-of-place #wrong
+    EXPECT_EQ(col[12], "0") << line;  // in-place #wrong
+  }
+  EXPECT_EQ(rows, 4) << out;  // 64K, 256K, 1M, 4M
+  EXPECT_NE(out.find("kernel UDP"), std::string::npos) << "not on rfab's engine:\n" << out;
+  const PortCounters p0 = fabric_->forward(0), p1 = fabric_->forward(1);
+  std::printf("sprayed allreduce: path 0 %llu, path 1 %llu RoCE packets A->B\n",
+              static_cast<unsigned long long>(p0.roce_packets), static_cast<unsigned long long>(p1.roce_packets));
+  EXPECT_GT(p0.roce_packets, 0u) << fabric_->dump();
+  EXPECT_GT(p1.roce_packets, 0u) << fabric_->dump();
+}
+
+// ECN-CE marked by a congested switch port reaches the receiver, which answers with CNPs; the sender's
+// DCQCN cuts its rate. Both paths mark above 32 KB in a 2 Gbit/s virtual queue; the sender starts at 25G.
+TEST_F(TwoPath, DcqcnCutsTheRateWhenThePathMarks) {
+  fabric_->port(0, {"--vq-rate", "2gbit", "--mark-threshold", "32k"});
+  fabric_->port(1, {"--vq-rate", "2gbit", "--mark-threshold", "32k"});
+  const Outcome o = write({"-s", "256K", "-n", "100", "--cc", "dcqcn", "--line-rate", "25G"});
+  expect_verified(o);
+  std::printf("dcqcn: server ECN-CE %llu, CNPs sent %llu; client CNPs %llu, rate cuts %llu, lowest rate %.2f Gb/s\n",
+              static_cast<unsigned long long>(o.s("ecn_ce_received")), static_cast<unsigned long long>(o.s("cnps_sent")),
+              static_cast<unsigned long long>(o.c("cnps_received")), static_cast<unsigned long long>(o.c("rate_cuts")),
+              o.client.value("min_rate_gbps", 0.0));
+  EXPECT_GT(o.s("ecn_ce_received"), 0u) << o.server_out;
+  EXPECT_GT(o.s("cnps_sent"), 0u) << o.server_out;
+  EXPECT_EQ(o.c("cnps_received"), o.s("cnps_sent")) << "CNPs lost on the way back";
+  EXPECT_GT(o.c("rate_cuts"), 0u) << o.client_out;
+  EXPECT_LT(o.client.value("min_rate_gbps", 25.0), 25.0) << o.client_out;
+}
+
 }  // namespace
