@@ -98,4 +98,9 @@ echo
 "$RFAB" emulate --topo fat-tree:k=16,tiers=3,speed=400G --routing ar --cc dcqcn --traffic permutation:bytes=2M --time 200us --quiet
 
 echo
+
+step "9. Two paths between two hosts (namespaces A, R, B; tbf and tc BPF switch ports): spraying, ECN + DCQCN, loss recovery"
+RFAB="$RFAB" RFAB_LAB_PORT="$BUILD/tools/fabric-lab/rfab-lab-port" \
+  bash "$(dirname "$0")/twopath-fabric.sh" --name "rfd$$-2p" demo
+echo
 echo "demo: done"

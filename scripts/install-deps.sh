@@ -12,7 +12,7 @@ PKGS=(
   # libraries
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libpcap-dev zlib1g-dev libcpp-httplib-dev
   # system tests, peers and cross-checks
-  tshark iproute2 iperf3 ethtool util-linux procps
+  tshark iproute2 iperf3 ethtool util-linux procps jq
   # collectives peers: OpenMPI and Gloo side by side with rfab coll
   openmpi-bin libopenmpi-dev libgloo-dev
   # soft-RoCE lab (tools/softroce-lab): qemu guests, initramfs, bridge capture, depmod

@@ -203,7 +203,7 @@ demo_run() {
   local server=$!
   ip netns exec "$NS_A" "$rfab" perf write "$B_IP" --json "$@" > "$DEMO_DIR/client.json" 2>&1 || true
   wait "$server" || true
-  jq -r '"  rfab perf: verified=\(.verified) \(.bw_avg_gbps*100|round/100) Gb/s, \(.tx_packets) packets, retransmits \(.retransmits)"' \
+  jq -r '"  rfab perf: verified=\(.verified) \(.bw_avg_gbps*100|round/100) Gb/s, \(.tx_packets) packets, retransmits \(.retransmits) (\(.recovery)); congestion control \(.cc): CNPs \(.cnps_received), rate cuts \(.rate_cuts), lowest rate \(.min_rate_gbps*100|round/100) Gb/s"' \
     "$DEMO_DIR/client.json" 2>/dev/null || cat "$DEMO_DIR/client.json"
   jq -r '"  receiver: out-of-order placements \(.out_of_order)"' "$DEMO_DIR/server.json" 2>/dev/null || cat "$DEMO_DIR/server.json"
   for k in 0 1; do
@@ -231,6 +231,17 @@ demo() {
   echo "-- path 0 marks ECN-CE above 32 KB in a 1 Gbit/s virtual queue"
   port --path 0 --vq-rate 1gbit --mark-threshold 32k
   demo_run "$rfab" -s 256K -n 100 -q 2 --spray 8
+  echo "-- the same with DCQCN on the sender (from 25G): CNPs come back and the rate is cut"
+  for k in 0 1; do port --path "$k" --reset; done
+  port --path 0 --vq-rate 1gbit --mark-threshold 32k
+  demo_run "$rfab" -s 256K -n 100 -q 2 --spray 8 --cc dcqcn --line-rate 25G
+  for k in 0 1; do port --path "$k" --reset; done
+  echo "-- a shallow queue (300 Mbit/s, 40 KB) on path 0 drops sprayed packets: go-back-N, then selective recovery"
+  shape --path 0 --rate 300mbit --burst 16k --limit 40k
+  demo_run "$rfab" -s 256K -n 20 -q 2 --spray 8 --recovery go-back-n --ack-timeout 12
+  for k in 0 1; do port --path "$k" --reset; done
+  demo_run "$rfab" -s 256K -n 20 -q 2 --spray 8 --ack-timeout 12
+  unshape --path 0
 }
 
 case "$CMD" in
