@@ -86,9 +86,9 @@ for line in open(sys.argv[1]):
         last = j["metrics"]
 def total(name):
     return sum(s["value"] for s in last.get(name, []) if s["labels"].get("dir") == "rx")
-print("XDP on host B saw: %d RoCE v2 packets, %.1f MB, lost (PSN gaps) %d, NAKs %d, ECN-CE %d, CNPs %d" % (
+print("XDP on host B saw: %d RoCE v2 packets, %.1f MB, lost (never arrived) %d, NAKs %d, ECN-CE %d, CNPs %d" % (
     total("rfab_iface_roce_packets_total"), total("rfab_iface_roce_bytes_total") / 1e6,
-    total("rfab_iface_lost_packets_estimate_total"), total("rfab_iface_nak_total"),
+    total("rfab_iface_lost_packets_total"), total("rfab_iface_nak_total"),
     total("rfab_iface_ecn_ce_total"), total("rfab_iface_cnp_total")))
 PY
 

@@ -182,7 +182,7 @@ void add_collect(CLI::App& app) {
   sub->add_option("--prometheus", o->prometheus, "serve Prometheus text on HOST:PORT/metrics (e.g. 127.0.0.1:9464)");
   sub->add_flag("--json", o->json, "JSON lines on stdout (metrics every interval, and events)");
   sub->add_option("--json-file", o->json_file, "append JSON lines to this file");
-  sub->add_flag("--events", o->events, "print notable events (NAK, PSN gap, CNP burst) to stderr");
+  sub->add_flag("--events", o->events, "print notable events (NAK, PSNs lost, CNP burst) to stderr");
   sub->add_option("--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)");
   sub->add_option("--flow-map-entries", o->flow_map_entries, "flows tracked before the map is full (default 16384)")
       ->check(CLI::Range(1u, 16u << 20));

@@ -1,5 +1,6 @@
 // rfab validate: watch RoCE v2 traffic on an interface for a while with the eBPF collector, then gate on
-// throughput, loss (PSN gaps), NAKs and CNPs. Exit 0 PASS, 1 FAIL (with the reasons), 2 bad input.
+// throughput, loss (PSNs that never arrived within the reorder window or the settle time; reordered
+// packets are not loss), NAKs and CNPs. Exit 0 PASS, 1 FAIL (with the reasons), 2 bad input.
 #include <csignal>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@ struct ValidateOptions {
   std::string iface;
   std::string hook = "tc";
   std::string duration = "10s";
+  std::string settle = "200ms";
   std::optional<double> min_gbps;
   std::optional<double> min_line_rate;
   double max_loss = 0;
@@ -48,7 +50,12 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
     j["line_gbps"] = m.line_gbps ? nlohmann::ordered_json(*m.line_gbps) : nlohmann::ordered_json(nullptr);
     j["roce_packets"] = m.roce_packets;
     j["request_packets"] = m.request_packets;
-    j["lost_estimate"] = m.lost_estimate;
+    j["lost"] = m.lost;
+    j["reordered"] = m.reordered;
+    j["reorder_distance_max"] = m.reorder_distance_max;
+    j["outstanding"] = m.outstanding;
+    j["duplicates"] = m.duplicates;
+    j["too_old"] = m.too_old;
     j["loss"] = m.loss();
     j["naks"] = m.naks;
     j["cnps"] = m.cnps;
@@ -61,9 +68,13 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
   std::printf("%s: %.1f s on %s (%s): %.3f Gbit/s (rx %.3f, tx %.3f), %llu RoCE packets, loss %.6g "
               "(%llu lost of %llu requests), %llu NAKs, %llu CNPs\n",
               o.iface.c_str(), m.seconds, o.iface.c_str(), o.hook.c_str(), m.gbps(), rx, tx,
-              (unsigned long long)m.roce_packets, m.loss(), (unsigned long long)m.lost_estimate,
-              (unsigned long long)(m.request_packets + m.lost_estimate), (unsigned long long)m.naks,
+              (unsigned long long)m.roce_packets, m.loss(), (unsigned long long)m.lost,
+              (unsigned long long)(m.request_packets + m.lost), (unsigned long long)m.naks,
               (unsigned long long)m.cnps);
+  std::printf("requests: %llu lost, %llu reordered (max distance %llu), %llu outstanding, %llu duplicates, "
+              "%llu below the window\n",
+              (unsigned long long)m.lost, (unsigned long long)m.reordered, (unsigned long long)m.reorder_distance_max,
+              (unsigned long long)m.outstanding, (unsigned long long)m.duplicates, (unsigned long long)m.too_old);
   std::printf("%s\n", v.pass ? "PASS" : "FAIL");
   for (const auto& r : v.reasons) std::printf("  %s\n", r.c_str());
   std::fflush(stdout);
@@ -79,12 +90,18 @@ void run_validate(const ValidateOptions& o) {
   cfg.hook = *hook;
   cfg.roce_port = o.roce_port;
   cfg.flow_map_entries = o.flow_map_entries;
-  nanoseconds duration;
+  nanoseconds duration, settle;
   try {
     duration = tm::parse_duration(o.duration);
   } catch (const std::invalid_argument& e) {
     throw ExitError{2, std::string("--duration: ") + e.what()};
   }
+  try {
+    settle = tm::parse_duration(o.settle);
+  } catch (const std::invalid_argument& e) {
+    throw ExitError{2, std::string("--settle: ") + e.what()};
+  }
+  if (settle > seconds(60)) throw ExitError{2, "--settle must be at most 60s"};
   if (duration < milliseconds(100)) throw ExitError{2, "--duration must be at least 100ms"};
   auto missing = tm::missing_capabilities(tm::collector_capabilities());
   if (!missing.empty()) {
@@ -115,6 +132,14 @@ void run_validate(const ValidateOptions& o) {
     col->poll_events(std::clamp(left, milliseconds(0), milliseconds(100)));
   }
   auto after = col->snapshot();
+  // Holes still open in the reorder windows now are PSNs either late or lost: those still open a settle
+  // time later did not arrive and count as lost (exact once the traffic has finished).
+  auto settle_end = after.taken + settle;
+  while (!g_interrupted && steady_clock::now() < settle_end) {
+    auto left = duration_cast<milliseconds>(settle_end - steady_clock::now());
+    col->poll_events(std::clamp(left, milliseconds(0), milliseconds(100)));
+  }
+  auto settled = col->snapshot();
   col->detach();
   if (g_interrupted) throw ExitError{2, "interrupted before the measurement ended: no verdict"};
 
@@ -124,7 +149,7 @@ void run_validate(const ValidateOptions& o) {
   g.max_loss = o.max_loss;
   g.max_naks = o.max_naks;
   g.max_cnps = o.max_cnps;
-  tm::Measurement m = tm::measure(before, after);
+  tm::Measurement m = tm::measure(before, after, &settled);
   m.line_gbps = tm::link_speed_gbps(o.iface);
   tm::Verdict v = tm::evaluate(g, m);
   print(o, m, v);
@@ -139,12 +164,15 @@ void add_validate(CLI::App& app) {
   sub->add_option("--iface", o->iface, "network interface")->required();
   sub->add_option("--hook", o->hook, "xdp | xdp-generic | tc (default tc: sees both directions)");
   sub->add_option("--duration", o->duration, "how long to measure (default 10s)");
+  sub->add_option("--settle", o->settle,
+                  "after the measurement, how long a PSN hole may stay open before it counts as lost (default 200ms)");
   auto* gbps = sub->add_option("--min-gbps", o->min_gbps, "fail below this RoCE throughput (busier direction)")
                    ->check(CLI::NonNegativeNumber);
   sub->add_option("--min-line-rate", o->min_line_rate, "fail below this fraction of the link speed")
       ->check(CLI::Range(0.0, 1.0))
       ->excludes(gbps);
-  sub->add_option("--max-loss", o->max_loss, "largest tolerated fraction of request packets lost (default 0)");
+  sub->add_option("--max-loss", o->max_loss,
+                  "largest tolerated fraction of request packets lost: never arrived, reordered ones are not (default 0)");
   sub->add_option("--max-naks", o->max_naks, "fail above this many NAKs");
   sub->add_option("--max-cnps", o->max_cnps, "fail above this many CNPs");
   sub->add_option("--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)");

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* RoCE v2 collector: one parser shared by an XDP program (ingress) and two tc programs (ingress,
- * egress). It counts per flow (src IP, dst IP, dest QP, direction) and per direction of the interface,
- * tracks request PSNs to estimate loss, and reports notable events through a ring buffer.
+ * egress). It counts per flow (src IP, dst IP, dest QP, direction), per UDP source port of a flow and per
+ * direction of the interface, tracks request PSNs in a reorder window (lost, reordered, duplicates), and
+ * reports notable events through a ring buffer.
  * Only one program is loaded per collector (the loader turns autoload off for the others). */
 #include "vmlinux.h"
 
@@ -240,46 +241,208 @@ static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, 
   return bpf_map_lookup_elem(&rfab_flows, &slot);
 }
 
-/* Whether a request's PSN is the one the flow expects, with no READ resync pending: the case in which
- * rfab_track_psn changes nothing but the expected PSN (rfab_psn_advance). */
-static __always_inline int rfab_psn_in_order(const struct rfab_flow_stats *s, __u32 psn)
+#define RFAB_PSN_HOLES_ALL ((1ull << RFAB_PSN_HOLE_BITS) - 1)
+#define RFAB_PSN_HOLES_MASK (RFAB_PSN_HOLES_ALL << RFAB_PSN_HOLES_SHIFT)
+/* The oldest hole the window holds: the next in-order packet pushes it out (loss). */
+#define RFAB_PSN_OLDEST_HOLE (1ull << 63)
+/* Compare-and-swap attempts on a flow's PSN state before the packet is counted as untracked (in
+ * rfab_totals.psn_contended): only CPUs updating the same flow at the same instant make one fail. */
+#define RFAB_PSN_CAS_TRIES 8
+
+/* The fast path's case: an in-order request (the expected PSN, no READ resync pending) whose arrival
+ * pushes no hole out of the window. Returns the state after it, or 0 when the packet is not that case. */
+static __always_inline __u64 rfab_psn_in_order_next(__u64 state, __u32 psn)
 {
-  return s->psn_flags == RFAB_PSN_VALID && s->expected_psn == psn;
+  if ((state & (RFAB_PSN_STATE_PSN_MASK | RFAB_PSN_VALID | RFAB_PSN_RESYNC | RFAB_PSN_OLDEST_HOLE)) !=
+      ((__u64)psn | RFAB_PSN_VALID))
+    return 0;
+  return ((psn + 1) & RFAB_PSN_MASK) | RFAB_PSN_VALID | ((state & RFAB_PSN_HOLES_MASK) << 1);
 }
 
-static __always_inline void rfab_psn_advance(struct rfab_flow_stats *s, __u32 psn)
+static __always_inline __u32 rfab_popcount(__u64 x)
 {
-  s->expected_psn = (psn + 1) & RFAB_PSN_MASK;
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return (__u32)((x * 0x0101010101010101ull) >> 56);
 }
 
+enum rfab_psn_kind { RFAB_PSN_FIRST, RFAB_PSN_FORWARD, RFAB_PSN_REORDERED, RFAB_PSN_DUPLICATE, RFAB_PSN_TOO_OLD };
+
+/* What one request does to a flow's PSN state (see bpf_types.h): the next state and what to count. */
+struct rfab_psn_step {
+  __u64 next;
+  __u32 kind;     /* enum rfab_psn_kind */
+  __u32 opened;   /* FORWARD: PSNs skipped (holes opened) */
+  __u32 lost;     /* FORWARD: holes pushed out of the window */
+  __u32 distance; /* REORDERED: PSNs below the highest seen */
+};
+
+static __always_inline void rfab_psn_step_of(struct rfab_psn_step *st, __u64 state, __u32 psn, int is_read)
+{
+  __u64 flags = RFAB_PSN_VALID | (is_read ? RFAB_PSN_RESYNC : 0);
+  st->opened = st->lost = st->distance = 0;
+  if (!(state & RFAB_PSN_VALID)) {
+    st->kind = RFAB_PSN_FIRST;
+    st->next = ((psn + 1) & RFAB_PSN_MASK) | flags;
+    return;
+  }
+  __u32 expected = state & RFAB_PSN_STATE_PSN_MASK;
+  __u64 holes = (state >> RFAB_PSN_HOLES_SHIFT) & RFAB_PSN_HOLES_ALL;
+  __u32 delta = (psn - expected) & RFAB_PSN_MASK;
+  if (delta < 0x800000) {
+    /* Forward by delta (0: in order). The old highest PSN and its holes move down by delta + 1; the
+     * skipped PSNs become the holes just below the new highest, unless a READ request's responses took
+     * them. Whatever moves past the window's end was never seen: lost. */
+    __u32 shift = delta + 1;
+    __u64 next_holes = 0;
+    if (shift >= RFAB_PSN_HOLE_BITS) {
+      st->lost = rfab_popcount(holes);
+    } else {
+      st->lost = rfab_popcount(holes >> (RFAB_PSN_HOLE_BITS - shift));
+      next_holes = (holes << shift) & RFAB_PSN_HOLES_ALL;
+    }
+    if (delta && !(state & RFAB_PSN_RESYNC)) {
+      st->opened = delta;
+      if (delta >= RFAB_PSN_HOLE_BITS) {
+        next_holes = RFAB_PSN_HOLES_ALL;
+        st->lost += delta - RFAB_PSN_HOLE_BITS;
+      } else {
+        next_holes |= (1ull << delta) - 1;
+      }
+    }
+    st->kind = RFAB_PSN_FORWARD;
+    st->next = ((psn + 1) & RFAB_PSN_MASK) | flags | next_holes << RFAB_PSN_HOLES_SHIFT;
+    return;
+  }
+  /* Behind the highest PSN seen: a late packet filling its hole, or one seen before. The highest PSN
+   * and the READ resync stay as they are. */
+  __u32 distance = (expected - 1 - psn) & RFAB_PSN_MASK;
+  st->next = state;
+  if (distance == 0) {
+    st->kind = RFAB_PSN_DUPLICATE;
+  } else if (distance - 1 < RFAB_PSN_HOLE_BITS) {
+    __u64 bit = 1ull << (distance - 1);
+    if (holes & bit) {
+      st->kind = RFAB_PSN_REORDERED;
+      st->distance = distance;
+      st->next = state & ~(bit << RFAB_PSN_HOLES_SHIFT);
+    } else {
+      st->kind = RFAB_PSN_DUPLICATE;
+    }
+  } else {
+    st->kind = RFAB_PSN_TOO_OLD;
+  }
+}
+
+static __always_inline __u32 rfab_reorder_bucket(__u32 distance)
+{
+  return distance < 2 ? 0 : distance < 4 ? 1 : distance < 8 ? 2 : distance < 16 ? 3 : distance < 32 ? 4 : 5;
+}
+
+static __always_inline void rfab_count_reordered(struct rfab_totals *t, struct rfab_flow_stats *s, __u32 distance)
+{
+  __sync_fetch_and_add(&s->reordered, 1);
+  __sync_fetch_and_add(&s->reorder_distance_sum, distance);
+  __u32 b = rfab_reorder_bucket(distance);
+  if (b < RFAB_REORDER_BUCKETS)
+    __sync_fetch_and_add(&s->reorder_hist[b], 1);
+  for (int i = 0; i < 4; i++) {
+    __u64 max = *(volatile __u64 *)&s->reorder_distance_max;
+    if (distance <= max || __sync_val_compare_and_swap(&s->reorder_distance_max, max, distance) == max)
+      break;
+  }
+  t->reordered++;
+}
+
+/* Tracks one request's PSN: the step is computed from the state read and applied with one
+ * compare-and-swap, retried when another CPU changed the state in between; then counted. */
 static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_flow_stats *s,
                                            const struct rfab_flow_key *key, __u32 cls, __u32 psn)
 {
-  if (!(s->psn_flags & RFAB_PSN_VALID)) {
-    rfab_psn_advance(s, psn);
-    s->psn_flags = RFAB_PSN_VALID | (cls == RFAB_OPC_READ_REQUEST ? RFAB_PSN_RESYNC : 0);
+  struct rfab_psn_step st;
+  __u64 state = 0;
+  int done = 0;
+  for (int i = 0; i < RFAB_PSN_CAS_TRIES; i++) {
+    state = *(volatile __u64 *)&s->psn_state;
+    rfab_psn_step_of(&st, state, psn, cls == RFAB_OPC_READ_REQUEST);
+    if (st.next == state || __sync_val_compare_and_swap(&s->psn_state, state, st.next) == state) {
+      done = 1;
+      break;
+    }
+  }
+  if (!done) {
+    t->psn_contended++;
     return;
   }
-  __u32 expected = s->expected_psn;
-  __u32 delta = (psn - expected) & RFAB_PSN_MASK;
-  if (delta >= 0x800000) {
-    /* Behind the highest PSN seen: a retransmission (go-back-N) or reordering. The expected PSN stays
-     * at the high-water mark so every resent packet counts once. */
+  switch (st.kind) {
+  case RFAB_PSN_FORWARD:
+    if (st.opened) {
+      __sync_fetch_and_add(&s->psn_gaps, 1);
+      __sync_fetch_and_add(&s->psn_holes, st.opened);
+      t->psn_gaps++;
+      t->psn_holes += st.opened;
+    }
+    if (st.lost) {
+      __sync_fetch_and_add(&s->lost, st.lost);
+      t->lost += st.lost;
+      rfab_emit(t, key, RFAB_EV_PSN_LOST, psn, state & RFAB_PSN_STATE_PSN_MASK, st.lost);
+    }
+    break;
+  case RFAB_PSN_REORDERED:
+    rfab_count_reordered(t, s, st.distance);
+    break;
+  case RFAB_PSN_DUPLICATE:
+    __sync_fetch_and_add(&s->duplicates, 1);
+    t->duplicates++;
+    break;
+  case RFAB_PSN_TOO_OLD:
+    __sync_fetch_and_add(&s->too_old, 1);
+    t->too_old++;
+    break;
+  default:
+    return;
+  }
+  if (st.kind != RFAB_PSN_FORWARD) {
     __sync_fetch_and_add(&s->psn_backwards, 1);
     t->psn_backwards++;
-    return;
   }
-  if (delta != 0 && !(s->psn_flags & RFAB_PSN_RESYNC)) {
-    __sync_fetch_and_add(&s->psn_gaps, 1);
-    __sync_fetch_and_add(&s->lost_estimate, delta);
-    t->psn_gaps++;
-    t->lost_estimate += delta;
-    rfab_emit(t, key, RFAB_EV_PSN_GAP, psn, expected, delta);
+}
+
+/* The word of `port` in a flow's entropy table (the owner's or the foreign one), or NULL when the table
+ * has no slot for it; claims a free slot for a port seen first. The owner claims with a plain store
+ * (it is the table's only writer), other CPUs with a compare-and-swap. */
+static __always_inline __u64 *rfab_entropy_word(struct rfab_flow_stats *s, __u16 port, int owned)
+{
+  __u64 tag = (__u64)(port + 1) << RFAB_ENTROPY_PORT_SHIFT;
+  for (__u32 k = 0; k < RFAB_ENTROPY_SLOTS; k++) {
+    __u32 i = (port + k) & (RFAB_ENTROPY_SLOTS - 1);
+    __u64 *w = owned ? &s->entropy[i] : &s->foreign_entropy[i];
+    __u64 v = *(volatile __u64 *)w;
+    if ((v & ~RFAB_ENTROPY_COUNT_MASK) == tag)
+      return w;
+    if (v)
+      continue;
+    if (owned) {
+      *w = tag;
+      return w;
+    }
+    v = __sync_val_compare_and_swap(w, 0, tag);
+    if (v == 0 || (v & ~RFAB_ENTROPY_COUNT_MASK) == tag)
+      return w;
   }
-  rfab_psn_advance(s, psn);
-  /* A READ request consumes one PSN per response packet, which the wire does not say: after one, a
-   * forward jump is expected, not a loss. */
-  s->psn_flags = RFAB_PSN_VALID | (cls == RFAB_OPC_READ_REQUEST ? RFAB_PSN_RESYNC : 0);
+  return 0;
+}
+
+static __always_inline void rfab_count_entropy(struct rfab_flow_stats *s, __u16 port, int owned)
+{
+  __u64 *w = rfab_entropy_word(s, port, owned);
+  if (!w)
+    __sync_fetch_and_add(&s->entropy_other, 1);
+  else if (owned)
+    *w += 1;
+  else
+    __sync_fetch_and_add(w, 1);
 }
 
 static __always_inline void rfab_count_cnp(struct rfab_totals *t, struct rfab_flow_stats *s,
@@ -342,6 +505,7 @@ struct rfab_pkt {
   __u8 syndrome; /* AETH syndrome; 0 unless an ACK */
   __u8 ecn;
   __u8 malformed; /* too short for the BTH (or the AETH of an ACK) */
+  __u16 sport; /* UDP source port: the packet's ECMP entropy */
   __u32 qp;
   __u32 psn;
 };
@@ -360,7 +524,8 @@ static __always_inline void rfab_pkt_from_bth(struct rfab_pkt *pkt, const struct
   }
 }
 
-/* Counts one RoCE v2 packet of `wire_len` bytes into the totals and its flow (key.qp is set here). */
+/* Counts one RoCE v2 packet of `wire_len` bytes into the totals, its flow and its flow's source port
+ * (key.qp is set here). */
 static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow_key *key,
                                          const struct rfab_pkt *pkt, __u64 wire_len)
 {
@@ -386,7 +551,9 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
       t->cnps++;
     return;
   }
-  rfab_count_flow(s, cls, wire_len, rfab_owned_here(s));
+  int owned = rfab_owned_here(s);
+  rfab_count_flow(s, cls, wire_len, owned);
+  rfab_count_entropy(s, pkt->sport, owned);
   if (pkt->ecn == 3)
     __sync_fetch_and_add(&s->ecn_ce, 1);
   if (is_nak) {
@@ -405,7 +572,7 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
  * and fills the flow key's addresses and the IP ECN bits, or NULL when the frame is not RoCE v2
  * (counted by the caller). */
 static __always_inline void *rfab_parse_to_bth(void *data, void *data_end, __u32 dir, struct rfab_flow_key *key,
-                                             __u8 *ecn)
+                                             __u8 *ecn, __u16 *sport)
 {
   struct ethhdr *eth = data;
   if ((void *)(eth + 1) > data_end)
@@ -461,6 +628,7 @@ static __always_inline void *rfab_parse_to_bth(void *data, void *data_end, __u32
     return 0;
   if (bpf_ntohs(udp->dest) != rfab_roce_port)
     return 0;
+  *sport = bpf_ntohs(udp->source);
   return udp + 1;
 }
 
@@ -475,7 +643,7 @@ static __always_inline void rfab_handle(void *data, void *data_end, __u64 wire_l
 
   struct rfab_flow_key key = {};
   struct rfab_pkt pkt = {};
-  struct rfab_bth *bth = rfab_parse_to_bth(data, data_end, dir, &key, &pkt.ecn);
+  struct rfab_bth *bth = rfab_parse_to_bth(data, data_end, dir, &key, &pkt.ecn, &pkt.sport);
   if (!bth) {
     t->not_roce++;
     return;
@@ -516,6 +684,7 @@ struct rfab_gso_walk {
   struct rfab_totals *t;
   struct rfab_flow_key key;
   __u8 ecn;
+  __u16 sport;
   __u32 bth_off;     /* offset of the first segment's BTH (end of its UDP header) */
   __u32 seg_payload; /* UDP payload bytes per segment (gso_size); the last one may be shorter */
   __u32 payload;     /* UDP payload bytes in the whole skb */
@@ -533,6 +702,7 @@ static long rfab_gso_segment(__u64 i, void *arg)
     seg = w->seg_payload;
   struct rfab_pkt pkt = {};
   pkt.ecn = w->ecn;
+  pkt.sport = w->sport;
   struct {
     struct rfab_bth bth;
     struct rfab_aeth aeth;
@@ -573,7 +743,7 @@ static __noinline int rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
   if (!t)
     return 0;
   struct rfab_gso_walk w = {};
-  void *bth = rfab_parse_to_bth(data, data_end, dir, &w.key, &w.ecn);
+  void *bth = rfab_parse_to_bth(data, data_end, dir, &w.key, &w.ecn, &w.sport);
   __u32 off = bth ? (__u32)(bth - data) : 0;
   if (!bth || off >= len) {
     /* Not RoCE (e.g. TCP TSO): its segments' headers are unknown here, so bytes count them once. */
@@ -619,9 +789,11 @@ static __noinline int rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
 /* The packets a RoCE data stream is mostly made of, counted through few instruction cache lines:
  * untagged Ethernet, IPv4 without options and not CE-marked, UDP to the RoCE port, of a flow that is in
  * this CPU's cache and owned by this CPU, and an RC opcode of RFAB_FAST_PATH_CLASSES: a SEND or RDMA
- * WRITE request carrying the expected PSN, a READ response, or an ACK that is not a NAK. For such a
- * packet the general path (rfab_handle) would only count it into the totals and the flow and advance
- * the expected PSN of a request; the fast path does exactly that, through the same helpers. Anything
+ * WRITE request carrying the expected PSN that pushes no hole out of the reorder window, a READ
+ * response, or an ACK that is not a NAK, whose UDP source port has (or can take) its home slot in the
+ * owner's entropy table. For such a packet the general path (rfab_handle) would only count it into the
+ * totals, the flow and its source port, and move a request's PSN window on by one; the fast path does
+ * exactly that, through the same helpers and the same PSN-state compare-and-swap. Anything
  * else returns 0 having changed nothing, and the general path (a subprogram, so that its code stays off
  * these lines) takes the packet.
  * Why a second path: on the veth receive path the collector's cost follows the code it runs through
@@ -669,13 +841,23 @@ static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u
                                              RFAB_KEY_WORD_V4(daddr), RFAB_KEY_WORD_QP(qp, dir, 4));
   if (!s || !rfab_owned_here(s))
     return 0;
-  if (request && !rfab_psn_in_order(s, psn))
+  /* The source port's word in the owner's entropy table, at its home slot: its own, or free. */
+  __u16 sport = bpf_ntohs(udp->source);
+  __u64 *ew = &s->entropy[sport & (RFAB_ENTROPY_SLOTS - 1)];
+  __u64 ev = *ew, etag = (__u64)(sport + 1) << RFAB_ENTROPY_PORT_SHIFT;
+  if (ev && (ev & ~RFAB_ENTROPY_COUNT_MASK) != etag)
     return 0;
   struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
   if (!t)
     return 0;
-  if (request)
-    rfab_psn_advance(s, psn);
+  if (request) {
+    /* Last, since it is the one change another CPU can make fail: nothing is counted before it. */
+    __u64 state = *(volatile __u64 *)&s->psn_state;
+    __u64 next = rfab_psn_in_order_next(state, psn);
+    if (!next || __sync_val_compare_and_swap(&s->psn_state, state, next) != state)
+      return 0;
+  }
+  *ew = (ev ? ev : etag) + 1;
   rfab_count_frame(t, wire_len);
   rfab_count_roce(t, wire_len);
   rfab_count_flow(s, cls, wire_len, 1);

@@ -32,7 +32,7 @@ const char* nak_kind_name(unsigned kind) {
 const char* event_type_name(uint32_t type) {
   switch (type) {
     case RFAB_EV_NAK: return "nak";
-    case RFAB_EV_PSN_GAP: return "psn_gap";
+    case RFAB_EV_PSN_LOST: return "psn_lost";
     case RFAB_EV_CNP_BURST: return "cnp_burst";
     default: return "unknown";
   }

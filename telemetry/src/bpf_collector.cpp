@@ -19,11 +19,12 @@
 namespace rfab::telemetry {
 namespace {
 
-// The per-packet path of the programs relies on this layout (bpf_types.h): the key, PSN state, owner,
-// bytes and the SEND count in the flow's first cache line, the other classes in the second.
+// The per-packet path of the programs relies on this layout (bpf_types.h): the key, PSN state, bytes and
+// owner in the flow's first cache line, the opcode classes in the second.
 static_assert(sizeof(rfab_flow_key) == 40);
-static_assert(offsetof(rfab_flow_stats, bytes) == 40 && offsetof(rfab_flow_stats, owner_cpu_plus_one) == 54);
-static_assert(offsetof(rfab_flow_stats, op_class) == 56 && offsetof(rfab_flow_stats, ecn_ce) == 128);
+static_assert(offsetof(rfab_flow_stats, psn_state) == 40 && offsetof(rfab_flow_stats, bytes) == 48 &&
+              offsetof(rfab_flow_stats, owner_cpu_plus_one) == 56);
+static_assert(offsetof(rfab_flow_stats, op_class) == 64);
 static_assert(sizeof(rfab_flow_stats) % 64 == 0 && sizeof(rfab_flow_cache) == 4 * RFAB_FLOW_CACHE_SLOTS);
 
 // tcx (Linux 6.6+); the libc headers this builds against may predate it.
@@ -104,6 +105,8 @@ class BpfCollector final : public Collector {
           r.stats.op_class[c] += r.stats.foreign_op_class[c];
           r.stats.packets += r.stats.op_class[c];
         }
+        r.entropies = merge_entropy(r.stats);
+        r.outstanding = outstanding_holes(r.stats.psn_state);
         s.flows.push_back(r);
       }
       key = next;

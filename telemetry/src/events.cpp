@@ -21,7 +21,7 @@ std::string event_json(const Event& e, const std::string& iface) {
   j["ktime_ns"] = r.ts_ns;
   switch (r.type) {
     case RFAB_EV_NAK: j["syndrome"] = r.value; break;
-    case RFAB_EV_PSN_GAP: j["expected_psn"] = r.expected_psn; j["skipped"] = r.value; break;
+    case RFAB_EV_PSN_LOST: j["expected_psn"] = r.expected_psn; j["lost"] = r.value; break;
     case RFAB_EV_CNP_BURST: j["cnps_in_window"] = r.value; break;
     default: j["value"] = r.value;
   }
@@ -35,7 +35,7 @@ std::string event_text(const Event& e) {
                   " qp " + std::to_string(r.key.qp) + " psn " + std::to_string(r.psn);
   switch (r.type) {
     case RFAB_EV_NAK: s += " syndrome 0x" + [&] { char b[8]; std::snprintf(b, sizeof b, "%02x", r.value); return std::string(b); }(); break;
-    case RFAB_EV_PSN_GAP: s += " expected " + std::to_string(r.expected_psn) + " skipped " + std::to_string(r.value); break;
+    case RFAB_EV_PSN_LOST: s += " expected " + std::to_string(r.expected_psn) + " lost " + std::to_string(r.value); break;
     case RFAB_EV_CNP_BURST: s += " cnps " + std::to_string(r.value); break;
     default: break;
   }

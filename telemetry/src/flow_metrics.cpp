@@ -1,11 +1,13 @@
 #include "rfab/telemetry/flow_metrics.hpp"
 
 #include "rfab/telemetry/addr.hpp"
+#include "rfab/telemetry/psn_window.hpp"
 
 namespace rfab::telemetry {
 namespace {
 
 constexpr auto C = MetricType::counter;
+constexpr auto G = MetricType::gauge;
 
 void flow(Metrics& m, const std::string& iface, const FlowRecord& f) {
   const auto& k = f.key;
@@ -35,11 +37,38 @@ void flow(Metrics& m, const std::string& iface, const FlowRecord& f) {
     l.emplace_back("syndrome", nak_kind_name(n));
     m.add("rfab_roce_nak_total", "NAKs (AETH) per syndrome, RNR NAK included", C, std::move(l), d(s.naks[n]));
   }
-  m.add("rfab_roce_psn_gaps_total", "request PSN jumped past the expected PSN", C, base, d(s.psn_gaps));
-  m.add("rfab_roce_lost_packets_estimate_total", "request packets presumed lost (sum of PSN gaps)", C, base,
-        d(s.lost_estimate));
-  m.add("rfab_roce_psn_backwards_total", "request packets below the highest PSN seen (retransmitted/reordered)",
+  m.add("rfab_roce_psn_gaps_total", "request PSN jumped past the expected PSN (holes opened)", C, base,
+        d(s.psn_gaps));
+  m.add("rfab_roce_psn_holes_total", "request PSNs skipped by forward jumps (later reordered, lost or outstanding)",
+        C, base, d(s.psn_holes));
+  m.add("rfab_roce_lost_packets_total", "request PSNs that never arrived within the reorder window", C, base,
+        d(s.lost));
+  m.add("rfab_roce_psn_outstanding", "holes open in the reorder window (not arrived yet, not lost yet)", G, base,
+        d(f.outstanding));
+  m.add("rfab_roce_reordered_packets_total", "late request packets that filled a hole", C, base, d(s.reordered));
+  m.add("rfab_roce_reorder_distance_sum", "sum of reordered packets' distances (PSNs below the highest seen)", C,
+        base, d(s.reorder_distance_sum));
+  m.add("rfab_roce_reorder_distance_max", "largest distance of a reordered packet", G, base,
+        d(s.reorder_distance_max));
+  for (unsigned b = 0; b < RFAB_REORDER_BUCKETS; ++b) {
+    if (!s.reorder_hist[b]) continue;
+    Labels l = base;
+    l.emplace_back("distance", reorder_bucket_name(b));
+    m.add("rfab_roce_reorder_distance_packets_total", "reordered packets per distance range", C, std::move(l),
+          d(s.reorder_hist[b]));
+  }
+  m.add("rfab_roce_psn_duplicates_total", "request PSNs seen before (retransmissions)", C, base, d(s.duplicates));
+  m.add("rfab_roce_psn_too_old_total", "request PSNs below the reorder window", C, base, d(s.too_old));
+  m.add("rfab_roce_psn_backwards_total", "request packets below the highest PSN seen (reordered + duplicates + too old)",
         C, base, d(s.psn_backwards));
+  for (const auto& e : f.entropies) {
+    Labels l = base;
+    l.emplace_back("sport", std::to_string(e.port));
+    m.add("rfab_roce_entropy_packets_total", "RoCE v2 packets per flow and UDP source port (ECMP entropy)", C,
+          std::move(l), d(e.packets));
+  }
+  m.add("rfab_roce_entropy_other_packets_total", "packets of source ports beyond the per-flow entropy table", C,
+        base, d(s.entropy_other));
 }
 
 void totals(Metrics& m, const std::string& iface, uint8_t dir, const rfab_totals& t) {
@@ -58,10 +87,16 @@ void totals(Metrics& m, const std::string& iface, uint8_t dir, const rfab_totals
   m.add("rfab_iface_ecn_ce_total", "RoCE packets with ECN CE", C, l, d(t.ecn_ce));
   m.add("rfab_iface_cnp_total", "CNPs", C, l, d(t.cnps));
   m.add("rfab_iface_nak_total", "NAKs and RNR NAKs", C, l, d(t.naks));
-  m.add("rfab_iface_psn_gaps_total", "request PSN gaps", C, l, d(t.psn_gaps));
-  m.add("rfab_iface_lost_packets_estimate_total", "request packets presumed lost", C, l, d(t.lost_estimate));
-  m.add("rfab_iface_psn_backwards_total", "retransmitted or reordered request packets", C, l,
-        d(t.psn_backwards));
+  m.add("rfab_iface_psn_gaps_total", "request PSN gaps (holes opened)", C, l, d(t.psn_gaps));
+  m.add("rfab_iface_psn_holes_total", "request PSNs skipped by forward jumps", C, l, d(t.psn_holes));
+  m.add("rfab_iface_lost_packets_total", "request PSNs that never arrived within the reorder window", C, l,
+        d(t.lost));
+  m.add("rfab_iface_reordered_packets_total", "late request packets that filled a hole", C, l, d(t.reordered));
+  m.add("rfab_iface_psn_duplicates_total", "request PSNs seen before", C, l, d(t.duplicates));
+  m.add("rfab_iface_psn_too_old_total", "request PSNs below the reorder window", C, l, d(t.too_old));
+  m.add("rfab_iface_psn_backwards_total", "request packets below the highest PSN seen", C, l, d(t.psn_backwards));
+  m.add("rfab_iface_psn_contended_total", "requests not PSN-tracked: their flow's PSN state kept changing", C, l,
+        d(t.psn_contended));
 }
 
 }  // namespace
@@ -72,6 +107,13 @@ void add_flow_metrics(Metrics& m, const std::string& iface, const CollectorSnaps
         static_cast<double>(s.flows.size()));
   m.add("rfab_flow_map_capacity", "flow map size (--flow-map-entries)", MetricType::gauge, {{"iface", iface}},
         static_cast<double>(s.flow_map_entries));
+  for (uint8_t dir = 0; dir < RFAB_DIR_COUNT; ++dir) {
+    uint64_t open = 0;
+    for (const auto& f : s.flows)
+      if (f.key.dir == dir) open += f.outstanding;
+    m.add("rfab_iface_psn_outstanding", "holes open in the flows' reorder windows", MetricType::gauge,
+          {{"iface", iface}, {"dir", dir_name(dir)}}, static_cast<double>(open));
+  }
   for (const auto& f : s.flows) flow(m, iface, f);
 }
 

@@ -19,11 +19,39 @@ double Measurement::gbps() const {
 }
 
 double Measurement::loss() const {
-  uint64_t expected = request_packets + lost_estimate;
-  return expected ? static_cast<double>(lost_estimate) / static_cast<double>(expected) : 0;
+  uint64_t expected = request_packets + lost;
+  return expected ? static_cast<double>(lost) / static_cast<double>(expected) : 0;
 }
 
-Measurement measure(const CollectorSnapshot& before, const CollectorSnapshot& after) {
+namespace {
+
+const FlowRecord* find_flow(const CollectorSnapshot& s, const rfab_flow_key& k) {
+  auto it = std::lower_bound(s.flows.begin(), s.flows.end(), k, [](const FlowRecord& f, const rfab_flow_key& key) {
+    return std::memcmp(&f.key, &key, sizeof key) < 0;
+  });
+  return it != s.flows.end() && std::memcmp(&it->key, &k, sizeof k) == 0 ? &*it : nullptr;
+}
+
+// Holes open in `settled` that were already open in `after`, and those that were not.
+std::pair<uint64_t, uint64_t> aged_and_young_holes(const CollectorSnapshot& after, const CollectorSnapshot& settled) {
+  uint64_t aged = 0, young = 0;
+  for (const auto& f : settled.flows) {
+    auto now = open_hole_psns(f.stats.psn_state);
+    if (now.empty()) continue;
+    const FlowRecord* then = find_flow(after, f.key);
+    auto old = then ? open_hole_psns(then->stats.psn_state) : std::vector<uint32_t>{};
+    for (uint32_t psn : now) {
+      if (std::find(old.begin(), old.end(), psn) != old.end()) ++aged;
+      else ++young;
+    }
+  }
+  return {aged, young};
+}
+
+}  // namespace
+
+Measurement measure(const CollectorSnapshot& before, const CollectorSnapshot& after,
+                    const CollectorSnapshot* settled) {
   Measurement m;
   m.seconds = std::chrono::duration<double>(after.taken - before.taken).count();
   for (int d = 0; d < RFAB_DIR_COUNT; ++d) {
@@ -31,7 +59,6 @@ Measurement measure(const CollectorSnapshot& before, const CollectorSnapshot& af
     const auto& b = before.totals[d];
     m.roce_packets += a.roce_packets - b.roce_packets;
     m.bytes[d] = a.roce_bytes - b.roce_bytes;
-    m.lost_estimate += a.lost_estimate - b.lost_estimate;
     m.naks += a.naks - b.naks;
     m.cnps += a.cnps - b.cnps;
     m.flow_map_full += a.flow_map_full - b.flow_map_full;
@@ -45,6 +72,25 @@ Measurement measure(const CollectorSnapshot& before, const CollectorSnapshot& af
   for (const auto& f : after.flows) req_after += requests(f.stats);
   for (const auto& f : before.flows) req_before += requests(f.stats);
   m.request_packets = req_after >= req_before ? req_after - req_before : 0;
+
+  const CollectorSnapshot& end = settled ? *settled : after;
+  for (int d = 0; d < RFAB_DIR_COUNT; ++d) {
+    const auto& a = end.totals[d];
+    const auto& b = before.totals[d];
+    m.lost += a.lost - b.lost;
+    m.reordered += a.reordered - b.reordered;
+    m.duplicates += a.duplicates - b.duplicates;
+    m.too_old += a.too_old - b.too_old;
+    m.psn_contended += a.psn_contended - b.psn_contended;
+  }
+  for (const auto& f : end.flows) m.reorder_distance_max = std::max<uint64_t>(m.reorder_distance_max, f.stats.reorder_distance_max);
+  if (settled) {
+    auto [aged, young] = aged_and_young_holes(after, *settled);
+    m.lost += aged;
+    m.outstanding = young;
+  } else {
+    for (const auto& f : after.flows) m.outstanding += f.outstanding;
+  }
   return m;
 }
 
@@ -70,9 +116,9 @@ Verdict evaluate(const Gate& g, const Measurement& m) {
     }
   }
   if (m.loss() > g.max_loss) {
-    std::snprintf(buf, sizeof buf, "loss %.6g (%llu of %llu request packets, from PSN gaps) > allowed %.6g",
-                  m.loss(), (unsigned long long)m.lost_estimate,
-                  (unsigned long long)(m.request_packets + m.lost_estimate), g.max_loss);
+    std::snprintf(buf, sizeof buf, "loss %.6g (%llu of %llu request packets never arrived) > allowed %.6g",
+                  m.loss(), (unsigned long long)m.lost, (unsigned long long)(m.request_packets + m.lost),
+                  g.max_loss);
     fail(buf);
   }
   if (g.max_naks && m.naks > *g.max_naks) {
@@ -83,6 +129,11 @@ Verdict evaluate(const Gate& g, const Measurement& m) {
   if (g.max_cnps && m.cnps > *g.max_cnps) {
     std::snprintf(buf, sizeof buf, "CNPs %llu > allowed %llu", (unsigned long long)m.cnps,
                   (unsigned long long)*g.max_cnps);
+    fail(buf);
+  }
+  if (m.psn_contended) {
+    std::snprintf(buf, sizeof buf, "%llu request packets not PSN-tracked (their flow's state kept changing on other "
+                  "CPUs): loss is not exact", (unsigned long long)m.psn_contended);
     fail(buf);
   }
   if (m.flow_map_full) {

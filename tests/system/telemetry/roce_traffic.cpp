@@ -1,5 +1,6 @@
 #include "roce_traffic.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "rfab/wire/packet.hpp"
@@ -71,11 +72,15 @@ class Builder {
  public:
   explicit Builder(Plan& p) : p_(p) {}
 
+  // The UDP source port of the packets built from now on.
+  void sport(uint16_t port) { sport_ = port; }
+
   // Encodes one packet and adds the facts every collector must count for it (packets, bytes, class,
   // CE, CNP, NAK). PSN-derived counters (gaps, lost, backwards) are set by the caller.
   ExpectedFlow& packet(const Endpoints& e, uint8_t opcode, uint32_t qp, uint32_t psn, size_t payload_len = 64,
                        Ecn ecn = Ecn::ect0, uint8_t syndrome = Aeth::make(AckType::ack, kAethCreditInvalid)) {
     FrameSpec sp = spec_of(e, ecn);
+    sp.src_port = sport_;
     RoceFields f;
     f.bth.opcode = opcode;
     f.bth.dest_qp = qp;
@@ -94,6 +99,8 @@ class Builder {
     ExpectedFlow& fl = flow(src_of(e), dst_of(e), qp);
     fl.packets++;
     fl.bytes += frame.size();
+    if (fl.entropy.count(sport_) || fl.entropy.size() < RFAB_ENTROPY_SLOTS) fl.entropy[sport_]++;
+    else fl.entropy_other++;
     unsigned cls = op_class(opcode);
     fl.op[cls]++;
     if (ecn == Ecn::ce) fl.ce++, p_.ce++;
@@ -150,15 +157,34 @@ class Builder {
   ExpectedFlow& flow(const std::string& src, const std::string& dst, uint32_t qp) {
     for (auto& f : p_.flows)
       if (f.src == src && f.dst == dst && f.qp == qp) return f;
-    p_.flows.push_back(ExpectedFlow{src, dst, qp});
+    ExpectedFlow f;
+    f.src = src, f.dst = dst, f.qp = qp;
+    p_.flows.push_back(std::move(f));
     return p_.flows.back();
   }
 
  private:
   Plan& p_;
+  uint16_t sport_ = 0xC000;  // FrameSpec's default
 };
 
+// rfab's k-th spray port of a QP pair (fabric/rc entropy_port): a stride of 0x9E5 from a base.
+uint16_t spray_port(uint32_t k) { return static_cast<uint16_t>(0xC000 | ((0x155 + k * 0x9E5u) & 0x3FFF)); }
+
 }  // namespace
+
+void ExpectedFlow::reorder(uint64_t distance) {
+  reordered++, backwards++;
+  distance_sum += distance;
+  distance_max = std::max(distance_max, distance);
+  distance_hist[distance < 2 ? 0 : distance < 4 ? 1 : distance < 8 ? 2 : distance < 16 ? 3 : distance < 32 ? 4 : 5]++;
+}
+
+uint64_t Plan::sum(uint64_t ExpectedFlow::*field) const {
+  uint64_t n = 0;
+  for (const auto& f : flows) n += f.*field;
+  return n;
+}
 
 const ExpectedFlow* Plan::find(const std::string& src, const std::string& dst, uint32_t qp) const {
   for (const auto& f : flows)
@@ -179,16 +205,41 @@ Plan make_plan(unsigned per_qp) {
       b.packet(fwd, op::RC_SEND_ONLY, 0x100 + q, 1000 + i, 64,
                (q == 0 && (i == 2 || i == 6)) ? Ecn::ce : Ecn::ect0);
 
-  // WRITEs whose PSNs wrap through 0: indexes 10..12 dropped (one gap of 3), then resent (3 backwards).
+  // WRITEs whose PSNs wrap through 0: indexes 10..12 held back (one gap of 3), then sent after index 19:
+  // reordered at distances 9, 8 and 7, nothing lost.
   const uint32_t base = 0xFFFFFA;
   for (unsigned i = 0; i < 20; ++i)
     if (i < 10 || i > 12) b.packet(fwd, op::RC_WRITE_ONLY, 0x200, base + i, 128);
   for (unsigned i = 10; i <= 12; ++i) b.packet(fwd, op::RC_WRITE_ONLY, 0x200, base + i, 128);
   {
     auto& f = b.flow("10.77.0.1", "10.77.0.2", 0x200);
-    f.gaps = 1, f.lost = 3, f.backwards = 3;
-    p.gaps += 1, p.lost += 3, p.backwards += 3;
-    p.gap_events += 1;
+    f.gaps = 1, f.holes = 3;
+    f.reorder(9), f.reorder(8), f.reorder(7);
+  }
+
+  // QP 0x210, PSNs wrapping through 0 on four source ports: a real loss (two PSNs never sent, lost once
+  // the window moves 39 PSNs past them), a swap (reordered at distance 1), a duplicate, the lost PSN
+  // arriving after all (below the window) and a hole left open at the end (outstanding).
+  {
+    const uint32_t q = 0x210, w = 0xFFFFF0;
+    auto send = [&](uint32_t i) {
+      b.sport(static_cast<uint16_t>(0xC101 + i % 4));
+      b.packet(fwd, op::RC_WRITE_ONLY, q, w + i, 64);
+    };
+    for (uint32_t i = 0; i < 10; ++i) send(i);
+    send(12), send(13);  // 10 and 11 never sent: a gap of 2
+    send(15), send(14);  // a gap of 1, filled at distance 1
+    send(13);            // a duplicate
+    for (uint32_t i = 16; i <= 50; ++i) send(i);  // at 49 and 50, PSNs 10 and 11 leave the window: lost
+    send(11);            // 39 below the highest: below the window
+    send(52);            // 51 skipped: outstanding at the end
+    b.sport(0xC000);
+    auto& f = b.flow("10.77.0.1", "10.77.0.2", q);
+    f.gaps = 3, f.holes = 4, f.lost = 2;
+    f.reorder(1);
+    f.duplicates = 1, f.too_old = 1, f.backwards += 2;
+    f.outstanding = 1;
+    p.lost_events += 2;
   }
 
   // A READ request consumes three PSNs (its responses): the next SEND at +3 is not a gap.
@@ -232,9 +283,58 @@ Plan make_jumbo_plan() {
   for (uint32_t psn = 110; psn < 114; ++psn) b.packet(fwd, op::RC_WRITE_ONLY, 0x900, psn, 4096);  // 108, 109 lost
   b.packet(fwd, op::RC_WRITE_ONLY, 0x900, 108, 4096);                                            // resent late
   auto& f = b.flow("10.77.0.1", "10.77.0.2", 0x900);
-  f.gaps = 1, f.lost = 2, f.backwards = 1;
-  p.gaps += 1, p.lost += 2, p.backwards += 1;
-  p.gap_events += 1;
+  f.gaps = 1, f.holes = 2;
+  f.reorder(5);         // 113 - 108
+  f.outstanding = 1;    // 109: too few packets after it to leave the window
+  return p;
+}
+
+Plan make_spray_plan(unsigned qps, unsigned blocks, const std::vector<uint32_t>& drop) {
+  Plan p;
+  p.flows.reserve(qps);
+  Builder b(p);
+  auto sent = [&](uint32_t off) { return std::find(drop.begin(), drop.end(), off) == drop.end(); };
+  for (uint32_t q = 0; q < qps; ++q) {
+    const uint32_t qp = 0x300 + q, first = 0x1000 * q + 7;
+    b.sport(spray_port(0));
+    b.packet(Endpoints{}, op::RC_WRITE_ONLY, qp, first, 256);
+    auto& f = b.flow("10.77.0.1", "10.77.0.2", qp);
+    uint32_t highest = 0;  // offset from `first` of the highest PSN sent so far
+    for (uint32_t blk = 0; blk < blocks; ++blk) {
+      // Offsets 8*blk+1 .. 8*blk+8, last-first: the first one sent jumps past the highest so far (its
+      // skipped PSNs become holes); each later one fills its hole at its distance from the new highest.
+      uint32_t top = 0;
+      for (uint32_t k = 8; k >= 1; --k) {
+        const uint32_t off = 8 * blk + k;
+        if (!sent(off)) continue;
+        b.sport(spray_port(off % 8));
+        b.packet(Endpoints{}, op::RC_WRITE_ONLY, qp, first + off, 256);
+        if (top == 0) {
+          top = off;
+          if (off > highest + 1) f.gaps++, f.holes += off - highest - 1;
+          highest = off;
+        } else {
+          f.reorder(top - off);
+        }
+      }
+    }
+    // Dropped PSNs: lost once the highest PSN is 39 past them (the window), otherwise open at the end.
+    for (uint32_t d : drop)
+      if (d >= 1 && d <= 8 * blocks) (highest - d >= RFAB_REORDER_WINDOW ? f.lost : f.outstanding)++;
+  }
+  b.sport(0xC000);
+  return p;
+}
+
+Plan make_entropy_overflow_plan() {
+  Plan p;
+  p.flows.reserve(1);
+  Builder b(p);
+  for (uint32_t i = 0; i < RFAB_ENTROPY_SLOTS + 4; ++i) {
+    b.sport(static_cast<uint16_t>(0xD000 + 16 * i));  // all the same home slot (port % 16 == 0)
+    b.packet(Endpoints{}, op::RC_SEND_ONLY, 0x800, 2 * i, 64);
+    b.packet(Endpoints{}, op::RC_SEND_ONLY, 0x800, 2 * i + 1, 64);
+  }
   return p;
 }
 

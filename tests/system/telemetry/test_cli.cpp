@@ -109,7 +109,13 @@ TEST_F(TelemetryCli, PrometheusEndpointServesParseableExposition) {
   EXPECT_EQ(prom_value(samples, "rfab_roce_packets_total",
                        {{"iface", "rft0b"}, {"src", "10.77.0.1"}, {"dst", "10.77.0.2"}, {"qp", "256"}, {"dir", "rx"}}),
             12.0);
-  EXPECT_EQ(prom_value(samples, "rfab_roce_lost_packets_estimate_total", {{"qp", "512"}}), 3.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_reordered_packets_total", {{"qp", "512"}}), 3.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_lost_packets_total", {{"qp", "512"}}), 0.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_lost_packets_total", {{"qp", "528"}}), 2.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_psn_outstanding", {{"qp", "528"}}), 1.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_reorder_distance_packets_total", {{"qp", "512"}, {"distance", "8-15"}}), 2.0);
+  EXPECT_EQ(prom_value(samples, "rfab_roce_entropy_packets_total", {{"qp", "528"}, {"sport", std::to_string(0xC101)}}),
+            14.0);  // PSN offsets 1, 5, 9, 13 (twice: the duplicate), 17, .., 49
   EXPECT_EQ(prom_value(samples, "rfab_roce_nak_total", {{"qp", "768"}, {"syndrome", "psn_sequence_error"}}), 2.0);
   EXPECT_EQ(prom_value(samples, "rfab_roce_opcode_packets_total", {{"qp", "1536"}, {"class", "atomic"}}), 1.0);
   EXPECT_EQ(prom_value(samples, "rfab_roce_packets_total", {{"src", "fd00::1"}, {"qp", "1536"}}), 13.0);
@@ -159,7 +165,7 @@ TEST_F(TelemetryCli, ValidatePassesCleanTrafficAndFailsWithReasons) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["result"], "PASS");
   EXPECT_EQ(j["roce_packets"], 200);
-  EXPECT_EQ(j["lost_estimate"], 0);
+  EXPECT_EQ(j["lost"], 0);
 
   r = validate({"--min-gbps", "1000"}, clean);
   ASSERT_EQ(r.rc, 1) << r.out << r.err;
@@ -168,17 +174,51 @@ TEST_F(TelemetryCli, ValidatePassesCleanTrafficAndFailsWithReasons) {
   ASSERT_EQ(j["reasons"].size(), 1u) << r.out;
   EXPECT_NE(j["reasons"][0].get<std::string>().find("throughput"), std::string::npos);
 
-  Plan lossy = make_plan(10);  // one PSN gap of 3, four NAKs, ten CNPs
+  // Two PSNs lost out of the window and one hole left open at the end (lost after the settle time), four
+  // reordered packets, a duplicate, one below the window, four NAKs, ten CNPs.
+  Plan lossy = make_plan(10);
   r = validate({"--min-gbps", "0", "--max-loss", "0", "--max-naks", "0", "--max-cnps", "5"}, lossy);
   ASSERT_EQ(r.rc, 1) << r.out << r.err;
   j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["lost_estimate"], 3);
+  EXPECT_EQ(j["lost"], 3);
+  EXPECT_EQ(j["reordered"], 4);
+  EXPECT_EQ(j["reorder_distance_max"], 9);
+  EXPECT_EQ(j["outstanding"], 0);
+  EXPECT_EQ(j["duplicates"], 1);
+  EXPECT_EQ(j["too_old"], 1);
   EXPECT_EQ(j["naks"], 4);
   EXPECT_EQ(j["cnps"], 10);
   std::string reasons = j["reasons"].dump();
   EXPECT_NE(reasons.find("loss"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("NAKs 4 > allowed 0"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("CNPs 10 > allowed 5"), std::string::npos) << reasons;
+
+  // Sprayed over 8 source ports and reordered, nothing lost: PASS with no loss allowed; the text output
+  // says lost vs reordered vs outstanding.
+  Plan sprayed = make_spray_plan(4, 30);
+  auto tv = [](const Plan& p, std::vector<std::string> extra) {
+    std::vector<std::string> argv{rfab_binary(), "validate", "--iface", "rft0b", "--hook", "xdp-generic",
+                                  "--duration", "1500ms", "--min-gbps", "0", "--max-loss", "0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Child v(argv);
+    EXPECT_TRUE(v.wait_for_stderr("measuring rft0b", 10s));
+    inject("rft0a", p.frames);
+    return v.wait(15s);
+  };
+  r = tv(sprayed, {});
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("requests: 0 lost, 840 reordered (max distance 7), 0 outstanding, 0 duplicates"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+  // The same with three PSNs never sent: two leave the window, one (the last-but-one) is still open when
+  // the measurement ends and counts as lost after the settle time.
+  Plan dropped = make_spray_plan(1, 30, {20, 150, 239});
+  r = tv(dropped, {"--json"});
+  ASSERT_EQ(r.rc, 1) << r.out << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["lost"], 3);
+  EXPECT_EQ(j["outstanding"], 0);
+  EXPECT_NE(j["reasons"].dump().find("3 of 241 request packets never arrived"), std::string::npos) << r.out;
 
   // Text mode prints FAIL and the reasons; bad flags exit 2.
   auto t = run({rfab_binary(), "validate", "--iface", "rft0b", "--duration", "200ms", "--min-gbps", "1"}, 10s);
@@ -232,7 +272,7 @@ TEST_F(TelemetryCli, TcCountsEveryGsoSegmentOfRealRfabTraffic) {
   auto m = last_metrics(cr.out).at("metrics");
   EXPECT_EQ(json_value(m, "rfab_iface_roce_packets_total", "tx"), perf.at("tx_packets").get<double>());
   EXPECT_EQ(json_value(m, "rfab_iface_roce_packets_total", "rx"), perf.at("rx_packets").get<double>());
-  EXPECT_EQ(json_value(m, "rfab_iface_lost_packets_estimate_total", "tx"), 0);
+  EXPECT_EQ(json_value(m, "rfab_iface_lost_packets_total", "tx"), 0);
   EXPECT_EQ(json_value(m, "rfab_iface_malformed_total", "tx"), 0);
 }
 
@@ -250,7 +290,7 @@ TEST_F(TelemetryCli, NativeXdpCountsJumboFrames) {
   auto m = last_metrics(cr.out).at("metrics");
   EXPECT_EQ(json_value(m, "rfab_iface_roce_packets_total", "rx"), static_cast<double>(p.roce_packets));
   EXPECT_EQ(json_value(m, "rfab_iface_roce_bytes_total", "rx"), static_cast<double>(p.roce_bytes));
-  EXPECT_EQ(json_value(m, "rfab_iface_lost_packets_estimate_total", "rx"), 0);
+  EXPECT_EQ(json_value(m, "rfab_iface_lost_packets_total", "rx"), 0);
 }
 
 TEST_F(TelemetryCli, CollectRejectsBadFlagsClearly) {

@@ -4,6 +4,7 @@
 
 #include "rfab/telemetry/addr.hpp"
 #include "rfab/telemetry/flow_metrics.hpp"
+#include "rfab/telemetry/psn_window.hpp"
 #include "rfab/telemetry/table.hpp"
 
 namespace rfab::telemetry {
@@ -25,7 +26,11 @@ FlowRecord flow_v4() {
   f.stats.op_class[RFAB_OPC_CNP] = 10;
   f.stats.cnps = 10;
   f.stats.naks[RFAB_NAK_RNR] = 2;
-  f.stats.lost_estimate = 4;
+  f.stats.lost = 4;
+  f.stats.reordered = 3;
+  f.stats.reorder_hist[1] = 3;
+  f.entropies = {{0xC001, 60}, {0xC002, 40}};
+  f.outstanding = 2;
   return f;
 }
 
@@ -61,6 +66,49 @@ TEST(TelemetryFlowMetrics, OneSeriesPerFlowWithTheDocumentedLabels) {
   ASSERT_EQ(tot->samples.size(), 2u);  // rx and tx
   EXPECT_EQ(tot->samples[1].value, 100);
   EXPECT_EQ(m.find("rfab_flow_map_capacity")->samples[0].value, 1024);
+  // PSN window and entropy counters
+  EXPECT_EQ(m.find("rfab_roce_lost_packets_total")->samples[0].value, 4);
+  EXPECT_EQ(m.find("rfab_roce_reordered_packets_total")->samples[0].value, 3);
+  EXPECT_EQ(m.find("rfab_roce_psn_outstanding")->type, MetricType::gauge);
+  EXPECT_EQ(m.find("rfab_roce_psn_outstanding")->samples[0].value, 2);
+  const auto* hist = m.find("rfab_roce_reorder_distance_packets_total");
+  ASSERT_NE(hist, nullptr);
+  ASSERT_EQ(hist->samples.size(), 1u) << "only distances seen";
+  EXPECT_EQ(hist->samples[0].labels.back(), (std::pair<std::string, std::string>{"distance", "2-3"}));
+  const auto* ent = m.find("rfab_roce_entropy_packets_total");
+  ASSERT_NE(ent, nullptr);
+  ASSERT_EQ(ent->samples.size(), 2u);
+  EXPECT_EQ(ent->samples[0].labels.back(), (std::pair<std::string, std::string>{"sport", "49153"}));
+  EXPECT_EQ(ent->samples[1].value, 40);
+  EXPECT_EQ(m.find("rfab_iface_psn_outstanding")->samples[1].value, 2);  // tx
+}
+
+TEST(TelemetryPsnWindow, EntropyTablesMergeByPortAndHolesReadBack) {
+  rfab_flow_stats s{};
+  auto word = [](uint16_t port, uint64_t n) { return (uint64_t{port} + 1) << RFAB_ENTROPY_PORT_SHIFT | n; };
+  s.entropy[3] = word(0xC003, 10);
+  s.entropy[4] = word(0xC013, 5);  // probed past a taken home slot
+  s.foreign_entropy[3] = word(0xC003, 7);
+  auto e = merge_entropy(s);
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].port, 0xC003);
+  EXPECT_EQ(e[0].packets, 17u);
+  EXPECT_EQ(e[1].port, 0xC013);
+  // expected PSN 1 (highest 0, after a wrap), holes at bits 0 and 37: PSNs 0xFFFFFF and 0xFFFFDA
+  uint64_t state = 1 | RFAB_PSN_VALID | (uint64_t{1} << RFAB_PSN_HOLES_SHIFT) | (uint64_t{1} << 63);
+  EXPECT_EQ(outstanding_holes(state), 2u);
+  EXPECT_EQ(open_hole_psns(state), (std::vector<uint32_t>{0xFFFFFF, 0xFFFFDA}));
+  EXPECT_EQ(outstanding_holes(state & ~RFAB_PSN_VALID), 0u) << "no state yet";
+}
+
+TEST(TelemetryTable, ShowsLostReorderedAndSourcePorts) {
+  CollectorSnapshot s;
+  s.flows.push_back(flow_v4());
+  s.totals[RFAB_DIR_EGRESS].lost = 4;
+  s.totals[RFAB_DIR_EGRESS].reordered = 3;
+  std::string t = render_table("eth0", s, nullptr);
+  EXPECT_NE(t.find("lost 4  reordered 3  outstanding 2"), std::string::npos) << t;
+  EXPECT_NE(t.find("40..60%"), std::string::npos) << t;
 }
 
 TEST(TelemetryTable, ShowsTotalsAndFlowRates) {

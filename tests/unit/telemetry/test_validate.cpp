@@ -30,7 +30,7 @@ TEST(TelemetryValidate, EachGateFailsWithItsReason) {
   g.max_naks = 0;
   g.max_cnps = 1;
   Measurement m = ten_gbps_clean();
-  m.lost_estimate = 10'000;
+  m.lost = 10'000;
   m.naks = 3;
   m.cnps = 2;
   m.flow_map_full = 7;
@@ -38,7 +38,7 @@ TEST(TelemetryValidate, EachGateFailsWithItsReason) {
   EXPECT_FALSE(v.pass);
   ASSERT_EQ(v.reasons.size(), 5u);
   EXPECT_EQ(v.reasons[0], "throughput 10.000 Gbit/s < required 20.000 Gbit/s");
-  EXPECT_EQ(v.reasons[1], "loss 0.01 (10000 of 1000000 request packets, from PSN gaps) > allowed 0");
+  EXPECT_EQ(v.reasons[1], "loss 0.01 (10000 of 1000000 request packets never arrived) > allowed 0");
   EXPECT_EQ(v.reasons[2], "NAKs 3 > allowed 0");
   EXPECT_EQ(v.reasons[3], "CNPs 2 > allowed 1");
   EXPECT_NE(v.reasons[4].find("flow map full"), std::string::npos);
@@ -49,7 +49,7 @@ TEST(TelemetryValidate, LossToleranceAndLineRate) {
   g.min_line_rate = 0.95;
   g.max_loss = 0.02;
   Measurement m = ten_gbps_clean();
-  m.lost_estimate = 10'000;  // 1%
+  m.lost = 10'000;  // 1%
   m.line_gbps = 10.0;
   EXPECT_TRUE(evaluate(g, m).pass);
   m.line_gbps = 100.0;
@@ -68,8 +68,8 @@ TEST(TelemetryValidate, MeasureTakesDifferencesBetweenSnapshots) {
   b.taken = a.taken + std::chrono::seconds(4);
   a.totals[RFAB_DIR_INGRESS].roce_bytes = 1000;
   b.totals[RFAB_DIR_INGRESS].roce_bytes = 1000 + 5'000'000'000ull;  // 10 Gbit/s
-  a.totals[RFAB_DIR_INGRESS].lost_estimate = 5;
-  b.totals[RFAB_DIR_INGRESS].lost_estimate = 7;
+  a.totals[RFAB_DIR_INGRESS].lost = 5;
+  b.totals[RFAB_DIR_INGRESS].lost = 7;
   b.totals[RFAB_DIR_INGRESS].naks = 1;
   FlowRecord f;
   f.stats.op_class[RFAB_OPC_SEND] = 10;
@@ -80,10 +80,37 @@ TEST(TelemetryValidate, MeasureTakesDifferencesBetweenSnapshots) {
   Measurement m = measure(a, b);
   EXPECT_DOUBLE_EQ(m.seconds, 4);
   EXPECT_DOUBLE_EQ(m.gbps(), 10);
-  EXPECT_EQ(m.lost_estimate, 2u);
+  EXPECT_EQ(m.lost, 2u);
   EXPECT_EQ(m.request_packets, 98u);
   EXPECT_EQ(m.naks, 1u);
   EXPECT_DOUBLE_EQ(m.loss(), 0.02);
+}
+
+// A hole open when the measurement ends and still open a settle time later never arrived: lost. One
+// opened during the settle time is outstanding (traffic still running), and one filled is reordering.
+TEST(TelemetryValidate, HolesStillOpenAfterTheSettleTimeAreLost) {
+  CollectorSnapshot before, after, settled;
+  after.taken = before.taken + std::chrono::seconds(1);
+  settled.taken = after.taken + std::chrono::milliseconds(200);
+  auto state = [](uint32_t expected, uint64_t holes) {
+    return expected | RFAB_PSN_VALID | holes << RFAB_PSN_HOLES_SHIFT;
+  };
+  FlowRecord f;
+  f.key.qp = 1;
+  f.stats.psn_state = state(100, 0b101);  // PSNs 98 and 96 missing
+  after.flows.push_back(f);
+  f.stats.psn_state = state(102, 0b10100 | 0b1);  // 98 and 96 still missing (two further down), 100 new
+  settled.flows.push_back(f);
+  settled.totals[RFAB_DIR_INGRESS].lost = 5;
+  settled.totals[RFAB_DIR_INGRESS].reordered = 9;
+  Measurement m = measure(before, after, &settled);
+  EXPECT_EQ(m.lost, 5u + 2u);
+  EXPECT_EQ(m.outstanding, 1u);
+  EXPECT_EQ(m.reordered, 9u);
+  // Without a settled snapshot every open hole is outstanding, none lost.
+  m = measure(before, after);
+  EXPECT_EQ(m.lost, 0u);
+  EXPECT_EQ(m.outstanding, 0u) << "FlowRecord::outstanding is what the collector computed (0 here)";
 }
 
 }  // namespace

@@ -12,6 +12,6 @@ std::string format_addr(const uint8_t (&addr)[16], uint8_t family);
 const char* dir_name(uint8_t dir);             // "rx" | "tx"
 const char* op_class_name(unsigned cls);       // "send", "write", ...
 const char* nak_kind_name(unsigned kind);      // "psn_sequence_error", ..., "rnr"
-const char* event_type_name(uint32_t type);    // "nak" | "psn_gap" | "cnp_burst"
+const char* event_type_name(uint32_t type);    // "nak" | "psn_lost" | "cnp_burst"
 
 }  // namespace rfab::telemetry

@@ -13,6 +13,7 @@
 
 #include "rfab/telemetry/bpf_types.h"
 #include "rfab/telemetry/hook.hpp"
+#include "rfab/telemetry/psn_window.hpp"
 
 namespace rfab::telemetry {
 
@@ -33,6 +34,8 @@ struct CollectorConfig {
 struct FlowRecord {
   rfab_flow_key key{};
   rfab_flow_stats stats{};
+  std::vector<EntropyCount> entropies;  // packets per UDP source port, by port
+  uint32_t outstanding = 0;             // holes open in the reorder window when the snapshot was taken
 };
 
 struct CollectorSnapshot {

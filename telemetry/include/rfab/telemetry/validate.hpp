@@ -12,7 +12,7 @@ namespace rfab::telemetry {
 struct Gate {
   std::optional<double> min_gbps;       // RoCE throughput of the busier direction
   std::optional<double> min_line_rate;  // fraction of the link speed (needs line_gbps)
-  double max_loss = 0;                  // estimated lost / (received + estimated lost) request packets
+  double max_loss = 0;                  // lost / (received + lost) request packets
   std::optional<uint64_t> max_naks;
   std::optional<uint64_t> max_cnps;
 };
@@ -22,7 +22,16 @@ struct Measurement {
   uint64_t roce_packets = 0;
   uint64_t bytes[RFAB_DIR_COUNT] = {0, 0};
   uint64_t request_packets = 0;
-  uint64_t lost_estimate = 0;
+  // From the PSN reorder windows (docs/telemetry.md): PSNs that never arrived (fell out of the window,
+  // or were still missing after the settle time), late packets that filled a hole, holes still open at
+  // the end but younger than the settle time, and PSNs seen twice (retransmissions).
+  uint64_t lost = 0;
+  uint64_t reordered = 0;
+  uint64_t reorder_distance_max = 0;
+  uint64_t outstanding = 0;
+  uint64_t duplicates = 0;
+  uint64_t too_old = 0;
+  uint64_t psn_contended = 0;
   uint64_t naks = 0;
   uint64_t cnps = 0;
   uint64_t flow_map_full = 0;
@@ -31,8 +40,13 @@ struct Measurement {
   double loss() const;
 };
 
-// Difference between two snapshots of one collector.
-Measurement measure(const CollectorSnapshot& before, const CollectorSnapshot& after);
+// Difference between two snapshots of one collector. Throughput and packets are counted from `before` to
+// `after`; the PSN counters from `before` to `settled`, a snapshot taken a settle time after `after`
+// (nullptr: `after` itself). A hole open in both `after` and `settled` is a PSN that did not arrive
+// within the settle time after the measurement: it counts as lost. Holes open only in `settled` are
+// younger than that (traffic still running) and count as outstanding.
+Measurement measure(const CollectorSnapshot& before, const CollectorSnapshot& after,
+                    const CollectorSnapshot* settled = nullptr);
 
 struct Verdict {
   bool pass = true;
