@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -383,6 +384,57 @@ TEST_F(TwoPath, DcqcnCutsTheRateWhenThePathMarks) {
   EXPECT_EQ(o.c("cnps_received"), o.s("cnps_sent")) << "CNPs lost on the way back";
   EXPECT_GT(o.c("rate_cuts"), 0u) << o.client_out;
   EXPECT_LT(o.client.value("min_rate_gbps", 25.0), 25.0) << o.client_out;
+}
+
+// The collector on B's link while A sprays over both paths: reordering is not loss. Returns validate's
+// JSON (it runs for `seconds`, traffic starts once it is attached).
+nlohmann::json validate_during(TwoPathFabric& f, const std::function<void()>& traffic, const std::string& seconds,
+                               int& rc) {
+  const std::string log = "/tmp/" + f.name + "-validate.log";
+  Child v(f.ns_b, {rfab::systest::rfab_binary(), "validate", "--iface", "b0", "--hook", "tc", "--duration", seconds,
+                   "--min-gbps", "0.1", "--max-loss", "0", "--json"},
+          log);
+  for (int i = 0; i < 500 && v.output().find("measuring") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_NE(v.output().find("measuring"), std::string::npos) << "validate never attached: " << v.output();
+  traffic();
+  rc = v.wait(60s);
+  const std::string out = v.output();
+  const size_t brace = out.find('{');
+  EXPECT_NE(brace, std::string::npos) << out;
+  return brace == std::string::npos ? nlohmann::json{} : nlohmann::json::parse(out.substr(brace), nullptr, false);
+}
+
+// DISABLED: the collector's PSN window is 39 PSNs (its state is one 64-bit word updated with
+// compare-and-swap), and spraying over these two paths reorders by hundreds of PSNs: measured, 6511
+// "lost" of 12801 requests with 0 dropped. Enable it once the window covers the sender's (>= 256 PSNs).
+TEST_F(TwoPath, DISABLED_SprayedLosslessTrafficValidatesWithZeroLoss) {
+  Outcome o;
+  int rc = -1;
+  const nlohmann::json v = validate_during(*fabric_, [&] { o = write({"-s", "256K", "-n", "100", "-q", "2", "--spray", "8"}); },
+                                           "3s", rc);
+  expect_verified(o);
+  std::printf("validate, sprayed lossless: rc %d, %s\n", rc, v.dump().substr(0, 400).c_str());
+  EXPECT_EQ(rc, 0) << v.dump();
+  EXPECT_EQ(v.value("lost", uint64_t{1}), 0u) << v.dump();
+  EXPECT_GT(v.value("reordered", uint64_t{0}), 0u) << v.dump();
+}
+
+// Seeded drops on path 1: the collector's loss (PSNs that never arrived within its window) equals what the
+// switch port dropped, and validate FAILs. DISABLED for the same reason as the test above: reordering
+// deeper than the collector's 39-PSN window reads as loss (measured: 3430 "lost" for 36 dropped).
+TEST_F(TwoPath, DISABLED_InjectedLossIsCountedExactlyAndFailsValidation) {
+  fabric_->port(1, {"--drop", "1%", "--seed", "5"});
+  Outcome o;
+  int rc = -1;
+  const nlohmann::json v = validate_during(
+      *fabric_, [&] { o = write({"-s", "256K", "-n", "50", "-q", "2", "--spray", "8", "--ack-timeout", "12"}); }, "3s", rc);
+  expect_verified(o);
+  const PortCounters p1 = fabric_->forward(1);
+  std::printf("validate, 1%% drops on path 1: switch dropped %llu, collector lost %llu; rc %d\n",
+              static_cast<unsigned long long>(p1.dropped), static_cast<unsigned long long>(v.value("lost", uint64_t{0})), rc);
+  EXPECT_GT(p1.dropped, 0u);
+  EXPECT_EQ(v.value("lost", uint64_t{0}), p1.dropped) << v.dump();
+  EXPECT_EQ(rc, 1) << v.dump();
 }
 
 }  // namespace
