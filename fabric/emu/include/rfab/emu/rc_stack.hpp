@@ -7,8 +7,8 @@
 // (adaptive or flowlet routing, or NIC spraying via EmuConfig::spray_paths, which the requester does with
 // rc::EntropyPolicy::spray) they use selective recovery, so reordering is placed instead of NAKed.
 //
-// It costs a packet buffer (~4 KiB) per packet in flight and the QPs' own queues, so it suits fabrics of a
-// few thousand flows; PacedFlowStack is the scalable stand-in with the same FlowStack interface.
+// It costs a packet buffer (~4 KiB) per packet in flight and the QPs' own queues (plus, on multipath
+// fabrics, the engine's reorder window: ~8.5 MB per flow), so it suits fabrics of a few thousand flows; PacedFlowStack is the scalable stand-in with the same FlowStack interface.
 // Packet::flow carries the index of the destination endpoint (QP) instead of a flow id.
 #pragma once
 #include <cstdint>
