@@ -26,6 +26,7 @@ struct EmulateOptions {
   std::string hosts = "paced";
   uint64_t seed = 1;
   uint32_t mtu = 4096;
+  uint32_t spray = 0;
   bool json = false;
   bool quiet = false;
 };
@@ -34,9 +35,10 @@ double us(emu::Picos p) { return double(p) / 1e6; }
 
 void print_text(const EmulateOptions& o, const emu::Report& r) {
   std::printf("topology    %s\n", r.topology.c_str());
-  std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s, %.1f us simulated, seed %llu\n",
-              o.traffic.c_str(), (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(),
-              o.hosts.c_str(), us(r.simulated), (unsigned long long)o.seed);
+  std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s", o.traffic.c_str(),
+              (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(), o.hosts.c_str());
+  if (o.spray > 1) std::printf(" spraying over %u ports", o.spray);
+  std::printf(", %.1f us simulated, seed %llu\n", us(r.simulated), (unsigned long long)o.seed);
   std::printf("throughput  %.4f of offered line rate (delivered payload %.3f GB; header ceiling %.4f)\n",
               r.throughput, double(r.payload_delivered) / 1e9, r.goodput_ceiling);
   std::printf("loss        drops %llu, PFC pauses %llu, ECN marks %llu, CNPs %llu", (unsigned long long)r.drops,
@@ -67,6 +69,7 @@ void print_json(const EmulateOptions& o, const emu::Report& r) {
       {"drops", r.drops},             {"pfc_pauses", r.pfc_pauses},
       {"ecn_marks", r.ecn_marks},     {"cnps", r.cnps},
       {"hosts_stack", o.hosts},       {"retransmits", r.retransmits},
+      {"spray", o.spray},
       {"fct_us", {{"p50", us(r.fct_p50)}, {"p99", us(r.fct_p99)}, {"max", us(r.fct_max)}}},
       {"max_queue_bytes", r.max_queue_bytes},
       {"events", r.events},           {"events_per_second", r.events_per_second},
@@ -83,6 +86,7 @@ void run_emulate(const EmulateOptions& o) {
   s.seed = o.seed;
   s.mtu = o.mtu;
   s.hosts = o.hosts;
+  s.spray = o.spray;
   if (o.pfc != "on" && o.pfc != "off") throw ExitError{2, "--pfc: '" + o.pfc + "' must be on or off"};
   s.pfc = o.pfc == "on";
   emu::Report r;
@@ -123,7 +127,7 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--topo", o->topo,
                   "fat-tree:k=16,tiers=3,speed=400G (keys: k tiers hosts speed host-speed switch oversub rails latency)")
       ->capture_default_str();
-  sub->add_option("--routing", o->routing, "ecmp | ar (per-packet adaptive) | flowlet")->capture_default_str();
+  sub->add_option("--routing", o->routing, "ecmp | ar (per-packet adaptive) | flowlet (in the switches)")->capture_default_str();
   sub->add_option("--cc", o->cc, "none | dcqcn[:preset=paper|connectx,key=value,...]")->capture_default_str();
   sub->add_option("--pfc", o->pfc, "on (lossless) | off (lossy, tail drop)")->capture_default_str();
   sub->add_option("--traffic", o->traffic,
@@ -131,11 +135,16 @@ void add_emulate(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--time", o->time, "simulated time (e.g. 500us, 2ms)")->capture_default_str();
   sub->add_option("--seed", o->seed, "seed (traffic, hashing, marking)")->capture_default_str();
+  sub->add_option("--spray", o->spray,
+                  "NIC-side per-packet spraying: each flow rotates over N UDP source ports (entropies) that ECMP "
+                  "switches hash onto different paths (0 = one port per flow; at most 256)")
+      ->capture_default_str();
   sub->add_option("--mtu", o->mtu, "RoCE payload bytes per packet")->capture_default_str();
   sub->add_option("--buffer", o->buffer, "shared buffer per switch (default 64M)");
   sub->add_option("--hosts", o->hosts,
                   "host stack: paced (MTU packets paced by the cc; scales to 100k hosts) | rc (the rc/ QP engine: "
-                  "RDMA WRITEs, go-back-N; a few thousand flows)")
+                  "RDMA WRITEs; go-back-N on single-path ECMP, selective recovery when packets take several paths; a "
+                  "few thousand flows)")
       ->capture_default_str();
   sub->add_flag("--json", o->json, "one JSON object instead of text");
   sub->add_flag("--quiet", o->quiet, "no progress bar");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "rfab/emu/flow_list.hpp"
 
@@ -15,6 +17,9 @@ PacedFlowStack::PacedFlowStack(const topo::FatTree& tree, const EmuConfig& confi
       np_(cnp_interval_ns),
       cnp_enabled_(cnp_interval_ns > 0) {
   if (cfg_.mtu == 0 || cfg_.mtu > 65535) throw TrafficError("emulator: mtu must be 1..65535 bytes");
+  if (cfg_.spray_paths > kMaxSprayPaths)
+    throw std::invalid_argument("emulator: spray over " + std::to_string(cfg_.spray_paths) +
+                                " paths; at most " + std::to_string(kMaxSprayPaths));
   check_flows(specs, tree_.hosts());
   flows_.resize(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -106,6 +111,10 @@ bool PacedFlowStack::pull(uint32_t host, Picos now, Packet& out) {
   out.psn = f.psn++ & 0xFFFFFFu;  // 24-bit PSN space, as on the wire
   out.dst = f.spec.dst;
   out.sport = f.sport;
+  if (cfg_.spray_paths > 1) {
+    out.sport = spray_port(f.sport, f.spray_idx);
+    if (++f.spray_idx == cfg_.spray_paths) f.spray_idx = 0;
+  }
   out.payload = uint16_t(payload);
   out.frame = cfg_.data_frame_bytes(payload);
   f.sent += payload;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include "rfab/emu/flow_list.hpp"
 #include "rfab/endpoint/connect.hpp"
@@ -31,6 +32,7 @@ RcHostStack::RcHostStack(const topo::FatTree& tree, const EmuConfig& config, std
     : tree_(tree),
       cfg_(config),
       make_cc_(std::move(make_cc)),
+      multipath_(config.multipath()),
       cnp_interval_(cnp_interval_ns),
       send_cq_(1 << 20),
       recv_cq_(1 << 10),
@@ -40,6 +42,9 @@ RcHostStack::RcHostStack(const topo::FatTree& tree, const EmuConfig& config, std
     throw std::invalid_argument("emulator: the rc host stack needs an MTU of 256, 512, 1024, 2048 or 4096");
   if (specs.size() * 2 >= (1u << 24)) throw TrafficError("traffic: too many flows for 24-bit QP numbers");
   check_flows(specs, tree_.hosts());
+  if (cfg_.spray_paths > kMaxSprayPaths)
+    throw std::invalid_argument("emulator: spray over " + std::to_string(cfg_.spray_paths) +
+                                " paths; the rc engine sprays over at most 256");
   mr_ = pd_.reg_mr(memory_.data(), memory_.size(), rc::kLocalWrite | rc::kRemoteWrite);
   flows_.resize(specs.size());
   eps_.resize(specs.size() * 2);
@@ -62,8 +67,15 @@ RcHostStack::RcHostStack(const topo::FatTree& tree, const EmuConfig& config, std
       init.cc = side == 0 ? flows_[f].cc.get() : nullptr;
       init.tuning.line_bps = tree_.host_bps();
       init.tuning.cnp_interval = cnp_interval_ ? cnp_interval_ : 50_us;  // NICs send CNPs even without DCQCN
-      // Adaptive routing reorders packets; the responder places up to this many PSNs ahead.
-      init.tuning.reorder_window = 1024;
+      if (multipath_) {
+        // Packets of a flow take several paths and overtake each other: the responder holds up to a
+        // window of PSNs past a hole, which also bounds the requester's packets in flight.
+        init.tuning.reorder_window = kReorderWindow;
+        // With PFC the fabric does not drop, and the requester never has more than a window in flight, so a
+        // hole is reordering unless the whole window has overtaken it; lossy fabrics use the engine's
+        // default (a quarter of the window) to recover drops quickly.
+        init.tuning.loss_after = cfg_.pfc.enabled ? uint16_t(kReorderWindow - 1) : 0;
+      }
       ep.qp = std::make_unique<rc::QueuePair>(init);
       host_eps_[ep.host].push_back(2 * f + side);
     }
@@ -86,6 +98,18 @@ void RcHostStack::connect(Endpoint& ep, uint32_t remote_qpn) {
   p.max_rd_atomic = 16;
   p.min_rnr_timer = 12;
   p.ack_timeout = 8;  // 4.096 us x 2^8 ~ 1 ms: several fabric RTTs even under PFC
+  if (cfg_.spray_paths > 1) {
+    // NIC-side spraying: the requester rotates its packets over spray_paths UDP source ports, so ECMP
+    // switches put them on up to that many paths (every sprayed WRITE packet is a self-describing
+    // WRITE_ONLY, placed on arrival).
+    p.entropy.kind = rc::EntropyPolicy::Kind::spray;
+    p.entropy.paths = cfg_.spray_paths;
+  }
+  // Where a flow's packets can take several paths (switch AR or flowlets, or NIC spraying), reordering is
+  // normal: selective recovery holds what arrives past a hole and resends only a packet that looks lost.
+  // Go-back-N would take every reordering for a loss and resend the window. With one path per flow
+  // (ECMP) packets arrive in order, and the engine keeps IBTA's go-back-N, as RNICs do.
+  p.loss_recovery = multipath_ ? rc::LossRecovery::selective : rc::LossRecovery::go_back_n;
   try {
     endpoint::connect(*ep.qp, p);
   } catch (const endpoint::EndpointError& e) {
@@ -261,10 +285,20 @@ double RcHostStack::offered_bits(Picos end) const {
   return emu::offered_bits(flows_, tree_.hosts(), tree_.host_bps(), end);
 }
 
-uint64_t RcHostStack::retransmits() const {
-  uint64_t n = 0;
-  for (const Endpoint& ep : eps_) n += ep.qp->stats().retransmits;
-  return n;
+uint64_t RcHostStack::retransmits() const { return recovery_stats().retransmits; }
+
+RcHostStack::RecoveryStats RcHostStack::recovery_stats() const {
+  RecoveryStats r;
+  for (const Endpoint& ep : eps_) {
+    const rc::QpStats& s = ep.qp->stats();
+    r.retransmits += s.retransmits;
+    r.selective_resends += s.selective_resends;
+    r.seq_naks_sent += s.seq_naks_sent;
+    r.seq_naks_received += s.seq_naks_received;
+    r.timeouts += s.timeouts;
+    r.out_of_order += s.out_of_order;
+  }
+  return r;
 }
 
 }  // namespace rfab::emu

@@ -64,6 +64,10 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   cfg.mtu = spec.mtu;
   if (spec.mtu < 256 || spec.mtu > 9000) throw std::invalid_argument("mtu: " + std::to_string(spec.mtu) + " must be 256..9000");
   if (spec.buffer_bytes) cfg.switch_buffer_bytes = spec.buffer_bytes;
+  if (spec.spray > kMaxSprayPaths)
+    throw std::invalid_argument("spray: " + std::to_string(spec.spray) + " paths; must be 0.." +
+                                std::to_string(kMaxSprayPaths) + " (0 or 1 = one UDP source port per flow)");
+  cfg.spray_paths = uint16_t(spec.spray);
   if (spec.duration == 0) throw std::invalid_argument("time: the simulated time must be > 0");
 
   // DCQCN's congestion-point (RED) and notification-point settings come with its parameter set; without

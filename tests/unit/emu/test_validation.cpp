@@ -176,6 +176,12 @@ TEST(Validation, DcqcnStabilisesTheIncastQueue) {
 // Permutation of long flows on a non-blocking 3-tier fat-tree with per-flow ECMP, checked against the
 // max-min fair rates of the same hashed paths. Packet-level ECMP should not beat the fluid reference
 // (PFC head-of-line blocking can only lose against it); per-packet adaptive routing gets >= 95% of line.
+//
+// The lower bounds are regression bounds: the figures this model measured (docs/emulator.md, bench/results
+// 2026-12-06-emulator-routing.md), less the stated margin. ECMP's reference is the max-min fair share of
+// the hashed paths (computed below, 0.492 of line goodput); packet-level ECMP measured 0.459 (0.933 of
+// it), bounded at 0.933 - 10%. AR measured 0.957 against a 0.9804 header ceiling, bounded at 0.95 (the
+// routing's purpose, tighter than 10%). Flowlet measured 0.683, NIC spraying over 32 ports 0.872: 10%.
 TEST(Validation, PermutationEcmpAgainstMaxMinAndAdaptiveRouting) {
   const std::string spec = "fat-tree:k=8,tiers=3,speed=400G,latency=1us";
   topo::FatTree t(topo::parse_fat_tree(spec));
@@ -192,11 +198,11 @@ TEST(Validation, PermutationEcmpAgainstMaxMinAndAdaptiveRouting) {
   std::vector<double> ref = max_min_rates(paths);
   std::vector<double> got = measured_rates(ecmp, 100 * kUs, 400 * kUs);
   double n = double(flows.size());
-  std::printf("ECMP permutation, %zu flows: max-min reference %.3f, packet-level %.3f of line goodput\n",
-              flows.size(), sum(ref) / n, sum(got) / n);
+  std::printf("ECMP permutation, %zu flows: max-min reference %.3f, packet-level %.3f of line goodput (%.3f of ref)\n",
+              flows.size(), sum(ref) / n, sum(got) / n, sum(got) / sum(ref));
   EXPECT_LT(sum(ref) / n, 0.95);  // hashing collides: the reference itself is well below line rate
   EXPECT_LE(sum(got), sum(ref) * 1.01);
-  EXPECT_GT(sum(got), sum(ref) * 0.5);  // and it is not wildly below it either
+  EXPECT_GT(sum(got), sum(ref) * 0.933 * 0.9);
   EXPECT_EQ(ecmp.fabric->stats().drops, 0u);
 
   cfg.routing = Routing::ar;
@@ -211,7 +217,60 @@ TEST(Validation, PermutationEcmpAgainstMaxMinAndAdaptiveRouting) {
   std::vector<double> fl_rates = measured_rates(fl, 100 * kUs, 400 * kUs);
   std::printf("flowlet permutation: %.3f of line goodput\n", sum(fl_rates) / n);
   EXPECT_EQ(fl.fabric->stats().drops, 0u);
-  EXPECT_GT(sum(fl_rates) / n, 0.3);
+  EXPECT_GT(sum(fl_rates) / n, 0.683 * 0.9);
+
+  // NIC spraying: ECMP switches, each host rotating every flow over 32 UDP source ports.
+  cfg.routing = Routing::ecmp;
+  cfg.spray_paths = 32;
+  Rig spray(spec, cfg, flows);
+  std::vector<double> spray_rates = measured_rates(spray, 100 * kUs, 400 * kUs);
+  std::printf("NIC spraying (32 ports) permutation: %.3f of line goodput\n", sum(spray_rates) / n);
+  EXPECT_EQ(spray.fabric->stats().drops, 0u);
+  EXPECT_GT(sum(spray_rates) / n, 0.872 * 0.9);
+  EXPECT_LT(sum(spray_rates) / n, sum(ar_rates) / n);  // hashing several ports still collides; AR does not
+}
+
+// NIC spraying rotates a flow's UDP source port per packet over exactly spray_paths values (so the ECMP
+// hash spreads it); without spraying a flow keeps one port. The stack is driven directly, as the fabric
+// would: pull a packet whenever the NIC is free.
+namespace {
+struct NoServices : HostServices {
+  void wake(uint32_t, Picos) override {}
+  void timer(uint32_t, Picos) override {}
+};
+std::vector<uint16_t> ports_sent(uint16_t spray, uint32_t packets, uint16_t& fixed) {
+  topo::FatTree tree(topo::parse_fat_tree("fat-tree:k=4,tiers=2"));
+  EmuConfig cfg;
+  cfg.spray_paths = spray;
+  PacedFlowStack stack(tree, cfg, {FlowSpec{0, 3, uint64_t(packets) * cfg.mtu, 0, kNoFlow}},
+                       [](double bps) { return cc::make_controller("none", bps); }, 0);
+  NoServices svc;
+  stack.attach(svc);
+  fixed = stack.flow_sport(0);
+  std::vector<uint16_t> out;
+  Packet p;
+  for (Picos now = 0; out.size() < packets; now += kUs)
+    while (out.size() < packets && stack.pull(0, now, p)) out.push_back(p.sport);
+  return out;
+}
+}  // namespace
+
+TEST(Validation, NicSprayingRotatesSourcePorts) {
+  uint16_t fixed = 0;
+  std::vector<uint16_t> one = ports_sent(0, 16, fixed);
+  EXPECT_EQ(std::count(one.begin(), one.end(), fixed), 16);
+  std::vector<uint16_t> sprayed = ports_sent(4, 16, fixed);
+  for (uint32_t i = 0; i < sprayed.size(); ++i) {
+    EXPECT_EQ(sprayed[i], spray_port(fixed, i % 4));
+    EXPECT_GE(sprayed[i], 0xC000u);  // RoCE's source-port range
+  }
+  std::sort(sprayed.begin(), sprayed.end());
+  EXPECT_EQ(std::unique(sprayed.begin(), sprayed.end()) - sprayed.begin(), 4);
+  topo::FatTree tree(topo::parse_fat_tree("fat-tree:k=4,tiers=2"));
+  EmuConfig cfg;
+  cfg.spray_paths = kMaxSprayPaths + 1;
+  EXPECT_THROW(PacedFlowStack(tree, cfg, {}, [](double bps) { return cc::make_controller("none", bps); }, 0),
+               std::invalid_argument);
 }
 
 TEST(Validation, SameSeedSameResult) {

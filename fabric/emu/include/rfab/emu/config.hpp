@@ -22,6 +22,14 @@ inline constexpr uint32_t kRoceHeaderBytes = 62;
 inline constexpr uint32_t kPreambleIfgBytes = 20;
 // A CNP is a minimum 64-byte frame (BTH + 16 reserved bytes, padded).
 inline constexpr uint32_t kCnpFrameBytes = 64;
+// Most UDP source ports a host sprays one flow over (the rc engine's EntropyPolicy limit).
+inline constexpr uint32_t kMaxSprayPaths = 256;
+
+// The i-th entropy of a flow whose fixed port is `base`: the rc engine's spacing (rc::entropy_port), so
+// both host stacks spray over the same kind of port set. Ports stay in RoCE's 0xC000-0xFFFF range.
+inline uint16_t spray_port(uint16_t base, uint32_t i) {
+  return uint16_t(0xC000u | ((base + i * 0x9E5u) & 0x3FFFu));
+}
 
 struct EcnConfig {
   bool enabled = true;
@@ -49,6 +57,10 @@ struct EmuConfig {
   Routing routing = Routing::ecmp;
   Picos flowlet_gap_ps = 2'000'000;  // 2 us: larger than one RTT skew between equal-cost paths
   uint32_t flowlet_table = 256;           // entries per switch (hashed), as a switch's flowlet table
+  // NIC-side spraying: hosts rotate each flow's packets over this many UDP source ports, which ECMP
+  // switches hash onto different paths (per-packet load balancing decided by the sender, not the switch).
+  // 0 or 1 = one port per flow, as RoCE NICs do by default.
+  uint16_t spray_paths = 0;
   uint64_t ar_quantum_bytes = 64 * 1024;  // queue-depth resolution of adaptive routing decisions
   uint32_t mtu = 4096;               // RoCE payload bytes per data packet
   uint32_t header_bytes = kRoceHeaderBytes;
@@ -61,6 +73,8 @@ struct EmuConfig {
   uint64_t seed = 1;
 
   uint32_t data_frame_bytes(uint32_t payload) const { return payload + header_bytes; }
+  // Whether one flow's packets can take different paths (and so arrive out of order).
+  bool multipath() const { return routing != Routing::ecmp || spray_paths > 1; }
 };
 
 }  // namespace rfab::emu

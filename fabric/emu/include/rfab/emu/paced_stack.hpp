@@ -1,7 +1,8 @@
 // The emulator's host stack: each flow is segmented into MTU packets with consecutive PSNs, paced at its
 // congestion controller's rate (cc::Controller: DCQCN reaction point or line rate). A host's NIC serves
 // its flows earliest-eligible-first, so equal-rate flows share the NIC round-robin. Receivers count
-// delivered payload (packets may arrive out of order under adaptive routing: RoCE NICs place them by PSN),
+// delivered payload (packets may arrive out of order under adaptive routing or NIC spraying, where a host
+// rotates each flow's packets over EmuConfig::spray_paths UDP source ports: RoCE NICs place them by PSN),
 // and act as the DCQCN notification point: ECN-CE data triggers a CNP back to the sender, at most one per
 // flow per interval (cc::CnpGenerator).
 //
@@ -60,7 +61,8 @@ class PacedFlowStack final : public FlowStack {
     Picos done = kNeverPs;
     Picos timer_ps = kNeverPs;  // when the armed cc timer event fires
     uint32_t psn = 0;
-    uint16_t sport = 0;
+    uint16_t sport = 0;      // the flow's fixed UDP source port
+    uint16_t spray_idx = 0;  // next entropy when the host sprays (EmuConfig::spray_paths)
     bool active = false;  // in its host's send heap
   };
   bool sending_done(const Flow& f) const { return f.spec.bytes != kUnlimited && f.sent >= f.spec.bytes; }

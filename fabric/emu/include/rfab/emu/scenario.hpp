@@ -22,6 +22,7 @@ struct ScenarioSpec {
   uint64_t buffer_bytes = 0;  // per switch; 0 = EmuConfig default
   // Host stack: "paced" (PacedFlowStack, scales to 100k hosts) or "rc" (the rc/ queue-pair engine).
   std::string hosts = "paced";
+  uint32_t spray = 0;  // NIC-side spraying over this many UDP source ports (EmuConfig::spray_paths)
 };
 
 struct Report {
