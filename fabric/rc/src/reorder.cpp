@@ -9,13 +9,18 @@
 namespace rfab::rc {
 
 void QueuePair::Impl::reorder_alloc() {
+  // Slots get their packet buffer when a packet that must be copied lands in them: a sprayed WRITE is
+  // placed at once and never needs one, and a QP that only sends never holds anything.
   reorder.assign(tuning.reorder_window, ReorderSlot{});
   held = 0;
   hole_since = nak_deadline = kNever;
   nak_fill_valid = false;
-  // Sprayed packets are expected to be reordered: until reordering has been seen, allow 1 ms.
-  reorder_time = tuning.reorder_time != 0 ? tuning.reorder_time : (spraying() ? 1'000'000 : 0);
-  for (ReorderSlot& s : reorder) s.bytes.resize(kMaxPacketBytes);
+  // How long a hole may stay open before it is taken as lost, to start with: as configured; with only a
+  // packet-count rule configured (loss_after), no time rule; sprayed packets are expected to be
+  // reordered, so 1 ms until reordering has been seen; an in-order path, none (NAK at once).
+  if (tuning.reorder_time != 0) reorder_time = tuning.reorder_time;
+  else if (tuning.loss_after != 0) reorder_time = kNever;
+  else reorder_time = spraying() ? 1'000'000 : 0;
 }
 
 RxResult QueuePair::Impl::reorder_hold(Nanos, const wire::RocePacket& p, std::span<const uint8_t> bytes) {
@@ -35,10 +40,11 @@ RxResult QueuePair::Impl::reorder_hold(Nanos, const wire::RocePacket& p, std::sp
     s.used = s.placed = true;
     return RxResult::accepted;
   }
-  if (bytes.size() > s.bytes.size()) {  // larger than any MTU allows: the in-order check would reject it
+  if (bytes.size() > kMaxPacketBytes) {  // larger than any MTU allows: the in-order check would reject it
     stats.dropped++;
     return RxResult::out_of_window;
   }
+  if (s.bytes.size() < kMaxPacketBytes) s.bytes.resize(kMaxPacketBytes);
   std::memcpy(s.bytes.data(), bytes.data(), bytes.size());
   s.len = static_cast<uint32_t>(bytes.size());
   s.used = true;

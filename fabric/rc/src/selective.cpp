@@ -15,7 +15,7 @@ namespace rfab::rc {
 
 void QueuePair::Impl::hole_opened(Nanos now) {
   hole_since = now;
-  if (selective()) nak_deadline = nak_outstanding ? nak_deadline : now + reorder_time;
+  if (selective() && !nak_outstanding) nak_deadline = reorder_time == kNever ? kNever : now + reorder_time;
 }
 
 void QueuePair::Impl::hole_filled(Nanos now, uint32_t psn) {
@@ -27,7 +27,7 @@ void QueuePair::Impl::hole_filled(Nanos now, uint32_t psn) {
       nak_fill_hole_since = hole_since;
     } else if (hole_since != kNever) {
       const Nanos took = now - hole_since;
-      reorder_time = std::max(took + took / 4, reorder_time - reorder_time / 1024);
+      if (reorder_time != kNever) reorder_time = std::max(took + took / 4, reorder_time - reorder_time / 1024);
     }
   }
   hole_since = kNever;
@@ -63,7 +63,7 @@ void QueuePair::Impl::check_spurious_nak(Nanos now, uint32_t psn) {
   nak_fill_valid = false;
   stats.spurious_naks++;
   const Nanos late = now - nak_fill_hole_since;
-  reorder_time = std::max(reorder_time, late + late / 4);
+  if (reorder_time != kNever) reorder_time = std::max(reorder_time, late + late / 4);
 }
 
 }  // namespace rfab::rc

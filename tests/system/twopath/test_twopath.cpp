@@ -86,11 +86,11 @@ TEST_F(TwoPath, SprayedWriteUsesBothPathsAndPlacesOutOfOrder) {
   EXPECT_EQ(o.s("rx_packets"), o.c("tx_packets"));
   EXPECT_GE(p0.roce_packets * 16, total * 9 / 10) << fabric_->dump();
   EXPECT_GE(p1.roce_packets * 16, total * 9 / 10) << fabric_->dump();
-  // The L4 hash pins each source port to one path. Together the paths see the 16 ports (fewer only if the
-  // two QPs' port sets happen to share a port).
+  // The L4 hash pins each source port to one path. Together the paths see the 16 ports, fewer when the two
+  // QPs' port sets share some (their QPNs are random), never fewer than one QP's 8.
   std::set<uint16_t> all = ports_of(p0);
   for (uint16_t port : ports_of(p1)) EXPECT_TRUE(all.insert(port).second) << "port " << port << " took both paths";
-  EXPECT_GE(all.size(), 12u) << fabric_->dump();
+  EXPECT_GE(all.size(), 8u) << fabric_->dump();
   EXPECT_LE(all.size(), 16u) << fabric_->dump();
   EXPECT_EQ(p0.gso_skbs + p1.gso_skbs, 0u) << "a path carried GSO super-packets, not wire packets";
   EXPECT_GT(o.s("out_of_order"), 0u) << o.server_out;

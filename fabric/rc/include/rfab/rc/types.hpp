@@ -280,8 +280,9 @@ struct QpTuning {
   uint16_t loss_after = 0;         // selective: packets that may overtake a hole before it is NAKed as lost
                                    // however young it is (0 = no such rule: only reorder_time decides)
   Nanos reorder_time = 0;          // selective: how long a hole may stay open before it is NAKed as lost, to
-                                   // start with; then adapted to the reordering seen (0 = 1 ms when
-                                   // spraying, 0 otherwise: NAK at the first packet that overtakes a hole)
+                                   // start with; then adapted to the reordering seen (0 = none when
+                                   // loss_after is set, else 1 ms when spraying, else NAK at the first
+                                   // packet that overtakes a hole)
   double line_bps = 100e9;         // rate of the default controller (cc::LineRate) when none is given
 };
 
