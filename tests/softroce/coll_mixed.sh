@@ -5,23 +5,17 @@
 # and verify every ICRC with `rfab decode --verify-icrc`.
 # Usage: coll_mixed.sh RFAB_BINARY WORKDIR        Exit 77 (skipped) when the lab cannot run here.
 set -euo pipefail
-RFAB=$1 WORK=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 source "$SRC/tests/softroce/common.sh"
-lab_preflight
-rm -rf "$WORK"; mkdir -p "$WORK"
-export RFAB
+lab_setup "$@"
 "$SRC/tools/softroce-lab/lab.sh" -n 1 -T 240 -w "$WORK/lab" -c "$WORK/bridge.pcap" -b "$RFAB" \
   -t "$SRC/tests/softroce/guest/coll_allreduce.sh" -f "$SRC/tests/softroce/guest/coll_allreduce_args.sh" \
   -H "$SRC/tests/softroce/host/coll_allreduce.sh" | tee "$WORK/lab.log"
-grep -q "\[g0\] coll-mixed: PASS" "$WORK/lab.log" || { echo "FAIL: rank 1 (verbs, guest)"; exit 1; }
-grep -q "\[host\] coll-mixed: PASS" "$WORK/lab.log" || { echo "FAIL: rank 0 (udp, host)"; exit 1; }
+expect_pass "$WORK/lab.log" "\[g0\] coll-mixed: PASS" "rank 1 (verbs, guest)"
+expect_pass "$WORK/lab.log" "\[host\] coll-mixed: PASS" "rank 0 (udp, host)"
 echo "== rfab decode --verify-icrc $WORK/bridge.pcap"
 "$RFAB" decode --verify-icrc -q "$WORK/bridge.pcap"   # exits 1 on any malformed packet or bad ICRC
 # The transport's protocol on the wire, both ways: data writes, zero-length credit immediates, ACKs.
-for op in RC_RDMA_WRITE_FIRST RC_RDMA_WRITE_LAST_WITH_IMMEDIATE RC_RDMA_WRITE_ONLY_WITH_IMMEDIATE RC_ACKNOWLEDGE; do
-  n=$("$RFAB" decode --opcode "$op" "$WORK/bridge.pcap" | grep -c "$op" || true)
-  echo "$op: $n packets"
-  [ "$n" -gt 0 ] || { echo "FAIL: no $op captured"; exit 1; }
-done
+expect_opcodes "$WORK/bridge.pcap" RC_RDMA_WRITE_FIRST RC_RDMA_WRITE_LAST_WITH_IMMEDIATE \
+  RC_RDMA_WRITE_ONLY_WITH_IMMEDIATE RC_ACKNOWLEDGE
 echo "PASS"

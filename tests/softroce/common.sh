@@ -9,3 +9,28 @@ lab_preflight() {
   [ -e /dev/net/tun ] || why="/dev/net/tun missing"
   if [ -n "$why" ]; then echo "SKIP: $why"; exit 77; fi
 }
+
+# lab_setup RFAB_BINARY WORKDIR: the drivers' arguments into RFAB (exported: host scripts use it) and WORK,
+# the preflight, and an empty WORK.
+lab_setup() {
+  RFAB=$1 WORK=$2
+  export RFAB
+  lab_preflight
+  rm -rf "$WORK"; mkdir -p "$WORK"
+}
+
+# expect_pass LOG PATTERN WHAT: the lab's log must hold PATTERN (a side's PASS line), else FAIL naming WHAT.
+expect_pass() {
+  grep -q "$2" "$1" || { echo "FAIL: $3"; exit 1; }
+}
+
+# expect_opcodes PCAP OPCODE...: the capture holds at least one packet of each opcode (printed with counts).
+expect_opcodes() {
+  local pcap=$1 op n
+  shift
+  for op in "$@"; do
+    n=$("$RFAB" decode --opcode "$op" "$pcap" | grep -c "$op" || true)
+    echo "$op: $n packets"
+    [ "$n" -gt 0 ] || { echo "FAIL: no $op packet captured"; exit 1; }
+  done
+}

@@ -4,12 +4,9 @@
 # Linux kernel's RoCE stack and verify every ICRC, and the capture must hold each verb's packets.
 # Usage: perftest_icrc.sh RFAB_BINARY WORKDIR        Exit 77 (skipped) when the lab cannot run here.
 set -euo pipefail
-RFAB=$1 WORK=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 source "$SRC/tests/softroce/common.sh"
-lab_preflight
-
-rm -rf "$WORK"; mkdir -p "$WORK"
+lab_setup "$@"
 PCAP=$WORK/bridge.pcap
 "$SRC/tools/softroce-lab/lab.sh" -n 2 -T 300 -w "$WORK/lab" -c "$PCAP" \
   -t "$SRC/tests/softroce/guest/perftest.sh" -f "$SRC/tests/softroce/guest/gid.sh"

@@ -5,24 +5,17 @@
 # `rfab decode --verify-icrc` must accept every RoCE packet of both stacks.
 # Usage: perftest_udp.sh RFAB_BINARY WORKDIR        Exit 77 (skipped) when the lab cannot run here.
 set -euo pipefail
-RFAB=$1 WORK=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 source "$SRC/tests/softroce/common.sh"
-lab_preflight
-rm -rf "$WORK"; mkdir -p "$WORK"
-export RFAB
+lab_setup "$@"
 "$SRC/tools/softroce-lab/lab.sh" -n 1 -T 300 -w "$WORK/lab" -c "$WORK/bridge.pcap" \
   -t "$SRC/tests/softroce/guest/perftest_udp.sh" -f "$SRC/tests/softroce/guest/gid.sh" \
   -f "$SRC/tests/softroce/guest/perftest_udp_steps.sh" -H "$SRC/tests/softroce/host/perftest_udp.sh" \
   | tee "$WORK/lab.log"
-grep -q "\[g0\] perftest-udp: PASS" "$WORK/lab.log" || { echo "FAIL: perftest side"; exit 1; }
-grep -q "\[host\] perftest-udp: PASS" "$WORK/lab.log" || { echo "FAIL: rfab side"; exit 1; }
+expect_pass "$WORK/lab.log" "\[g0\] perftest-udp: PASS" "perftest side"
+expect_pass "$WORK/lab.log" "\[host\] perftest-udp: PASS" "rfab side"
 echo "== rfab decode --verify-icrc $WORK/bridge.pcap"
 "$RFAB" decode --verify-icrc -q "$WORK/bridge.pcap"   # exits 1 on any malformed packet or bad ICRC
-for op in RC_RDMA_WRITE_FIRST RC_RDMA_WRITE_ONLY RC_SEND_FIRST RC_SEND_LAST RC_RDMA_READ_REQUEST \
-          RC_RDMA_READ_RESPONSE_FIRST RC_RDMA_READ_RESPONSE_LAST RC_ACKNOWLEDGE; do
-  n=$("$RFAB" decode --opcode "$op" "$WORK/bridge.pcap" | grep -c "$op" || true)
-  echo "$op: $n packets"
-  [ "$n" -gt 0 ] || { echo "FAIL: no $op packet captured"; exit 1; }
-done
+expect_opcodes "$WORK/bridge.pcap" RC_RDMA_WRITE_FIRST RC_RDMA_WRITE_ONLY RC_SEND_FIRST RC_SEND_LAST \
+  RC_RDMA_READ_REQUEST RC_RDMA_READ_RESPONSE_FIRST RC_RDMA_READ_RESPONSE_LAST RC_ACKNOWLEDGE
 echo "PASS"

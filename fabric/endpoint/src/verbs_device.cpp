@@ -47,10 +47,17 @@ static_assert(static_cast<int>(rc::QpState::reset) == IBV_QPS_RESET && static_ca
               static_cast<int>(rc::QpState::rtr) == IBV_QPS_RTR && static_cast<int>(rc::QpState::rts) == IBV_QPS_RTS &&
               static_cast<int>(rc::QpState::err) == IBV_QPS_ERR);
 
-size_t copy_sges(std::span<const rc::Sge> in, ibv_sge* out) {
-  for (size_t i = 0; i < in.size(); ++i) out[i] = ibv_sge{in[i].addr, in[i].length, in[i].lkey};
-  return in.size();
-}
+// A work request's SGEs as libibverbs takes them.
+struct IbvSges {
+  ibv_sge sge[kMaxSge];
+  int n = 0;
+  bool fits = true;  // false: more than kMaxSge
+  explicit IbvSges(std::span<const rc::Sge> in) {
+    fits = in.size() <= kMaxSge;
+    if (!fits) return;
+    for (const rc::Sge& g : in) sge[n++] = ibv_sge{g.addr, g.length, g.lkey};
+  }
+};
 
 rc::WorkCompletion convert(const ibv_wc& w) {
   rc::WorkCompletion o;
@@ -201,12 +208,12 @@ class VerbsDevice final : public Device {
   cc::ControllerStats qp_cc(uint32_t) const override { return {}; }
 
   rc::Status post_send(uint32_t qpn, const rc::SendWr& wr) override {
-    if (wr.sg_list.size() > kMaxSge) return {rc::Errc::too_many_sge, "more than 16 SGEs"};
-    ibv_sge sges[kMaxSge];
+    IbvSges sges(wr.sg_list);
+    if (!sges.fits) return {rc::Errc::too_many_sge, "more than 16 SGEs"};
     ibv_send_wr w{};
     w.wr_id = wr.wr_id;
-    w.sg_list = sges;
-    w.num_sge = static_cast<int>(copy_sges(wr.sg_list, sges));
+    w.sg_list = sges.sge;
+    w.num_sge = sges.n;
     w.opcode = static_cast<ibv_wr_opcode>(wr.opcode);  // rc's values are libibverbs' (checked in rfab::verbs)
     w.send_flags = wr.send_flags;
     w.imm_data = htonl(wr.imm);
@@ -225,12 +232,12 @@ class VerbsDevice final : public Device {
   }
 
   rc::Status post_recv(uint32_t qpn, const rc::RecvWr& wr) override {
-    if (wr.sg_list.size() > kMaxSge) return {rc::Errc::too_many_sge, "more than 16 SGEs"};
-    ibv_sge sges[kMaxSge];
+    IbvSges sges(wr.sg_list);
+    if (!sges.fits) return {rc::Errc::too_many_sge, "more than 16 SGEs"};
     ibv_recv_wr w{};
     w.wr_id = wr.wr_id;
-    w.sg_list = sges;
-    w.num_sge = static_cast<int>(copy_sges(wr.sg_list, sges));
+    w.sg_list = sges.sge;
+    w.num_sge = sges.n;
     ibv_recv_wr* bad = nullptr;
     if (int e = ibv_post_recv(qp(qpn), &w, &bad)) return verbs::post_error(e);
     return {};

@@ -182,7 +182,7 @@ TEST_F(TwoPath, VirtualQueueEcnMarksReachTheReceiver) {
                 {rfab::systest::rfab_binary(), "collect", "--iface", "b0", "--hook", "tc", "--interval", "200ms",
                  "--duration", "60s", "--json"},
                 log);
-  for (int i = 0; i < 500 && collect.output().find("attached to") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 3000 && collect.output().find("attached to") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
   ASSERT_NE(collect.output().find("attached to"), std::string::npos) << collect.output();
   const Outcome o = write({"-s", "256K", "-n", "100", "-q", "2", "--spray", "8"});
   std::this_thread::sleep_for(300ms);
@@ -394,7 +394,7 @@ nlohmann::json validate_during(TwoPathFabric& f, const std::function<void()>& tr
   Child v(f.ns_b, {rfab::systest::rfab_binary(), "validate", "--iface", "b0", "--hook", "tc", "--duration", seconds,
                    "--min-gbps", "0.1", "--max-loss", "0", "--json"},
           log);
-  for (int i = 0; i < 500 && v.output().find("measuring") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 3000 && v.output().find("measuring") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_NE(v.output().find("measuring"), std::string::npos) << "validate never attached: " << v.output();
   traffic();
   rc = v.wait(60s);

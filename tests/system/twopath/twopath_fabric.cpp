@@ -54,15 +54,6 @@ void sweep_stale() {
 
 uint64_t u64(const nlohmann::json& j, const char* key) { return j.value(key, uint64_t{0}); }
 
-nlohmann::json last_json(const std::string& out) {
-  const auto pos = out.rfind("\n{");
-  const std::string line = out.substr(pos == std::string::npos ? 0 : pos + 1);
-  try {
-    return nlohmann::json::parse(line.substr(0, line.find('\n')));
-  } catch (...) {
-    return nlohmann::json();
-  }
-}
 
 }  // namespace
 

@@ -175,4 +175,14 @@ std::string Child::output() const {
 
 std::string rfab_binary() { return std::string(RFAB_BINARY_DIR) + "/cli/rfab"; }
 
+nlohmann::json last_json(const std::string& out) {
+  const auto pos = out.rfind("\n{");
+  const std::string line = out.substr(pos == std::string::npos ? 0 : pos + 1);
+  try {
+    return nlohmann::json::parse(line.substr(0, line.find('\n')));
+  } catch (...) {
+    return nlohmann::json();
+  }
+}
+
 }  // namespace rfab::systest

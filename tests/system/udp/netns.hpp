@@ -7,6 +7,8 @@
 #include <chrono>
 #include <functional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace rfab::systest {
@@ -55,5 +57,9 @@ class Child {
 
 // Path of the rfab binary of this build tree.
 std::string rfab_binary();
+
+// The last line of `out` that starts with '{', parsed (rfab --json prints one object after any log lines);
+// null when there is none or it does not parse.
+nlohmann::json last_json(const std::string& out);
 
 }  // namespace rfab::systest

@@ -27,15 +27,7 @@ struct Outcome {
   std::string client_out, server_out;
 };
 
-nlohmann::json last_json(const std::string& out) {
-  const auto pos = out.rfind("\n{");
-  const std::string line = out.substr(pos == std::string::npos ? 0 : pos + 1);
-  try {
-    return nlohmann::json::parse(line.substr(0, line.find('\n')));
-  } catch (...) {
-    return nlohmann::json();
-  }
-}
+using rfab::systest::last_json;
 
 class Perf : public ::testing::Test {
  protected:

@@ -194,6 +194,32 @@ class Pair {
   uint64_t sent_[2] = {0, 0};
 };
 
+// An SGE over [off, off + len) of a side's memory region.
+inline Sge sge(Side& s, size_t off, uint32_t len) { return Sge{s.va(off), len, s.mr->lkey()}; }
+
+// Runs until side `s` has `n` send completions, or `limit` of fake time passes; returns what arrived.
+inline std::vector<WorkCompletion> drain(Pair& p, Side& s, size_t n, Nanos limit = 10'000'000'000ull) {
+  std::vector<WorkCompletion> got;
+  p.run(
+      [&] {
+        auto more = s.poll(s.scq);
+        got.insert(got.end(), more.begin(), more.end());
+        return got.size() >= n;
+      },
+      limit);
+  return got;
+}
+
+// An RDMA WRITE of `s` (A's memory) into B's memory at `dst_off`.
+inline SendWr write_wr(Pair& p, const Sge& s, size_t dst_off, uint64_t id = 1) {
+  SendWr wr;
+  wr.wr_id = id;
+  wr.opcode = WrOpcode::rdma_write;
+  wr.sg_list = {&s, 1};
+  wr.rdma = {p.b.va(dst_off), p.b.mr->rkey()};
+  return wr;
+}
+
 inline std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
   std::vector<uint8_t> v;
   v.reserve(n + 1);  // data() is never null, even for n == 0 (memcpy/memcmp arguments)

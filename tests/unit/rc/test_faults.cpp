@@ -9,28 +9,6 @@ namespace rfab::rc::test {
 namespace {
 
 namespace op = wire::op;
-Sge sge(Side& s, size_t off, uint32_t len) { return Sge{s.va(off), len, s.mr->lkey()}; }
-
-std::vector<WorkCompletion> drain(Pair& p, Side& s, size_t n, Nanos limit = 10'000'000'000ull) {
-  std::vector<WorkCompletion> got;
-  p.run(
-      [&] {
-        auto more = s.poll(s.scq);
-        got.insert(got.end(), more.begin(), more.end());
-        return got.size() >= n;
-      },
-      limit);
-  return got;
-}
-
-SendWr write_wr(Pair& p, const Sge& s, size_t dst_off, uint64_t id = 1) {
-  SendWr wr;
-  wr.wr_id = id;
-  wr.opcode = WrOpcode::rdma_write;
-  wr.sg_list = {&s, 1};
-  wr.rdma = {p.b.va(dst_off), p.b.mr->rkey()};
-  return wr;
-}
 
 // Drop the first transmission of A's request with this PSN offset from the start PSN.
 std::function<Fate(const WirePacket&)> drop_first_a(uint32_t psn) {

@@ -10,17 +10,6 @@ namespace rfab::rc::test {
 namespace {
 
 namespace op = wire::op;
-Sge sge(Side& s, size_t off, uint32_t len) { return Sge{s.va(off), len, s.mr->lkey()}; }
-
-std::vector<WorkCompletion> drain(Pair& p, Side& s, size_t n) {
-  std::vector<WorkCompletion> got;
-  p.run([&] {
-    auto more = s.poll(s.scq);
-    got.insert(got.end(), more.begin(), more.end());
-    return got.size() >= n;
-  });
-  return got;
-}
 
 TEST(Multipath, FixedPolicyUsesTheRxePortForEveryPacket) {
   Pair p;

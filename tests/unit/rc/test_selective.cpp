@@ -12,16 +12,6 @@
 namespace rfab::rc::test {
 namespace {
 
-Sge sge(Side& s, size_t off, uint32_t len) { return Sge{s.va(off), len, s.mr->lkey()}; }
-
-SendWr write_wr(Pair& p, const Sge& s, size_t dst_off, uint64_t id) {
-  SendWr wr;
-  wr.wr_id = id;
-  wr.opcode = WrOpcode::rdma_write;
-  wr.sg_list = {&s, 1};
-  wr.rdma = {p.b.va(dst_off), p.b.mr->rkey()};
-  return wr;
-}
 
 ConnectOpts selective(EntropyPolicy e = {}) {
   ConnectOpts o;

@@ -7,7 +7,6 @@
 namespace rfab::rc::test {
 namespace {
 
-Sge sge(Side& s, size_t off, uint32_t len) { return Sge{s.va(off), len, s.mr->lkey()}; }
 
 // Runs until side `s` has `n` send completions; returns them.
 std::vector<WorkCompletion> wait_send(Pair& p, Side& s, size_t n) {

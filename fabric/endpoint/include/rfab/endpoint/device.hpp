@@ -34,7 +34,7 @@ struct EndpointError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-using Gid = std::array<uint8_t, 16>;
+using Gid = udp::Gid;  // a RoCE address as rdma_cm and perftest exchange it (IPv4-mapped for IPv4)
 
 // A registered memory region as a peer and the local SGEs name it.
 struct MemoryKey {
