@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <span>
+#include <utility>
 
 namespace rfab {
 namespace {
@@ -99,14 +100,20 @@ constexpr const char* kSizeExpect = "a size such as 4096, 64K, 4M or 1G (K, M, G
 constexpr const char* kRateExpect = "a rate in bits/s such as 100M, 400G, 1.5Gbps or 51.2T";
 constexpr const char* kDurationExpect = "a duration with a unit such as 500ns, 10us, 1.5ms or 2s (ps, ns, us, ms, s, m, h)";
 
-uint64_t duration_ps(std::string_view v, std::string_view what) {
-  if (v == "0") return 0;  // zero is zero in every unit
+// A duration's number and its unit's length in picoseconds (a unit is required).
+std::pair<Number, uint64_t> duration_parts(std::string_view v, std::string_view what) {
   const Number n = split_number(v, what, kDurationExpect);
   if (n.suffix.empty()) throw_parse_error(what, v, std::string("missing unit: expected ") + kDurationExpect);
   const Unit* u = find_unit(kPicoUnits, n.suffix);
   if (u == nullptr)
     throw_parse_error(what, v, "unknown unit \"" + std::string(n.suffix) + "\": expected " + kDurationExpect);
-  return scale_exact(n, u->scale, v, what, "duration");
+  return {n, u->scale};
+}
+
+uint64_t duration_ps(std::string_view v, std::string_view what) {
+  if (v == "0") return 0;  // zero is zero in every unit
+  const auto [n, scale] = duration_parts(v, what);
+  return scale_exact(n, scale, v, what, "duration");
 }
 
 }  // namespace
@@ -147,14 +154,10 @@ uint64_t parse_duration_ps(std::string_view v, std::string_view what) { return d
 
 Nanos parse_duration_ns(std::string_view v, std::string_view what) {
   if (v == "0") return 0;  // zero is zero in every unit
-  const Number n = split_number(v, what, kDurationExpect);
-  if (n.suffix.empty()) throw_parse_error(what, v, std::string("missing unit: expected ") + kDurationExpect);
-  const Unit* u = find_unit(kPicoUnits, n.suffix);
-  if (u == nullptr)
-    throw_parse_error(what, v, "unknown unit \"" + std::string(n.suffix) + "\": expected " + kDurationExpect);
+  const auto [n, scale] = duration_parts(v, what);
   // In nanoseconds directly, so durations up to 584 years fit (picoseconds stop at 213 days).
-  if (u->scale >= 1000) return scale_exact(n, u->scale / 1000, v, what, "duration");
-  const double ns = n.x * static_cast<double>(u->scale) / 1000.0;
+  if (scale >= 1000) return scale_exact(n, scale / 1000, v, what, "duration");
+  const double ns = n.x * static_cast<double>(scale) / 1000.0;
   return static_cast<Nanos>(std::llround(ns));
 }
 

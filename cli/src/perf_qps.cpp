@@ -81,15 +81,16 @@ void fill_counters(const PerfQps& q, Result& r) {
   r.tx_syscalls = c.tx_syscalls;
   r.rx_syscalls = c.rx_syscalls;
   r.rx_bad_icrc = c.rx_bad_icrc;
+  rc::QpStats s;
+  for (uint32_t qpn : q.qpn) s += q.dev->qp_stats(qpn);
+  r.retransmits = s.retransmits;
+  r.timeouts = s.timeouts;
+  r.duplicates = s.duplicates;
+  r.out_of_order = s.out_of_order;
+  r.ecn_ce_received = s.ecn_ce_received;
+  r.cnps_sent = s.cnps_sent;
+  r.cnps_received = s.cnps_received;
   for (uint32_t qpn : q.qpn) {
-    const rc::QpStats s = q.dev->qp_stats(qpn);
-    r.retransmits += s.retransmits;
-    r.timeouts += s.timeouts;
-    r.duplicates += s.duplicates;
-    r.out_of_order += s.out_of_order;
-    r.ecn_ce_received += s.ecn_ce_received;
-    r.cnps_sent += s.cnps_sent;
-    r.cnps_received += s.cnps_received;
     const cc::ControllerStats cs = q.dev->qp_cc(qpn);
     r.rate_cuts += cs.rate_cuts;
     r.rate_gbps += cs.rate_bps / 1e9;

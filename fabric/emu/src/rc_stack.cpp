@@ -288,16 +288,15 @@ double RcHostStack::offered_bits(Picos end) const {
 uint64_t RcHostStack::retransmits() const { return recovery_stats().retransmits; }
 
 RcHostStack::RecoveryStats RcHostStack::recovery_stats() const {
+  rc::QpStats s;
+  for (const Endpoint& ep : eps_) s += ep.qp->stats();
   RecoveryStats r;
-  for (const Endpoint& ep : eps_) {
-    const rc::QpStats& s = ep.qp->stats();
-    r.retransmits += s.retransmits;
-    r.selective_resends += s.selective_resends;
-    r.seq_naks_sent += s.seq_naks_sent;
-    r.seq_naks_received += s.seq_naks_received;
-    r.timeouts += s.timeouts;
-    r.out_of_order += s.out_of_order;
-  }
+  r.retransmits = s.retransmits;
+  r.selective_resends = s.selective_resends;
+  r.seq_naks_sent = s.seq_naks_sent;
+  r.seq_naks_received = s.seq_naks_received;
+  r.timeouts = s.timeouts;
+  r.out_of_order = s.out_of_order;
   return r;
 }
 

@@ -106,4 +106,28 @@ Nanos ack_timeout_ns(uint8_t timeout) {
   return Nanos{4096} << (timeout & 31);  // 4.096 us * 2^timeout
 }
 
+QpStats& QpStats::operator+=(const QpStats& o) {
+  tx_packets += o.tx_packets;
+  tx_bytes += o.tx_bytes;
+  rx_packets += o.rx_packets;
+  rx_bytes += o.rx_bytes;
+  retransmits += o.retransmits;
+  timeouts += o.timeouts;
+  seq_naks_sent += o.seq_naks_sent;
+  seq_naks_received += o.seq_naks_received;
+  rnr_naks_sent += o.rnr_naks_sent;
+  rnr_naks_received += o.rnr_naks_received;
+  access_naks_sent += o.access_naks_sent;
+  duplicates += o.duplicates;
+  out_of_order += o.out_of_order;
+  dropped += o.dropped;
+  cnps_sent += o.cnps_sent;
+  cnps_received += o.cnps_received;
+  ecn_ce_received += o.ecn_ce_received;
+  acks_sent += o.acks_sent;
+  selective_resends += o.selective_resends;
+  spurious_naks += o.spurious_naks;
+  return *this;
+}
+
 }  // namespace rfab::rc

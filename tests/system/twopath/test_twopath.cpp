@@ -225,7 +225,9 @@ TEST_F(TwoPath, ShallowBufferLossIsRecovered) {
   EXPECT_EQ(o.client_out.find("retry counter exceeded"), std::string::npos)
       << "the requester gave up on a shallow lossy path:\n" << o.client_out;
   expect_verified(o);
-  EXPECT_LE(o.c("retransmits"), q.drops + q.drops / 4 + 16) << o.client_out;
+  // Each drop costs about one resend; spraying adds spurious ones while the receiver learns the paths'
+  // reordering (more on a loaded machine). Go-back-N would resend the window per drop: tens of times more.
+  EXPECT_LE(o.c("retransmits"), 2 * q.drops + 64) << o.client_out;
 }
 
 // Without spraying, the same kind of shallow queue: selective recovery resends about what the queue

@@ -255,7 +255,7 @@ inline constexpr size_t kMaxPacketBytes = 4096 + 64;
 // Per-QP counters (monotonic; for telemetry).
 struct QpStats {
   uint64_t tx_packets = 0, tx_bytes = 0, rx_packets = 0, rx_bytes = 0;
-  uint64_t retransmits = 0;         // packets resent by go-back-N
+  uint64_t retransmits = 0;         // packets resent (go-back-N or selective)
   uint64_t timeouts = 0;            // ACK timer expiries
   uint64_t seq_naks_sent = 0, seq_naks_received = 0;
   uint64_t rnr_naks_sent = 0, rnr_naks_received = 0;
@@ -267,6 +267,8 @@ struct QpStats {
   uint64_t acks_sent = 0;
   uint64_t selective_resends = 0;  // single packets resent for a selective NAK or a timeout
   uint64_t spurious_naks = 0;      // selective NAKs whose original arrived after all (reordering, not loss)
+
+  QpStats& operator+=(const QpStats& o);  // for sums over QPs
 };
 
 // Engine tuning that is not an IBTA attribute (set at creation).
