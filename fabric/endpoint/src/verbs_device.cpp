@@ -57,6 +57,14 @@ struct IbvSges {
     if (!fits) return;
     for (const rc::Sge& g : in) sge[n++] = ibv_sge{g.addr, g.length, g.lkey};
   }
+  // Sets what every work request carries: its id and these SGEs. False when they do not fit.
+  template <class IbvWr>
+  bool fill(IbvWr& w, uint64_t wr_id) {
+    w.wr_id = wr_id;
+    w.sg_list = sge;
+    w.num_sge = n;
+    return fits;
+  }
 };
 
 rc::WorkCompletion convert(const ibv_wc& w) {
@@ -209,11 +217,8 @@ class VerbsDevice final : public Device {
 
   rc::Status post_send(uint32_t qpn, const rc::SendWr& wr) override {
     IbvSges sges(wr.sg_list);
-    if (!sges.fits) return {rc::Errc::too_many_sge, "more than 16 SGEs"};
     ibv_send_wr w{};
-    w.wr_id = wr.wr_id;
-    w.sg_list = sges.sge;
-    w.num_sge = sges.n;
+    if (!sges.fill(w, wr.wr_id)) return {rc::Errc::too_many_sge, "more than 16 SGEs"};
     w.opcode = static_cast<ibv_wr_opcode>(wr.opcode);  // rc's values are libibverbs' (checked in rfab::verbs)
     w.send_flags = wr.send_flags;
     w.imm_data = htonl(wr.imm);
@@ -233,11 +238,8 @@ class VerbsDevice final : public Device {
 
   rc::Status post_recv(uint32_t qpn, const rc::RecvWr& wr) override {
     IbvSges sges(wr.sg_list);
-    if (!sges.fits) return {rc::Errc::too_many_sge, "more than 16 SGEs"};
     ibv_recv_wr w{};
-    w.wr_id = wr.wr_id;
-    w.sg_list = sges.sge;
-    w.num_sge = sges.n;
+    if (!sges.fill(w, wr.wr_id)) return {rc::Errc::too_many_sge, "more than 16 SGEs"};
     ibv_recv_wr* bad = nullptr;
     if (int e = ibv_post_recv(qp(qpn), &w, &bad)) return verbs::post_error(e);
     return {};

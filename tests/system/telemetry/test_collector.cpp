@@ -254,16 +254,22 @@ void inject_from_cpu(int cpu, const std::vector<std::vector<uint8_t>>& frames) {
   t.join();
 }
 
+// Two CPUs this process may run on (fewer when its affinity allows fewer).
+std::vector<int> two_cpus() {
+  cpu_set_t mine;
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c)
+    if (CPU_ISSET(c, &mine)) cpus.push_back(c);
+  return cpus;
+}
+
 // A flow's packets counted on two CPUs: the one that created the flow adds without locks, the other
 // atomically to its own copy of the counters; together they must be exact, and PSN tracking must not
 // see a gap where the stream moved from one CPU to the other.
 TEST_P(TelemetryCollector, OneFlowOnTwoCpusIsCountedExactly) {
   const HookCase& hc = GetParam();
-  cpu_set_t mine;
-  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c)
-    if (CPU_ISSET(c, &mine)) cpus.push_back(c);
+  const std::vector<int> cpus = two_cpus();
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   auto col = tm::Collector::open(config(hc.iface, hc.hook));
   Plan p = make_plan(25);
@@ -289,11 +295,7 @@ TEST_P(TelemetryCollector, OneFlowOnTwoCpusIsCountedExactly) {
 // arriving below the window) or still open, and packets, bytes and source ports exact.
 TEST_P(TelemetryCollector, OneSprayedFlowOnTwoCpusAtOnceKeepsEveryPsnAccountedFor) {
   const HookCase& hc = GetParam();
-  cpu_set_t mine;
-  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c)
-    if (CPU_ISSET(c, &mine)) cpus.push_back(c);
+  const std::vector<int> cpus = two_cpus();
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   auto col = tm::Collector::open(config(hc.iface, hc.hook));
   const unsigned blocks = 500;

@@ -40,12 +40,19 @@ TEST(RcStack, SingleFlowCompletesAtLineRate) {
   EXPECT_LT(stack.flow_done(0), data_done + 2 * kUs + 200'000);
 }
 
+// An 8-to-1 incast of 512 KiB flows with PFC off and 256 KiB switch buffers: the fabric drops.
+EmuConfig lossy_incast_config(Routing routing) {
+  EmuConfig cfg;
+  cfg.routing = routing;
+  cfg.pfc.enabled = false;
+  cfg.switch_buffer_bytes = 256 * 1024;
+  return cfg;
+}
+
 // Lossy incast with small buffers: the fabric drops, the engine's go-back-N resends, every flow completes.
 TEST(RcStack, GoBackNRecoversLossyIncast) {
   topo::FatTree tree(topo::parse_fat_tree("fat-tree:k=8,tiers=3"));
-  EmuConfig cfg;
-  cfg.pfc.enabled = false;
-  cfg.switch_buffer_bytes = 256 * 1024;
+  const EmuConfig cfg = lossy_incast_config(Routing::ecmp);
   RcHostStack stack(tree, cfg, incast(tree, 8, 0, 512 * 1024), line_rate(), 0);
   Fabric fabric(tree, cfg, stack);
   fabric.run_until(100'000 * kUs);
@@ -104,10 +111,7 @@ INSTANTIATE_TEST_SUITE_P(Routing, RcMultipath,
 // Lossy multipath: selective recovery resends the dropped packets alone and every flow still completes.
 TEST(RcStack, SelectiveRecoveryRecoversLossyAdaptiveIncast) {
   topo::FatTree tree(topo::parse_fat_tree("fat-tree:k=8,tiers=3"));
-  EmuConfig cfg;
-  cfg.routing = Routing::ar;
-  cfg.pfc.enabled = false;
-  cfg.switch_buffer_bytes = 256 * 1024;
+  const EmuConfig cfg = lossy_incast_config(Routing::ar);
   RcHostStack stack(tree, cfg, incast(tree, 8, 0, 512 * 1024), line_rate(), 0);
   Fabric fabric(tree, cfg, stack);
   fabric.run_until(100'000 * kUs);
