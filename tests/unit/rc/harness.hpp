@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
 #include <queue>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "rfab/base/env.hpp"
@@ -210,15 +212,37 @@ inline std::vector<WorkCompletion> drain(Pair& p, Side& s, size_t n, Nanos limit
   return got;
 }
 
-// An RDMA WRITE of `s` (A's memory) into B's memory at `dst_off`.
-inline SendWr write_wr(Pair& p, const Sge& s, size_t dst_off, uint64_t id = 1) {
+
+// A wire that drops the first `times` transmissions of A's requests with these PSNs.
+inline std::function<Fate(const WirePacket&)> drop_a(std::set<uint32_t> psns, int times = 1) {
+  auto seen = std::make_shared<std::map<uint32_t, int>>();
+  return [=](const WirePacket& w) {
+    if (w.from == 0 && psns.count(w.psn) && (*seen)[w.psn]++ < times) return Fate{true};
+    return Fate{};
+  };
+}
+
+// B posts a receive of `recv_len` bytes at its offset 0, A a SEND of `send_len` bytes from its offset 0.
+inline void post_send_and_recv(Pair& p, uint32_t send_len, uint32_t recv_len) {
+  const Sge rs = sge(p.b, 0, recv_len);
+  ASSERT_TRUE(p.b.qp->post_recv(RecvWr{1, {&rs, 1}}).ok());
+  const Sge s = sge(p.a, 0, send_len);
+  SendWr wr;
+  wr.sg_list = {&s, 1};
+  ASSERT_TRUE(p.a.qp->post_send(wr).ok());
+}
+
+// An RDMA WRITE (A's `s` into B's memory at `off`) or READ (B's memory at `off` into A's `s`).
+inline SendWr rdma_wr(Pair& p, WrOpcode op, const Sge& s, size_t off, uint64_t id = 1) {
   SendWr wr;
   wr.wr_id = id;
-  wr.opcode = WrOpcode::rdma_write;
+  wr.opcode = op;
   wr.sg_list = {&s, 1};
-  wr.rdma = {p.b.va(dst_off), p.b.mr->rkey()};
+  wr.rdma = {p.b.va(off), p.b.mr->rkey()};
   return wr;
 }
+inline SendWr write_wr(Pair& p, const Sge& s, size_t off, uint64_t id = 1) { return rdma_wr(p, WrOpcode::rdma_write, s, off, id); }
+inline SendWr read_wr(Pair& p, const Sge& s, size_t off, uint64_t id = 1) { return rdma_wr(p, WrOpcode::rdma_read, s, off, id); }
 
 inline std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
   std::vector<uint8_t> v;

@@ -231,12 +231,7 @@ TEST(Faults, RemoteAccessViolationsNakAndLeaveMemoryUntouched) {
 
 TEST(Faults, SendLongerThanReceiveBuffer) {
   Pair p;
-  const Sge rs = sge(p.b, 0, 100);
-  ASSERT_TRUE(p.b.qp->post_recv(RecvWr{1, {&rs, 1}}).ok());
-  const Sge s = sge(p.a, 0, 101);
-  SendWr wr;
-  wr.sg_list = {&s, 1};
-  ASSERT_TRUE(p.a.qp->post_send(wr).ok());
+  post_send_and_recv(p, 101, 100);
   auto wc = drain(p, p.a, 1);
   ASSERT_EQ(wc.size(), 1u);
   EXPECT_EQ(wc[0].status, WcStatus::rem_inv_req_err);
@@ -292,11 +287,7 @@ TEST(Faults, ReadWithManyResponsesSurvivesALostMiddleResponse) {
     return Fate{};
   };
   const Sge s = sge(p.a, 0, 20000);
-  SendWr wr;
-  wr.opcode = WrOpcode::rdma_read;
-  wr.sg_list = {&s, 1};
-  wr.rdma = {p.b.va(0), p.b.mr->rkey()};
-  ASSERT_TRUE(p.a.qp->post_send(wr).ok());
+  ASSERT_TRUE(p.a.qp->post_send(read_wr(p, s, 0)).ok());
   auto wc = drain(p, p.a, 1);
   ASSERT_EQ(wc.size(), 1u);
   EXPECT_EQ(wc[0].status, WcStatus::success);

@@ -13,12 +13,7 @@ namespace op = wire::op;
 
 TEST(Multipath, FixedPolicyUsesTheRxePortForEveryPacket) {
   Pair p;
-  const Sge rs = sge(p.b, 0, 10000);
-  ASSERT_TRUE(p.b.qp->post_recv(RecvWr{1, {&rs, 1}}).ok());
-  const Sge s = sge(p.a, 0, 10000);
-  SendWr wr;
-  wr.sg_list = {&s, 1};
-  ASSERT_TRUE(p.a.qp->post_send(wr).ok());
+  post_send_and_recv(p, 10000, 10000);
   ASSERT_EQ(drain(p, p.a, 1).size(), 1u);
   ASSERT_FALSE(p.log.empty());
   for (const WirePacket& w : p.log)
@@ -30,10 +25,7 @@ TEST(Multipath, FlowletChangesPortOnlyAfterAnIdleGap) {
   o.entropy = {EntropyPolicy::Kind::flowlet, 4, 100'000};
   Pair p(1 << 20, o);
   const Sge s = sge(p.a, 0, 8192);
-  SendWr wr;
-  wr.opcode = WrOpcode::rdma_write;
-  wr.sg_list = {&s, 1};
-  wr.rdma = {p.b.va(0), p.b.mr->rkey()};
+  const SendWr wr = write_wr(p, s, 0);
   std::vector<std::set<uint16_t>> per_burst;
   for (int burst = 0; burst < 3; ++burst) {
     const size_t before = p.log.size();
@@ -70,11 +62,9 @@ TEST(Multipath, SprayWithReorderingDeliversWithoutRetransmission) {
   const auto data = pattern(1 << 20, 12);
   std::memcpy(p.a.buf(), data.data(), data.size());
   const Sge s = sge(p.a, 0, 1 << 20);
-  SendWr wr;
+  SendWr wr = write_wr(p, s, 0);
   wr.opcode = WrOpcode::rdma_write_with_imm;
   wr.imm = 77;
-  wr.sg_list = {&s, 1};
-  wr.rdma = {p.b.va(0), p.b.mr->rkey()};
   ASSERT_TRUE(p.b.qp->post_recv(RecvWr{1, {}}).ok());
   ASSERT_TRUE(p.a.qp->post_send(wr).ok());
   // A multi-packet SEND sprayed too: held in the reorder window and delivered in order.

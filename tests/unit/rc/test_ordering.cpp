@@ -12,11 +12,7 @@ TEST(Ordering, FencedWriteWaitsForEarlierReadResponses) {
   Pair p;
   std::memset(p.b.buf(), 0x11, 8192);
   const Sge rd = sge(p.a, 0, 8192);
-  SendWr read;
-  read.opcode = WrOpcode::rdma_read;
-  read.sg_list = {&rd, 1};
-  read.rdma = {p.b.va(0), p.b.mr->rkey()};
-  ASSERT_TRUE(p.a.qp->post_send(read).ok());
+  ASSERT_TRUE(p.a.qp->post_send(read_wr(p, rd, 0)).ok());
   // The fenced WRITE overwrites the READ's source: without the fence it could land first.
   std::memset(p.a.buf() + 16384, 0x22, 8192);
   const Sge ws = sge(p.a, 16384, 8192);
@@ -129,26 +125,25 @@ TEST(Ordering, ResponderWithoutReadResourcesRejectsRead) {
   EXPECT_EQ(wc[0].status, WcStatus::rem_inv_req_err);
 }
 
-TEST(Ordering, SprayHoleInsideTheWindowIsFoundByTheTimerNotByANak) {
+// Spraying over 4 entropies, and a reorder window of 8 PSNs.
+ConnectOpts spray4() {
   ConnectOpts o;
   o.entropy = {EntropyPolicy::Kind::spray, 4, 0};
+  return o;
+}
+QpTuning window8() {
   QpTuning t;
   t.reorder_window = 8;
+  return t;
+}
+
+TEST(Ordering, SprayHoleInsideTheWindowIsFoundByTheTimerNotByANak) {
+  const ConnectOpts o = spray4();
+  const QpTuning t = window8();
   Pair p(1 << 20, o, {}, t);
-  bool dropped = false;
-  p.fate = [&](const WirePacket& w) {
-    if (w.from == 0 && w.psn == p.opts.psn_a && !dropped) {
-      dropped = true;
-      return Fate{true};
-    }
-    return Fate{};
-  };
+  p.fate = drop_a({p.opts.psn_a});
   const Sge s = sge(p.a, 0, 16 * 1024);
-  SendWr wr;
-  wr.opcode = WrOpcode::rdma_write;
-  wr.sg_list = {&s, 1};
-  wr.rdma = {p.b.va(0), p.b.mr->rkey()};
-  ASSERT_TRUE(p.a.qp->post_send(wr).ok());
+  ASSERT_TRUE(p.a.qp->post_send(write_wr(p, s, 0)).ok());
   auto wc = drain(p, p.a, 1);
   ASSERT_EQ(wc.size(), 1u);
   EXPECT_EQ(wc[0].status, WcStatus::success);
@@ -158,10 +153,8 @@ TEST(Ordering, SprayHoleInsideTheWindowIsFoundByTheTimerNotByANak) {
 }
 
 TEST(Ordering, SprayPsnBeyondTheWindowGetsOneSequenceNak) {
-  ConnectOpts o;
-  o.entropy = {EntropyPolicy::Kind::spray, 4, 0};
-  QpTuning t;
-  t.reorder_window = 8;
+  const ConnectOpts o = spray4();
+  const QpTuning t = window8();
   Pair p(1 << 16, o, {}, t);
   auto write_at = [&](uint32_t psn) {
     wire::RoceFields f;
@@ -194,11 +187,7 @@ TEST(Ordering, SprayPsnBeyondTheWindowGetsOneSequenceNak) {
 TEST(Ordering, AcksAreCoalesced) {
   Pair p;
   const Sge s = sge(p.a, 0, 64 * 1024);
-  SendWr wr;
-  wr.opcode = WrOpcode::rdma_write;
-  wr.sg_list = {&s, 1};
-  wr.rdma = {p.b.va(0), p.b.mr->rkey()};
-  ASSERT_TRUE(p.a.qp->post_send(wr).ok());
+  ASSERT_TRUE(p.a.qp->post_send(write_wr(p, s, 0)).ok());
   ASSERT_EQ(drain(p, p.a, 1).size(), 1u);
   // 64 packets: an ACK every ack_every (16) packets or on AckReq, not one per packet.
   EXPECT_GE(p.b.qp->stats().acks_sent, 1u);

@@ -52,14 +52,6 @@ void write_all(Pair& p, size_t n, uint32_t len, Nanos limit = 60'000'000'000ull)
   for (const WorkCompletion& w : got) EXPECT_EQ(w.status, WcStatus::success);
 }
 
-// Drops the first `times` transmissions of A's requests with these PSNs.
-std::function<Fate(const WirePacket&)> drop_a(std::set<uint32_t> psns, int times = 1) {
-  auto seen = std::make_shared<std::map<uint32_t, int>>();
-  return [=](const WirePacket& w) {
-    if (w.from == 0 && psns.count(w.psn) && (*seen)[w.psn]++ < times) return Fate{true};
-    return Fate{};
-  };
-}
 
 TEST(Selective, OneLostPacketCostsOneResend) {
   Pair p(1 << 20, selective(), {}, tuning(64, 3));
@@ -152,11 +144,7 @@ TEST(Selective, ReadsStillRecoverLostResponses) {
     return Fate{};
   };
   const Sge s = sge(p.a, 0, 16 * 1024);
-  SendWr rd;
-  rd.opcode = WrOpcode::rdma_read;
-  rd.sg_list = {&s, 1};
-  rd.rdma = {p.b.va(0), p.b.mr->rkey()};
-  ASSERT_TRUE(p.a.qp->post_send(rd).ok());
+  ASSERT_TRUE(p.a.qp->post_send(read_wr(p, s, 0)).ok());
   const auto got = drain(p, p.a, 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].status, WcStatus::success);
