@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "rfab/endpoint/connect.hpp"
 #include "rfab/rc/rc.hpp"
 
 using namespace rfab;
@@ -32,18 +33,14 @@ struct Host {
 };
 
 void connect(QueuePair& qp, uint32_t peer, Mtu mtu) {
-  QpAttr a;
-  a.qp_state = QpState::init;
-  a.qp_access_flags = kRemoteWrite | kRemoteRead;
-  qp.modify(a, kQpState | kQpAccessFlags | kQpPkeyIndex | kQpPort);
-  a.qp_state = QpState::rtr;
-  a.path_mtu = mtu;
-  a.dest_qp_num = peer;
-  a.rq_psn = 0;
-  qp.modify(a, kQpState | kQpPathMtu | kQpDestQpn | kQpRqPsn | kQpMaxDestRdAtomic | kQpMinRnrTimer);
-  a.qp_state = QpState::rts;
-  a.sq_psn = 0;
-  qp.modify(a, kQpState | kQpTimeout | kQpRetryCnt | kQpRnrRetry | kQpSqPsn | kQpMaxQpRdAtomic);
+  endpoint::ConnectParams c;  // the engine's defaults otherwise
+  c.remote_qpn = peer;
+  c.mtu = mtu_bytes(mtu);
+  c.access = kRemoteWrite | kRemoteRead;
+  c.max_dest_rd_atomic = 16;
+  c.max_rd_atomic = 16;
+  c.min_rnr_timer = 12;
+  endpoint::connect(qp, c);
 }
 
 // args: message bytes, MTU bytes, opcode (0 = WRITE, 1 = SEND, 2 = READ)

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "rfab/endpoint/connect.hpp"
 #include "rfab/rc/rc.hpp"
 #include "rfab/wire/bytes.hpp"
 #include "rfab/wire/packet.hpp"
@@ -104,27 +105,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   init.qp_num = kQpn;
   init.tuning.reorder_window = 16;
   QueuePair qp(init);
-  QpAttr a;
-  a.qp_state = QpState::init;
-  a.qp_access_flags = kRemoteWrite | kRemoteRead | kRemoteAtomic;
-  if (!qp.modify(a, kQpState | kQpAccessFlags | kQpPkeyIndex | kQpPort)) std::abort();
-  a.qp_state = QpState::rtr;
-  a.path_mtu = Mtu::mtu256;
-  a.dest_qp_num = kPeer;
-  a.rq_psn = first_psn;
-  a.max_dest_rd_atomic = 4;
-  a.min_rnr_timer = 1;
-  // The last input byte picks spraying, so the reorder window is fuzzed too.
-  if (data[size - 1] & 1) a.entropy = {EntropyPolicy::Kind::spray, 4, 0};
-  if (!qp.modify(a, kQpState | kQpPathMtu | kQpDestQpn | kQpRqPsn | kQpMaxDestRdAtomic | kQpMinRnrTimer | kQpEntropy))
-    std::abort();
-  a.qp_state = QpState::rts;
-  a.sq_psn = first_psn;
-  a.timeout = 1;
-  a.retry_cnt = 2;
-  a.rnr_retry = 2;
-  a.max_rd_atomic = 4;
-  if (!qp.modify(a, kQpState | kQpTimeout | kQpRetryCnt | kQpRnrRetry | kQpSqPsn | kQpMaxQpRdAtomic)) std::abort();
+  endpoint::ConnectParams cp;
+  cp.remote_qpn = kPeer;
+  cp.remote_psn = first_psn;
+  cp.local_psn = first_psn;
+  cp.mtu = 256;
+  cp.access = kRemoteWrite | kRemoteRead | kRemoteAtomic;
+  cp.max_dest_rd_atomic = 4;
+  cp.max_rd_atomic = 4;
+  cp.min_rnr_timer = 1;
+  cp.ack_timeout = 1;
+  cp.retry_cnt = 2;
+  cp.rnr_retry = 2;
+  // The last input byte picks spraying, and the one before it selective recovery, so the reorder window
+  // and the selective responder are fuzzed too.
+  if (data[size - 1] & 1) cp.entropy = {EntropyPolicy::Kind::spray, 4, 0};
+  if (size > 1 && (data[size - 2] & 1)) cp.loss_recovery = LossRecovery::selective;
+  try {
+    endpoint::connect(qp, cp);
+  } catch (...) {
+    std::abort();  // a fixed, valid set-up: refusing it is a bug
+  }
 
   // Receives into R; our own READ / atomic / WRITE requests outstanding (their results land in R).
   for (uint64_t i = 0; i < 4; ++i) {

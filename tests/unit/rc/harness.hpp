@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "rfab/base/env.hpp"
+#include "rfab/endpoint/connect.hpp"
 #include "rfab/rc/rc.hpp"
 #include "rfab/wire/packet.hpp"
 
@@ -82,28 +83,23 @@ struct ConnectOpts {
 };
 
 // Brings a QP to RTS facing `remote_qpn`.
+// Brings a QP to RTS facing `remote_qpn`, through the one bring-up ladder (fabric/endpoint/connect.hpp).
 inline void connect(QueuePair& qp, uint32_t remote_qpn, uint32_t sq_psn, uint32_t rq_psn, const ConnectOpts& o) {
-  QpAttr a;
-  a.qp_state = QpState::init;
-  a.qp_access_flags = kRemoteWrite | kRemoteRead | kRemoteAtomic;
-  ASSERT_TRUE(qp.modify(a, kQpState | kQpAccessFlags | kQpPkeyIndex | kQpPort).ok());
-  a.qp_state = QpState::rtr;
-  a.path_mtu = o.mtu;
-  a.dest_qp_num = remote_qpn;
-  a.rq_psn = rq_psn;
-  a.max_dest_rd_atomic = o.max_rd_atomic;
-  a.min_rnr_timer = o.min_rnr_timer;
-  a.entropy = o.entropy;
-  a.loss_recovery = o.loss_recovery;
-  ASSERT_TRUE(qp.modify(a, kQpState | kQpPathMtu | kQpDestQpn | kQpRqPsn | kQpMaxDestRdAtomic | kQpMinRnrTimer |
-                               kQpEntropy | kQpLossRecovery).ok());
-  a.qp_state = QpState::rts;
-  a.sq_psn = sq_psn;
-  a.timeout = o.timeout;
-  a.retry_cnt = o.retry_cnt;
-  a.rnr_retry = o.rnr_retry;
-  a.max_rd_atomic = o.max_rd_atomic;
-  ASSERT_TRUE(qp.modify(a, kQpState | kQpTimeout | kQpRetryCnt | kQpRnrRetry | kQpSqPsn | kQpMaxQpRdAtomic).ok());
+  endpoint::ConnectParams p;
+  p.remote_qpn = remote_qpn;
+  p.remote_psn = rq_psn;
+  p.local_psn = sq_psn;
+  p.mtu = mtu_bytes(o.mtu);
+  p.access = kRemoteWrite | kRemoteRead | kRemoteAtomic;
+  p.max_dest_rd_atomic = o.max_rd_atomic;
+  p.max_rd_atomic = o.max_rd_atomic;
+  p.min_rnr_timer = o.min_rnr_timer;
+  p.ack_timeout = o.timeout;
+  p.retry_cnt = o.retry_cnt;
+  p.rnr_retry = o.rnr_retry;
+  p.entropy = o.entropy;
+  p.loss_recovery = o.loss_recovery;
+  endpoint::connect(qp, p);  // throws, naming the step, when the engine refuses
 }
 
 class Pair {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "rfab/endpoint/connect.hpp"
 #include "rfab/pcap/pcap_file.hpp"
 #include "rfab/rc/rc.hpp"
 #include "rfab/wire/packet.hpp"
@@ -45,18 +46,16 @@ struct Responder {
     init.send_cq = init.recv_cq = &cq;
     init.qp_num = qpn;
     qp = std::make_unique<QueuePair>(init);
-    QpAttr a;
-    a.qp_state = QpState::init;
-    a.qp_access_flags = kRemoteRead | kRemoteWrite;
-    EXPECT_TRUE(qp->modify(a, kQpState | kQpAccessFlags | kQpPkeyIndex | kQpPort).ok());
-    a.qp_state = QpState::rtr;
-    a.path_mtu = Mtu::mtu1024;
-    a.dest_qp_num = peer;
-    a.rq_psn = rq_psn;
-    EXPECT_TRUE(qp->modify(a, kQpState | kQpPathMtu | kQpDestQpn | kQpRqPsn | kQpMaxDestRdAtomic | kQpMinRnrTimer).ok());
-    a.qp_state = QpState::rts;
-    a.sq_psn = sq_psn;
-    EXPECT_TRUE(qp->modify(a, kQpState | kQpTimeout | kQpRetryCnt | kQpRnrRetry | kQpSqPsn | kQpMaxQpRdAtomic).ok());
+    endpoint::ConnectParams c;  // the engine's defaults otherwise, as when rxe's captures were compared
+    c.remote_qpn = peer;
+    c.remote_psn = rq_psn;
+    c.local_psn = sq_psn;
+    c.mtu = 1024;
+    c.access = kRemoteRead | kRemoteWrite;
+    c.max_dest_rd_atomic = 16;
+    c.max_rd_atomic = 16;
+    c.min_rnr_timer = 12;
+    endpoint::connect(*qp, c);
   }
   ProtectionDomain pd;
   CompletionQueue cq;

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "rfab/endpoint/connect.hpp"
 #include "rfab/rc/rc.hpp"
 #include "rfab/udp/driver.hpp"
 
@@ -42,27 +43,20 @@ std::unique_ptr<Side> make_side(uint32_t qpn, const std::string& faults = "") {
 }
 
 void connect(Side& s, const Side& peer, uint16_t spray, uint8_t timeout = 10, uint8_t retry = 7) {
-  rc::QpAttr a;
-  a.qp_state = rc::QpState::init;
-  a.qp_access_flags = rc::kRemoteWrite | rc::kRemoteRead;
-  ASSERT_TRUE(s.qp->modify(a, rc::kQpState | rc::kQpAccessFlags | rc::kQpPkeyIndex | rc::kQpPort).ok());
-  a.qp_state = rc::QpState::rtr;
-  a.path_mtu = rc::Mtu::mtu1024;
-  a.dest_qp_num = peer.qp->qp_num();
-  a.rq_psn = 100;
-  a.min_rnr_timer = 1;
-  a.entropy.kind = spray > 1 ? rc::EntropyPolicy::Kind::spray : rc::EntropyPolicy::Kind::fixed;
-  a.entropy.paths = spray;
-  ASSERT_TRUE(s.qp->modify(a, rc::kQpState | rc::kQpPathMtu | rc::kQpDestQpn | rc::kQpRqPsn | rc::kQpMaxDestRdAtomic |
-                                  rc::kQpMinRnrTimer | rc::kQpEntropy)
-                  .ok());
-  a.qp_state = rc::QpState::rts;
-  a.sq_psn = 100;
-  a.timeout = timeout;
-  a.retry_cnt = retry;
-  ASSERT_TRUE(s.qp->modify(a, rc::kQpState | rc::kQpTimeout | rc::kQpRetryCnt | rc::kQpRnrRetry | rc::kQpSqPsn |
-                                  rc::kQpMaxQpRdAtomic)
-                  .ok());
+  endpoint::ConnectParams c;
+  c.remote_qpn = peer.qp->qp_num();
+  c.remote_psn = 100;
+  c.local_psn = 100;
+  c.mtu = 1024;
+  c.access = rc::kRemoteWrite | rc::kRemoteRead;
+  c.max_dest_rd_atomic = 16;
+  c.max_rd_atomic = 16;
+  c.min_rnr_timer = 1;
+  c.ack_timeout = timeout;
+  c.retry_cnt = retry;
+  c.entropy.kind = spray > 1 ? rc::EntropyPolicy::Kind::spray : rc::EntropyPolicy::Kind::fixed;
+  c.entropy.paths = spray;
+  endpoint::connect(*s.qp, c);
   s.driver->attach(*s.qp, peer.driver->local());
 }
 
