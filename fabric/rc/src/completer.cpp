@@ -31,6 +31,7 @@ uint32_t QueuePair::Impl::complete_acked(Nanos now, uint32_t bound, bool* rd_los
 
 void QueuePair::Impl::progress(Nanos now, uint32_t new_una) {
   if (psn::diff(new_una, una_psn) > 0) {
+    paths.acked(una_psn, new_una, response_port, now);
     una_psn = new_una;
     gap_retry = false;
     retry_left = attr.retry_cnt;  // forward progress refills the budgets (IBTA 9.7.5.2.8)
@@ -113,6 +114,7 @@ RxResult QueuePair::Impl::on_response(Nanos now, const wire::RocePacket& p) {
           switch (static_cast<wire::NakCode>(aeth.value())) {
             case wire::NakCode::psn_sequence_error:
               stats.seq_naks_received++;
+              paths.lost(rpsn, now);
               // The responder is alive and holds what followed the hole: selective recovery resends the
               // one packet (no retry budget spent); go-back-N resends everything from it.
               if (selective()) resend(rpsn);

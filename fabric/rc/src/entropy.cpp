@@ -1,6 +1,8 @@
 // UDP source-port (ECMP entropy) selection; see docs/multipath.md.
 #include "qp_impl.hpp"
 
+#include <vector>
+
 namespace rfab::rc {
 uint16_t rxe_src_port(uint32_t local_qpn, uint32_t remote_qpn) {
   // include/rdma/ib_verbs.h: rdma_calc_flow_label + rdma_flow_label_to_udp_sport.
@@ -17,23 +19,24 @@ uint16_t entropy_port(uint32_t local_qpn, uint32_t remote_qpn, uint32_t index) {
   return static_cast<uint16_t>(0xC000 | ((base + index * 0x9E5u) & 0x3FFF));
 }
 
-uint16_t QueuePair::Impl::request_port(Nanos now) {
+uint16_t QueuePair::Impl::request_port(Nanos now, uint32_t psn, bool resend) {
   const EntropyPolicy& e = attr.entropy;
-  const uint32_t paths = e.paths == 0 ? 1 : e.paths;
+  uint32_t index = 0;
   switch (e.kind) {
-    case EntropyPolicy::Kind::fixed: return rxe_src_port(qpn, attr.dest_qp_num);
+    case EntropyPolicy::Kind::fixed: break;  // index 0 is rxe_src_port
     case EntropyPolicy::Kind::flowlet:
       // A gap longer than the path-delay skew means packets on the new path cannot overtake older ones.
       if (any_req_tx && now >= last_req_tx && now - last_req_tx > e.flowlet_gap)
-        flowlet_idx = (flowlet_idx + 1) % paths;
-      return entropy_port(qpn, attr.dest_qp_num, flowlet_idx);
-    case EntropyPolicy::Kind::spray: {
-      const uint32_t i = spray_idx;
-      spray_idx = (spray_idx + 1) % paths;
-      return entropy_port(qpn, attr.dest_qp_num, i);
-    }
+        flowlet_idx = (flowlet_idx + 1) % paths.paths();
+      index = flowlet_idx;
+      break;
+    case EntropyPolicy::Kind::spray:
+    case EntropyPolicy::Kind::adaptive: index = paths.choose(now); break;
   }
-  return rxe_src_port(qpn, attr.dest_qp_num);
+  paths.sent(psn, index, now, resend);
+  return paths.port(index);
 }
+
+std::vector<PathStats> QueuePair::path_stats() const { return impl_->paths.snapshot(); }
 
 }  // namespace rfab::rc

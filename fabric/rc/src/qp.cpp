@@ -85,17 +85,26 @@ RxResult QueuePair::handle_packet(Nanos now, std::span<const uint8_t> bytes, con
   if (p.info->kind == wire::OpKind::cnp) {
     q.stats.cnps_received++;
     q.cc->on_cnp(now);
+    q.paths.cnp(meta.src_port, now);
     return RxResult::cnp;
   }
   if ((p.f.bth.opcode & 0xE0) != wire::op::kRc) {  // UC/UD/... are not for an RC QP
     q.stats.dropped++;
     return RxResult::malformed;
   }
+  if (p.info->is_request()) {
+    q.paths.received(meta.src_port, meta.ecn_ce);
+    q.arriving_port = meta.src_port;
+  }
   if (meta.ecn_ce) {
     // The peer's packets toward us are congested: tell the peer (its QP is our dest_qp_num).
     q.stats.ecn_ce_received++;
     if (!q.cnp_ever || now - q.last_cnp >= q.tuning.cnp_interval || now < q.last_cnp) {
       q.cnp_pending = true;
+      // Between rfab engines (they hold reordered packets) the CNP leaves with the marked packet's source
+      // port, so a sender choosing among ports learns which one is congested. rxe and RNICs ignore a CNP's
+      // UDP source port.
+      q.cnp_port = q.feedback_port(meta.src_port);
       q.cnp_ever = true;
       q.last_cnp = now;
     }
@@ -105,6 +114,7 @@ RxResult QueuePair::handle_packet(Nanos now, std::span<const uint8_t> bytes, con
     q.stats.dropped++;
     return RxResult::bad_state;
   }
+  q.response_port = p.info->kind == wire::OpKind::ack && p.f.aeth.type() == wire::AckType::ack ? meta.src_port : 0;
   return q.on_response(now, p);
 }
 
@@ -121,7 +131,7 @@ bool QueuePair::poll_transmit(Nanos now, TxPacket& pkt) {
     f.bth.becn = true;  // RoCE v2 Annex A17.9.2
     f.bth.dest_qp = q.attr.dest_qp_num;
     f.bth.psn = 0;
-    if (q.emit(pkt, f, {}, rxe_src_port(q.qpn, q.attr.dest_qp_num))) {
+    if (q.emit(pkt, f, {}, q.cnp_port)) {
       pkt.is_cnp = true;
       q.stats.cnps_sent++;
       return true;

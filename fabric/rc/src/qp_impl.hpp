@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "path_chooser.hpp"
 #include "psn.hpp"
 #include "rfab/congestion/controller.hpp"
 #include "rfab/rc/qp.hpp"
@@ -114,7 +115,8 @@ struct QueuePair::Impl {
   Nanos next_send = 0;          // pacing
   Nanos last_req_tx = 0;
   bool any_req_tx = false;
-  uint32_t flowlet_idx = 0, spray_idx = 0;
+  uint32_t flowlet_idx = 0;
+  PathChooser paths;  // the QP's entropies: choice (spray, adaptive) and per-port counters
   std::vector<uint8_t> scratch;  // gather buffer for payloads spanning several SGEs
 
   // ---- receive queue and responder ----
@@ -146,6 +148,10 @@ struct QueuePair::Impl {
   struct { bool pending = false; uint8_t syndrome = 0; uint32_t psn = 0; } nak;
   bool cnp_pending = false;
   bool cnp_ever = false;
+  uint16_t cnp_port = 0;  // UDP source port of the pending CNP
+  uint16_t arriving_port = 0;  // UDP source port of the request packet being processed
+  uint16_t ack_port = 0;       // UDP source port of the packet that last advanced the expected PSN
+  uint16_t response_port = 0;      // UDP source port of the ACK being processed (0 for other responses)
   Nanos last_cnp = 0;
   std::vector<RdResource> rd;  // ring of max_dest_rd_atomic
   uint32_t rd_tail = 0;        // next slot to allocate (monotonic)
@@ -159,11 +165,23 @@ struct QueuePair::Impl {
   Sge* swqe_sge(uint32_t i) { return &sq_sge[(i % sq.size()) * cap.max_send_sge]; }
   RecvWqe& rwqe(uint32_t i) { return rq[i % rq.size()]; }
   Sge* rwqe_sge(uint32_t i) { return &rq_sge[(i % rq.size()) * cap.max_recv_sge]; }
-  bool spraying() const { return attr.entropy.kind == EntropyPolicy::Kind::spray; }
+  bool spraying() const {
+    return attr.entropy.kind == EntropyPolicy::Kind::spray || attr.entropy.kind == EntropyPolicy::Kind::adaptive;
+  }
   bool selective() const { return attr.loss_recovery == LossRecovery::selective; }
   // The responder holds packets that arrive ahead of the expected PSN (and the requester keeps its window
   // within what the peer holds).
   bool holds_out_of_order() const { return spraying() || selective(); }
+  // Source port for an ACK or CNP about a request that arrived with `request_port`. Between rfab engines
+  // (they hold reordered packets) it echoes that port, so a sender spreading over ports learns which one
+  // the feedback is about; otherwise the QP's rxe port, as rxe sends it.
+  uint16_t feedback_port(uint16_t request_port) const {
+    return holds_out_of_order() && request_port != 0 ? request_port : rxe_src_port(qpn, attr.dest_qp_num);
+  }
+  // Packets the requester may have unacknowledged.
+  uint32_t requester_window() const {
+    return holds_out_of_order() ? std::min<uint32_t>(tuning.max_outstanding, tuning.reorder_window) : tuning.max_outstanding;
+  }
   // Packets that may overtake a hole before it is NAKed whatever its age (no such rule when 0).
   uint32_t loss_after() const { return tuning.loss_after != 0 ? tuning.loss_after : ~uint32_t{0}; }
   // The local ACK timeout, doubled for each timeout in a row (selective recovery backs off).
@@ -193,7 +211,7 @@ struct QueuePair::Impl {
   bool requester_ready(Nanos now) const;
   void rewind(uint32_t psn);
   bool consume_retry(Nanos now, bool rnr);  // false: budget spent, QP moved to ERR
-  uint16_t request_port(Nanos now);
+  uint16_t request_port(Nanos now, uint32_t psn, bool resend);
   void on_ack_timeout(Nanos now);
 
   // ---- completer (completer.cpp) ----
@@ -220,7 +238,8 @@ struct QueuePair::Impl {
   // send it in place.
   bool emit(TxPacket& pkt, const wire::RoceFields& f, std::span<const uint8_t> payload, uint16_t port,
             bool stable = false);
-  bool emit_ack(TxPacket& pkt, uint8_t syndrome, uint32_t psn);
+  // `port`: UDP source port, 0 = the QP's rxe port (NAKs, and ACKs toward a peer that is not rfab's).
+  bool emit_ack(TxPacket& pkt, uint8_t syndrome, uint32_t psn, uint16_t port = 0);
 
   // ---- reorder window (reorder.cpp) ----
   void reorder_alloc();

@@ -19,9 +19,7 @@ bool QueuePair::Impl::requester_ready(Nanos) const {
   if (!w.started && state == QpState::sqd) return false;  // draining: finish started WQEs only
   if ((w.flags & kFence) && rd_inflight > 0) return false;
   if (w.is_rd_atomic() && rd_inflight >= attr.max_rd_atomic) return false;
-  uint32_t window = tuning.max_outstanding;
-  if (holds_out_of_order()) window = std::min<uint32_t>(window, tuning.reorder_window);  // the peer holds this many
-  return static_cast<uint32_t>(psn::diff(next_psn, una_psn)) < window;
+  return static_cast<uint32_t>(psn::diff(next_psn, una_psn)) < requester_window();
 }
 
 bool QueuePair::Impl::requester_transmit(Nanos now, TxPacket& pkt) {
@@ -167,10 +165,11 @@ bool QueuePair::Impl::segment_next(Nanos now, TxPacket& pkt) {
   }
   if (f.bth.ack_req) pkts_since_ackreq = 0;
 
-  const uint16_t port = request_port(now);
+  const bool resent = psn::diff(f.bth.psn, max_psn) < 0;
+  const uint16_t port = request_port(now, f.bth.psn, resent);
   if (!emit(pkt, f, payload, port, stable)) return false;
   pkt.is_data = true;
-  pkt.retransmit = psn::diff(f.bth.psn, max_psn) < 0;
+  pkt.retransmit = resent;
   if (pkt.retransmit) stats.retransmits++;
   if (psn::diff(next_psn, max_psn) > 0) max_psn = next_psn;
   if (ack_deadline == kNever) {
@@ -240,6 +239,7 @@ void QueuePair::Impl::on_ack_timeout(Nanos now) {
     if (!consume_retry(now, false)) return;
     if (timeout_backoff < 6) ++timeout_backoff;
     timeout_recovery = true;
+    paths.lost(una_psn, now);
     resend(una_psn);
     return;
   }

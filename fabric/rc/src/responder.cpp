@@ -43,6 +43,7 @@ RxResult QueuePair::Impl::rnr(uint32_t p) {
 RxResult QueuePair::Impl::on_request(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes) {
   const int32_t d = psn::diff(p.f.bth.psn, epsn);
   if (d == 0) {
+    ack_port = arriving_port;  // the ACK that reports this advance names the port that brought it
     if (held > 0) hole_filled(now, p.f.bth.psn);
     const RxResult r = execute(now, p);
     if (!reorder.empty()) {
@@ -55,7 +56,12 @@ RxResult QueuePair::Impl::on_request(Nanos now, const wire::RocePacket& p, std::
   if (!reorder.empty() && static_cast<uint32_t>(d) < reorder.size()) {
     const RxResult r = reorder_hold(now, p, bytes);
     if (r == RxResult::accepted) {
-      if (held++ == 0) hole_opened(now);
+      if (held++ == 0) {
+        hole_opened(now);
+        // Spraying: acknowledge the in-order prefix before the hole at once. Its ACK names the port of the
+        // prefix's last packet, so the sender keeps measuring the ports that are not late.
+        if (spraying() && pkts_since_ack > 0) ack_pending = true;
+      }
       if (selective()) on_overtaken(now, static_cast<uint32_t>(d));
     }
     return r;
@@ -329,13 +335,13 @@ bool QueuePair::Impl::emit(TxPacket& pkt, const wire::RoceFields& f, std::span<c
   return true;
 }
 
-bool QueuePair::Impl::emit_ack(TxPacket& pkt, uint8_t syndrome, uint32_t p) {
+bool QueuePair::Impl::emit_ack(TxPacket& pkt, uint8_t syndrome, uint32_t p, uint16_t port) {
   wire::RoceFields f;
   f.bth.opcode = op::RC_ACK;
   f.bth.dest_qp = attr.dest_qp_num;
   f.bth.psn = p;
   f.aeth = wire::Aeth{syndrome, msn};
-  return emit(pkt, f, {}, rxe_src_port(qpn, attr.dest_qp_num));
+  return emit(pkt, f, {}, port != 0 ? port : rxe_src_port(qpn, attr.dest_qp_num));
 }
 
 bool QueuePair::Impl::responder_transmit(Nanos now, TxPacket& pkt) {
@@ -394,7 +400,8 @@ bool QueuePair::Impl::responder_transmit(Nanos now, TxPacket& pkt) {
     ack_pending = false;
     pkts_since_ack = 0;
     stats.acks_sent++;
-    return emit_ack(pkt, wire::Aeth::make(wire::AckType::ack, wire::kAethCreditInvalid), psn::add(epsn, psn::kMask));
+    return emit_ack(pkt, wire::Aeth::make(wire::AckType::ack, wire::kAethCreditInvalid), psn::add(epsn, psn::kMask),
+                    feedback_port(ack_port));
   }
   return false;
 }

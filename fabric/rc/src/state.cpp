@@ -69,7 +69,7 @@ Status validate(const QpAttr& a, uint32_t mask) {
   if ((mask & kQpMinRnrTimer) && a.min_rnr_timer > 31) return bad("modify: min_rnr_timer must be 0..31");
   if (mask & kQpEntropy) {
     if (a.entropy.paths == 0 || a.entropy.paths > 256) return bad("modify: entropy.paths must be 1..256");
-    if (static_cast<uint8_t>(a.entropy.kind) > 2) return bad("modify: entropy.kind out of range");
+    if (static_cast<uint8_t>(a.entropy.kind) > 3) return bad("modify: entropy.kind out of range");
   }
   if ((mask & kQpLossRecovery) && static_cast<uint8_t>(a.loss_recovery) > 1)
     return bad("modify: loss_recovery out of range");
@@ -104,6 +104,8 @@ Status QueuePair::Impl::modify(const QpAttr& a, uint32_t mask) {
   if (mask & kQpLossRecovery) attr.loss_recovery = a.loss_recovery;
   if (mask & kQpRqPsn) attr.rq_psn = a.rq_psn;
   if (mask & kQpSqPsn) attr.sq_psn = a.sq_psn;
+  if (mask & (kQpEntropy | kQpDestQpn | kQpLossRecovery))
+    paths.configure(qpn, attr.dest_qp_num, attr.entropy, requester_window());
 
   if (!(mask & kQpState) || to == from) {
     if (holds_out_of_order() && reorder.empty() && (state == QpState::rtr || state == QpState::rts)) reorder_alloc();

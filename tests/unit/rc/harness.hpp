@@ -148,6 +148,7 @@ class Pair {
     uint64_t seq;
     int to;
     bool ce;
+    uint16_t src_port;
     std::vector<uint8_t> bytes;
   };
 
@@ -168,7 +169,7 @@ class Pair {
       }
       if (f.drop) continue;
       for (int c = 0; c < f.copies; ++c)
-        flight.push(InFlight{now + latency + f.delay, seq_++, 1 - s, f.ce,
+        flight.push(InFlight{now + latency + f.delay, seq_++, 1 - s, f.ce, pkt.src_port,
                                   std::vector<uint8_t>(buf.begin(), buf.begin() + static_cast<long>(pkt.len))});
     }
   }
@@ -177,7 +178,7 @@ class Pair {
     while (!flight.empty() && flight.top().at <= now) {
       InFlight f = flight.top();
       flight.pop();
-      side(f.to).qp->handle_packet(now, f.bytes, RxMeta{f.ce, 0});
+      side(f.to).qp->handle_packet(now, f.bytes, RxMeta{f.ce, f.src_port});
       ++delivered;
     }
   }

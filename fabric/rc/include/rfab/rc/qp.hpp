@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "rfab/congestion/controller.hpp"
 #include "rfab/rc/cq.hpp"
@@ -85,6 +86,9 @@ class QueuePair {
   Nanos next_send_time() const;
 
   const QpStats& stats() const;
+  // Per entropy (UDP source port): what was sent and received on it and the feedback it drew. One entry
+  // for a fixed-port QP, `paths` for the others.
+  std::vector<PathStats> path_stats() const;
 
   struct Impl;  // requester / responder / completer state (fabric/rc/src)
 

@@ -147,10 +147,31 @@ struct EntropyPolicy {
     fixed,    // one port for the QP's lifetime, exactly as Linux rxe (rxe_src_port)
     flowlet,  // a new port (among `paths`) when the send queue has been idle for `flowlet_gap`
     spray,    // round-robin over `paths` ports, per packet; the receiver tolerates reordering
+    adaptive, // spray, steered by path feedback: a port whose packets draw CNPs, NAKs or ACK timeouts, or
+              // whose round trip is far above the best port's, is set aside for `avoid_time`, then
+              // probed with one packet and taken back only if that packet comes back in time
   };
   Kind kind = Kind::fixed;
-  uint16_t paths = 1;      // number of distinct ports used by flowlet / spray (1..256)
+  uint16_t paths = 1;      // number of distinct ports used by flowlet / spray / adaptive (1..256)
   Nanos flowlet_gap = 0;   // idle gap that starts a new flowlet
+  Nanos avoid_time = 0;    // adaptive: how long a port is set aside before a probe (0 = the larger of
+                           // 8 best-port round trips and 2 of its own, within 50 us..10 ms)
+};
+
+// One entropy (UDP source port) of a QP and what was seen on it. The requester side counts what it sent
+// and the feedback it attributed to the port; the responder side counts what arrived with that port.
+struct PathStats {
+  uint16_t src_port = 0;
+  uint64_t tx_packets = 0;       // request packets sent with this port (resends included)
+  uint64_t probes = 0;           // of those, single packets sent to learn whether a set-aside port recovered
+  uint64_t rx_packets = 0;       // request packets that arrived with this port (responder)
+  uint64_t rx_ecn_ce = 0;        // of those, ECN-CE marked
+  uint64_t cnps = 0;             // CNPs that named this port (the peer echoes the marked packet's port)
+  uint64_t naks = 0;             // sequence NAKs and ACK timeouts for a PSN sent with this port
+  uint64_t slow_samples = 0;     // round trips (or failed probes) far above the best port's
+  uint64_t set_aside = 0;        // times the adaptive policy set the port aside
+  Nanos srtt = 0;                // smoothed round trip of its packets (0 = no sample since last set aside)
+  bool avoided = false;          // set aside or on probation at the time of the query
 };
 
 enum QpAttrMask : uint32_t {  // ibv_qp_attr_mask values
