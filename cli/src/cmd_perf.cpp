@@ -35,7 +35,7 @@ void print_text(const perf::Options& o, const perf::Result& r) {
   std::printf("                    %s %s Test (rfab, %s%s)\n", title(r.verb), o.latency ? "Latency" : "BW",
               r.datapath.empty() ? "kernel UDP datapath" : r.datapath.c_str(), o.perftest ? ", perftest side channel" : "");
   std::printf(" Number of qps   : %-6u Transport type : RoCE v2 over UDP\n", r.qps);
-  std::printf(" Mtu             : %-6u Spray entropies: %u\n", r.mtu, r.spray);
+  std::printf(" Mtu             : %-6u Spray entropies: %u%s\n", r.mtu, r.spray, r.adaptive ? " (adaptive)" : "");
   std::printf(" Loss recovery   : %s\n", r.recovery == rc::LossRecovery::selective ? "selective" : "go-back-N");
   std::printf(" Role            : %s\n", o.server ? "server" : "client");
   std::printf("%s", kLine);
@@ -59,11 +59,25 @@ void print_text(const perf::Options& o, const perf::Result& r) {
               static_cast<unsigned long long>(r.retransmits), static_cast<unsigned long long>(r.timeouts),
               static_cast<unsigned long long>(r.rx_bad_icrc));
   if (o.cc != "none" || r.ecn_ce_received + r.cnps_sent + r.cnps_received > 0)
-    std::printf(" congestion      : %s; ECN-CE rx %llu, CNPs tx/rx %llu / %llu, rate cuts %llu, rate now %.2f Gb/s "
-                "(lowest %.2f)\n",
+    std::printf(" congestion      : %s; ECN-CE rx %llu, CNPs tx/rx %llu / %llu (%llu steered around), rate cuts %llu, "
+                "rate now %.2f Gb/s (lowest %.2f)\n",
                 o.cc.c_str(), static_cast<unsigned long long>(r.ecn_ce_received),
                 static_cast<unsigned long long>(r.cnps_sent), static_cast<unsigned long long>(r.cnps_received),
-                static_cast<unsigned long long>(r.rate_cuts), r.rate_gbps, r.min_rate_gbps);
+                static_cast<unsigned long long>(r.cnps_steered), static_cast<unsigned long long>(r.rate_cuts),
+                r.rate_gbps, r.min_rate_gbps);
+  if (!r.paths.empty()) {
+    std::printf(" per entropy (port k of every QP): tx = request packets sent, rx = received, CE = of those marked,\n"
+                " CNP/NAK = feedback that named the port, aside = times the adaptive policy set it aside\n");
+    std::printf("   k        tx        rx        CE      CNP      NAK    aside   probes  aside-now\n");
+    for (size_t k = 0; k < r.paths.size(); ++k) {
+      const perf::Result::Path& p = r.paths[k];
+      std::printf(" %3zu %9llu %9llu %9llu %8llu %8llu %8llu %8llu  %u/%u QPs\n", k,
+                  static_cast<unsigned long long>(p.tx_packets), static_cast<unsigned long long>(p.rx_packets),
+                  static_cast<unsigned long long>(p.rx_ecn_ce), static_cast<unsigned long long>(p.cnps),
+                  static_cast<unsigned long long>(p.naks), static_cast<unsigned long long>(p.set_aside),
+                  static_cast<unsigned long long>(p.probes), p.avoided_qps, r.qps);
+    }
+  }
 }
 
 void print_json(const perf::Options& o, const perf::Result& r) {
@@ -97,10 +111,18 @@ void print_json(const perf::Options& o, const perf::Result& r) {
       {"ecn_ce_received", r.ecn_ce_received},
       {"cnps_sent", r.cnps_sent},
       {"cnps_received", r.cnps_received},
+      {"cnps_steered", r.cnps_steered},
       {"rate_cuts", r.rate_cuts},
       {"rate_gbps", r.rate_gbps},
       {"min_rate_gbps", r.min_rate_gbps},
+      {"adaptive", r.adaptive},
   };
+  nlohmann::ordered_json paths = nlohmann::ordered_json::array();
+  for (const perf::Result::Path& p : r.paths)
+    paths.push_back({{"tx_packets", p.tx_packets}, {"rx_packets", p.rx_packets}, {"rx_ecn_ce", p.rx_ecn_ce},
+                     {"cnps", p.cnps}, {"naks", p.naks}, {"slow_samples", p.slow_samples},
+                     {"set_aside", p.set_aside}, {"probes", p.probes}, {"avoided_qps", p.avoided_qps}});
+  j["paths"] = paths;
   if (o.latency)
     j["latency_us"] = {{"min", r.t_min}, {"max", r.t_max}, {"typical", r.t_typical}, {"avg", r.t_avg},
                        {"stdev", r.t_stdev}, {"p99", r.p99}, {"p99.9", r.p999}};
@@ -149,6 +171,9 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("-q,--qps", o->qps, "queue pairs")->check(CLI::Range(1u, 1024u));
   c->add_option("-m,--mtu", o->mtu, "path MTU: 256, 512, 1024, 2048 or 4096")->check(CLI::IsMember({256u, 512u, 1024u, 2048u, 4096u}));
   c->add_option("--spray", o->spray, "entropies (UDP source ports) per QP; > 1 sprays packets over them")->check(CLI::Range(1u, 256u));
+  c->add_flag("--adaptive", o->adaptive,
+              "with --spray N (client): steer away from ports whose packets draw CNPs, NAKs or long round trips, "
+              "probing them until they recover (docs/multipath.md)");
   c->add_option("-t,--tx-depth", o->tx_depth, "outstanding operations per QP")->check(CLI::Range(1u, 4096u));
   c->add_option("-p,--port", o->tcp_port, "TCP side-channel port (perftest's default 18515)");
   c->add_option("--udp-port", o->udp_port, "RoCE v2 UDP port (4791)");
@@ -183,6 +208,8 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
     if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};
     if (!o->server && o->host.empty()) throw ExitError{2, "give the server's address, or --server on the server side"};
     if (o->server && !o->host.empty()) throw ExitError{2, "--server takes no host argument"};
+    if (o->adaptive && o->spray < 2) throw ExitError{2, "--adaptive steers a spray: give --spray N with N >= 2"};
+    if (o->adaptive && o->server) throw ExitError{2, "--adaptive is the client's choice (the server only answers)"};
     if (o->verbs) o->perftest = true;  // the verbs backend runs in the perftest-protocol session
     if (!o->verbs && (!o->device.empty() || o->gid_index >= 0)) throw ExitError{2, "--device/--gid-index need --verbs"};
     const perf::Result r = o->perftest ? perf::run_perftest_session(*o) : perf::run_session(*o);

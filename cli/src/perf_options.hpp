@@ -22,6 +22,7 @@ struct Options {
   uint32_t qps = 1;
   uint32_t mtu = 4096;
   uint32_t spray = 1;          // entropies (UDP source ports) per QP; > 1 sprays packets over them
+  bool adaptive = false;       // client: steer the spray away from ports that show congestion, loss or delay
   uint32_t tx_depth = 128;     // outstanding work requests per QP
   uint16_t tcp_port = 18515;   // perftest's default side-channel port
   uint16_t udp_port = 4791;    // RoCE v2
@@ -59,11 +60,20 @@ struct Result {
   uint64_t retransmits = 0, timeouts = 0, rx_bad_icrc = 0, duplicates = 0, out_of_order = 0;
   // congestion (this side): ECN-CE marks received, CNPs sent and received, what the controllers did
   uint64_t ecn_ce_received = 0, cnps_sent = 0, cnps_received = 0, rate_cuts = 0;
+  uint64_t cnps_steered = 0;  // CNPs the adaptive policy answered by moving off the port (no rate cut)
   double rate_gbps = 0, min_rate_gbps = 0;  // sum over QPs now; lowest any QP reached
   double cpu_seconds = 0;      // user + system CPU of this process during the transfer
   bool verified = false;       // data / exactly-once check passed
   std::string verify_note;     // what was checked
   std::string datapath;        // what moved the packets ("" = rfab's engine over kernel UDP)
+  bool adaptive = false;       // this side's requesters steered the spray by path feedback
+  // Per entropy index (port k of every QP's set), summed over QPs: what this side sent and received on it.
+  struct Path {
+    uint64_t tx_packets = 0, probes = 0, rx_packets = 0, rx_ecn_ce = 0, cnps = 0, naks = 0, slow_samples = 0,
+             set_aside = 0;
+    uint32_t avoided_qps = 0;  // QPs that had the port set aside at the end
+  };
+  std::vector<Path> paths;     // empty unless spraying
 };
 
 }  // namespace rfab::cli::perf

@@ -90,6 +90,7 @@ void fill_counters(const PerfQps& q, Result& r) {
   r.ecn_ce_received = s.ecn_ce_received;
   r.cnps_sent = s.cnps_sent;
   r.cnps_received = s.cnps_received;
+  r.cnps_steered = s.cnps_steered;
   for (uint32_t qpn : q.qpn) {
     const cc::ControllerStats cs = q.dev->qp_cc(qpn);
     r.rate_cuts += cs.rate_cuts;
@@ -97,6 +98,24 @@ void fill_counters(const PerfQps& q, Result& r) {
     r.min_rate_gbps = r.min_rate_gbps == 0 ? cs.min_rate_bps / 1e9 : std::min(r.min_rate_gbps, cs.min_rate_bps / 1e9);
   }
   r.datapath = q.dev->name();
+  r.paths.clear();
+  for (uint32_t qpn : q.qpn) {
+    const std::vector<rc::PathStats> ps = q.dev->qp_paths(qpn);
+    if (ps.size() <= 1) continue;  // one port: nothing to break down
+    if (r.paths.size() < ps.size()) r.paths.resize(ps.size());
+    for (size_t i = 0; i < ps.size(); ++i) {
+      Result::Path& p = r.paths[i];
+      p.tx_packets += ps[i].tx_packets;
+      p.probes += ps[i].probes;
+      p.rx_packets += ps[i].rx_packets;
+      p.rx_ecn_ce += ps[i].rx_ecn_ce;
+      p.cnps += ps[i].cnps;
+      p.naks += ps[i].naks;
+      p.slow_samples += ps[i].slow_samples;
+      p.set_aside += ps[i].set_aside;
+      if (ps[i].avoided) ++p.avoided_qps;
+    }
+  }
 }
 
 }  // namespace rfab::cli::perf

@@ -104,7 +104,8 @@ class Session {
       c.rnr_retry = 7;
       c.loss_recovery = p_.recovery;
       if (p_.spray > 1) {
-        c.entropy.kind = rc::EntropyPolicy::Kind::spray;
+        // Only a requester chooses ports; the server's QPs answer (and echo ports) either way.
+        c.entropy.kind = client() && o_.adaptive ? rc::EntropyPolicy::Kind::adaptive : rc::EntropyPolicy::Kind::spray;
         c.entropy.paths = static_cast<uint16_t>(p_.spray);
       }
       connect_perf_qp(qps_, i, c);
@@ -399,6 +400,7 @@ class Session {
     r.mtu = p_.mtu;
     r.spray = p_.spray;
     r.recovery = p_.recovery;
+    r.adaptive = client() && o_.adaptive && p_.spray > 1;
     fill_counters(qps_, r);
   }
 

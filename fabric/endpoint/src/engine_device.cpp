@@ -89,6 +89,7 @@ class EngineDevice final : public Device {
 
   rc::QpState qp_state(uint32_t qpn) const override { return qp(qpn).state(); }
   rc::QpStats qp_stats(uint32_t qpn) const override { return qp(qpn).stats(); }
+  std::vector<rc::PathStats> qp_paths(uint32_t qpn) const override { return qp(qpn).path_stats(); }
   cc::ControllerStats qp_cc(uint32_t qpn) const override {
     auto it = controllers_.find(qpn);
     if (it == controllers_.end()) throw EndpointError(name() + ": no QP " + std::to_string(qpn));

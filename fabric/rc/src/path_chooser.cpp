@@ -158,11 +158,13 @@ void PathChooser::lost(uint32_t psn, Nanos now) {
   }
 }
 
-void PathChooser::cnp(uint16_t src_port, Nanos now) {
+bool PathChooser::cnp(uint16_t src_port, Nanos now) {
   const int i = index_of(src_port);
-  if (i < 0) return;
+  if (i < 0) return false;
   stats_[static_cast<uint32_t>(i)].cnps++;
-  if (adaptive()) set_aside(static_cast<uint32_t>(i), now);
+  if (!adaptive()) return false;
+  set_aside(static_cast<uint32_t>(i), now);
+  return not_active_ < paths();
 }
 
 void PathChooser::received(uint16_t src_port, bool ecn_ce) {

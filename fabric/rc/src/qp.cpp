@@ -84,8 +84,9 @@ RxResult QueuePair::handle_packet(Nanos now, std::span<const uint8_t> bytes, con
   }
   if (p.info->kind == wire::OpKind::cnp) {
     q.stats.cnps_received++;
-    q.cc->on_cnp(now);
-    q.paths.cnp(meta.src_port, now);
+    // Congestion on one path is routed around; only congestion on every path is the rate's business.
+    if (q.paths.cnp(meta.src_port, now)) q.stats.cnps_steered++;
+    else q.cc->on_cnp(now);
     return RxResult::cnp;
   }
   if ((p.f.bth.opcode & 0xE0) != wire::op::kRc) {  // UC/UD/... are not for an RC QP

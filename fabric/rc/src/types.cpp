@@ -123,6 +123,7 @@ QpStats& QpStats::operator+=(const QpStats& o) {
   dropped += o.dropped;
   cnps_sent += o.cnps_sent;
   cnps_received += o.cnps_received;
+  cnps_steered += o.cnps_steered;
   ecn_ce_received += o.ecn_ce_received;
   acks_sent += o.acks_sent;
   selective_resends += o.selective_resends;

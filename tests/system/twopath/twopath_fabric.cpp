@@ -143,6 +143,7 @@ QdiscCounters TwoPathFabric::qdisc(int path) const {
       q.packets = u64(e, "packets");
       q.drops = u64(e, "drops");
       q.overlimits = u64(e, "overlimits");
+      q.backlog_bytes = u64(e, "backlog");
     }
   }
   return q;

@@ -32,6 +32,7 @@ struct PerfOutcome {
 struct QdiscCounters {
   std::string kind;
   uint64_t packets = 0, drops = 0, overlimits = 0;
+  uint64_t backlog_bytes = 0;  // queued at the time of the query
 };
 
 class TwoPathFabric {

@@ -78,7 +78,7 @@ TEST(AdaptivePaths, SteersAwayFromASlowPathAndFinishesSooner) {
   const Transfer spray = transfer(EntropyPolicy::Kind::spray, fate, LossRecovery::go_back_n, 16 << 20);
   const Transfer adaptive = transfer(EntropyPolicy::Kind::adaptive, fate, LossRecovery::go_back_n, 16 << 20);
   std::printf("slow path share: spray %.3f in %.2f ms, adaptive %.3f in %.2f ms (%llu probes)\n", share(spray, slow),
-              spray.took / 1e6, share(adaptive, slow), adaptive.took / 1e6,
+              double(spray.took) / 1e6, share(adaptive, slow), double(adaptive.took) / 1e6,
               static_cast<unsigned long long>(adaptive.a[2].probes));
   EXPECT_NEAR(share(spray, slow), 0.25, 0.01);
   EXPECT_LT(share(adaptive, slow), 0.03);

@@ -20,6 +20,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "rfab/congestion/controller.hpp"
 #include "rfab/base/time.hpp"
@@ -108,6 +109,9 @@ class Device {
   virtual rc::QpStats qp_stats(uint32_t qpn) const = 0;
   // What the QP's congestion controller has done; zeros on a device whose NIC keeps it.
   virtual cc::ControllerStats qp_cc(uint32_t qpn) const = 0;
+  // Per entropy (UDP source port) of the QP: packets, feedback, what the adaptive policy did. Empty on a
+  // device whose NIC chooses the ports.
+  virtual std::vector<rc::PathStats> qp_paths(uint32_t) const { return {}; }
 
   virtual rc::Status post_send(uint32_t qpn, const rc::SendWr& wr) = 0;
   virtual rc::Status post_recv(uint32_t qpn, const rc::RecvWr& wr) = 0;

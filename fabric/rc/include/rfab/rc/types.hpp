@@ -285,6 +285,7 @@ struct QpStats {
   uint64_t out_of_order = 0;        // request packets held or placed ahead of the expected PSN (spray)
   uint64_t dropped = 0;             // malformed, wrong state, out of window
   uint64_t cnps_sent = 0, cnps_received = 0, ecn_ce_received = 0;
+  uint64_t cnps_steered = 0;        // CNPs answered by moving off the marked port, not by a rate cut (adaptive)
   uint64_t acks_sent = 0;
   uint64_t selective_resends = 0;  // single packets resent for a selective NAK or a timeout
   uint64_t spurious_naks = 0;      // selective NAKs whose original arrived after all (reordering, not loss)

@@ -1,0 +1,130 @@
+// Adaptive spraying and DCQCN across the two-path fabric lab, with path 0 a congested switch port: a tbf
+// queue on A's side of it, ECN-CE marked from a virtual queue at 80% of the tbf rate (the switch-port
+// program on R). Queue lengths are path 0's tbf backlog (tc -s), sampled every 5 ms.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "netns.hpp"
+#include "twopath_fabric.hpp"
+
+namespace {
+using namespace std::chrono_literals;
+using rfab::systest::PerfOutcome;
+using rfab::systest::PortCounters;
+using rfab::systest::TwoPathFabric;
+
+struct PathRun {
+  PerfOutcome perf;
+  uint64_t path0 = 0, path1 = 0;  // RoCE packets A->B per path (switch-port counters)
+  uint64_t drops = 0;             // path 0's tbf drops during the run
+  uint64_t median_queue = 0, max_queue = 0;  // path 0's tbf backlog, sampled every 5 ms
+};
+
+class TwoPathAdaptive : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces, tc, BPF)";
+    fabric_ = std::make_unique<TwoPathFabric>();
+  }
+
+  // Path 0: tbf at `rate0` with a 1 MB queue, marking above 32 KB in a virtual queue at `vq0`. Path 1: tbf
+  // at `rate1` (empty: unshaped).
+  void congest_path0(const std::string& rate0, const std::string& vq0, const std::string& rate1) {
+    fabric_->shape(0, rate0, "64k", "1m");
+    if (!rate1.empty()) fabric_->shape(1, rate1, "64k", "1m");
+    vq0_ = vq0;
+  }
+
+  PathRun write(const std::vector<std::string>& args) {
+    fabric_->port(0, {"--reset", "--vq-rate", vq0_, "--mark-threshold", "32k"});
+    fabric_->port(1, {"--reset"});
+    const uint64_t drops_before = fabric_->qdisc(0).drops;
+    std::atomic<bool> done{false};
+    std::vector<uint64_t> queue;
+    std::thread sampler([&] {
+      while (!done) {
+        queue.push_back(fabric_->qdisc(0).backlog_bytes);
+        std::this_thread::sleep_for(5ms);
+      }
+    });
+    PathRun r;
+    r.perf = fabric_->perf("write", args);
+    done = true;
+    sampler.join();
+    r.path0 = fabric_->forward(0).roce_packets;
+    r.path1 = fabric_->forward(1).roce_packets;
+    r.drops = fabric_->qdisc(0).drops - drops_before;
+    std::sort(queue.begin(), queue.end());
+    if (!queue.empty()) {
+      r.median_queue = queue[queue.size() / 2];
+      r.max_queue = queue.back();
+    }
+    return r;
+  }
+
+  static void expect_verified(const PerfOutcome& o) {
+    ASSERT_EQ(o.client_rc, 0) << "client:\n" << o.client_out << "\nserver:\n" << o.server_out;
+    ASSERT_EQ(o.server_rc, 0) << "server:\n" << o.server_out;
+    EXPECT_TRUE(o.client.value("verified", false)) << o.client_out;
+    EXPECT_TRUE(o.server.value("verified", false)) << o.server_out;
+  }
+
+  static void print(const char* what, const PathRun& r) {
+    std::printf("%-28s %6.2f Gb/s  path0/path1 %7llu / %7llu packets  path-0 queue median %7llu B max %7llu B"
+                "  drops %llu  CNPs %llu  rate cuts %llu\n",
+                what, r.perf.client.value("bw_avg_gbps", 0.0), static_cast<unsigned long long>(r.path0),
+                static_cast<unsigned long long>(r.path1), static_cast<unsigned long long>(r.median_queue),
+                static_cast<unsigned long long>(r.max_queue), static_cast<unsigned long long>(r.drops),
+                static_cast<unsigned long long>(r.perf.c("cnps_received")),
+                static_cast<unsigned long long>(r.perf.c("rate_cuts")));
+  }
+
+  std::unique_ptr<TwoPathFabric> fabric_;
+  std::string vq0_ = "off";
+};
+
+// Path 0 a 500 Mbit/s bottleneck, path 1 unshaped. Eight QPs with fixed-port ECMP: those hashed onto path 0
+// share its 500 Mbit/s and the run ends at their pace. The adaptive spray with DCQCN moves its traffic to
+// path 1 (the CNPs name the marked ports, and while another port is clean a CNP moves traffic rather than
+// cutting the rate), keeps path 0's queue short and drops nothing.
+TEST_F(TwoPathAdaptive, AdaptiveSprayWithDcqcnMovesOffTheCongestedPathAndBeatsEcmp) {
+  congest_path0("500mbit", "400mbit", "");
+  const PathRun ecmp = write({"-s", "256K", "-n", "100", "-q", "8"});
+  const PathRun adaptive =
+      write({"-s", "256K", "-n", "100", "-q", "8", "--spray", "8", "--adaptive", "--cc", "dcqcn", "--line-rate", "10G"});
+  print("fixed-port ECMP", ecmp);
+  print("adaptive spray + DCQCN", adaptive);
+  expect_verified(ecmp.perf);
+  expect_verified(adaptive.perf);
+  // 8 QPs all hashed onto path 1 (probability 1/256) leave nothing to compare against.
+  if (ecmp.path0 == 0) GTEST_SKIP() << "every ECMP QP hashed onto the clean path";
+  const double ecmp_gbps = ecmp.perf.client.value("bw_avg_gbps", 0.0);
+  const double adaptive_gbps = adaptive.perf.client.value("bw_avg_gbps", 0.0);
+  EXPECT_GT(adaptive_gbps, 1.5 * ecmp_gbps);
+  // Traffic left the congested path: at most a fifth of it crossed path 0 (probes and the first round
+  // trips before the first CNPs).
+  EXPECT_LT(adaptive.path0 * 5, adaptive.path0 + adaptive.path1) << fabric_->dump();
+  EXPECT_EQ(adaptive.drops, 0u) << fabric_->dump();
+  EXPECT_LT(adaptive.median_queue, 64u * 1024);
+  // The client's per-port view says why: CNPs named ports, which were set aside and probed.
+  uint64_t cnps = 0, aside = 0, probes = 0;
+  for (const auto& p : adaptive.perf.client.at("paths")) {
+    cnps += p.value("cnps", uint64_t{0});
+    aside += p.value("set_aside", uint64_t{0});
+    probes += p.value("probes", uint64_t{0});
+  }
+  EXPECT_GT(cnps, 0u) << adaptive.perf.client_out;
+  EXPECT_GT(adaptive.perf.c("cnps_steered"), 0u) << adaptive.perf.client_out;
+  EXPECT_GT(aside, 0u) << adaptive.perf.client_out;
+  EXPECT_GT(probes, 0u) << adaptive.perf.client_out;
+  EXPECT_TRUE(adaptive.perf.client.value("adaptive", false));
+}
+
+}  // namespace
