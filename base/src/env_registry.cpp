@@ -58,6 +58,8 @@ constexpr std::array kVars = std::to_array<Var>({
      "the rate congestion control starts from and never exceeds, in bits/s (e.g. 25G)"},
     {"RFAB_ROCE_SPRAY", "unsigned", "1", "collectives",
      "UDP source ports (entropies) each QP sprays its packets over, 1..256; >1 only between rfab engines"},
+    {"RFAB_ROCE_ADAPTIVE", "bool", "0", "collectives",
+     "1 steers the spray (RFAB_ROCE_SPRAY >= 2) away from ports that draw CNPs, NAKs or long round trips"},
     {"RFAB_ROCE_RECOVERY", "choice", "selective", "collectives",
      "loss recovery between rfab engines: selective or go-back-n (verbs peers always go-back-n)"},
     {"RFAB_ROCE_DEBUG", "bool", "0", "collectives", "1 prints the RoCE datapath's counters on stderr at exit"},

@@ -191,6 +191,13 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
   }
   if (const char* v = env("RFAB_ROCE_SPRAY"))
     o.spray = static_cast<uint32_t>(env_number("RFAB_ROCE_SPRAY", v, 1, 256, "a number of entropies, 1..256"));
+  if (const char* v = env("RFAB_ROCE_ADAPTIVE")) {
+    const std::string s(v);
+    if (s != "0" && s != "1") throw Error(Status::InvalidArgument, "RFAB_ROCE_ADAPTIVE='" + s + "': expected 0 or 1");
+    o.adaptive = s == "1";
+  }
+  if (o.adaptive && o.spray < 2)
+    throw Error(Status::InvalidArgument, "RFAB_ROCE_ADAPTIVE=1 steers a spray: set RFAB_ROCE_SPRAY to 2 or more");
   if (const char* v = env("RFAB_ROCE_RECOVERY")) {
     const std::string s(v);
     if (s != "selective" && s != "go-back-n")

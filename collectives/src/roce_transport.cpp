@@ -308,7 +308,7 @@ void RoceTransport::connect(const std::vector<RoceEndpoint>& remotes) {
     if (t.local.selective && e.selective) {
       c.loss_recovery = rc::LossRecovery::selective;
       if (t.opt.spray > 1) {
-        c.entropy.kind = rc::EntropyPolicy::Kind::spray;
+        c.entropy.kind = t.opt.adaptive ? rc::EntropyPolicy::Kind::adaptive : rc::EntropyPolicy::Kind::spray;
         c.entropy.paths = static_cast<uint16_t>(t.opt.spray);
       }
     }

@@ -62,6 +62,7 @@ struct RoceOptions {
   std::string cc = "none";
   double line_bps = 100e9;
   uint32_t spray = 1;
+  bool adaptive = false;  // RFAB_ROCE_ADAPTIVE: steer the spray away from ports that show congestion or loss
   bool selective = true;
 
   // From RFAB_ROCE_ADDR / RFAB_ROCE_IFACE (else `fallback_ip`, the address our store connection uses),
