@@ -27,6 +27,7 @@ struct EmulateOptions {
   uint64_t seed = 1;
   uint32_t mtu = 4096;
   uint32_t spray = 0;
+  bool adaptive = false;
   bool json = false;
   bool quiet = false;
 };
@@ -37,7 +38,7 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
   std::printf("topology    %s\n", r.topology.c_str());
   std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s", o.traffic.c_str(),
               (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(), o.hosts.c_str());
-  if (o.spray > 1) std::printf(" spraying over %u ports", o.spray);
+  if (o.spray > 1) std::printf(" %sspraying over %u ports", o.adaptive ? "adaptive " : "", o.spray);
   std::printf(", %.1f us simulated, seed %llu\n", us(r.simulated), (unsigned long long)o.seed);
   std::printf("throughput  %.4f of offered line rate (delivered payload %.3f GB; header ceiling %.4f)\n",
               r.throughput, double(r.payload_delivered) / 1e9, r.goodput_ceiling);
@@ -70,6 +71,7 @@ void print_json(const EmulateOptions& o, const emu::Report& r) {
       {"ecn_marks", r.ecn_marks},     {"cnps", r.cnps},
       {"hosts_stack", o.hosts},       {"retransmits", r.retransmits},
       {"spray", o.spray},
+      {"adaptive", o.adaptive},
       {"fct_us", {{"p50", us(r.fct_p50)}, {"p99", us(r.fct_p99)}, {"max", us(r.fct_max)}}},
       {"max_queue_bytes", r.max_queue_bytes},
       {"events", r.events},           {"events_per_second", r.events_per_second},
@@ -87,6 +89,7 @@ void run_emulate(const EmulateOptions& o) {
   s.mtu = o.mtu;
   s.hosts = o.hosts;
   s.spray = o.spray;
+  s.adaptive = o.adaptive;
   if (o.pfc != "on" && o.pfc != "off") throw ExitError{2, "--pfc: '" + o.pfc + "' must be on or off"};
   s.pfc = o.pfc == "on";
   emu::Report r;
@@ -139,6 +142,9 @@ void add_emulate(CLI::App& app) {
                   "NIC-side per-packet spraying: each flow rotates over N UDP source ports (entropies) that ECMP "
                   "switches hash onto different paths (0 = one port per flow; at most 256)")
       ->capture_default_str();
+  sub->add_flag("--adaptive", o->adaptive,
+                "with --spray N and --hosts rc: the NIC steers its spray away from ports that draw CNPs, NAKs or "
+                "long round trips (the rc engine's adaptive policy)");
   sub->add_option("--mtu", o->mtu, "RoCE payload bytes per packet")->capture_default_str();
   sub->add_option("--buffer", o->buffer, "shared buffer per switch (default 64M)");
   sub->add_option("--hosts", o->hosts,

@@ -102,7 +102,7 @@ void RcHostStack::connect(Endpoint& ep, uint32_t remote_qpn) {
     // NIC-side spraying: the requester rotates its packets over spray_paths UDP source ports, so ECMP
     // switches put them on up to that many paths (every sprayed WRITE packet is a self-describing
     // WRITE_ONLY, placed on arrival).
-    p.entropy.kind = rc::EntropyPolicy::Kind::spray;
+    p.entropy.kind = cfg_.spray_adaptive ? rc::EntropyPolicy::Kind::adaptive : rc::EntropyPolicy::Kind::spray;
     p.entropy.paths = cfg_.spray_paths;
   }
   // Where a flow's packets can take several paths (switch AR or flowlets, or NIC spraying), reordering is

@@ -68,6 +68,10 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
     throw std::invalid_argument("spray: " + std::to_string(spec.spray) + " paths; must be 0.." +
                                 std::to_string(kMaxSprayPaths) + " (0 or 1 = one UDP source port per flow)");
   cfg.spray_paths = uint16_t(spec.spray);
+  if (spec.adaptive && spec.spray < 2) throw std::invalid_argument("adaptive: steers a spray; give spray >= 2");
+  if (spec.adaptive && spec.hosts != "rc")
+    throw std::invalid_argument("adaptive: needs the rc host stack (--hosts rc): the paced hosts have no feedback per port");
+  cfg.spray_adaptive = spec.adaptive;
   if (spec.duration == 0) throw std::invalid_argument("time: the simulated time must be > 0");
 
   // DCQCN's congestion-point (RED) and notification-point settings come with its parameter set; without

@@ -164,7 +164,7 @@ bool PathChooser::cnp(uint16_t src_port, Nanos now) {
   stats_[static_cast<uint32_t>(i)].cnps++;
   if (!adaptive()) return false;
   set_aside(static_cast<uint32_t>(i), now);
-  return not_active_ < paths();
+  return 2 * (paths() - not_active_) >= paths();
 }
 
 void PathChooser::received(uint16_t src_port, bool ecn_ce) {

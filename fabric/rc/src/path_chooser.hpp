@@ -35,10 +35,10 @@ class PathChooser {
   // The peer NAKed `psn` as missing, or it timed out: its port lost or delayed it.
   void lost(uint32_t psn, Nanos now);
   // A CNP whose UDP source port echoes the ECN-CE marked packet's port. True when the adaptive policy
-  // answered it by setting the port aside while other ports remain in use: the congestion is that path's,
-  // and the rate need not drop. False when the rate controller should take it (no adaptive policy, a port
-  // not of this set, or every port already aside: the congestion is common to all paths, e.g. at the
-  // receiver).
+  // answered it by setting the port aside while at least half the ports remain in use: the congestion is
+  // that path's, and the rate need not drop. False when the rate controller should take it (no adaptive
+  // policy, a port not of this set, or most ports aside: the congestion is common to most paths, e.g. a
+  // loaded fabric or the receiver's link).
   bool cnp(uint16_t src_port, Nanos now);
   // Responder side: a request packet arrived with `src_port`.
   void received(uint16_t src_port, bool ecn_ce);

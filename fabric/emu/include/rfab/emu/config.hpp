@@ -61,6 +61,9 @@ struct EmuConfig {
   // switches hash onto different paths (per-packet load balancing decided by the sender, not the switch).
   // 0 or 1 = one port per flow, as RoCE NICs do by default.
   uint16_t spray_paths = 0;
+  // With spray_paths > 1 on rc hosts: the rc engine's adaptive policy steers the spray away from ports
+  // that draw CNPs, NAKs or long round trips (docs/multipath.md).
+  bool spray_adaptive = false;
   uint64_t ar_quantum_bytes = 64 * 1024;  // queue-depth resolution of adaptive routing decisions
   uint32_t mtu = 4096;               // RoCE payload bytes per data packet
   uint32_t header_bytes = kRoceHeaderBytes;

@@ -23,6 +23,7 @@ struct ScenarioSpec {
   // Host stack: "paced" (PacedFlowStack, scales to 100k hosts) or "rc" (the rc/ queue-pair engine).
   std::string hosts = "paced";
   uint32_t spray = 0;  // NIC-side spraying over this many UDP source ports (EmuConfig::spray_paths)
+  bool adaptive = false;  // the spray steered by path feedback (rc hosts: EntropyPolicy::Kind::adaptive)
 };
 
 struct Report {
