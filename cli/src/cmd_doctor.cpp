@@ -1,6 +1,7 @@
 // rfab doctor: the first command a bring-up engineer runs. Checks RDMA devices and ports, MTU, GIDs, QoS and
 // error counters (sysfs, DCB netlink, libibverbs when built with it), kernel soft-RoCE availability, rfab's
 // user-space RoCE on loopback, and UDP 4791 reachability of the given peers. Exit 1 when any check fails.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -8,6 +9,7 @@
 
 #include "commands.hpp"
 #include "doctor_checks.hpp"
+#include "doctor_netdev.hpp"
 #include "doctor_probes.hpp"
 #ifdef RFAB_HAVE_VERBS
 #include "rfab/verbs/cm_probe.hpp"
@@ -20,7 +22,9 @@ namespace {
 struct DoctorOptions {
   std::string peers;
   bool json = false;
+  std::string iface;  // the netdev RoCE uses (default: the RDMA ports', else the route to the peers)
   std::string sys_root = "/sys";
+  std::string proc_root = "/proc";
   int peer_timeout_ms = 1500;
 };
 
@@ -80,12 +84,39 @@ std::vector<doctor::Check> run_checks(const DoctorOptions& o) {
     checks.push_back(evaluate_counters(p));
   }
   if (inv.devices.empty()) checks.push_back(probe_rxe_kernel(o.sys_root));
+  // The Ethernet side: the netdev(s) RoCE leaves through, with or without an RNIC.
+  const std::vector<std::string> peers = split_peers(o.peers);
+  const std::vector<Ipv4Route> routes = parse_ipv4_routes(read_file(o.proc_root + "/net/route"));
+  std::vector<std::string> port_netdevs;
+  for (const auto& p : inv.ports) port_netdevs.push_back(p.netdev);
+  const std::vector<std::string> netdevs = roce_netdevs(o.iface, port_netdevs, peers, routes);
+  if (netdevs.empty())
+    checks.push_back({"netdev", Verdict::warn, "no RDMA port, no default route and no peer to route to",
+                      "name the interface RoCE uses with --iface"});
+  for (const auto& name : netdevs) {
+    NetdevInfo n = read_netdev(name, o.sys_root, o.proc_root);
+    read_addresses(n);
+    checks.push_back(evaluate_link(n));
+    if (!n.exists) continue;
+    checks.push_back(evaluate_netdev_mtu(n));
+    checks.push_back(evaluate_addresses(n));
+    checks.push_back(evaluate_rp_filter(n));
+    if (std::find(port_netdevs.begin(), port_netdevs.end(), name) == port_netdevs.end()) {
+      PortInfo as_port;  // no RDMA port on it: its netdev's ECN/PFC only
+      as_port.netdev = name;
+      Check q = probe_qos(as_port, o.sys_root);
+      q.name = "qos " + name;
+      checks.push_back(q);
+    }
+  }
   checks.push_back(probe_userspace_loopback());
-  for (const auto& peer : split_peers(o.peers)) {
+  for (const auto& peer : peers) {
     checks.push_back(probe_peer_udp(peer, std::chrono::milliseconds(o.peer_timeout_ms)));
 #ifdef RFAB_HAVE_VERBS
     if (!inv.devices.empty()) checks.push_back(probe_peer_rdma(peer, 2 * o.peer_timeout_ms));
 #endif
+    // After the probe: it made the kernel resolve the next hop.
+    checks.push_back(evaluate_neighbour(peer, routes, parse_arp(read_file(o.proc_root + "/net/arp"))));
   }
   return checks;
 }
@@ -114,10 +145,14 @@ void print_json(const std::vector<doctor::Check>& checks) {
 void add_doctor(CLI::App& app) {
   auto o = std::make_shared<DoctorOptions>();
   auto* sub = app.add_subcommand("doctor", "Check this host's RoCE setup (devices, ports, MTU, GIDs, QoS, "
-                                           "counters, soft-RoCE, user-space RoCE, peers)");
+                                           "counters, soft-RoCE, the Ethernet netdev, user-space RoCE, peers "
+                                           "and their neighbour entries)");
   sub->add_option("--peers", o->peers, "comma-separated peer addresses to probe on UDP 4791");
   sub->add_flag("--json", o->json, "print the checks as JSON");
+  sub->add_option("--iface", o->iface, "the network interface RoCE uses (default: the RDMA ports' netdevs, "
+                                       "else the route to the first peer, else the default route's)");
   sub->add_option("--sys-root", o->sys_root, "sysfs mount to read (for tests)")->capture_default_str();
+  sub->add_option("--proc-root", o->proc_root, "procfs mount to read (for tests)")->capture_default_str();
   sub->add_option("--peer-timeout-ms", o->peer_timeout_ms, "deadline per peer probe")
       ->check(CLI::Range(100, 60000))
       ->capture_default_str();
