@@ -31,6 +31,18 @@ std::unique_ptr<endpoint::Device> open_device(const Options& o, const std::strin
 
 }  // namespace
 
+void check_local_options(const Options& o) {
+  if (!o.faults.empty()) {
+    try {
+      (void)fault::parse_fault(o.faults);
+    } catch (const std::exception& e) {
+      throw ExitError{2, std::string("--faults: ") + e.what()};
+    }
+  }
+  if (!o.verbs && !o.local.empty() && !udp::Address::parse(o.local))
+    throw ExitError{2, "--local: '" + o.local + "' is not an IPv4 or IPv6 address"};
+}
+
 PerfQps open_perf_device(const Options& o, const std::string& local_ip, unsigned ipv4_id_window) {
   try {
     PerfQps q;

@@ -27,6 +27,10 @@ struct PerfQps {
   double line_bps = 100e9;
 };
 
+// Checks the options this side reads before it listens or connects (--faults, --local), so a bad flag
+// fails at once instead of after a peer arrived. Throws ExitError{2} naming the flag.
+void check_local_options(const Options& o);
+
 // Opens the device (`local_ip`: this side's RoCE address for the engine; `ipv4_id_window`: the IPv4 IDs
 // the engine's ICRC check accepts). Throws ExitError{2} naming what failed.
 PerfQps open_perf_device(const Options& o, const std::string& local_ip, unsigned ipv4_id_window);
