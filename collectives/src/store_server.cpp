@@ -24,6 +24,8 @@ struct Conn {
   int fd;
   std::string in;
   std::string out;
+  bool greeted = false;      // sent the HELLO of this store's job
+  bool close_after = false;  // refused: close once `out` is delivered
 };
 
 void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
@@ -36,28 +38,9 @@ std::string reply(uint8_t status, const std::string& payload) {
   return r;
 }
 
-// Parses one request from the front of `in`; returns false if incomplete. Throws on a malformed frame.
-bool parse(std::string& in, uint8_t& cmd, std::string& key, std::string& value) {
-  if (in.size() < 9) return false;
-  uint32_t klen;
-  std::memcpy(&klen, in.data() + 1, 4);
-  if (klen > kMaxField) throw std::runtime_error("key too long");
-  if (in.size() < 5 + size_t{klen} + 4) return false;
-  uint32_t vlen;
-  std::memcpy(&vlen, in.data() + 5 + klen, 4);
-  if (vlen > kMaxField) throw std::runtime_error("value too long");
-  size_t total = 9 + size_t{klen} + vlen;
-  if (in.size() < total) return false;
-  cmd = static_cast<uint8_t>(in[0]);
-  key.assign(in, 5, klen);
-  value.assign(in, 9 + klen, vlen);
-  in.erase(0, total);
-  return true;
-}
-
 }  // namespace
 
-StoreServer::StoreServer(const std::string& bind_addr, uint16_t port) {
+StoreServer::StoreServer(const std::string& bind_addr, uint16_t port, std::string job_id) : job_(std::move(job_id)) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -159,7 +142,12 @@ void StoreServer::loop() {
       if (fds[i].revents & POLLOUT) {
         ssize_t n = ::send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
         if (n > 0) c.out.erase(0, static_cast<size_t>(n));
+        if (c.close_after && c.out.empty()) {
+          drop(fd);
+          continue;
+        }
       }
+      if (c.close_after) continue;  // nothing more is read from a refused client
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
         char buf[65536];
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
@@ -169,11 +157,28 @@ void StoreServer::loop() {
           continue;
         }
         c.in.append(buf, static_cast<size_t>(n));
-        uint8_t cmd;
-        std::string key, value;
+        Request req;
         try {
-          while (parse(c.in, cmd, key, value)) {
-            switch (cmd) {
+          for (size_t used; !c.close_after && (used = parse_request(c.in, req)) > 0;) {
+            c.in.erase(0, used);
+            const std::string& key = req.key;
+            const std::string& value = req.value;
+            if (req.cmd == kHello) {
+              if (!job_.empty() && key != job_) {
+                c.out += reply(kRefused, "this store serves job '" + job_ + "', not job '" + key + "'");
+                c.close_after = true;
+              } else {
+                c.greeted = true;
+                c.out += reply(kOk, {});
+              }
+              continue;
+            }
+            if (!job_.empty() && !c.greeted) {
+              c.out += reply(kRefused, "this store serves job '" + job_ + "'; a client must name its job first");
+              c.close_after = true;
+              continue;
+            }
+            switch (req.cmd) {
               case kSet:
                 data[key] = value;
                 c.out += reply(kOk, {});
@@ -190,15 +195,15 @@ void StoreServer::loop() {
               }
               case kAdd: {
                 long long v = 0;
-                if (auto d = data.find(key); d != data.end()) v = std::stoll(d->second);
-                v += std::stoll(value);
+                if (auto d = data.find(key); d != data.end()) v = parse_add_operand(d->second);
+                if (__builtin_add_overflow(v, parse_add_operand(value), &v)) throw std::runtime_error("add overflows");
                 data[key] = std::to_string(v);
                 c.out += reply(kOk, data[key]);
                 on_set(key);
                 break;
               }
               case kCheck: c.out += reply(data.count(key) != 0 ? kOk : kMissing, {}); break;
-              default: throw std::runtime_error("unknown command");
+              default: throw std::runtime_error("unknown command");  // parse_request let it through
             }
           }
         } catch (const std::exception&) {
