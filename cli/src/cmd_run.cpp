@@ -27,6 +27,7 @@
 
 #include "commands.hpp"
 #include "rfab/base/units.hpp"
+#include "rfab/collectives/shm_transport.hpp"
 #include "rfab/collectives/store.hpp"
 
 namespace rfab::cli {
@@ -297,6 +298,11 @@ int run_job(const RunOptions& o) {
       }
     }
   }
+  // Ranks killed during set-up (by us, by a signal, by the OOM killer) cannot unlink their shared-memory
+  // segments; every rank has exited now, so none of this job's is in use.
+  if (const int left = coll::remove_segments(job, o.nranks); left > 0)
+    std::fprintf(stderr, "rfab run: removed %d shared-memory segment%s the ranks left in /dev/shm\n", left,
+                 left == 1 ? "" : "s");
   if (stop_signal != 0) return 128 + stop_signal;
   int worst = 0;
   for (auto& rk : ranks)

@@ -1,5 +1,6 @@
 #include "rfab/collectives/communicator.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -131,9 +132,18 @@ void Communicator::bootstrap(CommConfig& cfg) {
   build_groups();
 
   const Placement place{rank_, nranks_, prefix_, &records, &records[static_cast<size_t>(rank_)]};
-  shm_ = build_shm(store, place);
-  roce_ = build_roce(store, place, hosts_, cfg.timeout, shm_->doorbell());
-  store.barrier(prefix_ + "/mapped", nranks_);
+  try {
+    shm_ = build_shm(store, place);
+    roce_ = build_roce(store, place, hosts_, cfg.timeout, shm_->doorbell());
+    store.barrier(prefix_ + "/mapped", nranks_);
+  } catch (...) {
+    // Set-up failed: this communicator will never run, so no segment of it is still needed. Our own goes
+    // with shm_; those of local peers killed before they could unlink theirs go here.
+    shm_.reset();
+    for (const PeerRecord& r : records)
+      if (r.machine == mine.machine) shm_unlink(r.segment.c_str());
+    throw;
+  }
   shm_->unlink_segment();
 
   env_.transports = {shm_.get()};
