@@ -34,4 +34,74 @@ long long parse_add_operand(std::string_view v) {
   return x;
 }
 
+std::string reply(uint8_t status, const std::string& payload) {
+  std::string r;
+  r.push_back(static_cast<char>(status));
+  const auto n = static_cast<uint32_t>(payload.size());
+  r.append(reinterpret_cast<const char*>(&n), 4);
+  r += payload;
+  return r;
+}
+
+void StoreState::feed(Conn& c, std::map<int, Conn>& conns) {
+  Request req;
+  for (size_t used; !c.close_after && (used = parse_request(c.in, req)) > 0;) {
+    c.in.erase(0, used);
+    handle(c, req, conns);
+  }
+}
+
+void StoreState::forget(int fd) {
+  for (auto it = waiters_.begin(); it != waiters_.end();) it = it->second == fd ? waiters_.erase(it) : std::next(it);
+}
+
+void StoreState::on_set(const std::string& key, std::map<int, Conn>& conns) {
+  auto range = waiters_.equal_range(key);
+  for (auto it = range.first; it != range.second; ++it)
+    if (auto w = conns.find(it->second); w != conns.end()) w->second.out += reply(kOk, data_[key]);
+  waiters_.erase(range.first, range.second);
+}
+
+void StoreState::handle(Conn& c, const Request& req, std::map<int, Conn>& conns) {
+  const std::string& key = req.key;
+  const std::string& value = req.value;
+  if (req.cmd == kHello) {
+    if (!job_.empty() && key != job_) {
+      c.out += reply(kRefused, "this store serves job '" + job_ + "', not job '" + key + "'");
+      c.close_after = true;
+    } else {
+      c.greeted = true;
+      c.out += reply(kOk, {});
+    }
+    return;
+  }
+  if (!job_.empty() && !c.greeted) {
+    c.out += reply(kRefused, "this store serves job '" + job_ + "'; a client must name its job first");
+    c.close_after = true;
+    return;
+  }
+  switch (req.cmd) {
+    case kSet:
+      data_[key] = value;
+      c.out += reply(kOk, {});
+      on_set(key, conns);
+      break;
+    case kGet:
+      if (auto d = data_.find(key); d != data_.end()) c.out += reply(kOk, d->second);
+      else waiters_.emplace(key, c.fd);
+      break;
+    case kAdd: {
+      long long v = 0;
+      if (auto d = data_.find(key); d != data_.end()) v = parse_add_operand(d->second);
+      if (__builtin_add_overflow(v, parse_add_operand(value), &v)) throw std::runtime_error("ADD overflows");
+      data_[key] = std::to_string(v);
+      c.out += reply(kOk, data_[key]);
+      on_set(key, conns);
+      break;
+    }
+    case kCheck: c.out += reply(data_.count(key) != 0 ? kOk : kMissing, {}); break;
+    default: throw std::runtime_error("unknown command");
+  }
+}
+
 }  // namespace rfab::coll::store_proto

@@ -4,8 +4,10 @@
 // answers "refused" with the reason and closes the connection.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace rfab::coll::store_proto {
 enum Cmd : uint8_t { kSet = 1, kGet = 2, kAdd = 3, kCheck = 4, kHello = 5 };
@@ -24,4 +26,35 @@ size_t parse_request(std::string_view in, Request& req);
 
 // The value of an ADD: a signed decimal integer; throws std::runtime_error otherwise.
 long long parse_add_operand(std::string_view v);
+
+// One client connection of the store.
+struct Conn {
+  int fd = -1;
+  std::string in, out;       // bytes received and not yet parsed; replies not yet sent
+  bool greeted = false;      // sent the HELLO of this store's job
+  bool close_after = false;  // refused: close once `out` is delivered, read nothing more
+};
+
+// The store's keys and its answers, apart from the sockets (StoreServer runs it; tests and the fuzzer
+// drive it directly).
+class StoreState {
+ public:
+  explicit StoreState(std::string job_id) : job_(std::move(job_id)) {}
+  // Parses and answers every complete request in `c.in`, appending replies to the `out` of each connection
+  // that gets one (a SET also answers GETs other connections wait in). Throws std::runtime_error for a
+  // request no client sends; the server then closes that connection.
+  void feed(Conn& c, std::map<int, Conn>& conns);
+  // Connection `fd` closed: the GETs it waited in end.
+  void forget(int fd);
+  size_t keys() const { return data_.size(); }
+
+ private:
+  void handle(Conn& c, const Request& req, std::map<int, Conn>& conns);
+  void on_set(const std::string& key, std::map<int, Conn>& conns);
+  std::string job_;
+  std::unordered_map<std::string, std::string> data_;
+  std::multimap<std::string, int> waiters_;  // key -> fd of a client blocked in GET
+};
+
+std::string reply(uint8_t status, const std::string& payload);
 }  // namespace rfab::coll::store_proto

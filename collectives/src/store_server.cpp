@@ -18,28 +18,6 @@
 namespace rfab::coll {
 using namespace store_proto;
 
-namespace {
-
-struct Conn {
-  int fd;
-  std::string in;
-  std::string out;
-  bool greeted = false;      // sent the HELLO of this store's job
-  bool close_after = false;  // refused: close once `out` is delivered
-};
-
-void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
-
-std::string reply(uint8_t status, const std::string& payload) {
-  std::string r;
-  r.push_back(static_cast<char>(status));
-  put_u32(r, static_cast<uint32_t>(payload.size()));
-  r += payload;
-  return r;
-}
-
-}  // namespace
-
 StoreServer::StoreServer(const std::string& bind_addr, uint16_t port, std::string job_id) : job_(std::move(job_id)) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -89,19 +67,12 @@ StoreServer::~StoreServer() {
 }
 
 void StoreServer::loop() {
-  std::unordered_map<std::string, std::string> data;
+  StoreState state(job_);
   std::map<int, Conn> conns;
-  std::multimap<std::string, int> waiters;  // key -> fd of a client blocked in GET
   auto drop = [&](int fd) {
-    for (auto it = waiters.begin(); it != waiters.end();)
-      it = it->second == fd ? waiters.erase(it) : std::next(it);
+    state.forget(fd);
     close(fd);
     conns.erase(fd);
-  };
-  auto on_set = [&](const std::string& key) {
-    auto range = waiters.equal_range(key);
-    for (auto it = range.first; it != range.second; ++it) conns[it->second].out += reply(kOk, data[key]);
-    waiters.erase(range.first, range.second);
   };
   // On shutdown, replies already owed (e.g. the last barrier's) are still delivered, for up to 2 s.
   bool stopping = false;
@@ -131,7 +102,7 @@ void StoreServer::loop() {
       if (fd >= 0) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        conns[fd] = Conn{fd, {}, {}};
+        conns[fd].fd = fd;
       }
     }
     for (size_t i = 2; i < fds.size(); ++i) {
@@ -157,55 +128,8 @@ void StoreServer::loop() {
           continue;
         }
         c.in.append(buf, static_cast<size_t>(n));
-        Request req;
         try {
-          for (size_t used; !c.close_after && (used = parse_request(c.in, req)) > 0;) {
-            c.in.erase(0, used);
-            const std::string& key = req.key;
-            const std::string& value = req.value;
-            if (req.cmd == kHello) {
-              if (!job_.empty() && key != job_) {
-                c.out += reply(kRefused, "this store serves job '" + job_ + "', not job '" + key + "'");
-                c.close_after = true;
-              } else {
-                c.greeted = true;
-                c.out += reply(kOk, {});
-              }
-              continue;
-            }
-            if (!job_.empty() && !c.greeted) {
-              c.out += reply(kRefused, "this store serves job '" + job_ + "'; a client must name its job first");
-              c.close_after = true;
-              continue;
-            }
-            switch (req.cmd) {
-              case kSet:
-                data[key] = value;
-                c.out += reply(kOk, {});
-                on_set(key);
-                break;
-              case kGet: {
-                auto d = data.find(key);
-                if (d != data.end()) {
-                  c.out += reply(kOk, d->second);
-                } else {
-                  waiters.emplace(key, fd);
-                }
-                break;
-              }
-              case kAdd: {
-                long long v = 0;
-                if (auto d = data.find(key); d != data.end()) v = parse_add_operand(d->second);
-                if (__builtin_add_overflow(v, parse_add_operand(value), &v)) throw std::runtime_error("add overflows");
-                data[key] = std::to_string(v);
-                c.out += reply(kOk, data[key]);
-                on_set(key);
-                break;
-              }
-              case kCheck: c.out += reply(data.count(key) != 0 ? kOk : kMissing, {}); break;
-              default: throw std::runtime_error("unknown command");  // parse_request let it through
-            }
-          }
+          state.feed(c, conns);
         } catch (const std::exception&) {
           drop(fd);  // a malformed client is disconnected; others are unaffected
           continue;
