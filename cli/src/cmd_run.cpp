@@ -161,11 +161,11 @@ int run_job(const RunOptions& o) {
       // the parent is no longer the launcher and the signal would never come.
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != launcher) _exit(128 + SIGKILL);
-      // The launcher's handlers are not the rank's: back to the defaults before exec.
+      // The launcher's stop handlers are not the rank's (exec would reset them too; a signal that comes
+      // before exec must still end the child).
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
       signal(SIGHUP, SIG_DFL);
-      signal(SIGPIPE, SIG_DFL);
       setpgid(0, 0);  // own process group: stopping a rank stops what it started too
       if (o.bind == "core") {
         // Pinned ranks keep their own cores: without it, futex wake-ups pull communicating ranks onto one
