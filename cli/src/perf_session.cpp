@@ -89,6 +89,8 @@ class Session {
       if (!peer) throw sidechannel::ExchangeError("QP key exchange: bad key message from " + ch_.peer() + ": " + err);
       endpoint::ConnectParams c;
       c.peer = udp::Address::from_gid(peer->gid, o_.udp_port);
+      if (const std::string bad = peer_address_problem(c.peer, qps_.dev->address()); !bad.empty())
+        throw sidechannel::ExchangeError("QP key exchange: " + ch_.peer() + ": " + bad);
       c.remote_qpn = peer->qpn;
       c.remote_psn = peer->psn;
       c.local_psn = mine.psn;

@@ -131,6 +131,8 @@ class PerftestSession {
       if (theirs_[i].out_reads < 1) throw sidechannel::ExchangeError("the perftest peer announced no READ resources");
       endpoint::ConnectParams c;
       c.peer = udp::Address::from_gid(theirs_[i].gid, o_.udp_port);
+      if (const std::string bad = peer_address_problem(c.peer, qps_.dev->address()); !bad.empty())
+        throw sidechannel::ExchangeError("perftest QP key exchange: " + ch_.peer() + ": " + bad);
       c.remote_qpn = theirs_[i].qpn;
       c.remote_psn = theirs_[i].psn;
       c.local_psn = mine_[i].psn;

@@ -163,6 +163,47 @@ TEST_F(PerfHostile, MalformedParametersAreRefusedAndTheServerKeepsServing) {
   EXPECT_NE(server.output().find("refused client"), std::string::npos) << server.output();
 }
 
+// After an accepted parameter message, perftest-format key messages whose GID the server must not connect
+// to (the unspecified address, multicast, the other IP version) are refused like any bad value.
+TEST_F(PerfHostile, HostileKeyMessagesAreRefused) {
+  Child server("", server_argv("64M"), log_);
+  const std::string prefix = "0000:0010:000123:abcdef:00001234:00007f0000001000:";
+  const std::string gids[] = {
+      "00:00:00:00:00:00:00:00:00:00:ff:ff:00:00:00:00:",  // 0.0.0.0
+      "00:00:00:00:00:00:00:00:00:00:ff:ff:e0:00:00:01:",  // 224.0.0.1
+      "ff:02:00:00:00:00:00:00:00:00:00:00:00:00:00:01:",  // ff02::1
+      "fd:00:00:00:00:00:00:00:00:00:00:00:00:00:00:01:",  // an IPv6 peer for an IPv4 server
+  };
+  for (const std::string& gid : gids) {
+    const int fd = connect_to(port_);
+    ASSERT_GE(fd, 0);
+    const std::string p = params("65536");
+    const uint32_t be = htonl(static_cast<uint32_t>(p.size()));
+    std::string out(reinterpret_cast<const char*>(&be), 4);
+    out += p;
+    std::string key = prefix + gid + "00000000:";
+    key.push_back('\0');
+    ASSERT_EQ(key.size(), 108u);
+    out += key;
+    (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+    char buf[256];
+    while (read_exact(fd, buf, 1)) {
+    }
+    ::close(fd);
+    EXPECT_EQ(server.wait(200ms), -1) << "a key message ended the server (" << gid << "):\n" << server.output();
+  }
+  EXPECT_NE(server.output().find("unspecified address"), std::string::npos) << server.output();
+  EXPECT_NE(server.output().find("not a unicast address"), std::string::npos) << server.output();
+  EXPECT_NE(server.output().find("differ in IP version"), std::string::npos) << server.output();
+  int code = 0;
+  const std::string ok = rfab::systest::run_capture(
+      rfab::systest::rfab_binary() + " perf write 127.0.0.1 -p " + std::to_string(port_) + " --udp-port " + udp_ +
+          " --local 127.0.0.2 -s 64K -n 20 2>&1",
+      code);
+  EXPECT_EQ(code, 0) << ok << "\nserver:\n" << server.output();
+  EXPECT_EQ(server.wait(20s), 0) << server.output();
+}
+
 TEST_F(PerfHostile, SilentClientIsDroppedAfterTheTimeout) {
   Child server("", server_argv("64M"), log_);
   const int fd = connect_to(port_);  // connects and says nothing
