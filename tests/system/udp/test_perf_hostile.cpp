@@ -204,6 +204,48 @@ TEST_F(PerfHostile, HostileKeyMessagesAreRefused) {
   EXPECT_EQ(server.wait(20s), 0) << server.output();
 }
 
+// perftest's dialect: a peer that breaks the conversation before the transfer (an old version, absurd
+// system data, a bad MTU) is dropped and the server serves the next client.
+TEST_F(PerfHostile, PerftestServerDropsBrokenPeersAndKeepsServing) {
+  const std::string common = " -p " + std::to_string(port_) + " --udp-port " + udp_ + " -s 64K -n 20 --timeout 3";
+  Child server("", {"sh", "-c", "exec " + rfab::systest::rfab_binary() + " perf write --server --perftest --local 127.0.0.1" +
+                                    common},
+               log_);
+  const std::string version = std::string("6.06") + std::string(12, '\0');
+  const std::string openings[] = {
+      std::string("4.2") + std::string(13, '\0'),                            // too old
+      version + std::string("\x00\x00\x00\x00\x00\x00\x00\x40", 8),         // cycle buffer 0
+      version + std::string("\x7f\xff\xff\xff\x00\x00\x00\x40", 8),         // cycle buffer 2 GiB
+      version + std::string("\x00\x00\x10\x00\x00\x00\x00\x40", 8) + std::string("9\0", 2),  // MTU enum 9
+  };
+  for (const std::string& o : openings) {
+    const int fd = connect_to(port_);
+    ASSERT_GE(fd, 0);
+    // The client side writes first in every perftest exchange: send each piece after the server's answer.
+    size_t off = 0;
+    for (size_t piece : {size_t{16}, size_t{4}, size_t{4}, size_t{2}}) {
+      if (off >= o.size()) break;
+      (void)!::send(fd, o.data() + off, std::min(piece, o.size() - off), MSG_NOSIGNAL);
+      off += piece;
+      char buf[16];
+      if (!read_exact(fd, buf, piece)) break;
+    }
+    char c;
+    while (read_exact(fd, &c, 1)) {
+    }
+    ::close(fd);
+    EXPECT_EQ(server.wait(200ms), -1) << "a broken perftest peer ended the server:\n" << server.output();
+  }
+  EXPECT_NE(server.output().find("perftest >= 5.70"), std::string::npos) << server.output();
+  EXPECT_NE(server.output().find("cycle buffer 0"), std::string::npos) << server.output();
+  EXPECT_NE(server.output().find("not an ibv_mtu value"), std::string::npos) << server.output();
+  int code = 0;
+  const std::string ok = rfab::systest::run_capture(
+      rfab::systest::rfab_binary() + " perf write 127.0.0.1 --perftest --local 127.0.0.2" + common + " 2>&1", code);
+  EXPECT_EQ(code, 0) << ok << "\nserver:\n" << server.output();
+  EXPECT_EQ(server.wait(20s), 0) << server.output();
+}
+
 TEST_F(PerfHostile, SilentClientIsDroppedAfterTheTimeout) {
   Child server("", server_argv("64M"), log_);
   const int fd = connect_to(port_);  // connects and says nothing
