@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <sstream>
@@ -55,6 +56,16 @@ uint64_t mul(std::optional<uint64_t> a, uint64_t b) {
 }
 
 }  // namespace
+
+// "2.0 GiB", "128.1 MiB", "68.5 KiB": an estimate, so one decimal says enough.
+std::string approx_size(uint64_t b) {
+  char buf[32];
+  const double x = static_cast<double>(b);
+  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", x / (1ull << 30));
+  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", x / (1ull << 20));
+  else std::snprintf(buf, sizeof buf, "%.1f KiB", x / (1ull << 10));
+  return buf;
+}
 
 const char* to_string(Verb v) {
   switch (v) {
@@ -140,16 +151,28 @@ std::optional<uint64_t> buffer_bytes(const Params& p, bool server) {
   return std::max<uint64_t>(b, 8);
 }
 
+uint64_t queue_bytes(const Params& p) {
+  // Each factor is bounded by decode() (1024 QPs, 4096 entries), so this cannot overflow.
+  return uint64_t{p.qps} * ((16ull << 10) + uint64_t{p.depth} * 256 + uint64_t{p.rx_depth} * 160);
+}
+
+std::optional<uint64_t> memory_bytes(const Params& p, bool server) {
+  const auto b = buffer_bytes(p, server);
+  uint64_t total = 0;
+  if (!b || __builtin_add_overflow(*b, queue_bytes(p), &total)) return std::nullopt;
+  return total;
+}
+
 void check_params(const Params& p, uint64_t max_memory) {
   if (p.verb == Verb::atomic && p.size != 8) bad("client asked for " + std::to_string(p.size) + "-byte atomics (always 8)");
   if (p.duration == 0 && p.iters == 0) bad("client asked for 0 iterations and no duration");
   if (p.slots > p.depth || p.rx_depth > p.depth)
     bad("client parameters slots=" + std::to_string(p.slots) + " / rx_depth=" + std::to_string(p.rx_depth) +
         " exceed depth=" + std::to_string(p.depth));
-  const auto need = buffer_bytes(p, true);
+  const auto need = memory_bytes(p, true);
   if (!need || *need > max_memory)
-    bad("the client's test needs " + (need ? format_size(*need) : std::string("more than 16EiB")) +
-        " of buffers on the server, its --max-memory is " + format_size(max_memory));
+    bad("the client's test needs " + (need ? approx_size(*need) : std::string("more than 16 EiB")) +
+        " of buffers and queues on the server, its --max-memory is " + format_size(max_memory));
 }
 
 Params from_options(const Options& o) {

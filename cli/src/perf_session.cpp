@@ -457,9 +457,9 @@ Result run_session(const Options& o) {
   try {
     if (o.server) return serve_clients(o);
     const Params p = from_options(o);
-    if (const auto need = buffer_bytes(p, false); !need || *need > o.max_memory)
-      throw ExitError{2, "this test needs " + (need ? format_size(*need) : std::string("more than 16EiB")) +
-                             " of buffers, above --max-memory " + format_size(o.max_memory)};
+    if (const auto need = memory_bytes(p, false); !need || *need > o.max_memory)
+      throw ExitError{2, "this test needs " + (need ? approx_size(*need) : std::string("more than 16 EiB")) +
+                             " of buffers and queues, above --max-memory " + format_size(o.max_memory)};
     TcpChannel ch = TcpChannel::connect(o.host, o.tcp_port, t);
     ch.send_message(encode(p), t, "parameter exchange");
     const std::string reply = ch.recv_message(t, "parameter exchange");
