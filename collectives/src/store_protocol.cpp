@@ -62,6 +62,16 @@ void StoreState::on_set(const std::string& key, std::map<int, Conn>& conns) {
   waiters_.erase(range.first, range.second);
 }
 
+void StoreState::put(const std::string& key, std::string value) {
+  const auto it = data_.find(key);
+  const size_t old = it == data_.end() ? 0 : key.size() + it->second.size();
+  const size_t now = bytes_ - old + key.size() + value.size();
+  if (now > max_bytes_)
+    throw std::runtime_error("the store is full (" + std::to_string(max_bytes_) + " bytes of keys and values)");
+  bytes_ = now;
+  data_[key] = std::move(value);
+}
+
 void StoreState::handle(Conn& c, const Request& req, std::map<int, Conn>& conns) {
   const std::string& key = req.key;
   const std::string& value = req.value;
@@ -82,7 +92,7 @@ void StoreState::handle(Conn& c, const Request& req, std::map<int, Conn>& conns)
   }
   switch (req.cmd) {
     case kSet:
-      data_[key] = value;
+      put(key, value);
       c.out += reply(kOk, {});
       on_set(key, conns);
       break;
@@ -94,7 +104,7 @@ void StoreState::handle(Conn& c, const Request& req, std::map<int, Conn>& conns)
       long long v = 0;
       if (auto d = data_.find(key); d != data_.end()) v = parse_add_operand(d->second);
       if (__builtin_add_overflow(v, parse_add_operand(value), &v)) throw std::runtime_error("ADD overflows");
-      data_[key] = std::to_string(v);
+      put(key, std::to_string(v));
       c.out += reply(kOk, data_[key]);
       on_set(key, conns);
       break;

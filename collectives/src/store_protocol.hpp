@@ -13,6 +13,9 @@ namespace rfab::coll::store_proto {
 enum Cmd : uint8_t { kSet = 1, kGet = 2, kAdd = 3, kCheck = 4, kHello = 5 };
 enum Reply : uint8_t { kOk = 0, kMissing = 1, kRefused = 2 };
 constexpr uint32_t kMaxField = 64u << 20;  // refuse absurd frames instead of allocating them
+// Keys and values the store holds at most, in bytes: a bootstrap stores kilobytes per rank, so a client that
+// fills this is not a rank.
+constexpr size_t kMaxStoreBytes = 512u << 20;
 
 struct Request {
   uint8_t cmd = 0;
@@ -39,7 +42,8 @@ struct Conn {
 // drive it directly).
 class StoreState {
  public:
-  explicit StoreState(std::string job_id) : job_(std::move(job_id)) {}
+  explicit StoreState(std::string job_id, size_t max_bytes = kMaxStoreBytes)
+      : job_(std::move(job_id)), max_bytes_(max_bytes) {}
   // Parses and answers every complete request in `c.in`, appending replies to the `out` of each connection
   // that gets one (a SET also answers GETs other connections wait in). Throws std::runtime_error for a
   // request no client sends; the server then closes that connection.
@@ -47,11 +51,16 @@ class StoreState {
   // Connection `fd` closed: the GETs it waited in end.
   void forget(int fd);
   size_t keys() const { return data_.size(); }
+  size_t bytes() const { return bytes_; }
 
  private:
   void handle(Conn& c, const Request& req, std::map<int, Conn>& conns);
   void on_set(const std::string& key, std::map<int, Conn>& conns);
+  // Stores key = value, keeping bytes_ and refusing (std::runtime_error) past max_bytes_.
+  void put(const std::string& key, std::string value);
   std::string job_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   std::unordered_map<std::string, std::string> data_;
   std::multimap<std::string, int> waiters_;  // key -> fd of a client blocked in GET
 };

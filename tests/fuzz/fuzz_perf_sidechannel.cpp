@@ -24,7 +24,7 @@ void perf_messages(std::string_view text) {
     const cli::perf::Params p = cli::perf::decode(text);
     try {
       cli::perf::check_params(p, kLimit);
-      const auto need = cli::perf::buffer_bytes(p, true);
+      const auto need = cli::perf::memory_bytes(p, true);
       if (!need || *need > kLimit) std::abort();  // accepted past the limit
     } catch (const cli::perf::ParamsError&) {
     }

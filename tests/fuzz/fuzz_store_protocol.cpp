@@ -47,7 +47,7 @@ void drive(const std::string& job, const uint8_t* data, size_t size) {
     }
     if (refused_before && state.keys() != keys_before) std::abort();
     if (!job.empty() && !c.greeted && state.keys() != keys_before) std::abort();
-    if (c.in.size() > 2 * size_t{kMaxField} + 9) std::abort();
+    if (c.in.size() > 2 * size_t{kMaxField} + 9 || state.bytes() > kMaxStoreBytes) std::abort();
   }
 }
 

@@ -74,6 +74,19 @@ TEST(StoreProtocol, AddRefusesGarbageAndOverflow) {
   EXPECT_THROW(state.feed(c, conns), std::runtime_error);
 }
 
+TEST(StoreProtocol, TheStoreHoldsABoundedAmount) {
+  StoreState state("", 1000);
+  std::map<int, Conn> conns;
+  Conn& c = conns[1];
+  c.fd = 1;
+  c.in = frame(kSet, "a", std::string(600, 'x')) + frame(kSet, "a", std::string(900, 'y'));  // replaces: fits
+  EXPECT_NO_THROW(state.feed(c, conns));
+  EXPECT_EQ(state.bytes(), 901u);
+  c.in = frame(kSet, "b", std::string(200, 'z'));
+  EXPECT_THROW(state.feed(c, conns), std::runtime_error);
+  EXPECT_EQ(state.bytes(), 901u);
+}
+
 TEST(StoreProtocol, ARankSlotIsClaimedOnce) {
   StoreServer server("127.0.0.1", 0);
   StoreClient a("127.0.0.1", server.port(), 2s), b("127.0.0.1", server.port(), 2s);
