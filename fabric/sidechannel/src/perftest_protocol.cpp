@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -50,8 +51,10 @@ uint32_t perftest_mtu_bytes(int mtu_enum) { return mtu_enum >= 1 && mtu_enum <= 
 
 std::string check_perftest_version(std::span<const char> theirs) {
   const std::string v = shown(theirs);
-  // perftest compares with atof(); a non-number reads as 0 and is refused the same way.
-  if (std::atof(v.c_str()) < kPerftestMinVersion)
+  // perftest compares with atof(); a non-number reads as 0 and is refused the same way, and so are "nan" and
+  // "inf", which a comparison alone would let through.
+  const double x = std::atof(v.c_str());
+  if (!std::isfinite(x) || x < kPerftestMinVersion)
     throw std::invalid_argument("speaks version '" + v + "'; perftest >= 5.70 (perftest 4.5) is required");
   return v;
 }
