@@ -19,7 +19,7 @@ constexpr std::array kVars = std::to_array<Var>({
     {"RFAB_SHM", "bool", "1", "collectives",
      "0 sends everything between ranks over RoCE, even ranks on one machine (tests, measurements)"},
     {"RFAB_JOB_ID", "string", "env-<MASTER_PORT>", "collectives",
-     "key prefix of this job in the rendezvous store (Communicator::create_from_env)"},
+     "key prefix of this job in the rendezvous store and the job identity the store checks (rfab run sets a random one)"},
     {"RFAB_SPIN_US", "unsigned", "200 (2 when oversubscribed)", "collectives",
      "microseconds a waiting rank spins before sleeping, 0..1000000"},
     {"RFAB_SHM_MSG_PHASE", "unsigned", "2048", "collectives",

@@ -161,6 +161,7 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   auto o = std::make_shared<perf::Options>();
   auto size = std::make_shared<std::string>("65536");
   auto line = std::make_shared<std::string>("100G");
+  auto max_memory = std::make_shared<std::string>("4G");
   o->verb = verb;
   CLI::App* c = perf_app.add_subcommand(perf::to_string(verb), help);
   c->add_option("host", o->host, "server address (client side)");
@@ -191,6 +192,9 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, rc::LossRecovery>{
           {"selective", rc::LossRecovery::selective}, {"go-back-n", rc::LossRecovery::go_back_n}}));
   c->add_option("--line-rate", *line, "the rate congestion control starts from and never exceeds (bits/s, e.g. 25G)");
+  c->add_option("--max-memory", *max_memory,
+                 "the most message-buffer memory this side allocates (K/M/G); a server refuses clients that need "
+                 "more (docs/perf.md)");
   c->add_option("--timeout", o->timeout, "seconds without progress before giving up")->check(CLI::PositiveNumber);
   c->add_option("--retry-cnt", o->retry_cnt, "RC retry count 0..7")->check(CLI::Range(0, 7));
   c->add_option("--ack-timeout", o->ack_timeout, "RC local ACK timeout code (4.096 us * 2^n)")->check(CLI::Range(1, 31));
@@ -201,8 +205,14 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("--device", o->device, "--verbs: RDMA device (default: first usable; RFAB_VERBS_DEVICE)");
   c->add_option("--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)")
       ->check(CLI::Range(0, 255));
-  c->callback([o, size, line] {
+  c->callback([o, size, line, max_memory] {
     o->size = size_arg(*size);
+    try {
+      o->max_memory = parse_size(*max_memory, "--max-memory");
+    } catch (const ParseError& e) {
+      throw ExitError{2, e.what()};
+    }
+    if (o->max_memory == 0) throw ExitError{2, "--max-memory: must be above 0"};
     o->line_bps = parse_line_rate(*line);
     check_cc(o->cc, o->line_bps);
     if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};

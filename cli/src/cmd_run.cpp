@@ -3,16 +3,22 @@
 // hosts their rendezvous store itself, forwards their output line by line with a "[rank] " prefix, stops
 // the other ranks as soon as one fails, and exits with the worst exit code of the ranks that failed on their
 // own (128+signal for a signal), so a failure is never masked by the ranks rfab stopped.
+//
+// No rank outlives the launcher: SIGINT, SIGTERM or SIGHUP to `rfab run` is forwarded to every rank's
+// process group, and what is still running after a grace period is killed; a launcher that dies without
+// that chance (SIGKILL) takes its ranks with it through PR_SET_PDEATHSIG.
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,10 +26,61 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "rfab/base/units.hpp"
+#include "rfab/collectives/shm_transport.hpp"
 #include "rfab/collectives/store.hpp"
 
 namespace rfab::cli {
 namespace {
+
+// Seconds between forwarding a stop signal (or SIGTERM) to the ranks and killing what still runs.
+constexpr int kGraceSeconds = 3;
+
+// The first of SIGINT / SIGTERM / SIGHUP the launcher received (0: none), set by its handler.
+volatile sig_atomic_t g_stop_signal = 0;
+void on_stop_signal(int sig) {
+  if (g_stop_signal == 0) g_stop_signal = sig;
+}
+
+// Installs on_stop_signal for the three stop signals; the destructor restores what was there.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < 3; ++i) sigaction(kSignals[i], &sa, &old_[i]);
+  }
+  ~StopSignals() {
+    for (size_t i = 0; i < 3; ++i) sigaction(kSignals[i], &old_[i], nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  static constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction old_[3] {};
+};
+
+// --timeout: seconds ("30", "2.5") or a duration with a unit ("90s", "10m"); NaN, infinities, negatives
+// and trailing garbage are refused (rfab/base/units.hpp).
+double parse_job_timeout(const std::string& v) {
+  try {
+    if (!v.empty() && v.find_first_not_of("0123456789.") == std::string::npos) return parse_number(v, "--timeout");
+    return static_cast<double>(parse_duration_ns(v, "--timeout")) / 1e9;
+  } catch (const ParseError& e) {
+    throw ExitError{2, e.what()};
+  }
+}
+
+// "run-" and 16 random hex digits: two launchers on one host never share an id.
+std::string random_job_id() {
+  std::random_device rd;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "run-%08x%08x", rd(), rd());
+  return buf;
+}
 
 struct RunOptions {
   int nranks = 1;
@@ -76,10 +133,13 @@ std::vector<std::string> rank_environment(int r, int nranks, const std::string& 
 
 int run_job(const RunOptions& o) {
   if (o.argv.empty()) throw ExitError{2, "run: no program given (rfab run -n N -- PROGRAM ARGS)"};
-  coll::StoreServer store("127.0.0.1", 0);
+  // A random job id: the store refuses ranks of any other job that reach its port (store.hpp).
+  const std::string job = random_job_id();
+  coll::StoreServer store("127.0.0.1", 0, job);
   std::string port = std::to_string(store.port());
-  std::string job = "run-" + std::to_string(getpid());
   signal(SIGPIPE, SIG_IGN);
+  StopSignals stop_signals;  // before the first fork: a signal from now on reaches the ranks
+  const pid_t launcher = getpid();
 
   std::vector<Rank> ranks(static_cast<size_t>(o.nranks));
   for (int r = 0; r < o.nranks; ++r) {
@@ -97,6 +157,15 @@ int run_job(const RunOptions& o) {
     pid_t pid = fork();
     if (pid < 0) throw ExitError{2, std::string("run: fork failed: ") + std::strerror(errno)};
     if (pid == 0) {
+      // Die with the launcher even when it is killed outright; if it already died between fork and here,
+      // the parent is no longer the launcher and the signal would never come.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != launcher) _exit(128 + SIGKILL);
+      // The launcher's stop handlers are not the rank's (exec would reset them too; a signal that comes
+      // before exec must still end the child).
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      signal(SIGHUP, SIG_DFL);
       setpgid(0, 0);  // own process group: stopping a rank stops what it started too
       if (o.bind == "core") {
         // Pinned ranks keep their own cores: without it, futex wake-ups pull communicating ranks onto one
@@ -139,16 +208,17 @@ int run_job(const RunOptions& o) {
   auto start = std::chrono::steady_clock::now();
   bool stopping = false;
   std::chrono::steady_clock::time_point kill_at{};
-  auto stop_all = [&](const char* why) {
+  int stop_signal = 0;  // the signal that stopped the launcher, if one did
+  auto stop_all = [&](const char* why, int sig = SIGTERM, const char* what = "the other ranks") {
     if (stopping) return;
     stopping = true;
-    std::fprintf(stderr, "rfab run: %s; stopping the other ranks\n", why);
+    std::fprintf(stderr, "rfab run: %s; stopping %s\n", why, what);
     for (auto& rk : ranks)
       if (!rk.done) {
         rk.stopped_by_us = true;
-        kill(-rk.pid, SIGTERM);
+        kill(-rk.pid, sig);
       }
-    kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(kGraceSeconds);
   };
 
   for (;;) {
@@ -197,6 +267,12 @@ int run_job(const RunOptions& o) {
         }
       }
     }
+    if (const int sig = g_stop_signal; sig != 0 && stop_signal == 0) {
+      stop_signal = sig;
+      const std::string why = std::string("received ") + strsignal(sig);
+      stopping = false;  // a signal overrides a stop already under way: forward it, restart the grace period
+      stop_all(why.c_str(), sig, "every rank");
+    }
     bool all_done = true, pipes_open = false;
     for (auto& rk : ranks) {
       all_done &= rk.done;
@@ -222,6 +298,12 @@ int run_job(const RunOptions& o) {
       }
     }
   }
+  // Ranks killed during set-up (by us, by a signal, by the OOM killer) cannot unlink their shared-memory
+  // segments; every rank has exited now, so none of this job's is in use.
+  if (const int left = coll::remove_segments(job, o.nranks); left > 0)
+    std::fprintf(stderr, "rfab run: removed %d shared-memory segment%s the ranks left in /dev/shm\n", left,
+                 left == 1 ? "" : "s");
+  if (stop_signal != 0) return 128 + stop_signal;
   int worst = 0;
   for (auto& rk : ranks)
     if (!rk.stopped_by_us || o.timeout > 0) worst = std::max(worst, rk.code);
@@ -236,13 +318,16 @@ void add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* sub = app.add_subcommand("run", "Start N local ranks of a program with torchrun-style environment");
   sub->add_option("-n,--nranks", o->nranks, "number of ranks")->check(CLI::Range(1, 1024))->required();
-  sub->add_option("--timeout", o->timeout, "stop the whole job after this many seconds (0: no limit)")
-      ->check(CLI::Range(0.0, 1e7));
+  auto timeout = std::make_shared<std::string>("0");
+  sub->add_option("--timeout", *timeout,
+                  "stop the whole job after this long: seconds, or a duration such as 90s or 10m (0: no limit)");
   sub->add_flag("!--no-prefix", o->prefix, "do not prefix output lines with [rank]");
   sub->add_option("--bind-to", o->bind, "core: pin rank i to CPU i mod ncpus (default); none")
       ->check(CLI::IsMember({"core", "none"}));
   sub->add_option("program", o->argv, "program and its arguments (after --)")->required();
-  sub->callback([o] {
+  sub->callback([o, timeout] {
+    o->timeout = parse_job_timeout(*timeout);
+    if (o->timeout > 1e7) throw ExitError{2, "--timeout: at most 10000000 s"};
     int rc = run_job(*o);
     if (rc != 0) throw ExitError{rc, ""};
   });

@@ -1,8 +1,22 @@
 // rfab: RoCE v2 fabric toolkit command line.
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "commands.hpp"
+
+namespace {
+
+// One write(2) for the whole line: a process stopped mid-message (a rank `rfab run` stops) must not leave
+// a bare "rfab: " behind. An exception without a text still says what kind of failure it was.
+void report(const std::string& message) {
+  const std::string line = "rfab: " + (message.empty() ? std::string("failed without an error message") : message) + "\n";
+  (void)!::write(2, line.data(), line.size());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"rfab: RoCE v2 fabric toolkit (user-space RoCE, collectives, telemetry, emulation)", "rfab"};
@@ -26,10 +40,10 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   } catch (const rfab::cli::ExitError& e) {
-    if (!e.message.empty()) std::cerr << "rfab: " << e.message << "\n";
+    if (!e.message.empty()) report(e.message);
     return e.code;
   } catch (const std::exception& e) {
-    std::cerr << "rfab: " << e.what() << "\n";
+    report(e.what());
     return 2;
   }
   return 0;

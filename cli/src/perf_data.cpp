@@ -21,6 +21,18 @@ void fill_pattern(uint8_t* p, size_t n, uint64_t seed) {
 
 uint32_t checksum(const uint8_t* p, size_t n) { return wire::crc32_update(0, p, n); }
 
+uint32_t pattern_checksum(size_t n, uint64_t seed) {
+  uint8_t chunk[65536];
+  uint32_t crc = 0;
+  for (size_t off = 0; off < n; off += sizeof chunk) {
+    // fill_pattern's stream is positional (one step per 8-byte word) and chunks are whole words.
+    const size_t len = std::min(sizeof chunk, n - off);
+    fill_pattern(chunk, len, seed + 0x9E3779B97F4A7C15ull * (off / 8));
+    crc = wire::crc32_update(crc, chunk, len);
+  }
+  return crc;
+}
+
 size_t words_still_pattern(const uint8_t* p, size_t n, uint64_t seed) {
   uint8_t want[4096];
   size_t same = 0;

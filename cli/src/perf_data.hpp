@@ -10,6 +10,8 @@ namespace rfab::cli::perf {
 void fill_pattern(uint8_t* p, size_t n, uint64_t seed);
 // CRC-32 (zlib convention) of [p, p+n).
 uint32_t checksum(const uint8_t* p, size_t n);
+// checksum() of fill_pattern(seed)'s first n bytes, computed in small chunks: no n-byte buffer.
+uint32_t pattern_checksum(size_t n, uint64_t seed);
 // How many whole 8-byte words of [p, p+n) still hold fill_pattern(seed)'s value at their offset. A peer
 // that overwrote the region with its own (random) data leaves one with probability 2^-64 per word, so
 // "0 unchanged" is the proof that bytes landed when the peer's data itself is unknown (perftest's).

@@ -37,6 +37,7 @@ struct Options {
   rc::LossRecovery recovery = rc::LossRecovery::selective;
   double line_bps = 100e9;     // the rate congestion control starts from and never exceeds
   double timeout = 10;         // seconds without progress before giving up (handshake, transfer)
+  uint64_t max_memory = 4ull << 30;  // message buffers this side allocates at most (a server: per client)
   uint8_t retry_cnt = 7;
   uint8_t ack_timeout = 16;    // IBTA local ACK timeout code: 4.096 us * 2^n (268 ms: a loaded host is slow)
   bool perftest = false;       // speak perftest's own side-channel protocol (pair with ib_*_bw), see perftest_session.hpp

@@ -31,6 +31,31 @@ std::unique_ptr<endpoint::Device> open_device(const Options& o, const std::strin
 
 }  // namespace
 
+std::string peer_address_problem(const udp::Address& peer, const udp::Address& local) {
+  const std::string shown = peer.ip_string();
+  if (peer.v6 != local.v6)
+    return "the peer's address " + shown + " and this side's " + local.ip_string() + " differ in IP version";
+  const auto& ip = peer.ip;
+  bool zero = true;
+  for (size_t i = 0; i < peer.ip_len(); ++i) zero &= ip[i] == 0;
+  if (zero) return "the peer announced the unspecified address " + shown;
+  // IPv6 ff00::/8; IPv4 224/4 (multicast), 240/4 and the broadcast address.
+  if (peer.v6 ? ip[0] == 0xff : ip[0] >= 224) return "the peer announced " + shown + ", not a unicast address";
+  return "";
+}
+
+void check_local_options(const Options& o) {
+  if (!o.faults.empty()) {
+    try {
+      (void)fault::parse_fault(o.faults);
+    } catch (const std::exception& e) {
+      throw ExitError{2, std::string("--faults: ") + e.what()};
+    }
+  }
+  if (!o.verbs && !o.local.empty() && !udp::Address::parse(o.local))
+    throw ExitError{2, "--local: '" + o.local + "' is not an IPv4 or IPv6 address"};
+}
+
 PerfQps open_perf_device(const Options& o, const std::string& local_ip, unsigned ipv4_id_window) {
   try {
     PerfQps q;

@@ -27,12 +27,21 @@ struct PerfQps {
   double line_bps = 100e9;
 };
 
+// Checks the options this side reads before it listens or connects (--faults, --local), so a bad flag
+// fails at once instead of after a peer arrived. Throws ExitError{2} naming the flag.
+void check_local_options(const Options& o);
+
 // Opens the device (`local_ip`: this side's RoCE address for the engine; `ipv4_id_window`: the IPv4 IDs
 // the engine's ICRC check accepts). Throws ExitError{2} naming what failed.
 PerfQps open_perf_device(const Options& o, const std::string& local_ip, unsigned ipv4_id_window);
 // Registers [buf, buf+len) with `access` and creates the QPs in INIT (the peer may do what `access` allows).
 // Throws ExitError{2} naming what failed.
 void create_perf_qps(PerfQps& q, uint8_t* buf, size_t len, uint32_t access, const QpSizes& sizes);
+
+// What is wrong with the RoCE address a peer announced in its key message (GID) for a device whose own
+// address is `local`: "" when it is a unicast address of the same IP version. A server checks this before it
+// connects a QP, so a hostile key message is refused like any bad client value.
+std::string peer_address_problem(const udp::Address& peer, const udp::Address& local);
 
 // QP i to RTS towards the peer. Throws ExitError{2}.
 void connect_perf_qp(PerfQps& q, uint32_t i, const endpoint::ConnectParams& params);

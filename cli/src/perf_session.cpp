@@ -3,14 +3,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <cstdio>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 
 #include "commands.hpp"
+#include "rfab/base/units.hpp"
 #include "cpu_time.hpp"
 #include "perf_data.hpp"
 #include "perf_params.hpp"
+#include "perf_progress.hpp"
 #include "perf_qps.hpp"
 #include "perf_stats.hpp"
 #include "rfab/sidechannel/perftest_dest.hpp"
@@ -30,28 +34,22 @@ class Session {
  public:
   Session(const Options& o, TcpChannel ch, const Params& p) : o_(o), ch_(std::move(ch)), p_(p) {}
 
-  Result run() {
-    setup();
+  // The transfer, the data check and the result.
+  Result finish() {
     Result r = o_.server ? serve() : drive();
     fill_result(r);
     return r;
   }
 
- private:
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(static_cast<int64_t>(o_.timeout * 1000)); }
   bool client() const { return !o_.server; }
 
-  // Buffers, device, MR, QPs; then the perftest-format key exchange and the QP bring-up.
+  // Buffers, device, MR, QPs; then the perftest-format key exchange and the QP bring-up. A peer's bad
+  // key message or a broken side channel is an ExchangeError.
   void setup() {
     const uint64_t size = p_.size;
-    uint64_t bytes = 0;
-    switch (p_.verb) {
-      case Verb::write: bytes = client() ? size : size * regions(p_); break;
-      case Verb::read: bytes = client() ? size * regions(p_) : size; break;
-      case Verb::send: bytes = size * p_.qps * (client() ? p_.slots : p_.rx_depth); break;
-      case Verb::atomic: bytes = 8ull * p_.qps * (client() ? p_.depth : 1); break;
-    }
-    buf_.assign(std::max<uint64_t>(bytes, 8), 0);
+    // Both sides checked the size against --max-memory before they got here (check_params on a server).
+    buf_.assign(*buffer_bytes(p_, !client()), 0);
     if ((p_.verb == Verb::write && client()) || (p_.verb == Verb::read && !client())) fill_pattern(buf_.data(), size, p_.seed);
     if (p_.verb == Verb::send && client())
       for (uint32_t q = 0; q < p_.qps; ++q)
@@ -88,9 +86,11 @@ class Session {
       ch_.exchange(msg, theirs, timeout(), "QP key exchange");
       std::string err;
       auto peer = sidechannel::parse_dest(theirs, err);
-      if (!peer) throw ExitError{2, "bad QP key message from " + ch_.peer() + ": " + err};
+      if (!peer) throw sidechannel::ExchangeError("QP key exchange: bad key message from " + ch_.peer() + ": " + err);
       endpoint::ConnectParams c;
       c.peer = udp::Address::from_gid(peer->gid, o_.udp_port);
+      if (const std::string bad = peer_address_problem(c.peer, qps_.dev->address()); !bad.empty())
+        throw sidechannel::ExchangeError("QP key exchange: " + ch_.peer() + ": " + bad);
       c.remote_qpn = peer->qpn;
       c.remote_psn = peer->psn;
       c.local_psn = mine.psn;
@@ -116,6 +116,7 @@ class Session {
         for (uint32_t s = 0; s < p_.rx_depth; ++s) post_recv(q, s);
   }
 
+ private:
   uint8_t* slot(uint32_t q, uint32_t s) {
     const uint32_t per = client() ? p_.slots : p_.rx_depth;
     return buf_.data() + (uint64_t{q} * per + s) * p_.size;
@@ -185,7 +186,7 @@ class Session {
     const double cpu0 = cpu_times().total();
     const Nanos t0 = qps_.dev->now();
     const Nanos end = p_.duration > 0 ? t0 + static_cast<Nanos>(p_.duration * 1e9) : kNever;
-    Nanos last_progress = t0;
+    ProgressWatch watch(t0, o_.timeout);
     std::vector<rc::WorkCompletion> wcs(256);
     for (;;) {
       Nanos now = qps_.dev->now();
@@ -225,11 +226,10 @@ class Session {
         ++done[q];
         buckets.add(now - t0);
       }
-      if (n > 0) {
-        last_progress = now;
-      } else if (now - last_progress > static_cast<Nanos>(o_.timeout * 1e9)) {
+      if (watch.stalled(now, n, *qps_.dev)) {
         if (failure.empty())
-          failure = "no completion for " + std::to_string(static_cast<int>(o_.timeout)) + " s (is the peer alive?)";
+          failure = "no completion and no packet from the peer for " + std::to_string(static_cast<int>(o_.timeout)) +
+                    " s (is the peer alive?)";
         break;
       }
     }
@@ -241,12 +241,10 @@ class Session {
     r.iterations = total;
     summarize(r, p_.size, buckets, lat_us, t1 - t0);
     // Tell the server and let it verify what it received.
-    std::ostringstream msg;
-    msg << (failure.empty() ? "done" : "failed");
-    for (uint64_t d : done) msg << ' ' << d;
-    msg << ' ' << r.bw_peak_gbps << ' ' << r.bw_avg_gbps << ' ' << r.msg_rate_mpps;  // the server prints these too
+    // The server prints the bandwidth figures too.
+    const ResultLine line{failure.empty(), done, r.bw_peak_gbps, r.bw_avg_gbps, r.msg_rate_mpps};
     try {
-      ch_.send_message(msg.str(), timeout(), "result exchange");
+      ch_.send_message(encode_result(line), timeout(), "result exchange");
       verdict(r, ch_.recv_message(timeout(), "result exchange"), done);
     } catch (const sidechannel::ExchangeError& e) {
       if (failure.empty()) throw ExitError{1, e.what()};
@@ -276,11 +274,7 @@ class Session {
     r.verified = ok;
   }
 
-  uint32_t checksum_of_pattern() const {
-    std::vector<uint8_t> tmp(p_.size);
-    fill_pattern(tmp.data(), tmp.size(), p_.seed);
-    return checksum(tmp.data(), tmp.size());
-  }
+  uint32_t checksum_of_pattern() const { return pattern_checksum(p_.size, p_.seed); }
 
   Result serve() {
     ch_.barrier(timeout(), "start barrier");
@@ -288,11 +282,7 @@ class Session {
     std::vector<uint64_t> next(p_.qps, 0);
     std::vector<uint32_t> slot_crc(p_.slots);
     if (p_.verb == Verb::send && p_.size > 8)
-      for (uint32_t s = 0; s < p_.slots; ++s) {
-        std::vector<uint8_t> tmp(p_.size - 8);
-        fill_pattern(tmp.data(), tmp.size(), slot_seed(p_, s));
-        slot_crc[s] = checksum(tmp.data(), tmp.size());
-      }
+      for (uint32_t s = 0; s < p_.slots; ++s) slot_crc[s] = pattern_checksum(p_.size - 8, slot_seed(p_, s));
     std::string bad;
     std::vector<rc::WorkCompletion> wcs(256);
     const double cpu0 = cpu_times().total();
@@ -320,21 +310,31 @@ class Session {
       for (size_t i = 0; i < n; ++i) check_recv(wcs[i], next, slot_crc, bad);
     r.seconds = static_cast<double>(qps_.dev->now() - t0) / 1e9;
     r.cpu_seconds = cpu_times().total() - cpu0;
-    std::istringstream in(msg);
-    std::string status;
-    in >> status;
-    std::vector<uint64_t> done(p_.qps, 0);
-    for (auto& d : done) in >> d;
+    ResultLine line;
+    std::string note;
+    bool parsed = true;
+    try {
+      // Operations per QP cannot exceed what the client may post: its iterations, or without a count
+      // (a timed run) what 64 bits hold.
+      line = decode_result(msg, p_.qps, p_.duration > 0 ? UINT64_MAX : p_.iters);
+    } catch (const ParamsError& e) {
+      note = std::string("fail ") + e.what();
+      parsed = false;
+      line.completed.assign(p_.qps, 0);
+    }
+    const std::vector<uint64_t>& done = line.completed;
     for (uint64_t d : done) r.iterations += d;
-    in >> r.bw_peak_gbps >> r.bw_avg_gbps >> r.msg_rate_mpps;  // as the client measured them
-    std::string note = server_check(done, next, bad);
+    r.bw_peak_gbps = line.bw_peak_gbps;  // as the client measured them
+    r.bw_avg_gbps = line.bw_avg_gbps;
+    r.msg_rate_mpps = line.msg_rate_mpps;
+    if (note.empty()) note = server_check(done, next, bad);
     r.verified = note.rfind("ok", 0) == 0;
     r.verify_note = note.size() > 3 ? note.substr(3) : note;
     try {
       ch_.send_message(note, timeout(), "result exchange");
     } catch (const sidechannel::ExchangeError&) {
     }
-    if (status != "done") throw ExitError{1, "the client reported a failed transfer"};
+    if (parsed && !line.done) throw ExitError{1, "the client reported a failed transfer"};
     if (!r.verified) throw ExitError{1, "data check failed: " + r.verify_note};
     return r;
   }
@@ -413,41 +413,63 @@ class Session {
   std::string atomic_note_;
 };
 
-}  // namespace
-
-const char* to_string(Verb v) {
-  switch (v) {
-    case Verb::write: return "write";
-    case Verb::read: return "read";
-    case Verb::send: return "send";
-    case Verb::atomic: return "atomic";
-  }
-  return "?";
-}
-
-Result run_session(const Options& o) {
+// Server: a client whose parameters are malformed, out of range or above --max-memory, or whose side
+// channel breaks before the transfer, is refused (told why when it still listens) and the server waits for
+// the next one. The first client that gets through setup ends the server with its result.
+Result serve_clients(const Options& o) {
   const auto t = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
-  try {
-    if (o.server) {
-      TcpChannel ch = TcpChannel::accept_one(o.local, o.tcp_port, std::chrono::milliseconds(static_cast<int64_t>(
-                                                                    std::max(o.timeout, 60.0) * 1000)));
-      Params p = decode(ch.recv_message(t, "parameter exchange"));
-      if (p.verb != o.verb) {
-        ch.send_message(std::string("error: this server runs ") + to_string(o.verb) + ", the client asked for " +
-                            to_string(p.verb), t, "parameter exchange");
-        throw ExitError{2, std::string("client asked for ") + to_string(p.verb) + ", this server runs " + to_string(o.verb)};
+  const auto accept_wait = std::chrono::milliseconds(static_cast<int64_t>(std::max(o.timeout, 60.0) * 1000));
+  sidechannel::TcpListener listener(o.local, o.tcp_port);
+  for (;;) {
+    TcpChannel ch = listener.accept(accept_wait);
+    const std::string who = ch.peer();
+    std::optional<Session> s;
+    try {
+      Params p;
+      try {
+        p = decode(ch.recv_message(t, "parameter exchange", kMaxParamsMessage));
+        if (p.verb != o.verb)
+          throw ParamsError(std::string("this server runs ") + to_string(o.verb) + ", the client asked for " +
+                            to_string(p.verb));
+        check_params(p, o.max_memory);
+      } catch (const std::exception& e) {
+        // Tell the client why (it prints the reason and exits 2); it may already be gone.
+        try {
+          ch.send_message(std::string("error: ") + e.what(), t, "parameter exchange");
+        } catch (const sidechannel::ExchangeError&) {
+        }
+        throw sidechannel::ExchangeError(e.what());
       }
       ch.send_message("ok", t, "parameter exchange");
-      Session s(o, std::move(ch), p);
-      return s.run();
+      s.emplace(o, std::move(ch), p);
+      s->setup();
+    } catch (const sidechannel::ExchangeError& e) {
+      std::fprintf(stderr, "rfab perf: refused client %s: %s; waiting for the next client\n", who.c_str(), e.what());
+      continue;
     }
-    TcpChannel ch = TcpChannel::connect(o.host, o.tcp_port, t);
+    return s->finish();
+  }
+}
+
+}  // namespace
+
+Result run_session(const Options& o) {
+  check_local_options(o);
+  const auto t = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
+  try {
+    if (o.server) return serve_clients(o);
     const Params p = from_options(o);
+    if (const auto need = memory_bytes(p, false); !need || *need > o.max_memory)
+      throw ExitError{2, "this test needs " + (need ? approx_size(*need) : std::string("more than 16 EiB")) +
+                             " of buffers and queues, above --max-memory " + format_size(o.max_memory)};
+    TcpChannel ch = TcpChannel::connect(o.host, o.tcp_port, t);
     ch.send_message(encode(p), t, "parameter exchange");
     const std::string reply = ch.recv_message(t, "parameter exchange");
-    if (reply != "ok") throw ExitError{2, "server refused: " + reply};
+    if (reply != "ok")
+      throw ExitError{2, "server refused: " + (reply.rfind("error: ", 0) == 0 ? reply.substr(7) : reply)};
     Session s(o, std::move(ch), p);
-    return s.run();
+    s.setup();
+    return s.finish();
   } catch (const sidechannel::ExchangeError& e) {
     throw ExitError{2, e.what()};
   } catch (const udp::UdpError& e) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -9,8 +10,10 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "rfab/base/units.hpp"
 #include "cpu_time.hpp"
 #include "perf_data.hpp"
+#include "perf_progress.hpp"
 #include "perf_qps.hpp"
 #include "perf_stats.hpp"
 #include "rfab/sidechannel/perftest_protocol.hpp"
@@ -24,11 +27,14 @@ namespace {
 
 using namespace std::chrono_literals;
 using sidechannel::PerftestDest;
+using sidechannel::PerftestSysData;
 using sidechannel::TcpChannel;
 
 constexpr uint64_t kGuard = 4096;          // untouched bytes behind every WRITE target region (server)
 constexpr uint32_t kOutReads = 16;         // READs we accept in flight per QP (our responder's resources)
 constexpr uint64_t kMaxBuffer = 1ull << 30;
+// Buffers this side allocates at most: 1 GiB, or less with --max-memory.
+uint64_t buffer_limit(const Options& o) { return std::min(kMaxBuffer, o.max_memory); }
 // Unacknowledged packets over all QPs (rfab's engine): rxe in a small guest drains its socket slowly, and
 // more in flight only overflows it into go-back-N retransmissions.
 constexpr uint32_t kInflightPackets = 128;
@@ -38,7 +44,9 @@ class PerftestSession {
   PerftestSession(const Options& o, TcpChannel ch)
       : o_(o), ch_(std::move(ch)), conv_(ch_, std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000))) {}
 
-  Result run() {
+  // Everything before the transfer. What the peer sends wrong here (a version, system data, an MTU, a key
+  // message, a buffer it makes us exceed --max-memory with) is an ExchangeError.
+  void handshake() {
     // rxe and RNICs write arbitrary IPv4 IDs: the ICRC check accepts any.
     qps_ = open_perf_device(o_, o_.local.empty() ? ch_.local_ip() : o_.local, udp::kAnyIpv4Id);
     // perftest's order: versions, system data, MTU (main() of *_bw.c before any verbs object exists).
@@ -47,9 +55,18 @@ class PerftestSession {
     mtu_ = conv_.exchange_mtu(qps_.dev->max_mtu(o_.mtu));
     setup();
     connect_all();
+  }
+
+  Result transfer() {
     Result r = client() ? drive() : serve();
     finish(r);
     return r;
+  }
+
+  // Bytes of buffers for a peer whose cycle buffer is `cycle_buffer` (perftest's default: 4096).
+  uint64_t buffer_bytes(uint32_t cycle_buffer) {
+    sys_.cycle_buffer = cycle_buffer;
+    return uint64_t{qps()} * slots() * stride();
   }
 
  private:
@@ -70,7 +87,11 @@ class PerftestSession {
 
   void setup() {
     const uint64_t bytes = uint64_t{qps()} * slots() * stride();
-    if (bytes > kMaxBuffer) throw ExitError{2, "--perftest: -s x -q needs more than 1 GiB of buffers"};
+    // This side's own options were checked before it listened: only the peer's cycle buffer can get here.
+    if (bytes > buffer_limit(o_))
+      throw sidechannel::ExchangeError("the peer's cycle buffer of " + std::to_string(sys_.cycle_buffer) + " B makes " +
+                                       format_size(bytes) + " of buffers, above the limit of " +
+                                       format_size(buffer_limit(o_)));
     buf_.assign(bytes, 0);
     std::random_device rd;
     seed_ = (uint64_t{rd()} << 32) | rd();
@@ -106,10 +127,12 @@ class PerftestSession {
     for (uint32_t i = 0; i < qps(); ++i) theirs_.push_back(conv_.hand_shake(mine_[i], "perftest QP key exchange"));
     for (uint32_t i = 0; i < qps(); ++i) {
       if (theirs_[i].gid != theirs_[0].gid)
-        throw ExitError{2, "perftest peer uses different GIDs per QP; rfab sends every QP to one address"};
-      if (theirs_[i].out_reads < 1) throw ExitError{2, "the perftest peer announced no READ resources"};
+        throw sidechannel::ExchangeError("perftest peer uses different GIDs per QP; rfab sends every QP to one address");
+      if (theirs_[i].out_reads < 1) throw sidechannel::ExchangeError("the perftest peer announced no READ resources");
       endpoint::ConnectParams c;
       c.peer = udp::Address::from_gid(theirs_[i].gid, o_.udp_port);
+      if (const std::string bad = peer_address_problem(c.peer, qps_.dev->address()); !bad.empty())
+        throw sidechannel::ExchangeError("perftest QP key exchange: " + ch_.peer() + ": " + bad);
       c.remote_qpn = theirs_[i].qpn;
       c.remote_psn = theirs_[i].psn;
       c.local_psn = mine_[i].psn;
@@ -126,7 +149,8 @@ class PerftestSession {
     }
     for (uint32_t i = 0; i < qps(); ++i) {
       const PerftestDest again = conv_.hand_shake(mine_[i], "perftest QP key exchange (second round)");
-      if (again != theirs_[i]) throw ExitError{2, "perftest peer changed its QP keys between the two rounds"};
+      if (again != theirs_[i])
+        throw sidechannel::ExchangeError("perftest peer changed its QP keys between the two rounds");
     }
     conv_.hand_shake(mine_[0], "perftest barrier after RTR");
     if (o_.verb == Verb::send) {
@@ -194,7 +218,7 @@ class PerftestSession {
     std::string failure;
     const double cpu0 = cpu_times().total();
     const Nanos t0 = qps_.dev->now();
-    Nanos last = t0;
+    ProgressWatch watch(t0, o_.timeout);
     for (;;) {
       bool all = true;
       for (uint32_t q = 0; q < qps(); ++q) {
@@ -216,9 +240,9 @@ class PerftestSession {
         }
         ++done[q];
       }
-      if (n > 0) last = now;
-      else if (now - last > static_cast<Nanos>(o_.timeout * 1e9)) {
-        failure = "no completion for " + std::to_string(static_cast<int>(o_.timeout)) + " s (is the peer alive?)";
+      if (watch.stalled(now, n, *qps_.dev)) {
+        failure = "no completion and no packet from the peer for " + std::to_string(static_cast<int>(o_.timeout)) +
+                  " s (is the peer alive?)";
         break;
       }
     }
@@ -395,13 +419,38 @@ Result run_perftest_session(const Options& o) {
   if (!o.faults.empty()) throw ExitError{2, "--perftest: --faults is for rfab peers only"};
   if (o.size == 0 || o.size > (1ull << 31)) throw ExitError{2, "--perftest: -s must be 1 B .. 2 GiB"};
   if (o.qps > 64) throw ExitError{2, "--perftest: at most 64 QPs"};
+  check_local_options(o);
   const auto t = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
   try {
-    TcpChannel ch = o.server ? TcpChannel::accept_one(o.local, o.tcp_port,
-                                                      std::chrono::milliseconds(static_cast<int64_t>(std::max(o.timeout, 60.0) * 1000)))
-                             : TcpChannel::connect(o.host, o.tcp_port, t);
-    PerftestSession s(o, std::move(ch));
-    return s.run();
+    // This side's own -s/-q must fit with the smallest cycle buffer a peer can have, before it connects
+    // or listens.
+    {
+      PerftestSession probe(o, TcpChannel{});
+      if (const uint64_t b = probe.buffer_bytes(PerftestSysData{}.cycle_buffer); b > buffer_limit(o))
+        throw ExitError{2, "--perftest: -s x -q needs " + format_size(b) + " of buffers, above the limit of " +
+                               format_size(buffer_limit(o)) + " (--max-memory, at most 1 GiB)"};
+    }
+    if (!o.server) {
+      PerftestSession s(o, TcpChannel::connect(o.host, o.tcp_port, t));
+      s.handshake();
+      return s.transfer();
+    }
+    // A peer that breaks the conversation before the transfer is dropped; the server waits for the next.
+    sidechannel::TcpListener listener(o.local, o.tcp_port);
+    const auto accept_wait = std::chrono::milliseconds(static_cast<int64_t>(std::max(o.timeout, 60.0) * 1000));
+    for (;;) {
+      TcpChannel ch = listener.accept(accept_wait);
+      const std::string who = ch.peer();
+      PerftestSession s(o, std::move(ch));
+      try {
+        s.handshake();
+      } catch (const sidechannel::ExchangeError& e) {
+        std::fprintf(stderr, "rfab perf: refused perftest client %s: %s; waiting for the next client\n", who.c_str(),
+                     e.what());
+        continue;
+      }
+      return s.transfer();
+    }
   } catch (const sidechannel::ExchangeError& e) {
     throw ExitError{2, e.what()};
   } catch (const udp::UdpError& e) {

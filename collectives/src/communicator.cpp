@@ -1,5 +1,6 @@
 #include "rfab/collectives/communicator.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,6 +95,7 @@ std::unique_ptr<Communicator> Communicator::create_from_env() {
   cfg.store_port = li.master_port;
   cfg.key_prefix = "env-" + std::to_string(li.master_port);
   if (auto id = env::get_string("RFAB_JOB_ID")) cfg.key_prefix = *id;
+  cfg.job_id = li.job_id;
   if (li.world_size == 1) {
     // No launcher: a private store on an ephemeral loopback port.
     cfg.hosted_store = std::make_unique<StoreServer>("127.0.0.1", 0);
@@ -101,7 +103,7 @@ std::unique_ptr<Communicator> Communicator::create_from_env() {
     cfg.store_port = cfg.hosted_store->port();
     cfg.key_prefix = "single-" + std::to_string(getpid());
   } else if (li.rank == 0 && !li.store_external) {
-    cfg.hosted_store = std::make_unique<StoreServer>(li.master_addr, li.master_port);
+    cfg.hosted_store = std::make_unique<StoreServer>(li.master_addr, li.master_port, li.job_id);
   }
   return create(std::move(cfg));
 }
@@ -118,7 +120,7 @@ void Communicator::bootstrap(CommConfig& cfg) {
   env_.abort_flag = &abort_;
   scratch_.resize(4);
 
-  StoreClient store(cfg.store_host, cfg.store_port, cfg.timeout);
+  StoreClient store(cfg.store_host, cfg.store_port, cfg.timeout, cfg.job_id);
   PeerRecord mine;
   mine.host = logical_host();
   mine.machine = machine_id(rank_);
@@ -130,9 +132,18 @@ void Communicator::bootstrap(CommConfig& cfg) {
   build_groups();
 
   const Placement place{rank_, nranks_, prefix_, &records, &records[static_cast<size_t>(rank_)]};
-  shm_ = build_shm(store, place);
-  roce_ = build_roce(store, place, hosts_, cfg.timeout, shm_->doorbell());
-  store.barrier(prefix_ + "/mapped", nranks_);
+  try {
+    shm_ = build_shm(store, place);
+    roce_ = build_roce(store, place, hosts_, cfg.timeout, shm_->doorbell());
+    store.barrier(prefix_ + "/mapped", nranks_);
+  } catch (...) {
+    // Set-up failed: this communicator will never run, so no segment of it is still needed. Our own goes
+    // with shm_; those of local peers killed before they could unlink theirs go here.
+    shm_.reset();
+    for (const PeerRecord& r : records)
+      if (r.machine == mine.machine) shm_unlink(r.segment.c_str());
+    throw;
+  }
   shm_->unlink_segment();
 
   env_.transports = {shm_.get()};

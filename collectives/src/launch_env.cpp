@@ -86,6 +86,7 @@ LaunchInfo detect_launch(const EnvLookup& lookup) {
                       : has(env, "OMPI_MCA_ess_base_jobid") ? env("OMPI_MCA_ess_base_jobid")
                                                            : "ompi";
     li.master_port = derived_port(job);
+    if (job != "ompi") li.job_id = "ompi-" + job;
   } else if (has(env, "SLURM_PROCID") && has(env, "SLURM_NTASKS")) {
     li.source = "slurm";
     li.world_size = static_cast<int>(parse_int(env, "SLURM_NTASKS", 1, 1 << 20));
@@ -102,11 +103,13 @@ LaunchInfo detect_launch(const EnvLookup& lookup) {
                                                        : nullptr;
     li.master_addr = nodes != nullptr ? slurm_first_host(nodes) : "127.0.0.1";
     li.master_port = derived_port(has(env, "SLURM_JOB_ID") ? env("SLURM_JOB_ID") : "slurm");
+    if (has(env, "SLURM_JOB_ID")) li.job_id = std::string("slurm-") + env("SLURM_JOB_ID");
   } else {
     li.source = "single";
   }
   if (has(env, "MASTER_ADDR")) li.master_addr = env("MASTER_ADDR");
   if (has(env, "MASTER_PORT")) li.master_port = static_cast<uint16_t>(parse_int(env, "MASTER_PORT", 1, 65535));
+  if (has(env, "RFAB_JOB_ID")) li.job_id = env("RFAB_JOB_ID");
   li.store_external = has(env, "RFAB_STORE_EXTERNAL") && std::strcmp(env("RFAB_STORE_EXTERNAL"), "0") != 0;
   if (li.local_rank >= li.local_world_size && li.source != "single")
     li.local_world_size = li.local_rank + 1;  // keep the invariant; only used for spin tuning

@@ -76,6 +76,18 @@ size_t segment_bytes(int nranks, size_t ring) {
 }
 }  // namespace
 
+std::string shm_segment_name(const std::string& prefix, int rank) {
+  std::string seg = "/rfab-" + prefix + "-" + std::to_string(rank);
+  std::replace(seg.begin() + 1, seg.end(), '/', '_');
+  return seg;
+}
+
+int remove_segments(const std::string& prefix, int nranks) {
+  int removed = 0;
+  for (int r = 0; r < nranks; ++r) removed += shm_unlink(shm_segment_name(prefix, r).c_str()) == 0 ? 1 : 0;
+  return removed;
+}
+
 std::unique_ptr<ShmSegment> ShmSegment::create(const std::string& name, int rank, int nranks, size_t ring_bytes,
                                                const std::string& host) {
   std::unique_ptr<ShmSegment> s(new ShmSegment);

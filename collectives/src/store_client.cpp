@@ -36,9 +36,22 @@ int tcp_connect(const std::string& host, uint16_t port, std::chrono::millisecond
   }
 }
 
-StoreClient::StoreClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout)
-    : host_(host), port_(port), timeout_(timeout) {
-  fd_ = tcp_connect(host, port, timeout);
+StoreClient::StoreClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout, std::string job_id)
+    : host_(host), port_(port), timeout_(timeout), job_(std::move(job_id)) {
+  connect();
+}
+
+void StoreClient::connect() {
+  fd_ = tcp_connect(host_, port_, timeout_);
+  if (job_.empty()) return;
+  bool ok = false;
+  const std::string why = call(kHello, job_, {}, &ok);
+  if (!ok) {
+    close(fd_);
+    fd_ = -1;
+    throw Error(Status::InvalidArgument, "the store at " + endpoint() + " refused this rank of job '" + job_ + "': " +
+                                             why + " (two jobs on one MASTER_ADDR:MASTER_PORT?)");
+  }
 }
 
 StoreClient::~StoreClient() {
@@ -99,7 +112,7 @@ void StoreClient::recv_all(void* p, size_t n, const std::string& what) {
 }
 
 std::string StoreClient::call(uint8_t cmd, const std::string& key, const std::string& value, bool* found) {
-  if (fd_ < 0) fd_ = tcp_connect(host_, port_, timeout_);
+  if (fd_ < 0) connect();
   std::string req;
   req.push_back(static_cast<char>(cmd));
   auto k = static_cast<uint32_t>(key.size());
@@ -116,6 +129,8 @@ std::string StoreClient::call(uint8_t cmd, const std::string& key, const std::st
   if (len > kMaxField) throw Error(Status::Internal, "store reply too long");
   std::string out(len, '\0');
   if (len > 0) recv_all(out.data(), len, "key '" + key + "'");
+  if (hdr[0] == kRefused && cmd != kHello)
+    throw Error(Status::InvalidArgument, "the store at " + endpoint() + " refused this rank: " + out);
   if (found != nullptr) *found = hdr[0] == kOk;
   return out;
 }
@@ -123,7 +138,12 @@ std::string StoreClient::call(uint8_t cmd, const std::string& key, const std::st
 void StoreClient::set(const std::string& key, const std::string& value) { call(kSet, key, value); }
 std::string StoreClient::get(const std::string& key) { return call(kGet, key, {}); }
 int64_t StoreClient::add(const std::string& key, int64_t delta) {
-  return std::stoll(call(kAdd, key, std::to_string(delta)));
+  const std::string r = call(kAdd, key, std::to_string(delta));
+  try {
+    return parse_add_operand(r);
+  } catch (const std::runtime_error&) {
+    throw Error(Status::Remote, "store at " + endpoint() + " answered ADD of '" + key + "' with a non-integer");
+  }
 }
 bool StoreClient::check(const std::string& key) {
   bool found = false;

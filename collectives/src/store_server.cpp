@@ -18,46 +18,7 @@
 namespace rfab::coll {
 using namespace store_proto;
 
-namespace {
-
-struct Conn {
-  int fd;
-  std::string in;
-  std::string out;
-};
-
-void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
-
-std::string reply(uint8_t status, const std::string& payload) {
-  std::string r;
-  r.push_back(static_cast<char>(status));
-  put_u32(r, static_cast<uint32_t>(payload.size()));
-  r += payload;
-  return r;
-}
-
-// Parses one request from the front of `in`; returns false if incomplete. Throws on a malformed frame.
-bool parse(std::string& in, uint8_t& cmd, std::string& key, std::string& value) {
-  if (in.size() < 9) return false;
-  uint32_t klen;
-  std::memcpy(&klen, in.data() + 1, 4);
-  if (klen > kMaxField) throw std::runtime_error("key too long");
-  if (in.size() < 5 + size_t{klen} + 4) return false;
-  uint32_t vlen;
-  std::memcpy(&vlen, in.data() + 5 + klen, 4);
-  if (vlen > kMaxField) throw std::runtime_error("value too long");
-  size_t total = 9 + size_t{klen} + vlen;
-  if (in.size() < total) return false;
-  cmd = static_cast<uint8_t>(in[0]);
-  key.assign(in, 5, klen);
-  value.assign(in, 9 + klen, vlen);
-  in.erase(0, total);
-  return true;
-}
-
-}  // namespace
-
-StoreServer::StoreServer(const std::string& bind_addr, uint16_t port) {
+StoreServer::StoreServer(const std::string& bind_addr, uint16_t port, std::string job_id) : job_(std::move(job_id)) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -106,19 +67,12 @@ StoreServer::~StoreServer() {
 }
 
 void StoreServer::loop() {
-  std::unordered_map<std::string, std::string> data;
+  StoreState state(job_);
   std::map<int, Conn> conns;
-  std::multimap<std::string, int> waiters;  // key -> fd of a client blocked in GET
   auto drop = [&](int fd) {
-    for (auto it = waiters.begin(); it != waiters.end();)
-      it = it->second == fd ? waiters.erase(it) : std::next(it);
+    state.forget(fd);
     close(fd);
     conns.erase(fd);
-  };
-  auto on_set = [&](const std::string& key) {
-    auto range = waiters.equal_range(key);
-    for (auto it = range.first; it != range.second; ++it) conns[it->second].out += reply(kOk, data[key]);
-    waiters.erase(range.first, range.second);
   };
   // On shutdown, replies already owed (e.g. the last barrier's) are still delivered, for up to 2 s.
   bool stopping = false;
@@ -148,7 +102,7 @@ void StoreServer::loop() {
       if (fd >= 0) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        conns[fd] = Conn{fd, {}, {}};
+        conns[fd].fd = fd;
       }
     }
     for (size_t i = 2; i < fds.size(); ++i) {
@@ -159,7 +113,12 @@ void StoreServer::loop() {
       if (fds[i].revents & POLLOUT) {
         ssize_t n = ::send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
         if (n > 0) c.out.erase(0, static_cast<size_t>(n));
+        if (c.close_after && c.out.empty()) {
+          drop(fd);
+          continue;
+        }
       }
+      if (c.close_after) continue;  // nothing more is read from a refused client
       if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
         char buf[65536];
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
@@ -169,38 +128,8 @@ void StoreServer::loop() {
           continue;
         }
         c.in.append(buf, static_cast<size_t>(n));
-        uint8_t cmd;
-        std::string key, value;
         try {
-          while (parse(c.in, cmd, key, value)) {
-            switch (cmd) {
-              case kSet:
-                data[key] = value;
-                c.out += reply(kOk, {});
-                on_set(key);
-                break;
-              case kGet: {
-                auto d = data.find(key);
-                if (d != data.end()) {
-                  c.out += reply(kOk, d->second);
-                } else {
-                  waiters.emplace(key, fd);
-                }
-                break;
-              }
-              case kAdd: {
-                long long v = 0;
-                if (auto d = data.find(key); d != data.end()) v = std::stoll(d->second);
-                v += std::stoll(value);
-                data[key] = std::to_string(v);
-                c.out += reply(kOk, data[key]);
-                on_set(key);
-                break;
-              }
-              case kCheck: c.out += reply(data.count(key) != 0 ? kOk : kMissing, {}); break;
-              default: throw std::runtime_error("unknown command");
-            }
-          }
+          state.feed(c, conns);
         } catch (const std::exception&) {
           drop(fd);  // a malformed client is disconnected; others are unaffected
           continue;

@@ -27,12 +27,6 @@ std::vector<int> Placement::remote() const {
   return out;
 }
 
-std::string shm_segment_name(const std::string& prefix, int rank) {
-  std::string seg = "/rfab-" + prefix + "-" + std::to_string(rank);
-  std::replace(seg.begin() + 1, seg.end(), '/', '_');
-  return seg;
-}
-
 std::unique_ptr<ShmTransport> build_shm(StoreClient& store, const Placement& p) {
   auto shm = std::make_unique<ShmTransport>(p.rank, p.nranks, p.mine->segment,
                                             ShmTransport::default_ring_bytes(p.local_count()), p.mine->host);

@@ -27,9 +27,6 @@ struct Placement {
   std::vector<int> remote() const;    // ranks on other machines, ascending
 };
 
-// "/rfab-<prefix>-<rank>", with '/' in the prefix replaced: a valid shm_open name.
-std::string shm_segment_name(const std::string& prefix, int rank);
-
 // The shared-memory transport, connected to every other local rank once its segment exists (each rank
 // publishes "<prefix>/seg/<rank>" after creating its own).
 std::unique_ptr<ShmTransport> build_shm(StoreClient& store, const Placement& p);

@@ -1,6 +1,8 @@
 // Writes seed inputs for the fuzzers: <out>/wire/ holds whole frames (sample frames of every opcode over
 // IPv4, IPv6 and VLAN, and every frame of the Linux rxe captures); <out>/roce/ holds their UDP payloads
-// (BTH .. ICRC), the input of transport-level fuzzers.
+// (BTH .. ICRC), the input of transport-level fuzzers. <out>/perf/, <out>/store/ and <out>/http/ hold what
+// clients send to rfab's servers: perf parameter and result messages and perftest key messages, store
+// requests (HELLO, SET, GET, ADD, CHECK and a rank's record), HTTP scrapes.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +18,54 @@ using namespace rfab::wire;
 static void put(const fs::path& dir, int n, std::span<const uint8_t> b) {
   std::ofstream(dir / ("seed" + std::to_string(n)), std::ios::binary)
       .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+static void put_text(const fs::path& dir, int n, const std::string& s) {
+  put(dir, n, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
+
+// A store request frame (store_protocol.hpp): u8 command, u32 key length, key, u32 value length, value.
+static std::string store_frame(uint8_t cmd, const std::string& key, const std::string& value) {
+  std::string f(1, static_cast<char>(cmd));
+  const auto k = static_cast<uint32_t>(key.size()), v = static_cast<uint32_t>(value.size());
+  f.append(reinterpret_cast<const char*>(&k), 4);
+  f += key;
+  f.append(reinterpret_cast<const char*>(&v), 4);
+  f += value;
+  return f;
+}
+
+static void peer_seeds(const fs::path& out) {
+  fs::create_directories(out / "perf");
+  fs::create_directories(out / "store");
+  fs::create_directories(out / "http");
+  const std::string params =
+      "rfab-perf/1 verb=write size=65536 iters=1000 duration=0 qps=4 mtu=4096 spray=1 depth=128 slots=128 "
+      "rx_depth=128 latency=0 seed=12345 recovery=selective";
+  const std::string perf[] = {
+      params,
+      "rfab-perf/1 verb=send size=4096 iters=0 duration=2.5 qps=64 mtu=1024 spray=8 depth=16 slots=16 rx_depth=16 "
+      "latency=1 seed=0 recovery=go-back-n",
+      "done 10 20 30 1.5 1.25 0.001",
+      "failed 0 0 0",
+      // perftest key messages: with a GID (108 bytes with the NUL) and without (59).
+      std::string("0000:0010:000123:abcdef:00001234:00007f0000001000:00:00:00:00:00:00:00:00:00:00:ff:ff:0a:00:00:01:"
+                  "00000000:") + std::string(1, '\0'),
+      std::string("0000:0010:000123:abcdef:00001234:00007f0000001000:00000000") + std::string(1, '\0'),
+      std::string("6.06") + std::string(12, '\0'),
+  };
+  int n = 0;
+  for (const auto& s : perf) put_text(out / "perf", n++, s);
+  n = 0;
+  put_text(out / "store", n++, store_frame(5, "job", "") + store_frame(1, "p/info/0", "h\nm\n42\n/rfab-p-0\n2"));
+  put_text(out / "store", n++, store_frame(3, "p/claim/0", "1") + store_frame(3, "p/claim/0", "1"));
+  put_text(out / "store", n++, store_frame(2, "k", "") + store_frame(1, "k", "v") + store_frame(4, "k", ""));
+  put_text(out / "store", n++, std::string("host\nboot/host/net:[1]\n1234\n/rfab-x-0\n4"));
+  n = 0;
+  put_text(out / "http", n++, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9464\r\nUser-Agent: Prometheus/2.45\r\n"
+                              "Accept: text/plain;version=0.0.4\r\nAccept-Encoding: gzip\r\n\r\n");
+  put_text(out / "http", n++, "GET / HTTP/1.0\n\n");
+  put_text(out / "http", n++, "HEAD /metrics?x=1 HTTP/1.1\r\nConnection: close\r\n\r\n");
 }
 
 int main(int argc, char** argv) {
@@ -44,6 +94,7 @@ int main(int argc, char** argv) {
       while (r.next(rec)) add(rec.data);
     }
   }
-  std::printf("wrote %d seeds to %s\n", n, out.c_str());
+  peer_seeds(out);
+  std::printf("wrote %d seeds to %s (and peer-message seeds)\n", n, out.c_str());
   return 0;
 }

@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # PID 1 of a soft-RoCE lab guest. Parameters come from the kernel command line:
 #   rfab.name=g0 rfab.ip=10.77.0.1/24 rfab.peer=10.77.0.2 rfab.index=0 rfab.rxe=1|0 rfab.timeout=SECONDS
+#   rfab.wedge=watchdog|silent (lab.sh -W, a test hook: act as a wedged guest instead of booting)
 # Loads the modules rdma_rxe needs, configures eth0, optionally creates rxe0 on it, runs /lab/run.sh (from the
 # per-run overlay archive) under a deadline, prints one result marker the host parses, and powers off.
 /bin/busybox --install -s /bin
@@ -11,7 +12,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
 
-NAME=guest IP= PEER= INDEX=0 RXE=1 TIMEOUT=240
+NAME=guest IP= PEER= INDEX=0 RXE=1 TIMEOUT=240 WEDGE=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     rfab.name=*) NAME=${arg#rfab.name=} ;;
@@ -20,8 +21,17 @@ for arg in $(cat /proc/cmdline); do
     rfab.index=*) INDEX=${arg#rfab.index=} ;;
     rfab.rxe=*) RXE=${arg#rfab.rxe=} ;;
     rfab.timeout=*) TIMEOUT=${arg#rfab.timeout=} ;;
+    rfab.wedge=*) WEDGE=${arg#rfab.wedge=} ;;
   esac
 done
+
+# The two ways an emulator stall shows, for the lab's own test of its reboot: the kernel's transmit
+# watchdog line (then nothing more), or a boot that never reports.
+if [ "$WEDGE" = watchdog ]; then
+  echo "NETDEV WATCHDOG: CPU: 0: transmit queue 0 timed out 5120 ms (lab.sh -W: simulated)"
+  while :; do sleep 3600; done
+fi
+[ "$WEDGE" = silent ] && while :; do sleep 3600; done
 
 finish() {
   echo "RFAB-LAB-RESULT guest=$NAME rc=$1 uptime=$(cut -d' ' -f1 /proc/uptime)"

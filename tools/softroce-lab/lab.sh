@@ -4,7 +4,7 @@
 # down (qemu, tcpdump, taps, bridge, namespace) on every exit path.
 #
 # Usage: lab.sh -t TEST.sh [-n 1|2] [-c CAPTURE.pcap] [-b ELF]... [-f FILE]... [-w WORKDIR] [-T SECONDS] [-R]
-#               [-H HOST.sh]
+#               [-H HOST.sh] [-B SECONDS] [-W watchdog|silent]
 #   -t  script run in every guest as /lab/run.sh (env: RFAB_LAB_NAME, _IP, _PEER, _INDEX); its exit code is
 #       the guest's result
 #   -n  number of guests (default 2): g0 = 10.77.0.1, g1 = 10.77.0.2; the bridge itself is 10.77.0.254
@@ -16,21 +16,33 @@
 #   -H  script run on this host inside the lab's network namespace (so it owns the bridge address
 #       10.77.0.254) while the guests run, with RFAB_LAB_WORK and RFAB_LAB_DEADLINE (seconds) in its
 #       environment; its output is printed prefixed [host] and its exit code counts like a guest's
+#   -B  seconds a guest may take to report that it booted, on the first boot (default 180)
+#   -W  test hook: the first boot of g0 wedges on purpose (watchdog: it prints the virtio NIC's transmit
+#       watchdog line and hangs; silent: it never reports booting), to exercise the reboot below
+# A wedged guest is the emulator's fault, not the test's: its virtio NIC's transmit watchdog fired ("NETDEV
+# WATCHDOG: ... transmit queue N timed out": qemu stopped servicing the queue) or it did not report booting
+# within -B seconds. The lab then stops that run, says so, and boots everything again once; only a second
+# wedge fails the run (exit 1, saying so), so a test fails for the emulator only when it wedges twice. The
+# second boot is held to the deadline only: a machine so loaded that booting takes minutes (it happens) must
+# not fail a run that would have passed.
 # Exit: 0 when every guest's script exited 0; 1 when a guest failed or missed the deadline; 2 on setup errors.
 # Env: RFAB_SOFTROCE_CACHE (package cache, default ~/.cache/rfab-softroce), RFAB_LAB_MEM (MiB, default 512).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 
-TEST="" NGUESTS=2 CAPTURE="" BINS=() FILES=() WORK="" DEADLINE=300 RXE=1 HOST_SCRIPT=""
-while getopts "t:n:c:b:f:w:T:RH:" opt; do
+TEST="" NGUESTS=2 CAPTURE="" BINS=() FILES=() WORK="" DEADLINE=300 RXE=1 HOST_SCRIPT="" BOOT_TIMEOUT=180 WEDGE=""
+while getopts "t:n:c:b:f:w:T:RH:B:W:" opt; do
   case $opt in
     t) TEST=$OPTARG ;; n) NGUESTS=$OPTARG ;; c) CAPTURE=$OPTARG ;; b) BINS+=("$OPTARG") ;;
     f) FILES+=("$OPTARG") ;; w) WORK=$OPTARG ;; T) DEADLINE=$OPTARG ;; R) RXE=0 ;; H) HOST_SCRIPT=$OPTARG ;;
+    B) BOOT_TIMEOUT=$OPTARG ;; W) WEDGE=$OPTARG ;;
     *) echo "usage: see the header of $0" >&2; exit 2 ;;
   esac
 done
 die() { echo "softroce-lab: $*" >&2; exit 2; }
+case $BOOT_TIMEOUT in ''|*[!0-9]*|0) die "-B: a whole number of seconds above 0, not '$BOOT_TIMEOUT'" ;; esac
+case $WEDGE in ''|watchdog|silent) ;; *) die "-W: watchdog or silent, not '$WEDGE'" ;; esac
 [ -n "$TEST" ] && [ -f "$TEST" ] || die "-t TEST.sh: no such test script '${TEST}'"
 [ -z "$HOST_SCRIPT" ] || [ -f "$HOST_SCRIPT" ] || die "-H HOST.sh: no such script '${HOST_SCRIPT}'"
 case $NGUESTS in 1|2) ;; *) die "-n: 1 or 2 guests, not '$NGUESTS'" ;; esac
@@ -100,59 +112,115 @@ for ((i = 0; i < NGUESTS; i++)); do
   ip -n "$NS" tuntap add dev "rfltap$i" mode tap
   ip -n "$NS" link set "rfltap$i" master rflbr0 up
 done
-if [ -n "$CAPTURE" ]; then
+start_capture() {
+  [ -n "$CAPTURE" ] || return 0
   ip netns exec "$NS" tcpdump -Z root -i rflbr0 -s 0 -B 32768 -U --immediate-mode -w "$CAPTURE" 2> "$WORK/tcpdump.log" &
   TCPDUMP_PID=$!
   for _ in $(seq 50); do grep -q "listening on" "$WORK/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
   grep -q "listening on" "$WORK/tcpdump.log" || die "tcpdump did not start: $(cat "$WORK/tcpdump.log")"
-fi
+}
 
-# 3. Guests.
-GUEST_TIMEOUT=$((DEADLINE > 120 ? DEADLINE - 60 : DEADLINE / 2))
+# Why guest $1 (log $2) is wedged, or nothing: the watchdog line, or no boot report after BOOT_TIMEOUT.
+wedged() {
+  local i=$1 log=$2
+  if tr -d '\r' < "$log" | grep -aqE "NETDEV WATCHDOG:.*transmit queue [0-9]+ timed out"; then
+    echo "g$i's virtio NIC hit its transmit watchdog (NETDEV WATCHDOG: qemu stopped servicing the queue)"
+  elif [ "$ATTEMPT" -eq 1 ] && ! grep -aq "lab-init: .* up at" "$log" &&
+       [ $(( $(date +%s) - ATTEMPT_START )) -ge "$BOOT_TIMEOUT" ]; then
+    echo "g$i did not report booting within ${BOOT_TIMEOUT}s"
+  fi
+}
+
+# Stops this attempt's guests, host script and capture (the namespace and its taps stay for the next).
+stop_attempt() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -z "$HOST_PID" ] || kill -TERM -- "-$HOST_PID" 2>/dev/null || true
+  [ -z "$TCPDUMP_PID" ] || kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+  for p in "${PIDS[@]}" $HOST_PID $TCPDUMP_PID; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  PIDS=() HOST_PID="" TCPDUMP_PID=""
+}
+
+# One run: capture, guests, host script, then wait for every guest to power off (and the host script to
+# end) within the deadline. Sets WEDGED (why, empty if not) and HOST_RC.
+run_attempt() {
+  local attempt=$1 i ip peer wedge_arg
+  ATTEMPT=$attempt WEDGED="" HOST_RC=""
+  start_capture
+  GUEST_TIMEOUT=$((DEADLINE > 120 ? DEADLINE - 60 : DEADLINE / 2))
+  ATTEMPT_START=$(date +%s)
+  for ((i = 0; i < NGUESTS; i++)); do
+    ip=10.77.0.$((i + 1))
+    if [ "$NGUESTS" -eq 2 ]; then peer=10.77.0.$((2 - i)); else peer=10.77.0.254; fi
+    wedge_arg=""
+    [ -n "$WEDGE" ] && [ "$attempt" -eq 1 ] && [ "$i" -eq 0 ] && wedge_arg=" rfab.wedge=$WEDGE"
+    ip netns exec "$NS" qemu-system-x86_64 -accel tcg -cpu max -m "${RFAB_LAB_MEM:-512}" -smp 1 -nographic \
+      -no-reboot -kernel "$SYSROOT/boot/vmlinuz-$KVER" -initrd "$WORK/initrd.gz" \
+      -append "console=ttyS0 quiet loglevel=4 panic=-1 rfab.name=g$i rfab.index=$i rfab.ip=$ip/24 rfab.peer=$peer rfab.rxe=$RXE rfab.timeout=$GUEST_TIMEOUT$wedge_arg" \
+      -netdev "tap,id=n0,ifname=rfltap$i,script=no,downscript=no" \
+      -device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:0$((i + 1)),romfile=" \
+      < /dev/null > "$WORK/g$i.log" 2>&1 &
+    PIDS+=($!)
+  done
+
+  # The host side, if any: in the namespace, next to the guests, in its own process group.
+  if [ -n "$HOST_SCRIPT" ]; then
+    set -m
+    RFAB_LAB_WORK=$WORK RFAB_LAB_DEADLINE=$GUEST_TIMEOUT \
+      ip netns exec "$NS" timeout "$GUEST_TIMEOUT" bash "$HOST_SCRIPT" > "$WORK/host.log" 2>&1 < /dev/null &
+    HOST_PID=$!
+    set +m
+  fi
+
+  local end=$(( $(date +%s) + DEADLINE )) p running
+  for p in "${PIDS[@]}" $HOST_PID; do
+    while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do
+      for ((i = 0; i < NGUESTS; i++)); do
+        WEDGED=$(wedged "$i" "$WORK/g$i.log")
+        if [ -n "$WEDGED" ]; then stop_attempt; return; fi
+      done
+      sleep 0.5
+    done
+  done
+  if [ -n "$HOST_PID" ]; then
+    if kill -0 "$HOST_PID" 2>/dev/null; then HOST_RC=timeout; else wait "$HOST_PID" && HOST_RC=0 || HOST_RC=$?; fi
+  fi
+  if [ -n "$TCPDUMP_PID" ]; then
+    # Let tcpdump drain its buffer, then stop it and wait so the pcap is complete before anyone reads it.
+    sleep 1
+    kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
+    TCPDUMP_PID=""
+    sed 's/^/[tcpdump] /' "$WORK/tcpdump.log"
+  fi
+}
+
+# Console of guest $1 from log $2, prefixed with $3.
+show_console() {
+  tr -d "\r" < "$2" | sed -e "s/\x1b\[[0-9;?]*[a-zA-Z]//g" -e "s/\x1bc//g" -e "s/^/$3 /"
+}
+
+# 3. Guests (and the host script); once more if the first run wedged.
 START_NS=$(date +%s%N)
-for ((i = 0; i < NGUESTS; i++)); do
-  ip=10.77.0.$((i + 1))
-  if [ "$NGUESTS" -eq 2 ]; then peer=10.77.0.$((2 - i)); else peer=10.77.0.254; fi
-  ip netns exec "$NS" qemu-system-x86_64 -accel tcg -cpu max -m "${RFAB_LAB_MEM:-512}" -smp 1 -nographic \
-    -no-reboot -kernel "$SYSROOT/boot/vmlinuz-$KVER" -initrd "$WORK/initrd.gz" \
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 rfab.name=g$i rfab.index=$i rfab.ip=$ip/24 rfab.peer=$peer rfab.rxe=$RXE rfab.timeout=$GUEST_TIMEOUT" \
-    -netdev "tap,id=n0,ifname=rfltap$i,script=no,downscript=no" \
-    -device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:0$((i + 1)),romfile=" \
-    < /dev/null > "$WORK/g$i.log" 2>&1 &
-  PIDS+=($!)
-done
-
-# 4. The host side, if any: in the namespace, next to the guests, in its own process group.
-if [ -n "$HOST_SCRIPT" ]; then
-  set -m
-  RFAB_LAB_WORK=$WORK RFAB_LAB_DEADLINE=$GUEST_TIMEOUT \
-    ip netns exec "$NS" timeout "$GUEST_TIMEOUT" bash "$HOST_SCRIPT" > "$WORK/host.log" 2>&1 < /dev/null &
-  HOST_PID=$!
-  set +m
-fi
-
-# 5. Wait for every guest to power off (and the host script to end), within the deadline.
-end=$(( $(date +%s) + DEADLINE ))
-for p in "${PIDS[@]}" $HOST_PID; do
-  while kill -0 "$p" 2>/dev/null && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
-done
-HOST_RC=""
-if [ -n "$HOST_PID" ]; then
-  if kill -0 "$HOST_PID" 2>/dev/null; then HOST_RC=timeout; else wait "$HOST_PID" && HOST_RC=0 || HOST_RC=$?; fi
+run_attempt 1
+if [ -n "$WEDGED" ]; then
+  for ((i = 0; i < NGUESTS; i++)); do show_console "$i" "$WORK/g$i.log" "[g$i attempt 1]"; mv "$WORK/g$i.log" "$WORK/g$i.attempt1.log"; done
+  [ -z "$HOST_SCRIPT" ] || { sed 's/^/[host attempt 1] /' "$WORK/host.log"; mv "$WORK/host.log" "$WORK/host.attempt1.log"; }
+  echo "softroce-lab: wedged guest: $WEDGED; an emulator stall, not the test: booting again (attempt 2 of 2)"
+  run_attempt 2
+  if [ -n "$WEDGED" ]; then
+    for ((i = 0; i < NGUESTS; i++)); do show_console "$i" "$WORK/g$i.log" "[g$i]"; done
+    echo "softroce-lab: wedged again: $WEDGED; giving up (the emulator, not the test, failed twice)"
+    exit 1
+  fi
 fi
 ELAPSED_MS=$(( ($(date +%s%N) - START_NS) / 1000000 ))
-if [ -n "$TCPDUMP_PID" ]; then
-  # Let tcpdump drain its buffer, then stop it and wait so the pcap is complete before anyone reads it.
-  sleep 1
-  kill -INT "$TCPDUMP_PID" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
-  TCPDUMP_PID=""
-  sed 's/^/[tcpdump] /' "$WORK/tcpdump.log"
-fi
 
 rc=0
 for ((i = 0; i < NGUESTS; i++)); do
-  tr -d "\r" < "$WORK/g$i.log" | sed -e "s/\x1b\[[0-9;?]*[a-zA-Z]//g" -e "s/\x1bc//g" -e "s/^/[g$i] /"
+  show_console "$i" "$WORK/g$i.log" "[g$i]"
   res=$(tr -d '\r' < "$WORK/g$i.log" | sed -n 's/.*RFAB-LAB-RESULT guest=[^ ]* rc=\([0-9]*\).*/\1/p' | tail -1)
   if [ -z "$res" ]; then
     echo "softroce-lab: guest g$i gave no result (crashed or missed the ${DEADLINE}s deadline)"; rc=1

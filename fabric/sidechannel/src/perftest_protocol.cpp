@@ -2,8 +2,10 @@
 
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 namespace rfab::sidechannel {
 namespace {
@@ -47,6 +49,32 @@ int perftest_mtu_enum(uint32_t bytes) {
 
 uint32_t perftest_mtu_bytes(int mtu_enum) { return mtu_enum >= 1 && mtu_enum <= 5 ? 128u << mtu_enum : 0; }
 
+std::string check_perftest_version(std::span<const char> theirs) {
+  const std::string v = shown(theirs);
+  // perftest compares with atof(); a non-number reads as 0 and is refused the same way, and so are "nan" and
+  // "inf", which a comparison alone would let through.
+  const double x = std::atof(v.c_str());
+  if (!std::isfinite(x) || x < kPerftestMinVersion)
+    throw std::invalid_argument("speaks version '" + v + "'; perftest >= 5.70 (perftest 4.5) is required");
+  return v;
+}
+
+PerftestSysData merge_perftest_sys_data(const PerftestSysData& mine, std::span<const char> cycle4,
+                                        std::span<const char> line4) {
+  if (cycle4.size() != 4 || line4.size() != 4) throw std::invalid_argument("sent system data of the wrong size");
+  const std::string c(cycle4.data(), 4), l(line4.data(), 4);
+  const auto rc = static_cast<uint32_t>(get_be(c, 0, 4)), rl = static_cast<uint32_t>(get_be(l, 0, 4));
+  if (rc == 0 || rc > (1u << 30) || rl == 0 || rl > 4096)
+    throw std::invalid_argument("sent cycle buffer " + std::to_string(rc) + ", cache line " + std::to_string(rl) +
+                                " (not a perftest peer?)");
+  return {std::max(mine.cycle_buffer, rc), std::max(mine.cache_line, rl)};
+}
+
+int parse_perftest_mtu(std::span<const char> in) {
+  if (in.size() == 2 && in[0] >= '1' && in[0] <= '5' && in[1] == '\0') return in[0] - '0';
+  throw std::invalid_argument("sent '" + shown(in) + "', not an ibv_mtu value 1..5");
+}
+
 std::string encode_perftest_sysdata(const PerftestSysData& d) {
   std::string s;
   put_be(s, d.cycle_buffer, 4);
@@ -79,12 +107,11 @@ std::string PerftestConversation::exchange_versions(const std::string& mine) {
   std::array<char, 16> out{}, in{};
   std::memcpy(out.data(), mine.data(), std::min(mine.size(), out.size() - 1));
   ch_.exchange(out, in, timeout_, "perftest version exchange");
-  const std::string theirs = shown(in);
-  // perftest compares with atof(); a non-number reads as 0 and is refused the same way.
-  if (std::atof(theirs.c_str()) < kPerftestMinVersion)
-    throw ExchangeError("perftest version exchange: " + ch_.peer() + " speaks version '" + theirs +
-                        "'; perftest >= 5.70 (perftest 4.5) is required");
-  return theirs;
+  try {
+    return check_perftest_version(in);
+  } catch (const std::invalid_argument& e) {
+    throw ExchangeError("perftest version exchange: " + ch_.peer() + " " + e.what());
+  }
 }
 
 PerftestSysData PerftestConversation::exchange_sys_data(const PerftestSysData& mine) {
@@ -93,12 +120,11 @@ PerftestSysData PerftestConversation::exchange_sys_data(const PerftestSysData& m
   std::array<char, 4> cycle{}, line{};
   ch_.exchange(std::span<const char>(img.data(), 4), cycle, timeout_, "perftest system data exchange");
   ch_.exchange(std::span<const char>(img.data() + 4, 4), line, timeout_, "perftest system data exchange");
-  const std::string c(cycle.data(), 4), l(line.data(), 4);
-  const auto rc = static_cast<uint32_t>(get_be(c, 0, 4)), rl = static_cast<uint32_t>(get_be(l, 0, 4));
-  if (rc == 0 || rc > (1u << 30) || rl == 0 || rl > 4096)
-    throw ExchangeError("perftest system data exchange: " + ch_.peer() + " sent cycle buffer " + std::to_string(rc) +
-                        ", cache line " + std::to_string(rl) + " (not a perftest peer?)");
-  return {std::max(mine.cycle_buffer, rc), std::max(mine.cache_line, rl)};
+  try {
+    return merge_perftest_sys_data(mine, cycle, line);
+  } catch (const std::invalid_argument& e) {
+    throw ExchangeError("perftest system data exchange: " + ch_.peer() + " " + e.what());
+  }
 }
 
 uint32_t PerftestConversation::exchange_mtu(uint32_t mine_bytes) {
@@ -107,11 +133,12 @@ uint32_t PerftestConversation::exchange_mtu(uint32_t mine_bytes) {
   const std::array<char, 2> out{static_cast<char>('0' + mine), '\0'};
   std::array<char, 2> in{};
   ch_.exchange(out, in, timeout_, "perftest MTU exchange");
-  const int theirs = in[0] >= '1' && in[0] <= '5' && in[1] == '\0' ? in[0] - '0' : 0;
-  // check_mtu: the remote value counts only when valid; each side takes the smaller.
-  if (theirs == 0)
-    throw ExchangeError("perftest MTU exchange: " + ch_.peer() + " sent '" + shown(in) + "', not an ibv_mtu value 1..5");
-  return perftest_mtu_bytes(std::min(mine, theirs));
+  try {
+    // check_mtu: the remote value counts only when valid; each side takes the smaller.
+    return perftest_mtu_bytes(std::min(mine, parse_perftest_mtu(in)));
+  } catch (const std::invalid_argument& e) {
+    throw ExchangeError("perftest MTU exchange: " + ch_.peer() + " " + e.what());
+  }
 }
 
 PerftestDest PerftestConversation::hand_shake(const PerftestDest& mine, const char* stage) {

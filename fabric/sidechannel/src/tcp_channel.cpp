@@ -57,8 +57,8 @@ void set_nodelay(int fd) {
 
 }  // namespace
 
-TcpChannel TcpChannel::accept_one(const std::string& bind_ip, uint16_t port, std::chrono::milliseconds timeout) {
-  const std::string where = (bind_ip.empty() ? std::string("*") : bind_ip) + ":" + std::to_string(port);
+TcpListener::TcpListener(const std::string& bind_ip, uint16_t port)
+    : where_((bind_ip.empty() ? std::string("*") : bind_ip) + ":" + std::to_string(port)) {
   addrinfo hints{};
   hints.ai_family = bind_ip.empty() ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -70,7 +70,7 @@ TcpChannel TcpChannel::accept_one(const std::string& bind_ip, uint16_t port, std
     hints.ai_family = AF_INET;
     rc = ::getaddrinfo(nullptr, service.c_str(), &hints, &res);
   }
-  if (rc != 0) throw ExchangeError("listen address '" + where + "': " + ::gai_strerror(rc));
+  if (rc != 0) throw ExchangeError("listen address '" + where_ + "': " + ::gai_strerror(rc));
   const int lfd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (lfd < 0) {
     ::freeaddrinfo(res);
@@ -79,32 +79,49 @@ TcpChannel TcpChannel::accept_one(const std::string& bind_ip, uint16_t port, std
   int one = 1, zero = 0;
   ::setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (res->ai_family == AF_INET6) ::setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  if (::bind(lfd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(lfd, 1) != 0) {
+  if (::bind(lfd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(lfd, 4) != 0) {
     const int err = errno;
     ::freeaddrinfo(res);
     ::close(lfd);
-    fail("cannot listen on " + where, err);
+    fail("cannot listen on " + where_, err);
   }
   ::freeaddrinfo(res);
-  pollfd p{lfd, POLLIN, 0};
-  const int pr = ::poll(&p, 1, static_cast<int>(timeout.count()));
-  if (pr <= 0) {
-    ::close(lfd);
-    fail("no client connected to " + where + " within " + std::to_string(timeout.count() / 1000) + " s", 0);
+  fd_ = lfd;
+}
+
+TcpListener::~TcpListener() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+TcpChannel TcpListener::accept(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    pollfd p{fd_, POLLIN, 0};
+    const int pr = ::poll(&p, 1, remaining_ms(deadline));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0)
+      fail("no client connected to " + where_ + " within " + std::to_string(timeout.count() / 1000) + " s", 0);
+    sockaddr_storage peer{};
+    socklen_t plen = sizeof peer;
+    const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_CLOEXEC);
+    if (fd < 0) {
+      // The peer may have given up between poll and accept: wait for the next one.
+      if (errno == ECONNABORTED || errno == EINTR || errno == EAGAIN) continue;
+      fail("accept on " + where_, errno);
+    }
+    set_nodelay(fd);
+    TcpChannel c;
+    c.fd_ = fd;
+    c.client_ = false;
+    fill_names(fd, c.local_ip_, c.peer_ip_);
+    c.peer_ = c.peer_ip_;
+    return c;
   }
-  sockaddr_storage peer{};
-  socklen_t plen = sizeof peer;
-  const int fd = ::accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_CLOEXEC);
-  const int err = errno;
-  ::close(lfd);
-  if (fd < 0) fail("accept on " + where, err);
-  set_nodelay(fd);
-  TcpChannel c;
-  c.fd_ = fd;
-  c.client_ = false;
-  fill_names(fd, c.local_ip_, c.peer_ip_);
-  c.peer_ = c.peer_ip_;
-  return c;
+}
+
+TcpChannel TcpChannel::accept_one(const std::string& bind_ip, uint16_t port, std::chrono::milliseconds timeout) {
+  TcpListener l(bind_ip, port);
+  return l.accept(timeout);
 }
 
 TcpChannel TcpChannel::connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
@@ -220,12 +237,12 @@ void TcpChannel::send_message(const std::string& text, std::chrono::milliseconds
   send_all(text, timeout, stage);
 }
 
-std::string TcpChannel::recv_message(std::chrono::milliseconds timeout, const char* stage) {
+std::string TcpChannel::recv_message(std::chrono::milliseconds timeout, const char* stage, size_t max_bytes) {
   char len[4];
   recv_exact(len, timeout, stage);
   const uint32_t n = (uint32_t{static_cast<uint8_t>(len[0])} << 24) | (uint32_t{static_cast<uint8_t>(len[1])} << 16) |
                      (uint32_t{static_cast<uint8_t>(len[2])} << 8) | uint32_t{static_cast<uint8_t>(len[3])};
-  if (n > (1u << 20))
+  if (n > max_bytes)
     fail(std::string(stage) + ": " + peer_ + " sent a " + std::to_string(n) + "-byte message (not an rfab peer?)", 0);
   std::string text(n, '\0');
   recv_exact(text, timeout, stage);

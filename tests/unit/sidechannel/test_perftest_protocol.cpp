@@ -192,3 +192,27 @@ TEST(PerftestProtocol, OldOrForeignPeersAreRefusedByName) {
 }
 
 }  // namespace
+
+namespace {
+
+// The checks on what a perftest peer sends, without a socket (what the fuzzer drives).
+TEST(PerftestProtocol, PeerFieldsAreCheckedWithoutASocket) {
+  auto version = [](const std::string& v) {
+    std::array<char, 16> b{};
+    std::memcpy(b.data(), v.data(), std::min<size_t>(v.size(), 15));
+    return check_perftest_version(b);
+  };
+  EXPECT_EQ(version("6.06"), "6.06");
+  for (const char* bad : {"5.60", "nan", "inf", "1e999", "", "abc"}) EXPECT_THROW(version(bad), std::invalid_argument) << bad;
+  const char cycle[4] = {0, 0, 0x10, 0}, line[4] = {0, 0, 0, 64}, zero[4] = {0, 0, 0, 0}, huge[4] = {0x7f, 0, 0, 0};
+  EXPECT_EQ(merge_perftest_sys_data({}, cycle, line).cycle_buffer, 4096u);
+  EXPECT_THROW(merge_perftest_sys_data({}, zero, line), std::invalid_argument);
+  EXPECT_THROW(merge_perftest_sys_data({}, huge, line), std::invalid_argument);
+  EXPECT_THROW(merge_perftest_sys_data({}, cycle, zero), std::invalid_argument);
+  const char mtu3[2] = {'3', 0}, mtu9[2] = {'9', 0}, mtu_unterminated[2] = {'3', '3'};
+  EXPECT_EQ(parse_perftest_mtu(mtu3), 3);
+  EXPECT_THROW(parse_perftest_mtu(mtu9), std::invalid_argument);
+  EXPECT_THROW(parse_perftest_mtu(mtu_unterminated), std::invalid_argument);
+}
+
+}  // namespace

@@ -29,6 +29,7 @@ struct CommConfig {
   std::string store_host;
   uint16_t store_port = 0;
   std::string key_prefix;  // unique per communicator: names store keys and shm segments
+  std::string job_id;      // the job the store must serve ("": unchecked), store.hpp
   int nranks = 1;
   int rank = 0;
   std::chrono::milliseconds timeout = default_timeout();

@@ -20,6 +20,9 @@ struct LaunchInfo {
   std::string master_addr = "127.0.0.1";
   uint16_t master_port = 29500;
   bool store_external = false;  // RFAB_STORE_EXTERNAL=1: the launcher hosts the store, rank 0 must not
+  // What identifies the job, checked by the store (store.hpp): RFAB_JOB_ID (rfab run sets a random one),
+  // else the launcher's own job id (SLURM_JOB_ID, PMIX_NAMESPACE, OMPI_MCA_ess_base_jobid); "" if none.
+  std::string job_id;
 };
 
 using EnvLookup = std::function<const char*(const char*)>;

@@ -19,6 +19,14 @@ namespace rfab::coll {
 
 struct ShmSegmentHeader;
 
+// The name of rank `rank`'s segment in a communicator whose store keys start with `prefix`
+// ("/rfab-<prefix>-<rank>"; '/' in the prefix becomes '_').
+std::string shm_segment_name(const std::string& prefix, int rank);
+// Removes the segments ranks 0..nranks-1 of `prefix` may have left (a rank killed during set-up, before
+// every peer had mapped it, cannot remove its own); returns how many were there. For a launcher after its
+// ranks exited, and for a rank whose set-up failed.
+int remove_segments(const std::string& prefix, int nranks);
+
 // A mapping of one rank's segment (our own, or a peer's).
 class ShmSegment {
  public:

@@ -1,6 +1,10 @@
 // Rendezvous key-value store over TCP, like torch's TCPStore: one server (hosted by rank 0, or by the
 // launcher) and a client per rank with set / get (waits for the key) / add / check / wait, every call with a
 // deadline. Used only to bootstrap a communicator (exchange addresses, shm names) and for barriers there.
+//
+// Job identity: a store created with a job id serves only clients that open with the same id (StoreClient's
+// `job_id`); a rank of another job that reaches the same port (two jobs given one MASTER_PORT) is refused
+// with an error naming both jobs, instead of joining the wrong job. An empty id on the server checks nothing.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -14,7 +18,7 @@ namespace rfab::coll {
 class StoreServer {
  public:
   // Listens on bind_addr:port (IPv4 or IPv6 literal or name; port 0 picks a free port).
-  StoreServer(const std::string& bind_addr, uint16_t port);
+  StoreServer(const std::string& bind_addr, uint16_t port, std::string job_id = {});
   ~StoreServer();
   StoreServer(const StoreServer&) = delete;
   StoreServer& operator=(const StoreServer&) = delete;
@@ -22,6 +26,7 @@ class StoreServer {
 
  private:
   void loop();
+  std::string job_;
   int listen_fd_ = -1;
   int wake_fd_[2] = {-1, -1};
   uint16_t port_ = 0;
@@ -31,7 +36,8 @@ class StoreServer {
 class StoreClient {
  public:
   // Connects, retrying until `timeout` (the server may not be up yet). Every later call also uses `timeout`.
-  StoreClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+  // With a `job_id`, the connection opens with it; a store of another job refuses: Error(InvalidArgument).
+  StoreClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout, std::string job_id = {});
   ~StoreClient();
   StoreClient(const StoreClient&) = delete;
   StoreClient& operator=(const StoreClient&) = delete;
@@ -51,12 +57,14 @@ class StoreClient {
 
  private:
   std::string call(uint8_t cmd, const std::string& key, const std::string& value, bool* found = nullptr);
+  void connect();
   void send_all(const void* p, size_t n);
   void recv_all(void* p, size_t n, const std::string& what);
   int fd_ = -1;
   std::string host_;
   uint16_t port_;
   std::chrono::milliseconds timeout_;
+  std::string job_;
 };
 
 // rfab::tcp_connect (rfab/base/tcp_connect.hpp) with the store's errors: Error(InvalidArgument) naming the

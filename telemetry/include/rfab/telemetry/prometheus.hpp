@@ -1,4 +1,5 @@
-// Prometheus text exposition (format 0.0.4) and an HTTP endpoint serving it (cpp-httplib).
+// Prometheus text exposition (format 0.0.4) and an HTTP endpoint serving it (its own poll loop, bounded:
+// prometheus_server.cpp).
 #pragma once
 #include <cstdint>
 #include <memory>

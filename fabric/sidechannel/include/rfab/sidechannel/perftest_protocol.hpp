@@ -18,6 +18,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "rfab/sidechannel/perftest_dest.hpp"
@@ -44,6 +45,16 @@ struct PerftestBwReport {
 // The ibv_mtu enum perftest sends for a path MTU in bytes (256 -> 1 ... 4096 -> 5); 0 if not a RoCE MTU.
 int perftest_mtu_enum(uint32_t bytes);
 uint32_t perftest_mtu_bytes(int mtu_enum);  // the inverse; 0 if out of range
+
+// The checks perftest applies to what its peer sent, apart from the socket (tests, fuzzing). Each throws
+// std::invalid_argument saying what is wrong with the peer's bytes.
+// The peer's 16-byte version field: its text, if it is at least kPerftestMinVersion.
+std::string check_perftest_version(std::span<const char> theirs);
+// The peer's two 4-byte big-endian system data fields, merged with ours (the larger of each).
+PerftestSysData merge_perftest_sys_data(const PerftestSysData& mine, std::span<const char> cycle4,
+                                        std::span<const char> line4);
+// The peer's 2-byte MTU field ("1".."5" and a NUL) as an ibv_mtu enum value.
+int parse_perftest_mtu(std::span<const char> theirs2);
 
 // Byte images (exposed for tests against captured bytes).
 std::string encode_perftest_sysdata(const PerftestSysData& d);       // 8 bytes

@@ -20,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 class TcpChannel {
  public:
   // Server: listen on `bind_ip` ("" = any, IPv6 dual-stack when available) and `port`, accept one peer.
+  // (TcpListener keeps listening across several peers.)
   static TcpChannel accept_one(const std::string& bind_ip, uint16_t port, std::chrono::milliseconds timeout);
   // Client: connect to host:port, retrying while the server is not listening yet, until `timeout`.
   static TcpChannel connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
@@ -44,16 +45,37 @@ class TcpChannel {
                 const char* stage);
   // True when data (or end-of-stream) is waiting; waits up to `timeout` (0 = just look).
   bool readable(std::chrono::milliseconds timeout) const;
-  // Length-prefixed text messages (4-byte big-endian length, at most 1 MiB).
+  // Length-prefixed text messages (4-byte big-endian length). A longer message than `max_bytes` is an
+  // error before anything is allocated for it.
+  static constexpr size_t kMaxMessage = 1u << 20;
   void send_message(const std::string& text, std::chrono::milliseconds timeout, const char* stage);
-  std::string recv_message(std::chrono::milliseconds timeout, const char* stage);
+  std::string recv_message(std::chrono::milliseconds timeout, const char* stage, size_t max_bytes = kMaxMessage);
   // Both sides reach this point (a one-byte exchange); used as a start/stop barrier.
   void barrier(std::chrono::milliseconds timeout, const char* stage);
 
  private:
+  friend class TcpListener;
   int fd_ = -1;
   bool client_ = false;
   std::string peer_, local_ip_, peer_ip_;
+};
+
+// A listening socket that hands out one server-side TcpChannel per accepted peer, so a server can refuse
+// a bad client and keep listening for the next one.
+class TcpListener {
+ public:
+  // Listens on `bind_ip` ("" = any, IPv6 dual-stack when available) and `port`; throws ExchangeError.
+  TcpListener(const std::string& bind_ip, uint16_t port);
+  ~TcpListener();
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+  // The next peer; throws ExchangeError when none connects within `timeout`.
+  TcpChannel accept(std::chrono::milliseconds timeout);
+  const std::string& where() const { return where_; }
+
+ private:
+  int fd_ = -1;
+  std::string where_;
 };
 
 }  // namespace rfab::sidechannel
