@@ -117,6 +117,14 @@ for RUN in $(seq 1 "$REPEAT"); do
   done
 done
 
+# The machine's limits beside the figures: one thread's memcpy, and TCP over this veth (iperf3, 1 stream).
+if [ -x "$BUILD/bench/bench_memcpy" ]; then echo "# machine: $("$BUILD/bench/bench_memcpy")"; fi
+if command -v iperf3 >/dev/null; then
+  ip netns exec "${NS[0]}" iperf3 -s -D -1 -p 5299 --logfile "$OUT/iperf-s.log"; sleep 0.3
+  tcp=$(ip netns exec "${NS[1]}" iperf3 -c "$DATA.1" -p 5299 -t 2 -J 2>/dev/null |
+        python3 -c "import json,sys; print('%.2f' % (json.load(sys.stdin)['end']['sum_received']['bits_per_second']/8e9))" 2>/dev/null || echo "?")
+  echo "# TCP baseline on this veth: iperf3, 1 stream, $tcp GB/s"
+fi
 python3 - "$OUT" "${JSON:-}" "$REPEAT" $COLLS <<'PY'
 import json, os, statistics, sys
 out, jpath, repeat, colls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]

@@ -43,6 +43,7 @@ for c in $COLLS; do
 done
 done
 
+if [ -x "$BUILD/bench/bench_memcpy" ]; then echo "# machine: $("$BUILD/bench/bench_memcpy")"; fi
 python3 - "$OUT" "$N" "$REPEAT" $COLLS <<'PY'
 import json, os, statistics, sys
 out, n, repeat, colls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]

@@ -48,6 +48,8 @@ IPERF4=$(jget "$TMP/iperf4.json" "d['end']['sum_received']['bits_per_second']/1e
 printf "%s\n" "------------------------------------------------------------------------------------------------"
 printf " veth pair, MTU 9000, %s s per run, CPU %s MHz (%s cores)\n" "$DURATION" "$MHZ" "$(nproc)"
 printf " iperf3 TCP 1 stream: %.2f Gb/s   4 streams: %.2f Gb/s\n" "$IPERF1" "$IPERF4"
+MEMCPY_BIN="$(dirname "$RFAB")/../bench/bench_memcpy"
+[ -x "$MEMCPY_BIN" ] && printf " machine: %s\n" "$("$MEMCPY_BIN")"
 printf "%s\n" "------------------------------------------------------------------------------------------------"
 printf " %-8s %-4s %-6s %12s %10s %10s %12s %14s %8s\n" "#bytes" "qps" "mtu" "rfab[Gb/s]" "x iperf1" "x iperf4" "Mpkt/s" "cycles/packet" "verified"
 RESULTS="[]"
