@@ -54,6 +54,7 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
     j["late"] = m.late;
     j["reordered"] = m.reordered;
     j["reorder_distance_max"] = m.reorder_distance_max;
+    j["reorder_delay_max_us"] = static_cast<double>(m.reorder_delay_max_ns) / 1e3;
     j["outstanding"] = m.outstanding;
     j["duplicates"] = m.duplicates;
     j["too_old"] = m.too_old;

@@ -83,7 +83,10 @@ Measurement measure(const CollectorSnapshot& before, const CollectorSnapshot& af
     m.too_old += a.too_old - b.too_old;
     m.late += a.late - b.late;
   }
-  for (const auto& f : end.flows) m.reorder_distance_max = std::max<uint64_t>(m.reorder_distance_max, f.stats.reorder_distance_max);
+  for (const auto& f : end.flows) {
+    m.reorder_distance_max = std::max<uint64_t>(m.reorder_distance_max, f.stats.reorder_distance_max);
+    m.reorder_delay_max_ns = std::max<uint64_t>(m.reorder_delay_max_ns, f.stats.reorder_delay_max_ns);
+  }
   if (settled) {
     auto [aged, young] = aged_and_young_holes(after, *settled);
     m.lost += aged;

@@ -30,6 +30,7 @@ struct Measurement {
   uint64_t late = 0;
   uint64_t reordered = 0;
   uint64_t reorder_distance_max = 0;
+  uint64_t reorder_delay_max_ns = 0;  // the longest a hole that filled in time was open
   uint64_t outstanding = 0;
   uint64_t duplicates = 0;
   uint64_t too_old = 0;
