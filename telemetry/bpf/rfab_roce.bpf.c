@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* RoCE v2 collector: one parser shared by an XDP program (ingress) and two tc programs (ingress,
  * egress). It counts per flow (src IP, dst IP, dest QP, direction), per UDP source port of a flow and per
- * direction of the interface, tracks request PSNs in a reorder window (lost, reordered, duplicates), and
- * reports notable events through a ring buffer.
+ * direction of the interface, tracks request PSNs in a 256-PSN reorder window with a hole timeout (lost,
+ * late, reordered, duplicates; psn_window_step.h), and reports notable events through a ring buffer.
  * Only one program is loaded per collector (the loader turns autoload off for the others). */
 #include "vmlinux.h"
 
@@ -386,17 +386,15 @@ static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_fl
 }
 
 /* Queues a request PSN of flow `slot` for rfab_track_pending (see struct rfab_pending). */
-static __always_inline void rfab_defer_psn(struct rfab_totals *t, __u32 slot, __u32 psn, __u32 cls)
+static __always_inline void rfab_defer_psn(__u32 slot, __u32 psn, __u32 cls)
 {
   __u32 zero = 0;
   struct rfab_pending *p = bpf_map_lookup_elem(&rfab_pending, &zero);
   if (!p)
     return;
   __u32 n = p->n;
-  if (n >= RFAB_PENDING_PSNS) {
-    t->malformed++; /* cannot happen: the GSO walk stops at RFAB_PENDING_PSNS segments */
+  if (n >= RFAB_PENDING_PSNS) /* for the verifier: one packet queues one, a GSO walk at most this many */
     return;
-  }
   p->entry[n] = (__u64)slot << 32 | psn | (cls == RFAB_OPC_READ_REQUEST ? RFAB_PENDING_READ : 0);
   p->n = n + 1;
 }
@@ -583,7 +581,7 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
   if (cls == RFAB_OPC_CNP)
     rfab_count_cnp(t, s, key, psn);
   else if (rfab_is_request(cls))
-    rfab_defer_psn(t, slot, psn, cls);
+    rfab_defer_psn(slot, psn, cls);
 }
 
 /* Parses Ethernet/VLAN/IP/UDP up to the BTH. Returns where the BTH starts (it may lie past data_end)

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "libbpf_log.hpp"
+#include "rfab/base/env.hpp"
 #include "rfab/telemetry/collector.hpp"
 #include "rfab_roce.skel.h"
 
@@ -152,10 +153,21 @@ class BpfCollector final : public Collector {
       throw TelemetryError("ring buffer size " + std::to_string(cfg_.ringbuf_bytes) +
                            " must be a power of two of at least one page (" + std::to_string(page) + ")");
     if (cfg_.cnp_burst_threshold == 0) throw TelemetryError("CNP burst threshold must be at least 1");
-    if (cfg_.hole_timeout_ns > RFAB_PSN_HOLE_TIMEOUT_NS_MAX)
-      throw TelemetryError("hole timeout " + std::to_string(cfg_.hole_timeout_ns / 1000000) + " ms is above the " +
+    if (hole_timeout_ns() > RFAB_PSN_HOLE_TIMEOUT_NS_MAX)
+      throw TelemetryError("hole timeout " + std::to_string(hole_timeout_ns() / 1000000) + " ms is above the " +
                            std::to_string(RFAB_PSN_HOLE_TIMEOUT_NS_MAX / 1000000000) +
                            " s the PSN window's time stamps cover");
+  }
+
+  // The configured hole timeout, else the environment's, else the default. A malformed
+  // RFAB_TELEMETRY_HOLE_TIMEOUT is an error naming it (env::EnvError).
+  uint64_t hole_timeout_ns() const {
+    if (cfg_.hole_timeout_ns) return *cfg_.hole_timeout_ns;
+    try {
+      return env::get_duration("RFAB_TELEMETRY_HOLE_TIMEOUT").value_or(RFAB_PSN_HOLE_TIMEOUT_NS_DEFAULT);
+    } catch (const env::EnvError& e) {
+      throw TelemetryError(e.what());
+    }
   }
 
   void load() {
@@ -166,7 +178,7 @@ class BpfCollector final : public Collector {
     skel_->rodata->rfab_cnp_burst_threshold = cfg_.cnp_burst_threshold;
     skel_->rodata->rfab_ringbuf_wakeup_bytes = cfg_.ringbuf_bytes / 4;
     skel_->rodata->rfab_flow_capacity = cfg_.flow_map_entries;
-    skel_->rodata->rfab_hole_timeout_ns = cfg_.hole_timeout_ns;
+    skel_->rodata->rfab_hole_timeout_ns = hole_timeout_ns();
     bpf_map__set_max_entries(skel_->maps.rfab_flow_index, cfg_.flow_map_entries);
     bpf_map__set_max_entries(skel_->maps.rfab_flows, cfg_.flow_map_entries);
     bpf_map__set_max_entries(skel_->maps.rfab_psn_windows, cfg_.flow_map_entries);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "rfab/base/env.hpp"
 #include "rfab/telemetry/addr.hpp"
 #include "rfab/telemetry/collector.hpp"
 #include "rfab/telemetry/psn_window.hpp"
@@ -499,6 +500,19 @@ TEST_F(TelemetryCollectorLimits, BadInterfaceAndBadConfigAreClearErrors) {
   cfg = config("rft0b", tm::Hook::xdp);
   cfg.flow_map_entries = 0;
   expect_error(cfg, "flow map");
+  cfg = config("rft0b", tm::Hook::xdp);
+  cfg.hole_timeout_ns = 120'000'000'000ull;
+  expect_error(cfg, "hole timeout 120000 ms is above the 60 s");
+  // Unset in the configuration: the environment's, checked the same way.
+  cfg.hole_timeout_ns.reset();
+  {
+    rfab::env::ScopedLookup env(std::map<std::string, std::string>{{"RFAB_TELEMETRY_HOLE_TIMEOUT", "soon"}});
+    expect_error(cfg, "RFAB_TELEMETRY_HOLE_TIMEOUT='soon'");
+  }
+  {
+    rfab::env::ScopedLookup env(std::map<std::string, std::string>{{"RFAB_TELEMETRY_HOLE_TIMEOUT", "61s"}});
+    expect_error(cfg, "is above the 60 s");
+  }
 }
 
 }  // namespace

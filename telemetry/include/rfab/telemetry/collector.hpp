@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,8 +31,9 @@ struct CollectorConfig {
   uint64_t cnp_burst_window_ns = 1'000'000;
   uint32_t cnp_burst_threshold = 8;
   // A hole in a flow's request PSNs open longer than this is lost (docs/telemetry.md); 0: holes are lost
-  // only when they leave the PSN window. At most RFAB_PSN_HOLE_TIMEOUT_NS_MAX.
-  uint64_t hole_timeout_ns = RFAB_PSN_HOLE_TIMEOUT_NS_DEFAULT;
+  // only when they leave the PSN window. At most RFAB_PSN_HOLE_TIMEOUT_NS_MAX. Unset: the environment's
+  // RFAB_TELEMETRY_HOLE_TIMEOUT, else RFAB_PSN_HOLE_TIMEOUT_NS_DEFAULT.
+  std::optional<uint64_t> hole_timeout_ns;
 };
 
 struct FlowRecord {
