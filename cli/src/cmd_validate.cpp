@@ -51,8 +51,10 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
     j["roce_packets"] = m.roce_packets;
     j["request_packets"] = m.request_packets;
     j["lost"] = m.lost;
+    j["late"] = m.late;
     j["reordered"] = m.reordered;
     j["reorder_distance_max"] = m.reorder_distance_max;
+    j["reorder_delay_max_us"] = static_cast<double>(m.reorder_delay_max_ns) / 1e3;
     j["outstanding"] = m.outstanding;
     j["duplicates"] = m.duplicates;
     j["too_old"] = m.too_old;
@@ -71,9 +73,9 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
               (unsigned long long)m.roce_packets, m.loss(), (unsigned long long)m.lost,
               (unsigned long long)(m.request_packets + m.lost), (unsigned long long)m.naks,
               (unsigned long long)m.cnps);
-  std::printf("requests: %llu lost, %llu reordered (max distance %llu), %llu outstanding, %llu duplicates, "
+  std::printf("requests: %llu lost (%llu late), %llu reordered (max distance %llu), %llu outstanding, %llu duplicates, "
               "%llu below the window\n",
-              (unsigned long long)m.lost, (unsigned long long)m.reordered, (unsigned long long)m.reorder_distance_max,
+              (unsigned long long)m.lost, (unsigned long long)m.late, (unsigned long long)m.reordered, (unsigned long long)m.reorder_distance_max,
               (unsigned long long)m.outstanding, (unsigned long long)m.duplicates, (unsigned long long)m.too_old);
   std::printf("%s\n", v.pass ? "PASS" : "FAIL");
   for (const auto& r : v.reasons) std::printf("  %s\n", r.c_str());

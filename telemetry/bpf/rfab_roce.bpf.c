@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* RoCE v2 collector: one parser shared by an XDP program (ingress) and two tc programs (ingress,
  * egress). It counts per flow (src IP, dst IP, dest QP, direction), per UDP source port of a flow and per
- * direction of the interface, tracks request PSNs in a reorder window (lost, reordered, duplicates), and
- * reports notable events through a ring buffer.
+ * direction of the interface, tracks request PSNs in a 256-PSN reorder window with a hole timeout (lost,
+ * late, reordered, duplicates; psn_window_step.h), and reports notable events through a ring buffer.
  * Only one program is loaded per collector (the loader turns autoload off for the others). */
 #include "vmlinux.h"
 
@@ -19,6 +19,9 @@ const volatile __u16 rfab_roce_port = 4791;
 const volatile __u64 rfab_cnp_burst_window_ns = 1000000; /* 1 ms */
 const volatile __u32 rfab_cnp_burst_threshold = 8;
 const volatile __u64 rfab_ringbuf_wakeup_bytes = 64 * 1024;
+/* Holes open longer than this are lost (their fill counts as late, not reordered); 0: only the window's
+ * end loses them. */
+const volatile __u64 rfab_hole_timeout_ns = RFAB_PSN_HOLE_TIMEOUT_NS_DEFAULT;
 
 /* Flow storage. A hash map lookup with the 40-byte key cost ~40 ns per packet, most of the collector's
  * time (bench_telemetry with kernel.bpf_stats_enabled), so the lookup is layered:
@@ -49,12 +52,42 @@ struct {
 
 /* One element: the whole cache is one per-CPU block. (An array of RFAB_FLOW_CACHE_SLOTS per-CPU elements
  * made every lookup load a pointer from a 2 KB table first, and both loads missed on the veth path.) */
+/* The request-PSN window of flow slot i (psn_window_step.h), under its own spin lock. Apart from
+ * rfab_flows because a map whose values hold a bpf_spin_lock cannot be mmapped. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, struct rfab_psn_window);
+} rfab_psn_windows SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct rfab_flow_cache);
 } rfab_flow_cache SEC(".maps");
+
+/* Request PSNs the general path counted, waiting (on this CPU) for the program's top level to run them
+ * through their flows' windows once the packet, or every segment of a GSO skb, has been parsed and
+ * counted. The window step is a global function with a stack frame of its own, and the GSO walk's
+ * bpf_loop callback already sits three frames deep: calling the step from there would exceed the 512
+ * bytes of stack the verifier allows a call chain. A hook program never runs twice at once on one CPU,
+ * so the list is only ever this packet's. */
+#define RFAB_PENDING_PSNS 256 /* at least the GSO walk's segment bound */
+#define RFAB_PENDING_READ (1u << 31)
+struct rfab_pending {
+  __u32 n;
+  __u32 pad;
+  __u64 entry[RFAB_PENDING_PSNS]; /* flow slot << 32 | PSN | RFAB_PENDING_READ for a READ request */
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct rfab_pending);
+} rfab_pending SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -73,7 +106,6 @@ struct {
 #define RFAB_ETH_P_8021Q 0x8100
 #define RFAB_ETH_P_8021AD 0x88A8
 #define RFAB_IPPROTO_UDP 17
-#define RFAB_PSN_MASK 0xFFFFFFu
 
 struct rfab_vlan_hdr {
   __be16 tci;
@@ -172,7 +204,8 @@ static __always_inline struct rfab_flow_cache *rfab_flow_cache_block(void)
 }
 
 /* The flow a cache entry names, if its key is w0..w4 (a struct rfab_flow_key as five 64-bit words);
- * NULL on a miss (empty entry, or another flow's). The words are compared in registers. */
+ * NULL on a miss (empty entry, or another flow's). The words are compared in registers. The flow's slot is
+ * cached - 1. */
 static __always_inline struct rfab_flow_stats *rfab_cache_hit(__u32 cached, __u64 w0, __u64 w1, __u64 w2, __u64 w3,
                                                               __u64 w4)
 {
@@ -222,159 +255,100 @@ static __always_inline long rfab_flow_slot(struct rfab_totals *t, const struct r
   return -1;
 }
 
-/* Returns the flow's stats, creating the flow; NULL (and counted) when the table is full. */
-static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, const struct rfab_flow_key *key)
+/* Returns the flow's stats and sets *slot, creating the flow; NULL (and counted) when the table is full. */
+static __always_inline struct rfab_flow_stats *rfab_flow(struct rfab_totals *t, const struct rfab_flow_key *key,
+                                                         __u32 *slot)
 {
   struct rfab_flow_cache *c = rfab_flow_cache_block();
   if (!c)
     return 0;
   __u32 ci = rfab_cache_slot(key) & (RFAB_FLOW_CACHE_SLOTS - 1);
   const __u64 *w = (const void *)key;
-  struct rfab_flow_stats *s = rfab_cache_hit(c->slot_plus_one[ci], w[0], w[1], w[2], w[3], w[4]);
-  if (s)
+  __u32 cached = c->slot_plus_one[ci];
+  struct rfab_flow_stats *s = rfab_cache_hit(cached, w[0], w[1], w[2], w[3], w[4]);
+  if (s) {
+    *slot = cached - 1;
     return s;
+  }
   long found = rfab_flow_slot(t, key);
   if (found < 0)
     return 0;
-  __u32 slot = (__u32)found;
-  c->slot_plus_one[ci] = slot + 1;
-  return bpf_map_lookup_elem(&rfab_flows, &slot);
-}
-
-#define RFAB_PSN_HOLES_ALL ((1ull << RFAB_PSN_HOLE_BITS) - 1)
-#define RFAB_PSN_HOLES_MASK (RFAB_PSN_HOLES_ALL << RFAB_PSN_HOLES_SHIFT)
-/* The oldest hole the window holds: the next in-order packet pushes it out (loss). */
-#define RFAB_PSN_OLDEST_HOLE (1ull << 63)
-/* Compare-and-swap attempts on a flow's PSN state before the packet is counted as untracked (in
- * rfab_totals.psn_contended): only CPUs updating the same flow at the same instant make one fail. */
-#define RFAB_PSN_CAS_TRIES 8
-
-/* The fast path's case: an in-order request (the expected PSN, no READ resync pending) whose arrival
- * pushes no hole out of the window. Returns the state after it, or 0 when the packet is not that case. */
-static __always_inline __u64 rfab_psn_in_order_next(__u64 state, __u32 psn)
-{
-  if ((state & (RFAB_PSN_STATE_PSN_MASK | RFAB_PSN_VALID | RFAB_PSN_RESYNC | RFAB_PSN_OLDEST_HOLE)) !=
-      ((__u64)psn | RFAB_PSN_VALID))
-    return 0;
-  return ((psn + 1) & RFAB_PSN_MASK) | RFAB_PSN_VALID | ((state & RFAB_PSN_HOLES_MASK) << 1);
-}
-
-static __always_inline __u32 rfab_popcount(__u64 x)
-{
-  x = x - ((x >> 1) & 0x5555555555555555ull);
-  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-  return (__u32)((x * 0x0101010101010101ull) >> 56);
-}
-
-enum rfab_psn_kind { RFAB_PSN_FIRST, RFAB_PSN_FORWARD, RFAB_PSN_REORDERED, RFAB_PSN_DUPLICATE, RFAB_PSN_TOO_OLD };
-
-/* What one request does to a flow's PSN state (see bpf_types.h): the next state and what to count. */
-struct rfab_psn_step {
-  __u64 next;
-  __u32 kind;     /* enum rfab_psn_kind */
-  __u32 opened;   /* FORWARD: PSNs skipped (holes opened) */
-  __u32 lost;     /* FORWARD: holes pushed out of the window */
-  __u32 distance; /* REORDERED: PSNs below the highest seen */
-};
-
-static __always_inline void rfab_psn_step_of(struct rfab_psn_step *st, __u64 state, __u32 psn, int is_read)
-{
-  __u64 flags = RFAB_PSN_VALID | (is_read ? RFAB_PSN_RESYNC : 0);
-  st->opened = st->lost = st->distance = 0;
-  if (!(state & RFAB_PSN_VALID)) {
-    st->kind = RFAB_PSN_FIRST;
-    st->next = ((psn + 1) & RFAB_PSN_MASK) | flags;
-    return;
-  }
-  __u32 expected = state & RFAB_PSN_STATE_PSN_MASK;
-  __u64 holes = (state >> RFAB_PSN_HOLES_SHIFT) & RFAB_PSN_HOLES_ALL;
-  __u32 delta = (psn - expected) & RFAB_PSN_MASK;
-  if (delta < 0x800000) {
-    /* Forward by delta (0: in order). The old highest PSN and its holes move down by delta + 1; the
-     * skipped PSNs become the holes just below the new highest, unless a READ request's responses took
-     * them. Whatever moves past the window's end was never seen: lost. */
-    __u32 shift = delta + 1;
-    __u64 next_holes = 0;
-    if (shift >= RFAB_PSN_HOLE_BITS) {
-      st->lost = rfab_popcount(holes);
-    } else {
-      st->lost = rfab_popcount(holes >> (RFAB_PSN_HOLE_BITS - shift));
-      next_holes = (holes << shift) & RFAB_PSN_HOLES_ALL;
-    }
-    if (delta && !(state & RFAB_PSN_RESYNC)) {
-      st->opened = delta;
-      if (delta >= RFAB_PSN_HOLE_BITS) {
-        next_holes = RFAB_PSN_HOLES_ALL;
-        st->lost += delta - RFAB_PSN_HOLE_BITS;
-      } else {
-        next_holes |= (1ull << delta) - 1;
-      }
-    }
-    st->kind = RFAB_PSN_FORWARD;
-    st->next = ((psn + 1) & RFAB_PSN_MASK) | flags | next_holes << RFAB_PSN_HOLES_SHIFT;
-    return;
-  }
-  /* Behind the highest PSN seen: a late packet filling its hole, or one seen before. The highest PSN
-   * and the READ resync stay as they are. */
-  __u32 distance = (expected - 1 - psn) & RFAB_PSN_MASK;
-  st->next = state;
-  if (distance == 0) {
-    st->kind = RFAB_PSN_DUPLICATE;
-  } else if (distance - 1 < RFAB_PSN_HOLE_BITS) {
-    __u64 bit = 1ull << (distance - 1);
-    if (holes & bit) {
-      st->kind = RFAB_PSN_REORDERED;
-      st->distance = distance;
-      st->next = state & ~(bit << RFAB_PSN_HOLES_SHIFT);
-    } else {
-      st->kind = RFAB_PSN_DUPLICATE;
-    }
-  } else {
-    st->kind = RFAB_PSN_TOO_OLD;
-  }
+  *slot = (__u32)found;
+  c->slot_plus_one[ci] = *slot + 1;
+  return bpf_map_lookup_elem(&rfab_flows, slot);
 }
 
 static __always_inline __u32 rfab_reorder_bucket(__u32 distance)
 {
-  return distance < 2 ? 0 : distance < 4 ? 1 : distance < 8 ? 2 : distance < 16 ? 3 : distance < 32 ? 4 : 5;
+  return distance < 2     ? 0
+         : distance < 4   ? 1
+         : distance < 8   ? 2
+         : distance < 16  ? 3
+         : distance < 32  ? 4
+         : distance < 64  ? 5
+         : distance < 128 ? 6
+                          : 7;
 }
 
-static __always_inline void rfab_count_reordered(struct rfab_totals *t, struct rfab_flow_stats *s, __u32 distance)
+/* Raises *max to v (several CPUs may race: the larger value wins). */
+static __always_inline void rfab_raise_max(__u64 *max, __u64 v)
 {
-  __sync_fetch_and_add(&s->reordered, 1);
-  __sync_fetch_and_add(&s->reorder_distance_sum, distance);
-  __u32 b = rfab_reorder_bucket(distance);
-  if (b < RFAB_REORDER_BUCKETS)
-    __sync_fetch_and_add(&s->reorder_hist[b], 1);
   for (int i = 0; i < 4; i++) {
-    __u64 max = *(volatile __u64 *)&s->reorder_distance_max;
-    if (distance <= max || __sync_val_compare_and_swap(&s->reorder_distance_max, max, distance) == max)
+    __u64 m = *(volatile __u64 *)max;
+    if (v <= m || __sync_val_compare_and_swap(max, m, v) == m)
       break;
   }
+}
+
+static __always_inline void rfab_count_reordered(struct rfab_totals *t, struct rfab_flow_stats *s,
+                                                 const struct rfab_psn_step *st)
+{
+  __sync_fetch_and_add(&s->reordered, 1);
+  __sync_fetch_and_add(&s->reorder_distance_sum, st->distance);
+  __u32 b = rfab_reorder_bucket(st->distance);
+  if (b < RFAB_REORDER_BUCKETS)
+    __sync_fetch_and_add(&s->reorder_hist[b], 1);
+  rfab_raise_max(&s->reorder_distance_max, st->distance);
+  rfab_raise_max(&s->reorder_delay_max_ns, st->age_ns);
   t->reordered++;
 }
 
-/* Tracks one request's PSN: the step is computed from the state read and applied with one
- * compare-and-swap, retried when another CPU changed the state in between; then counted. */
-static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_flow_stats *s,
-                                           const struct rfab_flow_key *key, __u32 cls, __u32 psn)
+static __always_inline void rfab_count_lost(struct rfab_totals *t, struct rfab_flow_stats *s,
+                                            const struct rfab_flow_key *key, __u32 psn, __u32 expected, __u32 n)
 {
-  struct rfab_psn_step st;
-  __u64 state = 0;
-  int done = 0;
-  for (int i = 0; i < RFAB_PSN_CAS_TRIES; i++) {
-    state = *(volatile __u64 *)&s->psn_state;
-    rfab_psn_step_of(&st, state, psn, cls == RFAB_OPC_READ_REQUEST);
-    if (st.next == state || __sync_val_compare_and_swap(&s->psn_state, state, st.next) == state) {
-      done = 1;
-      break;
-    }
-  }
-  if (!done) {
-    t->psn_contended++;
+  __sync_fetch_and_add(&s->lost, n);
+  t->lost += n;
+  rfab_emit(t, key, RFAB_EV_PSN_LOST, psn, expected, n);
+}
+
+/* The window step of one request under the flow window's lock (psn_window_step.h). A global function, so
+ * the verifier checks it once on its own rather than once for every parsing path that reaches it (the
+ * step's bit loops made the inlined programs exceed the verifier's budget). Returns the expected PSN before
+ * the step (for the lost event), or -1 when the slot has no window. */
+__noinline long rfab_psn_track_step(__u32 slot, __u32 psn, __u32 is_read, struct rfab_psn_step *st)
+{
+  if (!st)
+    return -1;
+  struct rfab_psn_window *w = bpf_map_lookup_elem(&rfab_psn_windows, &slot);
+  if (!w)
+    return -1;
+  __u64 now = bpf_ktime_get_ns(); /* read before the lock: no helper may run under it */
+  bpf_spin_lock(&w->lock);
+  __u32 expected = w->expected;
+  rfab_psn_window_step(w, psn, is_read, now, rfab_hole_timeout_ns, st);
+  bpf_spin_unlock(&w->lock);
+  return expected;
+}
+
+/* Tracks one request's PSN: the window step, then the counts it calls for. */
+static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_flow_stats *s, __u32 slot,
+                                           const struct rfab_flow_key *key, __u32 psn, __u32 is_read)
+{
+  struct rfab_psn_step st = {};
+  long before = rfab_psn_track_step(slot, psn, is_read, &st);
+  if (before < 0)
     return;
-  }
+  __u32 expected = (__u32)before;
   switch (st.kind) {
   case RFAB_PSN_FORWARD:
     if (st.opened) {
@@ -383,14 +357,16 @@ static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_fl
       t->psn_gaps++;
       t->psn_holes += st.opened;
     }
-    if (st.lost) {
-      __sync_fetch_and_add(&s->lost, st.lost);
-      t->lost += st.lost;
-      rfab_emit(t, key, RFAB_EV_PSN_LOST, psn, state & RFAB_PSN_STATE_PSN_MASK, st.lost);
-    }
+    if (st.lost)
+      rfab_count_lost(t, s, key, psn, expected, st.lost);
     break;
   case RFAB_PSN_REORDERED:
-    rfab_count_reordered(t, s, st.distance);
+    rfab_count_reordered(t, s, &st);
+    break;
+  case RFAB_PSN_LATE:
+    __sync_fetch_and_add(&s->late, 1);
+    t->late++;
+    rfab_count_lost(t, s, key, psn, expected, 1);
     break;
   case RFAB_PSN_DUPLICATE:
     __sync_fetch_and_add(&s->duplicates, 1);
@@ -406,6 +382,45 @@ static __always_inline void rfab_track_psn(struct rfab_totals *t, struct rfab_fl
   if (st.kind != RFAB_PSN_FORWARD) {
     __sync_fetch_and_add(&s->psn_backwards, 1);
     t->psn_backwards++;
+  }
+}
+
+/* Queues a request PSN of flow `slot` for rfab_track_pending (see struct rfab_pending). */
+static __always_inline void rfab_defer_psn(__u32 slot, __u32 psn, __u32 cls)
+{
+  __u32 zero = 0;
+  struct rfab_pending *p = bpf_map_lookup_elem(&rfab_pending, &zero);
+  if (!p)
+    return;
+  __u32 n = p->n;
+  if (n >= RFAB_PENDING_PSNS) /* for the verifier: one packet queues one, a GSO walk at most this many */
+    return;
+  p->entry[n] = (__u64)slot << 32 | psn | (cls == RFAB_OPC_READ_REQUEST ? RFAB_PENDING_READ : 0);
+  p->n = n + 1;
+}
+
+/* Runs the PSNs the general path queued through their flows' windows, in arrival order, and counts what
+ * each step found. */
+static __noinline void rfab_track_pending(__u32 dir)
+{
+  __u32 zero = 0;
+  struct rfab_pending *p = bpf_map_lookup_elem(&rfab_pending, &zero);
+  if (!p)
+    return;
+  __u32 n = p->n;
+  p->n = 0;
+  struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
+  if (!t)
+    return;
+  for (__u32 i = 0; i < RFAB_PENDING_PSNS; i++) {
+    if (i >= n)
+      break;
+    __u64 e = p->entry[i];
+    __u32 slot = (__u32)(e >> 32);
+    struct rfab_flow_stats *s = bpf_map_lookup_elem(&rfab_flows, &slot);
+    if (!s)
+      continue;
+    rfab_track_psn(t, s, slot, &s->key, (__u32)e & RFAB_PSN_MASK, ((__u32)e & RFAB_PENDING_READ) != 0);
   }
 }
 
@@ -545,7 +560,8 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
   if (is_nak)
     t->naks++;
 
-  struct rfab_flow_stats *s = rfab_flow(t, key);
+  __u32 slot = 0;
+  struct rfab_flow_stats *s = rfab_flow(t, key, &slot);
   if (!s) {
     if (cls == RFAB_OPC_CNP)
       t->cnps++;
@@ -565,7 +581,7 @@ static __always_inline void rfab_account(struct rfab_totals *t, struct rfab_flow
   if (cls == RFAB_OPC_CNP)
     rfab_count_cnp(t, s, key, psn);
   else if (rfab_is_request(cls))
-    rfab_track_psn(t, s, key, cls, psn);
+    rfab_defer_psn(slot, psn, cls);
 }
 
 /* Parses Ethernet/VLAN/IP/UDP up to the BTH. Returns where the BTH starts (it may lie past data_end)
@@ -759,8 +775,8 @@ static __noinline int rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
   w.payload = len - off;
   w.hdr_len = off + vlan;
   __u32 n = (w.payload + seg_payload - 1) / seg_payload;
-  if (n > 256)
-    n = 256;
+  if (n > RFAB_PENDING_PSNS)
+    n = RFAB_PENDING_PSNS;
   t->frames += n;
   t->bytes += (__u64)len + vlan + (__u64)(n - 1) * w.hdr_len;
   bpf_loop(n, rfab_gso_segment, &w, 0);
@@ -793,7 +809,7 @@ static __noinline int rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
  * response, or an ACK that is not a NAK, whose UDP source port has (or can take) its home slot in the
  * owner's entropy table. For such a packet the general path (rfab_handle) would only count it into the
  * totals, the flow and its source port, and move a request's PSN window on by one; the fast path does
- * exactly that, through the same helpers and the same PSN-state compare-and-swap. Anything
+ * exactly that, through the same helpers and the same PSN-window step (its in-order case). Anything
  * else returns 0 having changed nothing, and the general path (a subprogram, so that its code stays off
  * these lines) takes the packet.
  * Why a second path: on the veth receive path the collector's cost follows the code it runs through
@@ -837,8 +853,9 @@ static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u
   if (!c)
     return 0;
   __u32 ci = rfab_cache_slot_of(0, saddr, 0, daddr, qp, dir) & (RFAB_FLOW_CACHE_SLOTS - 1);
-  struct rfab_flow_stats *s = rfab_cache_hit(c->slot_plus_one[ci], 0, RFAB_KEY_WORD_V4(saddr), 0,
-                                             RFAB_KEY_WORD_V4(daddr), RFAB_KEY_WORD_QP(qp, dir, 4));
+  __u32 cached = c->slot_plus_one[ci];
+  struct rfab_flow_stats *s = rfab_cache_hit(cached, 0, RFAB_KEY_WORD_V4(saddr), 0, RFAB_KEY_WORD_V4(daddr),
+                                             RFAB_KEY_WORD_QP(qp, dir, 4));
   if (!s || !rfab_owned_here(s))
     return 0;
   /* The source port's word in the owner's entropy table, at its home slot: its own, or free. */
@@ -851,10 +868,15 @@ static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u
   if (!t)
     return 0;
   if (request) {
-    /* Last, since it is the one change another CPU can make fail: nothing is counted before it. */
-    __u64 state = *(volatile __u64 *)&s->psn_state;
-    __u64 next = rfab_psn_in_order_next(state, psn);
-    if (!next || __sync_val_compare_and_swap(&s->psn_state, state, next) != state)
+    /* Last, since it is the one step that may not apply: nothing is counted before it. */
+    __u32 slot = cached - 1;
+    struct rfab_psn_window *w = bpf_map_lookup_elem(&rfab_psn_windows, &slot);
+    if (!w)
+      return 0;
+    bpf_spin_lock(&w->lock);
+    int moved = rfab_psn_window_in_order(w, psn);
+    bpf_spin_unlock(&w->lock);
+    if (!moved)
       return 0;
   }
   *ew = (ev ? ev : etag) + 1;
@@ -872,8 +894,10 @@ int rfab_xdp(struct xdp_md *ctx)
 {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
-  if (data + RFAB_FAST_HDR_LEN > data_end || !rfab_fast_path(data, bpf_xdp_get_buff_len(ctx), RFAB_DIR_INGRESS))
+  if (data + RFAB_FAST_HDR_LEN > data_end || !rfab_fast_path(data, bpf_xdp_get_buff_len(ctx), RFAB_DIR_INGRESS)) {
     rfab_xdp_general(ctx);
+    rfab_track_pending(RFAB_DIR_INGRESS);
+  }
   return XDP_PASS;
 }
 
@@ -900,6 +924,7 @@ static __always_inline int rfab_tc(struct __sk_buff *skb, __u32 dir)
     }
   }
   rfab_handle_skb(skb, dir);
+  rfab_track_pending(dir);
   return -1; /* TC_ACT_UNSPEC / TCX_NEXT: let the packet go on */
 }
 

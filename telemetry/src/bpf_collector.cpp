@@ -13,17 +13,19 @@
 #include <cstring>
 
 #include "libbpf_log.hpp"
+#include "rfab/base/env.hpp"
 #include "rfab/telemetry/collector.hpp"
 #include "rfab_roce.skel.h"
 
 namespace rfab::telemetry {
 namespace {
 
-// The per-packet path of the programs relies on this layout (bpf_types.h): the key, PSN state, bytes and
-// owner in the flow's first cache line, the opcode classes in the second.
+// The per-packet path of the programs relies on this layout (bpf_types.h): the key, bytes and owner in the
+// flow's first cache line, the opcode classes in the second; the PSN window's lock, expected PSN, flags and
+// open-hole count in its first line.
 static_assert(sizeof(rfab_flow_key) == 40);
-static_assert(offsetof(rfab_flow_stats, psn_state) == 40 && offsetof(rfab_flow_stats, bytes) == 48 &&
-              offsetof(rfab_flow_stats, owner_cpu_plus_one) == 56);
+static_assert(offsetof(rfab_flow_stats, bytes) == 40 && offsetof(rfab_flow_stats, owner_cpu_plus_one) == 48);
+static_assert(offsetof(rfab_psn_window, holes) == 16 && sizeof(rfab_psn_window) % 64 == 0);
 static_assert(offsetof(rfab_flow_stats, op_class) == 64);
 static_assert(sizeof(rfab_flow_stats) % 64 == 0 && sizeof(rfab_flow_cache) == 4 * RFAB_FLOW_CACHE_SLOTS);
 
@@ -106,7 +108,10 @@ class BpfCollector final : public Collector {
           r.stats.packets += r.stats.op_class[c];
         }
         r.entropies = merge_entropy(r.stats);
-        r.outstanding = outstanding_holes(r.stats.psn_state);
+        // Under the window's lock (BPF_F_LOCK): the bitmap, stamps and count from one moment.
+        if (bpf_map_lookup_elem_flags(bpf_map__fd(skel_->maps.rfab_psn_windows), &slot, &r.window, BPF_F_LOCK) != 0)
+          throw TelemetryError("reading the PSN window of a flow: " + errstr(errno));
+        r.outstanding = outstanding_holes(r.window);
         s.flows.push_back(r);
       }
       key = next;
@@ -148,6 +153,21 @@ class BpfCollector final : public Collector {
       throw TelemetryError("ring buffer size " + std::to_string(cfg_.ringbuf_bytes) +
                            " must be a power of two of at least one page (" + std::to_string(page) + ")");
     if (cfg_.cnp_burst_threshold == 0) throw TelemetryError("CNP burst threshold must be at least 1");
+    if (hole_timeout_ns() > RFAB_PSN_HOLE_TIMEOUT_NS_MAX)
+      throw TelemetryError("hole timeout " + std::to_string(hole_timeout_ns() / 1000000) + " ms is above the " +
+                           std::to_string(RFAB_PSN_HOLE_TIMEOUT_NS_MAX / 1000000000) +
+                           " s the PSN window's time stamps cover");
+  }
+
+  // The configured hole timeout, else the environment's, else the default. A malformed
+  // RFAB_TELEMETRY_HOLE_TIMEOUT is an error naming it (env::EnvError).
+  uint64_t hole_timeout_ns() const {
+    if (cfg_.hole_timeout_ns) return *cfg_.hole_timeout_ns;
+    try {
+      return env::get_duration("RFAB_TELEMETRY_HOLE_TIMEOUT").value_or(RFAB_PSN_HOLE_TIMEOUT_NS_DEFAULT);
+    } catch (const env::EnvError& e) {
+      throw TelemetryError(e.what());
+    }
   }
 
   void load() {
@@ -158,8 +178,10 @@ class BpfCollector final : public Collector {
     skel_->rodata->rfab_cnp_burst_threshold = cfg_.cnp_burst_threshold;
     skel_->rodata->rfab_ringbuf_wakeup_bytes = cfg_.ringbuf_bytes / 4;
     skel_->rodata->rfab_flow_capacity = cfg_.flow_map_entries;
+    skel_->rodata->rfab_hole_timeout_ns = hole_timeout_ns();
     bpf_map__set_max_entries(skel_->maps.rfab_flow_index, cfg_.flow_map_entries);
     bpf_map__set_max_entries(skel_->maps.rfab_flows, cfg_.flow_map_entries);
+    bpf_map__set_max_entries(skel_->maps.rfab_psn_windows, cfg_.flow_map_entries);
     bpf_map__set_max_entries(skel_->maps.rfab_events, cfg_.ringbuf_bytes);
     bool xdp = cfg_.hook != Hook::tc;
     bpf_program__set_autoload(skel_->progs.rfab_xdp, xdp);

@@ -41,15 +41,21 @@ void flow(Metrics& m, const std::string& iface, const FlowRecord& f) {
         d(s.psn_gaps));
   m.add("rfab_roce_psn_holes_total", "request PSNs skipped by forward jumps (later reordered, lost or outstanding)",
         C, base, d(s.psn_holes));
-  m.add("rfab_roce_lost_packets_total", "request PSNs that never arrived within the reorder window", C, base,
+  m.add("rfab_roce_lost_packets_total",
+        "request PSNs that never arrived within the reorder window (PSNs) or within the hole timeout", C, base,
         d(s.lost));
+  m.add("rfab_roce_psn_late_total", "lost request PSNs that arrived after the hole timeout (resent)", C, base,
+        d(s.late));
   m.add("rfab_roce_psn_outstanding", "holes open in the reorder window (not arrived yet, not lost yet)", G, base,
         d(f.outstanding));
-  m.add("rfab_roce_reordered_packets_total", "late request packets that filled a hole", C, base, d(s.reordered));
+  m.add("rfab_roce_reordered_packets_total", "request packets that filled a hole within the hole timeout", C, base,
+        d(s.reordered));
   m.add("rfab_roce_reorder_distance_sum", "sum of reordered packets' distances (PSNs below the highest seen)", C,
         base, d(s.reorder_distance_sum));
   m.add("rfab_roce_reorder_distance_max", "largest distance of a reordered packet", G, base,
         d(s.reorder_distance_max));
+  m.add("rfab_roce_reorder_delay_max_seconds", "longest a hole was open before a reordered packet filled it", G,
+        base, static_cast<double>(s.reorder_delay_max_ns) / 1e9);
   for (unsigned b = 0; b < RFAB_REORDER_BUCKETS; ++b) {
     if (!s.reorder_hist[b]) continue;
     Labels l = base;
@@ -59,7 +65,8 @@ void flow(Metrics& m, const std::string& iface, const FlowRecord& f) {
   }
   m.add("rfab_roce_psn_duplicates_total", "request PSNs seen before (retransmissions)", C, base, d(s.duplicates));
   m.add("rfab_roce_psn_too_old_total", "request PSNs below the reorder window", C, base, d(s.too_old));
-  m.add("rfab_roce_psn_backwards_total", "request packets below the highest PSN seen (reordered + duplicates + too old)",
+  m.add("rfab_roce_psn_backwards_total",
+        "request packets below the highest PSN seen (reordered + late + duplicates + too old)",
         C, base, d(s.psn_backwards));
   for (const auto& e : f.entropies) {
     Labels l = base;
@@ -89,14 +96,15 @@ void totals(Metrics& m, const std::string& iface, uint8_t dir, const rfab_totals
   m.add("rfab_iface_nak_total", "NAKs and RNR NAKs", C, l, d(t.naks));
   m.add("rfab_iface_psn_gaps_total", "request PSN gaps (holes opened)", C, l, d(t.psn_gaps));
   m.add("rfab_iface_psn_holes_total", "request PSNs skipped by forward jumps", C, l, d(t.psn_holes));
-  m.add("rfab_iface_lost_packets_total", "request PSNs that never arrived within the reorder window", C, l,
-        d(t.lost));
-  m.add("rfab_iface_reordered_packets_total", "late request packets that filled a hole", C, l, d(t.reordered));
+  m.add("rfab_iface_lost_packets_total",
+        "request PSNs that never arrived within the reorder window (PSNs) or within the hole timeout", C, l, d(t.lost));
+  m.add("rfab_iface_psn_late_total", "lost request PSNs that arrived after the hole timeout (resent)", C, l,
+        d(t.late));
+  m.add("rfab_iface_reordered_packets_total", "request packets that filled a hole within the hole timeout", C, l,
+        d(t.reordered));
   m.add("rfab_iface_psn_duplicates_total", "request PSNs seen before", C, l, d(t.duplicates));
   m.add("rfab_iface_psn_too_old_total", "request PSNs below the reorder window", C, l, d(t.too_old));
   m.add("rfab_iface_psn_backwards_total", "request packets below the highest PSN seen", C, l, d(t.psn_backwards));
-  m.add("rfab_iface_psn_contended_total", "requests not PSN-tracked: their flow's PSN state kept changing", C, l,
-        d(t.psn_contended));
 }
 
 }  // namespace

@@ -21,26 +21,36 @@ std::vector<EntropyCount> merge_entropy(const rfab_flow_stats& s) {
   return out;
 }
 
-namespace {
-uint64_t holes_of(uint64_t psn_state) {
-  if (!(psn_state & RFAB_PSN_VALID)) return 0;
-  return (psn_state >> RFAB_PSN_HOLES_SHIFT) & ((uint64_t{1} << RFAB_PSN_HOLE_BITS) - 1);
+uint32_t outstanding_holes(const rfab_psn_window& w) {
+  if (!(w.flags & RFAB_PSN_VALID)) return 0;
+  uint32_t n = 0;
+  for (uint64_t word : w.holes) n += static_cast<uint32_t>(std::popcount(word));
+  return n;
 }
-}  // namespace
 
-uint32_t outstanding_holes(uint64_t psn_state) { return static_cast<uint32_t>(std::popcount(holes_of(psn_state))); }
-
-std::vector<uint32_t> open_hole_psns(uint64_t psn_state) {
+std::vector<uint32_t> open_hole_psns(const rfab_psn_window& w) {
   std::vector<uint32_t> out;
-  const uint64_t holes = holes_of(psn_state);
-  const auto expected = static_cast<uint32_t>(psn_state & RFAB_PSN_STATE_PSN_MASK);
-  for (unsigned i = 0; i < RFAB_PSN_HOLE_BITS; ++i)
-    if (holes >> i & 1) out.push_back((expected - 2 - i) & 0xFFFFFF);
+  if (!(w.flags & RFAB_PSN_VALID)) return out;
+  const uint32_t highest = (w.expected - 1) & RFAB_PSN_MASK;
+  // Ring bit b holds the PSN of the window (highest - 255 .. highest) that is b modulo the ring size.
+  for (uint32_t d = 1; d < RFAB_PSN_WINDOW; ++d) {
+    const uint32_t psn = (highest - d) & RFAB_PSN_MASK;
+    const uint32_t bit = psn % RFAB_PSN_RING;
+    if (w.holes[bit / 64] >> (bit % 64) & 1) out.push_back(psn);
+  }
   return out;
 }
 
+rfab_psn_step PsnWindow::step(uint32_t psn, uint64_t now_ns, bool is_read) {
+  rfab_psn_step st{};
+  rfab_psn_window_step(&w_, psn, is_read ? 1 : 0, now_ns, timeout_ns_, &st);
+  return st;
+}
+
 const char* reorder_bucket_name(unsigned bucket) {
-  static const char* const names[RFAB_REORDER_BUCKETS] = {"1", "2-3", "4-7", "8-15", "16-31", "32+"};
+  static const char* const names[RFAB_REORDER_BUCKETS] = {"1",     "2-3",    "4-7",
+                                                                 "8-15",  "16-31",  "32-63",
+                                                                 "64-127", "128+"};
   return bucket < RFAB_REORDER_BUCKETS ? names[bucket] : "?";
 }
 

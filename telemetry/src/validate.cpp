@@ -36,10 +36,10 @@ const FlowRecord* find_flow(const CollectorSnapshot& s, const rfab_flow_key& k) 
 std::pair<uint64_t, uint64_t> aged_and_young_holes(const CollectorSnapshot& after, const CollectorSnapshot& settled) {
   uint64_t aged = 0, young = 0;
   for (const auto& f : settled.flows) {
-    auto now = open_hole_psns(f.stats.psn_state);
+    auto now = open_hole_psns(f.window);
     if (now.empty()) continue;
     const FlowRecord* then = find_flow(after, f.key);
-    auto old = then ? open_hole_psns(then->stats.psn_state) : std::vector<uint32_t>{};
+    auto old = then ? open_hole_psns(then->window) : std::vector<uint32_t>{};
     for (uint32_t psn : now) {
       if (std::find(old.begin(), old.end(), psn) != old.end()) ++aged;
       else ++young;
@@ -81,9 +81,12 @@ Measurement measure(const CollectorSnapshot& before, const CollectorSnapshot& af
     m.reordered += a.reordered - b.reordered;
     m.duplicates += a.duplicates - b.duplicates;
     m.too_old += a.too_old - b.too_old;
-    m.psn_contended += a.psn_contended - b.psn_contended;
+    m.late += a.late - b.late;
   }
-  for (const auto& f : end.flows) m.reorder_distance_max = std::max<uint64_t>(m.reorder_distance_max, f.stats.reorder_distance_max);
+  for (const auto& f : end.flows) {
+    m.reorder_distance_max = std::max<uint64_t>(m.reorder_distance_max, f.stats.reorder_distance_max);
+    m.reorder_delay_max_ns = std::max<uint64_t>(m.reorder_delay_max_ns, f.stats.reorder_delay_max_ns);
+  }
   if (settled) {
     auto [aged, young] = aged_and_young_holes(after, *settled);
     m.lost += aged;
@@ -129,11 +132,6 @@ Verdict evaluate(const Gate& g, const Measurement& m) {
   if (g.max_cnps && m.cnps > *g.max_cnps) {
     std::snprintf(buf, sizeof buf, "CNPs %llu > allowed %llu", (unsigned long long)m.cnps,
                   (unsigned long long)*g.max_cnps);
-    fail(buf);
-  }
-  if (m.psn_contended) {
-    std::snprintf(buf, sizeof buf, "%llu request packets not PSN-tracked (their flow's state kept changing on other "
-                  "CPUs): loss is not exact", (unsigned long long)m.psn_contended);
     fail(buf);
   }
   if (m.flow_map_full) {

@@ -177,7 +177,9 @@ void ExpectedFlow::reorder(uint64_t distance) {
   reordered++, backwards++;
   distance_sum += distance;
   distance_max = std::max(distance_max, distance);
-  distance_hist[distance < 2 ? 0 : distance < 4 ? 1 : distance < 8 ? 2 : distance < 16 ? 3 : distance < 32 ? 4 : 5]++;
+  unsigned b = 0;
+  while (b + 1 < RFAB_REORDER_BUCKETS && distance >= (uint64_t{2} << b)) ++b;  // 1, 2-3, 4-7, .., 128+
+  distance_hist[b]++;
 }
 
 uint64_t Plan::sum(uint64_t ExpectedFlow::*field) const {
@@ -218,8 +220,8 @@ Plan make_plan(unsigned per_qp) {
   }
 
   // QP 0x210, PSNs wrapping through 0 on four source ports: a real loss (two PSNs never sent, lost once
-  // the window moves 39 PSNs past them), a swap (reordered at distance 1), a duplicate, the lost PSN
-  // arriving after all (below the window) and a hole left open at the end (outstanding).
+  // the window moves RFAB_PSN_WINDOW PSNs past them), a swap (reordered at distance 1), a duplicate, the
+  // lost PSN arriving after all (below the window) and a hole left open at the end (outstanding).
   {
     const uint32_t q = 0x210, w = 0xFFFFF0;
     auto send = [&](uint32_t i) {
@@ -230,9 +232,10 @@ Plan make_plan(unsigned per_qp) {
     send(12), send(13);  // 10 and 11 never sent: a gap of 2
     send(15), send(14);  // a gap of 1, filled at distance 1
     send(13);            // a duplicate
-    for (uint32_t i = 16; i <= 50; ++i) send(i);  // at 49 and 50, PSNs 10 and 11 leave the window: lost
-    send(11);            // 39 below the highest: below the window
-    send(52);            // 51 skipped: outstanding at the end
+    const uint32_t top = 11 + RFAB_PSN_WINDOW;
+    for (uint32_t i = 16; i <= top; ++i) send(i);  // at top - 1 and top, PSNs 10 and 11 leave the window: lost
+    send(11);            // RFAB_PSN_WINDOW below the highest: below the window
+    send(top + 2);       // top + 1 skipped: outstanding at the end
     b.sport(0xC000);
     auto& f = b.flow("10.77.0.1", "10.77.0.2", q);
     f.gaps = 3, f.holes = 4, f.lost = 2;
@@ -318,11 +321,43 @@ Plan make_spray_plan(unsigned qps, unsigned blocks, const std::vector<uint32_t>&
         }
       }
     }
-    // Dropped PSNs: lost once the highest PSN is 39 past them (the window), otherwise open at the end.
+    // Dropped PSNs: lost once the highest PSN is RFAB_PSN_WINDOW past them, otherwise open at the end.
     for (uint32_t d : drop)
-      if (d >= 1 && d <= 8 * blocks) (highest - d >= RFAB_REORDER_WINDOW ? f.lost : f.outstanding)++;
+      if (d >= 1 && d <= 8 * blocks) (highest - d >= RFAB_PSN_WINDOW ? f.lost : f.outstanding)++;
   }
   b.sport(0xC000);
+  return p;
+}
+
+Plan make_deep_reorder_plan() {
+  Plan p;
+  p.flows.reserve(1);
+  Builder b(p);
+  const uint32_t q = 0xA00, first = 0xFFFF00;  // wraps through 0 at offset 256
+  auto send = [&](uint32_t off) {
+    b.sport(spray_port(off % 8));
+    b.packet(Endpoints{}, op::RC_WRITE_ONLY, q, (first + off) & 0xFFFFFF, 256);
+  };
+  // Offsets 0..780. 50 arrives after 249 (250 is held back too) and 250 after 450: 199 and 200 PSNs late; 300 arrives 255 late (the
+  // window's lowest PSN); 400 arrives 256 late (it left the window when 656 came: lost, then too old);
+  // 500 never arrives and leaves the window at 756; 770 is still open at the end; 100 arrives twice.
+  auto late = [](uint32_t off) { return off == 50 || off == 250 || off == 300 || off == 400 || off == 500 || off == 770; };
+  for (uint32_t off = 0; off <= 780; ++off) {
+    if (!late(off)) send(off);
+    if (off == 100) send(100);
+    if (off == 250) send(50);
+    if (off == 450) send(250);
+    if (off == 555) send(300);
+    if (off == 656) send(400);
+  }
+  b.sport(0xC000);
+  auto& f = b.flow("10.77.0.1", "10.77.0.2", q);
+  f.gaps = 6, f.holes = 6;
+  f.reorder(199), f.reorder(200), f.reorder(255);
+  f.lost = 2;  // 400 (window, then too old) and 500
+  f.too_old = 1, f.duplicates = 1, f.backwards += 2;
+  f.outstanding = 1;
+  p.lost_events += 2;
   return p;
 }
 

@@ -18,7 +18,7 @@ struct ExpectedFlow {
   std::array<uint64_t, RFAB_OPC_COUNT> op{};
   uint64_t ce = 0, cnps = 0;
   std::array<uint64_t, RFAB_NAK_COUNT> naks{};
-  // Request-PSN window (reorder window RFAB_REORDER_WINDOW): forward jumps and the PSNs they skipped,
+  // Request-PSN window (RFAB_PSN_WINDOW PSNs): forward jumps and the PSNs they skipped,
   // PSNs that fell out of the window unseen, late packets that filled a hole (with their distances),
   // PSNs seen twice, PSNs below the window, and holes still open at the end.
   uint64_t gaps = 0, holes = 0, lost = 0, reordered = 0, distance_sum = 0, distance_max = 0;
@@ -53,6 +53,11 @@ Plan make_jumbo_plan();
 // first PSN, `blocks` blocks per QP; the PSNs listed in `drop` (offsets from the QP's first PSN, 1..)
 // are never sent. No loss without drops: every hole is filled (reordered, distances 1..7).
 Plan make_spray_plan(unsigned qps, unsigned blocks, const std::vector<uint32_t>& drop = {});
+
+// One sprayed flow reordered deeper than a few PSNs, through a 24-bit PSN wrap: holes filled 199, 200 and 255
+// PSNs late (reordered), one filled 256 late (lost, then below the window), one never filled (lost), one
+// open at the end, and a duplicate.
+Plan make_deep_reorder_plan();
 
 // One flow with more UDP source ports than its entropy table holds, all wanting the same home slot:
 // the first RFAB_ENTROPY_SLOTS take the table's slots, the rest are counted as "other".

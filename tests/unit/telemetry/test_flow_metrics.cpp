@@ -94,11 +94,15 @@ TEST(TelemetryPsnWindow, EntropyTablesMergeByPortAndHolesReadBack) {
   EXPECT_EQ(e[0].port, 0xC003);
   EXPECT_EQ(e[0].packets, 17u);
   EXPECT_EQ(e[1].port, 0xC013);
-  // expected PSN 1 (highest 0, after a wrap), holes at bits 0 and 37: PSNs 0xFFFFFF and 0xFFFFDA
-  uint64_t state = 1 | RFAB_PSN_VALID | (uint64_t{1} << RFAB_PSN_HOLES_SHIFT) | (uint64_t{1} << 63);
-  EXPECT_EQ(outstanding_holes(state), 2u);
-  EXPECT_EQ(open_hole_psns(state), (std::vector<uint32_t>{0xFFFFFF, 0xFFFFDA}));
-  EXPECT_EQ(outstanding_holes(state & ~RFAB_PSN_VALID), 0u) << "no state yet";
+  // Highest PSN 0 after a wrap, PSNs 0xFFFFFF and 0xFFFF02 (the window's lowest) never arrived.
+  PsnWindow w;
+  EXPECT_EQ(outstanding_holes(w.state()), 0u) << "no state yet";
+  w.step(0xFFFF01, 0);
+  w.step(0xFFFF03, 0);
+  for (uint32_t psn = 0xFFFF04; psn != 1; psn = (psn + 1) & 0xFFFFFF)
+    if (psn != 0xFFFFFF) w.step(psn, 0);
+  EXPECT_EQ(outstanding_holes(w.state()), 2u);
+  EXPECT_EQ(open_hole_psns(w.state()), (std::vector<uint32_t>{0xFFFFFF, 0xFFFF02}));
 }
 
 TEST(TelemetryTable, ShowsLostReorderedAndSourcePorts) {

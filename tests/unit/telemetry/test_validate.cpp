@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "rfab/telemetry/psn_window.hpp"
 #include "rfab/telemetry/validate.hpp"
 
 namespace rfab::telemetry {
@@ -92,14 +93,15 @@ TEST(TelemetryValidate, HolesStillOpenAfterTheSettleTimeAreLost) {
   CollectorSnapshot before, after, settled;
   after.taken = before.taken + std::chrono::seconds(1);
   settled.taken = after.taken + std::chrono::milliseconds(200);
-  auto state = [](uint32_t expected, uint64_t holes) {
-    return expected | RFAB_PSN_VALID | holes << RFAB_PSN_HOLES_SHIFT;
-  };
+  PsnWindow w;
+  for (uint32_t psn = 90; psn < 100; ++psn)
+    if (psn != 98 && psn != 96) w.step(psn, 0);  // PSNs 98 and 96 missing
   FlowRecord f;
   f.key.qp = 1;
-  f.stats.psn_state = state(100, 0b101);  // PSNs 98 and 96 missing
+  f.window = w.state();
   after.flows.push_back(f);
-  f.stats.psn_state = state(102, 0b10100 | 0b1);  // 98 and 96 still missing (two further down), 100 new
+  w.step(101, 0);  // 98 and 96 still missing, 100 new
+  f.window = w.state();
   settled.flows.push_back(f);
   settled.totals[RFAB_DIR_INGRESS].lost = 5;
   settled.totals[RFAB_DIR_INGRESS].reordered = 9;

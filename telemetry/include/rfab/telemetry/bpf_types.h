@@ -61,25 +61,13 @@ struct rfab_flow_cache {
   __u32 slot_plus_one[RFAB_FLOW_CACHE_SLOTS];
 };
 
-/* Request-PSN tracking, one 64-bit word per flow (rfab_flow_stats.psn_state) so that every CPU updates it
- * with one compare-and-swap: sprayed traffic spreads one QP over several UDP source ports, which RSS
- * spreads over several receive queues, so a flow's packets are tracked on several CPUs at once.
- *   bits  0..23  expected PSN: one past the highest PSN seen (24 bits, wrapping)
- *   bit  24      VALID: the flow has seen a request
- *   bit  25      RESYNC: the highest request was a READ request (the next PSN may jump by its responses)
- *   bits 26..63  holes: bit 26+i set = PSN (expected - 2 - i) has not arrived (i = 0..37)
- * The reorder window is therefore the highest PSN seen and the RFAB_REORDER_WINDOW - 1 below it: a PSN
- * skipped by a forward jump is a hole until it arrives (reordered) or falls out of the window (lost). */
-#define RFAB_PSN_STATE_PSN_MASK 0xFFFFFFull
-#define RFAB_PSN_VALID (1ull << 24)
-#define RFAB_PSN_RESYNC (1ull << 25)
-#define RFAB_PSN_HOLES_SHIFT 26
-#define RFAB_PSN_HOLE_BITS 38
-#define RFAB_REORDER_WINDOW (RFAB_PSN_HOLE_BITS + 1)
+/* Request-PSN tracking: the per-flow reorder window (struct rfab_psn_window, in a map of its own since a
+ * map value holding a bpf_spin_lock cannot be mmapped) and its step, shared with user space. */
+#include "rfab/telemetry/psn_window_step.h"
 
 /* Reordered packets by distance (PSNs below the highest seen when the late packet arrived):
- * 1, 2-3, 4-7, 8-15, 16-31, 32 and more (at most RFAB_REORDER_WINDOW - 1). */
-#define RFAB_REORDER_BUCKETS 6
+ * 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-127, 128 and more (at most RFAB_PSN_WINDOW - 1). */
+#define RFAB_REORDER_BUCKETS 8
 
 /* UDP source ports (ECMP entropy) counted per flow: a direct-mapped table of RFAB_ENTROPY_SLOTS words,
  * slot = port % RFAB_ENTROPY_SLOTS (senders derive sprayed ports by adding an odd stride or one, which
@@ -91,7 +79,7 @@ struct rfab_flow_cache {
 #define RFAB_ENTROPY_COUNT_MASK ((1ull << RFAB_ENTROPY_PORT_SHIFT) - 1)
 
 /* Laid out for the programs' per-packet path: each flow starts on a cache line of its own. A packet
- * reads the key and PSN state and adds to bytes in the first line, to its opcode class in the second
+ * reads the key and adds to bytes in the first line, to its opcode class in the second
  * (loaded in parallel with the first), and to its source port's word in the entropy table.
  * There are no per-packet timestamps: reading a clock on every packet cost about as much as a cache
  * miss, and rates come from user space's snapshot times.
@@ -101,14 +89,13 @@ struct rfab_flow_cache {
  * `entropy` with plain adds: it is their only writer, since a hook program never runs twice at once on
  * one CPU. Any other CPU adds to `foreign_*` with atomic adds (and claims foreign entropy slots with a
  * compare-and-swap). User space reports the sums. The two locked adds this saves were 10 of the 25 ns
- * the XDP program spent per packet (BPF_PROG_TEST_RUN). The PSN state is shared (see above). */
+ * the XDP program spent per packet (BPF_PROG_TEST_RUN). The PSN window is shared, under its lock. */
 struct rfab_flow_stats {
   /* hot: every packet */
   struct rfab_flow_key key; /* written once, before the flow is listed in the index */
-  __u64 psn_state; /* request-PSN tracking (RFAB_PSN_*), updated by compare-and-swap */
   __u64 bytes; /* whole frames as on the wire (Ethernet header and VLAN tags, no FCS); owner's part */
   __u16 owner_cpu_plus_one; /* the CPU that adds to bytes/op_class/entropy, + 1 (0: none, all adds are foreign) */
-  __u16 pad0[3];
+  __u16 pad0[7];
   __u64 op_class[RFAB_OPC_COUNT]; /* owner's part */
   /* cold: some packets */
   __u64 ecn_ce;
@@ -116,14 +103,16 @@ struct rfab_flow_stats {
   __u64 naks[RFAB_NAK_COUNT];
   __u64 psn_gaps;      /* forward jumps of the request PSN past the expected one (holes opened) */
   __u64 psn_holes;     /* PSNs those jumps skipped: each is later reordered, lost or still outstanding */
-  __u64 lost;          /* holes that fell out of the reorder window: PSNs that never arrived */
-  __u64 reordered;     /* late packets that filled a hole */
+  __u64 lost;          /* holes that fell out of the reorder window, or were open longer than the hole timeout */
+  __u64 late;          /* of those lost, holes filled after the hole timeout (a resend, or a very late original) */
+  __u64 reordered;     /* late packets that filled a hole within the hole timeout */
   __u64 reorder_distance_sum; /* sum of their distances (PSNs below the highest seen) */
   __u64 reorder_distance_max;
+  __u64 reorder_delay_max_ns; /* the longest a hole that filled in time (reordered) was open, in ns */
   __u64 reorder_hist[RFAB_REORDER_BUCKETS];
   __u64 duplicates;    /* request PSN seen before (inside the window): a retransmission */
   __u64 too_old;       /* request PSN below the window: a hole already counted lost, or an old duplicate */
-  __u64 psn_backwards; /* request PSN below the highest seen: reordered + duplicates + too_old */
+  __u64 psn_backwards; /* request PSN below the highest seen: reordered + late + duplicates + too_old */
   __u64 entropy_other; /* packets whose source port found no entropy slot */
   __u64 cnp_window_start_ns; /* tracking state, not counters */
   __u32 cnp_in_window;
@@ -154,16 +143,17 @@ struct rfab_totals {
   __u64 psn_gaps;
   __u64 psn_holes;
   __u64 lost;
+  __u64 late;
   __u64 reordered;
   __u64 duplicates;
   __u64 too_old;
   __u64 psn_backwards;
-  __u64 psn_contended; /* requests not PSN-tracked: other CPUs kept changing their flow's PSN state */
 };
 
 enum rfab_event_type {
   RFAB_EV_NAK = 1,       /* value = AETH syndrome */
-  RFAB_EV_PSN_LOST = 2,  /* value = holes that fell out of the reorder window at once (PSNs lost) */
+  RFAB_EV_PSN_LOST = 2,  /* value = PSNs lost at once: holes that fell out of the reorder window, or 1 for a
+                          * hole filled after the hole timeout (psn = that PSN) */
   RFAB_EV_CNP_BURST = 3, /* value = CNPs inside the burst window */
 };
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,11 +30,16 @@ struct CollectorConfig {
   uint32_t ringbuf_bytes = 256 * 1024;  // power of two, at least one page
   uint64_t cnp_burst_window_ns = 1'000'000;
   uint32_t cnp_burst_threshold = 8;
+  // A hole in a flow's request PSNs open longer than this is lost (docs/telemetry.md); 0: holes are lost
+  // only when they leave the PSN window. At most RFAB_PSN_HOLE_TIMEOUT_NS_MAX. Unset: the environment's
+  // RFAB_TELEMETRY_HOLE_TIMEOUT, else RFAB_PSN_HOLE_TIMEOUT_NS_DEFAULT.
+  std::optional<uint64_t> hole_timeout_ns;
 };
 
 struct FlowRecord {
   rfab_flow_key key{};
   rfab_flow_stats stats{};
+  rfab_psn_window window{};             // the request-PSN window (read under its lock; the lock word is 0)
   std::vector<EntropyCount> entropies;  // packets per UDP source port, by port
   uint32_t outstanding = 0;             // holes open in the reorder window when the snapshot was taken
 };

@@ -22,16 +22,18 @@ struct Measurement {
   uint64_t roce_packets = 0;
   uint64_t bytes[RFAB_DIR_COUNT] = {0, 0};
   uint64_t request_packets = 0;
-  // From the PSN reorder windows (docs/telemetry.md): PSNs that never arrived (fell out of the window,
-  // or were still missing after the settle time), late packets that filled a hole, holes still open at
-  // the end but younger than the settle time, and PSNs seen twice (retransmissions).
+  // From the PSN reorder windows (docs/telemetry.md): PSNs that never arrived (fell out of the window, were
+  // open longer than the hole timeout, or were still missing after the settle time), the part of those
+  // that arrived after the hole timeout (late: resent), packets that filled a hole in time (reordered),
+  // holes still open at the end but younger than the settle time, and PSNs seen twice (retransmissions).
   uint64_t lost = 0;
+  uint64_t late = 0;
   uint64_t reordered = 0;
   uint64_t reorder_distance_max = 0;
+  uint64_t reorder_delay_max_ns = 0;  // the longest a hole that filled in time was open
   uint64_t outstanding = 0;
   uint64_t duplicates = 0;
   uint64_t too_old = 0;
-  uint64_t psn_contended = 0;
   uint64_t naks = 0;
   uint64_t cnps = 0;
   uint64_t flow_map_full = 0;
