@@ -161,6 +161,7 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   auto o = std::make_shared<perf::Options>();
   auto size = std::make_shared<std::string>("65536");
   auto line = std::make_shared<std::string>("100G");
+  auto reorder = std::make_shared<std::string>();
   auto max_memory = std::make_shared<std::string>("4G");
   o->verb = verb;
   CLI::App* c = perf_app.add_subcommand(perf::to_string(verb), help);
@@ -191,6 +192,9 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
                                            "or go-back-n (IBTA; what perftest/verbs peers use)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, rc::LossRecovery>{
           {"selective", rc::LossRecovery::selective}, {"go-back-n", rc::LossRecovery::go_back_n}}));
+  c->add_option("--reorder-time", *reorder, "selective recovery, as the receiver: how long a hole may stay open "
+                                            "before it is NAKed as lost, to start with (a duration, e.g. 10ms; "
+                                            "adapted to the reordering seen afterwards)");
   c->add_option("--line-rate", *line, "the rate congestion control starts from and never exceeds (bits/s, e.g. 25G)");
   c->add_option("--max-memory", *max_memory,
                  "the most message-buffer memory this side allocates (K/M/G); a server refuses clients that need "
@@ -205,7 +209,7 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_option("--device", o->device, "--verbs: RDMA device (default: first usable; RFAB_VERBS_DEVICE)");
   c->add_option("--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)")
       ->check(CLI::Range(0, 255));
-  c->callback([o, size, line, max_memory] {
+  c->callback([o, size, line, max_memory, reorder] {
     o->size = size_arg(*size);
     try {
       o->max_memory = parse_size(*max_memory, "--max-memory");
@@ -214,6 +218,15 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
     }
     if (o->max_memory == 0) throw ExitError{2, "--max-memory: must be above 0"};
     o->line_bps = parse_line_rate(*line);
+    if (!reorder->empty()) {
+      try {
+        o->reorder_time = parse_duration_ns(*reorder, "--reorder-time");
+      } catch (const ParseError& e) {
+        throw ExitError{2, e.what()};
+      }
+      if (o->reorder_time == 0 || o->reorder_time > 60'000'000'000ull)
+        throw ExitError{2, "--reorder-time: must be above 0 and at most 60 s"};
+    }
     check_cc(o->cc, o->line_bps);
     if (o->size > (1ull << 31)) throw ExitError{2, "-s/--size: at most 2 GiB per message"};
     if (!o->server && o->host.empty()) throw ExitError{2, "give the server's address, or --server on the server side"};

@@ -36,6 +36,7 @@ struct Options {
   // rfab peers: selective (resend only what was lost) or go-back-n (IBTA); perftest/verbs peers: go-back-n
   rc::LossRecovery recovery = rc::LossRecovery::selective;
   double line_bps = 100e9;     // the rate congestion control starts from and never exceeds
+  Nanos reorder_time = 0;      // responder (selective recovery): initial time a hole may stay open before its NAK
   double timeout = 10;         // seconds without progress before giving up (handshake, transfer)
   uint64_t max_memory = 4ull << 30;  // message buffers this side allocates at most (a server: per client)
   uint8_t retry_cnt = 7;

@@ -62,6 +62,7 @@ PerfQps open_perf_device(const Options& o, const std::string& local_ip, unsigned
     q.dev = open_device(o, local_ip, ipv4_id_window);
     q.cc = o.cc;
     q.line_bps = o.line_bps;
+    q.reorder_time = o.reorder_time;
     return q;
   } catch (const std::exception& e) {
     throw ExitError{2, (o.verbs ? "--verbs: " : "") + std::string(e.what())};
@@ -83,6 +84,7 @@ void create_perf_qps(PerfQps& q, uint8_t* buf, size_t len, uint32_t access, cons
       c.reorder_window = static_cast<uint16_t>(std::clamp<uint32_t>(sz.max_outstanding, 64, 1024));
       c.cc = q.cc;
       c.line_bps = q.line_bps;
+      c.reorder_time = q.reorder_time;
       q.qpn.push_back(endpoint::open_qp(*q.dev, c, access & ~uint32_t{rc::kLocalWrite}));
       q.psn.push_back(rd() & 0xFFFFFF);
     }

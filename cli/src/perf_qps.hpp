@@ -25,6 +25,7 @@ struct PerfQps {
   std::vector<uint32_t> psn;    // QP i's first PSN
   std::string cc = "none";      // every QP's congestion control (QpConfig::cc)
   double line_bps = 100e9;
+  Nanos reorder_time = 0;       // QpConfig::reorder_time (0 = the engine's default)
 };
 
 // Checks the options this side reads before it listens or connects (--faults, --local), so a bad flag

@@ -62,6 +62,7 @@ class EngineDevice final : public Device {
     init.qp_num = c.qp_num != 0 ? c.qp_num : (next_qpn_base_ | ++created_) & 0xFFFFFF;
     if (c.max_outstanding != 0) init.tuning.max_outstanding = c.max_outstanding;
     if (c.reorder_window != 0) init.tuning.reorder_window = c.reorder_window;
+    if (c.reorder_time != 0) init.tuning.reorder_time = c.reorder_time;
     init.tuning.line_bps = c.line_bps;
     if (qps_.count(init.qp_num) != 0) throw EndpointError(name() + ": QP number " + std::to_string(init.qp_num) + " is taken");
     std::unique_ptr<cc::Controller> controller;

@@ -35,11 +35,11 @@ class TwoPathAdaptive : public ::testing::Test {
     fabric_ = std::make_unique<TwoPathFabric>();
   }
 
-  // Path 0: tbf at `rate0` with a 1 MB queue, marking above 32 KB in a virtual queue at `vq0`. Path 1: tbf
-  // at `rate1` (empty: unshaped).
+  // Path 0: tbf at `rate0` with a 4 MB queue (deep enough for the first round trips at line rate, before
+  // any feedback), marking above 32 KB in a virtual queue at `vq0`. Path 1: tbf at `rate1` (empty: unshaped).
   void congest_path0(const std::string& rate0, const std::string& vq0, const std::string& rate1) {
-    fabric_->shape(0, rate0, "64k", "1m");
-    if (!rate1.empty()) fabric_->shape(1, rate1, "64k", "1m");
+    fabric_->shape(0, rate0, "64k", "4m");
+    if (!rate1.empty()) fabric_->shape(1, rate1, "64k", "4m");
     vq0_ = vq0;
   }
 

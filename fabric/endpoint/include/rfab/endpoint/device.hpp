@@ -50,6 +50,9 @@ struct QpConfig {
   // engine: packets the responder holds ahead of a hole when spraying or recovering selectively (<= 1024;
   // each costs a packet buffer); it also bounds the requester's window then. 0 = engine default.
   uint16_t reorder_window = 0;
+  // engine, selective recovery: how long the responder lets a hole stay open before it NAKs it as lost, to
+  // start with (rc::QpTuning::reorder_time; 0 = the engine's default). Verbs: ignored.
+  Nanos reorder_time = 0;
   // The requester's congestion control, as `--cc` takes it: "none" or "dcqcn[:key=value,...]"
   // (congestion/factory.hpp). Engine: a controller per QP, paced by the packet driver. Verbs: only "none"
   // (the NIC runs its own, configured with the vendor's tools).
