@@ -53,8 +53,12 @@ target_include_directories(rfab_shared INTERFACE
 set(RFAB_VERSION_SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/rfab.map)
 target_link_options(rfab_shared PRIVATE
   "LINKER:--version-script=${RFAB_VERSION_SCRIPT}"
-  "LINKER:--no-undefined"  # every symbol resolved at link time, not at a user's dlopen
-  "LINKER:--as-needed")    # DT_NEEDED only for libraries it really calls into
+  "LINKER:--as-needed")  # DT_NEEDED only for libraries it really calls into
+# Every symbol resolved at link time, not at a user's dlopen. Not with sanitizers: clang leaves the ASan
+# runtime's symbols for the executable to provide.
+if(NOT RFAB_SANITIZE)
+  target_link_options(rfab_shared PRIVATE "LINKER:--no-undefined")
+endif()
 set_target_properties(rfab_shared PROPERTIES
   OUTPUT_NAME rfab
   EXPORT_NAME rfab

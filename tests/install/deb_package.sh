@@ -3,9 +3,9 @@
 # dependencies found by dpkg-shlibdeps, description, the shlibs file for librfab) and its file list; then the
 # package is unpacked with `dpkg -x` (not installed) and the C check program is built against the unpacked
 # tree with pkg-config and run, which shows the packaged tree is complete and relocatable.
-# Usage: deb_package.sh BUILD_DIR SOURCE_DIR WORK_DIR VERSION SOVERSION LIBDIR CC
+# Usage: deb_package.sh BUILD_DIR SOURCE_DIR WORK_DIR VERSION SOVERSION LIBDIR CC DEPENDS (comma-separated)
 source "$(dirname "$0")/common.sh"
-build=$1 src=$2 work=$3 version=$4 soversion=$5 libdir=$6 cc=$7
+build=$1 src=$2 work=$3 version=$4 soversion=$5 libdir=$6 cc=$7 expect_depends=$8
 need_tool cpack cmake
 need_tool dpkg-deb dpkg
 need_tool dpkg-shlibdeps dpkg-dev
@@ -28,8 +28,8 @@ field() { dpkg-deb -f "$deb" "$1"; }
 grep -q "librfab.so" <<<"$(field Description)" || fail "Description does not describe librfab.so: $(field Description)"
 depends=$(field Depends)
 depends_names=$(tr ',' '\n' <<<"$depends" | awk '{print $1}')
-# What librfab.so and the CLI link (ldd): dpkg-shlibdeps turns each into its package.
-for pkg in libc6 libstdc++6 libibverbs1 zlib1g; do
+# What librfab.so links (ldd): dpkg-shlibdeps turns each library into its package.
+for pkg in ${expect_depends//,/ }; do
   grep -qxF "$pkg" <<<"$depends_names" || fail "Depends lacks $pkg: $depends"
 done
 grep -q " shlibs" <<<"$info" || fail "no shlibs control file: $info"
@@ -49,7 +49,8 @@ done
 dpkg -x "$deb" "$work/root"
 export PKG_CONFIG_PATH="$work/root/usr/$libdir/pkgconfig"
 # shellcheck disable=SC2046  # the flags are words
-"$cc" -std=c11 -Wall -Wextra -Werror "$src/tests/install/allreduce_check.c" $(pkg-config --cflags --libs rfab) \
+"$cc" -std=c11 -Wall -Wextra -Werror ${RFAB_CONSUMER_CFLAGS:-} "$src/tests/install/allreduce_check.c" \
+  $(pkg-config --cflags --libs rfab) \
   -o "$work/allreduce_check" || fail "compiling against the unpacked package"
 LD_LIBRARY_PATH="$work/root/usr/$libdir" run_ranks "$work/allreduce_check" 2 "$work"
 echo "$(basename "$deb"): $(du -h "$deb" | cut -f1), Depends: $depends"

@@ -8,7 +8,8 @@ prefix=$1 src=$2 work=$3 version=$4 generator=$5 cc=$6
 
 rm -rf "$work"
 cmake -S "$src/tests/install/find_package" -B "$work" -G "$generator" -DCMAKE_C_COMPILER="$cc" \
-  -DCMAKE_PREFIX_PATH="$prefix" -DRFAB_EXPECT_VERSION="$version" >"$work.configure.log" 2>&1 ||
+  -DCMAKE_PREFIX_PATH="$prefix" -DRFAB_EXPECT_VERSION="$version" -DCMAKE_C_FLAGS="${RFAB_CONSUMER_CFLAGS:-}" \
+  >"$work.configure.log" 2>&1 ||
   fail "configuring the find_package project: $(cat "$work.configure.log")"
 grep -q "^rfab_DIR:PATH=$prefix/" "$work/CMakeCache.txt" || fail "rfab found outside $prefix: $(grep rfab_DIR "$work/CMakeCache.txt")"
 cmake --build "$work" || fail "building the find_package project"

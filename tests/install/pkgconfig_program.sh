@@ -17,7 +17,8 @@ got=$(pkg-config --modversion rfab) || fail "pkg-config does not find rfab in $P
 flags=$(pkg-config --cflags --libs rfab)
 echo "pkg-config --cflags --libs rfab: $flags"
 # shellcheck disable=SC2086  # the flags are words
-"$cc" -std=c11 -Wall -Wextra -Werror "$src/tests/install/allreduce_check.c" $flags -o "$work/allreduce_check" ||
+"$cc" -std=c11 -Wall -Wextra -Werror ${RFAB_CONSUMER_CFLAGS:-} "$src/tests/install/allreduce_check.c" $flags \
+  -o "$work/allreduce_check" ||
   fail "compiling with pkg-config's flags"
 
 export LD_LIBRARY_PATH="$prefix/$libdir"
