@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the install tests (sourced): failing with a message, skipping when a tool is absent.
 set -euo pipefail
 

@@ -14,7 +14,7 @@ need_tool pkg-config pkg-config
 rm -rf "$work" && mkdir -p "$work"
 cpack -G DEB --config "$build/CPackConfig.cmake" -B "$work" >"$work/cpack.log" 2>&1 || fail "cpack: $(cat "$work/cpack.log")"
 debs=("$work"/rfab_*.deb)
-[ ${#debs[@]} -eq 1 ] && [ -f "${debs[0]}" ] || fail "expected one rfab_*.deb in $work: $(ls "$work")"
+if [ ${#debs[@]} -ne 1 ] || [ ! -f "${debs[0]}" ]; then fail "expected one rfab_*.deb in $work: $(ls "$work")"; fi
 deb=${debs[0]}
 arch=$(dpkg --print-architecture)
 [ "$(basename "$deb")" = "rfab_${version}_${arch}.deb" ] || fail "package file is $(basename "$deb")"
@@ -48,7 +48,7 @@ done
 # Unpacked (not installed): the check program from the packaged .pc file, header and library.
 dpkg -x "$deb" "$work/root"
 export PKG_CONFIG_PATH="$work/root/usr/$libdir/pkgconfig"
-# shellcheck disable=SC2046  # the flags are words
+# shellcheck disable=SC2046,SC2086  # the flags are words
 "$cc" -std=c11 -Wall -Wextra -Werror ${RFAB_CONSUMER_CFLAGS:-} "$src/tests/install/allreduce_check.c" \
   $(pkg-config --cflags --libs rfab) \
   -o "$work/allreduce_check" || fail "compiling against the unpacked package"

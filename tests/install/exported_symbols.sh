@@ -16,7 +16,7 @@ declared=$("$cc" -E -P -x c "$header" | grep -oE '\brfab[A-Za-z0-9_]*[[:space:]]
 
 # nm -D --defined-only: "ADDRESS TYPE NAME@@VERSION"; the version node itself is an absolute (A) symbol.
 dynsyms=$(nm -D --defined-only "$lib" | awk '$2 != "A" {print $3}')
-exported=$(sed 's/@.*//' <<<"$dynsyms" | sort -u)
+exported=$(cut -d@ -f1 <<<"$dynsyms" | sort -u)
 if [ "$declared" != "$exported" ]; then
   echo "exported but not declared in rfab.h:" >&2
   comm -13 <(echo "$declared") <(echo "$exported") | head -50 >&2

@@ -23,6 +23,7 @@ echo "pkg-config --cflags --libs rfab: $flags"
 
 export LD_LIBRARY_PATH="$prefix/$libdir"
 resolved=$(ldd "$work/allreduce_check" | awk '/librfab\.so/ {print $3}')
-[ -n "$resolved" ] && [ "$(dirname "$(realpath "$resolved")")" = "$(realpath "$prefix/$libdir")" ] ||
+if [ -z "$resolved" ] || [ "$(dirname "$(realpath "$resolved")")" != "$(realpath "$prefix/$libdir")" ]; then
   fail "librfab resolves to '$resolved', not into $prefix/$libdir"
+fi
 run_ranks "$work/allreduce_check" 2 "$work"
