@@ -17,6 +17,11 @@
 extern "C" {
 #endif
 
+/* librfab.so is built with hidden visibility: what this header declares is its whole exported API. */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
 #define RFAB_UNIQUE_ID_BYTES 128
 
 typedef struct rfabComm* rfabComm_t;
@@ -111,6 +116,10 @@ rfabResult_t rfabIAllToAll(const void* sendbuff, void* recvbuff, size_t count, r
 rfabResult_t rfabTest(rfabRequest_t request, int* done);
 /* Blocks until the request finished, frees it, returns the operation's result. */
 rfabResult_t rfabWait(rfabRequest_t request);
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
