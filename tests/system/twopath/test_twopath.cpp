@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -421,19 +422,25 @@ TEST_F(TwoPath, SprayedLosslessTrafficValidatesWithZeroLoss) {
   EXPECT_GT(v.value("reordered", uint64_t{0}), 0u) << v.dump();
 }
 
-// Seeded drops on path 1: validate FAILs, and what the collector counts lost (holes open longer than its
-// hole timeout, docs/telemetry.md) are PSNs the switch port dropped, each counted once when its selective
-// resend fills the hole late. Not all of them: rfab's receiver NAKs a hole after its adaptive reorder time
-// (from 1 ms, decaying towards the reordering it sees), so some resends arrive within the 4 ms timeout and
-// read as reordered. Measured at 4 ms: 31 of 40 and 13 of 29 drops counted; at 1 ms, 29 of 29 and 47 of 46
-// but the lossless run above then reads a path stall as loss. Equality would need the collector to
-// attribute the receiver's NAKs to holes, or a receiver reorder time set above the hole timeout.
+// Seeded drops on path 1: validate FAILs, and the collector's loss equals what the switch port dropped.
+// Loss is a PSN that has not arrived within the collector's hole timeout (4 ms) or its 256-PSN window
+// (docs/telemetry.md); a resend after that is a late arrival, not a fill. The receiver here waits 10 ms
+// before it NAKs a hole (--reorder-time), so every resend comes after the timeout and each drop is counted
+// once. Two things move the count: a resend dropped again (two drops, one lost PSN) and a path stall
+// longer than the timeout on a loaded machine (a loss without a drop). Measured (lost/dropped) 44/45,
+// 47/46, 49/50, 26/26, 43/40; the last +3 is not explained yet. With the receiver's default reorder time (from 1 ms, adapting to the reordering it sees)
+// resends can land within the timeout and read as reordering: 31 of 40 and 13 of 29 drops were counted.
 TEST_F(TwoPath, InjectedLossIsCountedExactlyAndFailsValidation) {
   fabric_->port(1, {"--drop", "1%", "--seed", "5"});
   Outcome o;
   int rc = -1;
   const nlohmann::json v = validate_during(
-      *fabric_, [&] { o = write({"-s", "256K", "-n", "50", "-q", "2", "--spray", "8", "--ack-timeout", "12"}); }, "3s", rc);
+      *fabric_,
+      [&] {
+        o = fabric_->perf("write", {"-s", "256K", "-n", "50", "-q", "2", "--spray", "8", "--ack-timeout", "14"},
+                          {"--reorder-time", "10ms"});
+      },
+      "5s", rc);
   expect_verified(o);
   const PortCounters p1 = fabric_->forward(1);
   std::printf("validate, 1%% drops on path 1: switch dropped %llu, collector lost %llu (late %llu, reordered %llu); rc %d\n",
@@ -443,9 +450,8 @@ TEST_F(TwoPath, InjectedLossIsCountedExactlyAndFailsValidation) {
   EXPECT_GT(p1.dropped, 0u);
   EXPECT_EQ(rc, 1) << v.dump();
   const uint64_t lost = v.value("lost", uint64_t{0});
-  EXPECT_GT(lost, 0u) << v.dump();
-  EXPECT_LE(lost, p1.dropped) << "more lost than dropped: reordering read as loss\n" << v.dump();
-  EXPECT_EQ(v.value("late", uint64_t{0}), lost) << "every lost PSN was resent and arrived late\n" << v.dump();
+  EXPECT_NEAR(double(lost), double(p1.dropped), std::max(3.0, double(p1.dropped) / 10)) << v.dump();
+  EXPECT_LE(v.value("late", uint64_t{0}), lost) << "a late arrival that was never lost\n" << v.dump();
   EXPECT_NE(v.dump().find("request packets never arrived"), std::string::npos) << v.dump();
 }
 
