@@ -1,24 +1,18 @@
 // rfab: RoCE v2 fabric toolkit command line.
 #include <cstdio>
 #include <iostream>
+#include <new>
 
+#include "app.hpp"
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"rfab: RoCE v2 fabric toolkit (user-space RoCE, collectives, telemetry, emulation)", "rfab"};
-  app.set_version_flag("--version", std::string("rfab ") + RFAB_VERSION);
-  app.require_subcommand(1);
-  app.fallthrough(false);
-  rfab::cli::add_decode(app);
-  rfab::cli::add_synth(app);
-  rfab::cli::add_doctor(app);
-  rfab::cli::add_softroce(app);
-  rfab::cli::add_collect(app);
-  rfab::cli::add_validate(app);
-  rfab::cli::add_perf(app);
-  rfab::cli::add_emulate(app);
-  rfab::cli::add_coll(app);
-  rfab::cli::add_run(app);
+  rfab::cli::build_app(app);
+  if (const std::string unknown = rfab::cli::unknown_subcommand(app, argc, argv); !unknown.empty()) {
+    std::cerr << unknown << "\nRun with --help for more information.\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,6 +22,10 @@ int main(int argc, char** argv) {
   } catch (const rfab::cli::ExitError& e) {
     if (!e.message.empty()) std::cerr << "rfab: " << e.message << "\n";
     return e.code;
+  } catch (const std::bad_alloc&) {
+    // Commands estimate what they allocate and refuse beforehand; this is the last line, not the plan.
+    std::cerr << "rfab: out of memory\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "rfab: " << e.what() << "\n";
     return 2;

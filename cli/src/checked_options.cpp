@@ -1,0 +1,153 @@
+#include "checked_options.hpp"
+
+#include <cmath>
+#include <map>
+
+#include "rfab/base/units.hpp"
+
+namespace rfab::cli {
+namespace {
+
+// Options are declared once, at startup, and outlive every lookup: a plain map keyed by address suffices.
+std::map<const CLI::Option*, CheckedOption>& registry() {
+  static std::map<const CLI::Option*, CheckedOption> r;
+  return r;
+}
+
+std::string bounds_text(const CheckedOption& s) {
+  if (s.kind == ValueKind::duration)
+    return "[" + format_duration(static_cast<Nanos>(s.int_lo)) + ", " + format_duration(static_cast<Nanos>(s.int_hi)) + "]";
+  if (s.kind == ValueKind::integer || s.kind == ValueKind::size)
+    return "[" + std::to_string(s.int_lo) + ", " + std::to_string(s.int_hi) + "]";
+  return std::string(s.lo_open ? "(" : "[") + format_number(s.lo) + ", " + format_number(s.hi) + "]";
+}
+
+// Parses `v` as `s` says; returns the canonical text CLI11 converts into the variable. Throws ParseError
+// (with an empty `what`: CLI11 puts the flag's name in front).
+std::string check_value(const CheckedOption& s, const std::string& v) {
+  auto in_range = [&](double x) {
+    const bool low = s.lo_open ? x <= s.lo : x < s.lo;
+    if (low || x > s.hi) throw_parse_error("", v, "out of range: expected a value in " + bounds_text(s));
+  };
+  switch (s.kind) {
+    case ValueKind::integer:
+      return std::to_string(parse_u64(v, "", s.int_lo, s.int_hi));
+    case ValueKind::size: {
+      const uint64_t b = parse_size(v);
+      if (b < s.int_lo || b > s.int_hi)
+        throw_parse_error("", v, "out of range: expected a size in " + bounds_text(s) + " bytes");
+      return std::to_string(b);
+    }
+    case ValueKind::duration: {
+      const auto ns = static_cast<uint64_t>(parse_duration_ns(v));
+      if (ns < s.int_lo || ns > s.int_hi) throw_parse_error("", v, "out of range: expected a duration in " + bounds_text(s));
+      return format_duration(static_cast<Nanos>(ns));
+    }
+    case ValueKind::number: {
+      const double x = parse_number(v);
+      in_range(x);
+      return format_number(x);
+    }
+    case ValueKind::fraction:
+      return format_number(parse_fraction(v));
+    case ValueKind::seconds: {
+      double x = 0;
+      const bool plain = !v.empty() && v.find_first_not_of("0123456789.eE") == std::string::npos;
+      if (plain) {
+        x = parse_number(v);
+      } else {
+        try {
+          x = static_cast<double>(parse_duration_ps(v)) / 1e12;
+        } catch (const ParseError&) {
+          throw_parse_error("", v, "expected seconds such as 10 or 1.5, or a duration such as 500ms or 2m");
+        }
+      }
+      in_range(x);
+      return format_number(x);
+    }
+  }
+  return v;
+}
+
+const char* type_name(ValueKind k) {
+  switch (k) {
+    case ValueKind::integer: return "UINT";
+    case ValueKind::number: return "NUMBER";
+    case ValueKind::fraction: return "FRACTION";
+    case ValueKind::seconds: return "SECONDS";
+    case ValueKind::size: return "SIZE";
+    case ValueKind::duration: return "DURATION";
+  }
+  return "VALUE";
+}
+
+}  // namespace
+
+const CheckedOption* checked_option(const CLI::Option* opt) {
+  auto it = registry().find(opt);
+  return it == registry().end() ? nullptr : &it->second;
+}
+
+namespace detail {
+
+CLI::Option* finish(CLI::Option* opt, const CheckedOption& spec, bool canonical) {
+  CLI::Validator v(
+      [spec, canonical](std::string& value) -> std::string {
+        try {
+          std::string c = check_value(spec, value);
+          if (canonical) value = std::move(c);
+          return {};
+        } catch (const ParseError& e) {
+          return e.what();
+        }
+      },
+      std::string(type_name(spec.kind)) + " in " + bounds_text(spec), "rfab-checked");
+  opt->transform(v)->type_name(type_name(spec.kind));
+  registry()[opt] = spec;
+  return opt;
+}
+
+}  // namespace detail
+
+CLI::Option* add_number(CLI::App* app, const std::string& name, double& var, const std::string& help, double lo,
+                        double hi, bool lo_open) {
+  return detail::finish(app->add_option(name, var, help), {ValueKind::number, 0, 0, lo, hi, lo_open});
+}
+
+CLI::Option* add_number(CLI::App* app, const std::string& name, std::optional<double>& var, const std::string& help,
+                        double lo, double hi, bool lo_open) {
+  return detail::finish(app->add_option(name, var, help), {ValueKind::number, 0, 0, lo, hi, lo_open});
+}
+
+CLI::Option* add_fraction(CLI::App* app, const std::string& name, double& var, const std::string& help) {
+  return detail::finish(app->add_option(name, var, help), {ValueKind::fraction, 0, 0, 0, 1});
+}
+
+CLI::Option* add_fraction(CLI::App* app, const std::string& name, std::optional<double>& var,
+                          const std::string& help) {
+  return detail::finish(app->add_option(name, var, help), {ValueKind::fraction, 0, 0, 0, 1});
+}
+
+CLI::Option* add_seconds(CLI::App* app, const std::string& name, double& var, const std::string& help, double lo,
+                         double hi, bool lo_open) {
+  return detail::finish(app->add_option(name, var, help), {ValueKind::seconds, 0, 0, lo, hi, lo_open});
+}
+
+CLI::Option* add_size(CLI::App* app, const std::string& name, std::string& var, const std::string& help, uint64_t lo,
+                      uint64_t hi) {
+  return detail::finish(app->add_option(name, var, help),
+                        {ValueKind::size, lo, hi}, false);
+}
+
+CLI::Option* add_size(CLI::App* app, const std::string& name, uint64_t& var, const std::string& help, uint64_t lo,
+                      uint64_t hi) {
+  return detail::finish(app->add_option(name, var, help),
+                        {ValueKind::size, lo, hi});
+}
+
+CLI::Option* add_duration(CLI::App* app, const std::string& name, std::string& var, const std::string& help,
+                          uint64_t lo_ns, uint64_t hi_ns) {
+  return detail::finish(app->add_option(name, var, help), {ValueKind::duration, lo_ns, hi_ns}, false);
+}
+
+}  // namespace rfab::cli
