@@ -48,6 +48,11 @@ std::string check_value(const CheckedOption& s, const std::string& v) {
       in_range(x);
       return format_number(x);
     }
+    case ValueKind::rate: {
+      const double x = parse_rate_bps(v);
+      in_range(x);
+      return format_rate(x);
+    }
     case ValueKind::fraction:
       return format_number(parse_fraction(v));
     case ValueKind::seconds: {
@@ -77,6 +82,7 @@ const char* type_name(ValueKind k) {
     case ValueKind::seconds: return "SECONDS";
     case ValueKind::size: return "SIZE";
     case ValueKind::duration: return "DURATION";
+    case ValueKind::rate: return "RATE";
   }
   return "VALUE";
 }
@@ -148,6 +154,11 @@ CLI::Option* add_size(CLI::App* app, const std::string& name, uint64_t& var, con
 CLI::Option* add_duration(CLI::App* app, const std::string& name, std::string& var, const std::string& help,
                           uint64_t lo_ns, uint64_t hi_ns) {
   return detail::finish(app->add_option(name, var, help), {ValueKind::duration, lo_ns, hi_ns}, false);
+}
+
+CLI::Option* add_rate(CLI::App* app, const std::string& name, std::string& var, const std::string& help, double lo,
+                      double hi, bool lo_open) {
+  return detail::finish(app->add_option(name, var, help), {ValueKind::rate, 0, 0, lo, hi, lo_open}, false);
 }
 
 }  // namespace rfab::cli

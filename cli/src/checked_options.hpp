@@ -24,6 +24,7 @@ enum class ValueKind {
   seconds,   // a plain number of seconds (perftest's -D) or a duration with a unit ("1.5ms"), in [lo, hi] s
   size,      // bytes with an optional K/M/G/T suffix (powers of 1024), in [lo, hi]
   duration,  // a duration with a unit ("500ms", "10s"; a bare "0"), in [lo, hi] nanoseconds
+  rate,      // bits per second with an optional SI suffix ("25G", "100Gbps"), in [lo, hi] (or (lo, hi])
 };
 
 struct CheckedOption {
@@ -83,5 +84,8 @@ CLI::Option* add_size(CLI::App* app, const std::string& name, uint64_t& var, con
 // A duration with a unit into a text variable the command parses later; checked here against [lo_ns, hi_ns].
 CLI::Option* add_duration(CLI::App* app, const std::string& name, std::string& var, const std::string& help,
                           uint64_t lo_ns, uint64_t hi_ns);
+// A rate into a text variable the command parses later; checked here against [lo, hi] (or (lo, hi]) bit/s.
+CLI::Option* add_rate(CLI::App* app, const std::string& name, std::string& var, const std::string& help, double lo,
+                      double hi, bool lo_open);
 
 }  // namespace rfab::cli

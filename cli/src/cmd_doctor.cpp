@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "doctor_checks.hpp"
 #include "doctor_probes.hpp"
@@ -118,8 +119,7 @@ void add_doctor(CLI::App& app) {
   sub->add_option("--peers", o->peers, "comma-separated peer addresses to probe on UDP 4791");
   sub->add_flag("--json", o->json, "print the checks as JSON");
   sub->add_option("--sys-root", o->sys_root, "sysfs mount to read (for tests)")->capture_default_str();
-  sub->add_option("--peer-timeout-ms", o->peer_timeout_ms, "deadline per peer probe")
-      ->check(CLI::Range(100, 60000))
+  add_integer(sub, "--peer-timeout-ms", o->peer_timeout_ms, "deadline per peer probe", 100, 60000)
       ->capture_default_str();
   sub->callback([o] {
     auto checks = run_checks(*o);

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "rfab/collectives/store.hpp"
 
@@ -235,9 +236,8 @@ int run_job(const RunOptions& o) {
 void add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* sub = app.add_subcommand("run", "Start N local ranks of a program with torchrun-style environment");
-  sub->add_option("-n,--nranks", o->nranks, "number of ranks")->check(CLI::Range(1, 1024))->required();
-  sub->add_option("--timeout", o->timeout, "stop the whole job after this many seconds (0: no limit)")
-      ->check(CLI::Range(0.0, 1e7));
+  add_integer(sub, "-n,--nranks", o->nranks, "number of ranks", 1, 1024)->required();
+  add_seconds(sub, "--timeout", o->timeout, "stop the whole job after this many seconds (0: no limit)", 0, 1e7, false);
   sub->add_flag("!--no-prefix", o->prefix, "do not prefix output lines with [rank]");
   sub->add_option("--bind-to", o->bind, "core: pin rank i to CPU i mod ncpus (default); none")
       ->check(CLI::IsMember({"core", "none"}));
