@@ -1,18 +1,22 @@
 #include "checked_options.hpp"
 
 #include <cmath>
-#include <map>
+#include <string_view>
+#include <vector>
 
 #include "rfab/base/units.hpp"
 
 namespace rfab::cli {
 namespace {
 
-// Options are declared once, at startup, and outlive every lookup: a plain map keyed by address suffices.
-std::map<const CLI::Option*, CheckedOption>& registry() {
-  static std::map<const CLI::Option*, CheckedOption> r;
+// The specs of every option declared, indexed by the number in the name of the option's validator
+// ("rfab-checked#12"): the option carries its own key, so an app built and destroyed (as tests do) leaves
+// nothing that a later option at the same address could be mistaken for.
+std::vector<CheckedOption>& registry() {
+  static std::vector<CheckedOption> r;
   return r;
 }
+constexpr std::string_view kValidatorPrefix = "rfab-checked#";
 
 std::string bounds_text(const CheckedOption& s) {
   if (s.kind == ValueKind::duration)
@@ -89,9 +93,20 @@ const char* type_name(ValueKind k) {
 
 }  // namespace
 
-const CheckedOption* checked_option(const CLI::Option* opt) {
-  auto it = registry().find(opt);
-  return it == registry().end() ? nullptr : &it->second;
+const CheckedOption* checked_option(CLI::Option* opt) {
+  for (int i = 0;; ++i) {
+    const CLI::Validator* v = nullptr;
+    try {
+      v = opt->get_validator(i);
+    } catch (const CLI::OptionNotFound&) {
+      return nullptr;
+    }
+    const std::string& name = v->get_name();
+    if (name.rfind(kValidatorPrefix, 0) == 0) {
+      const uint64_t id = parse_u64(std::string_view(name).substr(kValidatorPrefix.size()));
+      return id < registry().size() ? &registry()[id] : nullptr;
+    }
+  }
 }
 
 namespace detail {
@@ -107,9 +122,10 @@ CLI::Option* finish(CLI::Option* opt, const CheckedOption& spec, bool canonical)
           return e.what();
         }
       },
-      std::string(type_name(spec.kind)) + " in " + bounds_text(spec), "rfab-checked");
+      std::string(type_name(spec.kind)) + " in " + bounds_text(spec),
+      std::string(kValidatorPrefix) + std::to_string(registry().size()));
+  registry().push_back(spec);
   opt->transform(v)->type_name(type_name(spec.kind));
-  registry()[opt] = spec;
   return opt;
 }
 

@@ -6,7 +6,7 @@
 // into exit status 2.
 //
 // Every numeric flag of every subcommand is declared through these helpers, and records its kind and bounds
-// in a registry (checked_option()) so a test can walk the real option tables and feed each flag the values
+// (checked_option() reads it back from the option) so a test can walk the real option tables and feed each flag the values
 // it must refuse.
 #pragma once
 #include <CLI/CLI.hpp>
@@ -35,7 +35,7 @@ struct CheckedOption {
 };
 
 // The registry entry of a flag declared here, or nullptr for any other option.
-const CheckedOption* checked_option(const CLI::Option* opt);
+const CheckedOption* checked_option(CLI::Option* opt);
 
 namespace detail {
 CLI::Option* finish(CLI::Option* opt, const CheckedOption& spec, bool canonical = true);

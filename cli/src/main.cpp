@@ -1,10 +1,24 @@
 // rfab: RoCE v2 fabric toolkit command line.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <new>
 
 #include "app.hpp"
 #include "commands.hpp"
+
+namespace {
+
+// Output that did not reach its file (stdout redirected to a full disk) must not end in exit 0.
+int check_stdout(int rc) {
+  std::cout.flush();
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout) && std::cout.good()) return rc;
+  std::cerr << "rfab: writing standard output failed: " << std::strerror(errno ? errno : EIO) << "\n";
+  return rc == 0 ? 1 : rc;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"rfab: RoCE v2 fabric toolkit (user-space RoCE, collectives, telemetry, emulation)", "rfab"};
@@ -21,7 +35,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   } catch (const rfab::cli::ExitError& e) {
     if (!e.message.empty()) std::cerr << "rfab: " << e.message << "\n";
-    return e.code;
+    return check_stdout(e.code);
   } catch (const std::bad_alloc&) {
     // Commands estimate what they allocate and refuse beforehand; this is the last line, not the plan.
     std::cerr << "rfab: out of memory\n";
@@ -30,5 +44,5 @@ int main(int argc, char** argv) {
     std::cerr << "rfab: " << e.what() << "\n";
     return 2;
   }
-  return 0;
+  return check_stdout(0);
 }
