@@ -169,11 +169,11 @@ void add_validate(CLI::App& app) {
   add_duration(sub, "--settle", o->settle,
                "after the measurement, how long a PSN hole may stay open before it counts as lost (default 200ms)", 0,
                60'000'000'000);
-  auto* gbps = add_number(sub, "--min-gbps", o->min_gbps, "fail below this RoCE throughput (busier direction)", 0,
-                          1e6, true);
-  add_number(sub, "--min-line-rate", o->min_line_rate, "fail below this fraction of the link speed (0 < F <= 1)", 0, 1,
-             true)
-      ->excludes(gbps);
+  // 0 is a gate that only the loss, NAK and CNP limits can fail: "this link must be clean, at any rate".
+  auto* gbps = add_number(sub, "--min-gbps", o->min_gbps,
+                          "fail below this RoCE throughput (busier direction); 0: gate on loss, NAKs and CNPs only", 0,
+                          1e6);
+  add_fraction(sub, "--min-line-rate", o->min_line_rate, "fail below this fraction of the link speed")->excludes(gbps);
   add_fraction(sub, "--max-loss", o->max_loss,
                "largest tolerated fraction of request packets lost: never arrived, reordered ones are not (default 0)");
   add_integer(sub, "--max-naks", o->max_naks, "fail above this many NAKs", 0, UINT64_MAX);

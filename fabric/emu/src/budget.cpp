@@ -42,7 +42,7 @@ uint64_t traffic_flow_count(std::string_view spec, const topo::FatTree& tree) {
     auto it = kv.values.find(key);
     if (it == kv.values.end()) return def;
     try {
-      return parse_u64(it->second, std::string("traffic ") + key);
+      return parse_u64(it->second, kv.kind + " " + key);
     } catch (const ParseError& e) {
       throw TrafficError(e.what());
     }

@@ -1,5 +1,6 @@
 #include "rfab/emu/traffic.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -189,13 +190,17 @@ std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& t
     } else if (kv.kind == "all-to-all" || kv.kind == "alltoall") {
       flows = all_to_all(tree.hosts(), bytes);
     } else if (kv.kind == "incast") {
-      uint64_t n = parse_u64(take("n", "8"), "incast n");
-      uint64_t dst = parse_u64(take("dst", "0"), "incast dst");
-      flows = incast(tree, uint32_t(std::min<uint64_t>(n, ~0u)), uint32_t(std::min<uint64_t>(dst, ~0u)), bytes);
+      const uint64_t last = tree.hosts() - 1;
+      const uint64_t n = parse_u64(take("n", "8"), "incast n", 1, std::max<uint64_t>(last, 1));
+      const uint64_t dst = parse_u64(take("dst", "0"), "incast dst", 0, last);
+      flows = incast(tree, uint32_t(n), uint32_t(dst), bytes);
     } else if (kv.kind == "ring") {
-      // Absent: all 2(H-1) steps. An explicit 0 would silently mean the same: refused.
-      uint64_t steps = kv.values.count("steps") ? parse_u64(take("steps", "0"), "ring steps", 1) : 0;
-      flows = ring_allreduce(tree.hosts(), bytes, uint32_t(std::min<uint64_t>(steps, ~0u)));
+      // Absent: all 2(H-1) steps. An explicit 0 would silently mean the same, and more than 2(H-1) would be
+      // cut to it: both refused.
+      const uint64_t all = 2 * (uint64_t{tree.hosts()} - 1);
+      const uint64_t steps =
+          kv.values.count("steps") ? parse_u64(take("steps", "0"), "ring steps", 1, std::max<uint64_t>(all, 1)) : 0;
+      flows = ring_allreduce(tree.hosts(), bytes, uint32_t(steps));
     } else {
       throw TrafficError("traffic: unknown pattern '" + kv.kind +
                          "' (use permutation, all-to-all, incast, ring or file:PATH)");

@@ -19,9 +19,12 @@ KeyValues parse_key_values(std::string_view text, std::string_view what) {
 
 namespace {
 
+// Links from 1 bit/s to 1 Pbit/s: above that a value is a typo, and the serialization times the emulator
+// derives from it would round to zero.
 double positive_bps(std::string_view v, const std::string& what) {
   const double r = parse_rate_bps(v, what);
   if (r <= 0) throw_parse_error(what, v, "must be positive");
+  if (r > 1e15) throw_parse_error(what, v, "out of range: at most 1000T (1 Pbit/s)");
   return r;
 }
 
