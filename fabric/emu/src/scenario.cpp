@@ -1,5 +1,7 @@
 #include "rfab/emu/scenario.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -7,8 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include <unistd.h>
-
+#include "rfab/base/units.hpp"
 #include "rfab/congestion/dcqcn_params.hpp"
 #include "rfab/congestion/factory.hpp"
 #include "rfab/emu/budget.hpp"
@@ -18,7 +19,6 @@
 #include "rfab/emu/traffic.hpp"
 #include "rfab/topology/fat_tree.hpp"
 #include "rfab/topology/spec.hpp"
-#include "rfab/base/units.hpp"
 
 namespace rfab::emu {
 
@@ -143,7 +143,7 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
         if (rss > spec.memory_limit.bytes)
           throw ResourceError(what + ": stopped at " + format_number(double(now) / 1e6) + " us simulated: resident memory " +
                               human_bytes(rss) + " exceeds the memory limit of " + human_bytes(spec.memory_limit.bytes) +
-                              " (" + spec.memory_limit.source + "); packets in flight grew beyond the set-up estimate of " +
+                              " (" + spec.memory_limit.source + "); packets in flight grew beyond the estimate of " +
                               human_bytes(memory_estimate));
       }
       if (spec.max_events && fabric.stats().events > spec.max_events)
