@@ -144,8 +144,9 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   CLI::App* c = perf_app.add_subcommand(perf::to_string(verb), help);
   c->add_option("host", o->host, "server address (client side)");
   c->add_flag("--server", o->server, "wait for a client");
-  add_size(c, "-s,--size", *size, "message size in bytes (K/M/G suffixes, at most 2G); atomics are always 8 bytes", 1,
-           uint64_t{1} << 31);
+  add_size(c, "-s,--size", *size,
+           "message size in bytes (K/M/G suffixes, at most 2G; 0: zero-length operations); atomics are always 8 bytes",
+           0, uint64_t{1} << 31);
   add_integer(c, "-n,--iters", o->iters, "operations per QP", 1, 1'000'000'000'000);
   add_seconds(c, "-D,--duration", o->duration, "run for this many seconds (or 500ms, 2m) instead of --iters", 0,
               1e6, true);

@@ -45,6 +45,7 @@ const std::set<std::string> kZeroMeaningful = {
     "validate --settle",      // no settle time
     "validate --min-gbps",    // no throughput floor: gate on loss, NAKs and CNPs only
     "validate --max-loss", "validate --max-naks", "validate --max-cnps",  // tolerate none
+    "perf * --size",          // zero-length operations, valid RDMA (and tested by test_perf)
     "perf * --busy-poll",     // no busy polling
     "perf * --retry-cnt",     // no retries
     "perf * --gid-index",     // GID 0
