@@ -8,9 +8,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "rfab/base/units.hpp"
+#include "checked_options.hpp"
 #include "coll_bench.hpp"
 #include "commands.hpp"
+#include "rfab/base/memory_limit.hpp"
+#include "rfab/base/units.hpp"
+#include "rfab/collectives/launch_env.hpp"
 
 namespace rfab::cli {
 namespace {
@@ -21,8 +24,16 @@ struct CollCliOptions {
   double factor = 2;
   int iters = 20, warmup = 5, check = 1, root = 0;
   std::string dtype = "float", op = "sum", algo = "auto";
+  uint64_t max_memory = 0;  // 0: MemoryLimit::default_limit()
   bool json = false;
 };
+
+// What the ranks on this host allocate for the largest row: every rank holds a send and a receive buffer
+// of the largest size, and the collectives stage up to as much again (chunks in flight, shared memory).
+uint64_t estimate_host_memory(uint64_t max_bytes, int local_ranks) {
+  const uint64_t per_rank = 3 * (max_bytes + 64);
+  return per_rank * static_cast<uint64_t>(std::max(1, local_ranks));
+}
 
 // nccl-tests' -b/-e/-i: "8", "64K", "4M", "1G" (powers of 1024, docs/units.md), at most 64 GiB.
 size_t size_arg(const std::string& s, const char* flag) {
@@ -128,7 +139,26 @@ int run(const CollCliOptions& c) {
   auto algo = coll::parse_algo(c.algo);
   if (!algo) throw ExitError{2, "coll: unknown algorithm '" + c.algo + "'"};
   o.algo = *algo;
-  if (o.min_bytes < coll::dtype_size(o.dtype)) o.min_bytes = coll::dtype_size(o.dtype);
+  const size_t esize = coll::dtype_size(o.dtype);
+  if (o.max_bytes < esize)
+    throw ExitError{2, "coll: -e " + c.max_bytes + " is smaller than one " + c.dtype + " element (" +
+                           std::to_string(esize) + " bytes): no row to run"};
+  if (o.min_bytes < esize) o.min_bytes = esize;
+  {
+    int local_ranks = 1;
+    try {
+      local_ranks = coll::detect_launch().local_world_size;
+    } catch (const coll::Error&) {
+      // A malformed launcher environment is reported, with its variable, by create_from_env() below.
+    }
+    try {
+      MemoryLimit::from_flag(c.max_memory, "--max-memory")
+          .check(estimate_host_memory(o.max_bytes, local_ranks),
+                 "coll: " + std::to_string(local_ranks) + " rank(s) on this host with buffers of up to " + c.max_bytes);
+    } catch (const ResourceError& e) {
+      throw ExitError{2, e.what()};
+    }
+  }
   std::unique_ptr<coll::Communicator> comm;
   try {
     comm = coll::Communicator::create_from_env();
@@ -171,17 +201,21 @@ void add_coll(CLI::App& app) {
       "coll", "Collective benchmark with nccl-tests's flags and layout (run under `rfab run -n N` or a launcher)");
   sub->add_option("collective", c->which, "allreduce|allgather|reducescatter|alltoall|broadcast|reduce|sendrecv")
       ->required();
-  sub->add_option("-b,--minbytes", c->min_bytes, "smallest size (e.g. 8, 1K, 16M)");
-  sub->add_option("-e,--maxbytes", c->max_bytes, "largest size");
-  sub->add_option("-f,--stepfactor", c->factor, "multiply the size by this between rows");
-  sub->add_option("-i,--stepbytes", c->step_bytes, "add this to the size between rows (instead of -f)");
-  sub->add_option("-n,--iters", c->iters, "timed iterations")->check(CLI::Range(1, 1000000));
-  sub->add_option("-w,--warmup_iters", c->warmup, "warm-up iterations")->check(CLI::Range(0, 1000000));
-  sub->add_option("-c,--check", c->check, "validate results (1) or not (0)")->check(CLI::Range(0, 1));
+  add_size(sub, "-b,--minbytes", c->min_bytes, "smallest size (e.g. 8, 1K, 16M)", 1, uint64_t{64} << 30);
+  add_size(sub, "-e,--maxbytes", c->max_bytes, "largest size (at most 64G)", 1, uint64_t{64} << 30);
+  add_number(sub, "-f,--stepfactor", c->factor, "multiply the size by this between rows (> 1)", 1, 1e6, true);
+  add_size(sub, "-i,--stepbytes", c->step_bytes, "add this to the size between rows (instead of -f)", 1,
+           uint64_t{64} << 30);
+  add_integer(sub, "-n,--iters", c->iters, "timed iterations", 1, 1000000);
+  add_integer(sub, "-w,--warmup_iters", c->warmup, "warm-up iterations", 0, 1000000);
+  add_integer(sub, "-c,--check", c->check, "validate results (1) or not (0)", 0, 1);
   sub->add_option("-d,--datatype", c->dtype, "int8 uint8 int32 uint32 int64 uint64 half bfloat16 float double");
   sub->add_option("-o,--op", c->op, "sum prod min max avg");
-  sub->add_option("-r,--root", c->root, "root rank of broadcast / reduce");
+  add_integer(sub, "-r,--root", c->root, "root rank of broadcast / reduce", 0, 1u << 20);
   sub->add_option("-a,--algo", c->algo, "force an algorithm (ring rhd rd tree chain bruck pairwise hier)");
+  add_size(sub, "--max-memory", c->max_memory,
+           "refuse sizes whose buffers on this host would need more (default: half of physical memory)",
+           uint64_t{1} << 20, UINT64_MAX);
   sub->add_flag("--json", c->json, "one JSON object instead of the table");
   sub->callback([c] {
     int rc = run(*c);

@@ -2,11 +2,14 @@
 // JSON lines, Prometheus), until --duration ends or SIGINT/SIGTERM; the hook is detached on every exit path.
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "rfab/telemetry/capabilities.hpp"
 #include "rfab/telemetry/collector.hpp"
@@ -32,7 +35,7 @@ struct CollectOptions {
   std::string iface;
   std::string hook;
   std::string interval = "1s";
-  std::string duration = "0";
+  std::string duration;  // empty: until SIGINT/SIGTERM
   std::string prometheus;
   bool json = false;
   std::string json_file;
@@ -80,7 +83,7 @@ void run_collect(const CollectOptions& o) {
   cfg.cnp_burst_threshold = o.cnp_burst_threshold;
   cfg.cnp_burst_window_ns = static_cast<uint64_t>(duration_arg("--cnp-burst-window", o.cnp_burst_window).count());
   auto interval = duration_arg("--interval", o.interval);
-  auto duration = duration_arg("--duration", o.duration);
+  const auto duration = o.duration.empty() ? nanoseconds(0) : duration_arg("--duration", o.duration);
   if (interval < milliseconds(10)) throw ExitError{2, "--interval must be at least 10ms"};
 
   auto missing = tm::missing_capabilities(tm::collector_capabilities());
@@ -105,8 +108,15 @@ void run_collect(const CollectOptions& o) {
   std::ofstream json_file;
   if (!o.json_file.empty()) {
     json_file.open(o.json_file, std::ios::app);
-    if (!json_file) throw ExitError{2, "cannot open --json-file '" + o.json_file + "' for writing"};
+    if (!json_file) throw ExitError{2, "cannot open --json-file '" + o.json_file + "' for writing: " + std::strerror(errno)};
   }
+  // A full disk must end the run with an error, not leave a file that silently stopped growing.
+  auto to_file = [&](const std::string& line, bool flush) {
+    if (!json_file.is_open()) return;
+    json_file << line << "\n";
+    if (flush) json_file.flush();
+    if (!json_file) throw ExitError{1, "--json-file '" + o.json_file + "': write failed: " + std::strerror(errno)};
+  };
 
   std::unique_ptr<tm::Collector> col;
   try {
@@ -136,7 +146,7 @@ void run_collect(const CollectOptions& o) {
     uint64_t ms = static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
     std::string line = tm::render_json_line(m, ms);
     if (o.json) std::cout << line << "\n" << std::flush;
-    if (json_file) json_file << line << "\n" << std::flush;
+    to_file(line, true);
     if (prom) prom->publish(tm::render_prometheus(m));
     if (!o.json) {
       if (tty && !last) std::cout << "\033[H\033[2J";
@@ -152,7 +162,7 @@ void run_collect(const CollectOptions& o) {
     auto wait = duration_cast<milliseconds>(until - now);
     for (const auto& e : col->poll_events(std::clamp(wait, milliseconds(0), milliseconds(100)))) {
       if (o.json) std::cout << tm::event_json(e, o.iface) << "\n";
-      if (json_file) json_file << tm::event_json(e, o.iface) << "\n";
+      to_file(tm::event_json(e, o.iface), false);
       if (o.events && !o.json) std::cerr << "event: " << tm::event_text(e) << "\n";
     }
     if (steady_clock::now() >= next) {
@@ -163,9 +173,13 @@ void run_collect(const CollectOptions& o) {
   // Drain what is left, print the final state, then detach (also done by the destructor on errors).
   for (const auto& e : col->poll_events(milliseconds(0))) {
     if (o.json) std::cout << tm::event_json(e, o.iface) << "\n";
-    if (json_file) json_file << tm::event_json(e, o.iface) << "\n";
+    to_file(tm::event_json(e, o.iface), false);
   }
   emit(true);
+  if (json_file.is_open()) {
+    json_file.close();
+    if (!json_file) throw ExitError{1, "--json-file '" + o.json_file + "': write failed: " + std::strerror(errno)};
+  }
   col->detach();
   std::cerr << "rfab collect: detached from " << o.iface << (g_stop ? " (signal)" : "") << "\n";
 }
@@ -177,18 +191,23 @@ void add_collect(CLI::App& app) {
   auto* sub = app.add_subcommand("collect", "Count RoCE v2 traffic on an interface with eBPF (XDP or tc) and export it");
   sub->add_option("--iface", o->iface, "network interface")->required();
   sub->add_option("--hook", o->hook, "xdp | xdp-generic | tc (ingress and egress)")->required();
-  sub->add_option("--interval", o->interval, "reporting interval (default 1s)");
-  sub->add_option("--duration", o->duration, "stop after this long (default: until SIGINT/SIGTERM)");
+  add_duration(sub, "--interval", o->interval, "reporting interval (default 1s)", 10'000'000, 86400'000'000'000);
+  // No 0: "stop after nothing" would have to mean "never stop"; leave --duration out for that.
+  add_duration(sub, "--duration", o->duration, "stop after this long (default: until SIGINT/SIGTERM)", 10'000'000,
+               uint64_t{366} * 86400 * 1'000'000'000);
   sub->add_option("--prometheus", o->prometheus, "serve Prometheus text on HOST:PORT/metrics (e.g. 127.0.0.1:9464)");
   sub->add_flag("--json", o->json, "JSON lines on stdout (metrics every interval, and events)");
   sub->add_option("--json-file", o->json_file, "append JSON lines to this file");
   sub->add_flag("--events", o->events, "print notable events (NAK, PSNs lost, CNP burst) to stderr");
-  sub->add_option("--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)");
-  sub->add_option("--flow-map-entries", o->flow_map_entries, "flows tracked before the map is full (default 16384)")
-      ->check(CLI::Range(1u, 16u << 20));
-  sub->add_option("--ringbuf-bytes", o->ringbuf_bytes, "event ring buffer size, a power of two (default 262144)");
-  sub->add_option("--cnp-burst-threshold", o->cnp_burst_threshold, "CNPs within the window that make a burst event");
-  sub->add_option("--cnp-burst-window", o->cnp_burst_window, "CNP burst window (default 1ms)");
+  add_integer(sub, "--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)", 1, 65535);
+  add_integer(sub, "--flow-map-entries", o->flow_map_entries, "flows tracked before the map is full (default 16384)",
+              1, 16u << 20);
+  add_integer(sub, "--ringbuf-bytes", o->ringbuf_bytes, "event ring buffer size, a power of two (default 262144)",
+              4096, 1u << 30);
+  add_integer(sub, "--cnp-burst-threshold", o->cnp_burst_threshold, "CNPs within the window that make a burst event",
+              1, UINT32_MAX);
+  add_duration(sub, "--cnp-burst-window", o->cnp_burst_window, "CNP burst window (default 1ms)", 1'000,
+               10'000'000'000);
   sub->add_option("--rdma-sysfs", o->rdma_sysfs, "where RDMA devices live (default /sys/class/infiniband)");
   sub->callback([o] { run_collect(*o); });
 }

@@ -3,8 +3,10 @@
 #include <iostream>
 #include <optional>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "packet_format.hpp"
+#include "rfab/base/units.hpp"
 #include "rfab/pcap/pcap_file.hpp"
 #include "rfab/wire/opcode.hpp"
 
@@ -27,12 +29,10 @@ std::optional<uint8_t> parse_opcode(const std::string& s) {
   for (auto* i = wire::opcode_table_begin(); i != wire::opcode_table_end(); ++i)
     if (s == i->name || s == i->wireshark) return i->opcode;
   try {
-    size_t used = 0;
-    unsigned long v = std::stoul(s, &used, 0);
-    if (used == s.size() && v < 256) return static_cast<uint8_t>(v);
-  } catch (...) {
+    return static_cast<uint8_t>(parse_u64(s, "--opcode", 0, 255));
+  } catch (const ParseError&) {
+    return std::nullopt;
   }
-  return std::nullopt;
 }
 
 struct Counts {
@@ -107,6 +107,14 @@ int run_decode(const DecodeOptions& o) {
   }
   std::cout.flush();
   if (c.icrc_bad || c.malformed) return 1;
+  // Asked to verify and verified nothing: a capture cut by its snaplen, or one without RoCE, must not pass.
+  if (o.verify_icrc && c.icrc_ok == 0) {
+    std::string why = "--verify-icrc: no ICRC could be verified (" + std::to_string(c.frames) + " frames, " +
+                      std::to_string(c.roce) + " RoCE v2";
+    if (c.truncated_capture)
+      why += ", " + std::to_string(c.truncated_capture) + " cut short by the capture's snaplen: capture whole frames";
+    throw ExitError{1, why + ")"};
+  }
   return 0;
 }
 
@@ -120,9 +128,9 @@ void add_decode(CLI::App& app) {
   sub->add_flag("--verify-icrc", o->verify_icrc, "recompute every ICRC; exit 1 if any is bad");
   sub->add_option("--filter", o->filter, "tcpdump-style capture filter, e.g. 'host 10.0.0.1'");
   sub->add_option("--opcode", o->opcode, "only this opcode (name such as RC_SEND_ONLY, or number)");
-  sub->add_option("--qp", o->qp, "only this destination QP number")->check(CLI::Range(0, 0xFFFFFF));
-  sub->add_option("--port", o->port, "RoCE v2 UDP port")->capture_default_str();
-  sub->add_option("-c,--count", o->count, "show at most this many packets (all are still verified)");
+  add_integer(sub, "--qp", o->qp, "only this destination QP number", 0, 0xFFFFFF);
+  add_integer(sub, "--port", o->port, "RoCE v2 UDP port", 1, 65535)->capture_default_str();
+  add_integer(sub, "-c,--count", o->count, "show at most this many packets (all are still verified)", 1, UINT64_MAX);
   sub->add_flag("-q,--quiet", o->quiet, "print only the summary");
   sub->callback([o] {
     int rc = run_decode(*o);

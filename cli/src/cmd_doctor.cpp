@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "doctor_checks.hpp"
 #include "doctor_netdev.hpp"
@@ -153,8 +154,7 @@ void add_doctor(CLI::App& app) {
                                        "else the route to the first peer, else the default route's)");
   sub->add_option("--sys-root", o->sys_root, "sysfs mount to read (for tests)")->capture_default_str();
   sub->add_option("--proc-root", o->proc_root, "procfs mount to read (for tests)")->capture_default_str();
-  sub->add_option("--peer-timeout-ms", o->peer_timeout_ms, "deadline per peer probe")
-      ->check(CLI::Range(100, 60000))
+  add_integer(sub, "--peer-timeout-ms", o->peer_timeout_ms, "deadline per peer probe", 100, 60000)
       ->capture_default_str();
   sub->callback([o] {
     auto checks = run_checks(*o);

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/emu/traffic.hpp"
@@ -28,6 +29,8 @@ struct EmulateOptions {
   uint32_t mtu = 4096;
   uint32_t spray = 0;
   bool adaptive = false;
+  uint64_t max_memory = 0;  // 0: MemoryLimit::default_limit()
+  uint64_t max_events = 0;  // 0: none
   bool json = false;
   bool quiet = false;
 };
@@ -76,7 +79,8 @@ void print_json(const EmulateOptions& o, const emu::Report& r) {
       {"max_queue_bytes", r.max_queue_bytes},
       {"events", r.events},           {"events_per_second", r.events_per_second},
       {"cpu_seconds", r.cpu_seconds}, {"wall_seconds", r.wall_seconds},
-      {"peak_rss_bytes", r.peak_rss_bytes}};
+      {"peak_rss_bytes", r.peak_rss_bytes},
+      {"memory_estimate_bytes", r.memory_estimate}};
   std::cout << j.dump() << "\n";
 }
 
@@ -90,6 +94,8 @@ void run_emulate(const EmulateOptions& o) {
   s.hosts = o.hosts;
   s.spray = o.spray;
   s.adaptive = o.adaptive;
+  s.memory_limit = MemoryLimit::from_flag(o.max_memory, "--max-memory");
+  s.max_events = o.max_events;
   if (o.pfc != "on" && o.pfc != "off") throw ExitError{2, "--pfc: '" + o.pfc + "' must be on or off"};
   s.pfc = o.pfc == "on";
   emu::Report r;
@@ -113,7 +119,7 @@ void run_emulate(const EmulateOptions& o) {
     throw ExitError{2, e.what()};
   } catch (const emu::TrafficError& e) {
     throw ExitError{2, e.what()};
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::invalid_argument& e) {  // ParseError, ResourceError, bad cc/routing/hosts
     throw ExitError{2, e.what()};
   }
   if (o.json)
@@ -136,17 +142,25 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--traffic", o->traffic,
                   "permutation:bytes=2M | all-to-all:bytes=64K | incast:n=8,bytes=1M | ring:bytes=64M | file:PATH")
       ->capture_default_str();
-  sub->add_option("--time", o->time, "simulated time (e.g. 500us, 2ms)")->capture_default_str();
-  sub->add_option("--seed", o->seed, "seed (traffic, hashing, marking)")->capture_default_str();
-  sub->add_option("--spray", o->spray,
-                  "NIC-side per-packet spraying: each flow rotates over N UDP source ports (entropies) that ECMP "
-                  "switches hash onto different paths (0 = one port per flow; at most 256)")
+  add_duration(sub, "--time", o->time, "simulated time (e.g. 500us, 2ms)", 1, 60'000'000'000)->capture_default_str();
+  add_integer(sub, "--seed", o->seed, "seed (traffic, hashing, marking)", 0, UINT64_MAX)->capture_default_str();
+  add_integer(sub, "--spray", o->spray,
+              "NIC-side per-packet spraying: each flow rotates over N UDP source ports (entropies) that ECMP "
+              "switches hash onto different paths (0 = one port per flow; at most 256)",
+              0, 256)
       ->capture_default_str();
   sub->add_flag("--adaptive", o->adaptive,
                 "with --spray N and --hosts rc: the NIC steers its spray away from ports that draw CNPs, NAKs or "
                 "long round trips (the rc engine's adaptive policy)");
-  sub->add_option("--mtu", o->mtu, "RoCE payload bytes per packet")->capture_default_str();
-  sub->add_option("--buffer", o->buffer, "shared buffer per switch (default 64M)");
+  add_integer(sub, "--mtu", o->mtu, "RoCE payload bytes per packet", 256, 9000)->capture_default_str();
+  add_size(sub, "--buffer", o->buffer, "shared buffer per switch (default 64M; at least two frames)", 1,
+           uint64_t{1} << 40);
+  add_size(sub, "--max-memory", o->max_memory,
+           "refuse a run whose estimated memory is larger, and stop one that grows past it "
+           "(default: half of physical memory)",
+           uint64_t{1} << 20, UINT64_MAX);
+  add_integer(sub, "--max-events", o->max_events, "stop with an error after this many events (default: no limit)",
+              1, UINT64_MAX);
   sub->add_option("--hosts", o->hosts,
                   "host stack: paced (MTU packets paced by the cc; scales to 100k hosts) | rc (the rc/ QP engine: "
                   "RDMA WRITEs; go-back-N on single-path ECMP, selective recovery when packets take several paths; a "

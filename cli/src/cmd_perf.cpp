@@ -6,8 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rfab/base/units.hpp"
+#include "checked_options.hpp"
 #include "commands.hpp"
+#include "rfab/base/units.hpp"
 #include "rfab/congestion/factory.hpp"
 #include "perf_options.hpp"
 #include "perf_session.hpp"
@@ -167,24 +168,28 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   CLI::App* c = perf_app.add_subcommand(perf::to_string(verb), help);
   c->add_option("host", o->host, "server address (client side)");
   c->add_flag("--server", o->server, "wait for a client");
-  c->add_option("-s,--size", *size, "message size in bytes (K/M/G suffixes); atomics are always 8 bytes");
-  c->add_option("-n,--iters", o->iters, "operations per QP")->check(CLI::PositiveNumber);
-  c->add_option("-D,--duration", o->duration, "run for this many seconds instead of --iters")->check(CLI::NonNegativeNumber);
-  c->add_option("-q,--qps", o->qps, "queue pairs")->check(CLI::Range(1u, 1024u));
-  c->add_option("-m,--mtu", o->mtu, "path MTU: 256, 512, 1024, 2048 or 4096")->check(CLI::IsMember({256u, 512u, 1024u, 2048u, 4096u}));
-  c->add_option("--spray", o->spray, "entropies (UDP source ports) per QP; > 1 sprays packets over them")->check(CLI::Range(1u, 256u));
+  add_size(c, "-s,--size", *size,
+           "message size in bytes (K/M/G suffixes, at most 2G; 0: zero-length operations); atomics are always 8 bytes",
+           0, uint64_t{1} << 31);
+  add_integer(c, "-n,--iters", o->iters, "operations per QP", 1, 1'000'000'000'000);
+  add_seconds(c, "-D,--duration", o->duration, "run for this many seconds (or 500ms, 2m) instead of --iters", 0,
+              1e6, true);
+  add_integer(c, "-q,--qps", o->qps, "queue pairs", 1, 1024);
+  add_integer(c, "-m,--mtu", o->mtu, "path MTU: 256, 512, 1024, 2048 or 4096", 256, 4096)
+      ->check(CLI::IsMember({256u, 512u, 1024u, 2048u, 4096u}));
+  add_integer(c, "--spray", o->spray, "entropies (UDP source ports) per QP; > 1 sprays packets over them", 1, 256);
   c->add_flag("--adaptive", o->adaptive,
               "with --spray N (client): steer away from ports whose packets draw CNPs, NAKs or long round trips, "
               "probing them until they recover (docs/multipath.md)");
-  c->add_option("-t,--tx-depth", o->tx_depth, "outstanding operations per QP")->check(CLI::Range(1u, 4096u));
-  c->add_option("-p,--port", o->tcp_port, "TCP side-channel port (perftest's default 18515)");
-  c->add_option("--udp-port", o->udp_port, "RoCE v2 UDP port (4791)");
+  add_integer(c, "-t,--tx-depth", o->tx_depth, "outstanding operations per QP", 1, 4096);
+  add_integer(c, "-p,--port", o->tcp_port, "TCP side-channel port (perftest's default 18515)", 1, 65535);
+  add_integer(c, "--udp-port", o->udp_port, "RoCE v2 UDP port (4791)", 1, 65535);
   c->add_option("--local", o->local, "local RoCE address (default: the side channel's local address)");
   c->add_flag("--latency", o->latency, "latency mode: one operation in flight per QP, percentiles");
   c->add_flag("--json", o->json, "one JSON object instead of the table");
   c->add_flag("!--no-gso", o->gso, "send every packet with its own datagram (no UDP GSO)");
   c->add_flag("!--no-gather", o->gather, "copy payloads into packet buffers instead of sending them from the MR");
-  c->add_option("--busy-poll", o->busy_poll_us, "SO_BUSY_POLL microseconds on the UDP sockets")->check(CLI::Range(0, 1000000));
+  add_integer(c, "--busy-poll", o->busy_poll_us, "SO_BUSY_POLL microseconds on the UDP sockets", 0, 1000000);
   c->add_option("--faults", o->faults, "receive-side fault injection, e.g. drop=1%,reorder=2%,seed=7");
   c->add_option("--cc", o->cc, "congestion control of this side's QPs: none, dcqcn or dcqcn:key=value,... "
                                "(as rfab emulate --cc; docs/dcqcn.md)");
@@ -192,23 +197,27 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
                                            "or go-back-n (IBTA; what perftest/verbs peers use)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, rc::LossRecovery>{
           {"selective", rc::LossRecovery::selective}, {"go-back-n", rc::LossRecovery::go_back_n}}));
-  c->add_option("--reorder-time", *reorder, "selective recovery, as the receiver: how long a hole may stay open "
-                                            "before it is NAKed as lost, to start with (a duration, e.g. 10ms; "
-                                            "adapted to the reordering seen afterwards)");
-  c->add_option("--line-rate", *line, "the rate congestion control starts from and never exceeds (bits/s, e.g. 25G)");
-  c->add_option("--max-memory", *max_memory,
-                 "the most message-buffer memory this side allocates (K/M/G); a server refuses clients that need "
-                 "more (docs/perf.md)");
-  c->add_option("--timeout", o->timeout, "seconds without progress before giving up")->check(CLI::PositiveNumber);
-  c->add_option("--retry-cnt", o->retry_cnt, "RC retry count 0..7")->check(CLI::Range(0, 7));
-  c->add_option("--ack-timeout", o->ack_timeout, "RC local ACK timeout code (4.096 us * 2^n)")->check(CLI::Range(1, 31));
+  add_duration(c, "--reorder-time", *reorder,
+               "selective recovery, as the receiver: how long a hole may stay open before it is NAKed as lost, to "
+               "start with (e.g. 10ms; adapted to the reordering seen afterwards)",
+               1, 60'000'000'000ull);
+  add_size(c, "--max-memory", *max_memory,
+           "the most message-buffer memory this side allocates (K/M/G); a server refuses clients that need more "
+           "(docs/udp-datapath.md)",
+           1, UINT64_MAX);
+  add_rate(c, "--line-rate", *line, "the rate congestion control starts from and never exceeds (bits/s, e.g. 25G)",
+           0, 1e15, true);
+  add_seconds(c, "--timeout", o->timeout, "seconds (or 500ms, 2m) without progress before giving up", 0, 86400,
+              true);
+  add_integer(c, "--retry-cnt", o->retry_cnt, "RC retry count 0..7", 0, 7);
+  add_integer(c, "--ack-timeout", o->ack_timeout, "RC local ACK timeout code (4.096 us * 2^n)", 1, 31);
   c->add_flag("--perftest", o->perftest,
               "pair with perftest's ib_write_bw/ib_read_bw/ib_send_bw (its TCP exchange; same -s/-n/-q on both sides)");
   c->add_flag("--verbs", o->verbs,
               "run the QPs on an RDMA device (RNIC or rxe) through libibverbs; speaks perftest's side channel");
   c->add_option("--device", o->device, "--verbs: RDMA device (default: first usable; RFAB_VERBS_DEVICE)");
-  c->add_option("--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)")
-      ->check(CLI::Range(0, 255));
+  add_integer(c, "--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)",
+              0, 255);
   c->callback([o, size, line, max_memory, reorder] {
     o->size = size_arg(*size);
     try {

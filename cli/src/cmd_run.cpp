@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "rfab/base/units.hpp"
 #include "rfab/collectives/shm_transport.hpp"
@@ -317,7 +318,7 @@ int run_job(const RunOptions& o) {
 void add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* sub = app.add_subcommand("run", "Start N local ranks of a program with torchrun-style environment");
-  sub->add_option("-n,--nranks", o->nranks, "number of ranks")->check(CLI::Range(1, 1024))->required();
+  add_integer(sub, "-n,--nranks", o->nranks, "number of ranks", 1, 1024)->required();
   auto timeout = std::make_shared<std::string>("0");
   sub->add_option("--timeout", *timeout,
                   "stop the whole job after this long: seconds, or a duration such as 90s or 10m (0: no limit)");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "doctor_inventory.hpp"
 #include "doctor_probes.hpp"
@@ -142,8 +143,7 @@ void add_softroce(CLI::App& app) {
   auto* up = sub->add_subcommand("up", "Create an rxe device on a network interface (needs rdma_rxe)");
   up->add_option("iface", o->iface, "network interface, e.g. eth0")->required();
   up->add_option("--name", o->name, "RDMA device name")->capture_default_str();
-  up->add_option("--wait-ms", o->wait_ms, "how long to wait for the port to become ACTIVE")
-      ->check(CLI::Range(0, 60000))
+  add_integer(up, "--wait-ms", o->wait_ms, "how long to wait for the port to become ACTIVE", 0, 60000)
       ->capture_default_str();
   up->callback([o] { run_up(*o); });
   auto* down = sub->add_subcommand("down", "Remove rxe devices (the named ones, or every software rxe*)");

@@ -2,6 +2,7 @@
 // demos, for checking a decoder (tshark, rfab decode) and for replaying into a collector.
 #include <iostream>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "rfab/pcap/pcap_file.hpp"
 #include "rfab/wire/sample.hpp"
@@ -19,7 +20,7 @@ struct SynthOptions {
 };
 
 void run_synth(const SynthOptions& o) {
-  pcap::Writer w(o.out);
+  pcap::Writer w(o.out);  // its errors (cannot create, disk full) reach main(): exit 2 with the message
   uint64_t t = 1'700'000'000'000'000'000ull, n = 0, corrupted = 0;
   for (unsigned r = 0; r < o.rounds; ++r) {
     wire::SampleOptions so;
@@ -36,7 +37,7 @@ void run_synth(const SynthOptions& o) {
       t += 1000;
     }
   }
-  w.flush();
+  w.close();  // a full disk fails here (or in write()), never after "wrote N frames"
   if (o.json)
     std::cout << "{\"file\":\"" << o.out << "\",\"frames\":" << n << ",\"corrupted\":" << corrupted << "}\n";
   else
@@ -50,11 +51,18 @@ void add_synth(CLI::App& app) {
   auto* sub = app.add_subcommand("synth", "Write a pcap of RoCE v2 frames of every opcode, built by rfab's encoder");
   sub->add_option("out", o->out, "output pcap file")->required();
   sub->add_flag("--ipv6", o->ipv6, "IPv6 instead of IPv4");
-  sub->add_option("--vlan", o->vlan, "802.1Q VLAN id (priority 3)")->check(CLI::Range(0, 4095));
-  sub->add_option("--rounds", o->rounds, "frames of every opcode, this many times")->check(CLI::Range(1, 1000000));
-  sub->add_option("--corrupt-every", o->corrupt_every, "flip a bit in every Nth frame (its ICRC then fails)");
+  add_integer(sub, "--vlan", o->vlan, "802.1Q VLAN id (priority 3)", 0, 4095);
+  add_integer(sub, "--rounds", o->rounds, "frames of every opcode, this many times", 1, 1000000);
+  add_integer(sub, "--corrupt-every", o->corrupt_every, "flip a bit in every Nth frame (its ICRC then fails)", 1,
+              UINT32_MAX);
   sub->add_flag("--json", o->json, "JSON summary");
-  sub->callback([o] { run_synth(*o); });
+  sub->callback([o] {
+    try {
+      run_synth(*o);
+    } catch (const std::runtime_error& e) {  // the pcap writer: cannot create, write failed (disk full)
+      throw ExitError{1, e.what()};
+    }
+  });
 }
 
 }  // namespace rfab::cli

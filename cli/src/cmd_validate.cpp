@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "checked_options.hpp"
 #include "commands.hpp"
 #include "rfab/telemetry/capabilities.hpp"
 #include "rfab/telemetry/collector.hpp"
@@ -165,21 +166,22 @@ void add_validate(CLI::App& app) {
   auto* sub = app.add_subcommand("validate", "Measure RoCE v2 traffic on an interface and PASS/FAIL it (exit 0/1)");
   sub->add_option("--iface", o->iface, "network interface")->required();
   sub->add_option("--hook", o->hook, "xdp | xdp-generic | tc (default tc: sees both directions)");
-  sub->add_option("--duration", o->duration, "how long to measure (default 10s)");
-  sub->add_option("--settle", o->settle,
-                  "after the measurement, how long a PSN hole may stay open before it counts as lost (default 200ms)");
-  auto* gbps = sub->add_option("--min-gbps", o->min_gbps, "fail below this RoCE throughput (busier direction)")
-                   ->check(CLI::NonNegativeNumber);
-  sub->add_option("--min-line-rate", o->min_line_rate, "fail below this fraction of the link speed")
-      ->check(CLI::Range(0.0, 1.0))
-      ->excludes(gbps);
-  sub->add_option("--max-loss", o->max_loss,
-                  "largest tolerated fraction of request packets lost: never arrived, reordered ones are not (default 0)");
-  sub->add_option("--max-naks", o->max_naks, "fail above this many NAKs");
-  sub->add_option("--max-cnps", o->max_cnps, "fail above this many CNPs");
-  sub->add_option("--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)");
-  sub->add_option("--flow-map-entries", o->flow_map_entries, "flows tracked (default 65536)")
-      ->check(CLI::Range(1u, 16u << 20));
+  add_duration(sub, "--duration", o->duration, "how long to measure (default 10s)", 100'000'000,
+               uint64_t{366} * 86400 * 1'000'000'000);
+  add_duration(sub, "--settle", o->settle,
+               "after the measurement, how long a PSN hole may stay open before it counts as lost (default 200ms)", 0,
+               60'000'000'000);
+  // 0 is a gate that only the loss, NAK and CNP limits can fail: "this link must be clean, at any rate".
+  auto* gbps = add_number(sub, "--min-gbps", o->min_gbps,
+                          "fail below this RoCE throughput (busier direction); 0: gate on loss, NAKs and CNPs only", 0,
+                          1e6);
+  add_fraction(sub, "--min-line-rate", o->min_line_rate, "fail below this fraction of the link speed")->excludes(gbps);
+  add_fraction(sub, "--max-loss", o->max_loss,
+               "largest tolerated fraction of request packets lost: never arrived, reordered ones are not (default 0)");
+  add_integer(sub, "--max-naks", o->max_naks, "fail above this many NAKs", 0, UINT64_MAX);
+  add_integer(sub, "--max-cnps", o->max_cnps, "fail above this many CNPs", 0, UINT64_MAX);
+  add_integer(sub, "--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)", 1, 65535);
+  add_integer(sub, "--flow-map-entries", o->flow_map_entries, "flows tracked (default 65536)", 1, 16u << 20);
   sub->add_flag("--json", o->json, "one JSON object instead of text");
   sub->callback([o] { run_validate(*o); });
 }

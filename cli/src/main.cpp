@@ -1,10 +1,14 @@
 // rfab: RoCE v2 fabric toolkit command line.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
+#include <new>
 
+#include "app.hpp"
 #include "commands.hpp"
 
 namespace {
@@ -16,23 +20,23 @@ void report(const std::string& message) {
   (void)!::write(2, line.data(), line.size());
 }
 
+// Output that did not reach its file (stdout redirected to a full disk) must not end in exit 0.
+int check_stdout(int rc) {
+  std::cout.flush();
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout) && std::cout.good()) return rc;
+  std::cerr << "rfab: writing standard output failed: " << std::strerror(errno ? errno : EIO) << "\n";
+  return rc == 0 ? 1 : rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"rfab: RoCE v2 fabric toolkit (user-space RoCE, collectives, telemetry, emulation)", "rfab"};
-  app.set_version_flag("--version", std::string("rfab ") + RFAB_VERSION);
-  app.require_subcommand(1);
-  app.fallthrough(false);
-  rfab::cli::add_decode(app);
-  rfab::cli::add_synth(app);
-  rfab::cli::add_doctor(app);
-  rfab::cli::add_softroce(app);
-  rfab::cli::add_collect(app);
-  rfab::cli::add_validate(app);
-  rfab::cli::add_perf(app);
-  rfab::cli::add_emulate(app);
-  rfab::cli::add_coll(app);
-  rfab::cli::add_run(app);
+  rfab::cli::build_app(app);
+  if (const std::string unknown = rfab::cli::unknown_subcommand(app, argc, argv); !unknown.empty()) {
+    std::cerr << unknown << "\nRun with --help for more information.\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -41,10 +45,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   } catch (const rfab::cli::ExitError& e) {
     if (!e.message.empty()) report(e.message);
-    return e.code;
+    return check_stdout(e.code);
+  } catch (const std::bad_alloc&) {
+    // Commands estimate what they allocate and refuse beforehand; this is the last line, not the plan.
+    report("out of memory");
+    return 1;
   } catch (const std::exception& e) {
     report(e.what());
     return 2;
   }
-  return 0;
+  return check_stdout(0);
 }

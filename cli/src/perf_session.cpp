@@ -182,6 +182,8 @@ class Session {
     std::vector<Nanos> post_time(size_t{p_.qps} * std::max<uint32_t>(window, 1), 0);
     std::vector<double> lat_us;
     CompletionBuckets buckets;
+    BusyIntervals busy(p_.qps);
+    std::vector<uint32_t> batch(p_.qps, 0);  // completions per QP in one poll, for the peak bandwidth
     std::string failure;
     const double cpu0 = cpu_times().total();
     const Nanos t0 = qps_.dev->now();
@@ -195,6 +197,7 @@ class Session {
       for (uint32_t q = 0; q < p_.qps; ++q) {
         while (!stop && posted[q] - done[q] < window && (end != kNever || posted[q] < p_.iters)) {
           if (!post(q, posted[q])) break;
+          busy.posted(q, now - t0);
           if (p_.latency) post_time[q] = qps_.dev->now();
           ++posted[q];
         }
@@ -205,6 +208,7 @@ class Session {
       qps_.dev->progress(1'000'000);
       now = qps_.dev->now();
       const size_t n = qps_.dev->poll_send(wcs);
+      std::fill(batch.begin(), batch.end(), 0u);
       for (size_t i = 0; i < n; ++i) {
         const auto& wc = wcs[i];
         const uint32_t q = static_cast<uint32_t>(wc.wr_id >> 32);
@@ -224,8 +228,13 @@ class Session {
         }
         if (p_.latency) lat_us.push_back(static_cast<double>(now - post_time[q]) / 1e3);
         ++done[q];
-        buckets.add(now - t0);
+        ++batch[q];
       }
+      for (uint32_t q = 0; q < p_.qps; ++q)
+        if (batch[q] > 0)
+          busy.completed(buckets, q, now - t0, static_cast<double>(batch[q]) * static_cast<double>(p_.size),
+                         done[q] == posted[q]);
+      buckets.polled(now - t0);
       if (watch.stalled(now, n, *qps_.dev)) {
         if (failure.empty())
           failure = "no completion and no packet from the peer for " + std::to_string(static_cast<int>(o_.timeout)) +

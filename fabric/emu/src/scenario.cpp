@@ -1,5 +1,7 @@
 #include "rfab/emu/scenario.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -7,8 +9,10 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "rfab/base/units.hpp"
 #include "rfab/congestion/dcqcn_params.hpp"
 #include "rfab/congestion/factory.hpp"
+#include "rfab/emu/budget.hpp"
 #include "rfab/emu/fabric.hpp"
 #include "rfab/emu/paced_stack.hpp"
 #include "rfab/emu/rc_stack.hpp"
@@ -45,8 +49,15 @@ uint64_t peak_rss_bytes() {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
   return 0;
+}
+
+uint64_t current_rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(f >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
 double process_cpu_seconds() {
@@ -64,6 +75,13 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   cfg.mtu = spec.mtu;
   if (spec.mtu < 256 || spec.mtu > 9000) throw std::invalid_argument("mtu: " + std::to_string(spec.mtu) + " must be 256..9000");
   if (spec.buffer_bytes) cfg.switch_buffer_bytes = spec.buffer_bytes;
+  // A switch that cannot hold two full frames drops (or, lossless, pauses) every packet: flows that never
+  // finish would be the only result.
+  const uint64_t two_frames = 2ull * (uint64_t{spec.mtu} + cfg.header_bytes);
+  if (cfg.switch_buffer_bytes < two_frames)
+    throw std::invalid_argument("buffer: " + std::to_string(cfg.switch_buffer_bytes) +
+                                " bytes per switch cannot hold two frames of MTU " + std::to_string(spec.mtu) +
+                                " (at least " + std::to_string(two_frames) + ")");
   if (spec.spray > kMaxSprayPaths)
     throw std::invalid_argument("spray: " + std::to_string(spec.spray) + " paths; must be 0.." +
                                 std::to_string(kMaxSprayPaths) + " (0 or 1 = one UDP source port per flow)");
@@ -87,8 +105,24 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   ControllerFactory factory = [cc_spec](double line) { return cc::make_controller(cc_spec, line); };
   factory(tree.host_bps());  // surfaces a bad cc spec before any work
 
+  if (spec.hosts != "paced" && spec.hosts != "rc")
+    throw std::invalid_argument("hosts: '" + spec.hosts + "' is not paced or rc");
+  const StackKind stack_kind = spec.hosts == "rc" ? StackKind::rc : StackKind::paced;
+  // Refuse before building the flow list: on a big tree the list alone can exhaust memory.
+  const std::string what = "the emulation of " + std::to_string(tree.hosts()) + " hosts and " +
+                           std::to_string(tree.switches()) + " switches";
+  auto estimate = [&](uint64_t flows) { return estimate_memory(tree, cfg, stack_kind, flows); };
+  if (spec.memory_limit.bytes) {
+    const uint64_t n = traffic_flow_count(spec.traffic, tree);
+    spec.memory_limit.check(estimate(n), what + " with " + std::to_string(n) + " flows (" + spec.hosts + " hosts)");
+  }
   std::vector<FlowSpec> flows = make_traffic(spec.traffic, tree, spec.seed);
+  const uint64_t memory_estimate = estimate(flows.size());
+  if (spec.memory_limit.bytes)
+    spec.memory_limit.check(memory_estimate,
+                            what + " with " + std::to_string(flows.size()) + " flows (" + spec.hosts + " hosts)");
   Report r;
+  r.memory_estimate = memory_estimate;
   r.topology = tree.describe();
   r.hosts = tree.hosts();
   r.flows = flows.size();
@@ -101,12 +135,28 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
     stack_ptr = std::make_unique<PacedFlowStack>(tree, cfg, std::move(flows), factory, cnp_interval);
   } else if (spec.hosts == "rc") {
     stack_ptr = std::make_unique<RcHostStack>(tree, cfg, std::move(flows), factory, cnp_interval);
-  } else {
-    throw std::invalid_argument("hosts: '" + spec.hosts + "' is not paced or rc");
   }
   FlowStack& stack = *stack_ptr;
   Fabric fabric(tree, cfg, stack);
-  if (progress) fabric.set_progress([&](Picos now) { progress(double(now) / double(spec.duration)); });
+  // Called every 2^18 events: cheap enough to read the resident set, often enough to stop a run long
+  // before it takes the machine's memory.
+  if (progress || spec.memory_limit.bytes || spec.max_events) {
+    fabric.set_progress([&](Picos now) {
+      if (spec.memory_limit.bytes) {
+        const uint64_t rss = current_rss_bytes();
+        if (rss > spec.memory_limit.bytes)
+          throw ResourceError(what + ": stopped at " + format_number(double(now) / 1e6) + " us simulated: resident memory " +
+                              human_bytes(rss) + " exceeds the memory limit of " + human_bytes(spec.memory_limit.bytes) +
+                              " (" + spec.memory_limit.source + "); packets in flight grew beyond the estimate of " +
+                              human_bytes(memory_estimate));
+      }
+      if (spec.max_events && fabric.stats().events > spec.max_events)
+        throw ResourceError(what + ": stopped at " + format_number(double(now) / 1e6) + " us simulated after " +
+                            std::to_string(fabric.stats().events) + " events, more than the limit of " +
+                            std::to_string(spec.max_events) + " (--max-events)");
+      if (progress) progress(double(now) / double(spec.duration));
+    });
+  }
   fabric.run_until(spec.duration);
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();

@@ -1,5 +1,6 @@
 #include "rfab/emu/traffic.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -16,9 +17,13 @@ uint64_t splitmix(uint64_t& s) {
   return z ^ (z >> 31);
 }
 
+// A flow's size. 0 bytes is refused rather than read as "long-lived" (kUnlimited is 0 inside): a flow of
+// nothing that never finishes would be a silent wrong answer; long-lived flows are written "inf".
 uint64_t bytes_value(const std::string& v, std::string_view what) {
   if (v == "inf" || v == "unlimited") return kUnlimited;
-  return parse_size(v, what);
+  const uint64_t b = parse_size(v, what);
+  if (b == 0) throw_parse_error(what, v, "a flow must carry at least 1 byte (write inf for a long-lived flow)");
+  return b;
 }
 
 }  // namespace
@@ -91,6 +96,9 @@ std::vector<FlowSpec> ring_allreduce(uint32_t hosts, uint64_t bytes, uint32_t st
 }
 
 std::vector<FlowSpec> parse_matrix(std::string_view text, std::string_view name, uint32_t hosts) {
+  if (text.size() > kMaxMatrixBytes)
+    throw TrafficError(std::string(name) + ": larger than " + std::to_string(kMaxMatrixBytes >> 20) +
+                       " MiB, the limit for a connection matrix");
   std::vector<FlowSpec> flows;
   std::istringstream in{std::string(text)};
   std::string line;
@@ -98,6 +106,8 @@ std::vector<FlowSpec> parse_matrix(std::string_view text, std::string_view name,
   while (std::getline(in, line)) {
     ++lineno;
     auto where = std::string(name) + ":" + std::to_string(lineno) + ": ";
+    if (line.size() > kMaxMatrixLineBytes)
+      throw TrafficError(where + "line longer than " + std::to_string(kMaxMatrixLineBytes) + " bytes (not a connection matrix?)");
     if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
     std::istringstream ls(line);
     std::vector<std::string> f;
@@ -115,6 +125,8 @@ std::vector<FlowSpec> parse_matrix(std::string_view text, std::string_view name,
       fs.dst = uint32_t(dst);
       fs.bytes = bytes_value(f[2], "bytes");
       fs.start = f[3] == "0" ? 0 : parse_duration_ps(f[3], "start_time");
+      if (flows.size() == kMaxMatrixFlows)
+        throw TrafficError("more than " + std::to_string(kMaxMatrixFlows) + " flows, the limit for a connection matrix");
       flows.push_back(fs);
     } catch (const std::exception& e) {  // TrafficError, or a ParseError from the unit parsers
       throw TrafficError(where + e.what());
@@ -125,11 +137,34 @@ std::vector<FlowSpec> parse_matrix(std::string_view text, std::string_view name,
 }
 
 std::vector<FlowSpec> read_matrix(const std::string& path, uint32_t hosts) {
-  std::ifstream f(path);
+  std::ifstream f(path, std::ios::binary);
   if (!f) throw TrafficError(path + ": cannot open connection matrix");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_matrix(ss.str(), path, hosts);
+  // Read in chunks and stop at the first bound crossed: a device or a pipe (/dev/zero) has no size to
+  // check beforehand, and one endless line must not be buffered whole.
+  std::string text;
+  std::vector<char> chunk(64 * 1024);
+  size_t lines = 1, line_start = 0;
+  while (f) {
+    f.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto got = static_cast<size_t>(f.gcount());
+    if (got == 0) break;
+    const size_t from = text.size();
+    text.append(chunk.data(), got);
+    for (size_t i = from; i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++lines;
+        line_start = i + 1;
+      }
+    }
+    if (text.size() - line_start > kMaxMatrixLineBytes)
+      throw TrafficError(path + ":" + std::to_string(lines) + ": line longer than " +
+                         std::to_string(kMaxMatrixLineBytes) + " bytes (not a connection matrix?)");
+    if (text.size() > kMaxMatrixBytes)
+      throw TrafficError(path + ": larger than " + std::to_string(kMaxMatrixBytes >> 20) +
+                         " MiB, the limit for a connection matrix");
+  }
+  if (f.bad()) throw TrafficError(path + ": read error");
+  return parse_matrix(text, path, hosts);
 }
 
 std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& tree, uint64_t seed) {
@@ -155,12 +190,17 @@ std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& t
     } else if (kv.kind == "all-to-all" || kv.kind == "alltoall") {
       flows = all_to_all(tree.hosts(), bytes);
     } else if (kv.kind == "incast") {
-      uint64_t n = parse_u64(take("n", "8"), "incast n");
-      uint64_t dst = parse_u64(take("dst", "0"), "incast dst");
-      flows = incast(tree, uint32_t(std::min<uint64_t>(n, ~0u)), uint32_t(std::min<uint64_t>(dst, ~0u)), bytes);
+      const uint64_t last = tree.hosts() - 1;
+      const uint64_t n = parse_u64(take("n", "8"), "incast n", 1, std::max<uint64_t>(last, 1));
+      const uint64_t dst = parse_u64(take("dst", "0"), "incast dst", 0, last);
+      flows = incast(tree, uint32_t(n), uint32_t(dst), bytes);
     } else if (kv.kind == "ring") {
-      uint64_t steps = parse_u64(take("steps", "0"), "ring steps");
-      flows = ring_allreduce(tree.hosts(), bytes, uint32_t(std::min<uint64_t>(steps, ~0u)));
+      // Absent: all 2(H-1) steps. An explicit 0 would silently mean the same, and more than 2(H-1) would be
+      // cut to it: both refused.
+      const uint64_t all = 2 * (uint64_t{tree.hosts()} - 1);
+      const uint64_t steps =
+          kv.values.count("steps") ? parse_u64(take("steps", "0"), "ring steps", 1, std::max<uint64_t>(all, 1)) : 0;
+      flows = ring_allreduce(tree.hosts(), bytes, uint32_t(steps));
     } else {
       throw TrafficError("traffic: unknown pattern '" + kv.kind +
                          "' (use permutation, all-to-all, incast, ring or file:PATH)");

@@ -1,6 +1,11 @@
 #include "rfab/pcap/pcap_file.hpp"
 
 #include <pcap/pcap.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include <stdexcept>
 
@@ -67,9 +72,14 @@ bool Reader::next(Record& out) {
 struct Writer::Impl {
   pcap_t* dead = nullptr;
   pcap_dumper_t* d = nullptr;
+  std::string path;
+
+  // pcap_dump() reports nothing: the stdio stream underneath carries the error (ENOSPC on a full disk).
+  [[noreturn]] void fail() const { throw std::runtime_error(path + ": write failed: " + std::strerror(errno)); }
 };
 
 Writer::Writer(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  impl_->path = path;
   impl_->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144, PCAP_TSTAMP_PRECISION_NANO);
   if (!impl_->dead) throw std::runtime_error("pcap_open_dead failed");
   impl_->d = pcap_dump_open(impl_->dead, path.c_str());
@@ -91,9 +101,31 @@ void Writer::write(uint64_t time_ns, std::span<const uint8_t> frame) {
   h.ts.tv_sec = static_cast<time_t>(time_ns / 1000000000ull);
   h.ts.tv_usec = static_cast<suseconds_t>(time_ns % 1000000000ull);  // nanoseconds with nano precision
   h.caplen = h.len = static_cast<bpf_u_int32>(frame.size());
+  if (!impl_->d) throw std::runtime_error(impl_->path + ": write after close");
   pcap_dump(reinterpret_cast<u_char*>(impl_->d), &h, frame.data());
+  if (std::ferror(pcap_dump_file(impl_->d))) impl_->fail();
 }
 
-void Writer::flush() { pcap_dump_flush(impl_->d); }
+void Writer::flush() {
+  if (!impl_->d) return;
+  if (pcap_dump_flush(impl_->d) != 0 || std::ferror(pcap_dump_file(impl_->d))) impl_->fail();
+}
+
+void Writer::close() {
+  if (!impl_->d) return;
+  flush();
+  FILE* f = pcap_dump_file(impl_->d);
+  // fclose() may report what the last write-back hit; pcap_dump_close() would drop that status.
+  errno = 0;
+  const int fd = fileno(f);
+  const bool synced = fd < 0 || fsync(fd) == 0 || errno == EINVAL || errno == EROFS;
+  const int saved = errno;
+  pcap_dump_close(impl_->d);
+  impl_->d = nullptr;
+  if (!synced) {
+    errno = saved;
+    impl_->fail();
+  }
+}
 
 }  // namespace rfab::pcap

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "rfab/base/memory_limit.hpp"
 #include "rfab/emu/config.hpp"
 #include "rfab/emu/event_queue.hpp"
 
@@ -24,6 +25,10 @@ struct ScenarioSpec {
   std::string hosts = "paced";
   uint32_t spray = 0;  // NIC-side spraying over this many UDP source ports (EmuConfig::spray_paths)
   bool adaptive = false;  // the spray steered by path feedback (rc hosts: EntropyPolicy::Kind::adaptive)
+  // Refuse a run whose set-up estimate (budget.hpp) exceeds this, and stop one whose resident memory grows
+  // past it; bytes == 0: no limit (library callers such as bench_emu that size their own runs).
+  MemoryLimit memory_limit;
+  uint64_t max_events = 0;  // stop with an error after this many events; 0: no limit
 };
 
 struct Report {
@@ -43,15 +48,18 @@ struct Report {
   double cpu_seconds = 0, wall_seconds = 0;
   double events_per_second = 0;  // per CPU second
   uint64_t peak_rss_bytes = 0;
+  uint64_t memory_estimate = 0;  // estimate_memory() of the run, before it started
 };
 
-// Throws topo::TopologyError, TrafficError or std::invalid_argument (cc) with a message naming the problem.
+// Throws topo::TopologyError, TrafficError or std::invalid_argument (cc) with a message naming the problem,
+// and ResourceError when the run does not fit spec.memory_limit or spec.max_events.
 // `progress` (may be empty) is called with the fraction of simulated time done.
 Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress = {});
 
 // Nearest-rank percentile of `v` (sorted in place); 0 for empty input.
 Picos percentile(std::vector<Picos>& v, double p);
 uint64_t peak_rss_bytes();  // VmHWM of this process
+uint64_t current_rss_bytes();  // resident memory of this process now
 double process_cpu_seconds();
 
 }  // namespace rfab::emu

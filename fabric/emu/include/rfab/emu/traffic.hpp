@@ -5,7 +5,8 @@
 //   ring:bytes=64M[,steps=S]       ring all-reduce: 2(H-1) steps (or S) of bytes/H chunks to the next host;
 //                                  each step starts when the host has received the previous one
 //   file:PATH                      connection matrix, one flow per line: src dst bytes start_time
-// bytes=0 or bytes=inf means a long-lived flow (sends until the end of the run).
+// bytes=inf means a long-lived flow (sends until the end of the run); bytes=0 is refused.
+// A connection matrix is bounded: at most kMaxMatrixBytes, kMaxMatrixFlows flows, kMaxMatrixLineBytes a line.
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -20,6 +21,9 @@ namespace rfab::emu {
 
 inline constexpr uint32_t kNoFlow = ~uint32_t{0};
 inline constexpr uint64_t kUnlimited = 0;  // bytes value of a long-lived flow
+inline constexpr size_t kMaxMatrixBytes = 256u << 20;    // a connection-matrix file, at most
+inline constexpr size_t kMaxMatrixFlows = 10'000'000;    // as all-to-all and ring
+inline constexpr size_t kMaxMatrixLineBytes = 4096;
 
 struct FlowSpec {
   uint32_t src = 0, dst = 0;

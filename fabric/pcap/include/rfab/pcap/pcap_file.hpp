@@ -41,13 +41,15 @@ class Reader {
 
 class Writer {
  public:
-  // Ethernet (DLT_EN10MB) capture with nanosecond timestamps. Throws on failure.
+  // Ethernet (DLT_EN10MB) capture with nanosecond timestamps. Every call throws std::runtime_error naming
+  // the file on failure (a full disk included); call close() to learn whether the file is complete.
   explicit Writer(const std::string& path);
-  ~Writer();
+  ~Writer();  // closes without reporting: call close() first
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
   void write(uint64_t time_ns, std::span<const uint8_t> frame);
   void flush();
+  void close();  // flushes, syncs and closes; throws if any of it failed
 
  private:
   struct Impl;
