@@ -64,17 +64,6 @@ class StopSignals {
   struct sigaction old_[3] {};
 };
 
-// --timeout: seconds ("30", "2.5") or a duration with a unit ("90s", "10m"); NaN, infinities, negatives
-// and trailing garbage are refused (rfab/base/units.hpp).
-double parse_job_timeout(const std::string& v) {
-  try {
-    if (!v.empty() && v.find_first_not_of("0123456789.") == std::string::npos) return parse_number(v, "--timeout");
-    return static_cast<double>(parse_duration_ns(v, "--timeout")) / 1e9;
-  } catch (const ParseError& e) {
-    throw ExitError{2, e.what()};
-  }
-}
-
 // "run-" and 16 random hex digits: two launchers on one host never share an id.
 std::string random_job_id() {
   std::random_device rd;
@@ -319,16 +308,14 @@ void add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* sub = app.add_subcommand("run", "Start N local ranks of a program with torchrun-style environment");
   add_integer(sub, "-n,--nranks", o->nranks, "number of ranks", 1, 1024)->required();
-  auto timeout = std::make_shared<std::string>("0");
-  sub->add_option("--timeout", *timeout,
-                  "stop the whole job after this long: seconds, or a duration such as 90s or 10m (0: no limit)");
+  add_seconds(sub, "--timeout", o->timeout,
+              "stop the whole job after this long: seconds, or a duration such as 90s or 10m (0: no limit)", 0, 1e7,
+              false);
   sub->add_flag("!--no-prefix", o->prefix, "do not prefix output lines with [rank]");
   sub->add_option("--bind-to", o->bind, "core: pin rank i to CPU i mod ncpus (default); none")
       ->check(CLI::IsMember({"core", "none"}));
   sub->add_option("program", o->argv, "program and its arguments (after --)")->required();
-  sub->callback([o, timeout] {
-    o->timeout = parse_job_timeout(*timeout);
-    if (o->timeout > 1e7) throw ExitError{2, "--timeout: at most 10000000 s"};
+  sub->callback([o] {
     int rc = run_job(*o);
     if (rc != 0) throw ExitError{rc, ""};
   });
