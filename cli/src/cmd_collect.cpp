@@ -25,6 +25,12 @@
 namespace rfab::cli {
 namespace {
 
+// "host:port" for a URL, with the port the server really bound (port 0 asks the kernel for one).
+std::string listen_url(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 namespace tm = rfab::telemetry;
 using namespace std::chrono;
 
@@ -95,10 +101,12 @@ void run_collect(const CollectOptions& o) {
   }
 
   std::unique_ptr<tm::PrometheusServer> prom;
+  std::string prom_host;
   if (!o.prometheus.empty()) {
     try {
       auto [host, port] = tm::parse_listen_address(o.prometheus);
       prom = std::make_unique<tm::PrometheusServer>(host, port);
+      prom_host = host;
     } catch (const std::invalid_argument& e) {
       throw ExitError{2, std::string("--prometheus: ") + e.what()};
     } catch (const tm::TelemetryError& e) {
@@ -138,7 +146,7 @@ void run_collect(const CollectOptions& o) {
   // is announced, so anyone who waits for that line never scrapes an endpoint with nothing to serve.
   if (prom) prom->publish(tm::render_prometheus(gather(o, prev, netdev_warned)));
   std::cerr << "rfab collect: attached to " << o.iface << " (" << tm::to_string(cfg.hook) << ")"
-            << (prom ? ", Prometheus on http://" + o.prometheus + "/metrics" : std::string()) << "\n";
+            << (prom ? ", Prometheus on http://" + listen_url(prom_host, prom->port()) + "/metrics" : std::string()) << "\n";
 
   auto emit = [&](bool last) {
     tm::CollectorSnapshot s = col->snapshot();

@@ -31,6 +31,8 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds deadline);
 
 // A child left running: stdout/stderr go to files; stop() sends `sig` and waits (then SIGKILL).
+std::string read_file(const std::string& path);
+
 class Child {
  public:
   explicit Child(const std::vector<std::string>& argv);
@@ -42,6 +44,7 @@ class Child {
   RunResult stop(int sig, std::chrono::milliseconds deadline);
   RunResult wait(std::chrono::milliseconds deadline);  // for a child that ends by itself
   pid_t pid() const { return pid_; }
+  std::string stderr_text() const { return read_file(err_path_); }
 
  private:
   RunResult finish(std::chrono::milliseconds deadline);

@@ -135,6 +135,26 @@ TEST_F(TelemetryCli, PrometheusEndpointServesParseableExposition) {
   }()));
 }
 
+// Port 0 asks the kernel for a free port; the collector prints the one it bound, and it serves there.
+TEST_F(TelemetryCli, PrometheusOnPortZeroPrintsTheBoundPort) {
+  Child collect({rfab_binary(), "collect", "--iface", "rft0b", "--hook", "xdp-generic", "--prometheus", "127.0.0.1:0",
+                 "--interval", "100ms", "--duration", "30s"});
+  ASSERT_TRUE(collect.wait_for_stderr("/metrics", 10s));
+  const std::string err = collect.stderr_text();
+  const std::string tag = "http://127.0.0.1:";
+  const size_t at = err.find(tag);
+  ASSERT_NE(at, std::string::npos) << err;
+  const int port = std::atoi(err.c_str() + at + tag.size());
+  ASSERT_GT(port, 0) << err;
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_connection_timeout(2, 0);
+  auto res = cli.Get("/metrics");
+  ASSERT_TRUE(res) << "nothing serves on the printed port " << port;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("rfab_iface_roce_packets_total"), std::string::npos);
+  EXPECT_EQ(collect.stop(SIGTERM, 10s).rc, 0);
+}
+
 TEST_F(TelemetryCli, WithoutCapabilitiesTheErrorNamesWhatIsMissing) {
   auto r = run({"setpriv", "--inh-caps=-all", "--bounding-set=-all", "--", rfab_binary(), "collect", "--iface", "rft0b",
                 "--hook", "xdp", "--duration", "1s"},
