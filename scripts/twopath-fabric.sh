@@ -23,8 +23,9 @@
 #                              change the switch-port knobs (--reset: fresh instance, counters at 0)
 #   stats [--json]             per path: port counters (both directions), tbf and link statistics
 #   exec a|r|b CMD...          run CMD in host A, router R or host B
-#   demo                       up, three `rfab perf write` runs (sprayed; path 0 rate-limited; path 0
-#                              marking ECN) with their per-path counters, down (also on failure)
+#   demo                       up, `rfab perf write` runs (sprayed; path 0 rate-limited; path 0 marking
+#                              ECN, with and without DCQCN; a shallow lossy queue; fixed-port ECMP against
+#                              the adaptive spray on a congested path) with per-path counters, down
 # Defaults: --name twopath, --lab-port $RFAB_LAB_PORT or build/release/tools/fabric-lab/rfab-lab-port,
 # rfab for `demo`: $RFAB or build/release/cli/rfab.
 # Addresses: A 10.90.255.1, B 10.90.2.2; path K: A 10.90.K.1 <-> R 10.90.K.2; R 10.90.2.1 <-> B 10.90.2.2.
@@ -203,7 +204,7 @@ demo_run() {
   local server=$!
   ip netns exec "$NS_A" "$rfab" perf write "$B_IP" --json "$@" > "$DEMO_DIR/client.json" 2>&1 || true
   wait "$server" || true
-  jq -r '"  rfab perf: verified=\(.verified) \(.bw_avg_gbps*100|round/100) Gb/s, \(.tx_packets) packets, retransmits \(.retransmits) (\(.recovery)); congestion control \(.cc): CNPs \(.cnps_received), rate cuts \(.rate_cuts), lowest rate \(.min_rate_gbps*100|round/100) Gb/s"' \
+  jq -r '"  rfab perf: verified=\(.verified) \(.bw_avg_gbps*100|round/100) Gb/s, \(.tx_packets) packets, retransmits \(.retransmits) (\(.recovery)); congestion control \(.cc): CNPs \(.cnps_received) (\(.cnps_steered) steered around), rate cuts \(.rate_cuts), lowest rate \(.min_rate_gbps*100|round/100) Gb/s"' \
     "$DEMO_DIR/client.json" 2>/dev/null || cat "$DEMO_DIR/client.json"
   jq -r '"  receiver: out-of-order placements \(.out_of_order)"' "$DEMO_DIR/server.json" 2>/dev/null || cat "$DEMO_DIR/server.json"
   for k in 0 1; do
@@ -241,6 +242,15 @@ demo() {
   demo_run "$rfab" -s 256K -n 20 -q 2 --spray 8 --recovery go-back-n --ack-timeout 12
   for k in 0 1; do port --path "$k" --reset; done
   demo_run "$rfab" -s 256K -n 20 -q 2 --spray 8 --ack-timeout 12
+  unshape --path 0
+  for k in 0 1; do port --path "$k" --reset; done
+  echo "-- path 0 congested (500 Mbit/s, marking from 400 Mbit/s), 8 QPs: fixed-port ECMP, then the adaptive spray with DCQCN"
+  shape --path 0 --rate 500mbit --burst 64k --limit 4m
+  port --path 0 --vq-rate 400mbit --mark-threshold 32k
+  demo_run "$rfab" -s 256K -n 50 -q 8
+  for k in 0 1; do port --path "$k" --reset; done
+  port --path 0 --vq-rate 400mbit --mark-threshold 32k
+  demo_run "$rfab" -s 256K -n 50 -q 8 --spray 8 --adaptive --cc dcqcn --line-rate 10G
   unshape --path 0
 }
 
