@@ -334,8 +334,9 @@ __noinline long rfab_psn_track_step(__u32 slot, __u32 psn, __u32 is_read, struct
     return -1;
   __u64 now = bpf_ktime_get_ns(); /* read before the lock: no helper may run under it */
   bpf_spin_lock(&w->lock);
-  __u32 expected = w->expected;
+  __u32 expected = rfab_psn_locked_begin(w);
   rfab_psn_window_step(w, psn, is_read, now, rfab_hole_timeout_ns, st);
+  rfab_psn_locked_end(w);
   bpf_spin_unlock(&w->lock);
   return expected;
 }
@@ -805,11 +806,11 @@ static __noinline int rfab_handle_skb(struct __sk_buff *skb, __u32 dir)
 /* The packets a RoCE data stream is mostly made of, counted through few instruction cache lines:
  * untagged Ethernet, IPv4 without options and not CE-marked, UDP to the RoCE port, of a flow that is in
  * this CPU's cache and owned by this CPU, and an RC opcode of RFAB_FAST_PATH_CLASSES: a SEND or RDMA
- * WRITE request carrying the expected PSN that pushes no hole out of the reorder window, a READ
+ * WRITE request carrying the expected PSN of a flow with no hole open (moved on lock-free), a READ
  * response, or an ACK that is not a NAK, whose UDP source port has (or can take) its home slot in the
  * owner's entropy table. For such a packet the general path (rfab_handle) would only count it into the
  * totals, the flow and its source port, and move a request's PSN window on by one; the fast path does
- * exactly that, through the same helpers and the same PSN-window step (its in-order case). Anything
+ * exactly that, through the same helpers (and the window's lock-free in-order step). Anything
  * else returns 0 having changed nothing, and the general path (a subprogram, so that its code stays off
  * these lines) takes the packet.
  * Why a second path: on the veth receive path the collector's cost follows the code it runs through
@@ -873,10 +874,8 @@ static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u
     struct rfab_psn_window *w = bpf_map_lookup_elem(&rfab_psn_windows, &slot);
     if (!w)
       return 0;
-    bpf_spin_lock(&w->lock);
-    int moved = rfab_psn_window_in_order(w, psn);
-    bpf_spin_unlock(&w->lock);
-    if (!moved)
+    /* Lock-free: the in-order request of a flow with no hole open (psn_window_step.h). */
+    if (!rfab_psn_fast_in_order(w, psn))
       return 0;
   }
   *ew = (ev ? ev : etag) + 1;

@@ -111,6 +111,8 @@ class BpfCollector final : public Collector {
         // Under the window's lock (BPF_F_LOCK): the bitmap, stamps and count from one moment.
         if (bpf_map_lookup_elem_flags(bpf_map__fd(skel_->maps.rfab_psn_windows), &slot, &r.window, BPF_F_LOCK) != 0)
           throw TelemetryError("reading the PSN window of a flow: " + errstr(errno));
+        // Lock-free in-order steps move only the header word: the expected PSN and flags are there.
+        rfab_psn_window_take_head(&r.window, r.window.head);
         r.outstanding = outstanding_holes(r.window);
         s.flows.push_back(r);
       }

@@ -41,8 +41,17 @@
 #define RFAB_PSN_VALID 1u  /* the flow has seen a request */
 #define RFAB_PSN_RESYNC 2u /* the highest request was a READ request: the next PSN may jump by its responses */
 
+/* The window's header word (`head`): what the lock-free in-order step needs, in one u64 it can move on
+ * with a compare-and-swap. */
+#define RFAB_PSN_HEAD_FLAGS_SHIFT 32 /* RFAB_PSN_VALID, RFAB_PSN_RESYNC */
+#define RFAB_PSN_HEAD_BUSY (1ull << 39) /* a locked step is changing the window: no lock-free step now */
+#define RFAB_PSN_HEAD_OPEN_SHIFT 40  /* open holes (at most RFAB_PSN_WINDOW - 1) */
+
 /* One flow's window (array map rfab_psn_windows, same slot as the flow). Every CPU that sees one of the
- * flow's requests updates it under `lock`. */
+ * flow's requests updates it: the in-order request of a flow with no hole open by one compare-and-swap on
+ * `head` (rfab_psn_fast_in_order), every other request under `lock` (rfab_psn_locked_begin, the step,
+ * rfab_psn_locked_end). While writers run lock-free, `head` holds the expected PSN and flags, and the
+ * fields of the same names are refreshed from it under the lock. */
 struct rfab_psn_window {
   struct bpf_spin_lock lock;
   __u32 expected;    /* one past the highest PSN seen (24 bits) */
@@ -50,6 +59,7 @@ struct rfab_psn_window {
   __u32 open;        /* holes open now (the bits set in `holes`): the flow's outstanding PSNs */
   __u64 holes[RFAB_PSN_RING_WORDS];  /* bit psn % RFAB_PSN_RING set: that PSN is an open hole */
   __u32 opened_at[RFAB_PSN_STAMPS];  /* per group of bits: when its oldest open hole was opened (ticks) */
+  __u64 head; /* expected | flags << RFAB_PSN_HEAD_FLAGS_SHIFT | open << RFAB_PSN_HEAD_OPEN_SHIFT | busy */
 } __attribute__((aligned(64)));
 
 enum rfab_psn_kind {
@@ -198,6 +208,60 @@ RFAB_PSN_FN void rfab_psn_window_step(struct rfab_psn_window *w, __u32 psn, int 
   st->age_ns = (__u64)age << RFAB_PSN_TICK_SHIFT;
   st->distance = distance;
   st->kind = hole_timeout_ns && st->age_ns > hole_timeout_ns ? RFAB_PSN_LATE : RFAB_PSN_REORDERED;
+}
+
+/* The lock-free protocol around the step (BPF programs; user space runs it in the unit tests). */
+#ifdef __bpf__
+#define RFAB_PSN_LOAD_HEAD(p) (*(volatile __u64 *)(p))
+#define RFAB_PSN_STORE_HEAD(p, v) (*(volatile __u64 *)(p) = (v))
+#else
+#define RFAB_PSN_LOAD_HEAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define RFAB_PSN_STORE_HEAD(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#endif
+
+/* The header word of the window's fields (not busy). */
+RFAB_PSN_FN __u64 rfab_psn_head_of(const struct rfab_psn_window *w)
+{
+  return (__u64)w->expected | (__u64)w->flags << RFAB_PSN_HEAD_FLAGS_SHIFT | (__u64)w->open << RFAB_PSN_HEAD_OPEN_SHIFT;
+}
+
+/* The expected PSN and flags of header word h into the window's fields (the locked step and readers of a
+ * copy of the window use the fields; the lock-free step moves only the header word). */
+RFAB_PSN_FN void rfab_psn_window_take_head(struct rfab_psn_window *w, __u64 h)
+{
+  w->expected = (__u32)h & RFAB_PSN_MASK;
+  w->flags = (__u32)(h >> RFAB_PSN_HEAD_FLAGS_SHIFT) & (RFAB_PSN_VALID | RFAB_PSN_RESYNC);
+}
+
+/* The lock-free in-order step: the expected PSN of a flow whose last request was not a READ, with no hole
+ * open and no locked step running, moves the window on by one with one compare-and-swap. With no hole
+ * open none can leave the window, and the step (delta 0) changes nothing but the expected PSN, so this is
+ * exactly rfab_psn_window_step's result. Returns 1 (moved on) or 0 (nothing changed: take the lock and
+ * run the step; also when another CPU changed the word first). */
+RFAB_PSN_FN int rfab_psn_fast_in_order(struct rfab_psn_window *w, __u32 psn)
+{
+  __u64 h = RFAB_PSN_LOAD_HEAD(&w->head);
+  /* Flags exactly VALID, no hole open, not busy: the whole upper half is RFAB_PSN_VALID. */
+  if ((h >> RFAB_PSN_HEAD_FLAGS_SHIFT) != RFAB_PSN_VALID || ((__u32)h & RFAB_PSN_MASK) != psn)
+    return 0;
+  __u64 next = (h & ~(__u64)RFAB_PSN_MASK) | ((psn + 1) & RFAB_PSN_MASK);
+  return __sync_val_compare_and_swap(&w->head, h, next) == h;
+}
+
+/* Under the window's lock, before the step: marks the header word busy (from now on no lock-free step
+ * succeeds: one that read the word before fails its compare-and-swap) and takes the expected PSN and flags
+ * the lock-free steps left in it. Returns the expected PSN. */
+RFAB_PSN_FN __u32 rfab_psn_locked_begin(struct rfab_psn_window *w)
+{
+  __u64 h = __sync_fetch_and_or(&w->head, RFAB_PSN_HEAD_BUSY);
+  rfab_psn_window_take_head(w, h);
+  return w->expected;
+}
+
+/* Under the window's lock, after the step: publishes the new header word, not busy. */
+RFAB_PSN_FN void rfab_psn_locked_end(struct rfab_psn_window *w)
+{
+  RFAB_PSN_STORE_HEAD(&w->head, rfab_psn_head_of(w));
 }
 
 #endif /* RFAB_TELEMETRY_PSN_WINDOW_STEP_H */
