@@ -116,7 +116,10 @@ Check evaluate_link(const NetdevInfo& n) {
   if (n.carrier) c.detail += *n.carrier == 1 ? ", carrier" : ", no carrier";
   c.detail += n.speed_mbps ? ", " + std::to_string(*n.speed_mbps / 1000) + " Gb/s"
                            : (n.is_virtual ? ", virtual link (no speed)" : ", speed unknown");
-  if (n.operstate == "down" || (n.carrier && *n.carrier != 1)) {
+  // The carrier decides when sysfs shows it (it is unreadable while the interface is administratively
+  // down); some virtual NICs report operstate "down" on a working link.
+  const bool link_down = n.carrier ? *n.carrier != 1 : n.operstate == "down";
+  if (link_down) {
     c.verdict = Verdict::fail;
     c.hint = "bring the link up (`ip link set " + n.name + " up`) and check the cable/switch port";
   } else if (n.speed_mbps && *n.speed_mbps < 25000 && !n.is_virtual) {
