@@ -351,18 +351,12 @@ TEST_F(TwoPath, SprayedAllreduceWithDcqcnIsCorrectAndUsesBothPaths) {
   ASSERT_EQ(r0->wait(90s), 0) << r0->output() << "\n" << r1->output();
   ASSERT_EQ(r1->wait(30s), 0) << r1->output();
   const std::string out = r0->output();
-  std::istringstream lines(out);
-  int rows = 0;
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream f(line);
-    std::vector<std::string> col;
-    for (std::string w; f >> w;) col.push_back(w);
-    if (col.size() < 13 || col[2] != "float") continue;
-    ++rows;
-    EXPECT_EQ(col[8], "0") << line;   // out-of-place #wrong
-    EXPECT_EQ(col[12], "0") << line;  // in-place #wrong
+  const std::vector<rfab::systest::CollRow> rows = rfab::systest::coll_rows(out);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.wrong_out_of_place, "0") << row.line;
+    EXPECT_EQ(row.wrong_in_place, "0") << row.line;
   }
-  EXPECT_EQ(rows, 4) << out;  // 64K, 256K, 1M, 4M
+  EXPECT_EQ(rows.size(), 4u) << out;  // 64K, 256K, 1M, 4M
   EXPECT_NE(out.find("kernel UDP"), std::string::npos) << "not on rfab's engine:\n" << out;
   const PortCounters p0 = fabric_->forward(0), p1 = fabric_->forward(1);
   std::printf("sprayed allreduce: path 0 %llu, path 1 %llu RoCE packets A->B\n",

@@ -186,4 +186,17 @@ std::string TwoPathFabric::dump() const {
   }
 }
 
+std::vector<CollRow> coll_rows(const std::string& out) {
+  std::vector<CollRow> rows;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream f(line);
+    std::vector<std::string> col;
+    for (std::string w; f >> w;) col.push_back(w);
+    if (col.size() < 13 || col[2] != "float") continue;
+    rows.push_back({line, col[8], col[12]});
+  }
+  return rows;
+}
+
 }  // namespace rfab::systest

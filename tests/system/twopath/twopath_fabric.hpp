@@ -35,6 +35,12 @@ struct QdiscCounters {
   uint64_t backlog_bytes = 0;  // queued at the time of the query
 };
 
+// The rows of an `rfab coll` table (float results) with their out-of-place and in-place #wrong columns.
+struct CollRow {
+  std::string line, wrong_out_of_place, wrong_in_place;
+};
+std::vector<CollRow> coll_rows(const std::string& out);
+
 class TwoPathFabric {
  public:
   TwoPathFabric();
