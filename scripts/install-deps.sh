@@ -17,6 +17,12 @@ PKGS=(
   openmpi-bin libopenmpi-dev libgloo-dev
   # soft-RoCE lab (tools/softroce-lab): qemu guests, initramfs, bridge capture, depmod
   qemu-system-x86 busybox-static cpio tcpdump kmod
+  # PyTorch backend (rfab_torch): Debian's torch 1.13 for /usr/bin/python3, its C++ headers, pybind11
+  python3-torch libtorch-dev python3-dev pybind11-dev python3-numpy
+  # bring-up: a real Prometheus scraping rfab's exporters
+  prometheus
+  # soft-RoCE provider tests: unmodified verbs and rdma_cm programs
+  perftest rdmacm-utils
 )
 
 missing=()
