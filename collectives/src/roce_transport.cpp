@@ -327,9 +327,13 @@ RoceTransport::~RoceTransport() {
   if (t.thread.joinable()) {
     // Data we accepted in try_send may still be in staging or unacknowledged: deliver it before leaving
     // (a peer may still be receiving our last message), bounded by the timeout; then say goodbye.
+    // After an abort nobody waits for our data: the abort notice gets a short grace to reach the peers,
+    // and a cut link must not hold the aborting rank for a whole timeout.
+    const bool aborting = (t.control_req.load(std::memory_order_acquire) & roce::kAbort) != 0;
     t.control_req.fetch_or(roce::kClose, std::memory_order_acq_rel);
     t.kick();
-    auto deadline = Clock::now() + t.opt.timeout;
+    constexpr auto kAbortGrace = std::chrono::milliseconds(250);
+    auto deadline = Clock::now() + (aborting ? std::min<Clock::duration>(t.opt.timeout, kAbortGrace) : t.opt.timeout);
     while (!t.drained.load(std::memory_order_acquire) && Clock::now() < deadline) {
       t.kick();
       std::this_thread::sleep_for(std::chrono::microseconds(500));
