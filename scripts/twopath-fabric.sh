@@ -19,8 +19,10 @@
 #   shape --path K --rate R [--burst B] [--limit L]
 #                              tbf on A's egress of path K (tc units; defaults burst 64k, limit 4m)
 #   unshape --path K           remove the tbf
-#   port --path K [--dir fwd|rev] [--reset] [--vq-rate R|off] [--mark-threshold B] [--drop P] [--seed S]
-#                              change the switch-port knobs (--reset: fresh instance, counters at 0)
+#   port --path K [--dir fwd|rev|enq] [--reset] [--vq-rate R|off] [--mark-threshold B] [--drop P] [--seed S]
+#                              change the switch-port knobs (--reset: fresh instance, counters at 0);
+#                              --dir enq: a port model on A's egress of the path, in front of its tbf,
+#                              so the virtual queue sees packets as they join the queue (attach with --reset)
 #   stats [--json]             per path: port counters (both directions), tbf and link statistics
 #   exec a|r|b CMD...          run CMD in host A, router R or host B
 #   demo                       up, `rfab perf write` runs (sprayed; path 0 rate-limited; path 0 marking
@@ -145,12 +147,17 @@ unshape() {
 }
 
 port() {
-  local path="" hook=ingress verb=set knobs=()
+  local path="" hook=ingress verb=set knobs=() ns="$NS_R" dev_side=r
   while [ $# -gt 0 ]; do
     case "$1" in
       --path) path=$(path_arg "${2:-}"); shift 2 ;;
       --dir)
-        case "${2:-}" in fwd) hook=ingress ;; rev) hook=egress ;; *) die "--dir '${2:-}': expected fwd or rev" ;; esac
+        case "${2:-}" in
+          fwd) hook=ingress ;;
+          rev) hook=egress ;;
+          enq) hook=egress ns="$NS_A" dev_side=a ;;
+          *) die "--dir '${2:-}': expected fwd, rev or enq" ;;
+        esac
         shift 2 ;;
       --reset) verb=attach; shift ;;
       --vq-rate|--mark-threshold|--drop|--seed|--roce-port) knobs+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
@@ -158,7 +165,7 @@ port() {
     esac
   done
   [ -n "$path" ] || die "port: --path 0|1 is required"
-  "$LAB_PORT" "$verb" --netns "$NS_R" --dev "r$path" --hook "$hook" "${knobs[@]}"
+  "$LAB_PORT" "$verb" --netns "$ns" --dev "$dev_side$path" --hook "$hook" "${knobs[@]}"
 }
 
 stats() {

@@ -53,6 +53,14 @@ struct {
   __type(value, __u64);
 } lab_sports SEC(".maps");
 
+/* The (destination QP << 24 | PSN) of every packet dropped, so a resend dropped again is told apart. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, LAB_PORT_MAX_DROPPED_PSNS);
+  __type(key, __u64);
+  __type(value, __u8);
+} lab_dropped_psns SEC(".maps");
+
 /* Index of the next RoCE packet on this port: the input of the drop decision. */
 __u64 lab_packet_index = 0;
 
@@ -79,6 +87,33 @@ static __always_inline __u64 vq_enqueue(struct lab_port_vq* vq, __u64 rate, __u6
   if (backlog > vq->max_backlog) vq->max_backlog = backlog;
   bpf_spin_unlock(&vq->lock);
   return backlog;
+}
+
+/* A dropped skb's segments: each carries its own BTH after the same headers (UDP GSO, or GRO on
+ * receive), at bth_off + i * seg_payload. */
+struct dropped_walk {
+  struct __sk_buff* skb;
+  struct lab_port_stats* st;
+  __u32 bth_off;
+  __u32 seg_payload;
+  __u32 payload;
+};
+
+static long record_dropped_segment(__u64 i, void* arg) {
+  struct dropped_walk* w = arg;
+  const __u64 start = i * w->seg_payload;
+  if (start >= w->payload) return 1;
+  __u8 bth[12];
+  if (bpf_skb_load_bytes(w->skb, w->bth_off + (__u32)start, bth, sizeof(bth)) < 0) return 1;
+  const __u64 qpn = (__u64)bth[5] << 16 | (__u64)bth[6] << 8 | bth[7];
+  const __u64 psn = (__u64)bth[9] << 16 | (__u64)bth[10] << 8 | bth[11];
+  const __u64 key = qpn << 24 | psn;
+  const __u8 one = 1;
+  if (bpf_map_update_elem(&lab_dropped_psns, &key, &one, BPF_NOEXIST) == 0)
+    w->st->dropped_psns += 1;
+  else
+    w->st->dropped_again += 1;
+  return 0;
 }
 
 SEC("tc")
@@ -132,6 +167,11 @@ int lab_port(struct __sk_buff* skb) {
     const __u64 index = __sync_fetch_and_add(&lab_packet_index, 1);
     if ((__u32)(splitmix64(cfg->seed ^ splitmix64(index)) >> 32) < cfg->drop_p32) {
       st->dropped += segs;
+      struct dropped_walk w = {.skb = skb, .st = st};
+      w.bth_off = (__u32)((void*)(udp + 1) - data);
+      w.payload = skb->len > w.bth_off ? skb->len - w.bth_off : 0;
+      w.seg_payload = segs > 1 && skb->gso_size ? skb->gso_size : w.payload;
+      if (w.seg_payload) bpf_loop(64, record_dropped_segment, &w, 0);
       return TC_ACT_SHOT;
     }
   }

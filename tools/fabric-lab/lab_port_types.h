@@ -29,6 +29,9 @@ struct lab_port_stats {
   __u64 not_ect;      /* RoCE packets the virtual queue wanted to mark but that were Not-ECT */
   __u64 dropped;      /* RoCE packets dropped by the seeded random drop */
   __u64 gso_skbs;     /* skbs that carried more than one segment */
+  __u64 dropped_psns; /* distinct (destination QP, PSN) among the dropped packets: the PSNs a receiver
+                         misses at least once (a resend dropped again is not a second missing PSN) */
+  __u64 dropped_again; /* dropped packets whose (destination QP, PSN) this port had dropped before */
 };
 
 /* The virtual queue: backlog in bytes, drained at vq_rate_bytes_per_s since last_ns. */
@@ -41,5 +44,6 @@ struct lab_port_vq {
 };
 
 #define LAB_PORT_MAX_SPORTS 4096
+#define LAB_PORT_MAX_DROPPED_PSNS 65536 /* LRU: the most recent drops are the ones resends can repeat */
 
 #endif

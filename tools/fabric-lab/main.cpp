@@ -77,6 +77,8 @@ nlohmann::ordered_json to_json(const Target& t, const PortReport& r) {
         {"ce_arrived", s.ce_arrived},
         {"not_ect", s.not_ect},
         {"dropped", s.dropped},
+        {"dropped_psns", s.dropped_psns},
+        {"dropped_again", s.dropped_again},
         {"gso_skbs", s.gso_skbs}}},
       {"vq", {{"backlog_bytes", r.vq_backlog}, {"max_backlog_bytes", r.vq_max_backlog}}},
       {"sport_packets", sports},
@@ -90,11 +92,12 @@ void print_text(const Target& t, const PortReport& r) {
               static_cast<unsigned long long>(r.config.vq_rate_bytes_per_s * 8), r.config.mark_threshold,
               r.config.drop_p32 / 4294967296.0, static_cast<unsigned long long>(r.config.seed), r.config.roce_port);
   std::printf("  frames %llu (%llu B)  roce %llu (%llu B)  ce-marked %llu  ce-arrived %llu  not-ect %llu  dropped %llu"
-              "  gso-skbs %llu\n",
+              " (%llu distinct PSNs, %llu again)  gso-skbs %llu\n",
               static_cast<unsigned long long>(s.frames), static_cast<unsigned long long>(s.bytes),
               static_cast<unsigned long long>(s.roce_packets), static_cast<unsigned long long>(s.roce_bytes),
               static_cast<unsigned long long>(s.ce_marked), static_cast<unsigned long long>(s.ce_arrived),
               static_cast<unsigned long long>(s.not_ect), static_cast<unsigned long long>(s.dropped),
+              static_cast<unsigned long long>(s.dropped_psns), static_cast<unsigned long long>(s.dropped_again),
               static_cast<unsigned long long>(s.gso_skbs));
   std::printf("  virtual queue: backlog %llu B, max %llu B\n", static_cast<unsigned long long>(r.vq_backlog),
               static_cast<unsigned long long>(r.vq_max_backlog));

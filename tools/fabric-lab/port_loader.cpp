@@ -189,6 +189,8 @@ PortReport read(const std::string& dev, Hook hook) {
     r.stats.ce_arrived += s.ce_arrived;
     r.stats.not_ect += s.not_ect;
     r.stats.dropped += s.dropped;
+    r.stats.dropped_psns += s.dropped_psns;
+    r.stats.dropped_again += s.dropped_again;
     r.stats.gso_skbs += s.gso_skbs;
   }
   lab_port_vq vq{};

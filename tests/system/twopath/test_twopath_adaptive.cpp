@@ -26,6 +26,8 @@ struct PathRun {
   uint64_t path0 = 0, path1 = 0;  // RoCE packets A->B per path (switch-port counters)
   uint64_t drops = 0;             // path 0's tbf drops during the run
   uint64_t median_queue = 0, max_queue = 0;  // path 0's tbf backlog, sampled every 5 ms
+  uint64_t median_queue_both = 0;            // both paths' tbf backlogs added, sampled every 5 ms
+  uint64_t drops_both = 0;                   // both paths' tbf drops during the run
 };
 
 class TwoPathAdaptive : public ::testing::Test {
@@ -43,15 +45,28 @@ class TwoPathAdaptive : public ::testing::Test {
     vq0_ = vq0;
   }
 
+  // Both paths: tbf at `rate` with a 4 MB queue, marking above 32 KB in a virtual queue at `vq` that sees
+  // packets as they join the tbf queue (a port model on A's egress, in front of the tbf), as a switch
+  // marks at enqueue. Marking at R would see only the tbf's output, delayed by the queue it should limit.
+  void congest_both_marking_at_enqueue(const std::string& rate, const std::string& vq) {
+    for (int k : {0, 1}) fabric_->shape(k, rate, "64k", "4m");
+    enqueue_vq_ = vq;
+  }
+
   PathRun write(const std::vector<std::string>& args) {
     fabric_->port(0, {"--reset", "--vq-rate", vq0_, "--mark-threshold", "32k"});
     fabric_->port(1, {"--reset"});
-    const uint64_t drops_before = fabric_->qdisc(0).drops;
+    if (!enqueue_vq_.empty())
+      for (int k : {0, 1})
+        fabric_->port(k, {"--dir", "enq", "--reset", "--vq-rate", enqueue_vq_, "--mark-threshold", "32k"});
+    const uint64_t drops_before = fabric_->qdisc(0).drops, drops1_before = fabric_->qdisc(1).drops;
     std::atomic<bool> done{false};
-    std::vector<uint64_t> queue;
+    std::vector<uint64_t> queue, queue_both;
     std::thread sampler([&] {
       while (!done) {
-        queue.push_back(fabric_->qdisc(0).backlog_bytes);
+        const uint64_t q0 = fabric_->qdisc(0).backlog_bytes;
+        queue.push_back(q0);
+        queue_both.push_back(q0 + fabric_->qdisc(1).backlog_bytes);
         std::this_thread::sleep_for(5ms);
       }
     });
@@ -62,6 +77,9 @@ class TwoPathAdaptive : public ::testing::Test {
     r.path0 = fabric_->forward(0).roce_packets;
     r.path1 = fabric_->forward(1).roce_packets;
     r.drops = fabric_->qdisc(0).drops - drops_before;
+    r.drops_both = r.drops + fabric_->qdisc(1).drops - drops1_before;
+    std::sort(queue_both.begin(), queue_both.end());
+    if (!queue_both.empty()) r.median_queue_both = queue_both[queue_both.size() / 2];
     std::sort(queue.begin(), queue.end());
     if (!queue.empty()) {
       r.median_queue = queue[queue.size() / 2];
@@ -89,6 +107,7 @@ class TwoPathAdaptive : public ::testing::Test {
 
   std::unique_ptr<TwoPathFabric> fabric_;
   std::string vq0_ = "off";
+  std::string enqueue_vq_;  // set: both paths mark at enqueue (congest_both_marking_at_enqueue)
 };
 
 // Path 0 a 500 Mbit/s bottleneck, path 1 unshaped. Eight QPs with fixed-port ECMP: those hashed onto path 0
@@ -126,6 +145,36 @@ TEST_F(TwoPathAdaptive, AdaptiveSprayWithDcqcnMovesOffTheCongestedPathAndBeatsEc
   EXPECT_GT(aside, 0u) << adaptive.perf.client_out;
   EXPECT_GT(probes, 0u) << adaptive.perf.client_out;
   EXPECT_TRUE(adaptive.perf.client.value("adaptive", false));
+}
+
+// Both paths 500 Mbit/s bottlenecks with 4 MB queues, marking above 32 KB in a virtual queue at 400 Mbit/s
+// fed at enqueue. One QP at a fixed port: without congestion control it sends at line rate and the queue of
+// the path it hashes onto holds its whole window (about 2 MB); with DCQCN (paper parameters, from 10G) the
+// marks come back as CNPs, the rate settles near the marking rate and the queue stays empty, with nothing
+// dropped. (Two QPs on one 500 Mbit/s path keep it full even with DCQCN: the paper's 40 Mb/s additive
+// steps every 55 us outrun the cuts a CNP every 50 us can make at this rate.)
+TEST_F(TwoPathAdaptive, DcqcnHoldsTheBottleneckQueueDown) {
+  congest_both_marking_at_enqueue("500mbit", "400mbit");
+  const std::vector<std::string> traffic = {"-s", "256K", "-n", "120", "-q", "1"};
+  std::vector<std::string> with_cc = traffic;
+  for (const char* a : {"--cc", "dcqcn", "--line-rate", "10G"}) with_cc.push_back(a);
+  const PathRun plain = write(traffic);
+  const PathRun dcqcn = write(with_cc);
+  print("no congestion control", plain);
+  print("DCQCN (from 10G)", dcqcn);
+  std::printf("queue median, both paths: %llu B without, %llu B with DCQCN; drops %llu / %llu\n",
+              static_cast<unsigned long long>(plain.median_queue_both),
+              static_cast<unsigned long long>(dcqcn.median_queue_both),
+              static_cast<unsigned long long>(plain.drops_both), static_cast<unsigned long long>(dcqcn.drops_both));
+  expect_verified(plain.perf);
+  expect_verified(dcqcn.perf);
+  EXPECT_EQ(plain.perf.c("rate_cuts"), 0u);
+  EXPECT_GT(plain.median_queue_both, 512u * 1024) << "the bottleneck never queued: nothing for DCQCN to hold down";
+  EXPECT_GT(dcqcn.perf.c("rate_cuts"), 0u) << dcqcn.perf.client_out;
+  EXPECT_LT(dcqcn.median_queue_both * 4, plain.median_queue_both);
+  EXPECT_EQ(dcqcn.drops_both, 0u) << fabric_->dump();
+  // Holding the queue down costs little goodput: the rate stays near the bottleneck's.
+  EXPECT_GT(dcqcn.perf.client.value("bw_avg_gbps", 0.0), 0.5 * plain.perf.client.value("bw_avg_gbps", 0.0));
 }
 
 // A 2-rank allreduce with the adaptive spray and DCQCN (the collectives' environment) across the same

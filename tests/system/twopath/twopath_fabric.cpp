@@ -123,6 +123,8 @@ PortCounters TwoPathFabric::port_counters(int path, const char* hook) const {
   c.ce_arrived = u64(s, "ce_arrived");
   c.not_ect = u64(s, "not_ect");
   c.dropped = u64(s, "dropped");
+  c.dropped_psns = u64(s, "dropped_psns");
+  c.dropped_again = u64(s, "dropped_again");
   c.gso_skbs = u64(s, "gso_skbs");
   for (const auto& [port, packets] : j.at("sport_packets").items())
     c.sport_packets[static_cast<uint16_t>(std::stoul(port))] = packets.get<uint64_t>();

@@ -15,7 +15,7 @@ namespace rfab::systest {
 // One direction of one path, as the switch-port program on R counts it (rfab-lab-port show --json).
 struct PortCounters {
   uint64_t frames = 0, roce_packets = 0, roce_bytes = 0, ce_marked = 0, ce_arrived = 0, not_ect = 0, dropped = 0,
-           gso_skbs = 0;
+           gso_skbs = 0, dropped_psns = 0, dropped_again = 0;
   std::map<uint16_t, uint64_t> sport_packets;  // RoCE packets per UDP source port
 };
 
