@@ -67,10 +67,10 @@ RfabProcessGroup::RfabProcessGroup(const c10::intrusive_ptr<c10d::Store>& store,
 
 RfabProcessGroup::~RfabProcessGroup() {
   {
-    std::lock_guard l(mu_);
-    stopping_ = true;
+    std::lock_guard l(q_->mu);
+    q_->stopping = true;
   }
-  cv_.notify_all();
+  q_->cv.notify_all();
   if (worker_.joinable()) worker_.join();
   // A broken communicator (dead peer, timeout) is torn down without waiting for peers.
   rfabResult_t async = rfabSuccess;
@@ -93,50 +93,78 @@ void RfabProcessGroup::check_peer(int peer, const char* what) const {
 c10::intrusive_ptr<c10d::Work> RfabProcessGroup::enqueue(OpType type, std::vector<at::Tensor> outputs, bool p2p,
                                                          std::function<void()> run, std::function<void()> done) {
   auto work = c10::make_intrusive<RfabWork>(rank_, type, std::move(outputs));
+  if (p2p)
+    // Waiting on a job that is still held back releases it with the ones queued before it. Only then:
+    // a stale release would let the next exchange's first half run alone.
+    work->set_wait_hook([q = std::weak_ptr<Queue>(q_), w = work.get()] {
+      auto queue = q.lock();
+      if (!queue) return;
+      {
+        std::lock_guard l(queue->mu);
+        bool queued = false;
+        for (const auto& j : queue->jobs) queued |= j.work.get() == w;
+        if (!queued) return;
+        queue->flush = true;
+      }
+      queue->cv.notify_all();
+    });
   Job job{type, p2p, std::move(run), std::move(done), work};
   {
-    std::lock_guard l(mu_);
-    if (coalescing_) {
-      coalesced_.push_back(std::move(job));
-    } else {
-      queue_.push_back(std::move(job));
-    }
+    std::lock_guard l(q_->mu);
+    if (q_->coalescing)
+      q_->coalesced.push_back(std::move(job));
+    else
+      q_->jobs.push_back(std::move(job));
   }
-  cv_.notify_one();
+  q_->cv.notify_all();
   return work;
 }
 
 void RfabProcessGroup::startCoalescing() {
-  std::lock_guard l(mu_);
-  TORCH_CHECK(!coalescing_, "rfab backend: startCoalescing while already coalescing");
-  coalescing_ = true;
+  std::lock_guard l(q_->mu);
+  TORCH_CHECK(!q_->coalescing, "rfab backend: startCoalescing while already coalescing");
+  q_->coalescing = true;
 }
 
 void RfabProcessGroup::endCoalescing(std::vector<c10::intrusive_ptr<c10d::Work>>& /*reqs*/) {
   {
-    std::lock_guard l(mu_);
-    TORCH_CHECK(coalescing_, "rfab backend: endCoalescing without startCoalescing");
-    coalescing_ = false;
-    // Queued together, so the worker takes consecutive point-to-point jobs as one rfab group.
-    for (auto& j : coalesced_) queue_.push_back(std::move(j));
-    coalesced_.clear();
+    std::lock_guard l(q_->mu);
+    TORCH_CHECK(q_->coalescing, "rfab backend: endCoalescing without startCoalescing");
+    q_->coalescing = false;
+    for (auto& j : q_->coalesced) q_->jobs.push_back(std::move(j));
+    q_->coalesced.clear();
+    q_->flush = true;  // the batch is complete
   }
-  cv_.notify_one();
+  q_->cv.notify_all();
 }
 
 void RfabProcessGroup::worker_loop() {
+  // How long point-to-point jobs wait for the rest of their exchange when nothing else releases them.
+  constexpr auto kHoldP2P = std::chrono::milliseconds(10);
+  Queue& q = *q_;
   for (;;) {
     std::vector<Job> batch;
     {
-      std::unique_lock l(mu_);
-      cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything issued has run
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
+      std::unique_lock l(q.mu);
+      for (;;) {
+        q.cv.wait(l, [&] { return q.stopping || !q.jobs.empty(); });
+        if (q.jobs.empty()) return;  // stopping, and everything issued has run
+        if (!q.jobs.front().p2p) break;
+        size_t leading = 0;
+        while (leading < q.jobs.size() && q.jobs[leading].p2p) ++leading;
+        if (leading < q.jobs.size() || q.flush || q.stopping) break;
+        // Only point-to-point jobs so far: the matching ones may still come. Run them when released, or
+        // after kHoldP2P without a new job (a caller that polls is_completed() instead of waiting).
+        const size_t seen = q.jobs.size();
+        if (!q.cv.wait_for(l, kHoldP2P, [&] { return q.flush || q.stopping || q.jobs.size() != seen; })) break;
+      }
+      q.flush = false;
+      batch.push_back(std::move(q.jobs.front()));
+      q.jobs.pop_front();
       if (batch.front().p2p)
-        while (!queue_.empty() && queue_.front().p2p) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
+        while (!q.jobs.empty() && q.jobs.front().p2p) {
+          batch.push_back(std::move(q.jobs.front()));
+          q.jobs.pop_front();
         }
     }
     run_batch(batch);

@@ -7,8 +7,10 @@
 // Execution: every operation is queued to one worker thread that runs it with rfab's blocking calls, in
 // issue order (rfab runs one operation of a communicator at a time, and every rank must issue collectives in
 // the same order anyway). The caller gets an RfabWork at once; wait() and the future complete when the
-// worker is done. Point-to-point operations queued back to back, or between startCoalescing and
-// endCoalescing (batch_isend_irecv), run as one rfab group, so exchanges of any size do not deadlock.
+// worker is done. Point-to-point operations queued back to back run as one rfab group, so an exchange
+// (isend + irecv on both sides) of any size cannot deadlock: the worker holds them back until the caller
+// shows it issued the whole exchange: it waits on one of them, issues a collective, ends a coalescing block
+// (batch_isend_irecv), or issues nothing more for 10 ms.
 // A failure (dead peer, timeout) fails that Work with rfab's message, which names the peer; rfab then fails
 // every later operation of the communicator with the same error.
 #pragma once
@@ -19,6 +21,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -93,13 +96,20 @@ class RfabProcessGroup : public c10d::ProcessGroup {
   void check(rfabResult_t rc, c10d::OpType type) const;
   void check_peer(int peer, const char* what) const;
 
+  // Shared with the Works of point-to-point operations, whose wait() releases held-back jobs (a Work may
+  // outlive the process group).
+  struct Queue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Job> jobs;
+    bool stopping = false;
+    bool flush = false;  // run the held-back point-to-point jobs now
+    bool coalescing = false;
+    std::vector<Job> coalesced;
+  };
+
   rfabComm_t comm_ = nullptr;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;
-  bool stopping_ = false;
-  bool coalescing_ = false;
-  std::vector<Job> coalesced_;
+  std::shared_ptr<Queue> q_ = std::make_shared<Queue>();
   std::thread worker_;
 };
 

@@ -5,6 +5,7 @@
 #include <torch/csrc/distributed/c10d/Work.hpp>
 
 #include <exception>
+#include <functional>
 #include <vector>
 
 namespace rfab_torch {
@@ -15,7 +16,10 @@ class RfabWork : public c10d::Work {
 
   c10::intrusive_ptr<c10::ivalue::Future> getFuture() override { return future_; }
   std::vector<at::Tensor> result() override { return outputs_; }
-  // Work::wait (the base class) waits for finish() and rethrows the error, with or without a timeout.
+  // Calls the wait hook (a held-back point-to-point operation is released), then Work::wait: waits for
+  // finish() and rethrows the error, with or without a timeout.
+  bool wait(std::chrono::milliseconds timeout) override;
+  void set_wait_hook(std::function<void()> hook) { wait_hook_ = std::move(hook); }
 
   // Called once by the worker thread.
   void succeed();
@@ -24,6 +28,7 @@ class RfabWork : public c10d::Work {
  private:
   std::vector<at::Tensor> outputs_;
   c10::intrusive_ptr<c10::ivalue::Future> future_;
+  std::function<void()> wait_hook_;
 };
 
 }  // namespace rfab_torch
