@@ -1,12 +1,13 @@
 """One rank of scripts/bench-torch.sh: torch.distributed all_reduce busbw over 1-64 MiB and a DDP step time,
 for the backend given. Rank 0 prints one JSON object per line.
 
-    bench_worker.py --backend rfab|gloo [--min-mib 1] [--max-mib 64] [--ddp-steps 20]
+    bench_worker.py --backend rfab|gloo [--min-mib 1] [--max-mib 64] [--ddp-steps 20] [--batch 16]
 
 all_reduce: float32 sum, in place; each size is warmed up twice, then timed call by call (blocking calls back to
 back); time = the slowest rank's median call, busbw = 2(n-1)/n * bytes / time.
-DDP: 4 Linear(1024, 1024) layers (4.2 M parameters, 16 MiB of gradients in 25 MiB buckets by default), batch 64,
-one intra-op thread per rank; step = forward + backward (with the bucket allreduces) + SGD step; median step.
+DDP: 4 Linear(1024, 1024) layers (4.2 M parameters, 16 MiB of gradients; DDP's default buckets: 1 MiB, then
+25 MiB), batch 16, one intra-op thread per rank; step = forward + backward (with the bucket allreduces) + SGD
+step; the slowest rank's median step, beside the same step without DDP (the computation alone).
 """
 import argparse
 import json
@@ -24,6 +25,7 @@ def main():
     ap.add_argument("--min-mib", type=int, default=1)
     ap.add_argument("--max-mib", type=int, default=64)
     ap.add_argument("--ddp-steps", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
     if a.backend == "rfab":
         import rfab_torch  # noqa: F401
@@ -54,21 +56,28 @@ def main():
 
     torch.manual_seed(0)
     model = nn.Sequential(*[nn.Linear(1024, 1024) for _ in range(4)])
+    x = torch.randn(a.batch, 1024)
+
+    def median_step(net, params):
+        opt = torch.optim.SGD(params, lr=0.001)
+        steps = []
+        for i in range(a.ddp_steps + 3):
+            t0 = time.perf_counter()
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+            if i >= 3:
+                steps.append(time.perf_counter() - t0)
+        med = torch.tensor([statistics.median(steps)], dtype=torch.float64)
+        dist.all_reduce(med, op=dist.ReduceOp.MAX)
+        return med.item() * 1e3
+
+    # The same step without DDP: what the computation alone costs on this machine (both ranks computing).
+    local = median_step(model, model.parameters())
     ddp = nn.parallel.DistributedDataParallel(model)
-    opt = torch.optim.SGD(ddp.parameters(), lr=0.001)
-    x = torch.randn(64, 1024)
-    steps = []
-    for i in range(a.ddp_steps + 3):
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        ddp(x).square().mean().backward()
-        opt.step()
-        if i >= 3:
-            steps.append(time.perf_counter() - t0)
-    med = torch.tensor([statistics.median(steps)], dtype=torch.float64)
-    dist.all_reduce(med, op=dist.ReduceOp.MAX)
+    step = median_step(ddp, ddp.parameters())
     if rank == 0:
-        print(json.dumps({"kind": "ddp", "backend": a.backend, "step_ms": med.item() * 1e3,
+        print(json.dumps({"kind": "ddp", "backend": a.backend, "step_ms": step, "compute_ms": local,
                           "params": sum(p.numel() for p in model.parameters())}), flush=True)
     dist.destroy_process_group()
 
