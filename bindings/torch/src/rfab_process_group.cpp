@@ -175,10 +175,18 @@ void RfabProcessGroup::run_batch(std::vector<Job>& batch) {
   std::exception_ptr error;
   try {
     if (batch.front().p2p) {
-      // Each run() queues its rfabSend/rfabRecv; rfabGroupEnd moves them all together.
+      // Each run() queues its rfabSend/rfabRecv; rfabGroupEnd moves them all together. The group is closed
+      // even when queueing failed, or every later group of this thread would nest inside it.
       check(rfabGroupStart(), batch.front().type);
-      for (auto& j : batch) j.run();
-      check(rfabGroupEnd(), batch.front().type);
+      std::exception_ptr queueing;
+      try {
+        for (auto& j : batch) j.run();
+      } catch (...) {
+        queueing = std::current_exception();
+      }
+      const rfabResult_t rc = rfabGroupEnd();
+      if (queueing) std::rethrow_exception(queueing);
+      check(rc, batch.front().type);
     } else {
       batch.front().run();
     }
