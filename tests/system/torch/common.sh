@@ -6,7 +6,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${PY:?PY (python with torch) is not set}"
 WORK=$(mktemp -d /tmp/rfab-torch-test.XXXXXX)
 NS_TAG=""
+PIDS=()  # ranks a test started in the background: killed on exit, so a failing test leaves none behind
 cleanup() {
+  for p in "${PIDS[@]}"; do pkill -KILL -P "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; done
   if [ -n "$NS_TAG" ]; then
     for ns in "${NS_TAG}a" "${NS_TAG}b"; do
       ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true

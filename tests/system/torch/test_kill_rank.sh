@@ -29,6 +29,7 @@ if [ "$MODE" = netns ]; then
   common=(MASTER_ADDR="$NET.1" MASTER_PORT="$port" WORLD_SIZE=2 LOCAL_WORLD_SIZE=1 LOCAL_RANK=0 PYTHONPATH="$PYTHONPATH")
   ip netns exec "${NS_TAG}b" env "${common[@]}" RANK=1 timeout -s KILL 60 "$PY" "$HERE/ddp_train.py" "${args[@]}" \
     --die-rank 1 >"$WORK/rank1.log" 2>&1 &
+  PIDS+=($!)
   rc=0
   ip netns exec "${NS_TAG}a" env "${common[@]}" RANK=0 timeout -s KILL 60 "$PY" "$HERE/ddp_train.py" "${args[@]}" \
     --die-rank 1 >"$WORK/rank0.log" 2>&1 || rc=$?
@@ -38,15 +39,14 @@ if [ "$MODE" = netns ]; then
 else
   DEAD=2
   port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  pids=()
   for r in 0 1 2; do
     env MASTER_ADDR=127.0.0.1 MASTER_PORT="$port" WORLD_SIZE=3 RANK=$r LOCAL_RANK=$r LOCAL_WORLD_SIZE=3 \
       timeout -s KILL 60 "$PY" "$HERE/ddp_train.py" "${args[@]}" --die-rank $DEAD >"$WORK/rank$r.log" 2>&1 &
-    pids+=($!)
+    PIDS+=($!)
   done
   for r in 0 1 2; do
     rc=0
-    wait "${pids[$r]}" || rc=$?
+    wait "${PIDS[$r]}" || rc=$?
     if [ $r -eq $DEAD ]; then
       [ "$rc" -eq 137 ] || { echo "rank $DEAD exited with $rc, expected SIGKILL (137)" >&2; exit 1; }
     else
