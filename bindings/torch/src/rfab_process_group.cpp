@@ -23,20 +23,21 @@ std::vector<int64_t> counts_from_splits(const std::vector<int64_t>& splits, cons
   const int64_t row_elems = rows == 0 ? 0 : t.numel() / rows;
   std::vector<int64_t> counts(static_cast<size_t>(size));
   if (splits.empty()) {
-    TORCH_CHECK(rows % size == 0, "rfab backend: ", what, " has ", rows, " rows along dim 0, not divisible by the ",
-                size, " ranks (give split sizes)");
+    TORCH_CHECK(rows % size == 0, "rfab backend: ", what, " has ", rows,
+                " rows along dim 0, not divisible by the ", size, " ranks (give split sizes)");
     for (auto& c : counts) c = rows / size * row_elems;
     return counts;
   }
-  TORCH_CHECK(static_cast<int>(splits.size()) == size, "rfab backend: ", what, " split sizes have ", splits.size(),
-              " entries for ", size, " ranks");
+  TORCH_CHECK(static_cast<int>(splits.size()) == size, "rfab backend: ", what, " split sizes have ",
+              splits.size(), " entries for ", size, " ranks");
   int64_t total = 0;
   for (size_t i = 0; i < splits.size(); ++i) {
     TORCH_CHECK(splits[i] >= 0, "rfab backend: ", what, " split size ", splits[i], " is negative");
     total += splits[i];
     counts[i] = splits[i] * row_elems;
   }
-  TORCH_CHECK(total == rows, "rfab backend: ", what, " split sizes add up to ", total, " rows, the tensor has ", rows);
+  TORCH_CHECK(total == rows, "rfab backend: ", what, " split sizes add up to ", total,
+              " rows, the tensor has ", rows);
   return counts;
 }
 
@@ -87,11 +88,13 @@ void RfabProcessGroup::check(rfabResult_t rc, OpType type) const {
 }
 
 void RfabProcessGroup::check_peer(int peer, const char* what) const {
-  TORCH_CHECK(peer >= 0 && peer < size_, "rfab backend: ", what, " rank ", peer, " is not in [0, ", size_, ")");
+  TORCH_CHECK(peer >= 0 && peer < size_, "rfab backend: ", what, " rank ", peer, " is not in [0, ", size_,
+              ")");
 }
 
-c10::intrusive_ptr<c10d::Work> RfabProcessGroup::enqueue(OpType type, std::vector<at::Tensor> outputs, bool p2p,
-                                                         std::function<void()> run, std::function<void()> done) {
+c10::intrusive_ptr<c10d::Work> RfabProcessGroup::enqueue(OpType type, std::vector<at::Tensor> outputs,
+                                                         bool p2p, std::function<void()> run,
+                                                         std::function<void()> done) {
   auto work = c10::make_intrusive<RfabWork>(rank_, type, std::move(outputs));
   if (p2p)
     // Waiting on a job that is still held back releases it with the ones queued before it. Only then:
@@ -156,7 +159,8 @@ void RfabProcessGroup::worker_loop() {
         // Only point-to-point jobs so far: the matching ones may still come. Run them when released, or
         // after kHoldP2P without a new job (a caller that polls is_completed() instead of waiting).
         const size_t seen = q.jobs.size();
-        if (!q.cv.wait_for(l, kHoldP2P, [&] { return q.flush || q.stopping || q.jobs.size() != seen; })) break;
+        if (!q.cv.wait_for(l, kHoldP2P, [&] { return q.flush || q.stopping || q.jobs.size() != seen; }))
+          break;
       }
       q.flush = false;
       batch.push_back(std::move(q.jobs.front()));
@@ -214,13 +218,14 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::allreduce(std::vector<at::Tenso
   return enqueue(
       OpType::ALLREDUCE, tensors, false,
       [this, staged, dt, op] {
-        check(rfabAllReduce(staged->data(), staged->data(), staged->count(), dt, op, comm_), OpType::ALLREDUCE);
+        check(rfabAllReduce(staged->data(), staged->data(), staged->count(), dt, op, comm_),
+              OpType::ALLREDUCE);
       },
       [staged] { staged->finish(); });
 }
 
-c10::intrusive_ptr<c10d::Work> RfabProcessGroup::allreduce_coalesced(std::vector<at::Tensor>& tensors,
-                                                                     const c10d::AllreduceCoalescedOptions& opts) {
+c10::intrusive_ptr<c10d::Work> RfabProcessGroup::allreduce_coalesced(
+    std::vector<at::Tensor>& tensors, const c10d::AllreduceCoalescedOptions& opts) {
   TORCH_CHECK(!tensors.empty(), "rfab backend: allreduce_coalesced needs at least one tensor");
   for (const auto& t : tensors) {
     check_cpu(t, "allreduce_coalesced tensor");
@@ -237,7 +242,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::allreduce_coalesced(std::vector
   return enqueue(
       OpType::ALLREDUCE_COALESCED, tensors, false,
       [this, flat, dt, op] {
-        check(rfabAllReduce(flat->data_ptr(), flat->data_ptr(), static_cast<size_t>(flat->numel()), dt, op, comm_),
+        check(rfabAllReduce(flat->data_ptr(), flat->data_ptr(), static_cast<size_t>(flat->numel()), dt, op,
+                            comm_),
               OpType::ALLREDUCE_COALESCED);
       },
       [flat, outs]() mutable {
@@ -260,7 +266,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::broadcast(std::vector<at::Tenso
   return enqueue(
       OpType::BROADCAST, tensors, false,
       [this, staged, dt, root] {
-        check(rfabBroadcast(staged->data(), staged->data(), staged->count(), dt, root, comm_), OpType::BROADCAST);
+        check(rfabBroadcast(staged->data(), staged->data(), staged->count(), dt, root, comm_),
+              OpType::BROADCAST);
       },
       [staged] { staged->finish(); });
 }
@@ -276,7 +283,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::reduce(std::vector<at::Tensor>&
   return enqueue(
       OpType::REDUCE, tensors, false,
       [this, staged, dt, op, root] {
-        check(rfabReduce(staged->data(), staged->data(), staged->count(), dt, op, root, comm_), OpType::REDUCE);
+        check(rfabReduce(staged->data(), staged->data(), staged->count(), dt, op, root, comm_),
+              OpType::REDUCE);
       },
       [staged] { staged->finish(); });
 }
@@ -285,7 +293,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::allgather(std::vector<std::vect
                                                            std::vector<at::Tensor>& inputs,
                                                            const c10d::AllgatherOptions& /*opts*/) {
   const at::Tensor& in = single_tensor(inputs, "allgather input");
-  TORCH_CHECK(outputs.size() == 1, "rfab backend: allgather takes one output list per process, got ", outputs.size());
+  TORCH_CHECK(outputs.size() == 1, "rfab backend: allgather takes one output list per process, got ",
+              outputs.size());
   TORCH_CHECK(static_cast<int>(outputs[0].size()) == size_, "rfab backend: allgather output list has ",
               outputs[0].size(), " tensors for ", size_, " ranks");
   check_same_shape(outputs[0], in, "allgather output");
@@ -311,8 +320,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::_allgather_base(at::Tensor& out
   check_cpu(output, "_allgather_base output");
   TORCH_CHECK(output.scalar_type() == input.scalar_type(), "rfab backend: _allgather_base output dtype ",
               output.scalar_type(), " differs from the input's ", input.scalar_type());
-  TORCH_CHECK(output.numel() == input.numel() * size_, "rfab backend: _allgather_base output has ", output.numel(),
-              " elements, needs input size x ranks = ", input.numel() * size_);
+  TORCH_CHECK(output.numel() == input.numel() * size_, "rfab backend: _allgather_base output has ",
+              output.numel(), " elements, needs input size x ranks = ", input.numel() * size_);
   const rfabDataType_t dt = rfab_dtype(input, "_allgather_base input");
   auto src = std::make_shared<at::Tensor>(input.contiguous());
   auto staged = std::make_shared<Staged>(output);
@@ -329,7 +338,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::reduce_scatter(std::vector<at::
                                                                 std::vector<std::vector<at::Tensor>>& inputs,
                                                                 const c10d::ReduceScatterOptions& opts) {
   const at::Tensor& out = single_tensor(outputs, "reduce_scatter output");
-  TORCH_CHECK(inputs.size() == 1, "rfab backend: reduce_scatter takes one input list per process, got ", inputs.size());
+  TORCH_CHECK(inputs.size() == 1, "rfab backend: reduce_scatter takes one input list per process, got ",
+              inputs.size());
   TORCH_CHECK(static_cast<int>(inputs[0].size()) == size_, "rfab backend: reduce_scatter input list has ",
               inputs[0].size(), " tensors for ", size_, " ranks");
   check_same_shape(inputs[0], out, "reduce_scatter input");
@@ -348,8 +358,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::reduce_scatter(std::vector<at::
       [staged] { staged->finish(); });
 }
 
-c10::intrusive_ptr<c10d::Work> RfabProcessGroup::_reduce_scatter_base(at::Tensor& output, at::Tensor& input,
-                                                                      const c10d::ReduceScatterOptions& opts) {
+c10::intrusive_ptr<c10d::Work> RfabProcessGroup::_reduce_scatter_base(
+    at::Tensor& output, at::Tensor& input, const c10d::ReduceScatterOptions& opts) {
   check_cpu(input, "_reduce_scatter_base input");
   check_cpu(output, "_reduce_scatter_base output");
   TORCH_CHECK(output.scalar_type() == input.scalar_type(), "rfab backend: _reduce_scatter_base output dtype ",
@@ -381,14 +391,14 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::alltoall_base(at::Tensor& outpu
   auto src = std::make_shared<at::Tensor>(input.contiguous());
   auto staged = std::make_shared<Staged>(output);
   if (output_splits.empty() && input_splits.empty()) {
-    TORCH_CHECK(input.numel() == output.numel() && input.numel() % size_ == 0, "rfab backend: alltoall input (",
-                input.numel(), " elements) and output (", output.numel(),
+    TORCH_CHECK(input.numel() == output.numel() && input.numel() % size_ == 0,
+                "rfab backend: alltoall input (", input.numel(), " elements) and output (", output.numel(),
                 ") must have the same size, divisible by the ", size_, " ranks");
     return enqueue(
         OpType::ALLTOALL_BASE, {output}, false,
         [this, src, staged, dt] {
-          check(rfabAllToAll(src->data_ptr(), staged->data(), staged->count() / static_cast<size_t>(size_), dt,
-                             comm_),
+          check(rfabAllToAll(src->data_ptr(), staged->data(), staged->count() / static_cast<size_t>(size_),
+                             dt, comm_),
                 OpType::ALLTOALL_BASE);
         },
         [staged] { staged->finish(); });
@@ -441,7 +451,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::alltoall(std::vector<at::Tensor
           if (srcs[i]->numel() > 0)
             check(rfabSend(srcs[i]->data_ptr(), static_cast<size_t>(srcs[i]->numel()), dts[i], p, comm_),
                   OpType::ALLTOALL);
-          if (dsts[i]->count() > 0) check(rfabRecv(dsts[i]->data(), dsts[i]->count(), dts[i], p, comm_), OpType::ALLTOALL);
+          if (dsts[i]->count() > 0)
+            check(rfabRecv(dsts[i]->data(), dsts[i]->count(), dts[i], p, comm_), OpType::ALLTOALL);
         }
       },
       [dsts] {
@@ -473,7 +484,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::gather(std::vector<std::vector<
       OpType::GATHER, outs, true,
       [this, src, dsts, dt, root] {
         if (rank_ != root) {
-          check(rfabSend(src->data_ptr(), static_cast<size_t>(src->numel()), dt, root, comm_), OpType::GATHER);
+          check(rfabSend(src->data_ptr(), static_cast<size_t>(src->numel()), dt, root, comm_),
+                OpType::GATHER);
           return;
         }
         for (int p = 0; p < size_; ++p) {
@@ -511,7 +523,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::scatter(std::vector<at::Tensor>
       OpType::SCATTER, outputs, true,
       [this, srcs, staged, dt, root] {
         if (rank_ != root) {
-          if (staged->count() > 0) check(rfabRecv(staged->data(), staged->count(), dt, root, comm_), OpType::SCATTER);
+          if (staged->count() > 0)
+            check(rfabRecv(staged->data(), staged->count(), dt, root, comm_), OpType::SCATTER);
           return;
         }
         for (int p = 0; p < size_; ++p) {
@@ -525,7 +538,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::scatter(std::vector<at::Tensor>
       [staged] { staged->finish(); });
 }
 
-c10::intrusive_ptr<c10d::Work> RfabProcessGroup::send(std::vector<at::Tensor>& tensors, int dst, int /*tag*/) {
+c10::intrusive_ptr<c10d::Work> RfabProcessGroup::send(std::vector<at::Tensor>& tensors, int dst,
+                                                      int /*tag*/) {
   const at::Tensor& t = single_tensor(tensors, "send tensor");
   check_peer(dst, "send destination");
   TORCH_CHECK(dst != rank_, "rfab backend: send to this rank itself (", dst, ")");
@@ -536,7 +550,8 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::send(std::vector<at::Tensor>& t
   });
 }
 
-c10::intrusive_ptr<c10d::Work> RfabProcessGroup::recv(std::vector<at::Tensor>& tensors, int src, int /*tag*/) {
+c10::intrusive_ptr<c10d::Work> RfabProcessGroup::recv(std::vector<at::Tensor>& tensors, int src,
+                                                      int /*tag*/) {
   const at::Tensor& t = single_tensor(tensors, "recv tensor");
   check_peer(src, "recv source");
   TORCH_CHECK(src != rank_, "rfab backend: recv from this rank itself (", src, ")");
@@ -544,7 +559,9 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::recv(std::vector<at::Tensor>& t
   auto staged = std::make_shared<Staged>(t);
   return enqueue(
       OpType::RECV, tensors, true,
-      [this, staged, dt, src] { check(rfabRecv(staged->data(), staged->count(), dt, src, comm_), OpType::RECV); },
+      [this, staged, dt, src] {
+        check(rfabRecv(staged->data(), staged->count(), dt, src, comm_), OpType::RECV);
+      },
       [staged] { staged->finish(); });
 }
 
@@ -552,8 +569,9 @@ c10::intrusive_ptr<c10d::Work> RfabProcessGroup::barrier(const c10d::BarrierOpti
   return enqueue(OpType::BARRIER, {}, false, [this] { check(rfabBarrier(comm_), OpType::BARRIER); });
 }
 
-c10::intrusive_ptr<c10d::ProcessGroup> create_process_group(const c10::intrusive_ptr<c10d::Store>& store, int rank,
-                                                            int size, std::chrono::milliseconds timeout,
+c10::intrusive_ptr<c10d::ProcessGroup> create_process_group(const c10::intrusive_ptr<c10d::Store>& store,
+                                                            int rank, int size,
+                                                            std::chrono::milliseconds timeout,
                                                             const std::string& store_host) {
   return c10::make_intrusive<RfabProcessGroup>(store, rank, size, timeout, store_host);
 }

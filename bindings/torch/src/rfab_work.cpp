@@ -5,7 +5,8 @@
 namespace rfab_torch {
 
 RfabWork::RfabWork(int rank, c10d::OpType type, std::vector<at::Tensor> outputs)
-    : c10d::Work(rank, type), outputs_(std::move(outputs)),
+    : c10d::Work(rank, type),
+      outputs_(std::move(outputs)),
       // As gloo's: the value is the list of output tensors (DDP's hooks read value()[0]).
       future_(c10::make_intrusive<c10::ivalue::Future>(c10::ListType::create(c10::TensorType::get()))) {}
 
