@@ -32,6 +32,8 @@ constexpr std::array kVars = std::to_array<Var>({
      "address other ranks use to reach the store this process hosts (C API)"},
     {"RFAB_STORE_EXTERNAL", "bool", "0", "collectives",
      "anything but 0: the launcher hosts the rendezvous store, rank 0 must not"},
+    {"RFAB_STORE_PORT", "unsigned", "MASTER_PORT", "collectives",
+     "port of rfab's rendezvous store when it is not MASTER_PORT (rfab run, whose MASTER_PORT is PyTorch's)"},
     {"RFAB_TRANSPORT", "choice", "auto", "collectives", "RoCE provider: udp, verbs or auto"},
     {"RFAB_ROCE_ADDR", "address", "the store connection's local address", "collectives",
      "local IPv4/IPv6 address of the RoCE transport"},

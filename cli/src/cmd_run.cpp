@@ -1,6 +1,7 @@
 // rfab run -n N [--timeout S] -- PROGRAM ARGS: starts N local ranks of PROGRAM with the environment
 // torchrun gives its workers (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT),
-// hosts their rendezvous store itself, forwards their output line by line with a "[rank] " prefix, stops
+// hosts rfab's rendezvous store itself (at RFAB_STORE_PORT: MASTER_PORT is a free port left for a PyTorch
+// program's rank 0 to bind its TCPStore, as without torchrun's agent store), forwards their output line by line with a "[rank] " prefix, stops
 // the other ranks as soon as one fails, and exits with the worst exit code of the ranks that failed on their
 // own (128+signal for a signal), so a failure is never masked by the ranks rfab stopped.
 //
@@ -8,10 +9,12 @@
 // process group, and what is still running after a grace period is killed; a launcher that dies without
 // that chance (SIGKILL) takes its ranks with it through PR_SET_PDEATHSIG.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +75,25 @@ std::string random_job_id() {
   return buf;
 }
 
+// A TCP port nothing listens on now, for a PyTorch rank 0 to bind MASTER_PORT (torchrun picks its
+// MASTER_PORT the same way; another process could take it in between, as with torchrun).
+std::string free_tcp_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw ExitError{2, std::string("run: socket: ") + std::strerror(errno)};
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof a;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    const int e = errno;
+    close(fd);
+    throw ExitError{2, std::string("run: finding a free port for MASTER_PORT: ") + std::strerror(e)};
+  }
+  close(fd);
+  return std::to_string(ntohs(a.sin_port));
+}
+
 struct RunOptions {
   int nranks = 1;
   double timeout = 0;  // whole-job limit in seconds; 0: none
@@ -102,12 +124,16 @@ void emit(int rank, bool prefix, std::string& buf, FILE* to, bool flush_all) {
 }
 
 // This process's environment with the torchrun-style variables of rank `r` set (replacing any already there).
-std::vector<std::string> rank_environment(int r, int nranks, const std::string& port, const std::string& job) {
+// rfab's store is at RFAB_STORE_PORT; MASTER_PORT is `torch_port`, where a PyTorch rank 0 hosts its own
+// TCPStore (TORCHELASTIC_USE_AGENT_STORE=False: there is no torchrun agent store to join).
+std::vector<std::string> rank_environment(int r, int nranks, const std::string& store_port,
+                                          const std::string& torch_port, const std::string& job) {
   const std::pair<const char*, std::string> vars[] = {
       {"RANK", std::to_string(r)},         {"WORLD_SIZE", std::to_string(nranks)},
       {"LOCAL_RANK", std::to_string(r)},   {"LOCAL_WORLD_SIZE", std::to_string(nranks)},
       {"GROUP_RANK", "0"},                 {"MASTER_ADDR", "127.0.0.1"},
-      {"MASTER_PORT", port},               {"RFAB_STORE_EXTERNAL", "1"},
+      {"MASTER_PORT", torch_port},         {"TORCHELASTIC_USE_AGENT_STORE", "False"},
+      {"RFAB_STORE_PORT", store_port},     {"RFAB_STORE_EXTERNAL", "1"},
       {"RFAB_JOB_ID", job}};
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -126,7 +152,8 @@ int run_job(const RunOptions& o) {
   // A random job id: the store refuses ranks of any other job that reach its port (store.hpp).
   const std::string job = random_job_id();
   coll::StoreServer store("127.0.0.1", 0, job);
-  std::string port = std::to_string(store.port());
+  const std::string port = std::to_string(store.port());
+  const std::string torch_port = free_tcp_port();
   signal(SIGPIPE, SIG_IGN);
   StopSignals stop_signals;  // before the first fork: a signal from now on reaches the ranks
   const pid_t launcher = getpid();
@@ -137,7 +164,7 @@ int run_job(const RunOptions& o) {
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) throw ExitError{2, "run: pipe failed"};
     // Everything the child needs is built here: the store's thread is running, so between fork and exec
     // the child must not allocate (a lock held by that thread at fork time would never be released).
-    std::vector<std::string> env_strings = rank_environment(r, o.nranks, port, job);
+    std::vector<std::string> env_strings = rank_environment(r, o.nranks, port, torch_port, job);
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);

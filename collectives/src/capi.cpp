@@ -3,6 +3,8 @@
 #include <netdb.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -159,8 +161,13 @@ const char* rfabGetLastError(rfabComm_t comm) {
   return t_last_error.c_str();
 }
 
-rfabResult_t rfabGetUniqueId(rfabUniqueId* id) {
+rfabResult_t rfabGetUniqueId(rfabUniqueId* id) { return rfabGetUniqueIdOnHost(id, nullptr); }
+
+rfabResult_t rfabGetUniqueIdOnHost(rfabUniqueId* id, const char* host) {
   if (id == nullptr) return fail(nullptr, rfabInvalidArgument, "uniqueId is NULL");
+  const std::string advertised = host != nullptr && *host != '\0' ? std::string(host) : advertised_host();
+  if (advertised.find_first_of(" \t\n") != std::string::npos)
+    return fail(nullptr, rfabInvalidArgument, "store host '" + advertised + "' contains white space");
   return guard(nullptr, [&] {
     auto srv = std::make_unique<StoreServer>("", 0);
     unsigned char nonce[8];
@@ -174,7 +181,7 @@ rfabResult_t rfabGetUniqueId(rfabUniqueId* id) {
     for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
     std::memset(id->internal, 0, sizeof id->internal);
     int n = std::snprintf(id->internal, sizeof id->internal, "rfab1 %s %u %s", hex,
-                          static_cast<unsigned>(srv->port()), advertised_host().c_str());
+                          static_cast<unsigned>(srv->port()), advertised.c_str());
     if (n < 0 || static_cast<size_t>(n) >= sizeof id->internal)
       throw Error(Status::InvalidArgument, "store host name too long for a unique id");
     std::lock_guard l(g_servers_mu);
@@ -183,8 +190,21 @@ rfabResult_t rfabGetUniqueId(rfabUniqueId* id) {
 }
 
 rfabResult_t rfabCommInitRank(rfabComm_t* comm, int nranks, rfabUniqueId id, int rank) {
+  return rfabCommInitRankConfig(comm, nranks, id, rank, nullptr);
+}
+
+rfabResult_t rfabCommInitRankConfig(rfabComm_t* comm, int nranks, rfabUniqueId id, int rank,
+                                    const rfabConfig_t* config) {
   if (comm == nullptr) return fail(nullptr, rfabInvalidArgument, "comm is NULL");
   *comm = nullptr;
+  if (config != nullptr && config->size != sizeof(rfabConfig_t))
+    return fail(nullptr, rfabInvalidArgument,
+                "config->size is " + std::to_string(config->size) + ", not sizeof(rfabConfig_t) = " +
+                    std::to_string(sizeof(rfabConfig_t)) + " (start from RFAB_CONFIG_INITIALIZER)");
+  // NaN fails both comparisons, so it is refused too.
+  if (config != nullptr && !(config->timeoutSeconds >= 0 && config->timeoutSeconds <= 1e7))
+    return fail(nullptr, rfabInvalidArgument,
+                "config->timeoutSeconds=" + std::to_string(config->timeoutSeconds) + " is not in [0, 1e7]");
   char nonce[64] = {}, host[128] = {};
   unsigned port = 0;
   id.internal[RFAB_UNIQUE_ID_BYTES - 1] = '\0';
@@ -197,6 +217,9 @@ rfabResult_t rfabCommInitRank(rfabComm_t* comm, int nranks, rfabUniqueId id, int
     cfg.key_prefix = nonce;
     cfg.nranks = nranks;
     cfg.rank = rank;
+    if (config != nullptr && config->timeoutSeconds > 0)
+      cfg.timeout = std::max(std::chrono::milliseconds(1),
+                             std::chrono::milliseconds(static_cast<long long>(config->timeoutSeconds * 1000.0)));
     auto c = std::make_unique<rfabComm>();
     c->impl = Communicator::create(std::move(cfg));
     *comm = c.release();

@@ -199,7 +199,8 @@ void Exchange::fail_timeout() {
   }
   auto secs = std::chrono::duration<double>(env_.timeout).count();
   throw Error(Status::Timeout, what_ + ": no progress for " + std::to_string(secs).substr(0, 5) +
-                                   " s (RFAB_TIMEOUT) waiting for " + waiting);
+                                   " s (RFAB_TIMEOUT, or the communicator's configured timeout) waiting for " +
+                                   waiting);
 }
 
 void Exchange::run() {

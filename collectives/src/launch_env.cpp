@@ -109,6 +109,9 @@ LaunchInfo detect_launch(const EnvLookup& lookup) {
   }
   if (has(env, "MASTER_ADDR")) li.master_addr = env("MASTER_ADDR");
   if (has(env, "MASTER_PORT")) li.master_port = static_cast<uint16_t>(parse_int(env, "MASTER_PORT", 1, 65535));
+  // rfab run gives PyTorch MASTER_PORT (its rank 0 binds a TCPStore there) and rfab's store this port.
+  if (has(env, "RFAB_STORE_PORT"))
+    li.master_port = static_cast<uint16_t>(parse_int(env, "RFAB_STORE_PORT", 1, 65535));
   if (has(env, "RFAB_JOB_ID")) li.job_id = env("RFAB_JOB_ID");
   li.store_external = has(env, "RFAB_STORE_EXTERNAL") && std::strcmp(env("RFAB_STORE_EXTERNAL"), "0") != 0;
   if (li.local_rank >= li.local_world_size && li.source != "single")

@@ -59,9 +59,21 @@ typedef enum {
 
 typedef enum { rfabSum = 0, rfabProd = 1, rfabMin = 2, rfabMax = 3, rfabAvg = 4, rfabNumOps = 5 } rfabRedOp_t;
 
+/* Options of rfabCommInitRankConfig: start from RFAB_CONFIG_INITIALIZER and set what you need. */
+typedef struct {
+  size_t size;           /* sizeof(rfabConfig_t), so the struct can grow */
+  double timeoutSeconds; /* how long any wait may go without progress; 0: RFAB_TIMEOUT (default 30 s) */
+} rfabConfig_t;
+#define RFAB_CONFIG_INITIALIZER {sizeof(rfabConfig_t), 0.0}
+
 /* Communicator lifetime. */
 rfabResult_t rfabGetUniqueId(rfabUniqueId* uniqueId);
+/* As rfabGetUniqueId, but the id names `host` (a name or address the other ranks reach this process at)
+ * instead of RFAB_STORE_ADDR or this host's name; NULL or "" behaves as rfabGetUniqueId. */
+rfabResult_t rfabGetUniqueIdOnHost(rfabUniqueId* uniqueId, const char* host);
 rfabResult_t rfabCommInitRank(rfabComm_t* comm, int nranks, rfabUniqueId commId, int rank);
+rfabResult_t rfabCommInitRankConfig(rfabComm_t* comm, int nranks, rfabUniqueId commId, int rank,
+                                    const rfabConfig_t* config);
 rfabResult_t rfabCommInitFromEnv(rfabComm_t* comm);
 rfabResult_t rfabCommDestroy(rfabComm_t comm);
 rfabResult_t rfabCommAbort(rfabComm_t comm);

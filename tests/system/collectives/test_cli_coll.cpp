@@ -40,6 +40,15 @@ TEST(RfabRun, SetsLauncherEnvironmentAndPrefixesOutput) {
         << r.out;
 }
 
+// PyTorch's rank 0 binds a TCPStore at MASTER_PORT: it must be free, and not rfab's own store port.
+TEST(RfabRun, LeavesMasterPortFreeForPyTorch) {
+  CliRun r = run("run -n 2 -- sh -c 'echo agent=$TORCHELASTIC_USE_AGENT_STORE; "
+                 "test -n \"$RFAB_STORE_PORT\" && test \"$MASTER_PORT\" != \"$RFAB_STORE_PORT\" && echo ports-differ'");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("[0] agent=False"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[1] ports-differ"), std::string::npos) << r.out;
+}
+
 TEST(RfabRun, ReturnsTheWorstExitCode) {
   // The ranks ignore rfab's SIGTERM, so every one exits with its own code.
   CliRun r = run("run -n 4 --no-prefix -- sh -c 'trap \"\" TERM; sleep 0.3; exit $RANK'");

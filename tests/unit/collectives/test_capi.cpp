@@ -2,7 +2,10 @@
 // non-blocking requests in issue order, and the C++ wrapper.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -59,6 +62,58 @@ TEST(CApi, BadUniqueIdAndRank) {
   EXPECT_EQ(rfabCommInitRank(&c, 2, id, 2), rfabInvalidArgument);
   EXPECT_NE(std::string(rfabGetLastError(nullptr)).find("rank 2"), std::string::npos);
   EXPECT_EQ(rfabCommInitRank(&c, 0, id, 0), rfabInvalidArgument);
+}
+
+TEST(CApi, UniqueIdOnHostAndConfigChecks) {
+  rfabUniqueId id;
+  EXPECT_EQ(rfabGetUniqueIdOnHost(nullptr, "127.0.0.1"), rfabInvalidArgument);
+  EXPECT_EQ(rfabGetUniqueIdOnHost(&id, "bad host"), rfabInvalidArgument);
+  EXPECT_NE(std::string(rfabGetLastError(nullptr)).find("white space"), std::string::npos);
+  rfabComm_t c = nullptr;
+  // The id names the given host; the store behind it runs in this process.
+  ASSERT_EQ(rfabGetUniqueIdOnHost(&id, "127.0.0.1"), rfabSuccess);
+  EXPECT_NE(std::string(id.internal).find(" 127.0.0.1"), std::string::npos);
+  rfabConfig_t bad = RFAB_CONFIG_INITIALIZER;
+  bad.size = 3;
+  EXPECT_EQ(rfabCommInitRankConfig(&c, 1, id, 0, &bad), rfabInvalidArgument);
+  EXPECT_NE(std::string(rfabGetLastError(nullptr)).find("config->size"), std::string::npos);
+  bad = rfabConfig_t{sizeof(rfabConfig_t), 0.0};
+  bad.timeoutSeconds = -1;
+  EXPECT_EQ(rfabCommInitRankConfig(&c, 1, id, 0, &bad), rfabInvalidArgument);
+  bad.timeoutSeconds = std::nan("");
+  EXPECT_EQ(rfabCommInitRankConfig(&c, 1, id, 0, &bad), rfabInvalidArgument);
+  EXPECT_NE(std::string(rfabGetLastError(nullptr)).find("timeoutSeconds"), std::string::npos);
+  rfabConfig_t ok = RFAB_CONFIG_INITIALIZER;
+  ok.timeoutSeconds = 5;
+  ASSERT_EQ(rfabCommInitRankConfig(&c, 1, id, 0, &ok), rfabSuccess) << rfabGetLastError(nullptr);
+  float x = 2, y = 0;
+  EXPECT_EQ(rfabAllReduce(&x, &y, 1, rfabFloat32, rfabSum, c), rfabSuccess);
+  EXPECT_EQ(y, 2.0f);
+  rfabCommDestroy(c);
+}
+
+TEST(CApi, ConfiguredTimeoutBoundsAWaitForAPeerThatNeverCalls) {
+  constexpr int kN = 2;
+  auto res = run_ranks(
+      kN,
+      [](int rank, const rfabUniqueId& id) -> int {
+        rfabConfig_t cfg = RFAB_CONFIG_INITIALIZER;
+        cfg.timeoutSeconds = 0.5;
+        rfabComm_t comm;
+        if (rfabCommInitRankConfig(&comm, kN, id, rank, &cfg) != rfabSuccess) return 2;
+        if (rank == 1) {
+          usleep(3000000);  // alive, but never joins the collective
+          return 0;
+        }
+        float x = 1, y = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        const rfabResult_t rc = rfabAllReduce(&x, &y, 1, rfabFloat32, rfabSum, comm);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (rc != rfabTimeout) return 3;
+        return s < 2.5 ? 0 : 4;  // 0.5 s, not RFAB_TIMEOUT's 30 s default
+      },
+      std::chrono::seconds(30));
+  EXPECT_TRUE(all_ok(res)) << describe(res);
 }
 
 TEST(CApi, ErrorStringsForEveryCode) {

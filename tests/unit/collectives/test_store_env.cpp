@@ -103,6 +103,20 @@ TEST(LaunchEnv, Torchrun) {
   EXPECT_EQ(li.master_port, 29501);
 }
 
+TEST(LaunchEnv, StorePortOverridesMasterPortUnderRfabRun) {
+  // rfab run: MASTER_PORT belongs to PyTorch's TCPStore, rfab's store is at RFAB_STORE_PORT.
+  auto li = detect_launch(env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"},
+                                  {"MASTER_PORT", "29501"}, {"RFAB_STORE_PORT", "40123"}}));
+  EXPECT_EQ(li.master_port, 40123);
+  try {
+    detect_launch(env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"},
+                          {"RFAB_STORE_PORT", "0"}}));
+    ADD_FAILURE() << "RFAB_STORE_PORT=0 accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("RFAB_STORE_PORT"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LaunchEnv, OpenMpiSingleNodeUsesLoopbackAndAJobDerivedPort) {
   auto li = detect_launch(env_of({{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "4"},
                                   {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"},
