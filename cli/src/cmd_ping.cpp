@@ -180,7 +180,7 @@ void run_ping(const PingOptions& o) {
   const Matrix m = run_mesh(hosts, self, s, g_stop, &device);
   const Verdict v = judge(m, o.max_loss);
   const RunInfo info{self, o.entropies, o.count, static_cast<uint32_t>(o.size), "rfab " + std::string(o.verbs ? "verbs" : "engine") + " " + device};
-  if (o.json) std::cout << to_json(m, v, info).dump(2) << "\n";
+  if (o.json) std::cout << to_json(m, v, info).dump() << "\n";
   else print_text(std::cout, m, v, info);
   std::cout.flush();
   if (!v.ok()) throw ExitError{1, ""};

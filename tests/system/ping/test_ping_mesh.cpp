@@ -1,0 +1,99 @@
+// `rfab ping` across four namespaces on one switch: a healthy mesh gives the full matrix and exit 0; a
+// host cut off the switch (its agent never heard from) is named as the one fault by every other agent,
+// within the --wait bound rather than hanging.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+
+#include "mesh_net.hpp"
+#include "netns.hpp"
+#include "ping_run.hpp"
+
+namespace {
+using rfab::systest::MeshNet;
+using rfab::systest::pair_of;
+using rfab::systest::run_agents;
+
+TEST(PingMesh, HealthyMeshGivesTheFullMatrix) {
+  if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)";
+  MeshNet net(4);
+  const auto res = run_agents(net.ns, {"--hosts", net.host_file(), "--count", "10", "--entropies", "8", "--wait", "10s"});
+  for (size_t i = 0; i < res.size(); ++i) {
+    const auto& r = res[i];
+    ASSERT_EQ(r.rc, 0) << r.out;
+    ASSERT_TRUE(r.json.is_object()) << r.out;
+    EXPECT_EQ(r.json["self"], i);
+    EXPECT_TRUE(r.json["ok"].get<bool>()) << r.out;
+    EXPECT_EQ(r.json["pairs"].size(), 12u) << r.out;  // every row arrived, not only this agent's
+    for (const auto& p : r.json["pairs"]) {
+      EXPECT_TRUE(p["reached"].get<bool>()) << p.dump();
+      EXPECT_EQ(p["lost"], 0u) << p.dump();
+      EXPECT_EQ(p["sent"], 80u) << p.dump();
+      EXPECT_EQ(p["rtt"]["samples"], 80u) << p.dump();
+      EXPECT_GT(p["rtt"]["p50_us"].get<double>(), 0);
+      EXPECT_LE(p["rtt"]["p50_us"].get<double>(), p["rtt"]["p99_us"].get<double>());
+      EXPECT_LE(p["rtt"]["p99_us"].get<double>(), p["rtt"]["max_us"].get<double>());
+      std::set<uint16_t> ports;
+      for (const auto& e : p["entropies"]) ports.insert(e["src_port"].get<uint16_t>());
+      EXPECT_GE(ports.size(), 7u) << "entropies should mostly be distinct source ports: " << p.dump();
+    }
+  }
+  // Every agent judged the same matrix.
+  for (size_t i = 1; i < res.size(); ++i)
+    for (size_t s = 0; s < 4; ++s)
+      for (size_t d = 0; d < 4; ++d)
+        if (s != d) {
+          const auto a = pair_of(res[0].json, net.ip[s], net.ip[d]), b = pair_of(res[i].json, net.ip[s], net.ip[d]);
+          ASSERT_FALSE(a.is_null());
+          EXPECT_EQ(a["rtt"], b["rtt"]);
+        }
+}
+
+TEST(PingMesh, HostDownIsLocalisedToThatHost) {
+  if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)";
+  MeshNet net(4);
+  net.isolate(3);
+  const auto start = std::chrono::steady_clock::now();
+  const auto res = run_agents({net.ns[0], net.ns[1], net.ns[2]},
+                              {"--hosts", net.host_file(), "--count", "10", "--wait", "2s"});
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(took, 15.0) << "a dead host must cost the --wait bound, not a hang";
+  for (const auto& r : res) {
+    ASSERT_EQ(r.rc, 1) << r.out;
+    ASSERT_TRUE(r.json.is_object()) << r.out;
+    EXPECT_FALSE(r.json["ok"].get<bool>());
+    ASSERT_EQ(r.json["findings"].size(), 1u) << r.json["findings"].dump(2);
+    const auto& f = r.json["findings"][0];
+    EXPECT_EQ(f["kind"], "host") << f.dump();
+    EXPECT_EQ(f["host"], net.ip[3]) << f.dump();
+    for (size_t s = 0; s < 3; ++s) {
+      const auto p = pair_of(r.json, net.ip[s], net.ip[3]);
+      ASSERT_FALSE(p.is_null());
+      EXPECT_FALSE(p["reached"].get<bool>());
+      EXPECT_EQ(p["lost"], p["sent"]);
+      for (size_t d = 0; d < 3; ++d) {
+        if (d != s) EXPECT_EQ(pair_of(r.json, net.ip[s], net.ip[d])["lost"], 0u) << r.out;
+      }
+    }
+    EXPECT_FALSE(r.json["reported"][3].get<bool>());
+  }
+}
+
+TEST(PingMesh, BadInputIsExitTwo) {
+  int code = 0;
+  const std::string b = rfab::systest::rfab_binary();
+  auto out = rfab::systest::run_capture(b + " ping --nodelist 'n[3-1]' 2>&1", code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("goes down"), std::string::npos) << out;
+  out = rfab::systest::run_capture(b + " ping --nodelist 'n[1-2]' --hosts /nonexistent 2>&1", code);
+  EXPECT_EQ(code, 2) << out;
+  out = rfab::systest::run_capture(b + " ping --hosts /nonexistent 2>&1", code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("/nonexistent"), std::string::npos) << out;
+  out = rfab::systest::run_capture(b + " ping --nodelist 10.255.255.1,10.255.255.2 2>&1", code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("--self"), std::string::npos) << out;
+}
+
+}  // namespace
