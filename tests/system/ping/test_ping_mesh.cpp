@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "mesh_net.hpp"
 #include "netns.hpp"
@@ -73,11 +75,41 @@ TEST(PingMesh, HostDownIsLocalisedToThatHost) {
       EXPECT_FALSE(p["reached"].get<bool>());
       EXPECT_EQ(p["lost"], p["sent"]);
       for (size_t d = 0; d < 3; ++d) {
-        if (d != s) EXPECT_EQ(pair_of(r.json, net.ip[s], net.ip[d])["lost"], 0u) << r.out;
+        if (d != s) {
+          EXPECT_EQ(pair_of(r.json, net.ip[s], net.ip[d])["lost"], 0u) << r.out;
+        }
       }
     }
     EXPECT_FALSE(r.json["reported"][3].get<bool>());
   }
+}
+
+// `rfab doctor --peers` runs a short ping to each peer's `rfab ping --serve` agent.
+std::string doctor_ping_verdict(const MeshNet& net, const std::string& peer, std::string& out) {
+  rfab::systest::Child d(net.ns[0], {rfab::systest::rfab_binary(), "doctor", "--json", "--iface", "eth0", "--peers", peer,
+                                     "--peer-timeout-ms", "1000"},
+                         "/tmp/" + net.ns[0] + "-doctor.log");
+  d.wait(std::chrono::seconds(20));
+  out = d.output();
+  const auto j = nlohmann::json::parse(out.substr(std::min(out.find('{'), out.size())), nullptr, false);
+  if (j.is_object())
+    for (const auto& c : j.value("checks", nlohmann::json::array()))
+      if (c.value("check", "") == "ping " + peer) return c.value("verdict", "");
+  return "missing";
+}
+
+TEST(PingMesh, DoctorPeersRunsAShortPing) {
+  if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)";
+  MeshNet net(3);
+  std::string out;
+  EXPECT_EQ(doctor_ping_verdict(net, net.ip[1], out), "warn") << out;  // no agent there yet
+  EXPECT_NE(out.find("rfab ping --serve"), std::string::npos) << out;
+  rfab::systest::Child agent(net.ns[1], {rfab::systest::rfab_binary(), "ping", "--serve", "--self", net.ip[1], "--duration", "20s"},
+                             "/tmp/" + net.ns[1] + "-serve.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(doctor_ping_verdict(net, net.ip[1], out), "pass") << out << agent.output();
+  EXPECT_NE(out.find("8 entropies x 5 RDMA WRITEs"), std::string::npos) << out;
+  EXPECT_NE(out.find("0 of 40 lost"), std::string::npos) << out;
 }
 
 TEST(PingMesh, BadInputIsExitTwo) {
