@@ -236,9 +236,11 @@ void Agent::finish_exchange(Link& l) {
 void Agent::run_round(Link& l, Nanos now) {
   const rc::Sge sge{mr_.addr + kProbeArea, cfg_.size, mr_.lkey};
   for (ProbeQp& q : l.qps) {
-    if (q.busy && !q.counted) continue;  // the previous probe is still within its timeout: this slot waits
+    // The previous probe is still out (late, or being resent after a loss already counted): no new probe
+    // on this entropy this round, and nothing counted, so a slow path is not counted lost twice.
+    if (q.busy) continue;
     ++q.res.sent;
-    if (q.dead || q.busy || l.state != Link::State::up) {  // no probe can go out on this entropy this round
+    if (q.dead || l.state != Link::State::up) {  // the path's QP failed (or the peer is unreachable): lost
       ++q.res.lost;
       continue;
     }

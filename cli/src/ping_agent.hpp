@@ -5,8 +5,9 @@
 // A probe is an RDMA WRITE of `size` bytes on an RC QP of its own per (peer, entropy): the QPN pair fixes
 // the QP's UDP source port (rxe's rule, as an RNIC's), so K QPs per peer are K ECMP entropies. The
 // round-trip time is post to completion (the responder's ACK). A probe is lost when it completes with an
-// error, does not complete within the probe timeout, could not be sent (its QP still waits for the
-// previous probe, or failed), or - on rfab's engine, which counts them - needed a retransmission.
+// error, does not complete within the probe timeout, or - on rfab's engine, which counts them - needed a
+// retransmission; a round in which the entropy's QP has failed (or, continuously, the peer cannot be
+// reached) counts as a lost probe too. A round in which the previous probe is still out sends nothing.
 #pragma once
 #include <chrono>
 #include <deque>

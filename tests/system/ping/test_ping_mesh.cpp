@@ -31,8 +31,10 @@ TEST(PingMesh, HealthyMeshGivesTheFullMatrix) {
     for (const auto& p : r.json["pairs"]) {
       EXPECT_TRUE(p["reached"].get<bool>()) << p.dump();
       EXPECT_EQ(p["lost"], 0u) << p.dump();
-      EXPECT_EQ(p["sent"], 80u) << p.dump();
-      EXPECT_EQ(p["rtt"]["samples"], 80u) << p.dump();
+      // 8 entropies x 10 rounds; a round finding the previous probe still out (a descheduled agent) skips.
+      EXPECT_LE(p["sent"], 80u) << p.dump();
+      EXPECT_GE(p["sent"], 60u) << p.dump();
+      EXPECT_EQ(p["rtt"]["samples"], p["sent"]) << p.dump();
       EXPECT_GT(p["rtt"]["p50_us"].get<double>(), 0);
       EXPECT_LE(p["rtt"]["p50_us"].get<double>(), p["rtt"]["p99_us"].get<double>());
       EXPECT_LE(p["rtt"]["p99_us"].get<double>(), p["rtt"]["max_us"].get<double>());

@@ -165,7 +165,8 @@ TEST(RealPrometheus, ScrapesWhatRfabReportsAndTheDashboardUsesOnlyExportedMetric
     if (p["src_host"] == f.ip_b && p["dst_host"] == f.ip_a) ba = &p;
   ASSERT_NE(ba, nullptr) << row.dump();
   const std::string sel = "{src=\"" + f.ip_b + "\",dst=\"" + f.ip_a + "\"";
-  EXPECT_EQ((*ba)["sent"], 240u);
+  EXPECT_LE((*ba)["sent"], 240u);  // 30 rounds x 8 entropies, less the rounds whose previous probe was still out
+  EXPECT_GE((*ba)["sent"], 120u);
   expect_in_prometheus(f.ns_b, "sum(rfab_ping_probes_total" + sel + "})", (*ba)["sent"].get<double>());
   expect_in_prometheus(f.ns_b, "sum(rfab_ping_lost_total" + sel + "})", (*ba)["lost"].get<double>());
   for (const auto& e : (*ba)["entropies"])
