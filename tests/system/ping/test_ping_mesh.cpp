@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "mesh_net.hpp"
@@ -112,6 +113,28 @@ TEST(PingMesh, DoctorPeersRunsAShortPing) {
   EXPECT_EQ(doctor_ping_verdict(net, net.ip[1], out), "pass") << out << agent.output();
   EXPECT_NE(out.find("8 entropies x 5 RDMA WRITEs"), std::string::npos) << out;
   EXPECT_NE(out.find("0 of 40 lost"), std::string::npos) << out;
+}
+
+// The ranks of `rfab run` as the host list (local processes on 127.0.0.1, one port pair each); no root.
+TEST(PingMesh, RanksOfRfabRunProbeEachOther) {
+  int code = 0;
+  const std::string b = rfab::systest::rfab_binary();
+  const std::string out = rfab::systest::run_capture(
+      "timeout 60 " + b + " run -n 3 -- " + b + " ping --ranks --count 5 --json --port 28520 --roce-port 24791 2>&1", code);
+  EXPECT_EQ(code, 0) << out;
+  size_t agents = 0;
+  std::istringstream ss(out);
+  for (std::string line; std::getline(ss, line);) {
+    const size_t brace = line.find('{');
+    if (brace == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line.substr(brace), nullptr, false);
+    if (!j.is_object()) continue;
+    ++agents;
+    EXPECT_TRUE(j["ok"].get<bool>()) << line;
+    EXPECT_EQ(j["pairs"].size(), 6u) << line;
+    EXPECT_EQ(j["hosts"][2], "rank2") << line;
+  }
+  EXPECT_EQ(agents, 3u) << out;
 }
 
 TEST(PingMesh, BadInputIsExitTwo) {
