@@ -164,6 +164,9 @@ void Agent::begin_exchange(Link& l) {
     EntropyResult& c = l.carried[&q - l.qps.data()];
     c.sent += q.res.sent;
     c.lost += q.res.lost;
+    c.resent += q.res.resent;
+    c.late += q.res.late;
+    c.failed += q.res.failed;
     endpoint::fail_qp(*dev_, q.qpn);
   }
   l.qps.assign(cfg_.entropies, ProbeQp{});
@@ -242,6 +245,7 @@ void Agent::run_round(Link& l, Nanos now) {
     ++q.res.sent;
     if (q.dead || l.state != Link::State::up) {  // the path's QP failed (or the peer is unreachable): lost
       ++q.res.lost;
+      ++q.res.failed;
       continue;
     }
     rc::SendWr wr;
@@ -255,6 +259,7 @@ void Agent::run_round(Link& l, Nanos now) {
     q.posted = now;
     if (auto s = dev_->post_send(q.qpn, wr); !s.ok()) {
       ++q.res.lost;
+      ++q.res.failed;
       q.dead = true;
       l.error = std::string("post_send: ") + s.what;
       continue;
@@ -274,13 +279,17 @@ void Agent::on_completion(const rc::WorkCompletion& wc, Nanos now) {
       if (wc.status != rc::WcStatus::success) {
         q.dead = true;
         l->error = std::string("probe QP failed: ") + rc::to_string(wc.status);
-        if (!q.counted) ++q.res.lost;
+        if (!q.counted) {
+          ++q.res.lost;
+          ++q.res.failed;
+        }
         return;
       }
       if (q.counted) return;  // already lost at its deadline
       const rc::QpStats st = dev_->qp_stats(q.qpn);
       if (st.retransmits + st.timeouts > q.resends_before) {
         ++q.res.lost;
+        ++q.res.resent;
         return;
       }
       q.rtts.push_back(static_cast<double>(now - q.posted) / 1e3);
@@ -295,6 +304,7 @@ void Agent::expire(Nanos now) {
       if (q.busy && !q.counted && now - q.posted > cfg_.probe_timeout) {
         q.counted = true;
         ++q.res.lost;
+        ++q.res.late;
       }
 }
 
@@ -354,15 +364,23 @@ std::vector<PairResult> Agent::row() const {
       const ProbeQp& q = l.qps[k];
       EntropyResult e;
       e.src_port = q.res.src_port;
-      e.sent = q.res.sent + (k < l.carried.size() ? l.carried[k].sent : 0);
-      e.lost = q.res.lost + (k < l.carried.size() ? l.carried[k].lost : 0);
+      const EntropyResult none;
+      const EntropyResult& c = k < l.carried.size() ? l.carried[k] : none;
+      e.lost = q.res.lost + c.lost;
+      e.resent = q.res.resent + c.resent;
+      e.late = q.res.late + c.late;
+      e.failed = q.res.failed + c.failed;
+      e.sent = q.res.sent + c.sent;
       e.rtt = summarize({q.rtts.begin(), q.rtts.end()});
       all.insert(all.end(), q.rtts.begin(), q.rtts.end());
       p.entropies.push_back(e);
     }
     // A peer never reached: every probe slot it should have had is lost.
     if (!l.reached && sched_.count != 0)
-      for (auto& e : p.entropies) e.sent = e.lost = sched_.count;
+      for (auto& e : p.entropies) {
+        e.sent = e.lost = e.failed = sched_.count;
+        e.resent = e.late = 0;
+      }
     p.rtt = summarize(all);
     out.push_back(std::move(p));
   }

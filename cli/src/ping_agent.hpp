@@ -82,8 +82,8 @@ class Agent {
 
   AgentConfig cfg_;
   Schedule sched_;
+  std::vector<uint8_t> buf_;  // registered with dev_: outlives it
   std::unique_ptr<endpoint::Device> dev_;
-  std::vector<uint8_t> buf_;
   endpoint::MemoryKey mr_;
   std::vector<std::unique_ptr<Link>> links_;
   std::mutex mu_;  // guards pending_

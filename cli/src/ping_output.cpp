@@ -47,13 +47,21 @@ void print_text(std::ostream& os, const Matrix& m, const Verdict& v, const RunIn
   bool header = false;
   for (const auto& p : m.pairs) {
     if (p.lost() == 0) continue;
-    if (!header) os << "# loss per entropy (UDP source port: lost/sent)\n";
+    if (!header) os << "# loss per entropy (UDP source port: lost/sent), and why: resent, late (timeout), QP failed\n";
     header = true;
     os << m.hosts[p.src] << " -> " << m.hosts[p.dst] << ":";
-    if (!p.reached) os << " not reached: " << p.error;
-    else
-      for (const auto& e : p.entropies) os << " " << e.src_port << ":" << e.lost << "/" << e.sent;
-    os << "\n";
+    if (!p.reached) {
+      os << " not reached: " << p.error << "\n";
+      continue;
+    }
+    uint64_t resent = 0, late = 0, failed = 0;
+    for (const auto& e : p.entropies) {
+      os << " " << e.src_port << ":" << e.lost << "/" << e.sent;
+      resent += e.resent;
+      late += e.late;
+      failed += e.failed;
+    }
+    os << "  (resent " << resent << ", late " << late << ", failed " << failed << ")\n";
   }
   if (v.ok()) {
     os << "verdict: OK (" << v.pairs << " pairs, every entropy clean)\n";

@@ -53,7 +53,8 @@ uint64_t PairResult::lost() const {
 nlohmann::json to_json(const PairResult& p) {
   nlohmann::json ents = nlohmann::json::array();
   for (const auto& e : p.entropies)
-    ents.push_back({{"src_port", e.src_port}, {"sent", e.sent}, {"lost", e.lost}, {"rtt", latency_json(e.rtt)}});
+    ents.push_back({{"src_port", e.src_port}, {"sent", e.sent}, {"lost", e.lost}, {"resent", e.resent}, {"late", e.late},
+                    {"failed", e.failed}, {"rtt", latency_json(e.rtt)}});
   return {{"src", p.src}, {"dst", p.dst}, {"reached", p.reached}, {"error", p.error},
           {"sent", p.sent()}, {"lost", p.lost()}, {"rtt", latency_json(p.rtt)}, {"entropies", ents}};
 }
@@ -74,7 +75,11 @@ PairResult pair_from_json(const nlohmann::json& j, size_t n_hosts) {
       r.src_port = e.at("src_port").get<uint16_t>();
       r.sent = e.at("sent").get<uint64_t>();
       r.lost = e.at("lost").get<uint64_t>();
+      r.resent = e.at("resent").get<uint64_t>();
+      r.late = e.at("late").get<uint64_t>();
+      r.failed = e.at("failed").get<uint64_t>();
       if (r.lost > r.sent) throw std::invalid_argument("more probes lost than sent");
+      if (r.resent + r.late + r.failed != r.lost) throw std::invalid_argument("the reasons for loss do not add up to the loss");
       r.rtt = latency_from(e.at("rtt"));
       p.entropies.push_back(r);
     }

@@ -21,6 +21,10 @@ struct EntropyResult {
   uint16_t src_port = 0;  // the probes' UDP source port (the entropy ECMP hashes)
   uint64_t sent = 0;      // probe slots: each is one probe, or counted lost when none could be sent
   uint64_t lost = 0;
+  // Why they were lost (they add up to `lost`): resent = completed only after the engine resent it (the
+  // request or its ACK went missing, or came later than the ACK timeout); late = not completed within
+  // the probe timeout; failed = the QP failed (or the peer was unreachable), so the probe could not go.
+  uint64_t resent = 0, late = 0, failed = 0;
   Latency rtt;
   double loss() const { return sent == 0 ? 0.0 : static_cast<double>(lost) / static_cast<double>(sent); }
 };

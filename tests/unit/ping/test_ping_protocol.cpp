@@ -26,10 +26,12 @@ TEST(Protocol, MessagesRoundTrip) {
   pr.src = 1;
   pr.dst = 0;
   pr.reached = true;
-  pr.entropies = {{49152, 20, 3, {17, 10.5, 20, 30}}};
+  pr.entropies = {{49152, 20, 3, 2, 1, 0, {17, 10.5, 20, 30}}};
   const Report back = decode_report(encode(Report{1, {pr}}), 3);
   ASSERT_EQ(back.pairs.size(), 1u);
   EXPECT_EQ(back.pairs[0].entropies[0].lost, 3u);
+  EXPECT_EQ(back.pairs[0].entropies[0].resent, 2u);
+  EXPECT_EQ(back.pairs[0].entropies[0].late, 1u);
   EXPECT_EQ(back.pairs[0].entropies[0].rtt.p50_us, 10.5);
 }
 
@@ -50,8 +52,12 @@ TEST(Protocol, UntrustedMessagesAreRefused) {
   pr.dst = 5;
   EXPECT_THROW(decode_report(encode(Report{1, {pr}}), 3), std::invalid_argument);
   pr.dst = 0;
-  pr.entropies = {{1, 2, 3, {}}};
+  pr.entropies = {{1, 2, 3, 3, 0, 0, {}}};
   EXPECT_THROW(decode_report(encode(Report{1, {pr}}), 3), std::invalid_argument);
+  pr.entropies = {{1, 5, 3, 1, 1, 0, {}}};  // reasons that do not add up to the loss
+  EXPECT_THROW(decode_report(encode(Report{1, {pr}}), 3), std::invalid_argument);
+  pr.entropies = {{1, 5, 3, 1, 1, 1, {}}};
+  EXPECT_NO_THROW(decode_report(encode(Report{1, {pr}}), 3));
   for (const char* bad : {"", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:70000", "[::1]4791", "x:1"})
     EXPECT_FALSE(parse_roce_address(bad).has_value()) << bad;
 }

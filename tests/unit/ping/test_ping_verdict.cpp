@@ -19,7 +19,7 @@ Matrix mesh(size_t n, size_t k = 4, uint64_t count = 20, size_t sample = 0) {
       p.src = s;
       p.dst = d;
       p.reached = true;
-      for (size_t e = 0; e < k; ++e) p.entropies.push_back({static_cast<uint16_t>(49152 + e), count, 0, {count, 10, 20, 30}});
+      for (size_t e = 0; e < k; ++e) p.entropies.push_back({static_cast<uint16_t>(49152 + e), count, 0, 0, 0, 0, {count, 10, 20, 30}});
       m.pairs.push_back(p);
     }
   return m;
