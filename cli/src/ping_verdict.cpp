@@ -48,6 +48,20 @@ Verdict judge(const Matrix& m, double max_loss) {
   }
 
   std::vector<bool> host_fault(n, false);
+  // Only one row arrived and every pair in it is bad: from here, one host cut off explains it better than
+  // all the others down at once (with two hosts the two cannot be told apart, so the rules below apply).
+  size_t reporters = 0, reporter = 0;
+  for (size_t h = 0; h < n && h < m.reported.size(); ++h)
+    if (m.reported[h]) ++reporters, reporter = h;
+  if (n > 2 && reporters == 1 && v.bad_pairs == v.pairs && v.pairs > 0) {
+    Finding f;
+    f.kind = Finding::Kind::host;
+    f.host = reporter;
+    f.text = "host " + m.hosts[reporter] + ": reaches none of the other " + std::to_string(n - 1) +
+             " hosts and none of them reported (this host is cut off, or all the others are down)";
+    v.findings.push_back(f);
+    return v;
+  }
   for (size_t h = 0; h < n; ++h) {
     size_t touching = 0, touching_bad = 0, others_good = 0;
     for (size_t i = 0; i < m.pairs.size(); ++i) {

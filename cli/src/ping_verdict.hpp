@@ -5,7 +5,9 @@
 //     ECMP paths those source ports hash onto lose packets, the others do not);
 //   a host is at fault when every measured pair it takes part in (as source or destination) is bad while
 //     some pair without it is good, or when it sent no report (its agent is not running or unreachable);
-//   the bad pairs no host fault explains are reported one by one, as a pair fault or a path fault.
+//   the bad pairs no host fault explains are reported one by one, as a pair fault or a path fault;
+//   when only one host's row arrived and all its pairs are bad, that host is named (cut off), not all
+//   the others.
 // With two hosts nothing separates a host from the pair between them, so only pairs and paths are named.
 #pragma once
 #include <string>

@@ -59,6 +59,28 @@ TEST(Verdict, DeadHostIsNamedAlone) {
   EXPECT_EQ(v.bad_pairs, 3u);
 }
 
+TEST(Verdict, AnIsolatedHostBlamesItselfNotEveryoneElse) {
+  Matrix m = mesh(4);
+  // Host 0's view when its own link is down: only its row, every pair unreached, nobody reported.
+  std::erase_if(m.pairs, [](const PairResult& p) { return p.src != 0; });
+  for (auto& p : m.pairs) p.reached = false;
+  m.reported.assign(4, false);
+  m.reported[0] = true;
+  const Verdict v = judge(m, 0);
+  ASSERT_EQ(v.findings.size(), 1u);
+  EXPECT_EQ(v.findings[0].kind, Finding::Kind::host);
+  EXPECT_EQ(v.findings[0].host, 0u);
+  EXPECT_NE(v.findings[0].text.find("cut off"), std::string::npos) << v.findings[0].text;
+  // With two hosts a silent, unreachable peer is that peer.
+  Matrix two = mesh(2);
+  std::erase_if(two.pairs, [](const PairResult& p) { return p.src != 0; });
+  two.pairs[0].reached = false;
+  two.reported[1] = false;
+  const Verdict w = judge(two, 0);
+  ASSERT_EQ(w.findings.size(), 1u);
+  EXPECT_EQ(w.findings[0].host, 1u);
+}
+
 TEST(Verdict, HostWithLossOnEveryPairIsTheHost) {
   Matrix m = mesh(4);
   for (auto& p : m.pairs)
