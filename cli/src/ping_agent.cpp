@@ -316,8 +316,11 @@ void Agent::turn(Nanos max_wait) {
     Link& l = *lp;
     if (l.state == Link::State::connecting && l.exchange.wait_for(0s) == std::future_status::ready) finish_exchange(l);
     const bool more = sched_.count == 0 || l.rounds < sched_.count;
-    // Continuous mode counts the rounds a peer cannot be probed as lost, so a dead host shows in the metrics.
-    const bool slots = l.state == Link::State::up || sched_.reconnect;
+    // Continuous mode counts the rounds a peer cannot be probed as lost, so a dead host shows in the
+    // metrics - once its first connection attempt has failed, or after it had been reached: not while the
+    // agents are still starting up.
+    const bool slots = l.state == Link::State::up ||
+                       (sched_.reconnect && (l.state == Link::State::failed || l.reached));
     if (slots && more && now >= l.next_round) run_round(l, now);
     if (slots && more) wake = std::min(wake, l.next_round);
     const bool broken = l.state == Link::State::failed ||

@@ -92,6 +92,30 @@ TEST(PingMesh, HostDownIsLocalisedToThatHost) {
   }
 }
 
+// Continuously, a peer that cannot be reached shows as lost rounds ("failed") once its first connection
+// attempt has given up; the reachable peer stays clean, and the run ends at --duration.
+TEST(PingMesh, ContinuousCountsAnUnreachablePeerAsLost) {
+  if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)";
+  MeshNet net(3);
+  net.isolate(2);
+  const auto res = run_agents({net.ns[0], net.ns[1]},
+                              {"--hosts", net.host_file(), "--continuous", "--wait", "1s", "--duration", "4s"}, 15);
+  for (const auto& r : res) {
+    EXPECT_EQ(r.rc, 1) << r.out;  // the last verdict names the unreachable peer
+    ASSERT_TRUE(r.json.is_object()) << r.out;
+    const size_t self = r.json["self"];
+    const auto good = pair_of(r.json, net.ip[self], net.ip[1 - self]);
+    const auto dead = pair_of(r.json, net.ip[self], net.ip[2]);
+    ASSERT_FALSE(good.is_null() || dead.is_null()) << r.out;
+    EXPECT_EQ(good["lost"], 0u) << good.dump();
+    EXPECT_GT(good["sent"], 8u * 50) << good.dump();  // 20 ms rounds for ~3 s
+    EXPECT_FALSE(dead["reached"].get<bool>());
+    EXPECT_GT(dead["lost"], 0u) << dead.dump();
+    EXPECT_EQ(dead["lost"], dead["sent"]) << dead.dump();
+    for (const auto& e : dead["entropies"]) EXPECT_EQ(e["failed"], e["lost"]) << dead.dump();
+  }
+}
+
 // `rfab doctor --peers` runs a short ping to each peer's `rfab ping --serve` agent.
 std::string doctor_ping_verdict(const MeshNet& net, const std::string& peer, std::string& out) {
   rfab::systest::Child d(net.ns[0], {rfab::systest::rfab_binary(), "doctor", "--json", "--iface", "eth0", "--peers", peer,

@@ -167,6 +167,7 @@ TEST(RealPrometheus, ScrapesWhatRfabReportsAndTheDashboardUsesOnlyExportedMetric
   const std::string sel = "{src=\"" + f.ip_b + "\",dst=\"" + f.ip_a + "\"";
   EXPECT_LE((*ba)["sent"], 240u);  // 30 rounds x 8 entropies, less the rounds whose previous probe was still out
   EXPECT_GE((*ba)["sent"], 120u);
+  for (const auto& e : (*ba)["entropies"]) EXPECT_EQ(e["failed"], 0u) << "no round before the peer answered counts";
   expect_in_prometheus(f.ns_b, "sum(rfab_ping_probes_total" + sel + "})", (*ba)["sent"].get<double>());
   expect_in_prometheus(f.ns_b, "sum(rfab_ping_lost_total" + sel + "})", (*ba)["lost"].get<double>());
   for (const auto& e : (*ba)["entropies"])
@@ -176,8 +177,14 @@ TEST(RealPrometheus, ScrapesWhatRfabReportsAndTheDashboardUsesOnlyExportedMetric
   expect_in_prometheus(f.ns_b, "rfab_ping_rtt_seconds" + sel + ",quantile=\"0.99\"}", (*ba)["rtt"]["p99_us"].get<double>() / 1e6);
   expect_in_prometheus(f.ns_b, "rfab_ping_rtt_seconds" + sel + ",quantile=\"1\"}", (*ba)["rtt"]["max_us"].get<double>() / 1e6);
 
-  std::cout << "ping " << f.ip_b << " -> " << f.ip_a << ": " << (*ba)["sent"] << " probes, " << (*ba)["lost"] << " lost, rtt "
-            << (*ba)["rtt"].dump() << "\n";
+  uint64_t resent = 0, late = 0, failed = 0;
+  for (const auto& e : (*ba)["entropies"]) {
+    resent += e["resent"].get<uint64_t>();
+    late += e["late"].get<uint64_t>();
+    failed += e["failed"].get<uint64_t>();
+  }
+  std::cout << "ping " << f.ip_b << " -> " << f.ip_a << ": " << (*ba)["sent"] << " probes, " << (*ba)["lost"] << " lost (resent "
+            << resent << ", late " << late << ", failed " << failed << "), rtt " << (*ba)["rtt"].dump() << "\n";
   // The dashboard: its metric names come from the exporters' own output above, not from a list.
   std::set<std::string> names = exported_names(collect_text);
   for (const auto& n : exported_names(ping_text)) names.insert(n);
