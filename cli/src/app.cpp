@@ -18,6 +18,7 @@ void build_app(CLI::App& app) {
   add_emulate(app);
   add_coll(app);
   add_run(app);
+  add_ping(app);
 }
 
 std::string unknown_subcommand(const CLI::App& app, int argc, const char* const* argv) {

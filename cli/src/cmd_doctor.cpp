@@ -1,6 +1,7 @@
 // rfab doctor: the first command a bring-up engineer runs. Checks RDMA devices and ports, MTU, GIDs, QoS and
 // error counters (sysfs, DCB netlink, libibverbs when built with it), kernel soft-RoCE availability, rfab's
-// user-space RoCE on loopback, and UDP 4791 reachability of the given peers. Exit 1 when any check fails.
+// user-space RoCE on loopback, and UDP 4791 reachability of the given peers with a short `rfab ping` to
+// their ping agents. Exit 1 when any check fails.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "commands.hpp"
 #include "doctor_checks.hpp"
 #include "doctor_netdev.hpp"
+#include "doctor_ping.hpp"
 #include "doctor_probes.hpp"
 #ifdef RFAB_HAVE_VERBS
 #include "rfab/verbs/cm_probe.hpp"
@@ -27,6 +29,7 @@ struct DoctorOptions {
   std::string sys_root = "/sys";
   std::string proc_root = "/proc";
   int peer_timeout_ms = 1500;
+  uint16_t ping_port = 18520;  // peers' `rfab ping --serve` side channel
 };
 
 std::vector<std::string> split_peers(const std::string& s) {
@@ -118,6 +121,7 @@ std::vector<doctor::Check> run_checks(const DoctorOptions& o) {
 #endif
     // After the probe: it made the kernel resolve the next hop.
     checks.push_back(evaluate_neighbour(peer, routes, parse_arp(read_file(o.proc_root + "/net/arp"))));
+    checks.push_back(probe_peer_ping(peer, o.ping_port, std::chrono::milliseconds(o.peer_timeout_ms)));
   }
   return checks;
 }
@@ -148,13 +152,15 @@ void add_doctor(CLI::App& app) {
   auto* sub = app.add_subcommand("doctor", "Check this host's RoCE setup (devices, ports, MTU, GIDs, QoS, "
                                            "counters, soft-RoCE, the Ethernet netdev, user-space RoCE, peers "
                                            "and their neighbour entries)");
-  sub->add_option("--peers", o->peers, "comma-separated peer addresses to probe on UDP 4791");
+  sub->add_option("--peers", o->peers, "comma-separated peer addresses to probe on UDP 4791 and with a short rfab ping");
   sub->add_flag("--json", o->json, "print the checks as JSON");
   sub->add_option("--iface", o->iface, "the network interface RoCE uses (default: the RDMA ports' netdevs, "
                                        "else the route to the first peer, else the default route's)");
   sub->add_option("--sys-root", o->sys_root, "sysfs mount to read (for tests)")->capture_default_str();
   sub->add_option("--proc-root", o->proc_root, "procfs mount to read (for tests)")->capture_default_str();
   add_integer(sub, "--peer-timeout-ms", o->peer_timeout_ms, "deadline per peer probe", 100, 60000)
+      ->capture_default_str();
+  add_integer(sub, "--ping-port", o->ping_port, "peers' `rfab ping --serve` side-channel port (the short ping)", 1, 65535)
       ->capture_default_str();
   sub->callback([o] {
     auto checks = run_checks(*o);

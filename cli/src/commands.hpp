@@ -21,5 +21,6 @@ void add_perf(CLI::App& app);      // UDP datapath: rfab perf
 void add_emulate(CLI::App& app);   // fabric emulator
 void add_coll(CLI::App& app);      // collectives: rfab coll
 void add_run(CLI::App& app);       // collectives: rfab run -n N -- PROGRAM
+void add_ping(CLI::App& app);      // RoCE probe mesh: rfab ping
 
 }  // namespace rfab::cli

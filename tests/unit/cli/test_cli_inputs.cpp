@@ -35,6 +35,7 @@ const std::set<std::string> kTextOptions = {
     "emulate --topo", "emulate --routing", "emulate --cc", "emulate --pfc", "emulate --traffic", "emulate --hosts",
     "coll collective", "coll --datatype", "coll --op", "coll --algo",
     "run --bind-to", "run program",
+    "ping --hosts", "ping --nodelist", "ping --self", "ping --prometheus", "ping --device",
 };
 
 // Numeric options for which 0 is a meaningful value (and what it means).
@@ -53,6 +54,7 @@ const std::set<std::string> kZeroMeaningful = {
     "emulate --spray",        // one UDP source port per flow
     "coll --warmup_iters", "coll --check", "coll --root",
     "run --timeout",          // no time limit
+    "ping --seed",            // a seed
 };
 
 // Values for the required options and positionals, so a parse fails only for the value under test.
