@@ -130,7 +130,7 @@ ncclResult_t SendComm::isend(void* data, int size, int tag, const MemHandle& mh,
   dev_.poll();
   if (const ncclResult_t e = failure()) return e;
   if (static_cast<int32_t>(arrived_ - head_) < 0) return check_peer();  // the receiver has not posted yet
-  const uint32_t slot = head_ % kSlots;
+  const uint32_t slot = fifo_slot(head_);
   const Descriptor& d = fifo()[slot];
   for (uint32_t r = 0; r < d.nreqs; ++r) {
     if (matched_[slot][r] != nullptr || d.elems[r].tag != tag) continue;
@@ -185,10 +185,10 @@ void SendComm::on_recv_completion(const rc::WorkCompletion& wc) {
   fail_on_error(wc, "a descriptor receive");
   if (wc.status != rc::WcStatus::success) return;
   const uint32_t slot = static_cast<uint32_t>(wr_index(wc.wr_id));
-  const Descriptor& d = fifo()[slot % kSlots];
+  const Descriptor& d = fifo()[slot % kSlots];  // checked against the sequence number below
   const uint32_t expected = arrived_ + 1;
   if (wc.opcode != rc::WcOpcode::recv || wc.byte_len != sizeof(Descriptor) || d.seq != expected ||
-      d.seq % kSlots != slot || d.nreqs < 1 || d.nreqs > kMaxRecvs) {
+      fifo_slot(d.seq) != slot || d.nreqs < 1 || d.nreqs > kMaxRecvs) {
     fail(ncclRemoteError, "protocol error: descriptor " + std::to_string(d.seq) + " (" + std::to_string(wc.byte_len) +
                               " bytes, " + std::to_string(d.nreqs) + " receives) where " + std::to_string(expected) +
                               " was due");

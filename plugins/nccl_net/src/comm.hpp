@@ -104,6 +104,9 @@ class SendComm final : public Comm {
 
  private:
   Descriptor* fifo() { return static_cast<Descriptor*>(control_.addr); }
+  // Receive WRs are consumed in the order they were posted: slots 0..kSlots-1 first, each reposted when
+  // its descriptor has been used, so descriptor `seq` (from 1) lands in slot (seq - 1) % kSlots.
+  static uint32_t fifo_slot(uint32_t seq) { return (seq - 1) % kSlots; }
   void post_fifo_recv(uint32_t slot);
   void post_payloads(uint32_t slot);
 
