@@ -130,6 +130,33 @@ TEST_P(NcclNetNetnsFailure, KilledPeerFailsTheSurvivorQuickly) {
               out.substr(out.find("plugin error")).c_str());
 }
 
+// The link goes down in the middle of transfers (a dead host, a cut cable: no TCP end to notice): the
+// RC retries run out and both ranks' next calls fail.
+TEST(NcclNetNetnsLinkCut, BothRanksFailWhenTheLinkDies) {
+  if (!running_as_root()) GTEST_SKIP() << "needs root for network namespaces";
+  NetnsPair net;
+  Scratch s;
+  const std::vector<std::string> opts = {"--sizes", "1M,4M", "--iters", "4", "--seconds", "120"};
+  Child a(net.ns_a, harness(s, net.if_a, 0, opts), s / "a.log");
+  Child b(net.ns_b, harness(s, net.if_b, 1, opts), s / "b.log");
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (a.output().find("size 4194304 ok") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << a.output();
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  std::this_thread::sleep_for(milliseconds(300));
+  const auto cut = std::chrono::steady_clock::now();
+  sh("ip -n " + net.ns_a + " link set " + net.if_a + " down");
+  for (Child* c : {&a, &b}) {
+    const int rc = c->wait(seconds(60));
+    const double after = std::chrono::duration<double>(std::chrono::steady_clock::now() - cut).count();
+    const std::string out = c->output();
+    ASSERT_NE(rc, -1) << "still waiting 60 s after the link went down:\n" << out;
+    EXPECT_EQ(rc, 2) << out;
+    std::printf("failed %.3f s after the cut: %s\n", after, out.substr(out.find("plugin error")).c_str());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Victim, NcclNetNetnsFailure, ::testing::Values(0, 1),
                          [](const auto& p) { return "rank" + std::to_string(p.param); });
 
