@@ -33,7 +33,7 @@ NetDevice::~NetDevice() {
 
 NetDevice::Lock::Lock(NetDevice& d) : d_(d) {
   d_.waiting_.fetch_add(1, std::memory_order_acq_rel);
-  if (d_.dev_) d_.dev_->wake();
+  if (d_.opened_.load(std::memory_order_acquire)) d_.dev_->wake();  // wake() is safe from any thread
   lock_ = std::unique_lock<std::mutex>(d_.mu_);
   d_.waiting_.fetch_sub(1, std::memory_order_acq_rel);
   if (!d_.dev_) d_.open_locked();
@@ -56,6 +56,7 @@ void NetDevice::open_locked() {
   }
   dev_->create_cqs(kCqEntries, kCqEntries);
   last_api_poll_ = dev_->now();
+  opened_.store(true, std::memory_order_release);
   progress_thread_ = std::thread([this] { background(); });
 }
 

@@ -88,6 +88,7 @@ class NetDevice {
   const Transport transport_;
   std::unique_ptr<endpoint::Device> dev_;
   std::mutex mu_;
+  std::atomic<bool> opened_{false};   // dev_ exists (read without the mutex, to wake it)
   std::atomic<int> waiting_{0};       // API callers that want the mutex
   std::atomic<bool> stop_{false};
   std::thread progress_thread_;
