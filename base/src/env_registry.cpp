@@ -87,6 +87,14 @@ constexpr std::array kVars = std::to_array<Var>({
     {"SLURM_NODELIST", "string", "-", "launcher", "Slurm: older name of SLURM_JOB_NODELIST"},
     {"SLURM_JOB_ID", "string", "-", "launcher", "Slurm: job identifier the store port is derived from"},
     // --- fabric
+    // --- NCCL net plugin (plugins/nccl_net)
+    {"RFAB_NCCL_IFACE", "string", "all but lo and docker*", "nccl-net",
+     "interfaces the NCCL plugin makes devices of, NCCL_SOCKET_IFNAME syntax: name prefixes, ^ excludes, = exact names"},
+    {"NCCL_SOCKET_IFNAME", "string", "-", "nccl-net", "read by the NCCL plugin when RFAB_NCCL_IFACE is unset"},
+    {"RFAB_NCCL_TRANSPORT", "choice", "auto", "nccl-net",
+     "the NCCL plugin's RC provider: udp (rfab's engine over kernel UDP), verbs or auto (verbs when an RDMA device is present)"},
+    {"RFAB_NCCL_TIMEOUT", "unsigned", "30", "nccl-net",
+     "seconds the NCCL plugin's connection set-up waits for the peer at each step, 1..3600"},
     {"RFAB_CRC32", "choice", "fastest supported", "wire",
      "clmul or portable turns the faster CRC32 paths off (benchmarks, tests)"},
     {"RFAB_VERBS_DEVICE", "string", "first usable", "verbs", "RDMA device (rfab perf --verbs, verbs datapath)"},

@@ -89,6 +89,19 @@ TcpListener::TcpListener(const std::string& bind_ip, uint16_t port)
   fd_ = lfd;
 }
 
+bool TcpListener::pending(std::chrono::milliseconds timeout) const {
+  pollfd p{fd_, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+}
+
+uint16_t TcpListener::port() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) fail("getsockname on " + where_, errno);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+}
+
 TcpListener::~TcpListener() {
   if (fd_ >= 0) ::close(fd_);
 }

@@ -90,4 +90,16 @@ TEST(TcpChannel, AcceptTimesOut) {
   EXPECT_THROW(TcpChannel::accept_one("127.0.0.1", free_port(), 100ms), ExchangeError);
 }
 
+TEST(TcpListener, KernelChosenPortAndPendingPeer) {
+  TcpListener l("127.0.0.1", 0);
+  const uint16_t port = l.port();
+  EXPECT_NE(port, 0);
+  EXPECT_FALSE(l.pending(0ms)) << "nobody has connected yet";
+  std::thread client([&] { TcpChannel c = TcpChannel::connect("127.0.0.1", port, 5s); c.barrier(5s, "test"); });
+  EXPECT_TRUE(l.pending(5s));
+  TcpChannel s = l.accept(1s);
+  s.barrier(5s, "test");
+  client.join();
+}
+
 }  // namespace

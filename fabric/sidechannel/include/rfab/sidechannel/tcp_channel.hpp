@@ -71,6 +71,11 @@ class TcpListener {
   TcpListener& operator=(const TcpListener&) = delete;
   // The next peer; throws ExchangeError when none connects within `timeout`.
   TcpChannel accept(std::chrono::milliseconds timeout);
+  // True when a peer is waiting to be accepted; waits up to `timeout` (0 = just look). Lets a caller
+  // wait in slices and give up on its own condition.
+  bool pending(std::chrono::milliseconds timeout) const;
+  // The port it listens on (the kernel's choice when constructed with port 0).
+  uint16_t port() const;
   const std::string& where() const { return where_; }
 
  private:
