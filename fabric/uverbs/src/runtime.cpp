@@ -15,7 +15,7 @@ namespace rfab::uverbs {
 namespace {
 
 // An application pass this recent means the application drives the engine and the thread stays out.
-constexpr Nanos kIdleAfter = 200'000;
+constexpr Nanos kIdleAfter = 50'000;
 // Longest sleep of the thread in the driver without anything to do (the driver wakes earlier for packets
 // and timers; an application call wakes it at once).
 constexpr Nanos kMaxSleep = 50'000'000;
