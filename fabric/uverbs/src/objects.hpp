@@ -25,6 +25,7 @@ namespace rfab::uverbs {
 struct Device {
   ibv_device ibv;  // first
   std::string netdev;
+  std::optional<udp::Address> address;  // chosen in RFAB_VERBS_IFACE (IFACE@ADDRESS); else the netdev's first
   std::mutex mu;                   // guards runtime
   std::weak_ptr<Runtime> runtime;  // shared by the contexts opened on this device
 };

@@ -31,6 +31,11 @@ struct Table {
   int err = 0;
 };
 
+struct Choice {
+  std::string netdev;
+  std::optional<udp::Address> address;
+};
+
 std::vector<std::string> split_names(const std::string& s) {
   std::vector<std::string> out;
   size_t at = 0;
@@ -46,27 +51,41 @@ std::vector<std::string> split_names(const std::string& s) {
 
 Table build() {
   Table t;
-  std::vector<std::string> names;
+  std::vector<Choice> chosen;
   try {
     if (std::optional<std::string> v = env::get_string("RFAB_VERBS_IFACE")) {
-      names = split_names(*v);
-      if (names.empty()) {
+      for (const std::string& item : split_names(*v)) {
+        // IFACE or IFACE@ADDRESS (an address of that interface other than its first, e.g. 127.0.0.2 on lo)
+        Choice c;
+        const size_t at = item.find('@');
+        c.netdev = item.substr(0, at);
+        if (at != std::string::npos) {
+          c.address = udp::Address::parse(item.substr(at + 1), 4791);
+          if (!c.address) {
+            t.err = fail(EINVAL, "RFAB_VERBS_IFACE='" + *v + "': '" + item.substr(at + 1) +
+                                     "' is not a numeric IPv4 or IPv6 address");
+            return t;
+          }
+        }
+        if (!read_netdev(c.netdev)) {
+          t.err = fail(ENODEV, "RFAB_VERBS_IFACE names '" + c.netdev + "', which is not a network interface here");
+          return t;
+        }
+        chosen.push_back(c);
+      }
+      if (chosen.empty()) {
         t.err = fail(EINVAL, "RFAB_VERBS_IFACE='" + *v + "' names no interface");
         return t;
       }
-      for (const std::string& n : names)
-        if (!read_netdev(n)) {
-          t.err = fail(ENODEV, "RFAB_VERBS_IFACE names '" + n + "', which is not a network interface here");
-          return t;
-        }
     } else {
-      names = default_netdevs();
+      for (const std::string& n : default_netdevs()) chosen.push_back(Choice{n, std::nullopt});
     }
   } catch (const std::exception& e) {
     t.err = fail(EINVAL, e.what());
     return t;
   }
-  for (const std::string& n : names) {
+  for (const Choice& ch : chosen) {
+    const std::string& n = ch.netdev;
     auto* d = new Device();
     std::memset(&d->ibv, 0, sizeof d->ibv);
     d->ibv.node_type = IBV_NODE_CA;
@@ -74,6 +93,7 @@ Table build() {
     std::snprintf(d->ibv.name, sizeof d->ibv.name, "rfab_%s", n.c_str());
     std::snprintf(d->ibv.dev_name, sizeof d->ibv.dev_name, "rfab_%s", n.c_str());
     d->netdev = n;
+    d->address = ch.address;
     t.devices.push_back(d);
   }
   return t;
@@ -90,9 +110,12 @@ Device* device_of(ibv_device* d) {
   return nullptr;
 }
 
+// The netdev as it is now, with the address chosen for the device.
 Netdev netdev_or_empty(const Device& dev) {
   std::optional<Netdev> n = read_netdev(dev.netdev);
-  return n ? *n : Netdev{};
+  if (!n) return Netdev{};
+  if (dev.address) n->addr = dev.address;
+  return *n;
 }
 
 void fill_device_attr(const Device& dev, ibv_device_attr& a) {
@@ -232,14 +255,14 @@ RFAB_VERBS_API ibv_context* ibv_open_device(ibv_device* device) {
     std::lock_guard<std::mutex> g(dev->mu);
     rt = dev->runtime.lock();
     if (!rt) {
-      const std::optional<Netdev> n = read_netdev(dev->netdev);
-      if (!n || !n->addr) {
+      const Netdev n = netdev_or_empty(*dev);
+      if (!n.addr) {
         fail(ENODEV, "open_device " + std::string(device->name) + ": interface " + dev->netdev +
                          " has no IPv4 or global IPv6 address");
         return nullptr;
       }
       try {
-        rt = std::make_shared<Runtime>(*n->addr);
+        rt = std::make_shared<Runtime>(*n.addr);
       } catch (const std::exception& e) {
         fail(EADDRINUSE, "open_device " + std::string(device->name) + ": " + e.what());
         return nullptr;
