@@ -64,6 +64,11 @@ struct Cq {
   std::unique_ptr<rc::CompletionQueue> cq;
   Channel* channel = nullptr;
   bool armed = false;
+  // Completions taken by ibv_poll_cq so far, and the number pushed (taken + held) when the CQ was armed:
+  // an armed CQ is signalled for a completion that arrives after ibv_req_notify_cq, not for one it
+  // already held (as a device does; programs re-arm before they drain).
+  uint64_t polled = 0;
+  uint64_t armed_at = 0;
   int qps = 0;
   unsigned events_acked = 0;
 };

@@ -60,6 +60,7 @@ void Runtime::progress_locked() {
 }
 
 void Runtime::arm(Cq& cq) {
+  cq.armed_at = cq.polled + cq.cq->size();
   if (cq.armed) return;
   cq.armed = true;
   armed_.push_back(&cq);
@@ -73,7 +74,7 @@ void Runtime::forget(Cq& cq) {
 void Runtime::notify_locked() {
   for (size_t i = 0; i < armed_.size();) {
     Cq* cq = armed_[i];
-    if (cq->cq->empty() || cq->channel == nullptr) {
+    if (cq->polled + cq->cq->size() <= cq->armed_at || cq->channel == nullptr) {
       ++i;
       continue;
     }

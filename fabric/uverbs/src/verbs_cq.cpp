@@ -30,10 +30,12 @@ int op_poll_cq(ibv_cq* ibv_cq, int n, ibv_wc* wc) {
     got += static_cast<int>(k);
     if (k < want) break;
   }
+  cq->polled += static_cast<uint64_t>(got);
   return got;
 }
 
-// Solicited-only requests are treated as "next completion": a superset of events, which IBTA allows.
+// The next completion added to the CQ raises one event. Solicited-only requests are treated as "next
+// completion": a superset of events, which IBTA allows.
 int op_req_notify_cq(ibv_cq* ibv_cq, int) {
   Cq* cq = from<Cq>(ibv_cq);
   AppLock l(*cq->ctx->rt);
