@@ -100,6 +100,9 @@ constexpr std::array kVars = std::to_array<Var>({
     {"RFAB_VERBS_DEVICE", "string", "first usable", "verbs", "RDMA device (rfab perf --verbs, verbs datapath)"},
     {"RFAB_VERBS_PORT", "unsigned", "first active", "verbs", "RDMA device port, 0..65535"},
     {"RFAB_VERBS_GID_INDEX", "unsigned", "the RoCE v2 IPv4 GID", "verbs", "GID index, 0..65535"},
+    {"RFAB_VERBS_IFACE", "string", "every up interface with an address", "verbs provider",
+     "librfab-verbs.so: comma-separated network interfaces (IFACE or IFACE@ADDRESS), one RoCE v2 device (rfab_<iface>) each"},
+    {"LD_PRELOAD", "string", "-", "softroce shell", "libraries the caller preloads; rfab softroce shell puts librfab-verbs.so first and keeps them after it"},
     // --- telemetry
     {"RFAB_TELEMETRY_HOLE_TIMEOUT", "duration", "4ms", "telemetry",
      "the eBPF collector's hole timeout (rfab collect, rfab validate): a request PSN missing longer than this is lost, and its later arrival counted late rather than reordered; 0s turns the time bound off; at most 60s"},

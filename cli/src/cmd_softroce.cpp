@@ -12,6 +12,7 @@
 #include "doctor_inventory.hpp"
 #include "doctor_probes.hpp"
 #include "rdma_netlink.hpp"
+#include "softroce_shell.hpp"
 
 namespace fs = std::filesystem;
 
@@ -138,7 +139,7 @@ void run_status(const SoftroceOptions& o) {
 
 void add_softroce(CLI::App& app) {
   auto o = std::make_shared<SoftroceOptions>();
-  auto* sub = app.add_subcommand("softroce", "Create, remove or list the kernel's soft-RoCE (rdma_rxe) devices");
+  auto* sub = app.add_subcommand("softroce", "Create, remove or list the kernel's soft-RoCE (rdma_rxe) devices, or run a verbs program on rfab's user-space RoCE");
   sub->require_subcommand(1);
   auto* up = sub->add_subcommand("up", "Create an rxe device on a network interface (needs rdma_rxe)");
   up->add_option("iface", o->iface, "network interface, e.g. eth0")->required();
@@ -152,6 +153,7 @@ void add_softroce(CLI::App& app) {
   auto* status = sub->add_subcommand("status", "List RDMA devices and whether the kernel offers soft-RoCE");
   status->add_flag("--json", o->json, "JSON output");
   status->callback([o] { run_status(*o); });
+  add_softroce_shell(sub);
 }
 
 }  // namespace rfab::cli

@@ -29,6 +29,7 @@ const std::string kRfab = RFAB_CLI;
 const std::set<std::string> kTextOptions = {
     "decode file", "decode --filter", "decode --opcode", "synth out",
     "doctor --peers", "doctor --sys-root", "doctor --proc-root", "doctor --iface", "softroce up iface", "softroce up --name", "softroce down names",
+    "softroce shell --iface", "softroce shell --lib", "softroce shell program",
     "collect --iface", "collect --hook", "collect --prometheus", "collect --json-file", "collect --rdma-sysfs",
     "validate --iface", "validate --hook",
     "perf * host", "perf * --faults", "perf * --cc", "perf * --recovery", "perf * --local", "perf * --device",
@@ -67,6 +68,7 @@ std::vector<std::string> required_value(const std::string& key) {
   if (key == "coll collective") return {"allreduce"};
   if (key == "run --nranks") return {"1"};
   if (key == "run program") return {"--", "true"};
+  if (key == "softroce shell program") return {"--", "true"};
   return {};
 }
 
