@@ -33,11 +33,9 @@ NS=("${TAG}a" "${TAG}b")
 S=$(( $$ % 250 + 1 ))
 DATA="10.80.$S"  # the veth between the two namespaces: .1 and .2
 OUT=$(mktemp -d /tmp/rfab-bench-coll-netns.XXXXXX)
+source "$(dirname "$0")/lib/netns-pair.sh"
 cleanup() {
-  for ns in "${NS[@]}"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  netns_remove "${NS[@]}"
   ip link del "${TAG}r0" 2>/dev/null || true
   ip link del "${TAG}r1" 2>/dev/null || true
   rm -rf "$OUT"
@@ -45,14 +43,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "${NS[0]}"
-ip netns add "${NS[1]}"
-ip link add "${NS[0]}" netns "${NS[0]}" type veth peer name "${NS[1]}" netns "${NS[1]}"
+netns_pair_up "${NS[0]}" "${NS[1]}" "$DATA"
 for i in 0 1; do
   ns=${NS[$i]}
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set "$ns" mtu 9000 up
-  ip -n "$ns" addr add "$DATA.$((i + 1))/24" dev "$ns"
   # Control link root <-> namespace, only for mpirun's daemons (10.81.S.x and 10.82.S.x).
   ip link add "${TAG}r$i" type veth peer name "${TAG}c$i" netns "$ns"
   ip addr add "10.8$((i + 1)).$S.1/24" dev "${TAG}r$i"

@@ -18,20 +18,17 @@ RFAB_ARGS=${RFAB_ARGS:-}
 [ -x "$RFAB" ] || { echo "bench-perf: rfab binary not found at $RFAB (build it, or pass its path)" >&2; exit 2; }
 command -v iperf3 >/dev/null || { echo "bench-perf: iperf3 missing (apt-get install iperf3)" >&2; exit 2; }
 
+source "$(dirname "$0")/lib/netns-pair.sh"
 A="rfu$$-ba"; B="rfu$$-bb"; IPA=10.79.1.1; IPB=10.79.1.2
 TMP=$(mktemp -d)
 cleanup() {
   [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null || true
-  ip netns del "$A" 2>/dev/null || true
-  ip netns del "$B" 2>/dev/null || true
+  netns_remove "$A" "$B"
   rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
 
-ip netns add "$A"; ip netns add "$B"
-ip link add "$A" netns "$A" type veth peer name "$B" netns "$B"
-for ns in "$A" "$B"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" mtu 9000 up; done
-ip -n "$A" addr add $IPA/24 dev "$A"; ip -n "$B" addr add $IPB/24 dev "$B"
+netns_pair_up "$A" "$B" 10.79.1
 
 MHZ=$(awk -F: '/^cpu MHz/ {print $2; exit}' /proc/cpuinfo | tr -d ' ')
 MHZ=${MHZ:-1000}

@@ -23,11 +23,9 @@ OUT=$(mktemp -d /tmp/rfab-bench-torch.XXXXXX)
 TAG="rbt$$"
 NS=("${TAG}a" "${TAG}b")
 DATA="10.83.$(( $$ % 250 + 1 ))"
+source "$(dirname "$0")/lib/netns-pair.sh"
 cleanup() {
-  for ns in "${NS[@]}"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  netns_remove "${NS[@]}"
   rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -40,14 +38,7 @@ run_host() {  # backend run
 
 make_namespaces() {
   [ "$(id -u)" -eq 0 ] || { echo "bench-torch: the namespace half needs root" >&2; return 1; }
-  ip netns add "${NS[0]}"
-  ip netns add "${NS[1]}"
-  ip link add "${NS[0]}" netns "${NS[0]}" type veth peer name "${NS[1]}" netns "${NS[1]}"
-  for i in 0 1; do
-    ip -n "${NS[$i]}" link set lo up
-    ip -n "${NS[$i]}" link set "${NS[$i]}" mtu 9000 up
-    ip -n "${NS[$i]}" addr add "$DATA.$((i + 1))/24" dev "${NS[$i]}"
-  done
+  netns_pair_up "${NS[0]}" "${NS[1]}" "$DATA"
 }
 
 run_netns() {  # backend run

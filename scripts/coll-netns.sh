@@ -24,26 +24,16 @@ PORT=$(( 20000 + $$ % 20000 ))
 LOG=$(mktemp /tmp/rfab-coll-netns.XXXXXX)
 RANK1_PID=""
 
+source "$(dirname "$0")/lib/netns-pair.sh"
 cleanup() {
   [ -n "$RANK1_PID" ] && kill -9 "$RANK1_PID" 2>/dev/null || true
-  ip netns pids "$NS0" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-  ip netns pids "$NS1" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-  ip netns del "$NS0" 2>/dev/null || true
-  ip netns del "$NS1" 2>/dev/null || true
+  netns_remove "$NS0" "$NS1"
   rm -f "$LOG"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$NS0"
-ip netns add "$NS1"
-ip link add "$NS0" netns "$NS0" type veth peer name "$NS1" netns "$NS1"
-for i in 0 1; do
-  ns="${TAG}$([ $i -eq 0 ] && echo a || echo b)"
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set "$ns" mtu "${MTU:-9000}" up
-  ip -n "$ns" addr add "$NET.$((i + 1))/24" dev "$ns"
-done
+netns_pair_up "$NS0" "$NS1" "$NET" "${MTU:-9000}"
 echo "# $NS0 ($NET.1, rank 0) <-veth-> $NS1 ($NET.2, rank 1), MTU ${MTU:-9000}: rfab coll ${ARGS[*]}"
 
 # RFAB_HOSTNAME names each namespace as a host in messages and for the hierarchical grouping.

@@ -34,20 +34,15 @@ echo "exit code $rc: corrupted ICRCs detected"
 [ "$(id -u)" -eq 0 ] || { echo "demo: the rest needs root (network namespaces, eBPF); run: sudo make demo" >&2; exit 2; }
 
 # Two "hosts": network namespaces joined by a veth pair (MTU 9000), removed on exit, also on failure.
-TAG="rfd$$"; NSA="${TAG}a"; NSB="${TAG}b"; IPA=10.78.$(( $$ % 250 + 1 )).1; IPB=${IPA%.1}.2
+source "$(dirname "$0")/lib/netns-pair.sh"
+TAG="rfd$$"; NSA="${TAG}a"; NSB="${TAG}b"; NET=10.78.$(( $$ % 250 + 1 )); IPA=$NET.1; IPB=$NET.2
 cleanup() {
-  for ns in "$NSA" "$NSB"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  netns_remove "$NSA" "$NSB"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-ip netns add "$NSA"; ip netns add "$NSB"
-ip link add "$NSA" netns "$NSA" type veth peer name "$NSB" netns "$NSB"
-for ns in "$NSA" "$NSB"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" mtu 9000 up; done
-ip -n "$NSA" addr add "$IPA/24" dev "$NSA"; ip -n "$NSB" addr add "$IPB/24" dev "$NSB"
+netns_pair_up "$NSA" "$NSB" "$NET"
 A() { ip netns exec "$NSA" "$@"; }
 B() { ip netns exec "$NSB" "$@"; }
 

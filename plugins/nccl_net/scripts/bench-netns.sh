@@ -19,18 +19,15 @@ RFAB=$BUILD/cli/rfab
 [ "$(id -u)" -eq 0 ] || { echo "bench-netns: needs root (network namespaces)" >&2; exit 2; }
 for f in "$HARNESS" "$PLUGIN" "$RFAB"; do [ -e "$f" ] || { echo "bench-netns: $f is missing (build it)" >&2; exit 2; }; done
 
+source "$(dirname "$0")/../../../scripts/lib/netns-pair.sh"
 A="rfn$$-a"; B="rfn$$-b"; IPA=10.78.1.1; IPB=10.78.1.2
 TMP=$(mktemp -d)
 cleanup() {
-  ip netns del "$A" 2>/dev/null || true
-  ip netns del "$B" 2>/dev/null || true
+  netns_remove "$A" "$B"
   rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
-ip netns add "$A"; ip netns add "$B"
-ip link add "$A" netns "$A" type veth peer name "$B" netns "$B"
-for ns in "$A" "$B"; do ip -n "$ns" link set lo up; ip -n "$ns" link set "$ns" mtu 9000 up; done
-ip -n "$A" addr add $IPA/24 dev "$A"; ip -n "$B" addr add $IPB/24 dev "$B"
+netns_pair_up "$A" "$B" 10.78.1
 
 bytes() { numfmt --from=iec "$1"; }
 printf " veth pair, MTU 9000, %s cores, window %s\n" "$(nproc)" "$WINDOW"

@@ -2,6 +2,7 @@
 # with torch) and PYTHONPATH (the built rfab_torch package).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$HERE/../../../scripts/lib/netns-pair.sh"
 : "${RFAB:?RFAB (the rfab binary) is not set}"
 : "${PY:?PY (python with torch) is not set}"
 WORK=$(mktemp -d /tmp/rfab-torch-test.XXXXXX)
@@ -9,12 +10,7 @@ NS_TAG=""
 PIDS=()  # ranks a test started in the background: killed on exit, so a failing test leaves none behind
 cleanup() {
   for p in "${PIDS[@]}"; do pkill -KILL -P "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; done
-  if [ -n "$NS_TAG" ]; then
-    for ns in "${NS_TAG}a" "${NS_TAG}b"; do
-      ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-      ip netns del "$ns" 2>/dev/null || true
-    done
-  fi
+  if [ -n "$NS_TAG" ]; then netns_remove "${NS_TAG}a" "${NS_TAG}b"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -26,16 +22,7 @@ make_namespaces() {
   [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces)" >&2; exit 2; }
   NS_TAG="rft$$"
   NET="10.81.$(( $$ % 250 + 1 ))"
-  ip netns add "${NS_TAG}a"
-  ip netns add "${NS_TAG}b"
-  ip link add "${NS_TAG}a" netns "${NS_TAG}a" type veth peer name "${NS_TAG}b" netns "${NS_TAG}b"
-  local i=1
-  for ns in "${NS_TAG}a" "${NS_TAG}b"; do
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set "$ns" mtu 9000 up
-    ip -n "$ns" addr add "$NET.$i/24" dev "$ns"
-    i=$((i + 1))
-  done
+  netns_pair_up "${NS_TAG}a" "${NS_TAG}b" "$NET"
 }
 
 # run_in_namespaces SCRIPT ARGS...: rank 0 in ${NS_TAG}a, rank 1 in ${NS_TAG}b, env:// rendezvous at NET.1.
