@@ -53,7 +53,8 @@ step "6. rfab perf write A -> B over user-space RoCE v2 (UDP 4791), gated by rfa
 B "$RFAB" validate --iface "$NSB" --hook tc --duration 4s --min-gbps 1 --max-loss 0 --max-naks 0 \
   > "$WORK/validate.txt" 2>&1 & VALIDATE=$!
 B "$RFAB" perf write --server > "$WORK/perf-server.txt" 2>&1 & SERVER=$!
-sleep 1
+# Traffic starts once the collector is attached (verifying the tc programs takes a few seconds).
+for _ in $(seq 300); do grep -q "measuring" "$WORK/validate.txt" 2>/dev/null && break; sleep 0.1; done
 A "$RFAB" perf write "$IPB" -s 1M -q 2 -D 2
 wait "$SERVER"
 rc=0; wait "$VALIDATE" || rc=$?
