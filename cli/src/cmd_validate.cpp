@@ -63,6 +63,7 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
     j["naks"] = m.naks;
     j["cnps"] = m.cnps;
     j["flow_map_full"] = m.flow_map_full;
+    j["unsplit_gso"] = m.unsplit_gso;
     j["result"] = v.pass ? "PASS" : "FAIL";
     j["reasons"] = v.reasons;
     std::cout << j.dump() << "\n";
@@ -74,6 +75,10 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
               (unsigned long long)m.roce_packets, m.loss(), (unsigned long long)m.lost,
               (unsigned long long)(m.request_packets + m.lost), (unsigned long long)m.naks,
               (unsigned long long)m.cnps);
+  if (m.unsplit_gso)
+    std::printf("%llu GSO/GRO skbs seen whole: their segments are not counted, so the loss figures above are not "
+                "meaningful\n",
+                (unsigned long long)m.unsplit_gso);
   std::printf("requests: %llu lost (%llu late), %llu reordered (max distance %llu), %llu outstanding, %llu duplicates, "
               "%llu below the window\n",
               (unsigned long long)m.lost, (unsigned long long)m.late, (unsigned long long)m.reordered, (unsigned long long)m.reorder_distance_max,

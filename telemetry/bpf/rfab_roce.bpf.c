@@ -33,6 +33,8 @@ const volatile __u64 rfab_hole_timeout_ns = RFAB_PSN_HOLE_TIMEOUT_NS_DEFAULT;
  * cached key -> slot pair can never go stale and needs no invalidation. Sizes are the defaults; the
  * loader sets the real ones (bpf_map__set_max_entries, rfab_flow_capacity) before load. */
 const volatile __u32 rfab_flow_capacity = 16384;
+/* The longest frame the interface can carry (MTU + Ethernet + two VLAN tags); 0: unknown, no check. */
+const volatile __u32 rfab_max_frame_len = 0;
 __u32 rfab_flows_used = 0;
 
 struct {
@@ -888,12 +890,32 @@ static __always_inline int rfab_fast_path(const void *frame, __u64 wire_len, __u
 /* Multi-buffer ("frags") aware: RoCE with a 4096-byte path MTU needs frames larger than a page minus
  * headroom, which native XDP on veth and many NICs only accepts from frags-aware programs. Headers are
  * always in the first buffer; the length counts every fragment. */
+/* Generic XDP runs on the skb as the stack holds it: a GSO or GRO skb (up to 64 UDP datagrams behind one
+ * set of headers) is one frame here, and the segment size that would split it is not visible to XDP. Its
+ * later segments' PSNs would read as lost, so it is counted apart and not parsed (tc walks such skbs). */
+static __noinline int rfab_xdp_unsplit(__u64 len)
+{
+  __u32 dir = RFAB_DIR_INGRESS;
+  struct rfab_totals *t = bpf_map_lookup_elem(&rfab_totals, &dir);
+  if (t) {
+    t->frames++;
+    t->bytes += len;
+    t->unsplit_gso++;
+  }
+  return 0;
+}
+
 SEC("xdp.frags")
 int rfab_xdp(struct xdp_md *ctx)
 {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
-  if (data + RFAB_FAST_HDR_LEN > data_end || !rfab_fast_path(data, bpf_xdp_get_buff_len(ctx), RFAB_DIR_INGRESS)) {
+  const __u64 len = bpf_xdp_get_buff_len(ctx);
+  if (rfab_max_frame_len && len > rfab_max_frame_len) {
+    rfab_xdp_unsplit(len);
+    return XDP_PASS;
+  }
+  if (data + RFAB_FAST_HDR_LEN > data_end || !rfab_fast_path(data, len, RFAB_DIR_INGRESS)) {
     rfab_xdp_general(ctx);
     rfab_track_pending(RFAB_DIR_INGRESS);
   }

@@ -4,7 +4,9 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,6 +48,17 @@ std::string prog_name(uint32_t id) {
 }
 
 bool is_power_of_two(uint32_t v) { return v && !(v & (v - 1)); }
+
+// The interface's MTU in the caller's network namespace; 0 when it cannot be read.
+uint32_t interface_mtu(const std::string& iface) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, iface.c_str(), IFNAMSIZ - 1);
+  const int rc = ioctl(fd, SIOCGIFMTU, &ifr);
+  close(fd);
+  return rc == 0 && ifr.ifr_mtu > 0 ? static_cast<uint32_t>(ifr.ifr_mtu) : 0;
+}
 
 class BpfCollector final : public Collector {
  public:
@@ -181,6 +194,9 @@ class BpfCollector final : public Collector {
     skel_->rodata->rfab_ringbuf_wakeup_bytes = cfg_.ringbuf_bytes / 4;
     skel_->rodata->rfab_flow_capacity = cfg_.flow_map_entries;
     skel_->rodata->rfab_hole_timeout_ns = hole_timeout_ns();
+    // Frames longer than the link carries are GSO/GRO skbs seen whole (generic XDP): counted apart.
+    if (const uint32_t mtu = interface_mtu(cfg_.iface); mtu != 0)
+      skel_->rodata->rfab_max_frame_len = mtu + 14 + 2 * 4;  // Ethernet header and two VLAN tags
     bpf_map__set_max_entries(skel_->maps.rfab_flow_index, cfg_.flow_map_entries);
     bpf_map__set_max_entries(skel_->maps.rfab_flows, cfg_.flow_map_entries);
     bpf_map__set_max_entries(skel_->maps.rfab_psn_windows, cfg_.flow_map_entries);

@@ -89,6 +89,9 @@ void totals(Metrics& m, const std::string& iface, uint8_t dir, const rfab_totals
   m.add("rfab_iface_malformed_total", "frames to the RoCE port too short for BTH/AETH", C, l, d(t.malformed));
   m.add("rfab_iface_flow_map_full_total", "RoCE packets in no flow because the flow map was full", C, l,
         d(t.flow_map_full));
+  m.add("rfab_iface_unsplit_gso_total",
+        "GSO/GRO skbs generic XDP saw whole (their segments are neither counted nor PSN-tracked: use the tc hook)",
+        C, l, d(t.unsplit_gso));
   m.add("rfab_iface_events_dropped_total", "notable events lost because the ring buffer was full", C, l,
         d(t.events_dropped));
   m.add("rfab_iface_ecn_ce_total", "RoCE packets with ECN CE", C, l, d(t.ecn_ce));

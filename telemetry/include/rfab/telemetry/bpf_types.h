@@ -148,6 +148,8 @@ struct rfab_totals {
   __u64 duplicates;
   __u64 too_old;
   __u64 psn_backwards;
+  __u64 unsplit_gso;   /* XDP frames longer than one wire frame: a GSO/GRO skb generic XDP sees whole (its
+                        * segments' headers are not there to read), counted once and not parsed */
 };
 
 enum rfab_event_type {

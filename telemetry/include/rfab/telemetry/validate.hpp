@@ -37,6 +37,7 @@ struct Measurement {
   uint64_t naks = 0;
   uint64_t cnps = 0;
   uint64_t flow_map_full = 0;
+  uint64_t unsplit_gso = 0;  // GSO/GRO skbs generic XDP saw whole: their packets and PSNs are not counted
   std::optional<double> line_gbps;  // link speed when the interface reports one
   double gbps() const;              // busier direction
   double loss() const;
