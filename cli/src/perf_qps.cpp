@@ -13,6 +13,23 @@
 namespace rfab::cli::perf {
 namespace {
 
+endpoint::AfxdpOptions afxdp_options(const Options& o) {
+  endpoint::AfxdpOptions a;
+  a.iface = o.iface;
+  a.xdp_mode = o.xdp_mode;
+  a.copy_mode = o.copy_mode;
+  a.queue = o.xsk_queue;
+  a.busy_poll_us = static_cast<unsigned>(o.busy_poll_us);
+  return a;
+}
+
+endpoint::DpdkOptions dpdk_options(const Options& o) {
+  endpoint::DpdkOptions d;
+  d.eal_args = o.dpdk_args.empty() ? env::get_string("RFAB_DPDK_ARGS").value_or("") : o.dpdk_args;
+  d.port = o.dpdk_port;
+  return d;
+}
+
 std::unique_ptr<endpoint::Device> open_device(const Options& o, const std::string& local_ip, unsigned ipv4_id_window) {
   if (o.verbs) {
     endpoint::VerbsConfig vc;
@@ -25,19 +42,8 @@ std::unique_ptr<endpoint::Device> open_device(const Options& o, const std::strin
     endpoint::FrameDatapathConfig fc;
     fc.local = udp::Address::parse_or_throw(local_ip, o.udp_port, "--local");
     if (!o.faults.empty()) fc.rx_faults = fault::parse_fault(o.faults);
-    if (o.datapath == "dpdk") {
-      endpoint::DpdkOptions d;
-      d.eal_args = o.dpdk_args.empty() ? env::get_string("RFAB_DPDK_ARGS").value_or("") : o.dpdk_args;
-      d.port = o.dpdk_port;
-      return endpoint::make_engine_device(endpoint::make_dpdk_packet_driver(fc, d));
-    }
-    endpoint::AfxdpOptions a;
-    a.iface = o.iface;
-    a.xdp_mode = o.xdp_mode;
-    a.copy_mode = o.copy_mode;
-    a.queue = o.xsk_queue;
-    a.busy_poll_us = static_cast<unsigned>(o.busy_poll_us);
-    return endpoint::make_engine_device(endpoint::make_afxdp_packet_driver(fc, a));
+    if (o.datapath == "dpdk") return endpoint::make_engine_device(endpoint::make_dpdk_packet_driver(fc, dpdk_options(o)));
+    return endpoint::make_engine_device(endpoint::make_afxdp_packet_driver(fc, afxdp_options(o)));
   }
   udp::DriverConfig dc;
   dc.local = udp::Address::parse_or_throw(local_ip, o.udp_port, "--local");
@@ -71,6 +77,12 @@ void check_local_options(const Options& o) {
     } catch (const std::exception& e) {
       throw ExitError{2, std::string("--faults: ") + e.what()};
     }
+  }
+  try {
+    if (o.datapath == "afxdp") endpoint::check_afxdp_options(afxdp_options(o));
+    if (o.datapath == "dpdk") endpoint::check_dpdk_options(dpdk_options(o));
+  } catch (const endpoint::EndpointError& e) {
+    throw ExitError{2, "--datapath " + o.datapath + ": " + e.what()};
   }
   if (!o.verbs && !o.local.empty() && !udp::Address::parse(o.local))
     throw ExitError{2, "--local: '" + o.local + "' is not an IPv4 or IPv6 address"};

@@ -36,4 +36,12 @@ std::unique_ptr<PacketDriver> make_afxdp_packet_driver(const FrameDatapathConfig
   }
 }
 
+void check_afxdp_options(const AfxdpOptions& o) {
+  try {
+    if (!o.iface.empty()) (void)afxdp::interface_index(o.iface);
+  } catch (const frame::FrameError& e) {
+    throw EndpointError("AF_XDP: " + std::string(e.what()));
+  }
+}
+
 }  // namespace rfab::endpoint

@@ -22,4 +22,15 @@ std::unique_ptr<PacketDriver> make_dpdk_packet_driver(const FrameDatapathConfig&
   }
 }
 
+void check_dpdk_options(const DpdkOptions& o) {
+  try {
+    dpdk::DpdkConfig d;
+    d.eal_args = o.eal_args;
+    d.port = o.port;
+    dpdk::check_port(d);
+  } catch (const frame::FrameError& e) {
+    throw EndpointError(e.what());
+  }
+}
+
 }  // namespace rfab::endpoint

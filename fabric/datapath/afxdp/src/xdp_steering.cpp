@@ -46,7 +46,13 @@ XdpSteering::XdpSteering(const std::string& iface, int ifindex, const udp::Addre
   }
   LIBBPF_OPTS(bpf_link_create_opts, opts);
   opts.flags = mode == XdpMode::native ? XDP_FLAGS_DRV_MODE : mode == XdpMode::generic ? XDP_FLAGS_SKB_MODE : 0;
-  link_fd_ = bpf_link_create(bpf_program__fd(skel_->progs.rfab_xsk_redirect), ifindex, BPF_XDP, &opts);
+  const int prog = bpf_program__fd(skel_->progs.rfab_xsk_redirect);
+  link_fd_ = bpf_link_create(prog, ifindex, BPF_XDP, &opts);
+  // Automatic: native XDP when the driver takes it (veth refuses it above ~3.5 KB of MTU), else generic.
+  if (link_fd_ < 0 && mode == XdpMode::automatic && (errno == ERANGE || errno == EOPNOTSUPP || errno == EINVAL)) {
+    opts.flags = XDP_FLAGS_SKB_MODE;
+    link_fd_ = bpf_link_create(prog, ifindex, BPF_XDP, &opts);
+  }
   if (link_fd_ < 0) {
     const int err = errno;
     rfab_xsk__destroy(skel_);

@@ -36,11 +36,7 @@ size_t af_packet_frame_room(const std::string& eal_args) {
 class DpdkPort final : public frame::FramePort {
  public:
   explicit DpdkPort(const DpdkConfig& c) : port_(c.port) {
-    init_eal(c.eal_args);
-    const uint16_t n = rte_eth_dev_count_avail();
-    if (!rte_eth_dev_is_valid_port(port_))
-      throw frame::FrameError("DPDK: no port " + std::to_string(port_) + " (the EAL found " + std::to_string(n) +
-                              "; add one with --vdev=net_af_packet0,iface=IFACE, or bind a NIC to a DPDK driver)");
+    check_port(c);
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port_, &info); rc != 0) throw frame::FrameError(port_error(port_, "device info", rc));
     driver_ = info.driver_name != nullptr ? info.driver_name : "?";
@@ -166,6 +162,14 @@ class DpdkPort final : public frame::FramePort {
 };
 
 }  // namespace
+
+void check_port(const DpdkConfig& c) {
+  init_eal(c.eal_args);
+  if (!rte_eth_dev_is_valid_port(c.port))
+    throw frame::FrameError("DPDK: no port " + std::to_string(c.port) + " (the EAL found " +
+                            std::to_string(rte_eth_dev_count_avail()) +
+                            "; add one with --vdev=net_af_packet0,iface=IFACE, or bind a NIC to a DPDK driver)");
+}
 
 std::unique_ptr<frame::FramePort> open_dpdk_port(const DpdkConfig& config) { return std::make_unique<DpdkPort>(config); }
 

@@ -51,4 +51,9 @@ struct DpdkOptions {
 std::unique_ptr<PacketDriver> make_afxdp_packet_driver(const FrameDatapathConfig& config, const AfxdpOptions& options);
 std::unique_ptr<PacketDriver> make_dpdk_packet_driver(const FrameDatapathConfig& config, const DpdkOptions& options);
 
+// What can be checked before a peer is known, so a server fails at once rather than when a client comes:
+// the interface exists (AF_XDP, when named); the EAL starts and has the port (DPDK). Throw EndpointError.
+void check_afxdp_options(const AfxdpOptions& options);
+void check_dpdk_options(const DpdkOptions& options);
+
 }  // namespace rfab::endpoint

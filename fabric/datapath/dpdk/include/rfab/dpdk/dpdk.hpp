@@ -28,6 +28,9 @@ std::vector<std::string> split_eal_args(const std::string& args);
 // only when the first one failed.
 void init_eal(const std::string& args);
 
+// Initialises the EAL and checks that it has the port; throws frame::FrameError naming what is missing.
+void check_port(const DpdkConfig& config);
+
 // Opens and starts the port. Throws frame::FrameError naming the port and the problem.
 std::unique_ptr<frame::FramePort> open_dpdk_port(const DpdkConfig& config);
 
