@@ -35,6 +35,12 @@ constexpr std::array kVars = std::to_array<Var>({
     {"RFAB_STORE_PORT", "unsigned", "MASTER_PORT", "collectives",
      "port of rfab's rendezvous store when it is not MASTER_PORT (rfab run, whose MASTER_PORT is PyTorch's)"},
     {"RFAB_TRANSPORT", "choice", "auto", "collectives", "RoCE provider: udp, verbs or auto"},
+    {"RFAB_DATAPATH", "choice", "udp", "collectives",
+     "what carries rfab's engine's packets: udp (kernel sockets), afxdp (AF_XDP sockets on RFAB_ROCE_IFACE or the "
+     "address's interface) or dpdk (RFAB_DPDK_ARGS); verbs is the same as RFAB_TRANSPORT=verbs"},
+    {"RFAB_DPDK_ARGS", "string", "-", "collectives",
+     "DPDK EAL arguments of the dpdk datapath (rfab perf --dpdk-args, RFAB_DATAPATH=dpdk), e.g. "
+     "--no-huge -m 512 --no-pci --no-shconf --vdev=net_af_packet0,iface=veth0"},
     {"RFAB_ROCE_ADDR", "address", "the store connection's local address", "collectives",
      "local IPv4/IPv6 address of the RoCE transport"},
     {"RFAB_ROCE_IFACE", "string", "-", "collectives", "take the RoCE address from this interface"},

@@ -66,6 +66,11 @@ void print_text(const perf::Options& o, const perf::Result& r) {
                 static_cast<unsigned long long>(r.cnps_sent), static_cast<unsigned long long>(r.cnps_received),
                 static_cast<unsigned long long>(r.cnps_steered), static_cast<unsigned long long>(r.rate_cuts),
                 r.rate_gbps, r.min_rate_gbps);
+  if (!r.datapath_counters.empty()) {
+    std::printf(" datapath        :");
+    for (const auto& [k, v] : r.datapath_counters) std::printf(" %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
+    std::printf("\n");
+  }
   if (!r.paths.empty()) {
     std::printf(" per entropy (port k of every QP): tx = request packets sent, rx = received, CE = of those marked,\n"
                 " CNP/NAK = feedback that named the port, aside = times the adaptive policy set it aside\n");
@@ -124,6 +129,9 @@ void print_json(const perf::Options& o, const perf::Result& r) {
                      {"cnps", p.cnps}, {"naks", p.naks}, {"slow_samples", p.slow_samples},
                      {"set_aside", p.set_aside}, {"probes", p.probes}, {"avoided_qps", p.avoided_qps}});
   j["paths"] = paths;
+  nlohmann::ordered_json dc = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : r.datapath_counters) dc[k] = v;
+  j["datapath_counters"] = dc;
   if (o.latency)
     j["latency_us"] = {{"min", r.t_min}, {"max", r.t_max}, {"typical", r.t_typical}, {"avg", r.t_avg},
                        {"stdev", r.t_stdev}, {"p99", r.p99}, {"p99.9", r.p999}};
@@ -189,7 +197,7 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
   c->add_flag("--json", o->json, "one JSON object instead of the table");
   c->add_flag("!--no-gso", o->gso, "send every packet with its own datagram (no UDP GSO)");
   c->add_flag("!--no-gather", o->gather, "copy payloads into packet buffers instead of sending them from the MR");
-  add_integer(c, "--busy-poll", o->busy_poll_us, "SO_BUSY_POLL microseconds on the UDP sockets", 0, 1000000);
+  add_integer(c, "--busy-poll", o->busy_poll_us, "SO_BUSY_POLL microseconds on the UDP or AF_XDP sockets (AF_XDP also polls this long before sleeping)", 0, 1000000);
   c->add_option("--faults", o->faults, "receive-side fault injection, e.g. drop=1%,reorder=2%,seed=7");
   c->add_option("--cc", o->cc, "congestion control of this side's QPs: none, dcqcn or dcqcn:key=value,... "
                                "(as rfab emulate --cc; docs/dcqcn.md)");
@@ -215,6 +223,20 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
               "pair with perftest's ib_write_bw/ib_read_bw/ib_send_bw (its TCP exchange; same -s/-n/-q on both sides)");
   c->add_flag("--verbs", o->verbs,
               "run the QPs on an RDMA device (RNIC or rxe) through libibverbs; speaks perftest's side channel");
+  c->add_option("--datapath", o->datapath,
+                "what moves the packets: udp (kernel UDP sockets), afxdp (AF_XDP sockets), dpdk (a DPDK port), "
+                "verbs (an RDMA device, as --verbs); docs/kernel-bypass.md")
+      ->check(CLI::IsMember({"udp", "afxdp", "dpdk", "verbs"}));
+  c->add_option("--iface", o->iface, "--datapath afxdp: interface (default: the one holding the local address)");
+  c->add_option("--xdp-mode", o->xdp_mode, "--datapath afxdp: auto, native or generic XDP")
+      ->check(CLI::IsMember({"auto", "native", "generic"}));
+  c->add_option("--xsk-copy", o->copy_mode, "--datapath afxdp: auto (zero-copy when the driver has it), zero-copy or copy")
+      ->check(CLI::IsMember({"auto", "zero-copy", "copy"}));
+  add_integer(c, "--xsk-queue", o->xsk_queue, "--datapath afxdp: use only this receive queue (default: all)", 0, 255);
+  c->add_option("--dpdk-args", o->dpdk_args,
+                "--datapath dpdk: EAL arguments, e.g. '--no-huge -m 512 --no-pci --no-shconf "
+                "--vdev=net_af_packet0,iface=veth0' (default: RFAB_DPDK_ARGS)");
+  add_integer(c, "--dpdk-port", o->dpdk_port, "--datapath dpdk: ethdev port id", 0, 65535);
   c->add_option("--device", o->device, "--verbs: RDMA device (default: first usable; RFAB_VERBS_DEVICE)");
   add_integer(c, "--gid-index", o->gid_index, "--verbs: GID index (default: the RoCE v2 IPv4 one; RFAB_VERBS_GID_INDEX)",
               0, 255);
@@ -242,6 +264,14 @@ void add_verb(CLI::App& perf_app, Verb verb, const char* help) {
     if (o->server && !o->host.empty()) throw ExitError{2, "--server takes no host argument"};
     if (o->adaptive && o->spray < 2) throw ExitError{2, "--adaptive steers a spray: give --spray N with N >= 2"};
     if (o->adaptive && o->server) throw ExitError{2, "--adaptive is the client's choice (the server only answers)"};
+    if (o->datapath == "verbs") o->verbs = true;  // --verbs is the older spelling
+    else if (o->verbs && o->datapath != "udp")
+      throw ExitError{2, "--verbs and --datapath " + o->datapath + " contradict each other"};
+    if (o->verbs) o->datapath = "verbs";
+    if (o->datapath != "afxdp" && (!o->iface.empty() || o->xdp_mode != "auto" || o->copy_mode != "auto" || o->xsk_queue >= 0))
+      throw ExitError{2, "--iface/--xdp-mode/--xsk-copy/--xsk-queue need --datapath afxdp"};
+    if (o->datapath != "dpdk" && (!o->dpdk_args.empty() || o->dpdk_port != 0))
+      throw ExitError{2, "--dpdk-args/--dpdk-port need --datapath dpdk"};
     if (o->verbs) o->perftest = true;  // the verbs backend runs in the perftest-protocol session
     if (!o->verbs && (!o->device.empty() || o->gid_index >= 0)) throw ExitError{2, "--device/--gid-index need --verbs"};
     const perf::Result r = o->perftest ? perf::run_perftest_session(*o) : perf::run_session(*o);

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rfab/rc/types.hpp"
@@ -45,6 +46,14 @@ struct Options {
   bool verbs = false;          // queue pairs on an RDMA device (libibverbs) instead of rfab's engine; implies perftest
   std::string device;          // --verbs: device name ("" = automatic, RFAB_VERBS_DEVICE)
   int gid_index = -1;          // --verbs: GID index (-1 = automatic, RFAB_VERBS_GID_INDEX)
+  // Who moves rfab's engine's packets: udp (kernel sockets), afxdp, dpdk; verbs is --verbs.
+  std::string datapath = "udp";
+  std::string iface;           // afxdp: interface ("" = the one holding the local address)
+  std::string xdp_mode = "auto";   // afxdp: auto | native | generic
+  std::string copy_mode = "auto";  // afxdp: auto | zero-copy | copy
+  int xsk_queue = -1;          // afxdp: one receive queue (-1 = all)
+  std::string dpdk_args;       // dpdk: EAL arguments ("" = RFAB_DPDK_ARGS)
+  uint16_t dpdk_port = 0;      // dpdk: ethdev port id
 };
 
 struct Result {
@@ -68,6 +77,7 @@ struct Result {
   bool verified = false;       // data / exactly-once check passed
   std::string verify_note;     // what was checked
   std::string datapath;        // what moved the packets ("" = rfab's engine over kernel UDP)
+  std::vector<std::pair<std::string, uint64_t>> datapath_counters;  // the datapath's own (AF_XDP, DPDK)
   bool adaptive = false;       // this side's requesters steered the spray by path feedback
   // Per entropy index (port k of every QP's set), summed over QPs: what this side sent and received on it.
   struct Path {

@@ -4,12 +4,31 @@
 #include <random>
 
 #include "commands.hpp"
+#include "rfab/base/env.hpp"
+#include "rfab/endpoint/bypass_drivers.hpp"
 #include "rfab/endpoint/engine_device.hpp"
 #include "rfab/endpoint/verbs_device.hpp"
 #include "rfab/fault/fault_config.hpp"
 
 namespace rfab::cli::perf {
 namespace {
+
+endpoint::AfxdpOptions afxdp_options(const Options& o) {
+  endpoint::AfxdpOptions a;
+  a.iface = o.iface;
+  a.xdp_mode = o.xdp_mode;
+  a.copy_mode = o.copy_mode;
+  a.queue = o.xsk_queue;
+  a.busy_poll_us = static_cast<unsigned>(o.busy_poll_us);
+  return a;
+}
+
+endpoint::DpdkOptions dpdk_options(const Options& o) {
+  endpoint::DpdkOptions d;
+  d.eal_args = o.dpdk_args.empty() ? env::get_string("RFAB_DPDK_ARGS").value_or("") : o.dpdk_args;
+  d.port = o.dpdk_port;
+  return d;
+}
 
 std::unique_ptr<endpoint::Device> open_device(const Options& o, const std::string& local_ip, unsigned ipv4_id_window) {
   if (o.verbs) {
@@ -18,6 +37,13 @@ std::unique_ptr<endpoint::Device> open_device(const Options& o, const std::strin
     vc.gid_index = o.gid_index;
     vc.sleep = false;  // a benchmark polls
     return endpoint::make_verbs_device(vc);
+  }
+  if (o.datapath == "afxdp" || o.datapath == "dpdk") {
+    endpoint::FrameDatapathConfig fc;
+    fc.local = udp::Address::parse_or_throw(local_ip, o.udp_port, "--local");
+    if (!o.faults.empty()) fc.rx_faults = fault::parse_fault(o.faults);
+    if (o.datapath == "dpdk") return endpoint::make_engine_device(endpoint::make_dpdk_packet_driver(fc, dpdk_options(o)));
+    return endpoint::make_engine_device(endpoint::make_afxdp_packet_driver(fc, afxdp_options(o)));
   }
   udp::DriverConfig dc;
   dc.local = udp::Address::parse_or_throw(local_ip, o.udp_port, "--local");
@@ -52,6 +78,12 @@ void check_local_options(const Options& o) {
       throw ExitError{2, std::string("--faults: ") + e.what()};
     }
   }
+  try {
+    if (o.datapath == "afxdp") endpoint::check_afxdp_options(afxdp_options(o));
+    if (o.datapath == "dpdk") endpoint::check_dpdk_options(dpdk_options(o));
+  } catch (const endpoint::EndpointError& e) {
+    throw ExitError{2, "--datapath " + o.datapath + ": " + e.what()};
+  }
   if (!o.verbs && !o.local.empty() && !udp::Address::parse(o.local))
     throw ExitError{2, "--local: '" + o.local + "' is not an IPv4 or IPv6 address"};
 }
@@ -65,7 +97,8 @@ PerfQps open_perf_device(const Options& o, const std::string& local_ip, unsigned
     q.reorder_time = o.reorder_time;
     return q;
   } catch (const std::exception& e) {
-    throw ExitError{2, (o.verbs ? "--verbs: " : "") + std::string(e.what())};
+    throw ExitError{2, (o.verbs ? "--verbs: " : o.datapath != "udp" ? "--datapath " + o.datapath + ": " : "") +
+                           std::string(e.what())};
   }
 }
 
@@ -125,6 +158,7 @@ void fill_counters(const PerfQps& q, Result& r) {
     r.min_rate_gbps = r.min_rate_gbps == 0 ? cs.min_rate_bps / 1e9 : std::min(r.min_rate_gbps, cs.min_rate_bps / 1e9);
   }
   r.datapath = q.dev->name();
+  r.datapath_counters = c.datapath;
   r.paths.clear();
   for (uint32_t qpn : q.qpn) {
     const std::vector<rc::PathStats> ps = q.dev->qp_paths(qpn);

@@ -110,6 +110,7 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
     o.local_ip = a;
   } else if (const char* i = env("RFAB_ROCE_IFACE")) {
     o.local_ip = iface_ip(i);
+    o.iface = i;
   } else {
     o.local_ip = fallback_ip;
   }
@@ -173,6 +174,22 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
       throw Error(Status::InvalidArgument, "RFAB_TRANSPORT='" + s + "': expected udp, verbs or auto");
     o.transport = s;
   }
+  if (const char* v = env("RFAB_DATAPATH")) {
+    const std::string s(v);
+    if (s != "udp" && s != "afxdp" && s != "dpdk" && s != "verbs")
+      throw Error(Status::InvalidArgument, "RFAB_DATAPATH='" + s + "': expected udp, afxdp, dpdk or verbs");
+    if (s == "verbs") {
+      if (o.transport == "udp")
+        throw Error(Status::InvalidArgument, "RFAB_DATAPATH=verbs contradicts RFAB_TRANSPORT=udp");
+      o.transport = "verbs";
+    } else {
+      if (o.transport == "verbs")
+        throw Error(Status::InvalidArgument, "RFAB_DATAPATH=" + s + " runs rfab's engine, RFAB_TRANSPORT=verbs an RDMA device");
+      if (s != "udp") o.transport = "udp";  // rfab's engine, with another packet datapath
+      o.datapath = s;
+    }
+  }
+  if (const char* v = env("RFAB_DPDK_ARGS")) o.dpdk_args = v;
   if (const char* v = env("RFAB_ROCE_CC")) {
     try {
       (void)cc::make_controller(v, 100e9);

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "rfab/collectives/types.hpp"
+#include "rfab/endpoint/bypass_drivers.hpp"
 #include "rfab/endpoint/engine_device.hpp"
 #include "rfab/endpoint/verbs_device.hpp"
 #include "rfab/fault/fault_config.hpp"
@@ -29,6 +30,28 @@ std::unique_ptr<endpoint::Device> open_udp(const RoceOptions& opt, int rank) {
   }
 }
 
+// AF_XDP or DPDK: a frame datapath owns its port, so it listens on the RoCE port itself (4791 unless
+// RFAB_ROCE_PORT says otherwise: there is no kernel to pick a free one).
+std::unique_ptr<endpoint::Device> open_frame(const RoceOptions& opt, int rank) {
+  endpoint::FrameDatapathConfig fc;
+  fc.verify_icrc = opt.verify_icrc;
+  if (!opt.rx_faults.empty()) fc.rx_faults = fault::parse_fault(opt.rx_faults);
+  try {
+    fc.local = udp::Address::parse_or_throw(opt.local_ip, opt.port != 0 ? opt.port : 4791, "RoCE local address");
+    if (opt.datapath == "dpdk") {
+      endpoint::DpdkOptions d;
+      d.eal_args = opt.dpdk_args;
+      return endpoint::make_engine_device(endpoint::make_dpdk_packet_driver(fc, d));
+    }
+    endpoint::AfxdpOptions a;
+    a.iface = opt.iface;
+    return endpoint::make_engine_device(endpoint::make_afxdp_packet_driver(fc, a));
+  } catch (const std::exception& e) {
+    throw Error(Status::System, "RoCE transport of rank " + std::to_string(rank) + " (RFAB_DATAPATH=" + opt.datapath +
+                                    "): " + e.what());
+  }
+}
+
 std::unique_ptr<endpoint::Device> open_verbs(const RoceOptions& opt, int rank) {
   endpoint::VerbsConfig vc;
   vc.device = opt.device;
@@ -46,6 +69,7 @@ std::unique_ptr<endpoint::Device> open_verbs(const RoceOptions& opt, int rank) {
 }  // namespace
 
 std::unique_ptr<endpoint::Device> open_roce_device(const RoceOptions& opt, int rank) {
+  if (opt.datapath == "afxdp" || opt.datapath == "dpdk") return open_frame(opt, rank);
   if (opt.transport == "udp") return open_udp(opt, rank);
   if (opt.transport == "verbs" || !opt.device.empty()) return open_verbs(opt, rank);
   return endpoint::verbs_device_present() ? open_verbs(opt, rank) : open_udp(opt, rank);

@@ -1,4 +1,5 @@
-// The device the RoCE transport runs its queue pairs on, chosen by RFAB_TRANSPORT / RFAB_ROCE_DEVICE:
+// The device the RoCE transport runs its queue pairs on, chosen by RFAB_TRANSPORT / RFAB_ROCE_DEVICE /
+// RFAB_DATAPATH (rfab's engine over udp, afxdp or dpdk):
 //   udp   : rfab's own RC engine over kernel UDP sockets, bound to opt.local_ip:opt.port;
 //   verbs : an RDMA device through libibverbs (an RNIC or Linux rxe);
 //   auto  : verbs when a device with an active RoCE v2 port is present, else udp.

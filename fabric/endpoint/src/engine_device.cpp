@@ -28,7 +28,7 @@ class EngineDevice final : public Device {
   std::string name() const override { return driver_->name() + " " + driver_->local().to_string(); }
   udp::Address address() const override { return driver_->local(); }
   Gid gid() const override { return driver_->local().gid(); }
-  uint32_t max_mtu(uint32_t wanted) const override { return wanted; }
+  uint32_t max_mtu(uint32_t wanted) const override { return driver_->max_mtu(wanted); }
 
   MemoryKey reg_mr(void* addr, size_t len, uint32_t access) override {
     try {

@@ -33,6 +33,7 @@ const std::set<std::string> kTextOptions = {
     "collect --iface", "collect --hook", "collect --prometheus", "collect --json-file", "collect --rdma-sysfs",
     "validate --iface", "validate --hook",
     "perf * host", "perf * --faults", "perf * --cc", "perf * --recovery", "perf * --local", "perf * --device",
+    "perf * --datapath", "perf * --iface", "perf * --xdp-mode", "perf * --xsk-copy", "perf * --dpdk-args",
     "emulate --topo", "emulate --routing", "emulate --cc", "emulate --pfc", "emulate --traffic", "emulate --hosts",
     "coll collective", "coll --datatype", "coll --op", "coll --algo",
     "run --bind-to", "run program",
@@ -51,6 +52,8 @@ const std::set<std::string> kZeroMeaningful = {
     "perf * --busy-poll",     // no busy polling
     "perf * --retry-cnt",     // no retries
     "perf * --gid-index",     // GID 0
+    "perf * --xsk-queue",     // receive queue 0
+    "perf * --dpdk-port",     // ethdev port 0
     "emulate --seed",         // a seed
     "emulate --spray",        // one UDP source port per flow
     "coll --warmup_iters", "coll --check", "coll --root",

@@ -56,6 +56,12 @@ struct RoceOptions {
   // Both speak the same protocol, so ranks may differ.
   std::string transport = "auto";
   std::string device;  // RDMA device for verbs (RFAB_ROCE_DEVICE; implies verbs); empty: chosen automatically
+  // The packet datapath of rfab's engine (RFAB_DATAPATH): "udp" (kernel sockets), "afxdp" (AF_XDP sockets on
+  // `iface`, else the interface holding local_ip) or "dpdk" (EAL arguments from RFAB_DPDK_ARGS). All three
+  // are wire-identical, so ranks may differ. afxdp/dpdk take the whole port: one rank per interface.
+  std::string datapath = "udp";
+  std::string iface;      // RFAB_ROCE_IFACE
+  std::string dpdk_args;  // RFAB_DPDK_ARGS
   // rfab's engine only (a verbs device's NIC does its own): the QPs' congestion control (RFAB_ROCE_CC), the
   // rate it starts from (RFAB_ROCE_LINE_RATE), spraying over several entropies (RFAB_ROCE_SPRAY) and loss
   // recovery (RFAB_ROCE_RECOVERY). Spraying and selective recovery need an engine at both ends.

@@ -20,6 +20,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rfab/congestion/controller.hpp"
@@ -67,6 +68,8 @@ struct DeviceCounters {
   uint64_t tx_packets = 0, rx_packets = 0, tx_bytes = 0, rx_bytes = 0;
   uint64_t tx_syscalls = 0, rx_syscalls = 0, tx_dropped = 0;
   uint64_t rx_bad_icrc = 0, rx_unknown_qp = 0, rx_malformed = 0;
+  // Datapath-specific counters by name (AF_XDP: zero_copy 0/1, wakeups, XDP steering; DPDK: port stats).
+  std::vector<std::pair<std::string, uint64_t>> datapath;
 };
 
 // What a device can do beyond IBTA RC. A connection uses an extension only when both ends have it (their

@@ -1,7 +1,7 @@
 // What rfab's RC engine needs from a packet datapath: carry the packets of attached QPs to and from the
 // wire, run their timers, pace them, sleep until there is work. The engine device (engine_device.hpp)
-// owns the QPs and drives them only through this interface, so a new datapath (kernel UDP today; AF_XDP,
-// DPDK) is one new implementation of it.
+// owns the QPs and drives them only through this interface, so each datapath (kernel UDP; AF_XDP and DPDK
+// in bypass_drivers.hpp) is one implementation of it.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -28,6 +28,9 @@ class PacketDriver {
   virtual void wake() = 0;  // the only call safe from another thread
   virtual Nanos now() const = 0;
   virtual DeviceCounters counters() const = 0;
+  // The largest path MTU (bytes) the datapath carries when `wanted` is asked for (frame-based datapaths are
+  // bounded by their buffers).
+  virtual uint32_t max_mtu(uint32_t wanted) const { return wanted; }
 };
 
 // The kernel-UDP datapath (fabric/datapath/udp). Throws EndpointError naming the address when it cannot

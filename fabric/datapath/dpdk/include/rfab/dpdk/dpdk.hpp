@@ -1,0 +1,37 @@
+// The DPDK datapath: one ethdev (a vdev such as net_af_packet, net_af_xdp or net_memif, or a NIC bound to
+// a DPDK driver), one receive and one transmit queue, polled. The EAL is initialised once per process from
+// the arguments of the first port opened.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rfab/frame/frame_port.hpp"
+
+namespace rfab::dpdk {
+
+struct DpdkConfig {
+  // EAL arguments, split at white space, e.g. "--no-huge -m 512 --no-pci --no-shconf
+  // --vdev=net_af_packet0,iface=veth0". The program name is added in front.
+  std::string eal_args;
+  uint16_t port = 0;          // ethdev port id (vdevs are numbered in the order given)
+  uint32_t mbufs = 8191;      // mbuf pool size (the pool must fit the EAL's memory: -m)
+  uint16_t rx_desc = 1024, tx_desc = 1024;
+};
+
+// Splits EAL arguments at white space; throws frame::FrameError on an empty string.
+std::vector<std::string> split_eal_args(const std::string& args);
+
+// Initialises the EAL (first call) and returns. Throws frame::FrameError with DPDK's reason; a later call
+// with different arguments keeps the first EAL (it cannot be initialised twice) and says so by throwing
+// only when the first one failed.
+void init_eal(const std::string& args);
+
+// Initialises the EAL and checks that it has the port; throws frame::FrameError naming what is missing.
+void check_port(const DpdkConfig& config);
+
+// Opens and starts the port. Throws frame::FrameError naming the port and the problem.
+std::unique_ptr<frame::FramePort> open_dpdk_port(const DpdkConfig& config);
+
+}  // namespace rfab::dpdk
