@@ -2,15 +2,20 @@
 // DCQCN) in virtual time. Prints throughput, loss, PFC/ECN/CNP counts, FCTs and emulator speed.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "checked_options.hpp"
 #include "commands.hpp"
+#include "emu_records.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/emu/traffic.hpp"
 #include "rfab/base/units.hpp"
+#include "rfab/topology/fat_tree.hpp"
 #include "rfab/topology/spec.hpp"
 
 namespace rfab::cli {
@@ -33,7 +38,18 @@ struct EmulateOptions {
   uint64_t max_events = 0;  // 0: none
   bool json = false;
   bool quiet = false;
+  std::string telemetry;  // records file (emu_records.hpp); empty: none
 };
+
+// The run's counters as the collector's records; a file that cannot be written fails the run.
+void write_telemetry(const EmulateOptions& o, const emu::Report& r) {
+  std::ofstream f(o.telemetry, std::ios::trunc);
+  if (!f) throw ExitError{2, "cannot open --telemetry '" + o.telemetry + "' for writing: " + std::strerror(errno)};
+  topo::FatTree tree(topo::parse_fat_tree(o.topo));
+  write_emulator_records(f, tree, r.counters, r.simulated);
+  f.close();
+  if (!f) throw ExitError{1, "--telemetry '" + o.telemetry + "': write failed: " + std::strerror(errno)};
+}
 
 double us(emu::Picos p) { return double(p) / 1e6; }
 
@@ -96,6 +112,7 @@ void run_emulate(const EmulateOptions& o) {
   s.adaptive = o.adaptive;
   s.memory_limit = MemoryLimit::from_flag(o.max_memory, "--max-memory");
   s.max_events = o.max_events;
+  s.counters = !o.telemetry.empty();
   if (o.pfc != "on" && o.pfc != "off") throw ExitError{2, "--pfc: '" + o.pfc + "' must be on or off"};
   s.pfc = o.pfc == "on";
   emu::Report r;
@@ -122,6 +139,7 @@ void run_emulate(const EmulateOptions& o) {
   } catch (const std::invalid_argument& e) {  // ParseError, ResourceError, bad cc/routing/hosts
     throw ExitError{2, e.what()};
   }
+  if (!o.telemetry.empty()) write_telemetry(o, r);
   if (o.json)
     print_json(o, r);
   else
@@ -168,6 +186,9 @@ void add_emulate(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--json", o->json, "one JSON object instead of text");
   sub->add_flag("--quiet", o->quiet, "no progress bar");
+  sub->add_option("--telemetry", o->telemetry,
+                  "write per-flow (QP) and per-link records to this file in the JSON lines of `rfab collect "
+                  "--json` (gate them with `rfab validate --from FILE`)");
   sub->callback([o] { run_emulate(*o); });
 }
 

@@ -1,6 +1,8 @@
 // rfab validate: watch RoCE v2 traffic on an interface for a while with the eBPF collector, then gate on
 // throughput, loss (PSNs that never arrived within the reorder window or the settle time; reordered
-// packets are not loss), NAKs and CNPs. Exit 0 PASS, 1 FAIL (with the reasons), 2 bad input.
+// packets are not loss), NAKs and CNPs. With --from FILE the same gates judge records read from a file
+// (`rfab collect --json-file`, `rfab emulate --telemetry`) instead. Exit 0 PASS, 1 FAIL (with the reasons),
+// 2 bad input.
 #include <csignal>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 #include "rfab/telemetry/capabilities.hpp"
 #include "rfab/telemetry/collector.hpp"
 #include "rfab/telemetry/duration.hpp"
+#include "rfab/telemetry/records.hpp"
 #include "rfab/telemetry/validate.hpp"
 
 namespace rfab::cli {
@@ -24,6 +27,8 @@ void on_signal(int) { g_interrupted = 1; }
 
 struct ValidateOptions {
   std::string iface;
+  std::string from;                  // records file instead of a live collector
+  std::optional<double> line_gbps;   // line rate for --min-line-rate when the records carry none
   std::string hook = "tc";
   std::string duration = "10s";
   std::string settle = "200ms";
@@ -42,8 +47,12 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
   double tx = m.seconds > 0 ? static_cast<double>(m.bytes[RFAB_DIR_EGRESS]) * 8 / m.seconds / 1e9 : 0;
   if (o.json) {
     nlohmann::ordered_json j;
-    j["iface"] = o.iface;
-    j["hook"] = o.hook;
+    if (o.from.empty()) {
+      j["iface"] = o.iface;
+      j["hook"] = o.hook;
+    } else {
+      j["from"] = o.from;
+    }
     j["seconds"] = m.seconds;
     j["gbps"] = m.gbps();
     j["rx_gbps"] = rx;
@@ -69,9 +78,11 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
     std::cout << j.dump() << "\n";
     return;
   }
-  std::printf("%s: %.1f s on %s (%s): %.3f Gbit/s (rx %.3f, tx %.3f), %llu RoCE packets, loss %.6g "
+  const std::string where = o.from.empty() ? o.iface : o.from;
+  const std::string how = o.from.empty() ? o.hook : "records";
+  std::printf("%s: %.6g s on %s (%s): %.3f Gbit/s (rx %.3f, tx %.3f), %llu RoCE packets, loss %.6g "
               "(%llu lost of %llu requests), %llu NAKs, %llu CNPs\n",
-              o.iface.c_str(), m.seconds, o.iface.c_str(), o.hook.c_str(), m.gbps(), rx, tx,
+              where.c_str(), m.seconds, where.c_str(), how.c_str(), m.gbps(), rx, tx,
               (unsigned long long)m.roce_packets, m.loss(), (unsigned long long)m.lost,
               (unsigned long long)(m.request_packets + m.lost), (unsigned long long)m.naks,
               (unsigned long long)m.cnps);
@@ -88,9 +99,38 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
   std::fflush(stdout);
 }
 
+tm::Gate gate_of(const ValidateOptions& o) {
+  tm::Gate g;
+  g.min_gbps = o.min_gbps;
+  g.min_line_rate = o.min_line_rate;
+  g.max_loss = o.max_loss;
+  g.max_naks = o.max_naks;
+  g.max_cnps = o.max_cnps;
+  return g;
+}
+
+// The same gates on the window a records file holds.
+void validate_records(const ValidateOptions& o) {
+  tm::Measurement m;
+  try {
+    m = tm::measure_records_file(o.from);
+  } catch (const tm::RecordsError& e) {
+    throw ExitError{2, e.what()};
+  }
+  if (o.line_gbps) m.line_gbps = *o.line_gbps;
+  if (o.min_line_rate && !m.line_gbps)
+    throw ExitError{2, o.from + ": the records carry no link speed (rfab_iface_speed_bps): give --line-gbps or use --min-gbps"};
+  tm::Verdict v = tm::evaluate(gate_of(o), m);
+  print(o, m, v);
+  if (!v.pass) throw ExitError{1, ""};
+}
+
 void run_validate(const ValidateOptions& o) {
   if (!o.min_gbps && !o.min_line_rate) throw ExitError{2, "give a throughput gate: --min-gbps X or --min-line-rate F"};
   if (o.max_loss < 0 || o.max_loss > 1) throw ExitError{2, "--max-loss is a fraction between 0 and 1"};
+  if (o.iface.empty() == o.from.empty()) throw ExitError{2, "give one of --iface IFACE (live) or --from FILE (records)"};
+  if (!o.from.empty()) return validate_records(o);
+  if (o.line_gbps) throw ExitError{2, "--line-gbps goes with --from (a live run reads the interface's speed)"};
   tm::CollectorConfig cfg;
   cfg.iface = o.iface;
   auto hook = tm::parse_hook(o.hook);
@@ -151,15 +191,9 @@ void run_validate(const ValidateOptions& o) {
   col->detach();
   if (g_interrupted) throw ExitError{2, "interrupted before the measurement ended: no verdict"};
 
-  tm::Gate g;
-  g.min_gbps = o.min_gbps;
-  g.min_line_rate = o.min_line_rate;
-  g.max_loss = o.max_loss;
-  g.max_naks = o.max_naks;
-  g.max_cnps = o.max_cnps;
   tm::Measurement m = tm::measure(before, after, &settled);
   m.line_gbps = tm::link_speed_gbps(o.iface);
-  tm::Verdict v = tm::evaluate(g, m);
+  tm::Verdict v = tm::evaluate(gate_of(o), m);
   print(o, m, v);
   if (!v.pass) throw ExitError{1, ""};
 }
@@ -168,8 +202,14 @@ void run_validate(const ValidateOptions& o) {
 
 void add_validate(CLI::App& app) {
   auto o = std::make_shared<ValidateOptions>();
-  auto* sub = app.add_subcommand("validate", "Measure RoCE v2 traffic on an interface and PASS/FAIL it (exit 0/1)");
-  sub->add_option("--iface", o->iface, "network interface")->required();
+  auto* sub = app.add_subcommand(
+      "validate", "Measure RoCE v2 traffic on an interface, or read recorded records, and PASS/FAIL it (exit 0/1)");
+  auto* iface = sub->add_option("--iface", o->iface, "network interface (live measurement)");
+  sub->add_option("--from", o->from,
+                  "gate the records in this file instead (rfab collect --json-file, rfab emulate --telemetry)")
+      ->excludes(iface);
+  add_number(sub, "--line-gbps", o->line_gbps,
+             "with --from: line rate for --min-line-rate when the records carry no link speed", 1e-3, 1e6);
   sub->add_option("--hook", o->hook, "xdp | xdp-generic | tc (default tc: sees both directions)");
   add_duration(sub, "--duration", o->duration, "how long to measure (default 10s)", 100'000'000,
                uint64_t{366} * 86400 * 1'000'000'000);

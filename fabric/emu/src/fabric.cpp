@@ -23,6 +23,37 @@ size_t Fabric::memory_bytes() const {
          pool_.capacity() * sizeof(Packet) + q_.memory_bytes();
 }
 
+void Fabric::enable_counters(size_t flows) {
+  counters_.ports.assign(tree_.ports(), PortCounters{});
+  counters_.flows.assign(flows, FlowCounters{});
+}
+
+void Fabric::count_tx(uint32_t port, const Packet& p) {
+  PortCounters& c = counters_.ports[port];
+  ++c.packets;
+  c.bytes += p.frame;
+  if (port >= tree_.hosts() || p.kind != PacketKind::data) return;
+  if (FlowCounters* f = flow_counters(p)) {
+    if (!f->seen) *f = FlowCounters{p.src, p.dst, true};
+    ++f->packets_sent;
+    f->bytes_sent += p.frame;
+  }
+}
+
+void Fabric::count_delivery(uint32_t host, const Packet& p) {
+  ++counters_.ports[host].rx_packets;
+  counters_.ports[host].rx_bytes += p.frame;
+  FlowCounters* f = flow_counters(p);
+  if (!f) return;
+  if (p.kind == PacketKind::cnp) {
+    ++f->cnps_delivered;
+  } else if (p.kind == PacketKind::data) {
+    ++f->packets_delivered;
+    f->bytes_delivered += p.frame;
+    if (p.ce) ++f->ce_delivered;
+  }
+}
+
 void Fabric::wake(uint32_t host, Picos at) {
   if (at < now_) at = now_;
   if (host_wake_[host] <= at) return;  // an earlier wake is already pending
@@ -81,6 +112,7 @@ void Fabric::try_pull(uint32_t host) {
   p.src = host;
   if (p.frame == 0) p.frame = cfg_.data_frame_bytes(p.payload);
   ++stats_.packets_sent;
+  if (counters_.enabled()) count_tx(host, p);
   ports_.transmit(host, i, now_);
 }
 
@@ -88,6 +120,7 @@ void Fabric::start_tx(uint32_t port_id) {
   uint32_t pkt = ports_.pop_next(port_id);
   if (pkt == PacketPool::kNil) return;
   release_ingress(pkt);
+  if (counters_.enabled()) count_tx(port_id, pool_[pkt]);
   ports_.transmit(port_id, pkt, now_);
 }
 
@@ -129,6 +162,7 @@ void Fabric::on_arrive(uint32_t port_id, uint32_t pkt) {
   NodeId node = tree_.owner(port_id);
   if (node < tree_.hosts()) {
     ++stats_.packets_delivered;
+    if (counters_.enabled()) count_delivery(node, pool_[pkt]);
     stack_.deliver(node, now_, pool_[pkt]);
     pool_.release(pkt);
     return;
@@ -149,6 +183,10 @@ void Fabric::forward(NodeId node, uint32_t in_port, uint32_t pkt) {
   const uint32_t sw = switch_index(node);
   if (!buffer_.admit(sw, ports_[out].queued, p.frame)) {
     ++stats_.drops;
+    if (counters_.enabled()) {
+      ++counters_.ports[out].drops;
+      if (FlowCounters* f = flow_counters(p)) ++f->drops;
+    }
     stack_.on_drop(p);
     pool_.release(pkt);
     return;
@@ -156,11 +194,13 @@ void Fabric::forward(NodeId node, uint32_t in_port, uint32_t pkt) {
   p.ingress = in_port;
   if (buffer_.charge(sw, ports_[in_port].ingress, p.frame)) {
     ++stats_.pfc_pauses;
+    if (counters_.enabled()) ++counters_.ports[ports_[in_port].peer].pfc_pauses;
     ports_.signal_pfc(in_port, true, now_);
   }
   if (!p.ce && ecn_.mark(ports_[out].queued)) {
     p.ce = true;
     ++stats_.ecn_marks;
+    if (counters_.enabled()) ++counters_.ports[out].ecn_marks;
   }
   const uint64_t depth = ports_.push_data(out, pkt);
   if (depth > stats_.max_queue_bytes) stats_.max_queue_bytes = depth;

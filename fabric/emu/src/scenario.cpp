@@ -138,6 +138,7 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   }
   FlowStack& stack = *stack_ptr;
   Fabric fabric(tree, cfg, stack);
+  if (spec.counters) fabric.enable_counters(stack.flow_count());
   // Called every 2^18 events: cheap enough to read the resident set, often enough to stop a run long
   // before it takes the machine's memory.
   if (progress || spec.memory_limit.bytes || spec.max_events) {
@@ -170,6 +171,8 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   r.throughput = r.offered_bits > 0 ? double(r.payload_delivered) * 8.0 / r.offered_bits : 0;
   r.goodput_ceiling = double(cfg.mtu) / double(cfg.mtu + cfg.header_bytes + cfg.framing_bytes);
   r.drops = fs.drops;
+  r.packets_sent = fs.packets_sent;
+  r.packets_delivered = fs.packets_delivered;
   r.pfc_pauses = fs.pfc_pauses;
   r.ecn_marks = fs.ecn_marks;
   r.cnps = ss.cnps_sent;
@@ -182,6 +185,7 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   r.events = fs.events;
   r.events_per_second = r.cpu_seconds > 0 ? double(r.events) / r.cpu_seconds : 0;
   r.peak_rss_bytes = peak_rss_bytes();
+  if (spec.counters) r.counters = fabric.counters();
   return r;
 }
 

@@ -15,6 +15,7 @@
 #include "rfab/emu/ecn_marker.hpp"
 #include "rfab/emu/egress_port.hpp"
 #include "rfab/emu/event_queue.hpp"
+#include "rfab/emu/fabric_counters.hpp"
 #include "rfab/emu/host_stack.hpp"
 #include "rfab/emu/packet.hpp"
 #include "rfab/emu/router.hpp"
@@ -47,6 +48,9 @@ class Fabric final : public HostServices {
 
   Picos now() const { return now_; }
   const FabricStats& stats() const { return stats_; }
+  // Keep per-port and per-flow counters (fabric_counters.hpp) for `flows` flows from now on.
+  void enable_counters(size_t flows);
+  const FabricCounters& counters() const { return counters_; }
   const topo::FatTree& tree() const { return tree_; }
   const EmuConfig& config() const { return cfg_; }
   uint64_t queue_bytes(topo::PortId p) const { return ports_[p].queued; }
@@ -73,6 +77,11 @@ class Fabric final : public HostServices {
   void start_tx(uint32_t port);
   void forward(topo::NodeId node, uint32_t in_port, uint32_t pkt);
   void release_ingress(uint32_t pkt);
+  void count_tx(uint32_t port, const Packet& p);
+  void count_delivery(uint32_t host, const Packet& p);
+  FlowCounters* flow_counters(const Packet& p) {
+    return p.flow < counters_.flows.size() ? &counters_.flows[p.flow] : nullptr;
+  }
   uint32_t switch_index(topo::NodeId node) const { return node - tree_.hosts(); }
 
   const topo::FatTree& tree_;
@@ -86,6 +95,7 @@ class Fabric final : public HostServices {
   Router router_;
   std::vector<Picos> host_wake_;  // pending wake time per host (dedupes wake events)
   FabricStats stats_;
+  FabricCounters counters_;
   Picos now_ = 0;
   std::function<void(Picos)> progress_;
 };

@@ -8,6 +8,7 @@
 #include "rfab/base/memory_limit.hpp"
 #include "rfab/emu/config.hpp"
 #include "rfab/emu/event_queue.hpp"
+#include "rfab/emu/fabric_counters.hpp"
 
 namespace rfab::emu {
 
@@ -29,6 +30,7 @@ struct ScenarioSpec {
   // past it; bytes == 0: no limit (library callers such as bench_emu that size their own runs).
   MemoryLimit memory_limit;
   uint64_t max_events = 0;  // stop with an error after this many events; 0: no limit
+  bool counters = false;    // keep per-port and per-flow counters (Report::counters)
 };
 
 struct Report {
@@ -41,6 +43,7 @@ struct Report {
   double throughput = 0;        // delivered payload / offered line rate
   double goodput_ceiling = 0;   // payload / (payload + headers + preamble/IFG) for a full packet
   uint64_t drops = 0, pfc_pauses = 0, ecn_marks = 0, cnps = 0;
+  uint64_t packets_sent = 0, packets_delivered = 0;  // by the hosts' NICs / to the hosts (data and control)
   uint64_t retransmits = 0;     // always 0 with the paced stack, which does not retransmit
   Picos fct_p50 = 0, fct_p99 = 0, fct_max = 0;
   uint64_t max_queue_bytes = 0;
@@ -49,6 +52,7 @@ struct Report {
   double events_per_second = 0;  // per CPU second
   uint64_t peak_rss_bytes = 0;
   uint64_t memory_estimate = 0;  // estimate_memory() of the run, before it started
+  FabricCounters counters;       // empty unless ScenarioSpec::counters
 };
 
 // Throws topo::TopologyError, TrafficError or std::invalid_argument (cc) with a message naming the problem,

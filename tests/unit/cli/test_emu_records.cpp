@@ -1,0 +1,258 @@
+// `rfab emulate --telemetry` records: the collector's field names (taken from the collector's own metrics
+// code), totals equal to the emulator's summary, and `rfab validate --from` gating them (and a recorded
+// `rfab collect --json-file`) with the live gates: PASS, FAIL naming the gate, and bad files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "emu_records.hpp"
+#include "rfab/emu/scenario.hpp"
+#include "rfab/telemetry/flow_metrics.hpp"
+#include "rfab/telemetry/records.hpp"
+#include "rfab/topology/spec.hpp"
+#include "rfab/base/units.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+namespace tm = rfab::telemetry;
+using rfab::emu::Report;
+using rfab::emu::ScenarioSpec;
+
+const std::string kRfab = RFAB_CLI;
+const std::string kData = RFAB_TEST_DATA;
+
+struct Outcome {
+  int rc = 0;
+  std::string out;
+};
+
+Outcome rfab(const std::string& args) {
+  Outcome r;
+  r.out = rfab::test::run_command(kRfab + " " + args + " 2>&1 </dev/null", &r.rc);
+  return r;
+}
+
+std::string tmp(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("rfab-emurec-" + std::to_string(getpid()) + "-" + name)).string();
+}
+
+#define EXPECT_MENTIONS(run, text) EXPECT_NE((run).out.find(text), std::string::npos) << (run).out
+
+// Family name -> label keys of its first sample.
+std::map<std::string, std::set<std::string>> schema(const tm::Metrics& m) {
+  std::map<std::string, std::set<std::string>> s;
+  for (const auto& f : m.families()) {
+    std::set<std::string> keys;
+    if (!f.samples.empty())
+      for (const auto& [k, v] : f.samples.front().labels) keys.insert(k);
+    s[f.name] = keys;
+  }
+  return s;
+}
+
+// What the collector writes for a snapshot with one flow, in both directions: its record field list.
+tm::Metrics collector_metrics() {
+  tm::CollectorSnapshot snap;
+  for (uint8_t dir : {uint8_t{RFAB_DIR_INGRESS}, uint8_t{RFAB_DIR_EGRESS}}) {
+    tm::FlowRecord f;
+    f.key.family = 4;
+    f.key.qp = 7;
+    f.key.dir = dir;
+    f.stats.packets = 10;
+    f.stats.op_class[RFAB_OPC_WRITE] = 10;
+    f.stats.cnps = 1;
+    f.stats.op_class[RFAB_OPC_CNP] = 1;
+    snap.flows.push_back(f);
+  }
+  tm::Metrics m;
+  tm::add_flow_metrics(m, "eth0", snap);
+  return m;
+}
+
+Report run(const std::string& topo, const std::string& traffic, bool pfc, const std::string& time,
+           uint64_t buffer = 0, const std::string& cc = "none") {
+  ScenarioSpec s;
+  s.topology = topo;
+  s.traffic = traffic;
+  s.pfc = pfc;
+  s.cc = cc;
+  s.duration = rfab::parse_duration_ps(time, "time");
+  s.buffer_bytes = buffer;
+  s.counters = true;
+  return rfab::emu::run_scenario(s);
+}
+
+TEST(EmuRecords, FieldNamesAreTheCollectorsOrDocumentedExtensions) {
+  const auto collector = schema(collector_metrics());
+  const Report r = run("fat-tree:k=4,speed=100G", "permutation:bytes=64K", true, "20us", 0, "dcqcn");
+  rfab::topo::FatTree tree(rfab::topo::parse_fat_tree("fat-tree:k=4,speed=100G"));
+  const auto emulated = schema(rfab::cli::emulator_metrics(tree, r.counters, false));
+  const auto& ext = tm::record_extension_families();
+  ASSERT_FALSE(emulated.empty());
+  for (const auto& [name, keys] : emulated) {
+    if (std::find(ext.begin(), ext.end(), name) != ext.end()) {
+      EXPECT_EQ(collector.count(name), 0u) << name << " is listed as an extension but the collector writes it";
+      continue;
+    }
+    auto it = collector.find(name);
+    ASSERT_NE(it, collector.end()) << name << ": neither a collector field nor a documented extension";
+    EXPECT_EQ(keys, it->second) << name << ": label keys differ from the collector's";
+  }
+  // The fields the gates read are all there.
+  for (const char* need : {"rfab_iface_roce_packets_total", "rfab_iface_roce_bytes_total",
+                           "rfab_iface_lost_packets_total", "rfab_iface_cnp_total", "rfab_roce_opcode_packets_total",
+                           "rfab_roce_ecn_ce_total", "rfab_link_pfc_pauses_total"})
+    EXPECT_EQ(emulated.count(need), 1u) << need;
+}
+
+uint64_t sum(const tm::Metrics& m, const std::string& family, const std::string& dir = "") {
+  const tm::MetricFamily* f = m.find(family);
+  if (!f) return 0;
+  double t = 0;
+  for (const auto& s : f->samples) {
+    bool ok = dir.empty();
+    for (const auto& [k, v] : s.labels)
+      if (k == "dir" && v == dir) ok = true;
+    if (ok) t += s.value;
+  }
+  return uint64_t(t);
+}
+
+TEST(EmuRecords, TotalsEqualTheEmulatorsSummary) {
+  // Lossless with DCQCN (pauses, marks, CNPs) and lossy with a small buffer (drops).
+  for (bool pfc : {true, false}) {
+    const std::string topo = "fat-tree:k=4,speed=100G";
+    const Report r = run(topo, "incast:n=8,bytes=256K", pfc, "60us", pfc ? 2'000'000 : 200'000, "dcqcn");
+    rfab::topo::FatTree tree(rfab::topo::parse_fat_tree(topo));
+    const tm::Metrics m = rfab::cli::emulator_metrics(tree, r.counters, false);
+    EXPECT_EQ(sum(m, "rfab_link_drops_total"), r.drops);
+    EXPECT_EQ(sum(m, "rfab_link_ecn_ce_total"), r.ecn_marks);
+    EXPECT_EQ(sum(m, "rfab_link_pfc_pauses_total"), r.pfc_pauses);
+    EXPECT_EQ(sum(m, "rfab_iface_roce_packets_total", "tx"), r.packets_sent);
+    EXPECT_EQ(sum(m, "rfab_iface_roce_packets_total", "rx"), r.packets_delivered);
+    EXPECT_EQ(sum(m, "rfab_iface_lost_packets_total"), r.drops);  // every drop here is a data packet
+    EXPECT_LE(sum(m, "rfab_iface_cnp_total"), r.cnps);  // CNPs still in flight at the end are not counted
+    if (pfc) {
+      EXPECT_EQ(r.drops, 0u);
+      EXPECT_GT(r.pfc_pauses, 0u);
+    } else {
+      EXPECT_GT(r.drops, 0u);
+    }
+    EXPECT_GT(r.ecn_marks, 0u);
+    EXPECT_GT(sum(m, "rfab_roce_cnp_total"), 0u);
+    EXPECT_EQ(sum(m, "rfab_roce_cnp_total"), sum(m, "rfab_iface_cnp_total"));
+
+    // Through the file format and back: the reader's window holds the same totals.
+    std::stringstream file;
+    rfab::cli::write_emulator_records(file, tree, r.counters, r.simulated);
+    const tm::Measurement got = tm::measure_records(file, "mem");
+    EXPECT_DOUBLE_EQ(got.seconds, 60e-6);
+    EXPECT_EQ(got.lost, r.drops);
+    EXPECT_EQ(got.roce_packets, r.packets_sent + r.packets_delivered);
+    EXPECT_EQ(got.bytes[RFAB_DIR_EGRESS], sum(m, "rfab_iface_roce_bytes_total", "tx"));
+    EXPECT_EQ(got.cnps, sum(m, "rfab_iface_cnp_total"));
+    ASSERT_TRUE(got.line_gbps);
+    EXPECT_DOUBLE_EQ(*got.line_gbps, 16 * 100.0);  // 16 hosts at 100G
+  }
+}
+
+// ---- rfab validate --from -----------------------------------------------------------------------------
+
+TEST(ValidateFrom, LosslessEmulatedPermutationPasses) {
+  const std::string f = tmp("lossless.jsonl");
+  Outcome e = rfab("emulate --topo fat-tree:k=4,speed=100G --routing ar --traffic permutation:bytes=64M --time 100us "
+                   "--quiet --telemetry " + f);
+  ASSERT_EQ(e.rc, 0) << e.out;
+  Outcome v = rfab("validate --from " + f + " --min-line-rate 0.95 --max-loss 0");
+  EXPECT_EQ(v.rc, 0) << v.out;
+  EXPECT_MENTIONS(v, "PASS");
+  // Below the line-rate threshold: the same file against a gate it cannot meet.
+  v = rfab("validate --from " + f + " --min-line-rate 0.999 --max-loss 0");
+  EXPECT_EQ(v.rc, 1) << v.out;
+  EXPECT_MENTIONS(v, "of line rate");
+  v = rfab("validate --from " + f + " --min-line-rate 0.95 --json");
+  EXPECT_EQ(v.rc, 0) << v.out;
+  EXPECT_MENTIONS(v, "\"from\"");
+  std::filesystem::remove(f);
+}
+
+TEST(ValidateFrom, LossyEmulatedRunFailsOnLoss) {
+  const std::string f = tmp("lossy.jsonl");
+  Outcome e = rfab("emulate --topo fat-tree:k=4,speed=100G --pfc off --buffer 100K --traffic incast:n=8,bytes=1M "
+                   "--time 50us --quiet --telemetry " + f);
+  ASSERT_EQ(e.rc, 0) << e.out;
+  Outcome v = rfab("validate --from " + f + " --min-gbps 0 --max-loss 0");
+  EXPECT_EQ(v.rc, 1) << v.out;
+  EXPECT_MENTIONS(v, "FAIL");
+  EXPECT_MENTIONS(v, "loss");
+  std::filesystem::remove(f);
+}
+
+TEST(ValidateFrom, RecordedCollectorFile) {
+  // Recorded by `rfab collect --hook tc --interval 1s --json-file` on the receiving namespace of a veth pair
+  // while `rfab perf write` (one QP, 64 KiB messages) ran: 4 s between its first and last records,
+  // 12.804 Gbit/s received, 1,540,757 request packets, none lost.
+  const std::string f = kData + "/telemetry/collect_tc_write.jsonl";
+  Outcome v = rfab("validate --from " + f + " --min-gbps 12 --max-loss 0");
+  EXPECT_EQ(v.rc, 0) << v.out;
+  EXPECT_MENTIONS(v, "12.804 Gbit/s");
+  EXPECT_MENTIONS(v, "0 lost of 1540757 requests");
+  v = rfab("validate --from " + f + " --min-gbps 13 --max-loss 0");
+  EXPECT_EQ(v.rc, 1) << v.out;
+  EXPECT_MENTIONS(v, "throughput 12.804 Gbit/s < required 13");
+  // A collector file has no link speed: --min-line-rate needs one given.
+  v = rfab("validate --from " + f + " --min-line-rate 0.5");
+  EXPECT_EQ(v.rc, 2) << v.out;
+  EXPECT_MENTIONS(v, "--line-gbps");
+  v = rfab("validate --from " + f + " --min-line-rate 0.5 --line-gbps 20");
+  EXPECT_EQ(v.rc, 0) << v.out;
+  v = rfab("validate --from " + f + " --min-line-rate 0.7 --line-gbps 20");
+  EXPECT_EQ(v.rc, 1) << v.out;
+  EXPECT_MENTIONS(v, "of line rate");
+}
+
+TEST(ValidateFrom, BadFilesNameTheFileAndLine) {
+  struct Case {
+    std::string text, expect;
+  };
+  const std::string rec = R"({"ts_ms":1000,"metrics":{"rfab_iface_roce_packets_total":[],"rfab_iface_roce_bytes_total":[],"rfab_iface_lost_packets_total":[]}})";
+  const Case cases[] = {
+      {"", ":" " no metrics records"},
+      {"not json\n", ":1: not JSON"},
+      {rec + "\n{\"ts_ms\":\n", ":2: not JSON"},
+      {"[1,2]\n", ":1: not a JSON object"},
+      {"{\"metrics\":{}}\n", ":1: missing field \"ts_ms\""},
+      {"{\"ts_ms\":-4,\"metrics\":{}}\n", ":1: \"ts_ms\" is not a non-negative integer"},
+      {"{\"ts_ms\":1}\n", ":1: neither a metrics record"},
+      {rec + "\n", ":1: only one metrics record"},
+      {rec + "\n" + rec + "\n", ":2: the last metrics record is not later"},
+      {rec + "\n{\"ts_ms\":2000,\"metrics\":{}}\n", ":2: missing metric rfab_iface_roce_packets_total"},
+      {rec + "\n{\"ts_ms\":2000,\"metrics\":{\"x\":[{\"labels\":{},\"value\":\"7\"}]}}\n", ":2: a sample of x has no numeric"},
+      {rec + "\n{\"ts_ms\":2000,\"metrics\":{\"x\":[{\"labels\":{\"a\":1},\"value\":7}]}}\n", ":2: label a of x"},
+      {"{\"event\":3}\n", ":1: \"event\" is not a string"},
+  };
+  for (const auto& c : cases) {
+    const std::string f = tmp("bad.jsonl");
+    std::ofstream(f) << c.text;
+    Outcome v = rfab("validate --from " + f + " --min-gbps 0");
+    EXPECT_EQ(v.rc, 2) << c.text << "\n" << v.out;
+    EXPECT_MENTIONS(v, f + c.expect);
+    std::filesystem::remove(f);
+  }
+  Outcome v = rfab("validate --from /nonexistent/records.jsonl --min-gbps 0");
+  EXPECT_EQ(v.rc, 2) << v.out;
+  EXPECT_MENTIONS(v, "/nonexistent/records.jsonl: cannot open");
+  v = rfab("validate --min-gbps 0");
+  EXPECT_EQ(v.rc, 2) << v.out;
+  EXPECT_MENTIONS(v, "--from");
+}
+
+}  // namespace
