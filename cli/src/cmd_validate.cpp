@@ -55,6 +55,7 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
     }
     j["seconds"] = m.seconds;
     j["gbps"] = m.gbps();
+    if (m.received_only) j["gbps_of"] = "rx";
     j["rx_gbps"] = rx;
     j["tx_gbps"] = tx;
     j["line_gbps"] = m.line_gbps ? nlohmann::ordered_json(*m.line_gbps) : nlohmann::ordered_json(nullptr);

@@ -119,6 +119,7 @@ void write_emulator_records(std::ostream& out, const topo::FatTree& tree, const 
     nlohmann::ordered_json rec;
     rec["ts_ms"] = j["ts_ms"];
     rec["ts_ns"] = at_ns;
+    rec["scope"] = "fabric";  // every NIC of the fabric: validate gates what they received
     rec["metrics"] = std::move(j["metrics"]);
     out << rec.dump() << "\n";
   };

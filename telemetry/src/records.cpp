@@ -22,6 +22,7 @@ struct Record {
   size_t line = 0;
   uint64_t ts_ms = 0;
   std::optional<uint64_t> ts_ns;
+  bool fabric = false;  // "scope":"fabric": every NIC of a fabric
   json metrics;
 };
 
@@ -102,6 +103,10 @@ Measurement measure_records(std::istream& in, const std::string& name) {
     r.line = line;
     r.ts_ms = unsigned_field(j, "ts_ms", name, line);
     if (j.contains("ts_ns")) r.ts_ns = unsigned_field(j, "ts_ns", name, line);
+    if (j.contains("scope")) {
+      if (j["scope"] != "fabric") fail(name, line, "\"scope\" is not \"fabric\"");
+      r.fabric = true;
+    }
     check_metrics(j["metrics"], name, line);
     r.metrics = std::move(j["metrics"]);
     if (!first)
@@ -134,6 +139,7 @@ Measurement measure_records(std::istream& in, const std::string& name) {
   };
   Measurement m;
   m.seconds = seconds;
+  m.received_only = b.fabric;
   m.roce_packets = delta("rfab_iface_roce_packets_total");
   m.bytes[RFAB_DIR_INGRESS] = delta("rfab_iface_roce_bytes_total", Want{{"dir", dir_name(RFAB_DIR_INGRESS)}});
   m.bytes[RFAB_DIR_EGRESS] = delta("rfab_iface_roce_bytes_total", Want{{"dir", dir_name(RFAB_DIR_EGRESS)}});

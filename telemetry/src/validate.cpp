@@ -15,7 +15,8 @@ namespace rfab::telemetry {
 
 double Measurement::gbps() const {
   if (seconds <= 0) return 0;
-  return static_cast<double>(std::max(bytes[0], bytes[1])) * 8 / seconds / 1e9;
+  const uint64_t b = received_only ? bytes[RFAB_DIR_INGRESS] : std::max(bytes[0], bytes[1]);
+  return static_cast<double>(b) * 8 / seconds / 1e9;
 }
 
 double Measurement::loss() const {

@@ -6,7 +6,8 @@
 // time is their ts_ns difference when both carry one (the emulator's virtual time) or else their ts_ms.
 // Counters are summed over every interface in the file; the line rate is the sum of the interfaces'
 // rfab_iface_speed_bps (written by the emulator; a collector file has none, so --min-line-rate needs a
-// line rate given by hand).
+// line rate given by hand). A record with "scope":"fabric" (the emulator's) holds every NIC of a fabric:
+// the throughput gated is then what the NICs received (Measurement::received_only).
 #pragma once
 #include <istream>
 #include <stdexcept>

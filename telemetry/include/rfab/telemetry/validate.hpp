@@ -39,7 +39,11 @@ struct Measurement {
   uint64_t flow_map_full = 0;
   uint64_t unsplit_gso = 0;  // GSO/GRO skbs generic XDP saw whole: their packets and PSNs are not counted
   std::optional<double> line_gbps;  // link speed when the interface reports one
-  double gbps() const;              // busier direction
+  // Records of every NIC of a fabric (records.hpp, "scope":"fabric"): what the NICs sent and what reached
+  // them are the two ends of the same traffic, and the throughput gated is what arrived (rx), not the
+  // busier direction (senders keep sending at line rate into a congested fabric's buffers).
+  bool received_only = false;
+  double gbps() const;              // busier direction, or rx when received_only
   double loss() const;
 };
 
