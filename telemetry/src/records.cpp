@@ -80,7 +80,12 @@ double max_of(const Record& r, const std::string& family) {
   return m;
 }
 
-uint64_t counter(double v) { return v <= 0 ? 0 : static_cast<uint64_t>(std::llround(v)); }
+// A non-negative count from a JSON number (counters may go backwards if a collector restarted: 0 then).
+uint64_t counter(double v) {
+  if (!(v > 0)) return 0;
+  if (v >= 18446744073709549568.0) return UINT64_MAX;
+  return static_cast<uint64_t>(std::llround(v));
+}
 
 }  // namespace
 

@@ -66,6 +66,22 @@ static void peer_seeds(const fs::path& out) {
                               "Accept: text/plain;version=0.0.4\r\nAccept-Encoding: gzip\r\n\r\n");
   put_text(out / "http", n++, "GET / HTTP/1.0\n\n");
   put_text(out / "http", n++, "HEAD /metrics?x=1 HTTP/1.1\r\nConnection: close\r\n\r\n");
+  // rfab validate --from: records as rfab collect --json-file and rfab emulate --telemetry write them.
+  fs::create_directories(out / "records");
+  n = 0;
+  const std::string iface =
+      R"("rfab_iface_roce_packets_total":[{"labels":{"iface":"eth0","dir":"rx"},"value":10}],)"
+      R"("rfab_iface_roce_bytes_total":[{"labels":{"iface":"eth0","dir":"rx"},"value":41000}],)"
+      R"("rfab_iface_lost_packets_total":[{"labels":{"iface":"eth0","dir":"rx"},"value":1}],)"
+      R"("rfab_roce_opcode_packets_total":[{"labels":{"iface":"eth0","src":"10.0.0.1","dst":"10.0.0.2",)"
+      R"("qp":"17","dir":"rx","class":"write"},"value":9}])";
+  put_text(out / "records", n++, "{\"ts_ms\":1000,\"metrics\":{" + iface + "}}\n" +
+                                     R"({"event":"psn_lost","iface":"eth0","dir":"rx","qp":17,"psn":5})" + "\n" +
+                                     "{\"ts_ms\":2000,\"metrics\":{" + iface + "}}\n");
+  put_text(out / "records", n++, "{\"ts_ms\":0,\"ts_ns\":0,\"scope\":\"fabric\",\"metrics\":{" + iface +
+                                     R"(,"rfab_iface_speed_bps":[{"labels":{"iface":"host0"},"value":1e11}]}})" + "\n" +
+                                     "{\"ts_ms\":0,\"ts_ns\":40000,\"scope\":\"fabric\",\"metrics\":{" + iface +
+                                     R"(,"rfab_iface_speed_bps":[{"labels":{"iface":"host0"},"value":1e11}]}})" + "\n");
 }
 
 int main(int argc, char** argv) {
