@@ -92,6 +92,12 @@ step "8. Emulation: 1024 GPUs on a 3-tier fat-tree of radix-16 switches at 400G,
 "$RFAB" emulate --topo fat-tree:k=16,tiers=3,speed=400G --routing ecmp --cc dcqcn --traffic permutation:bytes=2M --time 200us --quiet
 echo
 "$RFAB" emulate --topo fat-tree:k=16,tiers=3,speed=400G --routing ar --cc dcqcn --traffic permutation:bytes=2M --time 200us --quiet
+echo
+echo "step 6's gates on an emulated fabric's records (two-tier k=4, 8 hosts at 100G, lossless, AR, 400 us):"
+"$RFAB" emulate --topo fat-tree:k=4,tiers=2,speed=100G --routing ar --traffic permutation:bytes=64M --time 400us --quiet \
+  --telemetry "$WORK/emulated.jsonl" > /dev/null
+"$RFAB" validate --from "$WORK/emulated.jsonl" --min-line-rate 0.95 --max-loss 0 \
+  || { echo "demo: rfab validate --from failed on the emulated records"; exit 1; }
 
 echo
 
