@@ -81,9 +81,14 @@ void print(const ValidateOptions& o, const tm::Measurement& m, const tm::Verdict
   }
   const std::string where = o.from.empty() ? o.iface : o.from;
   const std::string how = o.from.empty() ? o.hook : "records";
-  std::printf("%s: %.6g s on %s (%s): %.3f Gbit/s (rx %.3f, tx %.3f), %llu RoCE packets, loss %.6g "
+  // A live window is seconds long; an emulated one may be microseconds.
+  if (o.from.empty())
+    std::printf("%s: %.1f s on %s (%s): ", where.c_str(), m.seconds, where.c_str(), how.c_str());
+  else
+    std::printf("%s: %.6g s on %s (%s): ", where.c_str(), m.seconds, where.c_str(), how.c_str());
+  std::printf("%.3f Gbit/s (rx %.3f, tx %.3f), %llu RoCE packets, loss %.6g "
               "(%llu lost of %llu requests), %llu NAKs, %llu CNPs\n",
-              where.c_str(), m.seconds, where.c_str(), how.c_str(), m.gbps(), rx, tx,
+              m.gbps(), rx, tx,
               (unsigned long long)m.roce_packets, m.loss(), (unsigned long long)m.lost,
               (unsigned long long)(m.request_packets + m.lost), (unsigned long long)m.naks,
               (unsigned long long)m.cnps);
