@@ -211,7 +211,7 @@ void add_validate(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "validate", "Measure RoCE v2 traffic on an interface, or read recorded records, and PASS/FAIL it (exit 0/1)");
   auto* iface = sub->add_option("--iface", o->iface, "network interface (live measurement)");
-  sub->add_option("--from", o->from,
+  auto* from = sub->add_option("--from", o->from,
                   "gate the records in this file instead (rfab collect --json-file, rfab emulate --telemetry)")
       ->excludes(iface);
   add_number(sub, "--line-gbps", o->line_gbps,
@@ -234,6 +234,9 @@ void add_validate(CLI::App& app) {
   add_integer(sub, "--roce-port", o->roce_port, "UDP destination port of RoCE v2 (default 4791)", 1, 65535);
   add_integer(sub, "--flow-map-entries", o->flow_map_entries, "flows tracked (default 65536)", 1, 16u << 20);
   sub->add_flag("--json", o->json, "one JSON object instead of text");
+  // What only a live measurement uses is refused with --from rather than silently ignored.
+  for (const char* live : {"--hook", "--duration", "--settle", "--roce-port", "--flow-map-entries"})
+    from->excludes(sub->get_option(live));
   sub->callback([o] { run_validate(*o); });
 }
 

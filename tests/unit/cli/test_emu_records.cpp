@@ -267,6 +267,10 @@ TEST(ValidateFrom, BadFilesNameTheFileAndLine) {
   v = rfab("validate --min-gbps 0");
   EXPECT_EQ(v.rc, 2) << v.out;
   EXPECT_MENTIONS(v, "--from");
+  // Options of a live measurement are refused with --from, not ignored.
+  v = rfab("validate --from " + kData + "/telemetry/collect_tc_write.jsonl --min-gbps 0 --duration 5s");
+  EXPECT_EQ(v.rc, 2) << v.out;
+  EXPECT_MENTIONS(v, "--duration");
 }
 
 }  // namespace
