@@ -30,3 +30,9 @@ configure_package_config_file(rfabConfig.cmake.in rfabConfig.cmake INSTALL_DESTI
 write_basic_package_version_file(rfabConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/rfabConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/rfabConfigVersion.cmake
         DESTINATION ${RFAB_CMAKE_DIR})
+
+# The user-space verbs provider (fabric/uverbs), next to librfab.so: `rfab softroce shell` looks for it in
+# ../lib/ and ../lib/x86_64-linux-gnu/ from its own binary, so the installed CLI finds the installed library.
+if(TARGET rfab_verbs_provider)
+  install(TARGETS rfab_verbs_provider LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()

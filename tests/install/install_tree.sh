@@ -31,4 +31,14 @@ fi
 for bin in "$prefix/bin/rfab" "$prefix/$libdir/librfab.so.$version"; do
   if readelf -d "$bin" | grep -E "RPATH|RUNPATH"; then fail "$bin has a run path"; fi
 done
+# The verbs provider when this build has it: installed next to librfab.so, without a run path, and the
+# installed `rfab softroce shell` preloads the installed copy (not the build tree's).
+if [ -e "$build/lib/librfab-verbs.so" ]; then
+  provider="$prefix/$libdir/librfab-verbs.so"
+  [ -e "$provider" ] || fail "not installed: $libdir/librfab-verbs.so"
+  if readelf -d "$provider" | grep -E "RPATH|RUNPATH"; then fail "$provider has a run path"; fi
+  preload=$("$prefix/bin/rfab" softroce shell -- sh -c 'echo "$LD_PRELOAD"') || fail "installed rfab softroce shell failed"
+  [ "$(realpath "$preload")" = "$(realpath "$provider")" ] ||
+    fail "installed rfab softroce shell preloads '$preload', not the installed $provider"
+fi
 echo "installed $(find "$prefix" -type f | wc -l) files into $prefix"
