@@ -97,7 +97,7 @@ std::unique_ptr<Side> make_side(const char* ip, frame::Mac mac, Lane& in, Lane& 
   init.pd = &s->pd;
   init.send_cq = &s->scq;
   init.recv_cq = &s->rcq;
-  init.qp_num = ip[8] == '1' ? 0x11 : 0x22;
+  init.qp_num = ip[std::strlen(ip) - 1] == '1' ? 0x11 : 0x22;
   s->qp = std::make_unique<rc::QueuePair>(init);
   return s;
 }
