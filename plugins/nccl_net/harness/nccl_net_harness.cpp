@@ -384,10 +384,26 @@ struct Harness {
 
   void close() {
     check(net->deregMr(send_comm, send_mh), "deregMr(send)");
+    send_mh = nullptr;
     check(net->deregMr(recv_comm, recv_mh), "deregMr(recv)");
+    recv_mh = nullptr;
     check(net->closeSend(send_comm), "closeSend");
+    send_comm = nullptr;
     check(net->closeRecv(recv_comm), "closeRecv");
+    recv_comm = nullptr;
     check(net->closeListen(listen_comm), "closeListen");
+    listen_comm = nullptr;
+  }
+
+  // After a failed call NCCL tears the communicator down through the same close entry points; doing so
+  // here checks that they work on a failed connection and leaves nothing allocated.
+  ~Harness() {
+    if (net == nullptr) return;
+    if (send_mh != nullptr) net->deregMr(send_comm, send_mh);
+    if (recv_mh != nullptr) net->deregMr(recv_comm, recv_mh);
+    if (send_comm != nullptr) net->closeSend(send_comm);
+    if (recv_comm != nullptr) net->closeRecv(recv_comm);
+    if (listen_comm != nullptr) net->closeListen(listen_comm);
   }
 };
 
