@@ -28,6 +28,7 @@ struct EmulateOptions {
   std::string pfc = "on";
   std::string traffic = "permutation:bytes=2M";
   std::string time = "500us";
+  std::string warmup = "0s";
   std::string buffer;
   std::string hosts = "paced";
   uint64_t seed = 1;
@@ -59,8 +60,9 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
               (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(), o.hosts.c_str());
   if (o.spray > 1) std::printf(" %sspraying over %u ports", o.adaptive ? "adaptive " : "", o.spray);
   std::printf(", %.1f us simulated, seed %llu\n", us(r.simulated), (unsigned long long)o.seed);
-  std::printf("throughput  %.4f of offered line rate (delivered payload %.3f GB; header ceiling %.4f)\n",
-              r.throughput, double(r.payload_delivered) / 1e9, r.goodput_ceiling);
+  std::printf("throughput  %.4f of offered line rate", r.throughput);
+  if (r.warmup > 0) std::printf(" after %.1f us warm-up", us(r.warmup));
+  std::printf(" (delivered payload %.3f GB; header ceiling %.4f)\n", double(r.payload_delivered) / 1e9, r.goodput_ceiling);
   std::printf("loss        drops %llu, PFC pauses %llu, ECN marks %llu, CNPs %llu", (unsigned long long)r.drops,
               (unsigned long long)r.pfc_pauses, (unsigned long long)r.ecn_marks, (unsigned long long)r.cnps);
   if (o.hosts == "rc") std::printf(", retransmitted packets %llu", (unsigned long long)r.retransmits);
@@ -83,7 +85,7 @@ void print_json(const EmulateOptions& o, const emu::Report& r) {
       {"cc", o.cc},                   {"pfc", o.pfc == "on"},
       {"seed", o.seed},               {"hosts", r.hosts},
       {"flows", r.flows},             {"flows_completed", r.flows_completed},
-      {"simulated_us", us(r.simulated)},
+      {"simulated_us", us(r.simulated)}, {"warmup_us", us(r.warmup)},
       {"throughput", r.throughput},   {"goodput_ceiling", r.goodput_ceiling},
       {"payload_delivered_bytes", r.payload_delivered},
       {"drops", r.drops},             {"pfc_pauses", r.pfc_pauses},
@@ -117,8 +119,13 @@ void run_emulate(const EmulateOptions& o) {
   s.pfc = o.pfc == "on";
   emu::Report r;
   try {
-    s.routing = emu::parse_routing(o.routing);
+    const emu::RoutingChoice rc = emu::parse_routing_choice(o.routing);
+    s.routing = rc.routing;
+    s.ar_view = rc.ar_view;
+    s.ar_quantum_bytes = rc.ar_quantum_bytes;
+    s.ar_choices = rc.ar_choices;
     s.duration = parse_duration_ps(o.time, "--time");
+    s.warmup = parse_duration_ps(o.warmup, "--warmup");
     if (!o.buffer.empty()) s.buffer_bytes = parse_size(o.buffer, "--buffer");
     const bool bar = !o.quiet && isatty(STDERR_FILENO);
     int shown = -1;
@@ -154,13 +161,17 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--topo", o->topo,
                   "fat-tree:k=16,tiers=3,speed=400G (keys: k tiers hosts speed host-speed switch oversub rails latency)")
       ->capture_default_str();
-  sub->add_option("--routing", o->routing, "ecmp | ar (per-packet adaptive) | flowlet (in the switches)")->capture_default_str();
+  sub->add_option("--routing", o->routing, "ecmp | ar[:view=local|path,quantum=SIZE] (per-packet adaptive: each switch's own queues, or the queues along each candidate path) | flowlet (in the switches)")->capture_default_str();
   sub->add_option("--cc", o->cc, "none | dcqcn[:preset=paper|connectx,key=value,...]")->capture_default_str();
   sub->add_option("--pfc", o->pfc, "on (lossless) | off (lossy, tail drop)")->capture_default_str();
   sub->add_option("--traffic", o->traffic,
                   "permutation:bytes=2M | all-to-all:bytes=64K | incast:n=8,bytes=1M | ring:bytes=64M | file:PATH")
       ->capture_default_str();
   add_duration(sub, "--time", o->time, "simulated time (e.g. 500us, 2ms)", 1, 60'000'000'000)->capture_default_str();
+  add_duration(sub, "--warmup", o->warmup,
+               "measure throughput only after this much simulated time (the start-up transient left out; shorter than --time)",
+               0, 60'000'000'000)
+      ->capture_default_str();
   add_integer(sub, "--seed", o->seed, "seed (traffic, hashing, marking)", 0, UINT64_MAX)->capture_default_str();
   add_integer(sub, "--spray", o->spray,
               "NIC-side per-packet spraying: each flow rotates over N UDP source ports (entropies) that ECMP "

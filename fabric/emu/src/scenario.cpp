@@ -9,6 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "rfab/base/spec.hpp"
 #include "rfab/base/units.hpp"
 #include "rfab/congestion/dcqcn_params.hpp"
 #include "rfab/congestion/factory.hpp"
@@ -27,6 +28,37 @@ Routing parse_routing(std::string_view s) {
   if (s == "ar" || s == "adaptive") return Routing::ar;
   if (s == "flowlet") return Routing::flowlet;
   throw std::invalid_argument("routing: '" + std::string(s) + "' is not one of ecmp, ar, flowlet");
+}
+
+const char* to_string(ArView v) { return v == ArView::path ? "path" : "local"; }
+
+RoutingChoice parse_routing_choice(std::string_view text) {
+  constexpr std::string_view what = "routing";
+  const spec::KindSpec k = spec::split_kind(text, what);
+  RoutingChoice c;
+  c.routing = parse_routing(k.kind);
+  if (!k.values.empty() && c.routing != Routing::ar)
+    throw std::invalid_argument("routing: '" + k.kind + "' takes no options (only ar: view=local|path, quantum=SIZE, choices=N)");
+  for (const spec::KeyValue& kv : k.values) {
+    if (kv.key == "view") {
+      if (kv.value == "local") c.ar_view = ArView::local;
+      else if (kv.value == "path") c.ar_view = ArView::path;
+      else spec::value_error(what, kv.key, kv.value, "must be local or path");
+    } else if (kv.key == "quantum") {
+      c.ar_quantum_bytes = spec::parse_value(what, kv, spec::parse_bytes);
+      if (c.ar_quantum_bytes == 0 || c.ar_quantum_bytes > (1ull << 30))
+        spec::value_error(what, kv.key, kv.value, "must be 1 byte .. 1G");
+    } else if (kv.key == "choices") {
+      const uint64_t n = spec::parse_value(what, kv, spec::parse_uint);
+      if (n > 256) spec::value_error(what, kv.key, kv.value, "must be 0 (all ports) .. 256");
+      c.ar_choices = uint32_t(n);
+    } else {
+      spec::unknown_key(what, kv.key, "view, quantum, choices");
+    }
+  }
+  if (c.ar_view == ArView::local && text.find("choices") != std::string_view::npos)
+    throw std::invalid_argument("routing: choices=N compares candidate paths; it needs view=path");
+  return c;
 }
 
 const char* to_string(Routing r) {
@@ -70,6 +102,9 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   topo::FatTree tree(topo::parse_fat_tree(spec.topology));
   EmuConfig cfg;
   cfg.routing = spec.routing;
+  cfg.ar_view = spec.ar_view;
+  if (spec.ar_quantum_bytes) cfg.ar_quantum_bytes = spec.ar_quantum_bytes;
+  cfg.ar_choices = spec.ar_choices;
   cfg.pfc.enabled = spec.pfc;
   cfg.seed = spec.seed;
   cfg.mtu = spec.mtu;
@@ -91,6 +126,10 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
     throw std::invalid_argument("adaptive: needs the rc host stack (--hosts rc): the paced hosts have no feedback per port");
   cfg.spray_adaptive = spec.adaptive;
   if (spec.duration == 0) throw std::invalid_argument("time: the simulated time must be > 0");
+  if (spec.warmup >= spec.duration)
+    throw std::invalid_argument("warmup: " + format_number(double(spec.warmup) / 1e6) +
+                                " us leaves nothing to measure in a run of " +
+                                format_number(double(spec.duration) / 1e6) + " us (it must be shorter than --time)");
 
   // DCQCN's congestion-point (RED) and notification-point settings come with its parameter set; without
   // DCQCN the switches still mark with the paper's RED profile (marks are reported) but nobody sends CNPs.
@@ -158,6 +197,13 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
       if (progress) progress(double(now) / double(spec.duration));
     });
   }
+  uint64_t delivered_at_warmup = 0;
+  double offered_at_warmup = 0;
+  if (spec.warmup > 0) {
+    fabric.run_until(spec.warmup);
+    delivered_at_warmup = stack.stats().payload_delivered;
+    offered_at_warmup = stack.offered_bits(spec.warmup);
+  }
   fabric.run_until(spec.duration);
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
@@ -168,7 +214,9 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   r.flows_completed = ss.flows_completed;
   r.payload_delivered = ss.payload_delivered;
   r.offered_bits = stack.offered_bits(spec.duration);
-  r.throughput = r.offered_bits > 0 ? double(r.payload_delivered) * 8.0 / r.offered_bits : 0;
+  const double offered_measured = r.offered_bits - offered_at_warmup;
+  r.throughput = offered_measured > 0 ? double(r.payload_delivered - delivered_at_warmup) * 8.0 / offered_measured : 0;
+  r.warmup = spec.warmup;
   r.goodput_ceiling = double(cfg.mtu) / double(cfg.mtu + cfg.header_bytes + cfg.framing_bytes);
   r.drops = fs.drops;
   r.packets_sent = fs.packets_sent;

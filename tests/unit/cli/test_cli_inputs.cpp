@@ -47,6 +47,7 @@ const std::set<std::string> kZeroMeaningful = {
     "synth --vlan",           // VLAN 0: priority-tagged frames
     "softroce up --wait-ms",  // do not wait for ACTIVE
     "validate --settle",      // no settle time
+    "emulate --warmup",       // measure the whole run
     "validate --min-gbps",    // no throughput floor: gate on loss, NAKs and CNPs only
     "validate --max-loss", "validate --max-naks", "validate --max-cnps",  // tolerate none
     "perf * --size",          // zero-length operations, valid RDMA (and tested by test_perf)

@@ -9,6 +9,7 @@
 //
 // Also here: the two signals policies are built from, the flow hash and the queue-load comparison.
 #pragma once
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
 
@@ -49,7 +50,29 @@ class QueueLoad {
       // Ports within one quantum tie, and ties rotate per packet, so a flow still sprays evenly when the
       // local queues are about equal (what keeps the downward hops, which a local decision cannot see,
       // balanced).
-      uint64_t load = p.queued / quantum_ + (p.paused ? (uint64_t{1} << 40) : 0);
+      uint64_t load = port_load(p);
+      if (load < best_load) {
+        best_load = load;
+        best = local;
+      }
+    }
+    return best;
+  }
+
+  // As least_loaded, but each candidate costs its own queue plus the least-loaded way on from the switch
+  // it leads to, down to `dst` (downward hops included, which a local decision cannot see).
+  // With `choices` > 0 only that many candidates, spaced by `stride`, are compared (power-of-N choices):
+  // switches that see the same congestion at the same time would otherwise all move to the same path.
+  uint32_t least_loaded_path(topo::NodeId node, const topo::Route& r, uint32_t dst, uint32_t start,
+                             uint32_t choices = 0, uint32_t stride = 1) const {
+    uint32_t best = r.first + start % r.count;
+    uint64_t best_load = ~uint64_t{0};
+    const uint32_t n = choices == 0 || choices > r.count ? r.count : choices;
+    const uint32_t step = n == r.count ? 1 : 1 + stride % (r.count - 1);
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t local = r.first + (start + i * step) % r.count;
+      const EgressPort& p = ports_[tree_.port(node, local)];
+      uint64_t load = port_load(p) + onward_load(tree_.owner(p.peer), dst);
       if (load < best_load) {
         best_load = load;
         best = local;
@@ -59,6 +82,24 @@ class QueueLoad {
   }
 
  private:
+  uint64_t port_load(const EgressPort& p) const {
+    return p.queued / quantum_ + (p.paused ? kPausedLoad : 0);
+  }
+
+  // Summed queue load of the least-loaded way from `node` to host `dst` (0 at the host).
+  uint64_t onward_load(topo::NodeId node, uint32_t dst) const {
+    if (node < tree_.hosts()) return 0;
+    const topo::Route r = tree_.route(node, dst);
+    uint64_t best = ~uint64_t{0};
+    for (uint32_t i = 0; i < r.count; ++i) {
+      const EgressPort& p = ports_[tree_.port(node, r.first + i)];
+      best = std::min(best, port_load(p) + onward_load(tree_.owner(p.peer), dst));
+    }
+    return best;
+  }
+
+  static constexpr uint64_t kPausedLoad = uint64_t{1} << 40;
+
   const topo::FatTree& tree_;
   const EgressPorts& ports_;
   uint64_t quantum_;

@@ -17,8 +17,14 @@ struct ScenarioSpec {
   std::string traffic = "permutation:bytes=2M";
   std::string cc = "none";  // "none" | "dcqcn[:k=v,...]" (rfab::cc::make_controller)
   Routing routing = Routing::ecmp;
+  ArView ar_view = ArView::local;  // with Routing::ar
+  uint64_t ar_quantum_bytes = 0;   // with Routing::ar; 0 = EmuConfig's default
+  uint32_t ar_choices = 2;         // with ArView::path (EmuConfig::ar_choices)
   bool pfc = true;
   Picos duration = 500'000'000;  // 500 us
+  // Throughput is measured over (warmup, duration]: what the hosts offered and what was delivered after
+  // the start-up transient (queues filling, the first PFC and CC reactions). 0 = the whole run.
+  Picos warmup = 0;
   uint64_t seed = 1;
   uint32_t mtu = 4096;
   uint64_t buffer_bytes = 0;  // per switch; 0 = EmuConfig default
@@ -40,7 +46,8 @@ struct Report {
   Picos simulated = 0;
   uint64_t payload_delivered = 0;
   double offered_bits = 0;
-  double throughput = 0;        // delivered payload / offered line rate
+  double throughput = 0;        // delivered payload / offered line rate, after the warm-up
+  Picos warmup = 0;             // ScenarioSpec::warmup
   double goodput_ceiling = 0;   // payload / (payload + headers + preamble/IFG) for a full packet
   uint64_t drops = 0, pfc_pauses = 0, ecn_marks = 0, cnps = 0;
   uint64_t packets_sent = 0, packets_delivered = 0;  // by the hosts' NICs / to the hosts (data and control)
