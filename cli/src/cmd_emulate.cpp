@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "checked_options.hpp"
@@ -40,6 +42,8 @@ struct EmulateOptions {
   bool json = false;
   bool quiet = false;
   std::string telemetry;  // records file (emu_records.hpp); empty: none
+  std::vector<std::string> fail;  // failure items (failures.hpp), joined with ';'
+
 };
 
 // The run's counters as the collector's records; a file that cannot be written fails the run.
@@ -63,6 +67,9 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
   std::printf("throughput  %.4f of offered line rate", r.throughput);
   if (r.warmup > 0) std::printf(" after %.1f us warm-up", us(r.warmup));
   std::printf(" (delivered payload %.3f GB; header ceiling %.4f)\n", double(r.payload_delivered) / 1e9, r.goodput_ceiling);
+  if (r.failed_links)
+    std::printf("failures    %u links down (%u switches); %llu packets found no way to their destination\n",
+                r.failed_links, r.failed_switches, (unsigned long long)r.unroutable);
   std::printf("loss        drops %llu, PFC pauses %llu, ECN marks %llu, CNPs %llu", (unsigned long long)r.drops,
               (unsigned long long)r.pfc_pauses, (unsigned long long)r.ecn_marks, (unsigned long long)r.cnps);
   if (o.hosts == "rc") std::printf(", retransmitted packets %llu", (unsigned long long)r.retransmits);
@@ -89,6 +96,8 @@ void print_json(const EmulateOptions& o, const emu::Report& r) {
       {"throughput", r.throughput},   {"goodput_ceiling", r.goodput_ceiling},
       {"payload_delivered_bytes", r.payload_delivered},
       {"drops", r.drops},             {"pfc_pauses", r.pfc_pauses},
+      {"unroutable", r.unroutable},   {"failed_links", r.failed_links},
+      {"failed_switches", r.failed_switches},
       {"ecn_marks", r.ecn_marks},     {"cnps", r.cnps},
       {"hosts_stack", o.hosts},       {"retransmits", r.retransmits},
       {"spray", o.spray},
@@ -126,6 +135,7 @@ void run_emulate(const EmulateOptions& o) {
     s.ar_choices = rc.ar_choices;
     s.duration = parse_duration_ps(o.time, "--time");
     s.warmup = parse_duration_ps(o.warmup, "--warmup");
+    for (const std::string& f : o.fail) s.failures += (s.failures.empty() ? "" : ";") + f;
     if (!o.buffer.empty()) s.buffer_bytes = parse_size(o.buffer, "--buffer");
     const bool bar = !o.quiet && isatty(STDERR_FILENO);
     int shown = -1;
@@ -197,6 +207,9 @@ void add_emulate(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--json", o->json, "one JSON object instead of text");
   sub->add_flag("--quiet", o->quiet, "no progress bar");
+  sub->add_option("--fail", o->fail,
+                  "failed links or switches, routed around from the start (repeatable): link:leaf3-agg1, "
+                  "switch:core5, random-links:0.01 (a fraction of the switch-to-switch links), random-switches:2");
   sub->add_option("--telemetry", o->telemetry,
                   "write per-flow (QP) and per-link records to this file in the JSON lines of `rfab collect "
                   "--json` (gate them with `rfab validate --from FILE`)");

@@ -15,6 +15,7 @@ Fabric::Fabric(const topo::FatTree& tree, const EmuConfig& config, HostStack& st
       ecn_(cfg_.ecn, cfg_.seed),
       router_(tree_, ports_, cfg_) {
   host_wake_.assign(tree_.hosts(), kNeverPs);
+  for (uint32_t p : cfg_.failed_ports) ports_[p].down = true;
   stack_.attach(*this);
 }
 
@@ -172,7 +173,15 @@ void Fabric::on_arrive(uint32_t port_id, uint32_t pkt) {
 
 void Fabric::forward(NodeId node, uint32_t in_port, uint32_t pkt) {
   Packet& p = pool_[pkt];
-  const uint32_t out = tree_.port(node, router_.next_hop(node, tree_.route(node, p.dst), p, now_));
+  const uint32_t local = router_.next_hop(node, tree_.route(node, p.dst), p, now_);
+  if (local == Router::kNoRoute) {  // failed links cut every way to the destination
+    ++stats_.drops;
+    ++stats_.unroutable;
+    if (p.kind == PacketKind::data) stack_.on_drop(p);
+    pool_.release(pkt);
+    return;
+  }
+  const uint32_t out = tree_.port(node, local);
   if (p.kind != PacketKind::data) {
     // Control frames ride a strict-priority class with its own small reserve: never paused, never dropped.
     p.ingress = topo::kNone;

@@ -15,6 +15,7 @@
 #include "rfab/congestion/factory.hpp"
 #include "rfab/emu/budget.hpp"
 #include "rfab/emu/fabric.hpp"
+#include "rfab/emu/failures.hpp"
 #include "rfab/emu/paced_stack.hpp"
 #include "rfab/emu/rc_stack.hpp"
 #include "rfab/emu/traffic.hpp"
@@ -105,6 +106,9 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   cfg.ar_view = spec.ar_view;
   if (spec.ar_quantum_bytes) cfg.ar_quantum_bytes = spec.ar_quantum_bytes;
   cfg.ar_choices = spec.ar_choices;
+  FailureSet failures;
+  if (!spec.failures.empty()) failures = parse_failures(spec.failures, tree, spec.seed);
+  cfg.failed_ports = failures.ports;
   cfg.pfc.enabled = spec.pfc;
   cfg.seed = spec.seed;
   cfg.mtu = spec.mtu;
@@ -219,6 +223,9 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   r.warmup = spec.warmup;
   r.goodput_ceiling = double(cfg.mtu) / double(cfg.mtu + cfg.header_bytes + cfg.framing_bytes);
   r.drops = fs.drops;
+  r.unroutable = fs.unroutable;
+  r.failed_links = failures.links;
+  r.failed_switches = failures.switches;
   r.packets_sent = fs.packets_sent;
   r.packets_delivered = fs.packets_delivered;
   r.pfc_pauses = fs.pfc_pauses;

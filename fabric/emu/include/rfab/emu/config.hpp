@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rfab/emu/event_queue.hpp"
 
@@ -96,6 +97,9 @@ struct EmuConfig {
   double dt_alpha = 8.0;
   EcnConfig ecn;
   PfcConfig pfc;
+  // Egress ports whose links are down for the whole run (parse_failures in failures.hpp); routing goes
+  // around them.
+  std::vector<uint32_t> failed_ports;
   uint64_t seed = 1;
 
   uint32_t data_frame_bytes(uint32_t payload) const { return payload + header_bytes; }

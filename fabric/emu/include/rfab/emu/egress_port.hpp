@@ -32,6 +32,7 @@ struct EgressPort {
   bool host_link = false;  // runs at the host rate (a NIC or a leaf's host-facing port)
   bool busy = false;       // serialising a frame
   bool paused = false;     // the peer told us XOFF
+  bool down = false;       // the link is failed (EmuConfig::failed_ports): nothing is routed onto it
 };
 static_assert(sizeof(EgressPort) == 64, "one cache line's worth per port");
 

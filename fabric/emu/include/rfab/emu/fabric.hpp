@@ -28,7 +28,9 @@ struct FabricStats {
   uint64_t events = 0;
   uint64_t packets_sent = 0;       // packets put on the wire by hosts
   uint64_t packets_delivered = 0;  // packets handed to a destination host
-  uint64_t drops = 0;              // buffer overflows (lossy tail drop, or lossless headroom exhausted)
+  uint64_t drops = 0;              // buffer overflows (lossy tail drop, or lossless headroom exhausted),
+                                   // and `unroutable`
+  uint64_t unroutable = 0;         // packets with no way left to their destination (failed links)
   uint64_t pfc_pauses = 0;         // XOFF frames sent
   uint64_t pfc_resumes = 0;        // XON frames sent
   uint64_t ecn_marks = 0;

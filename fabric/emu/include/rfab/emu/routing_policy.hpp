@@ -81,11 +81,12 @@ class QueueLoad {
     return best;
   }
 
- private:
+  // A port's load as the comparisons above see it: quantised queue, paused ports heavy, failed ports heavier.
   uint64_t port_load(const EgressPort& p) const {
-    return p.queued / quantum_ + (p.paused ? kPausedLoad : 0);
+    return p.down ? kDownLoad : p.queued / quantum_ + (p.paused ? kPausedLoad : 0);
   }
 
+ private:
   // Summed queue load of the least-loaded way from `node` to host `dst` (0 at the host).
   uint64_t onward_load(topo::NodeId node, uint32_t dst) const {
     if (node < tree_.hosts()) return 0;
@@ -99,6 +100,7 @@ class QueueLoad {
   }
 
   static constexpr uint64_t kPausedLoad = uint64_t{1} << 40;
+  static constexpr uint64_t kDownLoad = uint64_t{1} << 50;
 
   const topo::FatTree& tree_;
   const EgressPorts& ports_;

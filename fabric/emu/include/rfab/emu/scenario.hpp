@@ -20,6 +20,7 @@ struct ScenarioSpec {
   ArView ar_view = ArView::local;  // with Routing::ar
   uint64_t ar_quantum_bytes = 0;   // with Routing::ar; 0 = EmuConfig's default
   uint32_t ar_choices = 2;         // with ArView::path (EmuConfig::ar_choices)
+  std::string failures;            // failed links and switches (failures.hpp); empty: none
   bool pfc = true;
   Picos duration = 500'000'000;  // 500 us
   // Throughput is measured over (warmup, duration]: what the hosts offered and what was delivered after
@@ -50,6 +51,8 @@ struct Report {
   Picos warmup = 0;             // ScenarioSpec::warmup
   double goodput_ceiling = 0;   // payload / (payload + headers + preamble/IFG) for a full packet
   uint64_t drops = 0, pfc_pauses = 0, ecn_marks = 0, cnps = 0;
+  uint64_t unroutable = 0;      // of the drops: no way left to the destination (failed links)
+  uint32_t failed_links = 0, failed_switches = 0;
   uint64_t packets_sent = 0, packets_delivered = 0;  // by the hosts' NICs / to the hosts (data and control)
   uint64_t retransmits = 0;     // always 0 with the paced stack, which does not retransmit
   Picos fct_p50 = 0, fct_p99 = 0, fct_max = 0;
