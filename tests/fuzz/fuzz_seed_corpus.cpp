@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include "rfab/pcap/pcap_file.hpp"
 #include "rfab/wire/packet.hpp"
@@ -82,6 +83,17 @@ static void peer_seeds(const fs::path& out) {
                                      R"(,"rfab_iface_speed_bps":[{"labels":{"iface":"host0"},"value":1e11}]}})" + "\n" +
                                      "{\"ts_ms\":0,\"ts_ns\":40000,\"scope\":\"fabric\",\"metrics\":{" + iface +
                                      R"(,"rfab_iface_speed_bps":[{"labels":{"iface":"host0"},"value":1e11}]}})" + "\n");
+  // rfab emulate's specs: the first byte picks the parser (fuzz_emu_specs.cpp).
+  fs::create_directories(out / "emu_specs");
+  n = 0;
+  const std::pair<char, const char*> specs[] = {
+      {0, "fat-tree:k=16,tiers=3,speed=400G"}, {0, "fat-tree:k=8,tiers=2,hosts=20,rails=4,latency=2us"},
+      {1, "ar:view=path,quantum=16K,choices=3"}, {1, "ecmp"},
+      {2, "dcqcn:preset=connectx,kmin=150000,kmax=1500000,pmax=1"}, {2, "dcqcn:g=0.00390625,rai=40Mbps"},
+      {3, "link:leaf3-agg1;switch:core5"}, {3, "random-links:0.05;random-switches:2"},
+      {4, "permutation:bytes=2M"}, {4, "incast:n=8,bytes=1M,dst=3"}, {4, "ring:bytes=64M,steps=5"},
+      {4, "all-to-all:bytes=64K"}};
+  for (const auto& [parser, spec] : specs) put_text(out / "emu_specs", n++, std::string(1, parser) + spec);
 }
 
 int main(int argc, char** argv) {
