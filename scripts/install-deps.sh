@@ -23,6 +23,8 @@ PKGS=(
   prometheus
   # soft-RoCE provider tests: unmodified verbs and rdma_cm programs
   perftest rdmacm-utils
+  # emulator reports: rendered and screenshotted by headless Chromium in a test, the PNG read with PIL
+  chromium python3-pil
 )
 
 missing=()

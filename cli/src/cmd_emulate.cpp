@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "checked_options.hpp"
 #include "commands.hpp"
 #include "emu_records.hpp"
+#include "emu_report.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/emu/traffic.hpp"
 #include "rfab/base/units.hpp"
@@ -43,6 +45,7 @@ struct EmulateOptions {
   bool quiet = false;
   std::string telemetry;  // records file (emu_records.hpp); empty: none
   std::vector<std::string> fail;  // failure items (failures.hpp), joined with ';'
+  std::string report;             // HTML report file; empty: none
 
 };
 
@@ -57,6 +60,41 @@ void write_telemetry(const EmulateOptions& o, const emu::Report& r) {
 }
 
 double us(emu::Picos p) { return double(p) / 1e6; }
+
+constexpr uint32_t kReportSamples = 100;
+
+std::string format_eta(double seconds) {
+  char b[32];
+  if (seconds < 90) std::snprintf(b, sizeof b, "%.0f s", seconds);
+  else if (seconds < 5400) std::snprintf(b, sizeof b, "%.0f min", seconds / 60);
+  else std::snprintf(b, sizeof b, "%.1f h", seconds / 3600);
+  return b;
+}
+
+// The run as a self-contained HTML page; a file that cannot be written fails the run.
+void write_report(const EmulateOptions& o, const emu::Report& r) {
+  std::ofstream f(o.report, std::ios::trunc);
+  if (!f) throw ExitError{2, "cannot open --report '" + o.report + "' for writing: " + std::strerror(errno)};
+  ReportContext ctx;
+  // The run's command, rebuilt from the options (what reproduces it).
+  ctx.command = "rfab emulate --topo " + o.topo + " --routing " + o.routing + " --cc " + o.cc + " --pfc " + o.pfc +
+                " --hosts " + o.hosts + " --traffic " + o.traffic + " --time " + o.time +
+                (o.warmup != "0s" ? " --warmup " + o.warmup : "") + " --seed " + std::to_string(o.seed) +
+                (o.spray ? " --spray " + std::to_string(o.spray) : "") + (o.adaptive ? " --adaptive" : "");
+  for (const std::string& x : o.fail) ctx.command += " --fail " + x;
+  ctx.settings = {{"traffic", o.traffic}, {"routing", o.routing}, {"cc", o.cc}, {"pfc", o.pfc}, {"hosts", o.hosts},
+                  {"simulated", o.time + (o.warmup != "0s" ? " (warm-up " + o.warmup + ")" : "")},
+                  {"seed", std::to_string(o.seed)}};
+  if (o.spray > 1) ctx.settings.emplace_back("spray", std::to_string(o.spray) + (o.adaptive ? " ports, adaptive" : " ports"));
+  if (!o.fail.empty()) {
+    std::string all;
+    for (const std::string& x : o.fail) all += (all.empty() ? "" : "; ") + x;
+    ctx.settings.emplace_back("failures", all);
+  }
+  write_emulation_report(f, r, ctx);
+  f.close();
+  if (!f) throw ExitError{1, "--report '" + o.report + "': write failed: " + std::strerror(errno)};
+}
 
 void print_text(const EmulateOptions& o, const emu::Report& r) {
   std::printf("topology    %s\n", r.topology.c_str());
@@ -136,19 +174,24 @@ void run_emulate(const EmulateOptions& o) {
     s.duration = parse_duration_ps(o.time, "--time");
     s.warmup = parse_duration_ps(o.warmup, "--warmup");
     for (const std::string& f : o.fail) s.failures += (s.failures.empty() ? "" : ";") + f;
+    if (!o.report.empty()) s.samples = kReportSamples;
     if (!o.buffer.empty()) s.buffer_bytes = parse_size(o.buffer, "--buffer");
     const bool bar = !o.quiet && isatty(STDERR_FILENO);
     int shown = -1;
+    const auto started = std::chrono::steady_clock::now();
     auto progress = [&](double f) {
       int pct = int(f * 100.0);
       if (pct == shown || pct > 100) return;
       shown = pct;
       int w = pct * 40 / 100;
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::fprintf(stderr, "\r[%.*s%*s] %3d%%", w, "########################################", 40 - w, "", pct);
+      // The remaining time assumes the rest of the run costs what the part done so far did per simulated us.
+      if (f >= 0.02 && f < 1) std::fprintf(stderr, "  ETA %s   ", format_eta(elapsed * (1 - f) / f).c_str());
       std::fflush(stderr);
     };
     r = emu::run_scenario(s, bar ? std::function<void(double)>(progress) : std::function<void(double)>());
-    if (bar) std::fprintf(stderr, "\r%*s\r", 48, "");
+    if (bar) std::fprintf(stderr, "\r%*s\r", 64, "");
   } catch (const topo::TopologyError& e) {
     throw ExitError{2, e.what()};
   } catch (const emu::TrafficError& e) {
@@ -157,6 +200,7 @@ void run_emulate(const EmulateOptions& o) {
     throw ExitError{2, e.what()};
   }
   if (!o.telemetry.empty()) write_telemetry(o, r);
+  if (!o.report.empty()) write_report(o, r);
   if (o.json)
     print_json(o, r);
   else
@@ -210,6 +254,9 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--fail", o->fail,
                   "failed links or switches, routed around from the start (repeatable): link:leaf3-agg1, "
                   "switch:core5, random-links:0.01 (a fraction of the switch-to-switch links), random-switches:2");
+  sub->add_option("--report", o->report,
+                  "write the run as a self-contained HTML page with SVG charts (throughput, per-tier link "
+                  "utilisation, queues, PFC/ECN/CNP over time, flow completion times)");
   sub->add_option("--telemetry", o->telemetry,
                   "write per-flow (QP) and per-link records to this file in the JSON lines of `rfab collect "
                   "--json` (gate them with `rfab validate --from FILE`)");

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 
 #include "rfab/base/spec.hpp"
@@ -169,6 +170,11 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   r.topology = tree.describe();
   r.hosts = tree.hosts();
   r.flows = flows.size();
+  {
+    std::vector<bool> sends(tree.hosts(), false);
+    for (const FlowSpec& f : flows) sends[f.src] = true;
+    r.sending_hosts = uint32_t(std::count(sends.begin(), sends.end(), true));
+  }
 
   double cpu0 = process_cpu_seconds();
   auto wall0 = std::chrono::steady_clock::now();
@@ -203,12 +209,31 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   }
   uint64_t delivered_at_warmup = 0;
   double offered_at_warmup = 0;
-  if (spec.warmup > 0) {
-    fabric.run_until(spec.warmup);
-    delivered_at_warmup = stack.stats().payload_delivered;
-    offered_at_warmup = stack.offered_bits(spec.warmup);
+  // Run in steps: to the warm-up's end (to read what was delivered by then) and to every sample time.
+  std::vector<Picos> sample_times;
+  for (uint32_t i = 1; i <= spec.samples; ++i)
+    sample_times.push_back(Picos(double(spec.duration) * i / spec.samples));
+  std::vector<Picos> stops = sample_times;
+  if (spec.warmup > 0) stops.push_back(spec.warmup);
+  stops.push_back(spec.duration);
+  std::sort(stops.begin(), stops.end());
+  stops.erase(std::unique(stops.begin(), stops.end()), stops.end());
+  std::optional<TimelineRecorder> recorder;
+  if (spec.samples) {
+    recorder.emplace(tree);
+    r.timeline.push_back(recorder->sample(fabric, stack.stats()));
+    r.class_links = recorder->links();
+    r.class_bps = recorder->link_bps();
   }
-  fabric.run_until(spec.duration);
+  for (Picos t : stops) {
+    fabric.run_until(t);
+    if (t == spec.warmup) {
+      delivered_at_warmup = stack.stats().payload_delivered;
+      offered_at_warmup = stack.offered_bits(spec.warmup);
+    }
+    if (recorder && std::binary_search(sample_times.begin(), sample_times.end(), t))
+      r.timeline.push_back(recorder->sample(fabric, stack.stats()));
+  }
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
 
@@ -233,6 +258,7 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   r.cnps = ss.cnps_sent;
   r.retransmits = stack.retransmits();
   std::vector<Picos> fct = stack.completion_times();
+  if (spec.samples) r.completion_times = fct;
   r.fct_p50 = percentile(fct, 50);
   r.fct_p99 = percentile(fct, 99);
   r.fct_max = fct.empty() ? 0 : fct.back();

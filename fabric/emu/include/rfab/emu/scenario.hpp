@@ -9,6 +9,7 @@
 #include "rfab/emu/config.hpp"
 #include "rfab/emu/event_queue.hpp"
 #include "rfab/emu/fabric_counters.hpp"
+#include "rfab/emu/timeline.hpp"
 
 namespace rfab::emu {
 
@@ -38,11 +39,13 @@ struct ScenarioSpec {
   MemoryLimit memory_limit;
   uint64_t max_events = 0;  // stop with an error after this many events; 0: no limit
   bool counters = false;    // keep per-port and per-flow counters (Report::counters)
+  uint32_t samples = 0;     // sample the run this many times, evenly (Report::timeline); 0: not at all
 };
 
 struct Report {
   std::string topology;  // FatTree::describe()
   uint32_t hosts = 0;
+  uint32_t sending_hosts = 0;   // hosts that are the source of at least one flow
   uint64_t flows = 0, flows_completed = 0;
   Picos simulated = 0;
   uint64_t payload_delivered = 0;
@@ -63,6 +66,12 @@ struct Report {
   uint64_t peak_rss_bytes = 0;
   uint64_t memory_estimate = 0;  // estimate_memory() of the run, before it started
   FabricCounters counters;       // empty unless ScenarioSpec::counters
+  // With ScenarioSpec::samples: the run over time (a sample at 0 and one per interval), the links of each
+  // class and their rate, and every completed flow's completion time.
+  std::vector<TimelineSample> timeline;
+  std::array<uint32_t, kLinkClasses> class_links{};
+  std::array<double, kLinkClasses> class_bps{};
+  std::vector<Picos> completion_times;
 };
 
 // Throws topo::TopologyError, TrafficError or std::invalid_argument (cc) with a message naming the problem,

@@ -1,0 +1,21 @@
+// `rfab emulate --report FILE`: one run as a self-contained HTML page with SVG charts (throughput over time,
+// link utilisation per tier as a heatmap, queue depth, PFC pauses / ECN marks / CNPs over time, the flow
+// completion-time CDF and flow completions over time).
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "rfab/emu/scenario.hpp"
+
+namespace rfab::cli {
+
+struct ReportContext {
+  std::string command;  // the command line, shown verbatim
+  std::vector<std::pair<std::string, std::string>> settings;  // (name, value) rows of the scenario table
+};
+
+// `r` must come from a run with ScenarioSpec::samples > 0.
+void write_emulation_report(std::ostream& out, const emu::Report& r, const ReportContext& ctx);
+
+}  // namespace rfab::cli
