@@ -48,7 +48,9 @@ struct Id {
   uint32_t own_qpn = 0; // conn_param->qp_num when the program created and moves its QP itself
   uint8_t ack_timeout = 14;  // RDMA_OPTION_ID_ACK_TIMEOUT (4.096 us * 2^14 = 67 ms)
   uint8_t tos = 0;           // RDMA_OPTION_ID_TOS
-  int64_t connect_deadline_ns = 0;
+  int64_t connect_deadline_ns = 0;      // no TCP connection by then: UNREACHABLE
+  int64_t refused_retry_until_ns = 0;   // a refused TCP connect is tried again until then
+  int64_t retry_at_ns = 0;              // the next attempt after a refusal
   bool own_cqs = false;      // rdma_create_qp made the CQs (and destroys them with the QP)
   ibv_sa_path_rec path{};    // route.path_rec points here after rdma_resolve_route
   int unacked = 0;           // events delivered and not yet acknowledged
@@ -78,6 +80,20 @@ ibv_qp* qp_of(const Id& id);
 
 // Moves the connection's QP to RTR and RTS towards id.peer. 0, or an errno with a message printed.
 int connect_qp(Id& id);
+
+// How long rdma_connect waits for the TCP side channel before RDMA_CM_EVENT_UNREACHABLE.
+inline constexpr int64_t kConnectTimeoutNs = 5'000'000'000;
+// A refused side-channel connect is retried this long (every kRefusedRetryGapNs) before the program
+// gets RDMA_CM_EVENT_REJECTED: a passive side that re-creates its listener on the same port between two
+// connections (perftest -R does, right after a handshake its client answers at once) is listening again
+// within that time. A kernel CM rejects a REQ for a port without a listener at once; here the rejection
+// comes after this delay.
+inline constexpr int64_t kRefusedRetryNs = 1'000'000'000;
+inline constexpr int64_t kRefusedRetryGapNs = 20'000'000;
+
+// Under lock(): opens (or re-opens, after a refusal) the active side's TCP connection to the route's
+// destination, from the route's source address; the service thread completes it.
+void open_side_channel(Id& id);
 
 // Service thread (rdmacm_service.cpp), all under lock().
 void watch(Id& id, uint32_t epoll_events);  // start or change watching id.fd

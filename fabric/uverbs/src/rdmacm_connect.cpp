@@ -2,12 +2,6 @@
 // RTR/RTS by the exchange), rdma_connect, rdma_accept, rdma_reject, rdma_establish, rdma_disconnect,
 // and rdma_init_qp_attr for programs that move their own QP. The exchange itself is cm_state.hpp over
 // the TCP side channel (rdmacm_service.cpp).
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -30,10 +24,6 @@ int fail_cm(int err, const std::string& why) {
 int no_error() {
   errno = 0;
   return 0;
-}
-
-socklen_t sockaddr_len(const sockaddr* sa) {
-  return sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
 }
 
 // rdma_conn_param -> this end's side of the exchange, the depths clamped to what the device grants.
@@ -148,31 +138,10 @@ RFAB_VERBS_API int rdma_connect(rdma_cm_id* cm_id, rdma_conn_param* conn_param) 
   id->req_private_data = private_data_of(conn_param);
   if (cm_id->qp == nullptr) id->own_qpn = conn_param->qp_num & 0xffffff;
 
-  sockaddr* dst = &cm_id->route.addr.dst_addr;
-  const int fd = ::socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail_cm(errno, std::string("rdma_connect: socket: ") + std::strerror(errno));
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  // From the address the route resolved to, so the peer sees the connection on the right device.
-  sockaddr_storage src{};
-  std::memcpy(&src, &cm_id->route.addr.src_storage, sizeof src);
-  if (src.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&src)->sin_port = 0;
-  if (src.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&src)->sin6_port = 0;
-  if (src.ss_family == dst->sa_family) (void)::bind(fd, reinterpret_cast<sockaddr*>(&src), sockaddr_len(dst));
-  id->fd = fd;
-  id->connect_deadline_ns = now_ns() + 5'000'000'000;
+  id->connect_deadline_ns = now_ns() + kConnectTimeoutNs;
+  id->refused_retry_until_ns = now_ns() + kRefusedRetryNs;
   apply(*id, cm::Input::kConnect);
-  const int r = ::connect(fd, dst, sockaddr_len(dst));
-  if (r == 0 || errno == EINPROGRESS) {
-    watch(*id, EPOLLOUT);  // the service thread sends the REQ once it is connected
-    return no_error();
-  }
-  const int err = errno;
-  close_socket(*id);
-  if (err == ECONNREFUSED)
-    apply(*id, cm::Input::kTcpRefused, cm::kRejectInvalidServiceId);
-  else
-    apply(*id, cm::Input::kTcpUnreachable, -err);
+  open_side_channel(*id);  // the service thread sends the REQ once it is connected
   return no_error();
 }
 

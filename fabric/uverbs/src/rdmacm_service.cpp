@@ -22,9 +22,6 @@
 namespace rfab::uverbs::cma {
 namespace {
 
-// How long an rdma_connect waits for the TCP side channel before RDMA_CM_EVENT_UNREACHABLE.
-constexpr int64_t kConnectTimeoutNs = 5'000'000'000;
-
 struct Service {
   int ep = -1;
   std::unordered_map<uint64_t, Id*> ids;
@@ -150,6 +147,21 @@ void accept_all(Id& listener) {
   }
 }
 
+socklen_t sockaddr_len(const sockaddr* sa) {
+  return sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+void connect_failed(Id& id, int err) {
+  if (err == ECONNREFUSED && now_ns() < id.refused_retry_until_ns) {
+    id.retry_at_ns = now_ns() + kRefusedRetryGapNs;
+    return;
+  }
+  if (err == ECONNREFUSED)
+    apply(id, cm::Input::kTcpRefused, cm::kRejectInvalidServiceId);
+  else
+    apply(id, cm::Input::kTcpUnreachable, -err);
+}
+
 void connect_done(Id& id) {
   int err = 0;
   socklen_t len = sizeof err;
@@ -163,10 +175,7 @@ void connect_done(Id& id) {
     return;
   }
   close_socket(id);
-  if (err == ECONNREFUSED)
-    apply(id, cm::Input::kTcpRefused, cm::kRejectInvalidServiceId);
-  else
-    apply(id, cm::Input::kTcpUnreachable, -err);
+  connect_failed(id, err);
 }
 
 void readable(Id& id) {
@@ -200,8 +209,9 @@ void readable(Id& id) {
 
 void run(Service& s) {
   epoll_event evs[64];
+  int timeout_ms = 100;
   for (;;) {
-    const int n = ::epoll_wait(s.ep, evs, 64, 100);
+    const int n = ::epoll_wait(s.ep, evs, 64, timeout_ms);
     std::lock_guard<std::mutex> g(lock());
     for (int i = 0; i < n; ++i) {
       auto it = s.ids.find(evs[i].data.u64);
@@ -221,10 +231,15 @@ void run(Service& s) {
       }
     }
     const int64_t now = now_ns();
+    timeout_ms = 100;
     for (auto& [token, id] : s.ids) {
-      if (id->state == cm::State::kConnecting && now > id->connect_deadline_ns) {
+      if (id->state != cm::State::kConnecting) continue;
+      if (now > id->connect_deadline_ns) {
         close_socket(*id);
         apply(*id, cm::Input::kTcpUnreachable, -ETIMEDOUT);
+      } else if (id->fd < 0) {
+        if (now >= id->retry_at_ns) open_side_channel(*id);
+        timeout_ms = static_cast<int>(kRefusedRetryGapNs / 1'000'000);
       }
     }
   }
@@ -284,6 +299,31 @@ void close_socket(Id& id) {
   ::epoll_ctl(service().ep, EPOLL_CTL_DEL, id.fd, nullptr);
   ::close(id.fd);
   id.fd = -1;
+}
+
+void open_side_channel(Id& id) {
+  sockaddr* dst = &id.id.route.addr.dst_addr;
+  const int fd = ::socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    apply(id, cm::Input::kTcpUnreachable, -errno);
+    return;
+  }
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // From the address the route resolved to, so the peer sees the connection on the right device.
+  sockaddr_storage src{};
+  std::memcpy(&src, &id.id.route.addr.src_storage, sizeof src);
+  if (src.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&src)->sin_port = 0;
+  if (src.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&src)->sin6_port = 0;
+  if (src.ss_family == dst->sa_family) (void)::bind(fd, reinterpret_cast<sockaddr*>(&src), sockaddr_len(dst));
+  id.fd = fd;
+  if (::connect(fd, dst, sockaddr_len(dst)) == 0 || errno == EINPROGRESS) {
+    watch(id, EPOLLOUT);
+    return;
+  }
+  const int err = errno;
+  close_socket(id);
+  connect_failed(id, err);
 }
 
 void post(Id& id, rdma_cm_event_type type, int status, const cm::Message* from, Id* listen) {
