@@ -9,6 +9,7 @@
 #pragma once
 #include <rdma/rdma_cma.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -59,6 +60,8 @@ struct Id {
 };
 
 std::mutex& lock();
+// Notified (under lock()) whenever an event is acknowledged: rdma_destroy_id waits on it.
+std::condition_variable& acked();
 
 inline Id* id_of(rdma_cm_id* id) { return reinterpret_cast<Id*>(id); }
 inline EventChannel* channel_of(rdma_event_channel* ch) { return reinterpret_cast<EventChannel*>(ch); }

@@ -267,6 +267,11 @@ std::mutex& lock() {
   return *m;
 }
 
+std::condition_variable& acked() {
+  static auto* cv = new std::condition_variable();
+  return *cv;
+}
+
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();

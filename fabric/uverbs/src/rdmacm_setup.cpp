@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -99,8 +100,12 @@ RFAB_VERBS_API int rdma_create_id(rdma_event_channel* channel, rdma_cm_id** out,
 
 RFAB_VERBS_API int rdma_destroy_id(rdma_cm_id* cm_id) {
   if (cm_id == nullptr) return fail_cm(EINVAL, "rdma_destroy_id: id is null");
-  std::lock_guard<std::mutex> g(lock());
+  std::unique_lock<std::mutex> g(lock());
   Id* id = id_of(cm_id);
+  // As librdmacm: the call waits until the program has acknowledged the id's events, so a thread still
+  // handling one (rping's CM thread with its DISCONNECTED) finishes before the program tears the channel
+  // down. Bounded, so a program that destroys an id while it holds one of its events does not hang.
+  acked().wait_for(g, std::chrono::seconds(1), [id] { return id->unacked == 0; });
   if (id->state == cm::State::kListening) {
     // Connections accepted and not yet requested die with their listener.
     std::vector<Id*> orphans;
@@ -269,6 +274,7 @@ RFAB_VERBS_API int rdma_ack_cm_event(rdma_cm_event* event) {
     std::lock_guard<std::mutex> g(lock());
     Id* id = id_of(event->id);
     if (--id->unacked == 0 && id->destroyed) free_id(id);
+    acked().notify_all();
   }
   delete e;
   return no_error();
