@@ -198,6 +198,10 @@ RFAB_VERBS_API int rdma_resolve_addr(rdma_cm_id* cm_id, sockaddr* src, sockaddr*
     from = normalized(src);
   } else if (id->state == cm::State::kBound && !is_wildcard(normalized(&cm_id->route.addr.src_addr))) {
     from = normalized(&cm_id->route.addr.src_addr);
+  } else if (context_for(to) != nullptr) {
+    // A destination on one of this process's devices: the connection loops back through that device,
+    // from the destination address itself, as the kernel's CM resolves a local destination.
+    from = to;
   } else {
     try {
       from = udp::source_address_for(to);
