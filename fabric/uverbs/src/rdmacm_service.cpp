@@ -162,11 +162,23 @@ void connect_failed(Id& id, int err) {
     apply(id, cm::Input::kTcpUnreachable, -err);
 }
 
+// A TCP connect to a port of this host's own address that nobody listens on can connect the socket to
+// itself (its ephemeral source port chosen equal to the destination port). That is no listener either.
+bool connected_to_itself(int fd) {
+  sockaddr_storage here{}, there{};
+  socklen_t hl = sizeof here, tl = sizeof there;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&here), &hl) != 0 ||
+      ::getpeername(fd, reinterpret_cast<sockaddr*>(&there), &tl) != 0)
+    return false;
+  return hl == tl && std::memcmp(&here, &there, hl) == 0;
+}
+
 void connect_done(Id& id) {
   int err = 0;
   socklen_t len = sizeof err;
   ::getsockopt(id.fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err == EINPROGRESS || err == EALREADY) return;
+  if (err == 0 && connected_to_itself(id.fd)) err = ECONNREFUSED;
   if (err == 0) {
     cm::Message req = local_message(id, cm::Type::kRequest);
     req.private_data = id.req_private_data;
