@@ -1,6 +1,6 @@
 // rdma_cm programs, the Debian binaries unmodified, on rfab's verbs provider (`rfab softroce shell`, whose
-// preloaded librfab-verbs.so answers both libibverbs and librdmacm): rping with its own data check,
-// perftest's -R (QPs connected by rdma_cm), the error paths a connection can take (nobody listening, no
+// preloaded librfab-verbs.so answers both libibverbs and librdmacm): rping with its own data check (also
+// with a QP it moves itself), perftest's -R (QPs connected by rdma_cm, one and two of them), the error paths a connection can take (nobody listening, no
 // device for the address, a host that does not answer, a peer that dies), and a capture of rping's
 // packets where every packet decodes and carries a correct ICRC. One end in each of two namespaces.
 #include <gtest/gtest.h>
@@ -128,6 +128,24 @@ TEST_F(RdmaCmOnProvider, RpingLargeBuffersDataVerified) {
   EXPECT_EQ(p.client, 0) << "client:\n" << p.client_out << "\nserver:\n" << p.server_out;
   EXPECT_EQ(p.server, 0) << p.server_out;
   EXPECT_EQ(count(p.client_out, "ping data: rdma-ping-"), 5u) << p.client_out;
+}
+
+// -q: rping creates and moves its own QP (ibv_create_qp, rdma_init_qp_attr for INIT/RTR/RTS), connects
+// with conn_param.qp_num, gets CONNECT_RESPONSE and completes with rdma_establish.
+TEST_F(RdmaCmOnProvider, RpingWithItsOwnQpDataVerified) {
+  const Pair p = rping({"-q"}, 5);
+  EXPECT_EQ(p.client, 0) << "client:\n" << p.client_out << "\nserver:\n" << p.server_out;
+  EXPECT_EQ(p.server, 0) << p.server_out;
+  EXPECT_EQ(count(p.client_out, "ping data: rdma-ping-"), 5u) << p.client_out;
+}
+
+// Two QPs, each connected by its own rdma_cm exchange on the same listener.
+TEST_F(RdmaCmOnProvider, WriteBwOverRdmaCmTwoQps) {
+  const Pair p = run_pair({"ib_write_bw", "-R", "-F", "-q", "2", "-s", "65536", "-n", "200"},
+                          {"ib_write_bw", "-R", "-F", "-q", "2", "-s", "65536", "-n", "200", net_->ip4_b}, 18515);
+  EXPECT_EQ(p.client, 0) << "client:\n" << p.client_out << "\nserver:\n" << p.server_out;
+  EXPECT_EQ(p.server, 0) << p.server_out;
+  EXPECT_EQ(perftest_sizes(p.client_out), std::vector<uint64_t>{65536}) << p.client_out;
 }
 
 TEST_F(RdmaCmOnProvider, WriteBwOverRdmaCmEverySize) {
