@@ -78,7 +78,7 @@ std::optional<std::string> find_verbs_provider(const std::string& exe, const std
 void add_softroce_shell(CLI::App* softroce) {
   auto o = std::make_shared<ShellOptions>();
   auto* shell = softroce->add_subcommand(
-      "shell", "Run a libibverbs program on rfab's user-space RoCE (no kernel RDMA needed): -- PROGRAM ARGS");
+      "shell", "Run a libibverbs or librdmacm program on rfab's user-space RoCE (no kernel RDMA needed): -- PROGRAM ARGS");
   shell->add_option("--iface", o->iface,
                     "network interface to present as the RoCE device (default: every up interface with an address)");
   shell->add_option("--lib", o->lib, "path of librfab-verbs.so (default: next to the rfab binary)");

@@ -9,7 +9,7 @@ namespace {
 // Header layout, offsets in bytes (all multi-byte fields big-endian):
 //  0 magic u32 | 4 version u8 | 5 type u8 | 6 private data length u16 | 8 qpn u32 | 12 psn u32 |
 // 16 gid[16] | 32 responder_resources u8 | 33 initiator_depth u8 | 34 rnr_retry u8 | 35 retry u8 |
-// 36 reject_reason u8 | 37..39 zero
+// 36 reject_reason u8 | 37 path_mtu u8 | 38..39 zero
 void put32(uint8_t* p, uint32_t v) {
   p[0] = uint8_t(v >> 24); p[1] = uint8_t(v >> 16); p[2] = uint8_t(v >> 8); p[3] = uint8_t(v);
 }
@@ -36,6 +36,7 @@ std::optional<std::vector<uint8_t>> encode(const Message& m) {
   f[34] = m.rnr_retry_count;
   f[35] = m.retry_count;
   f[36] = m.reject_reason;
+  f[37] = m.path_mtu;
   if (!m.private_data.empty()) std::memcpy(&f[kHeaderSize], m.private_data.data(), m.private_data.size());
   return f;
 }
@@ -49,6 +50,7 @@ std::optional<HeaderInfo> decode_header(std::span<const uint8_t> h, const char**
   if (!known(h[5])) { *why = "unknown CM message type"; return std::nullopt; }
   const size_t len = size_t(h[6]) << 8 | h[7];
   if (len > kMaxPrivateData) { *why = "CM private data longer than 196 bytes"; return std::nullopt; }
+  if (h[37] > 5) { *why = "CM path MTU outside 256..4096"; return std::nullopt; }
   return HeaderInfo{Type(h[5]), len};
 }
 
@@ -71,6 +73,7 @@ std::optional<Message> decode(std::span<const uint8_t> f, const char** why) {
   m.rnr_retry_count = f[34];
   m.retry_count = f[35];
   m.reject_reason = f[36];
+  m.path_mtu = f[37];
   m.private_data.assign(f.begin() + kHeaderSize, f.end());
   return m;
 }
@@ -84,6 +87,22 @@ const char* type_name(Type t) {
     case Type::kDisconnect: return "DREQ";
   }
   return "unknown";
+}
+
+bool FrameReader::next(Message& out, const char** why) {
+  const char* unused = nullptr;
+  if (!why) why = &unused;
+  *why = nullptr;
+  if (buf_.size() < kHeaderSize) return false;
+  auto h = decode_header(buf_, why);
+  if (!h) return false;
+  const size_t len = kHeaderSize + h->private_data_len;
+  if (buf_.size() < len) return false;
+  auto m = decode(std::span<const uint8_t>(buf_.data(), len), why);
+  if (!m) return false;
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(len));
+  out = std::move(*m);
+  return true;
 }
 
 }  // namespace rfab::uverbs::cm

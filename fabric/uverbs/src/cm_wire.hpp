@@ -41,6 +41,7 @@ struct Message {
   uint8_t rnr_retry_count = 7;
   uint8_t retry_count = 7;
   uint8_t reject_reason = 0;         // kReject only (IBTA rejection reason; 28 = consumer reject)
+  uint8_t path_mtu = 0;              // the sender's active MTU (enum ibv_mtu, 1..5); 0 = not stated
   std::vector<uint8_t> private_data; // at most kMaxPrivateData bytes
 };
 
@@ -59,5 +60,17 @@ std::optional<HeaderInfo> decode_header(std::span<const uint8_t> header, const c
 std::optional<Message> decode(std::span<const uint8_t> frame, const char** why);
 
 const char* type_name(Type t);
+
+// Reassembles frames from a byte stream (the TCP side channel delivers them in arbitrary pieces).
+class FrameReader {
+ public:
+  void feed(std::span<const uint8_t> bytes) { buf_.insert(buf_.end(), bytes.begin(), bytes.end()); }
+  // The next whole frame: true with `out` filled; false when more bytes are needed, or with `*why` set
+  // when the stream holds something that is not a frame (the connection is then unusable).
+  bool next(Message& out, const char** why);
+
+ private:
+  std::vector<uint8_t> buf_;
+};
 
 }  // namespace rfab::uverbs::cm

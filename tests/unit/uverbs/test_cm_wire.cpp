@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <infiniband/verbs.h>
+
 #include "cm_wire.hpp"
 
 using namespace rfab::uverbs;
@@ -20,6 +22,7 @@ cm::Message request() {
   m.initiator_depth = 8;
   m.rnr_retry_count = 6;
   m.retry_count = 5;
+  m.path_mtu = IBV_MTU_2048;
   m.private_data = {1, 2, 3, 4, 5};
   return m;
 }
@@ -38,6 +41,7 @@ TEST(CmWire, RoundTripKeepsEveryField) {
   EXPECT_EQ(d->qpn, 0x123456u);
   EXPECT_EQ(d->psn, 0xabcdefu);
   EXPECT_EQ(d->gid, m.gid);
+  EXPECT_EQ(d->path_mtu, IBV_MTU_2048);
   EXPECT_EQ(d->responder_resources, 16);
   EXPECT_EQ(d->initiator_depth, 8);
   EXPECT_EQ(d->rnr_retry_count, 6);
@@ -119,4 +123,50 @@ TEST(CmWire, BadFramesAreRefusedWithAReason) {
 TEST(CmWire, TypeNames) {
   EXPECT_STREQ(cm::type_name(cm::Type::kRequest), "REQ");
   EXPECT_STREQ(cm::type_name(cm::Type::kDisconnect), "DREQ");
+}
+
+TEST(CmWire, PathMtuOutsideTheIbtaValuesIsRefused) {
+  auto f = *cm::encode(request());
+  f[37] = 6;
+  const char* why = nullptr;
+  EXPECT_FALSE(cm::decode(f, &why));
+  EXPECT_NE(std::string(why).find("MTU"), std::string::npos);
+}
+
+// The side channel is a byte stream: frames arrive split and glued together.
+TEST(CmWire, ReaderReassemblesFramesFromAnyPieces) {
+  cm::Message a = request();
+  cm::Message b = request();
+  b.type = cm::Type::kReply;
+  b.private_data.assign(196, 0x5a);
+  std::vector<uint8_t> stream = *cm::encode(a);
+  const auto fb = *cm::encode(b);
+  stream.insert(stream.end(), fb.begin(), fb.end());
+  for (size_t piece : {size_t{1}, size_t{7}, size_t{40}, size_t{45}, stream.size()}) {
+    cm::FrameReader r;
+    std::vector<cm::Message> got;
+    const char* why = nullptr;
+    for (size_t at = 0; at < stream.size(); at += piece) {
+      r.feed(std::span<const uint8_t>(stream).subspan(at, std::min(piece, stream.size() - at)));
+      cm::Message m;
+      while (r.next(m, &why)) got.push_back(m);
+      ASSERT_EQ(why, nullptr) << piece;
+    }
+    ASSERT_EQ(got.size(), 2u) << piece;
+    EXPECT_EQ(got[0].type, cm::Type::kRequest);
+    EXPECT_EQ(got[0].private_data, a.private_data);
+    EXPECT_EQ(got[1].type, cm::Type::kReply);
+    EXPECT_EQ(got[1].private_data, b.private_data);
+  }
+}
+
+TEST(CmWire, ReaderRefusesAStreamThatIsNotFrames) {
+  cm::FrameReader r;
+  const std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n0123456789012345";
+  r.feed(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(http.data()), http.size()));
+  cm::Message m;
+  const char* why = nullptr;
+  EXPECT_FALSE(r.next(m, &why));
+  ASSERT_NE(why, nullptr);
+  EXPECT_NE(std::string(why).find("magic"), std::string::npos);
 }
