@@ -92,12 +92,10 @@ step "8. Emulation: 1024 GPUs on a 3-tier fat-tree of radix-16 switches at 400G,
 echo "(ConnectX DCQCN defaults on the NICs, the switches' RoCE ECN profile, PFC on; throughput after a 100 us warm-up)"
 EMU_CC="dcqcn:preset=connectx,kmin=150000,kmax=1500000,pmax=1"
 REPORT="$BUILD/emulation-report.html"
-for routing in ecmp ar:view=path; do
-  "$RFAB" emulate --topo fat-tree:k=16,tiers=3,speed=400G --routing "$routing" --cc "$EMU_CC" --traffic permutation \
-    --time 250us --warmup 100us --quiet --report "$REPORT"
-  echo
-done
-echo "the adaptive-routing run as charts (open in a browser): $REPORT"
+"$RFAB" emulate --topo fat-tree:k=16,tiers=3,speed=400G --routing ar:view=path --compare ar --compare ecmp \
+  --cc "$EMU_CC" --traffic permutation --time 250us --warmup 100us --quiet --report "$REPORT"
+echo "the runs as charts (open in a browser): $REPORT"
+echo
 echo "step 6's gates on an emulated fabric's records (two-tier k=4, 8 hosts at 100G, lossless, AR, 400 us):"
 "$RFAB" emulate --topo fat-tree:k=4,tiers=2,speed=100G --routing ar --traffic permutation:bytes=64M --time 400us --quiet \
   --telemetry "$WORK/emulated.jsonl" > /dev/null

@@ -46,6 +46,7 @@ struct EmulateOptions {
   std::string telemetry;  // records file (emu_records.hpp); empty: none
   std::vector<std::string> fail;  // failure items (failures.hpp), joined with ';'
   std::string report;             // HTML report file; empty: none
+  std::vector<std::string> compare;  // further routing modes run on the same scenario
 
 };
 
@@ -72,7 +73,7 @@ std::string format_eta(double seconds) {
 }
 
 // The run as a self-contained HTML page; a file that cannot be written fails the run.
-void write_report(const EmulateOptions& o, const emu::Report& r) {
+void write_report(const EmulateOptions& o, const emu::Report& r, const std::vector<ComparedRun>& compared) {
   std::ofstream f(o.report, std::ios::trunc);
   if (!f) throw ExitError{2, "cannot open --report '" + o.report + "' for writing: " + std::strerror(errno)};
   ReportContext ctx;
@@ -82,6 +83,7 @@ void write_report(const EmulateOptions& o, const emu::Report& r) {
                 (o.warmup != "0s" ? " --warmup " + o.warmup : "") + " --seed " + std::to_string(o.seed) +
                 (o.spray ? " --spray " + std::to_string(o.spray) : "") + (o.adaptive ? " --adaptive" : "");
   for (const std::string& x : o.fail) ctx.command += " --fail " + x;
+  for (const std::string& x : o.compare) ctx.command += " --compare " + x;
   ctx.settings = {{"traffic", o.traffic}, {"routing", o.routing}, {"cc", o.cc}, {"pfc", o.pfc}, {"hosts", o.hosts},
                   {"simulated", o.time + (o.warmup != "0s" ? " (warm-up " + o.warmup + ")" : "")},
                   {"seed", std::to_string(o.seed)}};
@@ -91,6 +93,8 @@ void write_report(const EmulateOptions& o, const emu::Report& r) {
     for (const std::string& x : o.fail) all += (all.empty() ? "" : "; ") + x;
     ctx.settings.emplace_back("failures", all);
   }
+  ctx.routing = o.routing;
+  ctx.compared = compared;
   write_emulation_report(f, r, ctx);
   f.close();
   if (!f) throw ExitError{1, "--report '" + o.report + "': write failed: " + std::strerror(errno)};
@@ -123,7 +127,7 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
               double(r.peak_rss_bytes) / (1024.0 * 1024.0));
 }
 
-void print_json(const EmulateOptions& o, const emu::Report& r) {
+void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector<ComparedRun>& compared) {
   nlohmann::json j = {
       {"topology", r.topology},       {"topo_spec", o.topo},
       {"traffic", o.traffic},         {"routing", o.routing},
@@ -146,7 +150,47 @@ void print_json(const EmulateOptions& o, const emu::Report& r) {
       {"cpu_seconds", r.cpu_seconds}, {"wall_seconds", r.wall_seconds},
       {"peak_rss_bytes", r.peak_rss_bytes},
       {"memory_estimate_bytes", r.memory_estimate}};
+  for (const ComparedRun& c : compared)
+    j["compare"].push_back({{"routing", c.routing},       {"throughput", c.report.throughput},
+                            {"drops", c.report.drops},     {"pfc_pauses", c.report.pfc_pauses},
+                            {"ecn_marks", c.report.ecn_marks}, {"cnps", c.report.cnps},
+                            {"max_queue_bytes", c.report.max_queue_bytes}});
   std::cout << j.dump() << "\n";
+}
+
+// One run of `s` with the routing given as text; the progress bar (with its ETA) on a terminal.
+emu::Report run_one(const EmulateOptions& o, emu::ScenarioSpec s, const std::string& routing) {
+  const emu::RoutingChoice rc = emu::parse_routing_choice(routing);
+  s.routing = rc.routing;
+  s.ar_view = rc.ar_view;
+  s.ar_quantum_bytes = rc.ar_quantum_bytes;
+  s.ar_choices = rc.ar_choices;
+  const bool bar = !o.quiet && isatty(STDERR_FILENO);
+  int shown = -1;
+  const auto started = std::chrono::steady_clock::now();
+  auto progress = [&](double f) {
+    int pct = int(f * 100.0);
+    if (pct == shown || pct > 100) return;
+    shown = pct;
+    int w = pct * 40 / 100;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::fprintf(stderr, "\r[%.*s%*s] %3d%%", w, "########################################", 40 - w, "", pct);
+    // The remaining time assumes the rest of the run costs what the part done so far did per simulated us.
+    if (f >= 0.02 && f < 1) std::fprintf(stderr, "  ETA %s   ", format_eta(elapsed * (1 - f) / f).c_str());
+    std::fflush(stderr);
+  };
+  emu::Report r = emu::run_scenario(s, bar ? std::function<void(double)>(progress) : std::function<void(double)>());
+  if (bar) std::fprintf(stderr, "\r%*s\r", 64, "");
+  return r;
+}
+
+void print_compared(const std::vector<ComparedRun>& runs) {
+  for (const ComparedRun& c : runs)
+    std::printf("compare     routing %s: throughput %.4f, drops %llu, PFC pauses %llu, ECN marks %llu, CNPs %llu, "
+                "max queue %.1f KiB\n",
+                c.routing.c_str(), c.report.throughput, (unsigned long long)c.report.drops,
+                (unsigned long long)c.report.pfc_pauses, (unsigned long long)c.report.ecn_marks,
+                (unsigned long long)c.report.cnps, double(c.report.max_queue_bytes) / 1024.0);
 }
 
 void run_emulate(const EmulateOptions& o) {
@@ -161,37 +205,21 @@ void run_emulate(const EmulateOptions& o) {
   s.adaptive = o.adaptive;
   s.memory_limit = MemoryLimit::from_flag(o.max_memory, "--max-memory");
   s.max_events = o.max_events;
-  s.counters = !o.telemetry.empty();
   if (o.pfc != "on" && o.pfc != "off") throw ExitError{2, "--pfc: '" + o.pfc + "' must be on or off"};
   s.pfc = o.pfc == "on";
   emu::Report r;
+  std::vector<ComparedRun> compared;
   try {
-    const emu::RoutingChoice rc = emu::parse_routing_choice(o.routing);
-    s.routing = rc.routing;
-    s.ar_view = rc.ar_view;
-    s.ar_quantum_bytes = rc.ar_quantum_bytes;
-    s.ar_choices = rc.ar_choices;
+    for (const std::string& c : o.compare) (void)emu::parse_routing_choice(c);  // refuse a bad one before running
     s.duration = parse_duration_ps(o.time, "--time");
     s.warmup = parse_duration_ps(o.warmup, "--warmup");
     for (const std::string& f : o.fail) s.failures += (s.failures.empty() ? "" : ";") + f;
     if (!o.report.empty()) s.samples = kReportSamples;
     if (!o.buffer.empty()) s.buffer_bytes = parse_size(o.buffer, "--buffer");
-    const bool bar = !o.quiet && isatty(STDERR_FILENO);
-    int shown = -1;
-    const auto started = std::chrono::steady_clock::now();
-    auto progress = [&](double f) {
-      int pct = int(f * 100.0);
-      if (pct == shown || pct > 100) return;
-      shown = pct;
-      int w = pct * 40 / 100;
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::fprintf(stderr, "\r[%.*s%*s] %3d%%", w, "########################################", 40 - w, "", pct);
-      // The remaining time assumes the rest of the run costs what the part done so far did per simulated us.
-      if (f >= 0.02 && f < 1) std::fprintf(stderr, "  ETA %s   ", format_eta(elapsed * (1 - f) / f).c_str());
-      std::fflush(stderr);
-    };
-    r = emu::run_scenario(s, bar ? std::function<void(double)>(progress) : std::function<void(double)>());
-    if (bar) std::fprintf(stderr, "\r%*s\r", 64, "");
+    emu::ScenarioSpec primary = s;
+    primary.counters = !o.telemetry.empty();
+    r = run_one(o, primary, o.routing);
+    for (const std::string& c : o.compare) compared.push_back({c, run_one(o, s, c)});
   } catch (const topo::TopologyError& e) {
     throw ExitError{2, e.what()};
   } catch (const emu::TrafficError& e) {
@@ -200,11 +228,13 @@ void run_emulate(const EmulateOptions& o) {
     throw ExitError{2, e.what()};
   }
   if (!o.telemetry.empty()) write_telemetry(o, r);
-  if (!o.report.empty()) write_report(o, r);
-  if (o.json)
-    print_json(o, r);
-  else
+  if (!o.report.empty()) write_report(o, r, compared);
+  if (o.json) {
+    print_json(o, r, compared);
+  } else {
     print_text(o, r);
+    print_compared(compared);
+  }
 }
 
 }  // namespace
@@ -254,6 +284,9 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--fail", o->fail,
                   "failed links or switches, routed around from the start (repeatable): link:leaf3-agg1, "
                   "switch:core5, random-links:0.01 (a fraction of the switch-to-switch links), random-switches:2");
+  sub->add_option("--compare", o->compare,
+                  "also run the same scenario with this routing (repeatable; e.g. --compare ecmp): printed after the "
+                  "main run and drawn beside it in --report's throughput chart");
   sub->add_option("--report", o->report,
                   "write the run as a self-contained HTML page with SVG charts (throughput, per-tier link "
                   "utilisation, queues, PFC/ECN/CNP over time, flow completion times)");

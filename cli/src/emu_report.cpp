@@ -35,22 +35,43 @@ double max_y(const std::vector<svg::Series>& series, double floor) {
   return m * 1.08;
 }
 
-std::string throughput_chart(const emu::Report& r) {
-  const auto& t = r.timeline;
-  // The line rate of every host with something to send (the offered load while all of them are sending).
+// Delivered payload per interval as a fraction of the line rate of every host with something to send (the
+// offered load while all of them are sending).
+std::vector<std::pair<double, double>> delivered_fraction(const emu::Report& r) {
   const double offered_bps = double(r.sending_hosts) * r.class_bps[size_t(emu::LinkClass::nic)];
-  svg::Series delivered{"delivered", "#3168c1", {}};
-  delivered.points = per_interval(t, [&](const TimelineSample& a, const TimelineSample& b) {
+  return per_interval(r.timeline, [&](const TimelineSample& a, const TimelineSample& b) {
     const double dt = double(b.t - a.t) * 1e-12;
     return offered_bps > 0 && dt > 0 ? double(b.payload_delivered - a.payload_delivered) * 8 / dt / offered_bps : 0;
   });
-  svg::Series ceiling{"header ceiling", "#888888", {{0, r.goodput_ceiling}, {us(r.simulated), r.goodput_ceiling}}, true};
+}
+
+std::string throughput_chart(const emu::Report& r, const ReportContext& ctx) {
+  static const char* const kOthers[] = {"#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"};
+  std::vector<svg::Series> series;
+  series.push_back({ctx.routing.empty() ? "delivered" : ctx.routing, "#3168c1", delivered_fraction(r)});
+  for (size_t i = 0; i < ctx.compared.size(); ++i)
+    series.push_back({ctx.compared[i].routing, kOthers[i % 5], delivered_fraction(ctx.compared[i].report)});
+  series.push_back({"header ceiling", "#888888", {{0, r.goodput_ceiling}, {us(r.simulated), r.goodput_ceiling}}, true});
   svg::Axes a{"Throughput over time (" + std::string(r.warmup ? "measured after the warm-up: " : "whole run: ") +
                   fixed(r.throughput, 4) + " of line)",
               "simulated time (us)", "of the senders' line rate", 0, us(r.simulated), 0, 1.05};
   std::vector<std::pair<double, std::string>> marks;
   if (r.warmup) marks.emplace_back(us(r.warmup), "warm-up ends");
-  return svg::line_chart(a, {delivered, ceiling}, marks);
+  return svg::line_chart(a, series, marks);
+}
+
+std::string comparison_table(const emu::Report& r, const ReportContext& ctx) {
+  if (ctx.compared.empty()) return {};
+  std::string s = "<table><tr><th>routing</th><th>throughput</th><th>drops</th><th>PFC pauses</th><th>ECN marks</th>"
+                  "<th>CNPs</th><th>deepest queue</th></tr>\n";
+  auto row = [&](const std::string& name, const emu::Report& x) {
+    s += "<tr><td>" + svg::escape(name) + "</td><td>" + fixed(x.throughput, 4) + "</td><td>" + std::to_string(x.drops) +
+         "</td><td>" + std::to_string(x.pfc_pauses) + "</td><td>" + std::to_string(x.ecn_marks) + "</td><td>" +
+         std::to_string(x.cnps) + "</td><td>" + fixed(double(x.max_queue_bytes) / 1024, 1) + " KiB</td></tr>\n";
+  };
+  row(ctx.routing, r);
+  for (const ComparedRun& c : ctx.compared) row(c.routing, c.report);
+  return s + "</table>\n";
 }
 
 std::string utilisation_heatmap(const emu::Report& r) {
@@ -155,7 +176,9 @@ void write_emulation_report(std::ostream& out, const emu::Report& r, const Repor
   row("emulator", std::to_string(r.events) + " events in " + fixed(r.cpu_seconds, 2) + " CPU-s, peak RSS " +
                       fixed(double(r.peak_rss_bytes) / (1024.0 * 1024.0), 1) + " MiB");
   out << "</table>\n";
-  out << "<h2>Throughput</h2>\n" << throughput_chart(r) << "\n";
+  out << "<h2>Throughput</h2>\n" << throughput_chart(r, ctx) << "\n" << comparison_table(r, ctx);
+  if (!ctx.compared.empty())
+    out << "<p class=\"note\">The charts below are of the " << svg::escape(ctx.routing) << " run.</p>\n";
   out << "<h2>Links</h2>\n" << utilisation_heatmap(r) << "\n";
   out << "<h2>Queues</h2>\n" << queue_chart(r) << "\n";
   out << "<h2>Congestion signals</h2>\n" << events_chart(r) << "\n";

@@ -10,9 +10,17 @@
 
 namespace rfab::cli {
 
+// Another routing mode run on the same scenario (`rfab emulate --compare`).
+struct ComparedRun {
+  std::string routing;
+  emu::Report report;
+};
+
 struct ReportContext {
   std::string command;  // the command line, shown verbatim
   std::vector<std::pair<std::string, std::string>> settings;  // (name, value) rows of the scenario table
+  std::string routing;                                         // the main run's routing
+  std::vector<ComparedRun> compared;                           // drawn beside it in the throughput chart
 };
 
 // `r` must come from a run with ScenarioSpec::samples > 0.

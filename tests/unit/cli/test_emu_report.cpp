@@ -111,6 +111,40 @@ TEST(EmuReport, CliWritesTheReportAndRefusesAnUnwritablePath) {
   EXPECT_NE(bad.find("--report"), std::string::npos) << bad;
 }
 
+TEST(EmuReport, CompareRunsOtherRoutingsOnTheSameScenario) {
+  const std::string file = tmp("compare.html");
+  const std::string base = kRfab + " emulate --topo fat-tree:k=4,tiers=3,speed=100G --traffic permutation --time 60us"
+                                   " --warmup 10us --quiet --routing ar:view=path --compare ecmp --compare ar";
+  int rc = -1;
+  std::string out = rfab::test::run_command(base + " --report " + file + " 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("compare     routing ecmp: throughput"), std::string::npos) << out;
+  EXPECT_NE(out.find("compare     routing ar: throughput"), std::string::npos) << out;
+  std::ifstream f(file);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string html = ss.str();
+  // Three throughput series (one per routing) and a table row each.
+  for (const char* name : {">ar:view=path<", ">ecmp<", ">ar<"}) EXPECT_GE(count(html, name), 2u) << name;
+  std::filesystem::remove(file);
+  // The JSON carries the compared runs, and their throughputs equal separate runs of the same scenario.
+  out = rfab::test::run_command(base + " --json 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const std::string alone = rfab::test::run_command(
+      kRfab + " emulate --topo fat-tree:k=4,tiers=3,speed=100G --traffic permutation --time 60us --warmup 10us"
+              " --quiet --routing ecmp --json 2>&1", &rc);
+  const std::regex thr("\"throughput\":([0-9.e-]+)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(alone, m, thr)) << alone;
+  const std::string ecmp_alone = m[1].str();
+  const size_t at = out.find("\"routing\":\"ecmp\"");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string tail = out.substr(at > 200 ? at - 200 : 0);
+  EXPECT_NE(tail.find("\"throughput\":" + ecmp_alone), std::string::npos) << ecmp_alone << " in " << out;
+  EXPECT_EQ(rfab::test::run_command(base + " --compare warp 2>&1", &rc).find("routing"), 6u);
+  EXPECT_EQ(rc, 2);
+}
+
 // The page as a browser draws it: headless Chromium screenshots it and every chart's series colour must be
 // on screen in quantity (an empty or broken chart draws none of its colour).
 TEST(EmuReport, ChromiumRendersEveryChart) {
