@@ -276,7 +276,7 @@ TEST(CliCommands, UnknownSubcommandsAreNamedWithExitTwo) {
     const char* args;
     const char* named;
   };
-  for (const Case& c : {Case{"nosuchcmd", "unknown command 'nosuchcmd'"}, Case{"gen --help", "unknown command 'gen'"},
+  for (const Case& c : {Case{"nosuchcmd", "unknown command 'nosuchcmd'"}, Case{"frobnicate --help", "unknown command 'frobnicate'"},
                         Case{"softroce list", "rfab softroce: unknown command 'list'"},
                         Case{"perf bogus 127.0.0.1", "rfab perf: unknown command 'bogus'"}}) {
     int rc = 0;
