@@ -10,6 +10,7 @@ void build_app(CLI::App& app) {
   app.fallthrough(false);
   add_decode(app);
   add_synth(app);
+  add_gen(app);
   add_doctor(app);
   add_softroce(app);
   add_collect(app);

@@ -1,5 +1,6 @@
-// rfab collect: attach the eBPF RoCE v2 collector to an interface and export what it counts (live table,
-// JSON lines, Prometheus), until --duration ends or SIGINT/SIGTERM; the hook is detached on every exit path.
+// rfab collect: attach the eBPF RoCE v2 collector to an interface, or read a DPDK port with the same counting
+// (--dpdk-args), and export what it counts (live table, JSON lines, Prometheus), until --duration ends or
+// SIGINT/SIGTERM; the hook is detached (the port closed) on every exit path.
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,9 @@
 #include "commands.hpp"
 #include "rfab/telemetry/capabilities.hpp"
 #include "rfab/telemetry/collector.hpp"
+#ifdef RFAB_HAVE_DPDK_COLLECTOR
+#include "rfab/telemetry/dpdk_collector.hpp"
+#endif
 #include "rfab/telemetry/duration.hpp"
 #include "rfab/telemetry/events.hpp"
 #include "rfab/telemetry/flow_metrics.hpp"
@@ -40,6 +44,8 @@ void on_signal(int) { g_stop = 1; }
 struct CollectOptions {
   std::string iface;
   std::string hook;
+  std::string dpdk_args;  // the DPDK collector instead of the eBPF hook
+  uint16_t dpdk_port = 0;
   std::string interval = "1s";
   std::string duration;  // empty: until SIGINT/SIGTERM
   std::string prometheus;
@@ -77,12 +83,43 @@ tm::Metrics gather(const CollectOptions& o, const tm::CollectorSnapshot& s, bool
   return m;
 }
 
-void run_collect(const CollectOptions& o) {
+// The DPDK collector, or ExitError when this rfab has none or the port cannot be opened.
+std::unique_ptr<tm::Collector> open_dpdk(const CollectOptions& o, const tm::CollectorConfig& cfg) {
+#ifdef RFAB_HAVE_DPDK_COLLECTOR
+  tm::DpdkCollectorConfig d;
+  d.eal_args = o.dpdk_args;
+  d.port = o.dpdk_port;
+  d.counting = cfg;
+  try {
+    return tm::open_dpdk_collector(d);
+  } catch (const tm::TelemetryError& e) {
+    throw ExitError{2, e.what()};
+  }
+#else
+  (void)o;
+  (void)cfg;
+  throw ExitError{2, "this rfab was built without DPDK (needs libdpdk-dev and RFAB_WITH_DPDK=ON)"};
+#endif
+}
+
+void run_collect(CollectOptions o) {
   tm::CollectorConfig cfg;
+  const bool dpdk = !o.dpdk_args.empty();
+  if (dpdk == !o.hook.empty()) throw ExitError{2, "give --hook (the eBPF collector) or --dpdk-args (a DPDK port), not both or neither"};
+  if (!dpdk && o.dpdk_port != 0) throw ExitError{2, "--dpdk-port needs --dpdk-args"};
+  if (dpdk && o.iface.empty()) {
+#ifdef RFAB_HAVE_DPDK_COLLECTOR
+    o.iface = tm::dpdk_vdev_iface(o.dpdk_args);  // the label of the series, and whose netdev counters to add
+#endif
+    if (o.iface.empty()) o.iface = "dpdk" + std::to_string(o.dpdk_port);
+  }
+  if (o.iface.empty()) throw ExitError{2, "--iface is required with --hook"};
   cfg.iface = o.iface;
-  auto hook = tm::parse_hook(o.hook);
-  if (!hook) throw ExitError{2, "--hook must be xdp, xdp-generic or tc, not '" + o.hook + "'"};
-  cfg.hook = *hook;
+  if (!dpdk) {
+    auto hook = tm::parse_hook(o.hook);
+    if (!hook) throw ExitError{2, "--hook must be xdp, xdp-generic or tc, not '" + o.hook + "'"};
+    cfg.hook = *hook;
+  }
   cfg.roce_port = o.roce_port;
   cfg.flow_map_entries = o.flow_map_entries;
   cfg.ringbuf_bytes = o.ringbuf_bytes;
@@ -92,7 +129,7 @@ void run_collect(const CollectOptions& o) {
   const auto duration = o.duration.empty() ? nanoseconds(0) : duration_arg("--duration", o.duration);
   if (interval < milliseconds(10)) throw ExitError{2, "--interval must be at least 10ms"};
 
-  auto missing = tm::missing_capabilities(tm::collector_capabilities());
+  auto missing = dpdk ? std::vector<std::string>{} : tm::missing_capabilities(tm::collector_capabilities());
   if (!missing.empty()) {
     std::string list;
     for (const auto& c : missing) list += (list.empty() ? "" : ", ") + c;
@@ -127,11 +164,16 @@ void run_collect(const CollectOptions& o) {
   };
 
   std::unique_ptr<tm::Collector> col;
-  try {
-    col = tm::Collector::open(cfg);
-  } catch (const tm::TelemetryError& e) {
-    throw ExitError{2, e.what()};
+  if (dpdk) {
+    col = open_dpdk(o, cfg);
+  } else {
+    try {
+      col = tm::Collector::open(cfg);
+    } catch (const tm::TelemetryError& e) {
+      throw ExitError{2, e.what()};
+    }
   }
+  const std::string source = dpdk ? "DPDK port " + std::to_string(o.dpdk_port) : std::string(tm::to_string(cfg.hook));
   g_stop = 0;
   struct sigaction sa{};
   sa.sa_handler = on_signal;
@@ -145,7 +187,7 @@ void run_collect(const CollectOptions& o) {
   // Scrapes before the first interval already see every series (at zero). Published before "attached"
   // is announced, so anyone who waits for that line never scrapes an endpoint with nothing to serve.
   if (prom) prom->publish(tm::render_prometheus(gather(o, prev, netdev_warned)));
-  std::cerr << "rfab collect: attached to " << o.iface << " (" << tm::to_string(cfg.hook) << ")"
+  std::cerr << "rfab collect: attached to " << o.iface << " (" << source << ")"
             << (prom ? ", Prometheus on http://" + listen_url(prom_host, prom->port()) + "/metrics" : std::string()) << "\n";
 
   auto emit = [&](bool last) {
@@ -197,8 +239,12 @@ void run_collect(const CollectOptions& o) {
 void add_collect(CLI::App& app) {
   auto o = std::make_shared<CollectOptions>();
   auto* sub = app.add_subcommand("collect", "Count RoCE v2 traffic on an interface with eBPF (XDP or tc) and export it");
-  sub->add_option("--iface", o->iface, "network interface")->required();
-  sub->add_option("--hook", o->hook, "xdp | xdp-generic | tc (ingress and egress)")->required();
+  sub->add_option("--iface", o->iface, "network interface (with --dpdk-args: the name the series carry; default the vdev's iface=)");
+  sub->add_option("--hook", o->hook, "eBPF collector: xdp | xdp-generic | tc (ingress and egress)");
+  sub->add_option("--dpdk-args", o->dpdk_args,
+                  "DPDK collector instead: EAL arguments, e.g. '--no-huge -m 512 --no-pci --no-shconf "
+                  "--vdev=net_af_packet0,iface=veth1' (counts what the port receives, as ingress)");
+  add_integer(sub, "--dpdk-port", o->dpdk_port, "--dpdk-args: ethdev port id (default 0)", 0, 65535);
   add_duration(sub, "--interval", o->interval, "reporting interval (default 1s)", 10'000'000, 86400'000'000'000);
   // No 0: "stop after nothing" would have to mean "never stop"; leave --duration out for that.
   add_duration(sub, "--duration", o->duration, "stop after this long (default: until SIGINT/SIGTERM)", 10'000'000,

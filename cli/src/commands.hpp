@@ -13,6 +13,7 @@ struct ExitError {
 
 void add_decode(CLI::App& app);
 void add_synth(CLI::App& app);
+void add_gen(CLI::App& app);       // RoCE v2 traffic generator
 void add_doctor(CLI::App& app);    // soft-RoCE lab
 void add_softroce(CLI::App& app);  // soft-RoCE lab
 void add_collect(CLI::App& app);   // telemetry

@@ -28,6 +28,8 @@ const std::string kRfab = RFAB_CLI;
 // tests/unit/emu/test_spec_inputs.cpp). Keyed "<subcommand path> <option name>"; perf verbs as "perf *".
 const std::set<std::string> kTextOptions = {
     "decode file", "decode --filter", "decode --opcode", "synth out",
+    "gen --pcap-out", "gen --dpdk-args", "gen --afxdp", "gen --mix", "gen --src-mac", "gen --dst-mac", "gen --src-ip",
+    "gen --dst-ip", "collect --dpdk-args",
     "doctor --peers", "doctor --sys-root", "doctor --proc-root", "doctor --iface", "softroce up iface", "softroce up --name", "softroce down names",
     "softroce shell --iface", "softroce shell --lib", "softroce shell program",
     "collect --iface", "collect --hook", "collect --prometheus", "collect --json-file", "collect --rdma-sysfs",
@@ -45,6 +47,10 @@ const std::set<std::string> kTextOptions = {
 const std::set<std::string> kZeroMeaningful = {
     "decode --qp",            // QP number 0
     "synth --vlan",           // VLAN 0: priority-tagged frames
+    "gen --size",             // zero-length operations
+    "gen --dpdk-port", "collect --dpdk-port",  // ethdev port 0
+    "gen --seed",             // a seed
+    "gen --start-psn",        // PSN 0
     "softroce up --wait-ms",  // do not wait for ACTIVE
     "validate --settle",      // no settle time
     "emulate --warmup",       // measure the whole run
@@ -271,7 +277,7 @@ TEST(CliCommands, UnknownSubcommandsAreNamedWithExitTwo) {
     const char* args;
     const char* named;
   };
-  for (const Case& c : {Case{"nosuchcmd", "unknown command 'nosuchcmd'"}, Case{"gen --help", "unknown command 'gen'"},
+  for (const Case& c : {Case{"nosuchcmd", "unknown command 'nosuchcmd'"}, Case{"frobnicate --help", "unknown command 'frobnicate'"},
                         Case{"softroce list", "rfab softroce: unknown command 'list'"},
                         Case{"perf bogus 127.0.0.1", "rfab perf: unknown command 'bogus'"}}) {
     int rc = 0;

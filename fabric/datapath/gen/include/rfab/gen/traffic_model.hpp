@@ -1,0 +1,61 @@
+// The packets `rfab gen` sends, in order, from a seeded pseudo-random stream: messages drawn from the
+// operation mix, round-robin over the QPs, segmented into FIRST/MIDDLE/LAST or ONLY packets for the MTU;
+// READ requests answered by their READ responses; request packets dropped on purpose (their PSNs skipped),
+// CE-marked, or answered by a CNP or a NAK at the configured rates.
+//
+// A dropped packet is never a flow's first request, a READ request, or the request right after a READ
+// request: a collector cannot see a hole in any of those places (the first request starts its window, and
+// the PSN after a READ request may jump by the READ's responses), so every PSN skipped here is one a
+// correct collector must report as a hole.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <vector>
+
+#include "rfab/gen/config.hpp"
+
+namespace rfab::gen {
+
+struct GenPacket {
+  uint32_t qp = 0;        // QP index, 0 .. qps-1
+  bool reverse = false;   // responder -> requester (READ responses, NAKs, CNPs); else requester -> responder
+  uint8_t opcode = 0;
+  uint32_t psn = 0;
+  uint32_t payload_len = 0;
+  uint64_t va = 0;        // RETH (WRITE FIRST/ONLY, READ request)
+  uint32_t rkey = 0, dma_len = 0;
+  uint8_t syndrome = 0;   // AETH (READ response FIRST/LAST/ONLY, ACK/NAK)
+  uint32_t msn = 0;
+  bool ack_req = false;
+  bool ce = false;        // IP ECN CE instead of ECT(0)
+  uint32_t skipped_before = 0;  // PSNs of this flow dropped right before this packet (holes it opens)
+};
+
+class TrafficModel {
+ public:
+  explicit TrafficModel(const GenConfig& c);
+  // The next packet to put on the wire.
+  GenPacket next();
+
+ private:
+  struct Qp {
+    uint32_t psn = 0;          // next request PSN
+    uint32_t msn = 0;          // messages completed
+    uint64_t va = 0;
+    bool sent_request = false;  // a request has gone out (the collector's window has started)
+    bool after_read = false;    // the last request sent was a READ request
+    uint32_t pending_skips = 0; // dropped PSNs not yet followed by a sent request
+  };
+  void queue_message();
+  void queue_request(Qp& q, uint32_t qi, GenPacket p);
+  bool chance(double rate);
+
+  GenConfig c_;
+  std::mt19937_64 rng_;
+  std::vector<Qp> qps_;
+  std::deque<GenPacket> queue_;
+  uint32_t next_qp_ = 0;
+};
+
+}  // namespace rfab::gen

@@ -1,0 +1,134 @@
+#include "rfab/gen/traffic_model.hpp"
+
+#include "rfab/wire/headers.hpp"
+#include "rfab/wire/opcode.hpp"
+
+namespace rfab::gen {
+namespace op = rfab::wire::op;
+namespace {
+
+constexpr uint32_t kPsnMask = 0xFFFFFF;
+constexpr uint32_t kRkey = 0x1234;
+
+enum class Op { write, send, read };
+
+// FIRST/MIDDLE/LAST/ONLY of a message of `n` packets, packet i.
+uint8_t segment_opcode(uint8_t first, uint8_t middle, uint8_t last, uint8_t only, uint32_t i, uint32_t n) {
+  if (n == 1) return only;
+  return i == 0 ? first : i + 1 == n ? last : middle;
+}
+
+}  // namespace
+
+TrafficModel::TrafficModel(const GenConfig& c) : c_(c), rng_(c.seed), qps_(c.qps) {
+  c_.check();
+  for (uint32_t i = 0; i < c_.qps; ++i) {
+    qps_[i].psn = c_.start_psn;
+    qps_[i].va = 0x10000000ull * (i + 1);
+  }
+}
+
+bool TrafficModel::chance(double rate) {
+  if (rate <= 0) return false;
+  return std::uniform_real_distribution<double>(0, 1)(rng_) < rate;
+}
+
+GenPacket TrafficModel::next() {
+  while (queue_.empty()) queue_message();
+  GenPacket p = queue_.front();
+  queue_.pop_front();
+  return p;
+}
+
+// A request packet of QP `qi`: dropped (its PSN skipped) or queued, with the CE mark and the CNP or NAK the
+// rates call for. Advances the QP's PSN either way.
+void TrafficModel::queue_request(Qp& q, uint32_t qi, GenPacket p) {
+  const bool is_read = p.opcode == op::RC_READ_REQUEST;
+  const uint32_t psns = is_read ? std::max<uint32_t>(1, (p.dma_len + c_.mtu - 1) / c_.mtu) : 1;
+  p.qp = qi;
+  p.psn = q.psn;
+  q.psn = (q.psn + psns) & kPsnMask;
+  const bool may_drop = q.sent_request && !q.after_read && !is_read;
+  if (may_drop && chance(c_.gap_rate)) {
+    ++q.pending_skips;
+    return;
+  }
+  p.skipped_before = q.pending_skips;
+  q.pending_skips = 0;
+  q.sent_request = true;
+  q.after_read = is_read;
+  p.ce = chance(c_.ecn_ce_rate);
+  queue_.push_back(p);
+  if (is_read) {
+    // The responder's READ responses: PSNs of the request onwards, AETH on FIRST/LAST/ONLY.
+    const uint32_t n = psns;
+    for (uint32_t i = 0; i < n; ++i) {
+      GenPacket r;
+      r.qp = qi;
+      r.reverse = true;
+      r.opcode = segment_opcode(op::RC_READ_RESPONSE_FIRST, op::RC_READ_RESPONSE_MIDDLE, op::RC_READ_RESPONSE_LAST,
+                                op::RC_READ_RESPONSE_ONLY, i, n);
+      r.psn = (p.psn + i) & kPsnMask;
+      r.payload_len = i + 1 == n ? p.dma_len - i * c_.mtu : c_.mtu;
+      r.syndrome = wire::Aeth::make(wire::AckType::ack, wire::kAethCreditInvalid);
+      r.msn = q.msn + 1;
+      queue_.push_back(r);
+    }
+  }
+  if (chance(c_.cnp_rate)) {
+    GenPacket cnp;
+    cnp.qp = qi;
+    cnp.reverse = true;
+    cnp.opcode = op::CNP;
+    queue_.push_back(cnp);
+  }
+  if (chance(c_.nak_rate)) {
+    GenPacket nak;
+    nak.qp = qi;
+    nak.reverse = true;
+    nak.opcode = op::RC_ACK;
+    nak.psn = p.psn;
+    nak.syndrome = wire::Aeth::make(wire::AckType::nak, static_cast<uint8_t>(wire::NakCode::psn_sequence_error));
+    nak.msn = q.msn;
+    queue_.push_back(nak);
+  }
+}
+
+void TrafficModel::queue_message() {
+  const uint32_t qi = next_qp_;
+  next_qp_ = (next_qp_ + 1) % c_.qps;
+  Qp& q = qps_[qi];
+  const uint32_t pick = std::uniform_int_distribution<uint32_t>(0, c_.mix.total() - 1)(rng_);
+  const Op kind = pick < c_.mix.write ? Op::write : pick < c_.mix.write + c_.mix.send ? Op::send : Op::read;
+  const uint32_t size = c_.msg_size;
+  if (kind == Op::read) {
+    GenPacket p;
+    p.opcode = op::RC_READ_REQUEST;
+    p.va = q.va;
+    p.rkey = kRkey;
+    p.dma_len = size;
+    p.ack_req = true;
+    queue_request(q, qi, p);
+  } else {
+    const uint32_t n = std::max<uint32_t>(1, (size + c_.mtu - 1) / c_.mtu);
+    for (uint32_t i = 0; i < n; ++i) {
+      GenPacket p;
+      p.payload_len = i + 1 == n ? size - i * c_.mtu : c_.mtu;
+      if (kind == Op::write) {
+        p.opcode = segment_opcode(op::RC_WRITE_FIRST, op::RC_WRITE_MIDDLE, op::RC_WRITE_LAST, op::RC_WRITE_ONLY, i, n);
+        if (i == 0) {
+          p.va = q.va;
+          p.rkey = kRkey;
+          p.dma_len = size;
+        }
+      } else {
+        p.opcode = segment_opcode(op::RC_SEND_FIRST, op::RC_SEND_MIDDLE, op::RC_SEND_LAST, op::RC_SEND_ONLY, i, n);
+      }
+      p.ack_req = i + 1 == n;
+      queue_request(q, qi, p);
+    }
+  }
+  ++q.msn;
+}
+
+}  // namespace rfab::gen
