@@ -7,7 +7,7 @@ PKGS=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang llvm lld libclang-rt-14-dev
   # protocol and datapath dependencies
-  libibverbs-dev librdmacm-dev rdma-core ibverbs-utils libdpdk-dev
+  libibverbs-dev librdmacm-dev rdma-core ibverbs-utils libdpdk-dev dpdk-dev
   libbpf-dev bpftool libelf-dev
   # libraries
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libpcap-dev zlib1g-dev libcpp-httplib-dev
