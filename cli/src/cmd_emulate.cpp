@@ -30,6 +30,7 @@ struct EmulateOptions {
   std::string time = "500us";
   std::string buffer;
   std::string hosts = "paced";
+  std::string engine = "packet";
   uint64_t seed = 1;
   uint32_t mtu = 4096;
   uint32_t spray = 0;
@@ -55,8 +56,9 @@ double us(emu::Picos p) { return double(p) / 1e6; }
 
 void print_text(const EmulateOptions& o, const emu::Report& r) {
   std::printf("topology    %s\n", r.topology.c_str());
-  std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s", o.traffic.c_str(),
-              (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(), o.hosts.c_str());
+  std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s, engine %s", o.traffic.c_str(),
+              (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(), o.hosts.c_str(),
+              o.engine.c_str());
   if (o.spray > 1) std::printf(" %sspraying over %u ports", o.adaptive ? "adaptive " : "", o.spray);
   std::printf(", %.1f us simulated, seed %llu\n", us(r.simulated), (unsigned long long)o.seed);
   std::printf("throughput  %.4f of offered line rate (delivered payload %.3f GB; header ceiling %.4f)\n",
@@ -70,6 +72,8 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
                 us(r.fct_p99), us(r.fct_max), (unsigned long long)r.flows_completed, (unsigned long long)r.flows);
   else
     std::printf("fct         no flow completed (%llu flows)\n", (unsigned long long)r.flows);
+  if (r.flows_completed == r.flows && r.flows > 0)
+    std::printf("completion  every flow done at %.2f us (the step time of a collective's traffic)\n", us(r.last_done));
   std::printf("max queue   %.1f KiB\n", double(r.max_queue_bytes) / 1024.0);
   std::printf("emulator    %llu events in %.2f CPU-s (%.2f M events/s), wall %.2f s, peak RSS %.1f MiB\n",
               (unsigned long long)r.events, r.cpu_seconds, r.events_per_second / 1e6, r.wall_seconds,
@@ -92,6 +96,7 @@ void print_json(const EmulateOptions& o, const emu::Report& r) {
       {"spray", o.spray},
       {"adaptive", o.adaptive},
       {"fct_us", {{"p50", us(r.fct_p50)}, {"p99", us(r.fct_p99)}, {"max", us(r.fct_max)}}},
+      {"engine", o.engine},           {"last_done_us", us(r.last_done)},
       {"max_queue_bytes", r.max_queue_bytes},
       {"events", r.events},           {"events_per_second", r.events_per_second},
       {"cpu_seconds", r.cpu_seconds}, {"wall_seconds", r.wall_seconds},
@@ -108,6 +113,7 @@ void run_emulate(const EmulateOptions& o) {
   s.seed = o.seed;
   s.mtu = o.mtu;
   s.hosts = o.hosts;
+  s.engine = o.engine;
   s.spray = o.spray;
   s.adaptive = o.adaptive;
   s.memory_limit = MemoryLimit::from_flag(o.max_memory, "--max-memory");
@@ -183,6 +189,10 @@ void add_emulate(CLI::App& app) {
                   "host stack: paced (MTU packets paced by the cc; scales to 100k hosts) | rc (the rc/ QP engine: "
                   "RDMA WRITEs; go-back-N on single-path ECMP, selective recovery when packets take several paths; a "
                   "few thousand flows)")
+      ->capture_default_str();
+  sub->add_option("--engine", o->engine,
+                  "packet (discrete-event: queues, PFC, ECN, DCQCN) | flow (max-min fair fluid flows over the same "
+                  "paths: lossless, no queues or cc; for 100k-host steps)")
       ->capture_default_str();
   sub->add_flag("--json", o->json, "one JSON object instead of text");
   sub->add_flag("--quiet", o->quiet, "no progress bar");

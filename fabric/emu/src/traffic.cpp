@@ -213,4 +213,10 @@ std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& t
   return flows;
 }
 
+Traffic make_any_traffic(std::string_view spec, const topo::FatTree& tree, uint64_t seed) {
+  Traffic t;
+  t.flows = make_traffic(spec, tree, seed);
+  return t;
+}
+
 }  // namespace rfab::emu
