@@ -34,7 +34,18 @@ T heap_pop(std::vector<T>& h) {
 FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Traffic& traffic)
     : tree_(tree), cfg_(cfg), paths_(tree, cfg_) {
   const std::vector<FlowSpec>& specs = traffic.flows;
-  check_flows(specs, tree.hosts());
+  if (traffic.local.empty()) {
+    check_flows(specs, tree.hosts());
+  } else {
+    if (traffic.local.size() != specs.size()) throw TrafficError("traffic: local-flow marks do not match the flows");
+    if (traffic.local_bps <= 0) throw TrafficError("traffic: local flows need a rate above 0");
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].src >= tree.hosts() || specs[i].dst >= tree.hosts() || (!traffic.is_local(i) && specs[i].src == specs[i].dst))
+        throw TrafficError("traffic: flow " + std::to_string(i) + " has a bad src/dst pair");
+      else if (specs[i].after != kNoFlow && specs[i].after >= specs.size())
+        throw TrafficError("traffic: flow " + std::to_string(i) + " waits for a flow that does not exist");
+  }
+  local_Bps_ = traffic.local_bps / 8.0 * 1e-12;
   if (traffic.has_extra_deps() && traffic.dep_first.size() != specs.size() + 1)
     throw TrafficError("traffic: dependency list does not match the flows");
   for (uint32_t d : traffic.deps)
@@ -45,7 +56,8 @@ FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Tr
     f.spec = specs[i];
     f.wire = specs[i].bytes == kUnlimited ? kInf : wire_bytes(specs[i].bytes);
     f.first_link = flow_links_.size();
-    paths_.path(i, f.spec.src, f.spec.dst, flow_links_);
+    f.local = traffic.is_local(i);
+    if (!f.local) paths_.path(i, f.spec.src, f.spec.dst, flow_links_);
     f.links = uint32_t(flow_links_.size() - f.first_link);
   }
   link_pos_.assign(flow_links_.size(), 0);
@@ -105,6 +117,12 @@ void FlowEngine::start(uint32_t id, double t, std::vector<uint32_t>& seeds) {
   f.started = Picos(t + 0.5);
   f.settled = t;
   f.rate = 0;
+  if (f.local) {  // off the fabric: its own rate, no sharing
+    f.rate = local_Bps_;
+    ++f.version;
+    heap_push(finishes_, Timed{t + f.wire / f.rate, id, f.version});
+    return;
+  }
   for (uint32_t k = 0; k < f.links; ++k) {
     const uint64_t e = f.first_link + k;
     const uint32_t l = flow_links_[e].link;
@@ -136,7 +154,7 @@ void FlowEngine::finish(uint32_t id, double t, std::vector<uint32_t>& seeds) {
     }
     seeds.push_back(l);
   }
-  f.done = Picos(t + 0.5) + paths_.delay(f.spec.src, f.spec.dst);
+  f.done = Picos(t + 0.5) + (f.local ? 0 : paths_.delay(f.spec.src, f.spec.dst));
   ++stats_.flows_completed;
   release_dependents(id);
 }
@@ -273,7 +291,7 @@ uint64_t FlowEngine::flow_delivered(uint32_t id) const {
   if (f.started == kNeverPs) return 0;
   if (f.done != kNeverPs && f.done <= now_) return f.spec.bytes;
   // What the sender had sent a path delay ago has arrived by now.
-  const double t = double(now_) - double(paths_.delay(f.spec.src, f.spec.dst));
+  const double t = double(now_) - double(f.local ? 0 : paths_.delay(f.spec.src, f.spec.dst));
   const double sent = f.active ? std::min(f.wire, f.sent + f.rate * std::max(0.0, t - f.settled)) : f.sent;
   const double payload = sent * double(cfg_.mtu) / double(cfg_.mtu + cfg_.header_bytes + cfg_.framing_bytes);
   return f.spec.bytes == kUnlimited ? uint64_t(payload) : std::min<uint64_t>(f.spec.bytes, uint64_t(payload));
@@ -281,7 +299,8 @@ uint64_t FlowEngine::flow_delivered(uint32_t id) const {
 
 uint64_t FlowEngine::payload_delivered() const {
   uint64_t sum = 0;
-  for (uint32_t i = 0; i < flows_.size(); ++i) sum += flow_delivered(i);
+  for (uint32_t i = 0; i < flows_.size(); ++i)
+    if (!flows_[i].local) sum += flow_delivered(i);
   return sum;
 }
 
@@ -303,7 +322,8 @@ std::vector<Picos> FlowEngine::completion_times() const {
 double FlowEngine::offered_bits(Picos end) const {
   std::vector<TimedRecord> r;
   r.reserve(flows_.size());
-  for (const Flow& f : flows_) r.push_back({f.spec, f.started, f.done <= end ? f.done : kNeverPs});
+  for (const Flow& f : flows_)
+    if (!f.local) r.push_back({f.spec, f.started, f.done <= end ? f.done : kNeverPs});
   return emu::offered_bits(r, tree_.hosts(), tree_.host_bps(), end);
 }
 
@@ -315,7 +335,7 @@ FabricCounters FlowEngine::counters() const {
   std::vector<double> link_payload(paths_.links(), 0), link_packets(paths_.links(), 0);
   for (uint32_t i = 0; i < flows_.size(); ++i) {
     const Flow& f = flows_[i];
-    if (f.started == kNeverPs) continue;
+    if (f.started == kNeverPs || f.local) continue;  // NVLink transfers pass no NIC or fabric port
     const uint64_t payload = flow_delivered(i);
     const uint64_t packets = (payload + cfg_.mtu - 1) / cfg_.mtu;
     FlowCounters& fc = c.flows[i];

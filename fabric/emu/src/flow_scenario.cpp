@@ -96,6 +96,7 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
   r.events_per_second = r.cpu_seconds > 0 ? double(r.events) / r.cpu_seconds : 0;
   if (spec.counters) r.counters = engine.counters();
   for (uint32_t f = 0; f < engine.flow_count(); ++f) {
+    if (engine.flow_local(f)) continue;
     const uint64_t payload = engine.flow_delivered(f);
     r.packets_sent += (payload + cfg.mtu - 1) / cfg.mtu;
   }

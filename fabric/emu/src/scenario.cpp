@@ -69,6 +69,10 @@ double process_cpu_seconds() {
 Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress) {
   if (spec.engine == "flow") return run_flow_scenario(spec, progress);
   if (spec.engine != "packet") throw std::invalid_argument("engine: '" + spec.engine + "' is not packet or flow");
+  // A recorded collective step has flows that wait for several others; the packet-level host stacks start
+  // a flow after one (FlowSpec::after).
+  if (spec.traffic.rfind("step:", 0) == 0)
+    throw TrafficError("traffic: step: schedules wait for several flows at once, which only --engine flow runs");
   topo::FatTree tree(topo::parse_fat_tree(spec.topology));
   EmuConfig cfg;
   cfg.routing = spec.routing;

@@ -44,8 +44,10 @@ class FlowEngine {
   uint64_t flow_delivered(uint32_t f) const;                      // payload bytes received by now()
   Picos now() const { return now_; }
   std::vector<Picos> completion_times() const;
-  double offered_bits(Picos end) const;
+  bool flow_local(uint32_t f) const { return flows_[f].local; }
+  // Payload the fabric delivered (NVLink transfers not counted), and the hosts' offered line rate x time.
   uint64_t payload_delivered() const;
+  double offered_bits(Picos end) const;
   // Port and flow counters in the packet-level engine's terms (packets, frame bytes), from the bytes each
   // flow moved over each link; a bundle's bytes are spread evenly over its ports.
   FabricCounters counters() const;
@@ -65,6 +67,7 @@ class FlowEngine {
     uint64_t first_link = 0;
     uint32_t links = 0;
     bool active = false;
+    bool local = false;  // inside a server (Traffic::local): runs at local_Bps_, on no fabric link
   };
   struct Timed {
     double at;
@@ -87,6 +90,7 @@ class FlowEngine {
   std::vector<uint32_t> link_pos_;
   std::vector<std::vector<uint32_t>> on_link_;  // active flows on each link
   std::vector<double> capacity_;
+  double local_Bps_ = 0;
   // Dependents of each flow (CSR).
   std::vector<uint64_t> dependents_first_;
   std::vector<uint32_t> dependents_;

@@ -39,7 +39,12 @@ struct Traffic {
   std::vector<FlowSpec> flows;
   std::vector<uint64_t> dep_first;  // empty (no extra dependencies) or flows.size() + 1 offsets into deps
   std::vector<uint32_t> deps;
+  // Flows inside one server (GPU to GPU over NVLink, not the fabric): local[i] != 0. They may have
+  // src == dst (two GPUs behind one NIC) and run at local_bps each, off the fabric's links.
+  std::vector<uint8_t> local;
+  double local_bps = 0;
   bool has_extra_deps() const { return !deps.empty(); }
+  bool is_local(size_t i) const { return !local.empty() && local[i] != 0; }
 };
 
 struct TrafficError : std::runtime_error {
