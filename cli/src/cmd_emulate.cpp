@@ -97,6 +97,7 @@ void print_json(const EmulateOptions& o, const emu::Report& r) {
       {"adaptive", o.adaptive},
       {"fct_us", {{"p50", us(r.fct_p50)}, {"p99", us(r.fct_p99)}, {"max", us(r.fct_max)}}},
       {"engine", o.engine},           {"last_done_us", us(r.last_done)},
+      {"refills", r.refills},         {"refilled_flows", r.refilled_flows},
       {"max_queue_bytes", r.max_queue_bytes},
       {"events", r.events},           {"events_per_second", r.events_per_second},
       {"cpu_seconds", r.cpu_seconds}, {"wall_seconds", r.wall_seconds},

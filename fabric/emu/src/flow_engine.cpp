@@ -12,9 +12,6 @@ namespace rfab::emu {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// Flows whose ends fall within this of each other end together (one refill): a symmetric step's flows
-// finish at the same time up to rounding.
-constexpr double kSameTimePs = 1.0;
 
 template <class T>
 void heap_push(std::vector<T>& h, T v) {
@@ -31,8 +28,8 @@ T heap_pop(std::vector<T>& h) {
 
 }  // namespace
 
-FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Traffic& traffic)
-    : tree_(tree), cfg_(cfg), paths_(tree, cfg_) {
+FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Traffic& traffic, Picos batch_ps)
+    : tree_(tree), cfg_(cfg), paths_(tree, cfg_), batch_ps_(double(std::max<Picos>(batch_ps, 1))) {
   const std::vector<FlowSpec>& specs = traffic.flows;
   if (traffic.local.empty()) {
     check_flows(specs, tree.hosts());
@@ -103,7 +100,8 @@ FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Tr
     throw TrafficError("traffic: " + std::to_string(flows_.size() - reached) + " flows wait for each other in a cycle");
 
   for (uint32_t i = 0; i < flows_.size(); ++i)
-    if (flows_[i].deps_left == 0) heap_push(starts_, Timed{double(flows_[i].spec.start), i, 0});
+    if (flows_[i].deps_left == 0) heap_push(starts_, Timed{double(flows_[i].spec.start), i});
+  finishes_.resize(flows_.size());
 }
 
 double FlowEngine::wire_bytes(uint64_t payload) const {
@@ -119,8 +117,7 @@ void FlowEngine::start(uint32_t id, double t, std::vector<uint32_t>& seeds) {
   f.rate = 0;
   if (f.local) {  // off the fabric: its own rate, no sharing
     f.rate = local_Bps_;
-    ++f.version;
-    heap_push(finishes_, Timed{t + f.wire / f.rate, id, f.version});
+    finishes_.set(id, t + f.wire / f.rate);
     return;
   }
   for (uint32_t k = 0; k < f.links; ++k) {
@@ -138,7 +135,7 @@ void FlowEngine::finish(uint32_t id, double t, std::vector<uint32_t>& seeds) {
   f.sent = f.wire;
   f.rate = 0;
   f.settled = t;
-  ++f.version;
+  finishes_.erase(id);
   for (uint32_t k = 0; k < f.links; ++k) {
     const uint64_t e = f.first_link + k;
     const uint32_t l = flow_links_[e].link;
@@ -163,7 +160,7 @@ void FlowEngine::release_dependents(uint32_t id) {
   const Flow& f = flows_[id];
   for (uint64_t k = dependents_first_[id]; k < dependents_first_[id + 1]; ++k) {
     Flow& d = flows_[dependents_[k]];
-    if (--d.deps_left == 0) heap_push(starts_, Timed{double(f.done) + double(d.spec.start), dependents_[k], 0});
+    if (--d.deps_left == 0) heap_push(starts_, Timed{double(f.done) + double(d.spec.start), dependents_[k]});
   }
 }
 
@@ -223,10 +220,8 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
     const uint32_t l = top.link;
     if (open_share_[l] <= 1e-12) continue;
     const double level = level_of(l);
-    if (level > top.level * (1 + 1e-12) + 1e-300) {  // stale: the link's load changed since it was pushed
-      heap_push(heap, Level{level, l});
-      continue;
-    }
+    // Stale: the link's load changed since this entry was pushed, and the change pushed a current one.
+    if (level != top.level) continue;
     for (uint32_t id : on_link_[l]) {
       if (flow_stamp_[id] != stamp_) continue;  // frozen already
       flow_stamp_[id] = frozen_mark;
@@ -243,8 +238,8 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
   }
   for (uint32_t id : comp) {
     Flow& f = flows_[id];
-    ++f.version;
-    if (f.wire < kInf && f.rate > 0) heap_push(finishes_, Timed{t + (f.wire - f.sent) / f.rate, id, f.version});
+    if (f.wire < kInf && f.rate > 0) finishes_.set(id, t + (f.wire - f.sent) / f.rate);
+    else finishes_.erase(id);
   }
   // Restamp so the next refill's stamp_ + 1 never equals a frozen mark left here.
   for (uint32_t id : comp) flow_stamp_[id] = 0;
@@ -259,25 +254,29 @@ void FlowEngine::run_until(Picos end, const std::function<void(Picos)>& progress
   const double horizon = double(end);
   uint64_t next_report = 4096;
   for (;;) {
-    while (!finishes_.empty() && finishes_.front().version != flows_[finishes_.front().flow].version) heap_pop(finishes_);
     const double t_start = starts_.empty() ? kInf : starts_.front().at;
-    const double t_finish = finishes_.empty() ? kInf : finishes_.front().at;
+    const double t_finish = finishes_.empty() ? kInf : finishes_.top_key();
     const double t = std::min(t_start, t_finish);
     if (t > horizon || t == kInf) break;
     seeds.clear();
-    while (!finishes_.empty() && finishes_.front().at <= t + kSameTimePs) {
-      Timed e = heap_pop(finishes_);
-      if (e.version != flows_[e.flow].version) continue;
-      finish(e.flow, std::max(t, e.at), seeds);
+    // Everything due within the batch window is handled in one refill at the last of those times: finishes
+    // at their own times (their bytes are all sent by then), starts at theirs but at rate 0 until then.
+    const double batch_end = std::min(horizon, t + batch_ps_);
+    double last = t;
+    while (!finishes_.empty() && finishes_.top_key() <= batch_end) {
+      const uint32_t id = finishes_.top();
+      last = std::max(last, finishes_.top_key());
+      finish(id, std::max(t, finishes_.top_key()), seeds);  // takes it off the heap
       ++stats_.events;
     }
-    while (!starts_.empty() && starts_.front().at <= t + kSameTimePs) {
+    while (!starts_.empty() && starts_.front().at <= batch_end) {
       Timed e = heap_pop(starts_);
+      last = std::max(last, e.at);
       start(e.flow, std::max(t, e.at), seeds);
       ++stats_.events;
     }
-    now_ = Picos(t);
-    if (!seeds.empty()) refill(seeds, t);
+    now_ = Picos(last);
+    if (!seeds.empty()) refill(seeds, last);
     if (progress && stats_.events >= next_report) {
       next_report = stats_.events + 4096;
       progress(now_);
@@ -370,7 +369,7 @@ size_t FlowEngine::memory_bytes() const {
   size_t b = flows_.capacity() * sizeof(Flow) + flow_links_.capacity() * sizeof(LinkShare) +
              link_pos_.capacity() * 4 + dependents_.capacity() * 4 + dependents_first_.capacity() * 8 +
              capacity_.capacity() * 8 * 3 + link_stamp_.capacity() * 4 + flow_stamp_.capacity() * 4 +
-             (starts_.capacity() + finishes_.capacity()) * sizeof(Timed);
+             starts_.capacity() * sizeof(Timed) + finishes_.memory_bytes();
   for (const auto& l : on_link_) b += l.capacity() * 4 + sizeof(l);
   return b;
 }

@@ -93,6 +93,8 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
   r.fct_p99 = percentile(fct, 99);
   r.fct_max = fct.empty() ? 0 : fct.back();
   r.events = engine.stats().events;
+  r.refills = engine.stats().refills;
+  r.refilled_flows = engine.stats().refilled_flows;
   r.events_per_second = r.cpu_seconds > 0 ? double(r.events) / r.cpu_seconds : 0;
   if (spec.counters) r.counters = engine.counters();
   for (uint32_t f = 0; f < engine.flow_count(); ++f) {

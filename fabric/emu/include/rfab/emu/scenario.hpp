@@ -52,6 +52,7 @@ struct Report {
   Picos last_done = 0;          // when the last completed flow completed (a step's time when all did)
   uint64_t max_queue_bytes = 0;
   uint64_t events = 0;
+  uint64_t refills = 0, refilled_flows = 0;  // flow engine: rate recomputations, and the flows they covered
   double cpu_seconds = 0, wall_seconds = 0;
   double events_per_second = 0;  // per CPU second
   uint64_t peak_rss_bytes = 0;
