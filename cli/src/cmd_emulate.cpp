@@ -1,5 +1,6 @@
 // rfab emulate: packet-level emulation of a fat-tree fabric (ECMP / adaptive / flowlet routing, PFC, ECN,
-// DCQCN) in virtual time. Prints throughput, loss, PFC/ECN/CNP counts, FCTs and emulator speed.
+// DCQCN) in virtual time, or flow-level (--engine flow: max-min fair fluid flows over the same paths).
+// Prints throughput, loss, PFC/ECN/CNP counts, FCTs and emulator speed.
 #include <unistd.h>
 
 #include <cerrno>
@@ -165,7 +166,9 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--cc", o->cc, "none | dcqcn[:preset=paper|connectx,key=value,...]")->capture_default_str();
   sub->add_option("--pfc", o->pfc, "on (lossless) | off (lossy, tail drop)")->capture_default_str();
   sub->add_option("--traffic", o->traffic,
-                  "permutation:bytes=2M | all-to-all:bytes=64K | incast:n=8,bytes=1M | ring:bytes=64M | file:PATH")
+                  "permutation:bytes=2M | all-to-all:bytes=64K | incast:n=8,bytes=1M | ring:bytes=64M | file:PATH | "
+                  "step:allreduce=ring|rhd|rd|tree|hier,bytes=1G[,inter=ALGO,gpus-per-server=G] | "
+                  "step:alltoall=pairwise,bytes=B (steps: the collective library's schedule; --engine flow)")
       ->capture_default_str();
   add_duration(sub, "--time", o->time, "simulated time (e.g. 500us, 2ms)", 1, 60'000'000'000)->capture_default_str();
   add_integer(sub, "--seed", o->seed, "seed (traffic, hashing, marking)", 0, UINT64_MAX)->capture_default_str();
