@@ -213,7 +213,7 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
   for (uint32_t l : links)
     if (open_share_[l] > 0) heap.push_back({level_of(l), l});
   std::make_heap(heap.begin(), heap.end(), std::greater<Level>());
-  // flow_stamp_ == stamp_ marks an open flow of this refill; frozen ones move to stamp_ + 1's parity below.
+  // flow_stamp_ == stamp_ marks a flow of this refill still open; a frozen one gets a mark no stamp takes.
   const uint32_t frozen_mark = ~stamp_;
   while (!heap.empty()) {
     Level top = heap_pop(heap);
@@ -241,7 +241,7 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
     if (f.wire < kInf && f.rate > 0) finishes_.set(id, t + (f.wire - f.sent) / f.rate);
     else finishes_.erase(id);
   }
-  // Restamp so the next refill's stamp_ + 1 never equals a frozen mark left here.
+  // Clear the frozen marks, so no later stamp can meet one; stamps restart before they could reach ~stamp_.
   for (uint32_t id : comp) flow_stamp_[id] = 0;
   if (stamp_ > 0x7FFFFFF0u) {
     std::fill(link_stamp_.begin(), link_stamp_.end(), 0);
