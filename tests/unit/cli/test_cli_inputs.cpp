@@ -34,7 +34,7 @@ const std::set<std::string> kTextOptions = {
     "validate --iface", "validate --hook", "validate --from",
     "perf * host", "perf * --faults", "perf * --cc", "perf * --recovery", "perf * --local", "perf * --device",
     "perf * --datapath", "perf * --iface", "perf * --xdp-mode", "perf * --xsk-copy", "perf * --dpdk-args",
-    "emulate --topo", "emulate --routing", "emulate --cc", "emulate --pfc", "emulate --traffic", "emulate --hosts",
+    "emulate --topo", "emulate --routing", "emulate --cc", "emulate --pfc", "emulate --traffic", "emulate --hosts", "emulate --engine",
     "emulate --telemetry",
     "coll collective", "coll --datatype", "coll --op", "coll --algo",
     "run --bind-to", "run program",
