@@ -1,5 +1,6 @@
 // rfab emulate: packet-level emulation of a fat-tree fabric (ECMP / adaptive / flowlet routing, PFC, ECN,
-// DCQCN) in virtual time. Prints throughput, loss, PFC/ECN/CNP counts, FCTs and emulator speed.
+// DCQCN) in virtual time, or flow-level (--engine flow: max-min fair fluid flows over the same paths).
+// Prints throughput, loss, PFC/ECN/CNP counts, FCTs and emulator speed.
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,6 +36,7 @@ struct EmulateOptions {
   std::string warmup = "0s";
   std::string buffer;
   std::string hosts = "paced";
+  std::string engine = "packet";
   uint64_t seed = 1;
   uint32_t mtu = 4096;
   uint32_t spray = 0;
@@ -102,8 +104,9 @@ void write_report(const EmulateOptions& o, const emu::Report& r, const std::vect
 
 void print_text(const EmulateOptions& o, const emu::Report& r) {
   std::printf("topology    %s\n", r.topology.c_str());
-  std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s", o.traffic.c_str(),
-              (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(), o.hosts.c_str());
+  std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s, engine %s", o.traffic.c_str(),
+              (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(), o.hosts.c_str(),
+              o.engine.c_str());
   if (o.spray > 1) std::printf(" %sspraying over %u ports", o.adaptive ? "adaptive " : "", o.spray);
   std::printf(", %.1f us simulated, seed %llu\n", us(r.simulated), (unsigned long long)o.seed);
   std::printf("throughput  %.4f of offered line rate", r.throughput);
@@ -121,6 +124,8 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
                 us(r.fct_p99), us(r.fct_max), (unsigned long long)r.flows_completed, (unsigned long long)r.flows);
   else
     std::printf("fct         no flow completed (%llu flows)\n", (unsigned long long)r.flows);
+  if (r.flows_completed == r.flows && r.flows > 0)
+    std::printf("completion  every flow done at %.2f us (the step time of a collective's traffic)\n", us(r.last_done));
   std::printf("max queue   %.1f KiB\n", double(r.max_queue_bytes) / 1024.0);
   std::printf("emulator    %llu events in %.2f CPU-s (%.2f M events/s), wall %.2f s, peak RSS %.1f MiB\n",
               (unsigned long long)r.events, r.cpu_seconds, r.events_per_second / 1e6, r.wall_seconds,
@@ -145,6 +150,8 @@ void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector
       {"spray", o.spray},
       {"adaptive", o.adaptive},
       {"fct_us", {{"p50", us(r.fct_p50)}, {"p99", us(r.fct_p99)}, {"max", us(r.fct_max)}}},
+      {"engine", o.engine},           {"last_done_us", us(r.last_done)},
+      {"refills", r.refills},         {"refilled_flows", r.refilled_flows},
       {"max_queue_bytes", r.max_queue_bytes},
       {"events", r.events},           {"events_per_second", r.events_per_second},
       {"cpu_seconds", r.cpu_seconds}, {"wall_seconds", r.wall_seconds},
@@ -201,6 +208,7 @@ void run_emulate(const EmulateOptions& o) {
   s.seed = o.seed;
   s.mtu = o.mtu;
   s.hosts = o.hosts;
+  s.engine = o.engine;
   s.spray = o.spray;
   s.adaptive = o.adaptive;
   s.memory_limit = MemoryLimit::from_flag(o.max_memory, "--max-memory");
@@ -249,7 +257,9 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--cc", o->cc, "none | dcqcn[:preset=paper|connectx,key=value,...]")->capture_default_str();
   sub->add_option("--pfc", o->pfc, "on (lossless) | off (lossy, tail drop)")->capture_default_str();
   sub->add_option("--traffic", o->traffic,
-                  "permutation:bytes=2M | all-to-all:bytes=64K | incast:n=8,bytes=1M | ring:bytes=64M | file:PATH")
+                  "permutation:bytes=2M | all-to-all:bytes=64K | incast:n=8,bytes=1M | ring:bytes=64M | file:PATH | "
+                  "step:allreduce=ring|rhd|rd|tree|hier,bytes=1G[,inter=ALGO,gpus-per-server=G] | "
+                  "step:alltoall=pairwise,bytes=B (steps: the collective library's schedule; --engine flow)")
       ->capture_default_str();
   add_duration(sub, "--time", o->time, "simulated time (e.g. 500us, 2ms)", 1, 60'000'000'000)->capture_default_str();
   add_duration(sub, "--warmup", o->warmup,
@@ -278,6 +288,10 @@ void add_emulate(CLI::App& app) {
                   "host stack: paced (MTU packets paced by the cc; scales to 100k hosts) | rc (the rc/ QP engine: "
                   "RDMA WRITEs; go-back-N on single-path ECMP, selective recovery when packets take several paths; a "
                   "few thousand flows)")
+      ->capture_default_str();
+  sub->add_option("--engine", o->engine,
+                  "packet (discrete-event: queues, PFC, ECN, DCQCN) | flow (max-min fair fluid flows over the same "
+                  "paths: lossless, no queues or cc; for 100k-host steps)")
       ->capture_default_str();
   sub->add_flag("--json", o->json, "one JSON object instead of text");
   sub->add_flag("--quiet", o->quiet, "no progress bar");

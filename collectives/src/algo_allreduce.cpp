@@ -15,6 +15,10 @@ std::byte* mb(void* p) { return static_cast<std::byte*>(p); }
 void copy_if_needed(const void* send, void* recv, size_t bytes) {
   if (send != recv && bytes > 0) std::memcpy(recv, send, bytes);
 }
+// The same, skipped when only the schedule is recorded (its buffers hold no data).
+void copy_if_needed(const AlgoCtx& c, const void* send, void* recv, size_t bytes) {
+  if (!c.records()) copy_if_needed(send, recv, bytes);
+}
 
 // Non-power-of-two folding shared by rd and rhd: the first 2*extra ranks pair up; even ones hand their
 // vector to their odd neighbour and sit out the core, then get the result back.
@@ -60,7 +64,7 @@ void fold_out(const AlgoCtx& c, const Group& g, const Fold& f, std::byte* R, siz
 void allreduce_ring(const AlgoCtx& c, const Group& g, const void* send, void* recv, size_t count) {
   const int p = g.size();
   const size_t e = c.elem;
-  if (p == 1 || count == 0) return copy_if_needed(send, recv, count * e);
+  if (p == 1 || count == 0) return copy_if_needed(c, send, recv, count * e);
   const std::byte* S = cb(send);
   std::byte* R = mb(recv);
   Blocks b{count, static_cast<size_t>(p)};
@@ -85,7 +89,7 @@ void allreduce_ring(const AlgoCtx& c, const Group& g, const void* send, void* re
 
 void allreduce_rd(const AlgoCtx& c, const Group& g, const void* send, void* recv, size_t count) {
   const size_t bytes = count * c.elem;
-  copy_if_needed(send, recv, bytes);
+  copy_if_needed(c, send, recv, bytes);
   if (g.size() == 1 || count == 0) return;
   std::byte* R = mb(recv);
   Fold f(g);
@@ -105,7 +109,7 @@ void allreduce_rd(const AlgoCtx& c, const Group& g, const void* send, void* recv
 
 void allreduce_rhd(const AlgoCtx& c, const Group& g, const void* send, void* recv, size_t count) {
   const size_t e = c.elem;
-  copy_if_needed(send, recv, count * e);
+  copy_if_needed(c, send, recv, count * e);
   if (g.size() == 1 || count == 0) return;
   std::byte* R = mb(recv);
   Fold f(g);
@@ -157,7 +161,7 @@ void allreduce_rhd(const AlgoCtx& c, const Group& g, const void* send, void* rec
 void allreduce_tree(const AlgoCtx& c, const Group& g, const void* send, void* recv, size_t count) {
   const int p = g.size();
   const size_t e = c.elem;
-  if (p == 1 || count == 0) return copy_if_needed(send, recv, count * e);
+  if (p == 1 || count == 0) return copy_if_needed(c, send, recv, count * e);
   const std::byte* S = cb(send);
   std::byte* R = mb(recv);
   Exchange x(*c.env, c.what, e, c.fn);
@@ -203,7 +207,7 @@ void allreduce_hier(const AlgoCtx& c, const std::vector<Group>& hosts, const Gro
   if (local.size() > 1) {
     reduce_tree(c, local, 0, send, recv, count);
   } else {
-    copy_if_needed(send, recv, bytes);
+    copy_if_needed(c, send, recv, bytes);
   }
   // 2. Allreduce among leaders, in place.
   if (leader && leaders.size() > 1) {

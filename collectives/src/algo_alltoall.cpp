@@ -13,12 +13,14 @@ void alltoall_pairwise(const AlgoCtx& c, const Group& g, const void* send, void*
   if (bytes == 0) return;
   const std::byte* S = static_cast<const std::byte*>(send);
   std::byte* R = static_cast<std::byte*>(recv);
-  if (S == R) {  // in place: send from a copy, since blocks are overwritten while others are still read
-    std::byte* copy = c.scratch(bytes * static_cast<size_t>(p), 0);
-    std::memcpy(copy, S, bytes * static_cast<size_t>(p));
-    S = copy;
+  if (!c.records()) {  // recording the schedule: local copies move nothing between ranks
+    if (S == R) {  // in place: send from a copy, since blocks are overwritten while others are still read
+      std::byte* copy = c.scratch(bytes * static_cast<size_t>(p), 0);
+      std::memcpy(copy, S, bytes * static_cast<size_t>(p));
+      S = copy;
+    }
+    std::memcpy(R + static_cast<size_t>(g.me) * bytes, S + static_cast<size_t>(g.me) * bytes, bytes);
   }
-  std::memcpy(R + static_cast<size_t>(g.me) * bytes, S + static_cast<size_t>(g.me) * bytes, bytes);
   Exchange x(*c.env, c.what, c.elem);
   for (int k = 1; k < p; ++k) {
     int to = (g.me + k) % p, from = (g.me - k + p) % p;

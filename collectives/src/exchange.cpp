@@ -23,6 +23,10 @@ Exchange::Exchange(const EngineEnv& env, std::string what, size_t elem, ReduceFn
 int Exchange::add(Op op) {
   if (op.gate >= static_cast<int>(ops_.size()))
     throw Error(Status::Internal, what_ + ": op gated on a later op");
+  if (env_.recorder != nullptr) {  // recording: no transport, no channel
+    ops_.push_back(op);
+    return static_cast<int>(ops_.size()) - 1;
+  }
   auto it = std::find_if(chans_.begin(), chans_.end(), [&](const Channel& c) { return c.peer == op.peer; });
   if (it == chans_.end()) {
     Pair* p = env_.pair(op.peer);
@@ -204,6 +208,13 @@ void Exchange::fail_timeout() {
 }
 
 void Exchange::run() {
+  if (env_.recorder != nullptr) {
+    std::vector<RecordedOp> rec;
+    rec.reserve(ops_.size());
+    for (const Op& op : ops_) rec.push_back(RecordedOp{op.kind == Kind::Send, op.peer, op.bytes, op.gate});
+    env_.recorder->exchange(rec.data(), rec.size());
+    return;
+  }
   try {
     run_ops();
   } catch (...) {

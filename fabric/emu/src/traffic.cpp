@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "rfab/base/units.hpp"
+#include "rfab/emu/step_traffic.hpp"
 #include "rfab/topology/spec.hpp"
 
 namespace rfab::emu {
@@ -211,6 +212,13 @@ std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& t
   if (!kv.values.empty())
     throw TrafficError("traffic: unknown key '" + kv.values.begin()->first + "' for " + kv.kind);
   return flows;
+}
+
+Traffic make_any_traffic(std::string_view spec, const topo::FatTree& tree, uint64_t seed) {
+  if (spec.starts_with("step:")) return step_traffic(parse_step(spec), tree);
+  Traffic t;
+  t.flows = make_traffic(spec, tree, seed);
+  return t;
 }
 
 }  // namespace rfab::emu

@@ -163,6 +163,25 @@ TEST(CliCases, EmulateZeroSizedFlowsAndBuffersAreRefused) {
   std::filesystem::remove(m);
 }
 
+// The flow-level engine runs a recorded training step to the end; what it does not model is refused.
+TEST(CliCases, EmulateFlowEngineRunsAStepAndRefusesWhatItDoesNotModel) {
+  Outcome r = rfab("emulate --engine flow --topo fat-tree:k=4 --traffic step:allreduce=ring,bytes=1M --time 10ms --json");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["engine"], "flow");
+  EXPECT_EQ(j["flows"], 16 * 2 * 15);  // 16 hosts, 2(H-1) blocks each
+  EXPECT_EQ(j["flows_completed"], j["flows"]);
+  EXPECT_GT(j["last_done_us"].get<double>(), 0.0);
+  r = rfab("emulate --topo fat-tree:k=4 --traffic step:allreduce=ring,bytes=1M");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_MENTIONS(r, "--engine flow");
+  for (const char* args : {"--engine flow --cc dcqcn", "--engine flow --pfc off", "--engine flow --hosts rc",
+                           "--engine flow --routing flowlet", "--engine warp"}) {
+    r = rfab(std::string("emulate --topo fat-tree:k=4 ") + args);
+    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
+  }
+}
+
 TEST(CliCases, CollRefusesBuffersPastTheMemoryLimit) {
   Outcome r = rfab("coll allreduce -b 16G -e 16G");
   EXPECT_EQ(r.rc, 2);

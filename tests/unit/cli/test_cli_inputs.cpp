@@ -37,7 +37,7 @@ const std::set<std::string> kTextOptions = {
     "perf * host", "perf * --faults", "perf * --cc", "perf * --recovery", "perf * --local", "perf * --device",
     "perf * --datapath", "perf * --iface", "perf * --xdp-mode", "perf * --xsk-copy", "perf * --dpdk-args",
     "emulate --topo", "emulate --routing", "emulate --cc", "emulate --pfc", "emulate --traffic", "emulate --hosts",
-    "emulate --telemetry", "emulate --fail", "emulate --report", "emulate --compare",
+    "emulate --engine", "emulate --telemetry", "emulate --fail", "emulate --report", "emulate --compare",
     "coll collective", "coll --datatype", "coll --op", "coll --algo",
     "run --bind-to", "run program",
     "ping --hosts", "ping --nodelist", "ping --self", "ping --prometheus", "ping --device",

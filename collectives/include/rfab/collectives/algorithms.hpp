@@ -30,6 +30,8 @@ struct AlgoCtx {
   std::string what;
   // Scratch memory owned by the communicator; `slot` picks one of several independent buffers.
   std::function<std::byte*(size_t bytes, int slot)> scratch;
+  // Recording a schedule (EngineEnv::recorder): local copies are skipped, since no data moves.
+  bool records() const { return env != nullptr && env->recorder != nullptr; }
 };
 
 // Splits count into p nearly equal blocks (the first count % p get one more element).

@@ -26,6 +26,25 @@
 
 namespace rfab::coll {
 
+// One transfer of an exchange as a schedule recorder sees it (no data: sizes, peers and order only).
+struct RecordedOp {
+  bool send = false;  // false: a receive (plain or reducing)
+  int peer = 0;
+  size_t bytes = 0;
+  int gate = -1;      // index in the same exchange of the op this one is gated on, or -1
+};
+
+// Records the schedule an algorithm runs instead of running it: with EngineEnv::recorder set, every
+// Exchange::run() hands its ops here and returns at once, touching no buffer and no transport. The
+// emulator (rfab/emu/step_traffic.hpp) runs the library's own algorithms this way to turn one training
+// step into flows. Algorithms skip their local copies when recording (AlgoCtx::records()), so a recording
+// run may pass buffers that are reserved but never mapped.
+class ScheduleRecorder {
+ public:
+  virtual ~ScheduleRecorder() = default;
+  virtual void exchange(const RecordedOp* ops, size_t n) = 0;
+};
+
 // What the engine needs from the communicator.
 struct EngineEnv {
   std::vector<Transport*> transports;  // first one that reaches a peer wins
@@ -40,6 +59,7 @@ struct EngineEnv {
   size_t chunk = size_t{128} << 10;       // bytes moved per op per pass (pipelining granularity)
   const std::atomic<bool>* abort_flag = nullptr;
   std::vector<std::string> hosts;         // per rank, for messages
+  ScheduleRecorder* recorder = nullptr;   // set: record exchanges instead of running them (no transports)
 
   Pair* pair(int peer) const;
 };

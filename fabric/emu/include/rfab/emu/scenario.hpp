@@ -40,6 +40,9 @@ struct ScenarioSpec {
   uint64_t max_events = 0;  // stop with an error after this many events; 0: no limit
   bool counters = false;    // keep per-port and per-flow counters (Report::counters)
   uint32_t samples = 0;     // sample the run this many times, evenly (Report::timeline); 0: not at all
+  // "packet" (the discrete-event fabric) or "flow" (flow_engine.hpp: max-min fair fluid flows over the same
+  // paths; lossless, no queues or congestion control).
+  std::string engine = "packet";
 };
 
 struct Report {
@@ -59,8 +62,10 @@ struct Report {
   uint64_t packets_sent = 0, packets_delivered = 0;  // by the hosts' NICs / to the hosts (data and control)
   uint64_t retransmits = 0;     // always 0 with the paced stack, which does not retransmit
   Picos fct_p50 = 0, fct_p99 = 0, fct_max = 0;
+  Picos last_done = 0;          // when the last completed flow completed (a step's time when all did)
   uint64_t max_queue_bytes = 0;
   uint64_t events = 0;
+  uint64_t refills = 0, refilled_flows = 0;  // flow engine: rate recomputations, and the flows they covered
   double cpu_seconds = 0, wall_seconds = 0;
   double events_per_second = 0;  // per CPU second
   uint64_t peak_rss_bytes = 0;
@@ -78,6 +83,8 @@ struct Report {
 // and ResourceError when the run does not fit spec.memory_limit or spec.max_events.
 // `progress` (may be empty) is called with the fraction of simulated time done.
 Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress = {});
+// The same with the flow-level engine (run_scenario calls it for engine "flow").
+Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress = {});
 
 // Nearest-rank percentile of `v` (sorted in place); 0 for empty input.
 Picos percentile(std::vector<Picos>& v, double p);

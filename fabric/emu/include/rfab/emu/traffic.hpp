@@ -32,6 +32,21 @@ struct FlowSpec {
   uint32_t after = kNoFlow;  // start only when this flow has been fully received (plus `start` delay)
 };
 
+// A flow list whose flows may wait for several others: flow i starts when FlowSpec::after and every flow in
+// deps[dep_first[i], dep_first[i + 1]) have completed (plus its `start` delay). Collective schedules
+// (step_traffic.hpp) need this: a rank's next phase waits for everything its previous one received.
+struct Traffic {
+  std::vector<FlowSpec> flows;
+  std::vector<uint64_t> dep_first;  // empty (no extra dependencies) or flows.size() + 1 offsets into deps
+  std::vector<uint32_t> deps;
+  // Flows inside one server (GPU to GPU over NVLink, not the fabric): local[i] != 0. They may have
+  // src == dst (two GPUs behind one NIC) and run at local_bps each, off the fabric's links.
+  std::vector<uint8_t> local;
+  double local_bps = 0;
+  bool has_extra_deps() const { return !deps.empty(); }
+  bool is_local(size_t i) const { return !local.empty() && local[i] != 0; }
+};
+
 struct TrafficError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -45,5 +60,7 @@ std::vector<FlowSpec> read_matrix(const std::string& path, uint32_t hosts);
 std::vector<FlowSpec> parse_matrix(std::string_view text, std::string_view name, uint32_t hosts);
 // Builds a pattern from its spec string (see the header comment).
 std::vector<FlowSpec> make_traffic(std::string_view spec, const topo::FatTree& tree, uint64_t seed);
+// The same, for engines that take several dependencies per flow (Traffic).
+Traffic make_any_traffic(std::string_view spec, const topo::FatTree& tree, uint64_t seed);
 
 }  // namespace rfab::emu

@@ -1,0 +1,377 @@
+#include "rfab/emu/flow_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+
+#include "rfab/emu/flow_list.hpp"
+
+namespace rfab::emu {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+template <class T>
+void heap_push(std::vector<T>& h, T v) {
+  h.push_back(v);
+  std::push_heap(h.begin(), h.end(), std::greater<T>());
+}
+template <class T>
+T heap_pop(std::vector<T>& h) {
+  std::pop_heap(h.begin(), h.end(), std::greater<T>());
+  T v = h.back();
+  h.pop_back();
+  return v;
+}
+
+}  // namespace
+
+FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Traffic& traffic, Picos batch_ps)
+    : tree_(tree), cfg_(cfg), paths_(tree, cfg_), batch_ps_(double(std::max<Picos>(batch_ps, 1))) {
+  const std::vector<FlowSpec>& specs = traffic.flows;
+  if (traffic.local.empty()) {
+    check_flows(specs, tree.hosts());
+  } else {
+    if (traffic.local.size() != specs.size()) throw TrafficError("traffic: local-flow marks do not match the flows");
+    if (traffic.local_bps <= 0) throw TrafficError("traffic: local flows need a rate above 0");
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].src >= tree.hosts() || specs[i].dst >= tree.hosts() || (!traffic.is_local(i) && specs[i].src == specs[i].dst))
+        throw TrafficError("traffic: flow " + std::to_string(i) + " has a bad src/dst pair");
+      else if (specs[i].after != kNoFlow && specs[i].after >= specs.size())
+        throw TrafficError("traffic: flow " + std::to_string(i) + " waits for a flow that does not exist");
+  }
+  local_Bps_ = traffic.local_bps / 8.0 * 1e-12;
+  if (traffic.has_extra_deps() && traffic.dep_first.size() != specs.size() + 1)
+    throw TrafficError("traffic: dependency list does not match the flows");
+  for (uint32_t d : traffic.deps)
+    if (d >= specs.size()) throw TrafficError("traffic: a flow waits for flow " + std::to_string(d) + ", which does not exist");
+  flows_.resize(specs.size());
+  for (uint32_t i = 0; i < specs.size(); ++i) {
+    Flow& f = flows_[i];
+    f.spec = specs[i];
+    f.wire = specs[i].bytes == kUnlimited ? kInf : wire_bytes(specs[i].bytes);
+    f.first_link = flow_links_.size();
+    f.local = traffic.is_local(i);
+    if (!f.local) paths_.path(i, f.spec.src, f.spec.dst, flow_links_);
+    f.links = uint32_t(flow_links_.size() - f.first_link);
+  }
+  link_pos_.assign(flow_links_.size(), 0);
+  const uint32_t L = paths_.links();
+  on_link_.resize(L);
+  capacity_.resize(L);
+  for (uint32_t l = 0; l < L; ++l) capacity_[l] = paths_.capacity(l);
+  link_stamp_.assign(L, 0);
+  frozen_load_.assign(L, 0);
+  open_share_.assign(L, 0);
+  flow_stamp_.assign(flows_.size(), 0);
+
+  // Dependents (CSR), counting FlowSpec::after and the extra list alike.
+  auto for_each_dep = [&](uint32_t i, auto&& fn) {
+    if (specs[i].after != kNoFlow) fn(specs[i].after);
+    if (traffic.has_extra_deps())
+      for (uint64_t k = traffic.dep_first[i]; k < traffic.dep_first[i + 1]; ++k) fn(traffic.deps[k]);
+  };
+  dependents_first_.assign(flows_.size() + 1, 0);
+  for (uint32_t i = 0; i < flows_.size(); ++i)
+    for_each_dep(i, [&](uint32_t d) {
+      ++dependents_first_[d + 1];
+      ++flows_[i].deps_left;
+    });
+  for (size_t i = 0; i < flows_.size(); ++i) dependents_first_[i + 1] += dependents_first_[i];
+  dependents_.resize(dependents_first_.back());
+  std::vector<uint64_t> fill(dependents_first_.begin(), dependents_first_.end() - 1);
+  for (uint32_t i = 0; i < flows_.size(); ++i) for_each_dep(i, [&](uint32_t d) { dependents_[fill[d]++] = i; });
+
+  // A cycle would leave its flows waiting forever, a silent wrong answer: refuse it (Kahn's algorithm).
+  std::vector<uint32_t> left(flows_.size()), ready;
+  for (uint32_t i = 0; i < flows_.size(); ++i)
+    if ((left[i] = flows_[i].deps_left) == 0) ready.push_back(i);
+  size_t reached = 0;
+  while (!ready.empty()) {
+    uint32_t f = ready.back();
+    ready.pop_back();
+    ++reached;
+    for (uint64_t k = dependents_first_[f]; k < dependents_first_[f + 1]; ++k)
+      if (--left[dependents_[k]] == 0) ready.push_back(dependents_[k]);
+  }
+  if (reached != flows_.size())
+    throw TrafficError("traffic: " + std::to_string(flows_.size() - reached) + " flows wait for each other in a cycle");
+
+  for (uint32_t i = 0; i < flows_.size(); ++i)
+    if (flows_[i].deps_left == 0) heap_push(starts_, Timed{double(flows_[i].spec.start), i});
+  finishes_.resize(flows_.size());
+}
+
+double FlowEngine::wire_bytes(uint64_t payload) const {
+  const uint64_t packets = (payload + cfg_.mtu - 1) / cfg_.mtu;
+  return double(payload) + double(packets) * double(cfg_.header_bytes + cfg_.framing_bytes);
+}
+
+void FlowEngine::start(uint32_t id, double t, std::vector<uint32_t>& seeds) {
+  Flow& f = flows_[id];
+  f.active = true;
+  f.started = Picos(t + 0.5);
+  f.settled = t;
+  f.rate = 0;
+  if (f.local) {  // off the fabric: its own rate, no sharing
+    f.rate = local_Bps_;
+    finishes_.set(id, t + f.wire / f.rate);
+    return;
+  }
+  for (uint32_t k = 0; k < f.links; ++k) {
+    const uint64_t e = f.first_link + k;
+    const uint32_t l = flow_links_[e].link;
+    link_pos_[e] = uint32_t(on_link_[l].size());
+    on_link_[l].push_back(id);
+    seeds.push_back(l);
+  }
+}
+
+void FlowEngine::finish(uint32_t id, double t, std::vector<uint32_t>& seeds) {
+  Flow& f = flows_[id];
+  f.active = false;
+  f.sent = f.wire;
+  f.rate = 0;
+  f.settled = t;
+  finishes_.erase(id);
+  for (uint32_t k = 0; k < f.links; ++k) {
+    const uint64_t e = f.first_link + k;
+    const uint32_t l = flow_links_[e].link;
+    auto& list = on_link_[l];
+    // Swap-remove, fixing the moved flow's recorded position on this link.
+    const uint32_t pos = link_pos_[e], moved = list.back();
+    list[pos] = moved;
+    list.pop_back();
+    if (moved != id) {
+      const Flow& m = flows_[moved];
+      for (uint32_t j = 0; j < m.links; ++j)
+        if (flow_links_[m.first_link + j].link == l) link_pos_[m.first_link + j] = pos;
+    }
+    seeds.push_back(l);
+  }
+  f.done = Picos(t + 0.5) + (f.local ? 0 : paths_.delay(f.spec.src, f.spec.dst));
+  ++stats_.flows_completed;
+  release_dependents(id);
+}
+
+void FlowEngine::release_dependents(uint32_t id) {
+  const Flow& f = flows_[id];
+  for (uint64_t k = dependents_first_[id]; k < dependents_first_[id + 1]; ++k) {
+    Flow& d = flows_[dependents_[k]];
+    if (--d.deps_left == 0) heap_push(starts_, Timed{double(f.done) + double(d.spec.start), dependents_[k]});
+  }
+}
+
+// Max-min fair rates for the flows connected to `seed_links`, by progressive filling: all open flows rise
+// together (the water level); the link that fills first freezes its flows at that level; repeat. The
+// level at which a link fills is (capacity - load of its frozen flows) / (sum of its open flows' shares).
+void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
+  ++stamp_;
+  std::vector<uint32_t> links, comp;
+  for (uint32_t l : seed_links)
+    if (link_stamp_[l] != stamp_) {
+      link_stamp_[l] = stamp_;
+      links.push_back(l);
+    }
+  // The connected component: flows on these links, their links, and so on.
+  for (size_t i = 0; i < links.size(); ++i)
+    for (uint32_t id : on_link_[links[i]]) {
+      if (flow_stamp_[id] == stamp_) continue;
+      flow_stamp_[id] = stamp_;
+      comp.push_back(id);
+      const Flow& f = flows_[id];
+      for (uint32_t k = 0; k < f.links; ++k) {
+        const uint32_t l = flow_links_[f.first_link + k].link;
+        if (link_stamp_[l] != stamp_) {
+          link_stamp_[l] = stamp_;
+          links.push_back(l);
+        }
+      }
+    }
+  ++stats_.refills;
+  stats_.refilled_flows += comp.size();
+  for (uint32_t l : links) {
+    frozen_load_[l] = 0;
+    open_share_[l] = 0;
+  }
+  for (uint32_t id : comp) {
+    Flow& f = flows_[id];
+    f.sent = std::min(f.wire, f.sent + f.rate * (t - f.settled));  // what went at the old rate
+    f.settled = t;
+    for (uint32_t k = 0; k < f.links; ++k) open_share_[flow_links_[f.first_link + k].link] += flow_links_[f.first_link + k].share;
+  }
+  struct Level {
+    double level;
+    uint32_t link;
+    bool operator>(const Level& o) const { return level != o.level ? level > o.level : link > o.link; }
+  };
+  std::vector<Level> heap;
+  heap.reserve(links.size());
+  auto level_of = [&](uint32_t l) { return (capacity_[l] - frozen_load_[l]) / open_share_[l]; };
+  for (uint32_t l : links)
+    if (open_share_[l] > 0) heap.push_back({level_of(l), l});
+  std::make_heap(heap.begin(), heap.end(), std::greater<Level>());
+  // flow_stamp_ == stamp_ marks a flow of this refill still open; a frozen one gets a mark no stamp takes.
+  const uint32_t frozen_mark = ~stamp_;
+  while (!heap.empty()) {
+    Level top = heap_pop(heap);
+    const uint32_t l = top.link;
+    if (open_share_[l] <= 1e-12) continue;
+    const double level = level_of(l);
+    // Stale: the link's load changed since this entry was pushed, and the change pushed a current one.
+    if (level != top.level) continue;
+    for (uint32_t id : on_link_[l]) {
+      if (flow_stamp_[id] != stamp_) continue;  // frozen already
+      flow_stamp_[id] = frozen_mark;
+      Flow& f = flows_[id];
+      f.rate = std::max(level, 0.0);
+      for (uint32_t k = 0; k < f.links; ++k) {
+        const LinkShare& s = flow_links_[f.first_link + k];
+        frozen_load_[s.link] += s.share * f.rate;
+        open_share_[s.link] -= s.share;
+        if (s.link != l && open_share_[s.link] > 1e-12) heap_push(heap, Level{level_of(s.link), s.link});
+      }
+    }
+    open_share_[l] = 0;
+  }
+  for (uint32_t id : comp) {
+    Flow& f = flows_[id];
+    if (f.wire < kInf && f.rate > 0) finishes_.set(id, t + (f.wire - f.sent) / f.rate);
+    else finishes_.erase(id);
+  }
+  // Clear the frozen marks, so no later stamp can meet one; stamps restart before they could reach ~stamp_.
+  for (uint32_t id : comp) flow_stamp_[id] = 0;
+  if (stamp_ > 0x7FFFFFF0u) {
+    std::fill(link_stamp_.begin(), link_stamp_.end(), 0);
+    stamp_ = 0;
+  }
+}
+
+void FlowEngine::run_until(Picos end, const std::function<void(Picos)>& progress) {
+  std::vector<uint32_t> seeds;
+  const double horizon = double(end);
+  uint64_t next_report = 4096;
+  for (;;) {
+    const double t_start = starts_.empty() ? kInf : starts_.front().at;
+    const double t_finish = finishes_.empty() ? kInf : finishes_.top_key();
+    const double t = std::min(t_start, t_finish);
+    if (t > horizon || t == kInf) break;
+    seeds.clear();
+    // Everything due within the batch window is handled in one refill at the last of those times: finishes
+    // at their own times (their bytes are all sent by then), starts at theirs but at rate 0 until then.
+    const double batch_end = std::min(horizon, t + batch_ps_);
+    double last = t;
+    while (!finishes_.empty() && finishes_.top_key() <= batch_end) {
+      const uint32_t id = finishes_.top();
+      last = std::max(last, finishes_.top_key());
+      finish(id, std::max(t, finishes_.top_key()), seeds);  // takes it off the heap
+      ++stats_.events;
+    }
+    while (!starts_.empty() && starts_.front().at <= batch_end) {
+      Timed e = heap_pop(starts_);
+      last = std::max(last, e.at);
+      start(e.flow, std::max(t, e.at), seeds);
+      ++stats_.events;
+    }
+    now_ = Picos(last);
+    if (!seeds.empty()) refill(seeds, last);
+    if (progress && stats_.events >= next_report) {
+      next_report = stats_.events + 4096;
+      progress(now_);
+    }
+  }
+  now_ = end;
+}
+
+uint64_t FlowEngine::flow_delivered(uint32_t id) const {
+  const Flow& f = flows_[id];
+  if (f.started == kNeverPs) return 0;
+  if (f.done != kNeverPs && f.done <= now_) return f.spec.bytes;
+  // What the sender had sent a path delay ago has arrived by now.
+  const double t = double(now_) - double(f.local ? 0 : paths_.delay(f.spec.src, f.spec.dst));
+  const double sent = f.active ? std::min(f.wire, f.sent + f.rate * std::max(0.0, t - f.settled)) : f.sent;
+  const double payload = sent * double(cfg_.mtu) / double(cfg_.mtu + cfg_.header_bytes + cfg_.framing_bytes);
+  return f.spec.bytes == kUnlimited ? uint64_t(payload) : std::min<uint64_t>(f.spec.bytes, uint64_t(payload));
+}
+
+uint64_t FlowEngine::payload_delivered() const {
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < flows_.size(); ++i)
+    if (!flows_[i].local) sum += flow_delivered(i);
+  return sum;
+}
+
+namespace {
+// The per-flow record flow_list.hpp's report helpers read.
+struct TimedRecord {
+  FlowSpec spec;
+  Picos started, done;
+};
+}  // namespace
+
+std::vector<Picos> FlowEngine::completion_times() const {
+  std::vector<TimedRecord> r;
+  r.reserve(flows_.size());
+  for (const Flow& f : flows_) r.push_back({f.spec, f.started, f.done <= now_ ? f.done : kNeverPs});
+  return emu::completion_times(r);
+}
+
+double FlowEngine::offered_bits(Picos end) const {
+  std::vector<TimedRecord> r;
+  r.reserve(flows_.size());
+  for (const Flow& f : flows_)
+    if (!f.local) r.push_back({f.spec, f.started, f.done <= end ? f.done : kNeverPs});
+  return emu::offered_bits(r, tree_.hosts(), tree_.host_bps(), end);
+}
+
+FabricCounters FlowEngine::counters() const {
+  FabricCounters c;
+  c.ports.resize(tree_.ports());
+  c.flows.resize(flows_.size());
+  const uint32_t per_packet = cfg_.header_bytes;
+  std::vector<double> link_payload(paths_.links(), 0), link_packets(paths_.links(), 0);
+  for (uint32_t i = 0; i < flows_.size(); ++i) {
+    const Flow& f = flows_[i];
+    if (f.started == kNeverPs || f.local) continue;  // NVLink transfers pass no NIC or fabric port
+    const uint64_t payload = flow_delivered(i);
+    const uint64_t packets = (payload + cfg_.mtu - 1) / cfg_.mtu;
+    FlowCounters& fc = c.flows[i];
+    fc.src = f.spec.src;
+    fc.dst = f.spec.dst;
+    fc.seen = true;
+    fc.packets_sent = fc.packets_delivered = packets;
+    fc.bytes_sent = fc.bytes_delivered = payload + packets * per_packet;
+    for (uint32_t k = 0; k < f.links; ++k) {
+      const LinkShare& s = flow_links_[f.first_link + k];
+      link_payload[s.link] += s.share * double(payload);
+      link_packets[s.link] += s.share * double(packets);
+    }
+    PortCounters& rx = c.ports[f.spec.dst];
+    rx.rx_packets += packets;
+    rx.rx_bytes += payload + packets * per_packet;
+  }
+  for (uint32_t l = 0; l < paths_.links(); ++l) {
+    if (link_packets[l] == 0) continue;
+    const std::vector<topo::PortId> ports = paths_.ports_of(l);
+    if (ports.empty()) continue;
+    const double n = double(ports.size());
+    for (topo::PortId p : ports) {
+      c.ports[p].packets += uint64_t(std::llround(link_packets[l] / n));
+      c.ports[p].bytes += uint64_t(std::llround((link_payload[l] + link_packets[l] * per_packet) / n));
+    }
+  }
+  return c;
+}
+
+size_t FlowEngine::memory_bytes() const {
+  size_t b = flows_.capacity() * sizeof(Flow) + flow_links_.capacity() * sizeof(LinkShare) +
+             link_pos_.capacity() * 4 + dependents_.capacity() * 4 + dependents_first_.capacity() * 8 +
+             capacity_.capacity() * 8 * 3 + link_stamp_.capacity() * 4 + flow_stamp_.capacity() * 4 +
+             starts_.capacity() * sizeof(Timed) + finishes_.memory_bytes();
+  for (const auto& l : on_link_) b += l.capacity() * 4 + sizeof(l);
+  return b;
+}
+
+}  // namespace rfab::emu

@@ -1,0 +1,118 @@
+// run_flow_scenario: the scenario runner for the flow-level engine. It reads the same spec strings as the
+// packet-level runner and fills the same Report, leaving at 0 what a fluid model has no notion of (drops,
+// PFC pauses, ECN marks, CNPs, queue depth).
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "rfab/base/units.hpp"
+#include "rfab/emu/budget.hpp"
+#include "rfab/emu/flow_engine.hpp"
+#include "rfab/emu/scenario.hpp"
+#include "rfab/emu/traffic.hpp"
+#include "rfab/topology/fat_tree.hpp"
+#include "rfab/topology/spec.hpp"
+
+namespace rfab::emu {
+namespace {
+
+// What the flow engine keeps: per flow its record, ~6 link entries and heap entries; per link its
+// capacity, scratch and active-flow list.
+uint64_t flow_engine_estimate(const topo::FatTree& tree, uint64_t flows) {
+  return (16ull << 20) + flows * 320 + uint64_t(tree.ports()) * 64;
+}
+
+}  // namespace
+
+Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress) {
+  topo::FatTree tree(topo::parse_fat_tree(spec.topology));
+  // The fluid model has no queues, pauses, marks or congestion control: refuse what it would ignore
+  // rather than print figures that look as if it modelled them.
+  if (spec.cc != "none")
+    throw std::invalid_argument("engine flow: models no congestion control; use --cc none or --engine packet");
+  if (!spec.pfc) throw std::invalid_argument("engine flow: models a lossless fabric; use --pfc on or --engine packet");
+  if (spec.hosts != "paced")
+    throw std::invalid_argument("engine flow: hosts are fluid flows; --hosts " + spec.hosts + " needs --engine packet");
+  if (spec.routing == Routing::flowlet)
+    throw std::invalid_argument("engine flow: flowlet routing depends on packet gaps; use ecmp or ar, or --engine packet");
+  if (spec.adaptive) throw std::invalid_argument("engine flow: --adaptive steers on packet feedback; use --engine packet");
+  if (!spec.failures.empty())
+    throw std::invalid_argument("engine flow: failed links are routed around by the packet engine only; use --engine packet");
+  if (spec.warmup > 0)
+    throw std::invalid_argument("engine flow: fluid flows have no start-up transient to leave out; drop --warmup");
+  if (spec.samples > 0)
+    throw std::invalid_argument("engine flow: --report samples the packet engine's ports and queues; use --engine packet");
+  if (spec.routing == Routing::ar && spec.ar_view != ArView::local)
+    throw std::invalid_argument("engine flow: AR is ideal equal splitting there; ar:view= applies to --engine packet");
+  if (spec.mtu < 256 || spec.mtu > 9000) throw std::invalid_argument("mtu: " + std::to_string(spec.mtu) + " must be 256..9000");
+  if (spec.spray > kMaxSprayPaths)
+    throw std::invalid_argument("spray: " + std::to_string(spec.spray) + " paths; must be 0.." + std::to_string(kMaxSprayPaths));
+  if (spec.duration == 0) throw std::invalid_argument("time: the simulated time must be > 0");
+  EmuConfig cfg;
+  cfg.routing = spec.routing;
+  cfg.seed = spec.seed;
+  cfg.mtu = spec.mtu;
+  cfg.spray_paths = uint16_t(spec.spray);
+
+  const std::string what = "the flow-level emulation of " + std::to_string(tree.hosts()) + " hosts";
+  if (spec.memory_limit.bytes) {
+    const uint64_t n = traffic_flow_count(spec.traffic, tree);
+    spec.memory_limit.check(flow_engine_estimate(tree, n), what + " with " + std::to_string(n) + " flows");
+  }
+  Traffic traffic = make_any_traffic(spec.traffic, tree, spec.seed);
+  const uint64_t estimate = flow_engine_estimate(tree, traffic.flows.size());
+  if (spec.memory_limit.bytes)
+    spec.memory_limit.check(estimate, what + " with " + std::to_string(traffic.flows.size()) + " flows");
+  Report r;
+  r.memory_estimate = estimate;
+  r.topology = tree.describe();
+  r.hosts = tree.hosts();
+  r.flows = traffic.flows.size();
+
+  const double cpu0 = process_cpu_seconds();
+  const auto wall0 = std::chrono::steady_clock::now();
+  FlowEngine engine(tree, cfg, traffic);
+  traffic = Traffic{};  // the engine keeps its own copy
+  engine.run_until(spec.duration, [&](Picos now) {
+    if (spec.memory_limit.bytes) {
+      const uint64_t rss = current_rss_bytes();
+      if (rss > spec.memory_limit.bytes)
+        throw ResourceError(what + ": resident memory " + human_bytes(rss) + " exceeds the memory limit of " +
+                            human_bytes(spec.memory_limit.bytes) + " (" + spec.memory_limit.source + ")");
+    }
+    if (spec.max_events && engine.stats().events > spec.max_events)
+      throw ResourceError(what + ": stopped after " + std::to_string(engine.stats().events) +
+                          " flow events, more than the limit of " + std::to_string(spec.max_events) + " (--max-events)");
+    if (progress) progress(double(now) / double(spec.duration));
+  });
+  r.cpu_seconds = process_cpu_seconds() - cpu0;
+  r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+
+  r.simulated = spec.duration;
+  r.payload_delivered = engine.payload_delivered();
+  r.offered_bits = engine.offered_bits(spec.duration);
+  r.throughput = r.offered_bits > 0 ? double(r.payload_delivered) * 8.0 / r.offered_bits : 0;
+  r.goodput_ceiling = double(cfg.mtu) / double(cfg.mtu + cfg.header_bytes + cfg.framing_bytes);
+  std::vector<Picos> fct = engine.completion_times();
+  r.flows_completed = fct.size();
+  for (uint32_t f = 0; f < engine.flow_count(); ++f)
+    if (Picos d = engine.flow_done(f); d != kNeverPs && d <= spec.duration) r.last_done = std::max(r.last_done, d);
+  r.fct_p50 = percentile(fct, 50);
+  r.fct_p99 = percentile(fct, 99);
+  r.fct_max = fct.empty() ? 0 : fct.back();
+  r.events = engine.stats().events;
+  r.refills = engine.stats().refills;
+  r.refilled_flows = engine.stats().refilled_flows;
+  r.events_per_second = r.cpu_seconds > 0 ? double(r.events) / r.cpu_seconds : 0;
+  if (spec.counters) r.counters = engine.counters();
+  for (uint32_t f = 0; f < engine.flow_count(); ++f) {
+    if (engine.flow_local(f)) continue;
+    const uint64_t payload = engine.flow_delivered(f);
+    r.packets_sent += (payload + cfg.mtu - 1) / cfg.mtu;
+  }
+  r.packets_delivered = r.packets_sent;
+  r.peak_rss_bytes = peak_rss_bytes();
+  return r;
+}
+
+}  // namespace rfab::emu
