@@ -1,4 +1,6 @@
 // Runtime ISA dispatch for the reduction kernels, and the final division of Avg.
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -46,11 +48,16 @@ std::string_view isa_name(Isa isa) {
   return "?";
 }
 
+// CPUID leaf 1's ECX feature bit (F16C, FMA): clang's __builtin_cpu_supports does not know "f16c".
+static bool cpuid1_ecx(unsigned bit) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit) != 0;
+}
+
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::Generic: return true;
-    case Isa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
-                           __builtin_cpu_supports("fma");
+    case Isa::Avx2: return __builtin_cpu_supports("avx2") && cpuid1_ecx(bit_F16C) && cpuid1_ecx(bit_FMA);
     case Isa::Avx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                              __builtin_cpu_supports("avx512vl") && isa_supported(Isa::Avx2);
   }
