@@ -237,6 +237,18 @@ void TcpChannel::barrier(std::chrono::milliseconds timeout, const char* stage) {
 
 namespace rfab::sidechannel {
 
+void TcpChannel::enable_keepalive(std::chrono::seconds idle, std::chrono::seconds interval, int count) {
+  const int on = 1, idle_s = static_cast<int>(idle.count()), interval_s = static_cast<int>(interval.count());
+  // Unacknowledged data (a send into the void) gives up on the same schedule.
+  const unsigned user_timeout_ms = static_cast<unsigned>((idle_s + interval_s * count) * 1000);
+  if (::setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0 ||
+      ::setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s) != 0 ||
+      ::setsockopt(fd_, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s) != 0 ||
+      ::setsockopt(fd_, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) != 0 ||
+      ::setsockopt(fd_, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms) != 0)
+    throw ExchangeError(std::string("side channel: cannot enable TCP keepalives: ") + std::strerror(errno));
+}
+
 bool TcpChannel::readable(std::chrono::milliseconds timeout) const {
   pollfd p{fd_, POLLIN, 0};
   return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;

@@ -24,6 +24,9 @@ Comm::Comm(NetDevice& dev, uint32_t qpn, ControlSlice control) : dev_(dev), qpn_
 
 void Comm::set_channel(sidechannel::TcpChannel channel) {
   channel_ = std::move(channel);
+  // Nothing travels on the side channel after set-up; keepalives make a vanished peer (dead host, cut
+  // link) end it, which check_peer() sees, even while this side only waits for receives that never come.
+  channel_.enable_keepalive(std::chrono::seconds(1), std::chrono::seconds(1), 3);
   peer_ = channel_.peer_ip();
 }
 
@@ -56,7 +59,9 @@ ncclResult_t Comm::check_peer() {
     // Nothing travels on the side channel after set-up, so anything readable is its end: the peer
     // closed the comm or its process is gone.
     if (channel_.readable(std::chrono::milliseconds(0)))
-      fail(ncclRemoteError, "the peer closed its side-channel connection (its process ended, or it closed the comm)");
+      fail(ncclRemoteError,
+           "the peer's side-channel connection ended (its process ended, it closed the comm, or it stopped "
+           "answering TCP keepalives)");
   }
   return failure();
 }

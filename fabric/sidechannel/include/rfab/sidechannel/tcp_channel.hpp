@@ -43,8 +43,12 @@ class TcpChannel {
   // perftest's ctx_xchg_data order: the client writes then reads, the server reads then writes.
   void exchange(std::span<const char> mine, std::span<char> theirs, std::chrono::milliseconds timeout,
                 const char* stage);
-  // True when data (or end-of-stream) is waiting; waits up to `timeout` (0 = just look).
+  // True when data (or end-of-stream, or an error) is waiting; waits up to `timeout` (0 = just look).
   bool readable(std::chrono::milliseconds timeout) const;
+  // TCP keepalives after `idle` without traffic, every `interval`, `count` unanswered ones end the
+  // connection (readable() then reports it): a connection that carries nothing still notices a peer that
+  // vanished without closing it (a dead host, a cut link). Throws ExchangeError if the socket refuses.
+  void enable_keepalive(std::chrono::seconds idle, std::chrono::seconds interval, int count);
   // Length-prefixed text messages (4-byte big-endian length). A longer message than `max_bytes` is an
   // error before anything is allocated for it.
   static constexpr size_t kMaxMessage = 1u << 20;
