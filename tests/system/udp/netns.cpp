@@ -54,6 +54,23 @@ std::string run_capture(const std::string& cmd, int& code) { return capture(cmd,
 
 bool running_as_root() { return ::geteuid() == 0; }
 
+bool have_program(const std::string& program) {
+  int code = 0;
+  capture("command -v " + program, code);
+  return code == 0;
+}
+
+bool wait_tcp_listening(const std::string& ns, int port, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int code = 0;
+    const std::string out = capture("ip netns exec " + ns + " ss -Hltn 'sport = :" + std::to_string(port) + "'", code);
+    if (code == 0 && out.find("LISTEN") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 void sh(const std::string& cmd) {
   int code = 0;
   const std::string out = capture(cmd, code);

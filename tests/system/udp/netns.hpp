@@ -19,6 +19,10 @@ bool running_as_root();
 void sh(const std::string& cmd);
 // Runs a shell command and returns its stdout+stderr; `code` receives the exit status.
 std::string run_capture(const std::string& cmd, int& code);
+// Whether `program` is on PATH.
+bool have_program(const std::string& program);
+// Waits up to `timeout` until something listens on TCP `port` in namespace `ns` (a server is ready).
+bool wait_tcp_listening(const std::string& ns, int port, std::chrono::milliseconds timeout);
 
 class NetnsPair {
  public:

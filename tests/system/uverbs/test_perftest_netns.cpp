@@ -17,24 +17,8 @@ namespace {
 using namespace rfab;
 using namespace std::chrono_literals;
 
-bool have(const std::string& prog) {
-  int code = 0;
-  systest::run_capture("command -v " + prog, code);
-  return code == 0;
-}
-
-// Waits until something listens on TCP `port` in `ns` (perftest's server is ready for its client).
-bool wait_listening(const std::string& ns, int port) {
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int code = 0;
-    const std::string out =
-        systest::run_capture("ip netns exec " + ns + " ss -Hltn 'sport = :" + std::to_string(port) + "'", code);
-    if (code == 0 && out.find("LISTEN") != std::string::npos) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
+bool have(const std::string& prog) { return systest::have_program(prog); }
+bool wait_listening_20s(const std::string& ns, int port) { return systest::wait_tcp_listening(ns, port, 20s); }
 
 struct Row {
   uint64_t bytes = 0;
@@ -78,7 +62,7 @@ class PerftestOnProvider : public ::testing::Test {
   std::string run_pair(const std::vector<std::string>& prog, std::chrono::seconds timeout = 120s) {
     const std::string tag = "/tmp/" + net_->ns_a + "-" + prog[0];
     systest::Child server(net_->ns_b, shell(net_->if_b, prog), tag + ".server.log");
-    EXPECT_TRUE(wait_listening(net_->ns_b, 18515)) << server.output();
+    EXPECT_TRUE(wait_listening_20s(net_->ns_b, 18515)) << server.output();
     std::vector<std::string> client_prog = prog;
     client_prog.push_back(net_->ip4_b);
     systest::Child client(net_->ns_a, shell(net_->if_a, client_prog), tag + ".client.log");
@@ -166,7 +150,7 @@ TEST_F(PerftestOnProvider, InteroperatesWithRfabPerf) {
                         {systest::rfab_binary(), "perf", c.verb, "--perftest", "--server", "--json", "-m", "4096",
                          "-s", c.size, "-n", "500"},
                         log);
-    ASSERT_TRUE(wait_listening(net_->ns_b, 18515)) << rfab.output();
+    ASSERT_TRUE(wait_listening_20s(net_->ns_b, 18515)) << rfab.output();
     systest::Child ib(net_->ns_a,
                       shell(net_->if_a, {c.program, "-F", "-s", c.size, "-n", "500", net_->ip4_b}),
                       "/tmp/" + net_->ns_a + "-" + c.program + ".log");

@@ -20,25 +20,8 @@ namespace {
 using namespace rfab;
 using namespace std::chrono_literals;
 
-bool have(const std::string& prog) {
-  int code = 0;
-  systest::run_capture("command -v " + prog, code);
-  return code == 0;
-}
-
-// Waits until something listens on TCP `port` in `ns`: the provider's rdma_listen opens its CM side
-// channel on the rdma_cm port itself.
-bool wait_listening(const std::string& ns, int port) {
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int code = 0;
-    const std::string out =
-        systest::run_capture("ip netns exec " + ns + " ss -Hltn 'sport = :" + std::to_string(port) + "'", code);
-    if (code == 0 && out.find("LISTEN") != std::string::npos) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
+bool have(const std::string& prog) { return systest::have_program(prog); }
+bool wait_listening_20s(const std::string& ns, int port) { return systest::wait_tcp_listening(ns, port, 20s); }
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -73,7 +56,7 @@ class RdmaCmOnProvider : public ::testing::Test {
                 std::chrono::seconds timeout = 120s) {
     Pair p;
     systest::Child s(net_->ns_b, shell(net_->if_b, server), log("server"));
-    EXPECT_TRUE(wait_listening(net_->ns_b, port)) << s.output();
+    EXPECT_TRUE(wait_listening_20s(net_->ns_b, port)) << s.output();
     systest::Child c(net_->ns_a, shell(net_->if_a, client), log("client"));
     p.client = c.wait(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
     p.server = s.wait(10s);
@@ -208,7 +191,7 @@ TEST_F(RdmaCmOnProvider, ConnectFailuresEndTheProgramPromptly) {
 // its loop normally.
 TEST_F(RdmaCmOnProvider, PeerThatDiesIsDisconnected) {
   systest::Child s(net_->ns_b, shell(net_->if_b, {"rping", "-s", "-a", net_->ip4_b}), log("server"));
-  ASSERT_TRUE(wait_listening(net_->ns_b, 7174)) << s.output();
+  ASSERT_TRUE(wait_listening_20s(net_->ns_b, 7174)) << s.output();
   systest::Child c(net_->ns_a, shell(net_->if_a, {"rping", "-c", "-a", net_->ip4_b, "-C", "0"}), log("client"));
   std::this_thread::sleep_for(1500ms);
   ASSERT_EQ(c.wait(0ms), -1) << "the endless client ended early:\n" << c.output();
