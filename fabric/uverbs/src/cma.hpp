@@ -9,19 +9,32 @@
 #pragma once
 #include <rdma/rdma_cma.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <string>
 #include <mutex>
 #include <vector>
 
 #include "cm_qp.hpp"
 #include "cm_state.hpp"
 #include "cm_wire.hpp"
+#include "provider.hpp"
 #include "rfab/udp/address.hpp"
 
 namespace rfab::uverbs::cma {
+
+// The rdma_* calls' convention: -1 with errno set and the reason logged, or 0 with errno cleared.
+inline int fail_cm(int err, const std::string& why) {
+  fail(err, "rdma_cm: " + why);
+  return -1;
+}
+inline int no_error() {
+  errno = 0;
+  return 0;
+}
 
 struct EventChannel {
   rdma_event_channel ch;  // first; ch.fd is an eventfd (semaphore mode) counting queued events

@@ -16,16 +16,6 @@ using namespace rfab::uverbs::cma;
 
 namespace {
 
-int fail_cm(int err, const std::string& why) {
-  fail(err, "rdma_cm: " + why);
-  return -1;
-}
-
-int no_error() {
-  errno = 0;
-  return 0;
-}
-
 // rdma_conn_param -> this end's side of the exchange, the depths clamped to what the device grants.
 cm::ConnParams params_of(const rdma_conn_param& p) {
   cm::ConnParams c;

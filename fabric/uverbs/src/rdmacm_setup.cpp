@@ -28,16 +28,6 @@ using namespace rfab::uverbs::cma;
 
 namespace {
 
-int fail_cm(int err, const std::string& why) {
-  fail(err, "rdma_cm: " + why);
-  return -1;
-}
-
-int no_error() {
-  errno = 0;
-  return 0;
-}
-
 socklen_t sockaddr_len(const sockaddr* sa) {
   return sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
 }
