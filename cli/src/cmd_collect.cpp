@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "checked_options.hpp"
+#include "hole_timeout_option.hpp"
 #include "commands.hpp"
 #include "rfab/telemetry/capabilities.hpp"
 #include "rfab/telemetry/collector.hpp"
@@ -57,6 +58,7 @@ struct CollectOptions {
   uint32_t ringbuf_bytes = 256 * 1024;
   uint32_t cnp_burst_threshold = 8;
   std::string cnp_burst_window = "1ms";
+  std::string hole_timeout;  // empty: RFAB_TELEMETRY_HOLE_TIMEOUT, else the collector's default
   std::string rdma_sysfs = "/sys/class/infiniband";
 };
 
@@ -125,6 +127,7 @@ void run_collect(CollectOptions o) {
   cfg.ringbuf_bytes = o.ringbuf_bytes;
   cfg.cnp_burst_threshold = o.cnp_burst_threshold;
   cfg.cnp_burst_window_ns = static_cast<uint64_t>(duration_arg("--cnp-burst-window", o.cnp_burst_window).count());
+  if (!o.hole_timeout.empty()) cfg.hole_timeout_ns = hole_timeout_arg(o.hole_timeout);
   auto interval = duration_arg("--interval", o.interval);
   const auto duration = o.duration.empty() ? nanoseconds(0) : duration_arg("--duration", o.duration);
   if (interval < milliseconds(10)) throw ExitError{2, "--interval must be at least 10ms"};
@@ -262,6 +265,7 @@ void add_collect(CLI::App& app) {
               1, UINT32_MAX);
   add_duration(sub, "--cnp-burst-window", o->cnp_burst_window, "CNP burst window (default 1ms)", 1'000,
                10'000'000'000);
+  add_hole_timeout(sub, o->hole_timeout);
   sub->add_option("--rdma-sysfs", o->rdma_sysfs, "where RDMA devices live (default /sys/class/infiniband)");
   sub->callback([o] { run_collect(*o); });
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "checked_options.hpp"
+#include "hole_timeout_option.hpp"
 #include "commands.hpp"
 #include "rfab/telemetry/capabilities.hpp"
 #include "rfab/telemetry/collector.hpp"
@@ -32,6 +33,7 @@ struct ValidateOptions {
   std::string hook = "tc";
   std::string duration = "10s";
   std::string settle = "200ms";
+  std::string hole_timeout;  // empty: RFAB_TELEMETRY_HOLE_TIMEOUT, else the collector's default
   std::optional<double> min_gbps;
   std::optional<double> min_line_rate;
   double max_loss = 0;
@@ -144,6 +146,7 @@ void run_validate(const ValidateOptions& o) {
   cfg.hook = *hook;
   cfg.roce_port = o.roce_port;
   cfg.flow_map_entries = o.flow_map_entries;
+  if (!o.hole_timeout.empty()) cfg.hole_timeout_ns = hole_timeout_arg(o.hole_timeout);
   nanoseconds duration, settle;
   try {
     duration = tm::parse_duration(o.duration);
@@ -227,6 +230,7 @@ void add_validate(CLI::App& app) {
                           "fail below this RoCE throughput (busier direction); 0: gate on loss, NAKs and CNPs only", 0,
                           1e6);
   add_fraction(sub, "--min-line-rate", o->min_line_rate, "fail below this fraction of the link speed")->excludes(gbps);
+  add_hole_timeout(sub, o->hole_timeout);
   add_fraction(sub, "--max-loss", o->max_loss,
                "largest tolerated fraction of request packets lost: never arrived, reordered ones are not (default 0)");
   add_integer(sub, "--max-naks", o->max_naks, "fail above this many NAKs", 0, UINT64_MAX);
@@ -235,7 +239,7 @@ void add_validate(CLI::App& app) {
   add_integer(sub, "--flow-map-entries", o->flow_map_entries, "flows tracked (default 65536)", 1, 16u << 20);
   sub->add_flag("--json", o->json, "one JSON object instead of text");
   // What only a live measurement uses is refused with --from rather than silently ignored.
-  for (const char* live : {"--hook", "--duration", "--settle", "--roce-port", "--flow-map-entries"})
+  for (const char* live : {"--hook", "--duration", "--settle", "--hole-timeout", "--roce-port", "--flow-map-entries"})
     from->excludes(sub->get_option(live));
   sub->callback([o] { run_validate(*o); });
 }

@@ -386,11 +386,12 @@ TEST_F(TwoPath, DcqcnCutsTheRateWhenThePathMarks) {
 // The collector on B's link while A sprays over both paths: reordering is not loss. Returns validate's
 // JSON (it runs for `seconds`, traffic starts once it is attached).
 nlohmann::json validate_during(TwoPathFabric& f, const std::function<void()>& traffic, const std::string& seconds,
-                               int& rc) {
+                               int& rc, const std::vector<std::string>& extra = {}) {
   const std::string log = "/tmp/" + f.name + "-validate.log";
-  Child v(f.ns_b, {rfab::systest::rfab_binary(), "validate", "--iface", "b0", "--hook", "tc", "--duration", seconds,
-                   "--min-gbps", "0.1", "--max-loss", "0", "--json"},
-          log);
+  std::vector<std::string> argv{rfab::systest::rfab_binary(), "validate", "--iface", "b0", "--hook", "tc", "--duration",
+                                seconds, "--min-gbps", "0.1", "--max-loss", "0", "--json"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  Child v(f.ns_b, argv, log);
   for (int i = 0; i < 3000 && v.output().find("measuring") == std::string::npos; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_NE(v.output().find("measuring"), std::string::npos) << "validate never attached: " << v.output();
   traffic();
@@ -401,14 +402,17 @@ nlohmann::json validate_during(TwoPathFabric& f, const std::function<void()>& tr
   return brace == std::string::npos ? nlohmann::json{} : nlohmann::json::parse(out.substr(brace), nullptr, false);
 }
 
-// Spraying over these two paths reorders by up to ~150 PSNs and ~0.85 ms (holes held longer are rare stalls
-// of a path on a loaded machine, measured up to 2 ms): inside the collector's 256-PSN window and its 4 ms
-// hole timeout, so reordering is not loss.
+// Spraying over these two paths reorders by up to ~150 PSNs and ~0.85 ms on an idle machine: inside the
+// collector's 256-PSN window and its default 4 ms hole timeout. But a veth's backlog on a machine busy with
+// other tests (a sanitizer build running two at a time) stalls a path for longer: 23 holes stayed open past
+// 4 ms in one such run, with nothing dropped. The hole timeout is the fabric's longest reorder delay, and
+// on this fabric that is set by the machine's load, so the test gives it 50 ms, as a user would for a
+// fabric known to hold packets that long. Reordering is then not loss.
 TEST_F(TwoPath, SprayedLosslessTrafficValidatesWithZeroLoss) {
   Outcome o;
   int rc = -1;
   const nlohmann::json v = validate_during(*fabric_, [&] { o = write({"-s", "256K", "-n", "100", "-q", "2", "--spray", "8"}); },
-                                           "3s", rc);
+                                           "3s", rc, {"--hole-timeout", "50ms"});
   expect_verified(o);
   std::printf("validate, sprayed lossless: rc %d, %s\n", rc, v.dump().substr(0, 400).c_str());
   EXPECT_EQ(rc, 0) << v.dump();

@@ -52,6 +52,7 @@ const std::set<std::string> kZeroMeaningful = {
     "gen --seed",             // a seed
     "gen --start-psn",        // PSN 0
     "softroce up --wait-ms",  // do not wait for ACTIVE
+    "collect --hole-timeout", "validate --hole-timeout",  // no time bound: only the PSN window loses holes
     "validate --settle",      // no settle time
     "emulate --warmup",       // measure the whole run
     "validate --min-gbps",    // no throughput floor: gate on loss, NAKs and CNPs only
