@@ -259,7 +259,9 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--traffic", o->traffic,
                   "permutation:bytes=2M | all-to-all:bytes=64K | incast:n=8,bytes=1M | ring:bytes=64M | file:PATH | "
                   "step:allreduce=ring|rhd|rd|tree|hier,bytes=1G[,inter=ALGO,gpus-per-server=G] | "
-                  "step:alltoall=pairwise,bytes=B (steps: the collective library's schedule; --engine flow)")
+                  "step:alltoall=pairwise,bytes=B | "
+                  "step:train=gpipe,tp=T,pp=P,ep=E,microbatches=M,grad=G,act=A,moe=B,tp-bytes=X,dp=ALGO "
+                  "(steps: the collective library's schedule; --engine flow)")
       ->capture_default_str();
   add_duration(sub, "--time", o->time, "simulated time (e.g. 500us, 2ms)", 1, 60'000'000'000)->capture_default_str();
   add_duration(sub, "--warmup", o->warmup,

@@ -10,6 +10,7 @@
 #include "rfab/congestion/dcqcn_params.hpp"
 #include "rfab/emu/config.hpp"
 #include "rfab/emu/failures.hpp"
+#include "rfab/emu/step_traffic.hpp"
 #include "rfab/emu/traffic.hpp"
 #include "rfab/topology/fat_tree.hpp"
 #include "rfab/topology/spec.hpp"
@@ -24,7 +25,7 @@ const topo::FatTree& small_tree() {
 }
 
 void run(uint8_t which, const std::string& spec) {
-  switch (which % 5) {
+  switch (which % 6) {
     case 0: {
       // Only build trees small enough to check quickly; the parse itself is what is fuzzed.
       const topo::FatTreeSpec s = topo::parse_fat_tree(spec);
@@ -49,6 +50,11 @@ void run(uint8_t which, const std::string& spec) {
       const auto flows = emu::make_traffic(spec, small_tree(), 1);
       for (const emu::FlowSpec& f : flows)
         if (f.src >= small_tree().hosts() || f.dst >= small_tree().hosts()) std::abort();
+      break;
+    }
+    case 5: {  // step: specs, parsed only (recording one may take the whole flow budget)
+      const emu::StepSpec st = emu::parse_step(spec);
+      if (st.collective == "train" && (st.train.tp == 0 || st.train.pp == 0 || st.train.ep == 0)) std::abort();
       break;
     }
   }

@@ -92,7 +92,8 @@ static void peer_seeds(const fs::path& out) {
       {2, "dcqcn:preset=connectx,kmin=150000,kmax=1500000,pmax=1"}, {2, "dcqcn:g=0.00390625,rai=40Mbps"},
       {3, "link:leaf3-agg1;switch:core5"}, {3, "random-links:0.05;random-switches:2"},
       {4, "permutation:bytes=2M"}, {4, "incast:n=8,bytes=1M,dst=3"}, {4, "ring:bytes=64M,steps=5"},
-      {4, "all-to-all:bytes=64K"}};
+      {4, "all-to-all:bytes=64K"}, {5, "step:allreduce=hier,bytes=1G,inter=rhd,gpus-per-server=8"},
+      {5, "step:train=gpipe,tp=8,pp=4,ep=4,microbatches=4,grad=1G,act=16M,moe=32M,tp-bytes=16M,dp=rhd"}};
   for (const auto& [parser, spec] : specs) put_text(out / "emu_specs", n++, std::string(1, parser) + spec);
 }
 

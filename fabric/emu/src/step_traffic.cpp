@@ -1,7 +1,5 @@
 #include "rfab/emu/step_traffic.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -12,56 +10,14 @@
 #include "rfab/collectives/algorithms.hpp"
 #include "rfab/collectives/reduce.hpp"
 #include "rfab/topology/spec.hpp"
+#include "step_recording.hpp"
 
 namespace rfab::emu {
-namespace {
 
-constexpr size_t kElem = 4;  // float32 gradients
-
-// Address space with no access: what the recorded algorithms get as buffers. Any touch would fault, so a
-// recording that ran proves the schedule code moved no data.
-class Reserved {
- public:
-  explicit Reserved(size_t bytes) : bytes_(std::max<size_t>(bytes, 4096)) {
-    p_ = mmap(nullptr, bytes_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p_ == MAP_FAILED) throw TrafficError("step: cannot reserve " + std::to_string(bytes_) + " bytes of address space");
-  }
-  ~Reserved() { munmap(p_, bytes_); }
-  Reserved(const Reserved&) = delete;
-  Reserved& operator=(const Reserved&) = delete;
-  std::byte* get() const { return static_cast<std::byte*>(p_); }
-
- private:
-  size_t bytes_;
-  void* p_;
-};
-
-class Recorder : public coll::ScheduleRecorder {
- public:
-  explicit Recorder(RecordedSchedule& s) : s_(s) {}
-  uint32_t rank = 0;
-  void exchange(const coll::RecordedOp* ops, size_t n) override {
-    if (s_.ops.size() + n > 2 * kMaxMatrixFlows)
-      throw TrafficError("step: the schedule has more than " + std::to_string(kMaxMatrixFlows) +
-                         " transfers (at rank " + std::to_string(rank) + " of " + std::to_string(s_.ranks) +
-                         "); use an algorithm with fewer steps (rhd, tree, or hier with inter=rhd|tree)");
-    s_.ops.insert(s_.ops.end(), ops, ops + n);
-    s_.exchange_first.push_back(s_.ops.size());
-    s_.exchange_rank.push_back(rank);
-  }
-
- private:
-  RecordedSchedule& s_;
-};
-
-coll::Group group_of(std::vector<int> ranks, int me) {
-  coll::Group g;
-  g.ranks = std::move(ranks);
-  g.me = me;
-  return g;
-}
-
-}  // namespace
+using detail::group_of;
+using detail::kElem;
+using detail::Recorder;
+using detail::Reserved;
 
 StepSpec parse_step(std::string_view text) {
   topo::KeyValues kv;
@@ -80,9 +36,15 @@ StepSpec parse_step(std::string_view text) {
     return v;
   };
   try {
-    const std::string ar = take("allreduce"), a2a = take("alltoall");
-    if (ar.empty() == a2a.empty()) throw TrafficError("traffic: a step is one of allreduce=ALGO or alltoall=ALGO");
-    if (!ar.empty()) {
+    const std::string ar = take("allreduce"), a2a = take("alltoall"), train = take("train");
+    if (int(!ar.empty()) + int(!a2a.empty()) + int(!train.empty()) != 1)
+      throw TrafficError("traffic: a step is one of allreduce=ALGO, alltoall=ALGO or train=gpipe");
+    if (!train.empty()) {
+      s.collective = "train";
+      s.algo = train;
+      if (train != "gpipe") throw TrafficError("traffic: step train='" + train + "' is not gpipe");
+      parse_train_keys(s, kv.values);
+    } else if (!ar.empty()) {
       s.collective = "allreduce";
       s.algo = ar;
       if (ar != "ring" && ar != "rhd" && ar != "rd" && ar != "tree" && ar != "hier")
@@ -100,10 +62,14 @@ StepSpec parse_step(std::string_view text) {
       s.inter = inter;
     }
     const std::string bytes = take("bytes");
-    if (bytes.empty()) throw TrafficError("traffic: a step needs bytes= (per rank)");
-    s.bytes = parse_size(bytes, "step bytes");
-    if (s.bytes < kElem || s.bytes % kElem)
-      throw TrafficError("traffic: step bytes=" + bytes + " must be a positive multiple of 4 (float32 elements)");
+    if (s.collective == "train") {
+      if (!bytes.empty()) throw TrafficError("traffic: a train= step takes grad=, act=, moe= and tp-bytes=, not bytes=");
+    } else {
+      if (bytes.empty()) throw TrafficError("traffic: a step needs bytes= (per rank)");
+      s.bytes = parse_size(bytes, "step bytes");
+      if (s.bytes < kElem || s.bytes % kElem)
+        throw TrafficError("traffic: step bytes=" + bytes + " must be a positive multiple of 4 (float32 elements)");
+    }
     if (std::string g = take("gpus-per-server"); !g.empty())
       s.gpus_per_server = uint32_t(parse_u64(g, "step gpus-per-server", 1, 64));
     if (std::string n = take("nvlink"); !n.empty()) {
@@ -121,6 +87,7 @@ RecordedSchedule record_step(const StepSpec& step, uint32_t ranks, uint32_t gpus
   if (ranks < 2) throw TrafficError("step: a collective needs at least 2 ranks");
   if (gpus_per_server == 0 || ranks % gpus_per_server)
     throw TrafficError("step: " + std::to_string(ranks) + " ranks are not whole servers of " + std::to_string(gpus_per_server));
+  if (step.collective == "train") return record_training(step, ranks, gpus_per_server);
   RecordedSchedule sched;
   sched.ranks = ranks;
   Recorder rec(sched);
@@ -135,16 +102,7 @@ RecordedSchedule record_step(const StepSpec& step, uint32_t ranks, uint32_t gpus
   const size_t block = a2a ? count / ranks : count;
   Reserved send(block * kElem * (a2a ? ranks : 1)), recv(block * kElem * (a2a ? ranks : 1));
   std::vector<std::unique_ptr<Reserved>> scratch;
-  coll::AlgoCtx ctx;
-  ctx.env = &env;
-  ctx.dtype = coll::DataType::F32;
-  ctx.elem = kElem;
-  ctx.fn = coll::reduce_fn(coll::DataType::F32, coll::RedOp::Sum);  // never called: nothing is received
-  ctx.what = step.collective;
-  ctx.scratch = [&](size_t bytes, int) {
-    scratch.push_back(std::make_unique<Reserved>(bytes));
-    return scratch.back()->get();
-  };
+  const coll::AlgoCtx ctx = detail::recording_ctx(env, step.collective, scratch);
   std::vector<int> all(ranks);
   for (uint32_t r = 0; r < ranks; ++r) all[r] = int(r);
   const uint32_t G = gpus_per_server, servers = ranks / G;
@@ -166,16 +124,14 @@ RecordedSchedule record_step(const StepSpec& step, uint32_t ranks, uint32_t gpus
     std::byte* in = a2a ? send.get() : recv.get();
     std::byte* out = recv.get();
     const coll::Group g = group_of(all, int(r));
-    if (step.algo == "ring") coll::allreduce_ring(ctx, g, in, out, count);
-    else if (step.algo == "rhd") coll::allreduce_rhd(ctx, g, in, out, count);
-    else if (step.algo == "rd") coll::allreduce_rd(ctx, g, in, out, count);
-    else if (step.algo == "tree") coll::allreduce_tree(ctx, g, in, out, count);
-    else if (step.algo == "pairwise") coll::alltoall_pairwise(ctx, g, in, out, block);
+    if (step.algo == "pairwise") coll::alltoall_pairwise(ctx, g, in, out, block);
     else if (step.algo == "hier") {
       const uint32_t s = r / G;
       hosts[s].me = int(r % G);
       leaders.me = int(s);
       coll::allreduce_hier(ctx, hosts, leaders, int(s), in, out, count, *inter);
+    } else {
+      detail::flat_allreduce(ctx, step.algo, g, in, out, count);
     }
     scratch.clear();
   }
@@ -260,10 +216,19 @@ Traffic step_traffic(const StepSpec& step, const topo::FatTree& tree) {
         }
       t.dep_first.push_back(t.deps.size());
     }
+    // The next exchange starts when this one has returned: when its flows are done and, since it began
+    // only after the previous one returned, when that one's were. An exchange that sends waits for the
+    // previous one through its sends' dependencies; one that only receives does not, so the previous
+    // barrier carries over (a pipeline stage's next send waits for its last send as well as the receive).
     std::vector<uint32_t> next;
+    bool sends = false;
     for (uint64_t i = first; i < end; ++i)
-      if (op_flow[i] != kNoFlow) next.push_back(op_flow[i]);
-    if (!next.empty()) barrier = std::move(next);
+      if (op_flow[i] != kNoFlow) {
+        next.push_back(op_flow[i]);
+        sends = sends || s.ops[i].send;
+      }
+    if (sends) barrier = std::move(next);
+    else barrier.insert(barrier.end(), next.begin(), next.end());
   }
   if (t.flows.empty()) throw TrafficError("step: the schedule moves nothing across ranks");
   return t;
