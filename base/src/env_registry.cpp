@@ -111,7 +111,7 @@ constexpr std::array kVars = std::to_array<Var>({
     {"LD_PRELOAD", "string", "-", "softroce shell", "libraries the caller preloads; rfab softroce shell puts librfab-verbs.so first and keeps them after it"},
     // --- telemetry
     {"RFAB_TELEMETRY_HOLE_TIMEOUT", "duration", "4ms", "telemetry",
-     "the eBPF collector's hole timeout (rfab collect, rfab validate): a request PSN missing longer than this is lost, and its later arrival counted late rather than reordered; 0s turns the time bound off; at most 60s"},
+     "the eBPF and DPDK collectors' hole timeout (rfab collect, rfab validate) when `--hole-timeout` is not given: a request PSN missing longer than this is lost, and its later arrival counted late rather than reordered; 0s turns the time bound off; at most 60s"},
     // --- tests and benchmarks
     {"RFAB_RC_TRACE", "bool", "unset", "tests", "set: the RC unit-test harness prints every packet"},
     {"BENCH_TELEMETRY_AA", "choice", "unset", "bench",
