@@ -34,10 +34,13 @@ bool TrafficModel::chance(double rate) {
 }
 
 GenPacket TrafficModel::next() {
-  while (queue_.empty()) queue_message();
-  GenPacket p = queue_.front();
-  queue_.pop_front();
-  return p;
+  while (head_ == queue_.size()) {
+    // Everything queued has gone out: start over at the front, keeping the vector's memory.
+    queue_.clear();
+    head_ = 0;
+    queue_message();
+  }
+  return queue_[head_++];
 }
 
 // A request packet of QP `qi`: dropped (its PSN skipped) or queued, with the CE mark and the CNP or NAK the

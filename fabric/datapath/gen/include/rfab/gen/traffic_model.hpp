@@ -9,7 +9,7 @@
 // correct collector must report as a hole.
 #pragma once
 #include <cstdint>
-#include <deque>
+#include <cstddef>
 #include <random>
 #include <vector>
 
@@ -54,7 +54,8 @@ class TrafficModel {
   GenConfig c_;
   std::mt19937_64 rng_;
   std::vector<Qp> qps_;
-  std::deque<GenPacket> queue_;
+  std::vector<GenPacket> queue_;  // one message's packets (and the CNPs/NAKs/responses it causes)
+  size_t head_ = 0;               // the next of them to go out
   uint32_t next_qp_ = 0;
 };
 
