@@ -48,7 +48,7 @@ class TrafficModel {
     uint32_t pending_skips = 0; // dropped PSNs not yet followed by a sent request
   };
   void queue_message();
-  void queue_request(Qp& q, uint32_t qi, GenPacket p);
+  void queue_request(Qp& q, uint32_t qi);
   bool chance(double rate);
 
   GenConfig c_;
