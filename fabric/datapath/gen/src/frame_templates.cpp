@@ -33,6 +33,13 @@ FrameTemplates::Shape FrameTemplates::shape_of(const GenPacket& p) {
   return s;
 }
 
+// shape_of(p) == s, without building the Shape (this runs for every packet).
+bool FrameTemplates::same_shape(const Shape& s, const GenPacket& p) {
+  return s.payload_len == p.payload_len && s.opcode == p.opcode && s.qp == p.qp && s.reverse == p.reverse &&
+         s.ack_req == p.ack_req && s.ce == p.ce && s.va == p.va && s.rkey == p.rkey && s.dma_len == p.dma_len &&
+         s.syndrome == p.syndrome;
+}
+
 // The bytes (ICRC aside) where `changed` differs from `base` must be none or three in a row: the field.
 bool FrameTemplates::locate(const std::vector<uint8_t>& base, const std::vector<uint8_t>& changed, Field& f,
                             bool& found) {
@@ -105,9 +112,9 @@ const FrameTemplates::Template* FrameTemplates::find(const GenPacket& p) {
   if (p.qp >= qps_) return nullptr;
   const size_t flow = (p.reverse ? qps_ : 0) + p.qp;
   std::vector<Template>& shapes = flows_[flow];
-  const Shape s = shape_of(p);
   size_t& last = last_[flow];
-  if (last < shapes.size() && shapes[last].shape == s) return &shapes[last];
+  if (last < shapes.size() && same_shape(shapes[last].shape, p)) return &shapes[last];
+  const Shape s = shape_of(p);
   for (size_t i = 0; i < shapes.size(); ++i)
     if (shapes[i].shape == s) {
       last = i;

@@ -53,6 +53,7 @@ class FrameTemplates {
     Field msn;
   };
   static Shape shape_of(const GenPacket& p);
+  static bool same_shape(const Shape& s, const GenPacket& p);
   const Template* find(const GenPacket& p);  // nullptr for a QP the configuration does not have
   Template make(const GenPacket& p);
   static void patch(const Template& t, const GenPacket& p, uint8_t* out);

@@ -34,7 +34,7 @@ RunResult run(TrafficModel& model, FrameBuilder& builder, FrameSink& sink, Truth
         done = true;
         break;
       }
-      const GenPacket p = model.next();
+      const GenPacket& p = model.next();
       std::span<uint8_t> slot = sink.slot();
       while (slot.empty()) {
         ++r.sink_full_waits;

@@ -33,7 +33,7 @@ bool TrafficModel::chance(double rate) {
   return std::uniform_real_distribution<double>(0, 1)(rng_) < rate;
 }
 
-GenPacket TrafficModel::next() {
+const GenPacket& TrafficModel::next() {
   while (head_ == queue_.size()) {
     // Everything queued has gone out: start over at the front, keeping the vector's memory.
     queue_.clear();

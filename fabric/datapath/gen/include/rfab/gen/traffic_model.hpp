@@ -35,8 +35,8 @@ struct GenPacket {
 class TrafficModel {
  public:
   explicit TrafficModel(const GenConfig& c);
-  // The next packet to put on the wire.
-  GenPacket next();
+  // The next packet to put on the wire; the reference is valid until the next call.
+  const GenPacket& next();
 
  private:
   struct Qp {
