@@ -61,10 +61,10 @@ PAD=$(( (4 - SIZE % 4) % 4 ))
 FRAME=$(( 14 + 20 + 8 + 12 + 16 + SIZE + PAD + 4 ))
 # testpmd's frames get gen's Ethernet and IP/UDP addresses, so the kernel on the far side treats both alike
 # (a destination MAC that is not the peer's: dropped early, as for any frame not for that host).
-TESTPMD_TX="--forward-mode=txonly --txpkts=$FRAME --burst=32 --total-num-mbufs=8191 --eth-peer=0,02:00:00:00:00:02 \
---tx-ip=10.0.0.1,10.0.0.2 --tx-udp=49152,4791 --stats-period 1"
-TESTPMD_RX="--forward-mode=rxonly --burst=32 --total-num-mbufs=8191 --stats-period 1"
-GEN_ARGS="-s $SIZE --qps 4"
+TESTPMD_TX=(--forward-mode=txonly "--txpkts=$FRAME" --burst=32 --total-num-mbufs=8191 "--eth-peer=0,02:00:00:00:00:02"
+            "--tx-ip=10.0.0.1,10.0.0.2" "--tx-udp=49152,4791" --stats-period 1)
+TESTPMD_RX=(--forward-mode=rxonly --burst=32 --total-num-mbufs=8191 --stats-period 1)
+GEN_ARGS=(-s "$SIZE" --qps 4)
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }                      # user, system clock ticks
@@ -113,14 +113,16 @@ window() {
 
 # --- transmit: the tool alone in A ------------------------------------------------------------------------
 gen_tx() {
-  ip netns exec "$A" "$RFAB" gen --dpdk-args "$(eal "$A" gtx$$ 1)" --duration "$((SECS + 10))s" $GEN_ARGS \
+  ip netns exec "$A" "$RFAB" gen --dpdk-args "$(eal "$A" gtx$$ 1)" --duration "$((SECS + 10))s" "${GEN_ARGS[@]}" \
     >"$TMP/out" 2>&1 & local p=$!
   wait_ready gtx$$ $p
   window $p sent_count
   stop $p
 }
 testpmd_tx() {
-  ip netns exec "$A" "$TESTPMD" $(eal "$A" ttx$$ 0,1) -- $TESTPMD_TX >"$TMP/out" 2>&1 & local p=$!
+  local args
+  read -ra args <<<"$(eal "$A" ttx$$ 0,1)"
+  ip netns exec "$A" "$TESTPMD" "${args[@]}" -- "${TESTPMD_TX[@]}" >"$TMP/out" 2>&1 & local p=$!
   wait_ready ttx$$ $p
   window $p sent_count
   stop $p
@@ -128,7 +130,7 @@ testpmd_tx() {
 
 # --- receive: the receiver in B, `rfab gen` sending from A all along ------------------------------------------
 sender_up() {
-  ip netns exec "$A" "$RFAB" gen --dpdk-args "$(eal "$A" snd$$ 0)" --duration "$((SECS + 20))s" $GEN_ARGS \
+  ip netns exec "$A" "$RFAB" gen --dpdk-args "$(eal "$A" snd$$ 0)" --duration "$((SECS + 20))s" "${GEN_ARGS[@]}" \
     >/dev/null 2>&1 & SENDER=$!
   wait_ready snd$$ $SENDER
 }
@@ -152,7 +154,9 @@ EOF
 }
 testpmd_rx() {
   RX_PREFIX=trx$$
-  ip netns exec "$B" "$TESTPMD" $(eal "$B" $RX_PREFIX 0,1) -- $TESTPMD_RX >"$TMP/out" 2>&1 & local p=$!
+  local args
+  read -ra args <<<"$(eal "$B" $RX_PREFIX 0,1)"
+  ip netns exec "$B" "$TESTPMD" "${args[@]}" -- "${TESTPMD_RX[@]}" >"$TMP/out" 2>&1 & local p=$!
   wait_ready $RX_PREFIX $p
   sender_up
   window $p rx_count

@@ -26,8 +26,8 @@ class FrameTemplates {
   using BuildFn = std::function<size_t(const GenPacket&, std::span<uint8_t>)>;
   FrameTemplates(const GenConfig& c, BuildFn from_scratch);
 
-  // Writes p's frame from its template into `out` (the template's length, checked by the caller through
-  // frame_len) and returns its length; 0 when p's shape has no template (build it from scratch).
+  // Writes p's frame from its template into `out` (`room` bytes) and returns its length; 0 when p's shape
+  // cannot be patched or the frame does not fit `room` (build it from scratch, which says why).
   size_t write(const GenPacket& p, uint8_t* out, size_t room);
 
  private:
