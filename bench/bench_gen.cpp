@@ -25,7 +25,7 @@ void BM_GenBuild(benchmark::State& st) {
   gen::FrameBuilder b(c);
   std::vector<uint8_t> buf(4096 + 256);
   for (auto _ : st) {
-    const gen::GenPacket p = m.next();
+    const gen::GenPacket& p = m.next();
     benchmark::DoNotOptimize(b.build(p, buf));
   }
   st.SetItemsProcessed(st.iterations());

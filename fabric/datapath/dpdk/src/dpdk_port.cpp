@@ -19,6 +19,7 @@ namespace {
 constexpr uint16_t kFrameRoom = 4352;  // 4096-byte RoCE MTU + every header, with room to spare
 constexpr size_t kBurst = 64;
 constexpr size_t kTxQueue = 256;       // frames committed and not yet taken by the device
+constexpr unsigned kTxAllocBulk = 32;  // mbufs taken from the pool at a time for tx slots (one pool access)
 
 std::string port_error(uint16_t port, const std::string& step, int rc) {
   return "DPDK port " + std::to_string(port) + ": " + step + ": " + rte_strerror(rc < 0 ? -rc : rc);
@@ -79,6 +80,7 @@ class DpdkPort final : public frame::FramePort {
 
   ~DpdkPort() override {
     if (slot_ != nullptr) rte_pktmbuf_free(slot_);
+    rte_pktmbuf_free_bulk(spare_.data() + spare_next_, spare_n_ - spare_next_);
     for (size_t i = 0; i < txq_n_; ++i) rte_pktmbuf_free(txq_[i]);
     rte_eth_dev_stop(port_);
   }
@@ -109,7 +111,7 @@ class DpdkPort final : public frame::FramePort {
 
   std::span<uint8_t> tx_slot() override {
     if (txq_n_ == kTxQueue) return {};
-    if (slot_ == nullptr) slot_ = rte_pktmbuf_alloc(pool_);
+    if (slot_ == nullptr) slot_ = next_spare();
     if (slot_ == nullptr) {
       ++tx_no_mbuf_;
       return {};
@@ -131,6 +133,22 @@ class DpdkPort final : public frame::FramePort {
     // What the device did not take stays queued, in order, for the next flush.
     std::copy(txq_.begin() + sent, txq_.begin() + static_cast<long>(txq_n_), txq_.begin());
     txq_n_ -= sent;
+  }
+
+  // An mbuf from the bulk-allocated spares; a refill takes kTxAllocBulk at once, or one when the pool is
+  // nearly empty (frames still queued for the device hold the rest).
+  rte_mbuf* next_spare() {
+    if (spare_next_ == spare_n_) {
+      spare_next_ = spare_n_ = 0;
+      if (rte_pktmbuf_alloc_bulk(pool_, spare_.data(), kTxAllocBulk) == 0) {
+        spare_n_ = kTxAllocBulk;
+      } else if ((spare_[0] = rte_pktmbuf_alloc(pool_)) != nullptr) {
+        spare_n_ = 1;
+      } else {
+        return nullptr;
+      }
+    }
+    return spare_[spare_next_++];
   }
 
   bool tx_pending() const override { return txq_n_ > 0; }
@@ -158,6 +176,8 @@ class DpdkPort final : public frame::FramePort {
   std::array<rte_mbuf*, kTxQueue> txq_{};
   size_t txq_n_ = 0;
   rte_mbuf* slot_ = nullptr;
+  std::array<rte_mbuf*, kTxAllocBulk> spare_{};  // allocated in bulk, handed out one slot at a time
+  unsigned spare_n_ = 0, spare_next_ = 0;
   uint64_t tx_calls_ = 0, tx_no_mbuf_ = 0, rx_chained_ = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "rfab/gen/frame_builder.hpp"
 
+#include "frame_templates.hpp"
 #include "rfab/wire/packet.hpp"
 
 namespace rfab::gen {
@@ -12,13 +13,22 @@ FrameBuilder::FrameBuilder(const GenConfig& c)
       pattern_(c.mtu) {
   // Recognisable and not all zero, so a decoder's payload view and a corrupted byte both show.
   for (size_t i = 0; i < pattern_.size(); ++i) pattern_[i] = static_cast<uint8_t>(i * 7 + (c.seed & 0xFF));
+  templates_ = std::make_unique<FrameTemplates>(
+      c, [this](const GenPacket& p, std::span<uint8_t> out) { return build_from_scratch(p, out); });
 }
+
+FrameBuilder::~FrameBuilder() = default;
 
 size_t FrameBuilder::frame_len(const GenPacket& p) const {
   return forward_.len() + w::roce_encoded_len(p.opcode, p.payload_len);
 }
 
-size_t FrameBuilder::build(const GenPacket& p, std::span<uint8_t> out) const {
+size_t FrameBuilder::build(const GenPacket& p, std::span<uint8_t> out) {
+  if (const size_t len = templates_->write(p, out.data(), out.size())) return len;
+  return build_from_scratch(p, out);  // no template for this shape, or `out` too small (the clear error)
+}
+
+size_t FrameBuilder::build_from_scratch(const GenPacket& p, std::span<uint8_t> out) const {
   const frame::HeaderTemplate& hdr = p.reverse ? reverse_ : forward_;
   const size_t len = frame_len(p);
   if (out.size() < len)

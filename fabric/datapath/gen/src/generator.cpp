@@ -19,7 +19,7 @@ void wait_until(Clock::time_point t) {
 
 }  // namespace
 
-RunResult run(TrafficModel& model, const FrameBuilder& builder, FrameSink& sink, Truth& truth, const RunLimits& lim,
+RunResult run(TrafficModel& model, FrameBuilder& builder, FrameSink& sink, Truth& truth, const RunLimits& lim,
               const std::atomic<bool>& stop) {
   if (lim.count == 0 && lim.duration.count() == 0) throw GenError("give --count or --duration");
   RunResult r;
@@ -34,7 +34,7 @@ RunResult run(TrafficModel& model, const FrameBuilder& builder, FrameSink& sink,
         done = true;
         break;
       }
-      const GenPacket p = model.next();
+      const GenPacket& p = model.next();
       std::span<uint8_t> slot = sink.slot();
       while (slot.empty()) {
         ++r.sink_full_waits;

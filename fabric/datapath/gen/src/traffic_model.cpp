@@ -33,16 +33,21 @@ bool TrafficModel::chance(double rate) {
   return std::uniform_real_distribution<double>(0, 1)(rng_) < rate;
 }
 
-GenPacket TrafficModel::next() {
-  while (queue_.empty()) queue_message();
-  GenPacket p = queue_.front();
-  queue_.pop_front();
-  return p;
+const GenPacket& TrafficModel::next() {
+  while (head_ == queue_.size()) {
+    // Everything queued has gone out: start over at the front, keeping the vector's memory.
+    queue_.clear();
+    head_ = 0;
+    queue_message();
+  }
+  return queue_[head_++];
 }
 
-// A request packet of QP `qi`: dropped (its PSN skipped) or queued, with the CE mark and the CNP or NAK the
-// rates call for. Advances the QP's PSN either way.
-void TrafficModel::queue_request(Qp& q, uint32_t qi, GenPacket p) {
+// The request packet of QP `qi` just put at the back of the queue (built there, not copied in): dropped
+// again (its PSN skipped) or kept, with the CE mark and the CNP or NAK the rates call for. Advances the
+// QP's PSN either way.
+void TrafficModel::queue_request(Qp& q, uint32_t qi) {
+  GenPacket& p = queue_.back();
   const bool is_read = p.opcode == op::RC_READ_REQUEST;
   const uint32_t psns = is_read ? std::max<uint32_t>(1, (p.dma_len + c_.mtu - 1) / c_.mtu) : 1;
   p.qp = qi;
@@ -51,6 +56,7 @@ void TrafficModel::queue_request(Qp& q, uint32_t qi, GenPacket p) {
   const bool may_drop = q.sent_request && !q.after_read && !is_read;
   if (may_drop && chance(c_.gap_rate)) {
     ++q.pending_skips;
+    queue_.pop_back();
     return;
   }
   p.skipped_before = q.pending_skips;
@@ -58,7 +64,7 @@ void TrafficModel::queue_request(Qp& q, uint32_t qi, GenPacket p) {
   q.sent_request = true;
   q.after_read = is_read;
   p.ce = chance(c_.ecn_ce_rate);
-  queue_.push_back(p);
+  const uint32_t req_psn = p.psn, dma_len = p.dma_len;  // `p` does not outlive the next push_back
   if (is_read) {
     // The responder's READ responses: PSNs of the request onwards, AETH on FIRST/LAST/ONLY.
     const uint32_t n = psns;
@@ -68,8 +74,8 @@ void TrafficModel::queue_request(Qp& q, uint32_t qi, GenPacket p) {
       r.reverse = true;
       r.opcode = segment_opcode(op::RC_READ_RESPONSE_FIRST, op::RC_READ_RESPONSE_MIDDLE, op::RC_READ_RESPONSE_LAST,
                                 op::RC_READ_RESPONSE_ONLY, i, n);
-      r.psn = (p.psn + i) & kPsnMask;
-      r.payload_len = i + 1 == n ? p.dma_len - i * c_.mtu : c_.mtu;
+      r.psn = (req_psn + i) & kPsnMask;
+      r.payload_len = i + 1 == n ? dma_len - i * c_.mtu : c_.mtu;
       r.syndrome = wire::Aeth::make(wire::AckType::ack, wire::kAethCreditInvalid);
       r.msn = q.msn + 1;
       queue_.push_back(r);
@@ -87,7 +93,7 @@ void TrafficModel::queue_request(Qp& q, uint32_t qi, GenPacket p) {
     nak.qp = qi;
     nak.reverse = true;
     nak.opcode = op::RC_ACK;
-    nak.psn = p.psn;
+    nak.psn = req_psn;
     nak.syndrome = wire::Aeth::make(wire::AckType::nak, static_cast<uint8_t>(wire::NakCode::psn_sequence_error));
     nak.msn = q.msn;
     queue_.push_back(nak);
@@ -102,17 +108,17 @@ void TrafficModel::queue_message() {
   const Op kind = pick < c_.mix.write ? Op::write : pick < c_.mix.write + c_.mix.send ? Op::send : Op::read;
   const uint32_t size = c_.msg_size;
   if (kind == Op::read) {
-    GenPacket p;
+    GenPacket& p = queue_.emplace_back();
     p.opcode = op::RC_READ_REQUEST;
     p.va = q.va;
     p.rkey = kRkey;
     p.dma_len = size;
     p.ack_req = true;
-    queue_request(q, qi, p);
+    queue_request(q, qi);
   } else {
     const uint32_t n = std::max<uint32_t>(1, (size + c_.mtu - 1) / c_.mtu);
     for (uint32_t i = 0; i < n; ++i) {
-      GenPacket p;
+      GenPacket& p = queue_.emplace_back();
       p.payload_len = i + 1 == n ? size - i * c_.mtu : c_.mtu;
       if (kind == Op::write) {
         p.opcode = segment_opcode(op::RC_WRITE_FIRST, op::RC_WRITE_MIDDLE, op::RC_WRITE_LAST, op::RC_WRITE_ONLY, i, n);
@@ -125,7 +131,7 @@ void TrafficModel::queue_message() {
         p.opcode = segment_opcode(op::RC_SEND_FIRST, op::RC_SEND_MIDDLE, op::RC_SEND_LAST, op::RC_SEND_ONLY, i, n);
       }
       p.ack_req = i + 1 == n;
-      queue_request(q, qi, p);
+      queue_request(q, qi);
     }
   }
   ++q.msn;

@@ -75,9 +75,10 @@ std::string Truth::json(const std::string& extra_fields) const {
     nlohmann::ordered_json classes = nlohmann::ordered_json::object(), opcodes = nlohmann::ordered_json::object();
     for (size_t c = 0; c < kClassCount; ++c)
       if (f.classes[c]) classes[class_name(c)] = f.classes[c];
-    for (auto [opc, n] : f.opcodes) {
-      const w::OpcodeInfo* info = w::opcode_info(opc);
-      opcodes[info ? std::string(info->name) : std::to_string(opc)] = n;
+    for (size_t opc = 0; opc < f.opcodes.size(); ++opc) {
+      if (f.opcodes[opc] == 0) continue;
+      const w::OpcodeInfo* info = w::opcode_info(static_cast<uint8_t>(opc));
+      opcodes[info ? std::string(info->name) : std::to_string(opc)] = f.opcodes[opc];
     }
     flows.push_back({{"src", f.src}, {"dst", f.dst}, {"qp", f.qp}, {"sport", f.sport}, {"packets", f.packets},
                      {"bytes", f.bytes}, {"classes", classes}, {"opcodes", opcodes}, {"ecn_ce", f.ecn_ce},

@@ -27,7 +27,7 @@ struct RunResult {
 };
 
 // Throws GenError when a limit is missing, or when the sink does not take the last frames within a second.
-RunResult run(TrafficModel& model, const FrameBuilder& builder, FrameSink& sink, Truth& truth, const RunLimits& limits,
+RunResult run(TrafficModel& model, FrameBuilder& builder, FrameSink& sink, Truth& truth, const RunLimits& limits,
               const std::atomic<bool>& stop);
 
 }  // namespace rfab::gen

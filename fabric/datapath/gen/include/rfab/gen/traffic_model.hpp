@@ -9,7 +9,7 @@
 // correct collector must report as a hole.
 #pragma once
 #include <cstdint>
-#include <deque>
+#include <cstddef>
 #include <random>
 #include <vector>
 
@@ -35,8 +35,8 @@ struct GenPacket {
 class TrafficModel {
  public:
   explicit TrafficModel(const GenConfig& c);
-  // The next packet to put on the wire.
-  GenPacket next();
+  // The next packet to put on the wire; the reference is valid until the next call.
+  const GenPacket& next();
 
  private:
   struct Qp {
@@ -48,13 +48,14 @@ class TrafficModel {
     uint32_t pending_skips = 0; // dropped PSNs not yet followed by a sent request
   };
   void queue_message();
-  void queue_request(Qp& q, uint32_t qi, GenPacket p);
+  void queue_request(Qp& q, uint32_t qi);
   bool chance(double rate);
 
   GenConfig c_;
   std::mt19937_64 rng_;
   std::vector<Qp> qps_;
-  std::deque<GenPacket> queue_;
+  std::vector<GenPacket> queue_;  // one message's packets (and the CNPs/NAKs/responses it causes)
+  size_t head_ = 0;               // the next of them to go out
   uint32_t next_qp_ = 0;
 };
 

@@ -5,7 +5,6 @@
 #pragma once
 #include <array>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -26,7 +25,7 @@ struct FlowTruth {
   uint16_t sport = 0;
   uint64_t packets = 0, bytes = 0;
   std::array<uint64_t, kClassCount> classes{};
-  std::map<uint8_t, uint64_t> opcodes;
+  std::array<uint64_t, 256> opcodes{};  // by opcode (an array: counted for every frame sent)
   uint64_t ecn_ce = 0, cnps = 0, naks = 0;
   uint64_t psn_gaps = 0;     // forward jumps over dropped packets
   uint64_t psn_skipped = 0;  // PSNs those jumps skipped (the holes)

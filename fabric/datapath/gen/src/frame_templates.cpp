@@ -1,0 +1,136 @@
+#include "frame_templates.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "rfab/wire/bytes.hpp"
+
+namespace rfab::gen {
+namespace {
+
+constexpr uint32_t k24 = 0xFFFFFF;
+constexpr size_t kIcrcLen = 4;
+constexpr size_t kMaxShapesPerFlow = 64;  // a bound on memory should a flow's shapes ever keep changing
+constexpr size_t kScratchRoom = 8192;     // more than any frame of a 4096-byte MTU
+
+}  // namespace
+
+FrameTemplates::FrameTemplates(const GenConfig& c, BuildFn from_scratch)
+    : from_scratch_(std::move(from_scratch)), qps_(c.qps), flows_(2 * size_t{c.qps}), last_(2 * size_t{c.qps}, 0) {}
+
+FrameTemplates::Shape FrameTemplates::shape_of(const GenPacket& p) {
+  Shape s;
+  s.qp = p.qp;
+  s.payload_len = p.payload_len;
+  s.rkey = p.rkey;
+  s.dma_len = p.dma_len;
+  s.va = p.va;
+  s.opcode = p.opcode;
+  s.syndrome = p.syndrome;
+  s.reverse = p.reverse;
+  s.ack_req = p.ack_req;
+  s.ce = p.ce;
+  return s;
+}
+
+// shape_of(p) == s, without building the Shape (this runs for every packet).
+bool FrameTemplates::same_shape(const Shape& s, const GenPacket& p) {
+  return s.payload_len == p.payload_len && s.opcode == p.opcode && s.qp == p.qp && s.reverse == p.reverse &&
+         s.ack_req == p.ack_req && s.ce == p.ce && s.va == p.va && s.rkey == p.rkey && s.dma_len == p.dma_len &&
+         s.syndrome == p.syndrome;
+}
+
+// The bytes (ICRC aside) where `changed` differs from `base` must be none or three in a row: the field.
+bool FrameTemplates::locate(const std::vector<uint8_t>& base, const std::vector<uint8_t>& changed, Field& f,
+                            bool& found) {
+  found = false;
+  if (base.size() != changed.size()) return false;
+  const size_t end = base.size() - kIcrcLen;
+  size_t first = end, last = 0, n = 0;
+  for (size_t i = 0; i < end; ++i)
+    if (base[i] != changed[i]) {
+      first = std::min(first, i);
+      last = i;
+      ++n;
+    }
+  if (n == 0) return true;
+  if (n != 3 || last - first != 2) return false;  // 0 against 0xFFFFFF: all three bytes differ
+  f.at = first;
+  for (size_t k = 0; k < 3; ++k) f.delta[k] = &crc_delta_.table(end - (f.at + k) - 1);
+  found = true;
+  return true;
+}
+
+FrameTemplates::Template FrameTemplates::make(const GenPacket& p) {
+  auto build = [&](uint32_t psn, uint32_t msn) {
+    GenPacket q = p;
+    q.psn = psn;
+    q.msn = msn;
+    std::vector<uint8_t> out(kScratchRoom);
+    out.resize(from_scratch_(q, out));
+    return out;
+  };
+  Template t;
+  t.shape = shape_of(p);
+  t.bytes = build(0, 0);
+  if (t.bytes.size() <= kIcrcLen) return t;
+  t.icrc = wire::load_le32(t.bytes.data() + t.bytes.size() - kIcrcLen);
+  bool psn_found = false;
+  const std::vector<uint8_t> psn_ones = build(k24, 0), msn_ones = build(0, k24);
+  if (!locate(t.bytes, psn_ones, t.psn, psn_found) || !psn_found) return t;
+  if (!locate(t.bytes, msn_ones, t.msn, t.has_msn)) return t;
+  t.patchable = true;
+  // Patching has to give exactly what building from scratch gives, or the shape is built from scratch.
+  std::vector<uint8_t> patched(t.bytes.size());
+  GenPacket q = p;
+  q.psn = 0x5A3C01;
+  q.msn = 0xA5C31E;
+  patch(t, q, patched.data());
+  std::vector<uint8_t> reference(kScratchRoom);
+  reference.resize(from_scratch_(q, reference));
+  t.patchable = patched == reference;
+  return t;
+}
+
+void FrameTemplates::patch(const Template& t, const GenPacket& p, uint8_t* out) {
+  const size_t n = t.bytes.size();
+  std::memcpy(out, t.bytes.data(), n);
+  uint32_t crc = t.icrc;
+  auto put = [&](const Field& f, uint32_t v) {
+    const uint8_t b[3] = {static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+    for (size_t k = 0; k < 3; ++k) {
+      out[f.at + k] = b[k];
+      crc ^= (*f.delta[k])[b[k]];
+    }
+  };
+  put(t.psn, p.psn & k24);
+  if (t.has_msn) put(t.msn, p.msn & k24);
+  wire::store_le32(out + n - kIcrcLen, crc);
+}
+
+const FrameTemplates::Template* FrameTemplates::find(const GenPacket& p) {
+  if (p.qp >= qps_) return nullptr;
+  const size_t flow = (p.reverse ? qps_ : 0) + p.qp;
+  std::vector<Template>& shapes = flows_[flow];
+  size_t& last = last_[flow];
+  if (last < shapes.size() && same_shape(shapes[last].shape, p)) return &shapes[last];
+  const Shape s = shape_of(p);
+  for (size_t i = 0; i < shapes.size(); ++i)
+    if (shapes[i].shape == s) {
+      last = i;
+      return &shapes[i];
+    }
+  if (shapes.size() == kMaxShapesPerFlow) shapes.clear();
+  shapes.push_back(make(p));
+  last = shapes.size() - 1;
+  return &shapes.back();
+}
+
+size_t FrameTemplates::write(const GenPacket& p, uint8_t* out, size_t room) {
+  const Template* t = find(p);
+  if (t == nullptr || !t->patchable || room < t->bytes.size()) return 0;
+  patch(*t, p, out);
+  return t->bytes.size();
+}
+
+}  // namespace rfab::gen
