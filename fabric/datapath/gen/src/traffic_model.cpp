@@ -104,8 +104,16 @@ void TrafficModel::queue_message() {
   const uint32_t qi = next_qp_;
   next_qp_ = (next_qp_ + 1) % c_.qps;
   Qp& q = qps_[qi];
-  const uint32_t pick = std::uniform_int_distribution<uint32_t>(0, c_.mix.total() - 1)(rng_);
-  const Op kind = pick < c_.mix.write ? Op::write : pick < c_.mix.write + c_.mix.send ? Op::send : Op::read;
+  // A mix of one operation needs no draw (the common case: a stream of WRITEs or SENDs).
+  const OpMix& m = c_.mix;
+  Op kind;
+  if (m.write == m.total()) kind = Op::write;
+  else if (m.send == m.total()) kind = Op::send;
+  else if (m.read == m.total()) kind = Op::read;
+  else {
+    const uint32_t pick = std::uniform_int_distribution<uint32_t>(0, m.total() - 1)(rng_);
+    kind = pick < m.write ? Op::write : pick < m.write + m.send ? Op::send : Op::read;
+  }
   const uint32_t size = c_.msg_size;
   if (kind == Op::read) {
     GenPacket& p = queue_.emplace_back();
