@@ -1,0 +1,302 @@
+// The rdma_cm exchange with a kernel rdma_cm peer: IB CM MADs on QP1 (cm_mad.hpp, cm_gsi.hpp) instead of
+// the TCP side channel. The active side only: rdma_connect's REQ (sent when the peer refuses the side
+// channel), the peer's REP answered with an RTU, REJ and MRA, and DREQ/DREP both ways. A REQ from a
+// kernel rdma_cm client is answered with a REJ (this provider accepts connections over its side channel
+// only).
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "cm_gsi.hpp"
+#include "cm_mad.hpp"
+#include "cma.hpp"
+#include "provider.hpp"
+
+namespace rfab::uverbs::cma {
+namespace {
+
+uint32_t random32() {
+  static std::mt19937 rng{std::random_device{}()};
+  uint32_t v = 0;
+  while (v == 0) v = static_cast<uint32_t>(rng());
+  return v;
+}
+
+udp::Address src_of(const Id& id) { return normalized(&id.id.route.addr.src_addr); }
+udp::Address dst_of(const Id& id) { return normalized(&id.id.route.addr.dst_addr); }
+
+uint16_t port_of(const sockaddr* sa) {
+  return ntohs(sa->sa_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port
+                                         : reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+}
+
+void transmit(const Id& id, const std::array<uint8_t, ibcm::kMadSize>& mad) {
+  const char* why = nullptr;
+  if (!gsi::send(src_of(id), id.mad.peer, mad, &why))
+    std::fprintf(stderr, "rfab-verbs: rdma_cm: %s\n", why);
+}
+
+// Sends `m` now and again every kMadResendNs until answered or kMadMaxTries are spent.
+void send_reliably(Id& id, const ibcm::CmMad& m) {
+  auto mad = ibcm::encode(m);
+  if (!mad) return;
+  id.mad.pending = *mad;
+  id.mad.resending = true;
+  id.mad.tries = 1;
+  id.mad.resend_at_ns = now_ns() + kMadResendNs;
+  transmit(id, *mad);
+}
+
+ibcm::CmMad header(const Id& id, ibcm::Attr a) {
+  ibcm::CmMad m;
+  m.attr = a;
+  m.tid = id.mad.tid;
+  m.local_comm_id = id.mad.local_comm_id;
+  m.remote_comm_id = id.mad.remote_comm_id;
+  return m;
+}
+
+// The peer's REP as the exchange's message (cm_wire.hpp): its QP and depths; its GID is the route's
+// destination (a REP carries none). The starting PSNs cross over (see mad_send_req): the peer sends
+// from the PSN this end's REQ stated, this end from the one in the REP.
+cm::Message message_of_rep(Id& id, const ibcm::CmMad& rep) {
+  cm::Message m;
+  m.type = cm::Type::kReply;
+  m.qpn = rep.local_qpn;
+  m.psn = id.psn;
+  id.psn = rep.starting_psn;
+  m.gid = dst_of(id).gid();
+  m.responder_resources = rep.responder_resources;
+  m.initiator_depth = rep.initiator_depth;
+  m.rnr_retry_count = rep.rnr_retry_count;
+  m.retry_count = id.local.retry_count;
+  m.path_mtu = 0;  // the REQ stated ours; the peer's REP keeps it
+  m.private_data = rep.private_data;
+  return m;
+}
+
+Id* find_by_comm_id(uint32_t local_comm_id) {
+  Id* found = nullptr;
+  if (local_comm_id == 0) return nullptr;
+  for_each_id([&](Id& id) {
+    if (id.mad.local_comm_id == local_comm_id) found = &id;
+  });
+  return found;
+}
+
+void got_rep(Id& id, const ibcm::CmMad& rep) {
+  if (id.mad.active) {
+    // Our RTU was lost and the peer sent its REP again: answer it again.
+    if (id.state == cm::State::kEstablished) transmit(id, *ibcm::encode(header(id, ibcm::Attr::kRtu)));
+    return;
+  }
+  if (id.state != cm::State::kConnecting || !id.mad.req_out) return;
+  close_socket(id);  // the peer's CM answered: no side channel
+  id.mad.active = true;
+  id.mad.req_out = false;
+  id.mad.resending = false;
+  id.mad.remote_comm_id = rep.local_comm_id;
+  id.mad.remote_qpn = rep.local_qpn;
+  id.state = cm::State::kReqSent;
+  got_reply(id, message_of_rep(id, rep));
+}
+
+void got_rej(Id& id, const ibcm::CmMad& rej) {
+  cm::Message m;
+  m.type = cm::Type::kReject;
+  m.private_data = rej.private_data;
+  id.mad.resending = false;
+  if (id.state == cm::State::kConnecting && id.mad.req_out) {
+    id.mad.req_out = false;
+    close_socket(id);
+    apply(id, cm::Input::kTcpRefused, rej.reason, &m);  // REJECTED with the peer's reason
+    return;
+  }
+  if (id.mad.active) apply(id, cm::Input::kGotRej, rej.reason, &m);
+}
+
+void got_dreq(Id& id, const ibcm::CmMad& dreq) {
+  if (!id.mad.active) return;
+  ibcm::CmMad drep = header(id, ibcm::Attr::kDrep);
+  drep.tid = dreq.tid;
+  if (auto mad = ibcm::encode(drep)) transmit(id, *mad);
+  apply(id, cm::Input::kGotDreq);
+  if (id.id.qp != nullptr && id.id.qp->state != IBV_QPS_ERR && id.id.qp->state != IBV_QPS_RESET) {
+    // As the kernel's CM on a DREQ: the QP's outstanding work is flushed.
+    ibv_qp_attr a{};
+    a.qp_state = IBV_QPS_ERR;
+    (void)ibv_modify_qp(id.id.qp, &a, IBV_QP_STATE);
+  }
+}
+
+// A REQ from a kernel rdma_cm client: rejected (this provider's passive side takes connections over its
+// side channel), with "invalid service ID" when nobody listens on the port at all.
+void refuse_req(const gsi::Received& r, const ibcm::CmMad& req) {
+  const uint16_t port = static_cast<uint16_t>(req.service_id & 0xffff);
+  bool listening = false;
+  for_each_id([&](Id& id) {
+    if (id.state == cm::State::kListening && port_of(&id.id.route.addr.src_addr) == port) listening = true;
+  });
+  ibcm::CmMad rej;
+  rej.attr = ibcm::Attr::kRej;
+  rej.tid = req.tid;
+  rej.local_comm_id = random32();
+  rej.remote_comm_id = req.local_comm_id;
+  rej.message = ibcm::kMsgReq;
+  rej.reason = listening ? ibcm::kRejConsumer : ibcm::kRejInvalidServiceId;
+  if (listening)
+    std::fprintf(stderr, "rfab-verbs: rdma_cm: a kernel rdma_cm client (%s) asked for port %u; this provider "
+                         "accepts connections from rfab providers only, rejected\n",
+                 r.src.ip_string().c_str(), port);
+  const char* why = nullptr;
+  if (auto mad = ibcm::encode(rej); !mad || !gsi::send(r.local, r.src, *mad, &why))
+    std::fprintf(stderr, "rfab-verbs: rdma_cm: REJ not sent: %s\n", why != nullptr ? why : "encoding");
+}
+
+void received(const gsi::Received& r) {
+  const char* why = nullptr;
+  auto span = gsi::mad_of(r.packet, &why);
+  if (!span) {
+    std::fprintf(stderr, "rfab-verbs: rdma_cm: QP1 packet from %s dropped: %s\n", r.src.ip_string().c_str(), why);
+    return;
+  }
+  auto m = ibcm::decode(*span, &why);
+  if (!m) {
+    std::fprintf(stderr, "rfab-verbs: rdma_cm: CM MAD from %s dropped: %s\n", r.src.ip_string().c_str(), why);
+    return;
+  }
+  if (m->attr == ibcm::Attr::kReq) return refuse_req(r, *m);
+  Id* id = find_by_comm_id(m->remote_comm_id);
+  if (id == nullptr || !id->mad.peer.same_ip(r.src)) return;  // stale or not ours: as the kernel, ignored
+  switch (m->attr) {
+    case ibcm::Attr::kRep: return got_rep(*id, *m);
+    case ibcm::Attr::kRej: return got_rej(*id, *m);
+    case ibcm::Attr::kMra: {
+      // The peer needs longer before its REP (4.096 us * 2^timeout), bounded so a silent peer still ends.
+      const int64_t wait = std::min<int64_t>(int64_t{4096} << std::min<int>(m->service_timeout, 31), 30'000'000'000);
+      id->mad.answer_by_ns = std::max(id->mad.answer_by_ns, now_ns() + wait + kMadAnswerNs);
+      id->connect_deadline_ns = std::max(id->connect_deadline_ns, id->mad.answer_by_ns);
+      id->mad.resend_at_ns = id->mad.answer_by_ns;
+      return;
+    }
+    case ibcm::Attr::kDreq: return got_dreq(*id, *m);
+    case ibcm::Attr::kDrep: id->mad.resending = false; return;
+    case ibcm::Attr::kRtu:
+    case ibcm::Attr::kReq: return;  // an active side gets no RTU; REQs were handled above
+  }
+}
+
+}  // namespace
+
+void mad_send_req(Id& id) {
+  if (id.mad.req_out || id.mad.active || id.id.verbs == nullptr) return;
+  const cm::Message local = local_message(id, cm::Type::kRequest);
+  id.mad.local_comm_id = random32();
+  id.mad.tid = uint64_t{random32()} << 32 | id.mad.local_comm_id;
+  id.mad.peer = dst_of(id);
+  ibcm::CmMad req = header(id, ibcm::Attr::kReq);
+  req.service_id = ibcm::service_id_for_port(port_of(&id.id.route.addr.dst_addr));
+  ibv_device_attr da{};
+  if (ibv_query_device(id.id.verbs, &da) == 0) req.local_ca_guid = be64toh(da.node_guid);
+  req.local_qpn = local.qpn;
+  req.responder_resources = local.responder_resources;
+  req.initiator_depth = local.initiator_depth;
+  // The Linux CM reads a REQ's starting PSN as the one the passive side sends from, and the REP's as the
+  // one the active side sends from (each end's receive PSN is the PSN it announced): so this end states
+  // its receive PSN here and takes its send PSN from the REP (message_of_rep).
+  req.starting_psn = local.psn;
+  req.retry_count = local.retry_count;
+  req.rnr_retry_count = local.rnr_retry_count;
+  req.path_mtu = local.path_mtu;
+  req.srq = id.id.qp != nullptr && id.id.qp->srq != nullptr;
+  req.primary_local_gid = local.gid;
+  req.primary_remote_gid = id.mad.peer.gid();
+  req.traffic_class = id.tos;
+  req.local_ack_timeout = id.ack_timeout;
+  const udp::Address src = src_of(id);
+  ibcm::CmaHeader cma;
+  cma.ipv6 = src.v6;
+  // The active id's port; an unbound id has none, so the connection ID's low bits stand in (the kernel
+  // listener only reports it).
+  cma.src_port = port_of(&id.id.route.addr.src_addr);
+  if (cma.src_port == 0) cma.src_port = static_cast<uint16_t>(0x8000 | (id.mad.local_comm_id & 0x7fff));
+  const auto put_ip = [](const udp::Address& a, std::array<uint8_t, 16>& out) {
+    if (a.v6) std::memcpy(out.data(), a.ip.data(), 16);
+    else std::memcpy(out.data() + 12, a.ip.data(), 4);
+  };
+  put_ip(src, cma.src_ip);
+  put_ip(id.mad.peer, cma.dst_ip);
+  const auto h = ibcm::encode_cma_header(cma);
+  req.private_data.assign(h.begin(), h.end());
+  req.private_data.insert(req.private_data.end(), id.req_private_data.begin(), id.req_private_data.end());
+  if (req.private_data.size() > ibcm::private_data_size(ibcm::Attr::kReq)) {
+    std::fprintf(stderr, "rfab-verbs: rdma_cm: private data longer than the %zu bytes a CM REQ holds after "
+                         "rdma_cm's header; no REQ to the peer's CM\n",
+                 ibcm::private_data_size(ibcm::Attr::kReq) - ibcm::kCmaHeaderSize);
+    return;
+  }
+  id.mad.req_out = true;
+  id.mad.answer_by_ns = now_ns() + kMadAnswerNs;
+  send_reliably(id, req);
+}
+
+void mad_send(Id& id, const cm::Message& m) {
+  switch (m.type) {
+    case cm::Type::kReadyToUse: {
+      ibcm::CmMad rtu = header(id, ibcm::Attr::kRtu);
+      rtu.private_data = m.private_data;
+      if (auto mad = ibcm::encode(rtu)) transmit(id, *mad);
+      return;
+    }
+    case cm::Type::kReject: {
+      ibcm::CmMad rej = header(id, ibcm::Attr::kRej);
+      rej.message = ibcm::kMsgRep;
+      rej.reason = m.reject_reason;
+      if (auto mad = ibcm::encode(rej)) transmit(id, *mad);
+      return;
+    }
+    case cm::Type::kDisconnect: {
+      ibcm::CmMad dreq = header(id, ibcm::Attr::kDreq);
+      dreq.remote_qpn = id.mad.remote_qpn;
+      send_reliably(id, dreq);
+      return;
+    }
+    case cm::Type::kRequest:
+    case cm::Type::kReply:
+      return;  // the REQ is mad_send_req's; a REP is never sent over MADs (no passive side)
+  }
+}
+
+void mad_receive_all() {
+  for (const gsi::Received& r : gsi::inbox().take()) received(r);
+}
+
+void mad_timers(int64_t now, int& timeout_ms) {
+  for_each_id([&](Id& id) {
+    if (!id.mad.resending) return;
+    if (now >= id.mad.resend_at_ns) {
+      if (id.mad.tries >= kMadMaxTries) {
+        id.mad.resending = false;  // the REQ's fate is the connect's deadlines'; a DREQ is given up
+        return;
+      }
+      ++id.mad.tries;
+      id.mad.resend_at_ns = now + kMadResendNs;
+      transmit(id, id.mad.pending);
+    }
+    timeout_ms = std::min<int>(timeout_ms, static_cast<int>(std::max<int64_t>(1, (id.mad.resend_at_ns - now) / 1'000'000)));
+  });
+}
+
+void mad_goodbye(Id& id) {
+  if (!id.mad.active) return;
+  if (id.state == cm::State::kEstablished || id.state == cm::State::kRepReceived) {
+    ibcm::CmMad dreq = header(id, ibcm::Attr::kDreq);
+    dreq.remote_qpn = id.mad.remote_qpn;
+    if (auto mad = ibcm::encode(dreq)) transmit(id, *mad);
+  }
+  id.mad = MadLink{};
+}
+
+}  // namespace rfab::uverbs::cma
