@@ -42,8 +42,9 @@ void encode_req(const CmMad& m, uint8_t* c) {
   put24(c + 32, m.local_qpn);
   c[35] = m.responder_resources;
   c[39] = m.initiator_depth;
-  // remote CM response timeout | transport service type RC (0) | end-to-end flow control
-  c[43] = uint8_t((m.remote_cm_response_timeout & 0x1f) << 3 | 1);
+  // remote CM response timeout | transport service type RC (0) | end-to-end flow control (0: RoCE
+  // has no end-to-end credits, and the kernel's CM leaves it clear)
+  c[43] = uint8_t((m.remote_cm_response_timeout & 0x1f) << 3);
   put24(c + 44, m.starting_psn);
   c[47] = uint8_t((m.local_cm_response_timeout & 0x1f) << 3 | (m.retry_count & 7));
   put16(c + 48, m.pkey);
@@ -54,7 +55,7 @@ void encode_req(const CmMad& m, uint8_t* c) {
   put16(c + 54, 0xffff);
   std::memcpy(c + 56, m.primary_local_gid.data(), 16);
   std::memcpy(c + 72, m.primary_remote_gid.data(), 16);
-  c[91] = 0x02;  // packet rate: 2.5 Gb/s, the kernel's default for a path without one
+  put32(c + 88, (m.flow_label & 0xfffff) << 12);  // flow label | reserved | packet rate (none, as RoCE)
   c[92] = m.traffic_class;
   c[93] = m.hop_limit;
   c[95] = uint8_t((m.local_ack_timeout & 0x1f) << 3);
@@ -77,6 +78,7 @@ void decode_req(const uint8_t* c, CmMad& m) {
   m.srq = (c[51] & 0x08) != 0;
   std::memcpy(m.primary_local_gid.data(), c + 56, 16);
   std::memcpy(m.primary_remote_gid.data(), c + 72, 16);
+  m.flow_label = get32(c + 88) >> 12;
   m.traffic_class = c[92];
   m.hop_limit = c[93];
   m.local_ack_timeout = c[95] >> 3;
@@ -87,7 +89,7 @@ void encode_rep(const CmMad& m, uint8_t* c) {
   put24(c + 20, m.starting_psn);
   c[24] = m.responder_resources;
   c[25] = m.initiator_depth;
-  c[26] = uint8_t((m.target_ack_delay & 0x1f) << 3 | 1);  // failover not accepted (0), flow control
+  c[26] = uint8_t((m.target_ack_delay & 0x1f) << 3);  // failover accepted 0, end-to-end flow control 0
   c[27] = uint8_t((m.rnr_retry_count & 7) << 5 | (m.srq ? 1 << 4 : 0));
   put64(c + 28, m.local_ca_guid);
 }

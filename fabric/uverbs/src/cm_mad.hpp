@@ -73,6 +73,7 @@ struct CmMad {
   bool srq = false;               // REQ and REP
   std::array<uint8_t, 16> primary_local_gid{};   // REQ: the sender's GID (IPv4-mapped for IPv4)
   std::array<uint8_t, 16> primary_remote_gid{};  // REQ: the receiver's
+  uint32_t flow_label = 0;        // REQ, 20 bits
   uint8_t traffic_class = 0;      // REQ
   uint8_t hop_limit = 64;         // REQ
   uint8_t local_ack_timeout = 14; // REQ, 5 bits

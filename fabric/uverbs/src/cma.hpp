@@ -64,6 +64,12 @@ struct MadLink {
   int tries = 0;
   int64_t resend_at_ns = 0;
   int64_t answer_by_ns = 0;    // REQ: the peer's CM has not answered by then, so it is not there
+  // A REJ that came while the side channel was still being retried: reported (REJECTED) only when the
+  // retries end, because a provider peer re-creating its listener rejects the REQ but takes the TCP
+  // connection a moment later.
+  bool held_reject = false;
+  uint16_t held_reason = 0;
+  std::vector<uint8_t> held_private_data;
 };
 
 struct Id {

@@ -110,6 +110,12 @@ void got_rej(Id& id, const ibcm::CmMad& rej) {
   id.mad.resending = false;
   if (id.state == cm::State::kConnecting && id.mad.req_out) {
     id.mad.req_out = false;
+    if (now_ns() < id.refused_retry_until_ns) {
+      id.mad.held_reject = true;
+      id.mad.held_reason = rej.reason;
+      id.mad.held_private_data = rej.private_data;
+      return;
+    }
     close_socket(id);
     apply(id, cm::Input::kTcpRefused, rej.reason, &m);  // REJECTED with the peer's reason
     return;
@@ -132,7 +138,9 @@ void got_dreq(Id& id, const ibcm::CmMad& dreq) {
 }
 
 // A REQ from a kernel rdma_cm client: rejected (this provider's passive side takes connections over its
-// side channel), with "invalid service ID" when nobody listens on the port at all.
+// side channel), with "invalid service ID" when nobody listens on the port at all. An rfab provider's REQ
+// (sent when it found no listener for a moment) gets the same answer, and its side channel carries the
+// connection if the listener is back in time (MadLink::held_reject).
 void refuse_req(const gsi::Received& r, const ibcm::CmMad& req) {
   const uint16_t port = static_cast<uint16_t>(req.service_id & 0xffff);
   bool listening = false;
@@ -146,10 +154,8 @@ void refuse_req(const gsi::Received& r, const ibcm::CmMad& req) {
   rej.remote_comm_id = req.local_comm_id;
   rej.message = ibcm::kMsgReq;
   rej.reason = listening ? ibcm::kRejConsumer : ibcm::kRejInvalidServiceId;
-  if (listening)
-    std::fprintf(stderr, "rfab-verbs: rdma_cm: a kernel rdma_cm client (%s) asked for port %u; this provider "
-                         "accepts connections from rfab providers only, rejected\n",
-                 r.src.ip_string().c_str(), port);
+  // No message for the listening case: it is also how a provider client's REQ ends when its side channel
+  // reaches the listener (docs/verbs-provider.md says kernel clients are not accepted).
   const char* why = nullptr;
   if (auto mad = ibcm::encode(rej); !mad || !gsi::send(r.local, r.src, *mad, &why))
     std::fprintf(stderr, "rfab-verbs: rdma_cm: REJ not sent: %s\n", why != nullptr ? why : "encoding");
@@ -191,7 +197,8 @@ void received(const gsi::Received& r) {
 }  // namespace
 
 void mad_send_req(Id& id) {
-  if (id.mad.req_out || id.mad.active || id.id.verbs == nullptr) return;
+  // One REQ per connect (retransmitted by mad_timers); an answered or rejected one is not sent again.
+  if (id.mad.local_comm_id != 0 || id.id.verbs == nullptr) return;
   const cm::Message local = local_message(id, cm::Type::kRequest);
   id.mad.local_comm_id = random32();
   id.mad.tid = uint64_t{random32()} << 32 | id.mad.local_comm_id;

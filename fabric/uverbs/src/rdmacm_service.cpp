@@ -172,6 +172,13 @@ void connect_failed(Id& id, int err) {
     return;
   }
   id.mad.req_out = id.mad.resending = false;
+  if (err == ECONNREFUSED && id.mad.held_reject) {
+    cm::Message rej;
+    rej.type = cm::Type::kReject;
+    rej.private_data = id.mad.held_private_data;
+    apply(id, cm::Input::kTcpRefused, id.mad.held_reason, &rej);  // REJECTED with the peer CM's reason
+    return;
+  }
   if (err == ECONNREFUSED)
     apply(id, cm::Input::kTcpRefused, cm::kRejectInvalidServiceId);
   else
