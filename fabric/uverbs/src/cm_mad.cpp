@@ -39,6 +39,7 @@ bool known(uint16_t a) { return a >= uint16_t(Attr::kReq) && a <= uint16_t(Attr:
 void encode_req(const CmMad& m, uint8_t* c) {
   put64(c + 8, m.service_id);
   put64(c + 16, m.local_ca_guid);
+  put32(c + 28, m.local_qkey);
   put24(c + 32, m.local_qpn);
   c[35] = m.responder_resources;
   c[39] = m.initiator_depth;
@@ -64,6 +65,7 @@ void encode_req(const CmMad& m, uint8_t* c) {
 void decode_req(const uint8_t* c, CmMad& m) {
   m.service_id = get64(c + 8);
   m.local_ca_guid = get64(c + 16);
+  m.local_qkey = get32(c + 28);
   m.local_qpn = get24(c + 32);
   m.responder_resources = c[35];
   m.initiator_depth = c[39];

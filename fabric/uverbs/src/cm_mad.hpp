@@ -41,9 +41,11 @@ size_t private_data_size(Attr a);
 inline constexpr uint64_t kServiceIdPsTcp = 0x0000000001060000ull;
 inline uint64_t service_id_for_port(uint16_t port) { return kServiceIdPsTcp | port; }
 
+// What an rfab provider writes as a REQ's local Q_Key ("rfab"; an RC connection has no Q_Key, and the
+// kernel's CM ignores it): a provider listener then knows the client connects over its side channel.
+inline constexpr uint32_t kRfabQkey = 0x72666162;
+
 // REJ reasons (IBTA table 112) this end sends or interprets.
-inline constexpr uint16_t kRejNoQp = 1;
-inline constexpr uint16_t kRejTimeout = 26;
 inline constexpr uint16_t kRejInvalidServiceId = 8;
 inline constexpr uint16_t kRejConsumer = 28;
 
@@ -59,6 +61,7 @@ struct CmMad {
   // REQ
   uint64_t service_id = 0;
   uint64_t local_ca_guid = 0;     // REQ and REP
+  uint32_t local_qkey = 0;        // REQ (unused by RC: rfab providers mark their REQs with kRfabQkey)
   uint32_t local_qpn = 0;         // REQ and REP, 24 bits
   uint8_t responder_resources = 0;  // REQ and REP
   uint8_t initiator_depth = 0;      // REQ and REP

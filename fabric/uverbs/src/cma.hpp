@@ -53,7 +53,8 @@ struct Event {
 // connect is refused; whichever answers (a TCP listener or the peer's CM) carries the connection.
 struct MadLink {
   bool req_out = false;        // a REQ went out and is awaited (retransmitted until answered)
-  bool active = false;         // the connection runs over MADs (the peer's CM sent a REP)
+  bool active = false;         // the connection runs over MADs (the peer's CM sent a REP, or its REQ came)
+  bool passive = false;        // this end received the REQ
   uint32_t local_comm_id = 0;  // this end's communication ID
   uint32_t remote_comm_id = 0; // the peer's, from its REP
   uint32_t remote_qpn = 0;     // the peer's QP (a DREQ names it)
@@ -148,7 +149,7 @@ inline constexpr int kMadMaxTries = 4;
 void mad_send_req(Id& id);
 // Sends the message `m` of a connection that runs over MADs (REJ, RTU, DREQ with retransmission).
 void mad_send(Id& id, const cm::Message& m);
-void mad_receive_all();  // the inbox's packets (cm_gsi.hpp): REP, REJ, MRA, DREQ, DREP, RTU; REQs refused
+void mad_receive_all();  // the inbox's packets (cm_gsi.hpp): REQ, REP, REJ, MRA, RTU, DREQ, DREP
 // Retransmits what is due; lowers `timeout_ms` to the next resend.
 void mad_timers(int64_t now, int& timeout_ms);
 void mad_goodbye(Id& id);  // an id going away while connected over MADs: one DREQ, unanswered

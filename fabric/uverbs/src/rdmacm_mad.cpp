@@ -1,8 +1,7 @@
 // The rdma_cm exchange with a kernel rdma_cm peer: IB CM MADs on QP1 (cm_mad.hpp, cm_gsi.hpp) instead of
-// the TCP side channel. The active side only: rdma_connect's REQ (sent when the peer refuses the side
-// channel), the peer's REP answered with an RTU, REJ and MRA, and DREQ/DREP both ways. A REQ from a
-// kernel rdma_cm client is answered with a REJ (this provider accepts connections over its side channel
-// only).
+// the TCP side channel. Active side: rdma_connect's REQ (sent when the peer refuses the side channel),
+// the peer's REP answered with an RTU, REJ and MRA. Passive side: a kernel client's REQ to a listener
+// becomes a CONNECT_REQUEST, rdma_accept's REP is sent until the RTU comes. DREQ/DREP both ways.
 #include <arpa/inet.h>
 
 #include <cstdio>
@@ -137,28 +136,95 @@ void got_dreq(Id& id, const ibcm::CmMad& dreq) {
   }
 }
 
-// A REQ from a kernel rdma_cm client: rejected (this provider's passive side takes connections over its
-// side channel), with "invalid service ID" when nobody listens on the port at all. An rfab provider's REQ
-// (sent when it found no listener for a moment) gets the same answer, and its side channel carries the
-// connection if the listener is back in time (MadLink::held_reject).
-void refuse_req(const gsi::Received& r, const ibcm::CmMad& req) {
-  const uint16_t port = static_cast<uint16_t>(req.service_id & 0xffff);
-  bool listening = false;
-  for_each_id([&](Id& id) {
-    if (id.state == cm::State::kListening && port_of(&id.id.route.addr.src_addr) == port) listening = true;
-  });
+void reject_req(const gsi::Received& r, const ibcm::CmMad& req, uint16_t reason) {
   ibcm::CmMad rej;
   rej.attr = ibcm::Attr::kRej;
   rej.tid = req.tid;
   rej.local_comm_id = random32();
   rej.remote_comm_id = req.local_comm_id;
   rej.message = ibcm::kMsgReq;
-  rej.reason = listening ? ibcm::kRejConsumer : ibcm::kRejInvalidServiceId;
-  // No message for the listening case: it is also how a provider client's REQ ends when its side channel
-  // reaches the listener (docs/verbs-provider.md says kernel clients are not accepted).
+  rej.reason = reason;
   const char* why = nullptr;
   if (auto mad = ibcm::encode(rej); !mad || !gsi::send(r.local, r.src, *mad, &why))
     std::fprintf(stderr, "rfab-verbs: rdma_cm: REJ not sent: %s\n", why != nullptr ? why : "encoding");
+}
+
+// The listening id for a REQ's port on the address it arrived at (or on a wildcard address).
+Id* listener_for(const udp::Address& local, uint16_t port) {
+  Id* found = nullptr;
+  for_each_id([&](Id& id) {
+    if (id.state != cm::State::kListening || port_of(&id.id.route.addr.src_addr) != port) return;
+    const udp::Address bound = normalized(&id.id.route.addr.src_addr);
+    if (bound.same_ip(local) || bound.ip == udp::Address{}.ip) found = &id;
+  });
+  return found;
+}
+
+// A REQ: a CONNECT_REQUEST on a new id of the listener. Rejected ("invalid service ID") when nobody
+// listens on the port, and with reason 28 when an rfab provider sent it (kRfabQkey: it found no listener
+// for a moment, and its side channel carries the connection when the listener is back in time,
+// MadLink::held_reject). A retransmitted REQ of a connection already made is ignored.
+void got_req(const gsi::Received& r, const ibcm::CmMad& req) {
+  bool duplicate = false;
+  for_each_id([&](Id& id) {
+    if (id.mad.passive && id.mad.remote_comm_id == req.local_comm_id && id.mad.peer.same_ip(r.src)) duplicate = true;
+  });
+  if (duplicate) return;
+  const uint16_t port = static_cast<uint16_t>(req.service_id & 0xffff);
+  Id* listener = (req.service_id & ~uint64_t{0xffff}) == ibcm::kServiceIdPsTcp ? listener_for(r.local, port) : nullptr;
+  if (listener == nullptr) return reject_req(r, req, ibcm::kRejInvalidServiceId);
+  if (req.local_qkey == ibcm::kRfabQkey) return reject_req(r, req, ibcm::kRejConsumer);
+  const char* why = nullptr;
+  const auto cma = ibcm::decode_cma_header(req.private_data, &why);
+  ibv_context* ctx = context_for(r.local);
+  if (!cma || ctx == nullptr) {
+    std::fprintf(stderr, "rfab-verbs: rdma_cm: CM REQ from %s rejected: %s\n", r.src.ip_string().c_str(),
+                 cma ? "no rfab device owns the address it came to" : why);
+    return reject_req(r, req, ibcm::kRejConsumer);
+  }
+  auto* child = new Id();
+  std::memset(&child->id, 0, sizeof child->id);
+  child->id.channel = listener->id.channel;
+  child->id.context = listener->id.context;
+  child->id.ps = listener->id.ps;
+  child->id.qp_type = listener->id.qp_type;
+  child->id.verbs = ctx;
+  child->id.port_num = 1;
+  child->listener = listener;
+  child->state = cm::State::kReqWait;
+  child->ack_timeout = listener->ack_timeout;
+  child->tos = listener->tos;
+  register_id(*child);
+  r.local.with_port(port).to_sockaddr(child->id.route.addr.src_storage);
+  r.src.with_port(cma->src_port).to_sockaddr(child->id.route.addr.dst_storage);
+  ibv_gid g{};
+  if (ibv_query_gid(ctx, 1, 0, &g) == 0) child->id.route.addr.addr.ibaddr.sgid = g;
+  std::memcpy(child->id.route.addr.addr.ibaddr.dgid.raw, req.primary_local_gid.data(), 16);
+  child->id.route.addr.addr.ibaddr.pkey = htons(0xffff);
+  MadLink& mad = child->mad;
+  mad.active = mad.passive = true;
+  mad.local_comm_id = random32();
+  mad.remote_comm_id = req.local_comm_id;
+  mad.remote_qpn = req.local_qpn;
+  mad.tid = req.tid;
+  mad.peer = r.src;
+  cm::Message m;
+  m.type = cm::Type::kRequest;
+  m.qpn = req.local_qpn;
+  // The PSNs cross over (mad_send_req): this end sends from the REQ's starting PSN and receives from
+  // the one its REP states (its own random one).
+  m.psn = std::random_device{}() & 0xffffff;
+  child->psn = req.starting_psn;
+  m.gid = req.primary_local_gid;
+  m.responder_resources = req.responder_resources;
+  m.initiator_depth = req.initiator_depth;
+  m.rnr_retry_count = req.rnr_retry_count;
+  m.retry_count = req.retry_count;
+  m.path_mtu = req.path_mtu;
+  m.private_data.assign(req.private_data.begin() + ibcm::kCmaHeaderSize, req.private_data.end());
+  child->peer = m;
+  child->has_peer = true;
+  apply(*child, cm::Input::kGotReq, 0, &m);
 }
 
 void received(const gsi::Received& r) {
@@ -173,7 +239,7 @@ void received(const gsi::Received& r) {
     std::fprintf(stderr, "rfab-verbs: rdma_cm: CM MAD from %s dropped: %s\n", r.src.ip_string().c_str(), why);
     return;
   }
-  if (m->attr == ibcm::Attr::kReq) return refuse_req(r, *m);
+  if (m->attr == ibcm::Attr::kReq) return got_req(r, *m);
   Id* id = find_by_comm_id(m->remote_comm_id);
   if (id == nullptr || !id->mad.peer.same_ip(r.src)) return;  // stale or not ours: as the kernel, ignored
   switch (m->attr) {
@@ -190,7 +256,9 @@ void received(const gsi::Received& r) {
     case ibcm::Attr::kDreq: return got_dreq(*id, *m);
     case ibcm::Attr::kDrep: id->mad.resending = false; return;
     case ibcm::Attr::kRtu:
-    case ibcm::Attr::kReq: return;  // an active side gets no RTU; REQs were handled above
+      if (id->mad.passive && apply(*id, cm::Input::kGotRtu, 0, &id->peer)) id->mad.resending = false;
+      return;
+    case ibcm::Attr::kReq: return;  // handled above
   }
 }
 
@@ -204,6 +272,7 @@ void mad_send_req(Id& id) {
   id.mad.tid = uint64_t{random32()} << 32 | id.mad.local_comm_id;
   id.mad.peer = dst_of(id);
   ibcm::CmMad req = header(id, ibcm::Attr::kReq);
+  req.local_qkey = ibcm::kRfabQkey;
   req.service_id = ibcm::service_id_for_port(port_of(&id.id.route.addr.dst_addr));
   ibv_device_attr da{};
   if (ibv_query_device(id.id.verbs, &da) == 0) req.local_ca_guid = be64toh(da.node_guid);
@@ -259,7 +328,8 @@ void mad_send(Id& id, const cm::Message& m) {
     }
     case cm::Type::kReject: {
       ibcm::CmMad rej = header(id, ibcm::Attr::kRej);
-      rej.message = ibcm::kMsgRep;
+      rej.message = id.mad.passive ? ibcm::kMsgReq : ibcm::kMsgRep;
+      rej.private_data = m.private_data;
       rej.reason = m.reject_reason;
       if (auto mad = ibcm::encode(rej)) transmit(id, *mad);
       return;
@@ -270,9 +340,22 @@ void mad_send(Id& id, const cm::Message& m) {
       send_reliably(id, dreq);
       return;
     }
+    case cm::Type::kReply: {
+      ibcm::CmMad rep = header(id, ibcm::Attr::kRep);
+      rep.local_qpn = m.qpn;
+      rep.starting_psn = id.peer.psn;  // the PSN this end receives from (see got_req)
+      rep.responder_resources = m.responder_resources;
+      rep.initiator_depth = m.initiator_depth;
+      rep.rnr_retry_count = m.rnr_retry_count;
+      rep.srq = id.id.qp != nullptr && id.id.qp->srq != nullptr;
+      ibv_device_attr da{};
+      if (id.id.verbs != nullptr && ibv_query_device(id.id.verbs, &da) == 0) rep.local_ca_guid = be64toh(da.node_guid);
+      rep.private_data = m.private_data;
+      send_reliably(id, rep);  // until the RTU
+      return;
+    }
     case cm::Type::kRequest:
-    case cm::Type::kReply:
-      return;  // the REQ is mad_send_req's; a REP is never sent over MADs (no passive side)
+      return;  // mad_send_req's
   }
 }
 

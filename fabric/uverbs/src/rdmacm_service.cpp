@@ -1,6 +1,7 @@
 // The CM service of the librdmacm interposer: one thread per process that watches every id's TCP side
-// channel (listeners, connects in progress, connections) with epoll, reads the CM frames and turns them
-// into state-machine inputs (cm_state.hpp) and rdma_cm events; plus the helpers the exported functions
+// channel (listeners, connects in progress, connections) and the QP1 inbox (IB CM MADs, rdmacm_mad.cpp)
+// with epoll, reads the CM frames and turns them into state-machine inputs (cm_state.hpp) and rdma_cm
+// events; plus the helpers the exported functions
 // share (event delivery, the device owning an address, the connection's QP transitions).
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -3,7 +3,9 @@
 # provider (`rfab softroce shell --iface rflbr0`), whose rdma_cm speaks IB CM MADs to the guest kernel's:
 #  1. a port nobody listens on: the kernel's REJ must reach rping as REJECTED, error 8, within 3 s (tried
 #     until the guest is up: before that there is no answer at all);
-#  2. rping -c -C 10 -v -V against the guest's rping -s: REQ/REP/RTU, ten verified pings, DREQ/DREP, exit 0.
+#  2. rping -c -C 10 -v -V against the guest's rping -s: REQ/REP/RTU, ten verified pings, DREQ/DREP, exit 0;
+#  3. rping -s -C 10 -v -V for the guest's rping -c: the kernel client's REQ becomes CONNECT_REQUEST, the
+#     provider's REP, the client's RTU; ten verified pings, exit 0.
 set -u
 GUEST=10.77.0.1
 SHELL_CMD=("$RFAB" softroce shell --iface rflbr0 --)
@@ -44,6 +46,16 @@ if [ $st = 0 ] && [ "$n" = 10 ]; then
   echo "provider-rping: rping -c on the provider, 10 pings verified, PASS after $(ms) ms"
 else
   echo "provider-rping: rping -c on the provider FAIL (exit $st, $n pings)"
+  rc=1
+fi
+out=$RFAB_LAB_WORK/rping-server.out
+timeout 90 "${SHELL_CMD[@]}" rping -s -a 10.77.0.254 -C 10 -v -V > "$out" 2>&1; st=$?
+cat "$out"
+n=$(grep -c "^server ping data: rdma-ping-" "$out")
+if [ $st = 0 ] && [ "$n" = 10 ]; then
+  echo "provider-rping: rping -s on the provider, 10 pings verified, PASS after $(ms) ms"
+else
+  echo "provider-rping: rping -s on the provider FAIL (exit $st, $n pings)"
   rc=1
 fi
 [ $rc = 0 ] && echo "provider-rping: PASS"

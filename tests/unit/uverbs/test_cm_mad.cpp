@@ -80,6 +80,7 @@ TEST(CmMad, KernelReqDecodesToWhatRpingAskedFor) {
   EXPECT_EQ(m->local_comm_id, 0x252ea4dbu);
   EXPECT_EQ(m->remote_comm_id, 0u);
   EXPECT_EQ(m->service_id, ibcm::service_id_for_port(7174));
+  EXPECT_EQ(m->local_qkey, 0u);  // what the kernel writes for RC: the rfab mark never collides with it
   EXPECT_EQ(m->local_qpn, 0x11u);
   EXPECT_EQ(m->responder_resources, 1);
   EXPECT_EQ(m->initiator_depth, 1);
@@ -146,6 +147,7 @@ TEST(CmMad, RoundTripKeepsEveryFieldOfEachAttribute) {
     m.remote_comm_id = 0x11223344;
     m.service_id = ibcm::service_id_for_port(18515);
     m.local_ca_guid = 0x0011223344556677ull;
+    m.local_qkey = ibcm::kRfabQkey;
     m.local_qpn = 0xabcdef;
     m.responder_resources = 16;
     m.initiator_depth = 8;
@@ -179,6 +181,7 @@ TEST(CmMad, RoundTripKeepsEveryFieldOfEachAttribute) {
     if (a == ibcm::Attr::kReq) {
       EXPECT_EQ(d->service_id, m.service_id);
       EXPECT_EQ(d->local_ca_guid, m.local_ca_guid);
+      EXPECT_EQ(d->local_qkey, ibcm::kRfabQkey);
       EXPECT_EQ(d->local_qpn, m.local_qpn);
       EXPECT_EQ(d->responder_resources, 16);
       EXPECT_EQ(d->initiator_depth, 8);

@@ -3,7 +3,7 @@
 //
 //   receive : one socket bound to the local RoCE port (4791) takes every packet for every attached QP;
 //             each datagram's ICRC is checked (wire_icrc.hpp), then it goes to the QP named by the BTH
-//             destination QPN.
+//             destination QPN (QP 1, the GSI, to DriverConfig::gsi when set).
 //   transmit: QPs are polled round-robin, each only when its pacing time (next_send_time, from its
 //             congestion controller's rate) has come; a packet leaves on the socket bound to the UDP
 //             source port the QP chose (its ECMP entropy: one socket per port), batched into UDP GSO
