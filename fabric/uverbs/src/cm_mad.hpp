@@ -37,8 +37,10 @@ enum class Attr : uint16_t {
 // The private data each attribute carries (the rest of the 232-byte CM payload is its fixed fields).
 size_t private_data_size(Attr a);
 
-// The service ID rdma_cm gives an RDMA_PS_TCP port (what a kernel listener matches a REQ's against).
+// The service ID rdma_cm gives a port of a port space (what a kernel listener matches a REQ's against):
+// the port space (RDMA_PS_TCP 0x0106, RDMA_PS_IB 0x013f) above the port.
 inline constexpr uint64_t kServiceIdPsTcp = 0x0000000001060000ull;
+inline uint64_t service_id(uint16_t port_space, uint16_t port) { return uint64_t{port_space} << 16 | port; }
 inline uint64_t service_id_for_port(uint16_t port) { return kServiceIdPsTcp | port; }
 
 // What an rfab provider writes as a REQ's local Q_Key ("rfab"; an RC connection has no Q_Key, and the

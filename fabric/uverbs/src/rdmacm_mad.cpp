@@ -149,11 +149,14 @@ void reject_req(const gsi::Received& r, const ibcm::CmMad& req, uint16_t reason)
     std::fprintf(stderr, "rfab-verbs: rdma_cm: REJ not sent: %s\n", why != nullptr ? why : "encoding");
 }
 
-// The listening id for a REQ's port on the address it arrived at (or on a wildcard address).
-Id* listener_for(const udp::Address& local, uint16_t port) {
+// The listening id for a REQ's service ID (port space and port) on the address it arrived at (or on a
+// wildcard address).
+Id* listener_for(const udp::Address& local, uint64_t service_id) {
   Id* found = nullptr;
+  const auto port = static_cast<uint16_t>(service_id & 0xffff);
   for_each_id([&](Id& id) {
     if (id.state != cm::State::kListening || port_of(&id.id.route.addr.src_addr) != port) return;
+    if (ibcm::service_id(static_cast<uint16_t>(id.id.ps), port) != service_id) return;
     const udp::Address bound = normalized(&id.id.route.addr.src_addr);
     if (bound.same_ip(local) || bound.ip == udp::Address{}.ip) found = &id;
   });
@@ -171,7 +174,7 @@ void got_req(const gsi::Received& r, const ibcm::CmMad& req) {
   });
   if (duplicate) return;
   const uint16_t port = static_cast<uint16_t>(req.service_id & 0xffff);
-  Id* listener = (req.service_id & ~uint64_t{0xffff}) == ibcm::kServiceIdPsTcp ? listener_for(r.local, port) : nullptr;
+  Id* listener = listener_for(r.local, req.service_id);
   if (listener == nullptr) return reject_req(r, req, ibcm::kRejInvalidServiceId);
   if (req.local_qkey == ibcm::kRfabQkey) return reject_req(r, req, ibcm::kRejConsumer);
   const char* why = nullptr;
@@ -273,7 +276,7 @@ void mad_send_req(Id& id) {
   id.mad.peer = dst_of(id);
   ibcm::CmMad req = header(id, ibcm::Attr::kReq);
   req.local_qkey = ibcm::kRfabQkey;
-  req.service_id = ibcm::service_id_for_port(port_of(&id.id.route.addr.dst_addr));
+  req.service_id = ibcm::service_id(static_cast<uint16_t>(id.id.ps), port_of(&id.id.route.addr.dst_addr));
   ibv_device_attr da{};
   if (ibv_query_device(id.id.verbs, &da) == 0) req.local_ca_guid = be64toh(da.node_guid);
   req.local_qpn = local.qpn;
