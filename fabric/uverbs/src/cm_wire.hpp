@@ -1,7 +1,8 @@
 // The connection-manager exchange between two rfab verbs providers ("CM wire"): what librdmacm's
-// rdma_connect / rdma_accept / rdma_reject / rdma_disconnect carry from one end to the other. The
-// providers have no InfiniBand CM (no MADs, no QP1), so the exchange runs over a TCP side channel on
-// the same address as the rdma_cm port (docs/verbs-provider.md, "The CM exchange").
+// rdma_connect / rdma_accept / rdma_reject / rdma_disconnect carry from one end to the other. Between
+// providers the exchange runs over a TCP side channel on the same address as the rdma_cm port
+// (docs/verbs-provider.md, "The CM exchange"); with a kernel rdma_cm peer the same messages travel as IB
+// CM MADs on QP1 (cm_mad.hpp, rdmacm_mad.cpp).
 //
 // Every message is one frame: a fixed 40-byte header in network byte order followed by up to
 // kMaxPrivateData bytes of rdma_cm private data, so a reader knows each frame's length from its header

@@ -9,6 +9,7 @@
 #pragma once
 #include <rdma/rdma_cma.h>
 
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
@@ -47,6 +48,31 @@ struct Event {
   std::vector<uint8_t> private_data;
 };
 
+// The IB CM exchange of one id over QP1 (cm_gsi.hpp, rdmacm_mad.cpp): how a connection to a kernel
+// rdma_cm peer, which has no TCP side channel, is made. The active side sends a REQ as soon as its TCP
+// connect is refused; whichever answers (a TCP listener or the peer's CM) carries the connection.
+struct MadLink {
+  bool req_out = false;        // a REQ went out and is awaited (retransmitted until answered)
+  bool active = false;         // the connection runs over MADs (the peer's CM sent a REP, or its REQ came)
+  bool passive = false;        // this end received the REQ
+  uint32_t local_comm_id = 0;  // this end's communication ID
+  uint32_t remote_comm_id = 0; // the peer's, from its REP
+  uint32_t remote_qpn = 0;     // the peer's QP (a DREQ names it)
+  uint64_t tid = 0;
+  udp::Address peer;           // the peer's address
+  std::array<uint8_t, 256> pending{};  // the MAD retransmitted until answered (REQ or DREQ)
+  bool resending = false;
+  int tries = 0;
+  int64_t resend_at_ns = 0;
+  int64_t answer_by_ns = 0;    // REQ: the peer's CM has not answered by then, so it is not there
+  // A REJ that came while the side channel was still being retried: reported (REJECTED) only when the
+  // retries end, because a provider peer re-creating its listener rejects the REQ but takes the TCP
+  // connection a moment later.
+  bool held_reject = false;
+  uint16_t held_reason = 0;
+  std::vector<uint8_t> held_private_data;
+};
+
 struct Id {
   rdma_cm_id id;  // first
   uint64_t token = 0;  // the service thread's handle (epoll data): a stale readiness finds no id
@@ -70,6 +96,7 @@ struct Id {
   int unacked = 0;           // events delivered and not yet acknowledged
   bool destroyed = false;    // rdma_destroy_id ran; freed at the last acknowledgement
   bool visible = true;       // false for a passive connection until its CONNECT_REQUEST is delivered
+  MadLink mad;
 };
 
 std::mutex& lock();
@@ -94,6 +121,9 @@ cm::Message local_message(const Id& id, cm::Type type);
 // The QP a connection runs on (the rdma_create_qp one, or none when the program owns its QP).
 ibv_qp* qp_of(const Id& id);
 
+// Under lock(): the active side's REP (side channel or MAD): the QP to RTR/RTS, the RTU, ESTABLISHED.
+void got_reply(Id& id, const cm::Message& m);
+
 // Moves the connection's QP to RTR and RTS towards id.peer. 0, or an errno with a message printed.
 int connect_qp(Id& id);
 
@@ -110,6 +140,19 @@ inline constexpr int64_t kRefusedRetryGapNs = 20'000'000;
 // Under lock(): opens (or re-opens, after a refusal) the active side's TCP connection to the route's
 // destination, from the route's source address; the service thread completes it.
 void open_side_channel(Id& id);
+
+// The IB CM over QP1 (rdmacm_mad.cpp), all under lock(). A REQ goes out when the TCP side channel is
+// refused; its answer is waited for this long (MRA extends it), retransmitted every kMadResendNs.
+inline constexpr int64_t kMadAnswerNs = 2'000'000'000;
+inline constexpr int64_t kMadResendNs = 500'000'000;
+inline constexpr int kMadMaxTries = 4;
+void mad_send_req(Id& id);
+// Sends the message `m` of a connection that runs over MADs (REJ, RTU, DREQ with retransmission).
+void mad_send(Id& id, const cm::Message& m);
+void mad_receive_all();  // the inbox's packets (cm_gsi.hpp): REQ, REP, REJ, MRA, RTU, DREQ, DREP
+// Retransmits what is due; lowers `timeout_ms` to the next resend.
+void mad_timers(int64_t now, int& timeout_ms);
+void mad_goodbye(Id& id);  // an id going away while connected over MADs: one DREQ, unanswered
 
 // Service thread (rdmacm_service.cpp), all under lock().
 void watch(Id& id, uint32_t epoll_events);  // start or change watching id.fd

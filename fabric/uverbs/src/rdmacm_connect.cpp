@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "cm_mad.hpp"
 #include "cma.hpp"
 #include "provider.hpp"
 
@@ -142,7 +143,7 @@ RFAB_VERBS_API int rdma_accept(rdma_cm_id* cm_id, rdma_conn_param* conn_param) {
   if (id->state != cm::State::kReqReceived)
     return fail_cm(EINVAL, std::string("rdma_accept: id is ") + cm::state_name(id->state) +
                                ", not a connection request");
-  if (id->fd < 0) return fail_cm(ECONNRESET, "rdma_accept: the requesting side has gone away");
+  if (id->fd < 0 && !id->mad.active) return fail_cm(ECONNRESET, "rdma_accept: the requesting side has gone away");
   if (conn_param != nullptr && conn_param->private_data_len > cm::kMaxPrivateData)
     return fail_cm(EINVAL, "rdma_accept: private data longer than 196 bytes");
   if (cm_id->qp == nullptr && (conn_param == nullptr || conn_param->qp_num == 0))
@@ -172,6 +173,8 @@ RFAB_VERBS_API int rdma_reject(rdma_cm_id* cm_id, const void* private_data, uint
   if (private_data_len > cm::kMaxPrivateData) return fail_cm(EINVAL, "rdma_reject: private data longer than 196 bytes");
   std::lock_guard<std::mutex> g(lock());
   Id* id = id_of(cm_id);
+  if (id->mad.active && private_data_len > ibcm::private_data_size(ibcm::Attr::kRej))
+    return fail_cm(EINVAL, "rdma_reject: private data longer than the 148 bytes of a CM REJ");
   cm::Message rej;
   rej.reject_reason = cm::kRejectConsumer;
   if (private_data != nullptr && private_data_len > 0) {

@@ -1,6 +1,7 @@
 // The CM service of the librdmacm interposer: one thread per process that watches every id's TCP side
-// channel (listeners, connects in progress, connections) with epoll, reads the CM frames and turns them
-// into state-machine inputs (cm_state.hpp) and rdma_cm events; plus the helpers the exported functions
+// channel (listeners, connects in progress, connections) and the QP1 inbox (IB CM MADs, rdmacm_mad.cpp)
+// with epoll, reads the CM frames and turns them into state-machine inputs (cm_state.hpp) and rdma_cm
+// events; plus the helpers the exported functions
 // share (event delivery, the device owning an address, the connection's QP transitions).
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,11 +17,14 @@
 #include <thread>
 #include <unordered_map>
 
+#include "cm_gsi.hpp"
 #include "cma.hpp"
 #include "provider.hpp"
 
 namespace rfab::uverbs::cma {
 namespace {
+
+constexpr uint64_t kInboxToken = 0;
 
 struct Service {
   int ep = -1;
@@ -32,6 +36,7 @@ struct Service {
 Service& service();
 
 void send_frame(Id& id, const cm::Message& m) {
+  if (id.mad.active) return mad_send(id, m);
   auto f = cm::encode(m);
   if (!f || id.fd < 0) return;
   // Frames are small (at most 236 bytes) and one is in flight per step, so a non-blocking send into the
@@ -73,6 +78,8 @@ void got_request(Id& id, const cm::Message& m) {
   apply(id, cm::Input::kGotReq, 0, &m);
 }
 
+}  // namespace
+
 // The active side's REP: the QP goes to RTR/RTS here unless the program moves its own QP.
 void got_reply(Id& id, const cm::Message& m) {
   id.peer = m;
@@ -94,6 +101,8 @@ void got_reply(Id& id, const cm::Message& m) {
   const cm::Message rtu = local_message(id, cm::Type::kReadyToUse);
   apply(id, cm::Input::kGotRep, 0, &m, &rtu);
 }
+
+namespace {
 
 void got_frame(Id& id, const cm::Message& m) {
   switch (m.type) {
@@ -152,8 +161,23 @@ socklen_t sockaddr_len(const sockaddr* sa) {
 }
 
 void connect_failed(Id& id, int err) {
-  if (err == ECONNREFUSED && now_ns() < id.refused_retry_until_ns) {
-    id.retry_at_ns = now_ns() + kRefusedRetryGapNs;
+  // Nobody takes the side channel: the peer may be a kernel rdma_cm, which answers a REQ on QP1.
+  if (err == ECONNREFUSED) mad_send_req(id);
+  const int64_t now = now_ns();
+  if (err == ECONNREFUSED && now < id.refused_retry_until_ns) {
+    id.retry_at_ns = now + kRefusedRetryGapNs;
+    return;
+  }
+  if (err == ECONNREFUSED && id.mad.req_out && now < id.mad.answer_by_ns) {
+    id.retry_at_ns = id.mad.answer_by_ns;  // the side channel once more when the REQ's time is up
+    return;
+  }
+  id.mad.req_out = id.mad.resending = false;
+  if (err == ECONNREFUSED && id.mad.held_reject) {
+    cm::Message rej;
+    rej.type = cm::Type::kReject;
+    rej.private_data = id.mad.held_private_data;
+    apply(id, cm::Input::kTcpRefused, id.mad.held_reason, &rej);  // REJECTED with the peer CM's reason
     return;
   }
   if (err == ECONNREFUSED)
@@ -180,6 +204,7 @@ void connect_done(Id& id) {
   if (err == EINPROGRESS || err == EALREADY) return;
   if (err == 0 && connected_to_itself(id.fd)) err = ECONNREFUSED;
   if (err == 0) {
+    id.mad.req_out = id.mad.resending = false;  // an rfab provider listens: no MAD exchange
     cm::Message req = local_message(id, cm::Type::kRequest);
     req.private_data = id.req_private_data;
     watch(id, EPOLLIN | EPOLLRDHUP);
@@ -226,6 +251,10 @@ void run(Service& s) {
     const int n = ::epoll_wait(s.ep, evs, 64, timeout_ms);
     std::lock_guard<std::mutex> g(lock());
     for (int i = 0; i < n; ++i) {
+      if (evs[i].data.u64 == kInboxToken) {
+        mad_receive_all();
+        continue;
+      }
       auto it = s.ids.find(evs[i].data.u64);
       if (it == s.ids.end() || it->second->fd < 0) continue;
       Id& id = *it->second;
@@ -247,13 +276,15 @@ void run(Service& s) {
     for (auto& [token, id] : s.ids) {
       if (id->state != cm::State::kConnecting) continue;
       if (now > id->connect_deadline_ns) {
+        id->mad.req_out = id->mad.resending = false;
         close_socket(*id);
         apply(*id, cm::Input::kTcpUnreachable, -ETIMEDOUT);
       } else if (id->fd < 0) {
         if (now >= id->retry_at_ns) open_side_channel(*id);
-        timeout_ms = static_cast<int>(kRefusedRetryGapNs / 1'000'000);
+        timeout_ms = std::min(timeout_ms, static_cast<int>(std::max<int64_t>(1, (id->retry_at_ns - now) / 1'000'000)));
       }
     }
+    mad_timers(now, timeout_ms);
   }
 }
 
@@ -261,6 +292,10 @@ Service& service() {
   static Service* s = [] {
     auto* sv = new Service();  // lives for the process, as the thread does
     sv->ep = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kInboxToken;  // QP1 packets (ids' tokens start at 1)
+    ::epoll_ctl(sv->ep, EPOLL_CTL_ADD, gsi::inbox().fd(), &ev);
     sv->thread = std::thread([sv] { run(*sv); });
     sv->thread.detach();
     return sv;
@@ -296,6 +331,7 @@ void register_id(Id& id) {
 }
 
 void unregister_id(Id& id) {
+  mad_goodbye(id);
   close_socket(id);
   service().ids.erase(id.token);
 }
@@ -378,7 +414,7 @@ bool apply(Id& id, cm::Input in, int status, const cm::Message* from, const cm::
   const std::optional<cm::Step> st = cm::step(id.state, in);
   if (!st) return false;
   id.state = st->next;
-  if (st->send && id.fd >= 0) {
+  if (st->send && (id.fd >= 0 || id.mad.active)) {
     cm::Message m = frame != nullptr ? *frame : cm::Message{};
     m.type = *st->send;
     send_frame(id, m);

@@ -8,6 +8,7 @@
 #include <exception>
 #include <random>
 
+#include "cm_gsi.hpp"
 #include "objects.hpp"
 #include "rfab/udp/driver.hpp"
 
@@ -25,6 +26,10 @@ constexpr Nanos kMaxSleep = 50'000'000;
 Runtime::Runtime(const udp::Address& local) {
   udp::DriverConfig cfg;
   cfg.local = local;
+  // IB CM MADs for this device's QP 1 go to the provider's rdma_cm (cm_gsi.hpp).
+  cfg.gsi = [local](const udp::Address& src, std::span<const uint8_t> packet) {
+    gsi::inbox().push(local, src, packet);
+  };
   driver_ = endpoint::make_udp_packet_driver(cfg);
   std::random_device rd;
   qpn_base_ = (rd() & 0xFFF) << 12;

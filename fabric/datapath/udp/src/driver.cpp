@@ -127,6 +127,10 @@ void UdpDriver::deliver(Nanos now, const Address& src, std::span<const uint8_t> 
     return;
   }
   const uint32_t qpn = wire::load_be24(data.data() + 5);
+  if (qpn == 1 && cfg_.gsi) {
+    cfg_.gsi(src, data);
+    return;
+  }
   auto it = by_qpn_.find(qpn);
   if (it == by_qpn_.end()) {
     ++stats_.rx_unknown_qp;

@@ -3,7 +3,7 @@
 //
 //   receive : one socket bound to the local RoCE port (4791) takes every packet for every attached QP;
 //             each datagram's ICRC is checked (wire_icrc.hpp), then it goes to the QP named by the BTH
-//             destination QPN.
+//             destination QPN (QP 1, the GSI, to DriverConfig::gsi when set).
 //   transmit: QPs are polled round-robin, each only when its pacing time (next_send_time, from its
 //             congestion controller's rate) has come; a packet leaves on the socket bound to the UDP
 //             source port the QP chose (its ECMP entropy: one socket per port), batched into UDP GSO
@@ -14,9 +14,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -45,6 +47,9 @@ struct DriverConfig {
   std::optional<fault::FaultConfig> rx_faults;  // seeded faults on the receive path (tests, demos)
   size_t tx_burst = 256;               // packets taken from the QPs between two flushes
   Nanos pacing_slack = 50'000;         // a packet may leave this early relative to its pacing slot
+  // Packets for QP 1 (the GSI, where IB CM MADs arrive), handed over after their ICRC check; called on the
+  // driver's thread from progress(). Without it they are dropped as rx_unknown_qp.
+  std::function<void(const Address& src, std::span<const uint8_t> udp_payload)> gsi;
 };
 
 struct DriverStats {
