@@ -197,7 +197,11 @@ TEST_F(TelemetryCli, ValidatePassesCleanTrafficAndFailsWithReasons) {
   // Two PSNs lost out of the window and one hole left open at the end (lost after the settle time), four
   // reordered packets, a duplicate, one below the window, four NAKs, ten CNPs.
   Plan lossy = make_plan(10);
-  r = validate({"--min-gbps", "0", "--max-loss", "0", "--max-naks", "0", "--max-cnps", "5"}, lossy);
+  // The frames are injected by this process: a hole here is its reordering, so a stall of the injector on a
+  // loaded machine (several ms under a sanitizer with other tests running) must not turn it into a late
+  // arrival. A 1 s hole timeout leaves loss to the window and the settle time, which is what is checked.
+  r = validate({"--min-gbps", "0", "--max-loss", "0", "--max-naks", "0", "--max-cnps", "5", "--hole-timeout", "1s"},
+               lossy);
   ASSERT_EQ(r.rc, 1) << r.out << r.err;
   j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["lost"], 3);
@@ -218,7 +222,7 @@ TEST_F(TelemetryCli, ValidatePassesCleanTrafficAndFailsWithReasons) {
   Plan sprayed = make_spray_plan(4, 30);
   auto tv = [](const Plan& p, std::vector<std::string> extra) {
     std::vector<std::string> argv{rfab_binary(), "validate", "--iface", "rft0b", "--hook", "xdp-generic",
-                                  "--duration", "1500ms", "--min-gbps", "0", "--max-loss", "0"};
+                                  "--duration", "1500ms", "--min-gbps", "0", "--max-loss", "0", "--hole-timeout", "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     Child v(argv);
     EXPECT_TRUE(v.wait_for_stderr("measuring rft0b", 10s));
