@@ -6,7 +6,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../guest/perftest_all_steps.sh"
-GUEST=10.77.0.1
+. "$HERE/provider_run.sh"
 # Segment UDP GSO in the IP layer, so the capture holds wire packets.
 ethtool -K rflbr0 tx-udp-segmentation off > /dev/null 2>&1 || true
 rc=0 k=0 t0=$(date +%s%N)
@@ -15,20 +15,8 @@ while read -r tool role size iters extra; do
   # shellcheck disable=SC2086
   args=$(perftest_all_args "$tool" "$iters" $extra)
   out="$RFAB_LAB_WORK/all-step$k.out"
-  if [ "$role" = client ]; then
-    # The first step waits for the guest to boot and its perftest server to listen.
-    st=1
-    for attempt in $(seq 120); do
-      # shellcheck disable=SC2086
-      timeout 240 "$RFAB" softroce shell --iface rflbr0 -- "$tool" $args "$GUEST" > "$out" 2>&1; st=$?
-      [ $st = 0 ] && break
-      grep -q "Couldn't connect\|Unable to open file descriptor" "$out" || break
-      sleep 1
-    done
-  else
-    # shellcheck disable=SC2086
-    timeout 300 "$RFAB" softroce shell --iface rflbr0 -- "$tool" $args > "$out" 2>&1; st=$?
-  fi
+  # shellcheck disable=SC2086
+  provider_run "$role" "$out" "$tool" $args; st=$?
   cat "$out"
   if [ $st = 0 ] && perftest_all_result_ok "$out" "$size" "$iters"; then
     echo "provider-perftest-all: step $k $tool $extra on the provider as $role PASS after $(( ($(date +%s%N) - t0) / 1000000 )) ms"

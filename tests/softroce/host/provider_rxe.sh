@@ -6,7 +6,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../guest/perftest_udp_steps.sh"
-GUEST=10.77.0.1
+. "$HERE/provider_run.sh"
 # Segment UDP GSO in the IP layer, so the capture holds wire packets (as perftest_udp.sh does).
 ethtool -K rflbr0 tx-udp-segmentation off > /dev/null 2>&1 || true
 rc=0 k=0 t0=$(date +%s%N)
@@ -14,18 +14,8 @@ while read -r verb role size iters qps; do
   k=$((k + 1))
   args="-c RC -F --report_gbits -s $size -n $iters -q $qps"
   out="$RFAB_LAB_WORK/provider-step$k.out"
-  if [ "$role" = client ]; then
-    # The first step waits for the guest to boot and its perftest server to listen.
-    st=1
-    for attempt in $(seq 120); do
-      timeout 120 "$RFAB" softroce shell --iface rflbr0 -- "ib_${verb}_bw" $args "$GUEST" > "$out" 2>&1; st=$?
-      [ $st = 0 ] && break
-      grep -q "Couldn't connect\|Unable to open file descriptor" "$out" || break
-      sleep 1
-    done
-  else
-    timeout 180 "$RFAB" softroce shell --iface rflbr0 -- "ib_${verb}_bw" $args > "$out" 2>&1; st=$?
-  fi
+  # shellcheck disable=SC2086
+  provider_run "$role" "$out" "ib_${verb}_bw" $args; st=$?
   cat "$out"
   if [ $st = 0 ] && grep -Eq "^ *$size +$((iters * qps)) +[0-9]" "$out"; then
     echo "provider-rxe: step $k ib_${verb}_bw on the provider as $role (-s $size -n $iters -q $qps) PASS after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
