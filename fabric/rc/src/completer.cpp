@@ -72,6 +72,17 @@ void QueuePair::Impl::gap(Nanos now, uint32_t from) {
   retry_from(now, from);
 }
 
+// A READ response or atomic ACK in the window shows the responder alive and working through our requests
+// even when it answers one we have already given up on: a responder drains the requests queued behind a
+// lost response before it reaches the resent ones, and a slow one (a software RNIC) takes many ACK timeouts
+// to do so. Like rxe's completer, each such packet pushes the ACK timer back; only progress refills the
+// retry budget, so a responder that stops answering still exhausts it.
+void QueuePair::Impl::responder_working(Nanos now) {
+  if (ack_deadline == kNever) return;  // nothing armed: a resend is pending and arms it
+  const Nanos t = ack_timeout();
+  if (t != kNever) ack_deadline = now + t;
+}
+
 RxResult QueuePair::Impl::on_response(Nanos now, const wire::RocePacket& p) {
   const uint32_t rpsn = p.f.bth.psn;
   // Valid responses name a PSN in [una, max_psn): anything else is stale or bogus.
@@ -135,6 +146,7 @@ RxResult QueuePair::Impl::on_response(Nanos now, const wire::RocePacket& p) {
       return RxResult::malformed;
     }
     case wire::OpKind::read_response: {
+      responder_working(now);
       const uint32_t una = complete_acked(now, rpsn, &rd_lost);
       progress(now, una);
       if (rd_lost) {  // a response for a later READ: ours were lost
@@ -180,6 +192,7 @@ RxResult QueuePair::Impl::on_response(Nanos now, const wire::RocePacket& p) {
       return RxResult::accepted;
     }
     case wire::OpKind::atomic_ack: {
+      responder_working(now);
       const uint32_t una = complete_acked(now, rpsn, &rd_lost);
       progress(now, una);
       if (rd_lost) {

@@ -222,6 +222,7 @@ struct QueuePair::Impl {
   void retire_head();  // ++sq_head, keeping rd_inflight right
   void retry_from(Nanos now, uint32_t psn);  // go-back-N (consumes the retry budget)
   void gap(Nanos now, uint32_t from);        // retry_from once per hole in the responses
+  void responder_working(Nanos now);         // a READ/atomic response arrived: push the ACK timer back
   void fail_head(WcStatus st);
   void progress(Nanos now, uint32_t new_una);
 

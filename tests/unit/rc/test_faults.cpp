@@ -296,6 +296,41 @@ TEST(Faults, ReadWithManyResponsesSurvivesALostMiddleResponse) {
   EXPECT_GE(p.b.qp->stats().duplicates, 1u);  // the re-sent READ for the remainder
 }
 
+// A slow responder behind a queue: B's responses leave one per 50 us (a slow software RNIC, or a link with
+// a deep queue), 16 READs of 64 KiB outstanding, one early response lost. After the go-back-N resend the
+// queue still holds about 50 ms of responses to the READs that follow the hole, ten times the ACK timeout:
+// each is evidence that the responder is alive and working through our requests, so the timer waits for
+// them instead of spending the retry budget.
+TEST(Faults, ReadsQueuedBehindASlowResponderSurviveALostResponse) {
+  Pair p;  // ACK timeout 4.1 ms, retry_cnt 7, 16 READs outstanding
+  constexpr uint32_t kReads = 16, kLen = 64 * 1024;
+  const auto data = pattern(kReads * kLen, 9);
+  std::memcpy(p.b.buf(), data.data(), data.size());
+  Nanos link_free = 0;
+  bool dropped = false;
+  p.fate = [&](const WirePacket& w) {
+    if (w.from != 1) return Fate{};
+    if (!dropped && w.psn == p.opts.psn_a + 3) {
+      dropped = true;
+      return Fate{true};
+    }
+    link_free = std::max(link_free, p.now) + 50'000;  // one packet per 50 us, FIFO
+    return Fate{false, 1, link_free - p.now};
+  };
+  std::vector<Sge> sges;
+  for (uint32_t i = 0; i < kReads; ++i) sges.push_back(sge(p.a, size_t{i} * kLen, kLen));
+  for (uint32_t i = 0; i < kReads; ++i) {
+    SendWr wr = read_wr(p, sges[i], size_t{i} * kLen);
+    wr.wr_id = i;
+    ASSERT_TRUE(p.a.qp->post_send(wr).ok());
+  }
+  auto wc = drain(p, p.a, kReads);
+  ASSERT_EQ(wc.size(), kReads);
+  for (const auto& c : wc) EXPECT_EQ(c.status, WcStatus::success) << "wr " << c.wr_id;
+  EXPECT_EQ(0, std::memcmp(p.a.buf(), data.data(), data.size()));
+  EXPECT_TRUE(p.a.guards_intact());
+}
+
 TEST(Faults, PsnWrapsAt2To24) {
   ConnectOpts o;
   o.psn_a = 0xFFFFF0;
