@@ -126,6 +126,14 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
     std::printf("fct         no flow completed (%llu flows)\n", (unsigned long long)r.flows);
   if (r.flows_completed == r.flows && r.flows > 0)
     std::printf("completion  every flow done at %.2f us (the step time of a collective's traffic)\n", us(r.last_done));
+  if (!r.step.phases.empty()) {
+    std::printf("step time   %.2f us; critical path by phase (the rest of each phase overlapped it):\n", us(r.step.step));
+    for (const emu::PhaseTime& p : r.step.phases)
+      std::printf("  %-38s %10.2f us %5.1f%% on the path (%u transfers); %llu flows, %.3f GB, %.2f-%.2f us\n",
+                  p.phase.c_str(), us(p.critical), r.step.step ? 100.0 * double(p.critical) / double(r.step.step) : 0.0,
+                  p.critical_flows, (unsigned long long)p.flows, double(p.bytes) / 1e9, us(p.first_start), us(p.last_done));
+    if (r.step.waiting) std::printf("  %-38s %10.2f us\n", "waiting (start delays)", us(r.step.waiting));
+  }
   std::printf("max queue   %.1f KiB\n", double(r.max_queue_bytes) / 1024.0);
   std::printf("emulator    %llu events in %.2f CPU-s (%.2f M events/s), wall %.2f s, peak RSS %.1f MiB\n",
               (unsigned long long)r.events, r.cpu_seconds, r.events_per_second / 1e6, r.wall_seconds,
@@ -157,6 +165,18 @@ void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector
       {"cpu_seconds", r.cpu_seconds}, {"wall_seconds", r.wall_seconds},
       {"peak_rss_bytes", r.peak_rss_bytes},
       {"memory_estimate_bytes", r.memory_estimate}};
+  if (!r.step.phases.empty()) {
+    nlohmann::json phases = nlohmann::json::array();
+    for (const emu::PhaseTime& p : r.step.phases)
+      phases.push_back({{"phase", p.phase},
+                        {"critical_us", us(p.critical)},
+                        {"critical_flows", p.critical_flows},
+                        {"flows", p.flows},
+                        {"bytes", p.bytes},
+                        {"first_start_us", us(p.first_start)},
+                        {"last_done_us", us(p.last_done)}});
+    j["step_breakdown"] = {{"step_us", us(r.step.step)}, {"waiting_us", us(r.step.waiting)}, {"phases", phases}};
+  }
   for (const ComparedRun& c : compared)
     j["compare"].push_back({{"routing", c.routing},       {"throughput", c.report.throughput},
                             {"drops", c.report.drops},     {"pfc_pauses", c.report.pfc_pauses},

@@ -160,7 +160,10 @@ void FlowEngine::release_dependents(uint32_t id) {
   const Flow& f = flows_[id];
   for (uint64_t k = dependents_first_[id]; k < dependents_first_[id + 1]; ++k) {
     Flow& d = flows_[dependents_[k]];
-    if (--d.deps_left == 0) heap_push(starts_, Timed{double(f.done) + double(d.spec.start), dependents_[k]});
+    // Dependencies finish in order of their last byte sent, but are done a path delay later, and path
+    // delays differ: the flow waits for the latest done, not the last to finish.
+    d.ready = std::max(d.ready, f.done);
+    if (--d.deps_left == 0) heap_push(starts_, Timed{double(d.ready) + double(d.spec.start), dependents_[k]});
   }
 }
 

@@ -72,7 +72,8 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
   const double cpu0 = process_cpu_seconds();
   const auto wall0 = std::chrono::steady_clock::now();
   FlowEngine engine(tree, cfg, traffic);
-  traffic = Traffic{};  // the engine keeps its own copy
+  // The engine keeps its own copy; a step's dependencies and phases stay for its breakdown.
+  if (traffic.phase_names.empty()) traffic = Traffic{};
   engine.run_until(spec.duration, [&](Picos now) {
     if (spec.memory_limit.bytes) {
       const uint64_t rss = current_rss_bytes();
@@ -111,6 +112,14 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
     r.packets_sent += (payload + cfg.mtu - 1) / cfg.mtu;
   }
   r.packets_delivered = r.packets_sent;
+  if (!traffic.phase_names.empty() && r.flows_completed == r.flows) {
+    std::vector<Picos> started(engine.flow_count()), done(engine.flow_count());
+    for (uint32_t f = 0; f < engine.flow_count(); ++f) {
+      started[f] = engine.flow_started(f);
+      done[f] = engine.flow_done(f);
+    }
+    r.step = step_breakdown(traffic, started, done);
+  }
   r.peak_rss_bytes = peak_rss_bytes();
   return r;
 }

@@ -39,6 +39,7 @@ class Recorder : public coll::ScheduleRecorder {
  public:
   explicit Recorder(RecordedSchedule& s) : s_(s) {}
   uint32_t rank = 0;
+  uint8_t phase = 0;  // RecordedSchedule::phase_names index of what the rank runs now
   void exchange(const coll::RecordedOp* ops, size_t n) override {
     if (s_.ops.size() + n > 2 * kMaxMatrixFlows)
       throw TrafficError("step: the schedule has more than " + std::to_string(kMaxMatrixFlows) +
@@ -47,6 +48,7 @@ class Recorder : public coll::ScheduleRecorder {
     s_.ops.insert(s_.ops.end(), ops, ops + n);
     s_.exchange_first.push_back(s_.ops.size());
     s_.exchange_rank.push_back(rank);
+    s_.exchange_phase.push_back(phase);
   }
 
  private:

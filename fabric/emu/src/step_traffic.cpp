@@ -90,6 +90,7 @@ RecordedSchedule record_step(const StepSpec& step, uint32_t ranks, uint32_t gpus
   if (step.collective == "train") return record_training(step, ranks, gpus_per_server);
   RecordedSchedule sched;
   sched.ranks = ranks;
+  sched.phase_names = {step.collective + " " + step.algo};
   Recorder rec(sched);
   coll::EngineEnv env;
   env.recorder = &rec;
@@ -156,6 +157,7 @@ Traffic step_traffic(const StepSpec& step, const topo::FatTree& tree) {
 
   Traffic t;
   t.local_bps = step.nvlink_bps;
+  t.phase_names = s.phase_names;
   std::vector<uint32_t> op_flow(s.ops.size(), kNoFlow);
   // Sends in order per (src, dst): the k-th is matched to the destination's k-th receive from src.
   std::unordered_map<uint64_t, std::vector<uint32_t>> sent;
@@ -169,6 +171,7 @@ Traffic step_traffic(const StepSpec& step, const topo::FatTree& tree) {
       op_flow[i] = uint32_t(t.flows.size());
       t.flows.push_back(FlowSpec{nic(r), nic(q), op.bytes, 0, kNoFlow});
       t.local.push_back(server(r) == server(q));
+      t.phase.push_back(s.exchange_phase[e]);
       sent[uint64_t{r} << 32 | q].push_back(op_flow[i]);
     }
   }

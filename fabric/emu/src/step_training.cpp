@@ -121,6 +121,9 @@ RecordedSchedule record_training(const StepSpec& step, uint32_t ranks, uint32_t 
 
   RecordedSchedule sched;
   sched.ranks = ranks;
+  enum Phase : uint8_t { forward, backward, tensor, experts, gradients };
+  sched.phase_names = {"pipeline forward", "pipeline backward", "tensor-parallel allreduce", "expert all-to-all",
+                       "data-parallel allreduce"};
   detail::Recorder rec(sched);
   coll::EngineEnv env;
   env.recorder = &rec;
@@ -139,23 +142,29 @@ RecordedSchedule record_training(const StepSpec& step, uint32_t ranks, uint32_t 
     rec.rank = r;
     const Place p = layout.place(r);
     const coll::Group tp = layout.tp_group(p), ep = layout.ep_group(p);
-    auto layer_collectives = [&] {
+    auto layer_collectives = [&](Phase pipeline) {
+      rec.phase = tensor;
       if (s.tp > 1 && s.tp_bytes > 0) coll::allreduce_ring(ctx, tp, out.get(), out.get(), s.tp_bytes / kElem);
+      rec.phase = experts;
       if (s.ep > 1 && s.moe > 0)
         for (int dispatch_then_combine = 0; dispatch_then_combine < 2; ++dispatch_then_combine)
           coll::alltoall_pairwise(ctx, ep, in.get(), out.get(), s.moe / kElem / s.ep);
+      rec.phase = pipeline;
     };
     const bool first = p.stage == 0, last = p.stage + 1 == s.pp;
     for (uint32_t m = 0; m < microbatches; ++m) {  // forward
+      rec.phase = forward;
       if (!first && s.act) p2p(false, layout.rank(p.stage - 1, p.d, p.t), s.act);
-      layer_collectives();
+      layer_collectives(forward);
       if (!last && s.act) p2p(true, layout.rank(p.stage + 1, p.d, p.t), s.act);
     }
     for (uint32_t m = 0; m < microbatches; ++m) {  // backward
+      rec.phase = backward;
       if (!last && s.act) p2p(false, layout.rank(p.stage + 1, p.d, p.t), s.act);
-      layer_collectives();
+      layer_collectives(backward);
       if (!first && s.act) p2p(true, layout.rank(p.stage - 1, p.d, p.t), s.act);
     }
+    rec.phase = gradients;
     if (grad_count > 0) detail::flat_allreduce(ctx, s.dp_algo, layout.dp_group(p), out.get(), out.get(), grad_count);
     scratch.clear();
   }

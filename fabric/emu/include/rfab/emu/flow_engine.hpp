@@ -69,6 +69,7 @@ class FlowEngine {
     double settled = 0;    // time (ps) `remaining` is as of
     Picos started = kNeverPs, done = kNeverPs;
     uint32_t deps_left = 0;
+    Picos ready = 0;       // the latest `done` of the flows it waits for
     uint64_t first_link = 0;
     uint32_t links = 0;
     bool active = false;

@@ -9,6 +9,7 @@
 #include "rfab/emu/config.hpp"
 #include "rfab/emu/event_queue.hpp"
 #include "rfab/emu/fabric_counters.hpp"
+#include "rfab/emu/step_breakdown.hpp"
 #include "rfab/emu/timeline.hpp"
 
 namespace rfab::emu {
@@ -77,6 +78,8 @@ struct Report {
   std::array<uint32_t, kLinkClasses> class_links{};
   std::array<double, kLinkClasses> class_bps{};
   std::vector<Picos> completion_times;
+  // Flow engine, step traffic whose every flow completed: the critical path by phase.
+  StepBreakdown step;
 };
 
 // Throws topo::TopologyError, TrafficError or std::invalid_argument (cc) with a message naming the problem,

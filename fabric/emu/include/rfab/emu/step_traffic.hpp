@@ -41,6 +41,8 @@ struct RecordedSchedule {
   std::vector<coll::RecordedOp> ops;
   std::vector<uint64_t> exchange_first{0};  // exchange e's ops: [exchange_first[e], exchange_first[e + 1])
   std::vector<uint32_t> exchange_rank;      // the rank that ran exchange e; a rank's exchanges are contiguous
+  std::vector<uint8_t> exchange_phase;      // the part of the step exchange e belongs to: phase_names' index
+  std::vector<std::string> phase_names;
 };
 
 // A training step's layout and sizes (collective "train"). Ranks are numbered tensor-parallel first, then

@@ -43,6 +43,9 @@ struct Traffic {
   // src == dst (two GPUs behind one NIC) and run at local_bps each, off the fabric's links.
   std::vector<uint8_t> local;
   double local_bps = 0;
+  // A step's phases (step_breakdown.hpp): phase[i] indexes phase_names; both empty for other traffic.
+  std::vector<uint8_t> phase;
+  std::vector<std::string> phase_names;
   bool has_extra_deps() const { return !deps.empty(); }
   bool is_local(size_t i) const { return !local.empty() && local[i] != 0; }
 };
