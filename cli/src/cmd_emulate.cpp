@@ -83,12 +83,13 @@ void write_report(const EmulateOptions& o, const emu::Report& r, const std::vect
   ctx.command = "rfab emulate --topo " + o.topo + " --routing " + o.routing + " --cc " + o.cc + " --pfc " + o.pfc +
                 " --hosts " + o.hosts + " --traffic " + o.traffic + " --time " + o.time +
                 (o.warmup != "0s" ? " --warmup " + o.warmup : "") + " --seed " + std::to_string(o.seed) +
-                (o.spray ? " --spray " + std::to_string(o.spray) : "") + (o.adaptive ? " --adaptive" : "");
+                (o.spray ? " --spray " + std::to_string(o.spray) : "") + (o.adaptive ? " --adaptive" : "") +
+                (o.engine != "packet" ? " --engine " + o.engine : "");
   for (const std::string& x : o.fail) ctx.command += " --fail " + x;
   for (const std::string& x : o.compare) ctx.command += " --compare " + x;
   ctx.settings = {{"traffic", o.traffic}, {"routing", o.routing}, {"cc", o.cc}, {"pfc", o.pfc}, {"hosts", o.hosts},
                   {"simulated", o.time + (o.warmup != "0s" ? " (warm-up " + o.warmup + ")" : "")},
-                  {"seed", std::to_string(o.seed)}};
+                  {"seed", std::to_string(o.seed)}, {"engine", o.engine}};
   if (o.spray > 1) ctx.settings.emplace_back("spray", std::to_string(o.spray) + (o.adaptive ? " ports, adaptive" : " ports"));
   if (!o.fail.empty()) {
     std::string all;
@@ -97,6 +98,7 @@ void write_report(const EmulateOptions& o, const emu::Report& r, const std::vect
   }
   ctx.routing = o.routing;
   ctx.compared = compared;
+  ctx.fluid = o.engine == "flow";
   write_emulation_report(f, r, ctx);
   f.close();
   if (!f) throw ExitError{1, "--report '" + o.report + "': write failed: " + std::strerror(errno)};

@@ -143,6 +143,49 @@ std::string fct_charts(const emu::Report& r) {
   return svg::line_chart(a, {cdf}) + svg::line_chart(b, {done});
 }
 
+const char* const kPhaseColours[] = {"#3168c1", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+
+// The step's critical path by phase: a table, and a time line with the path on top (each transfer in its
+// phase's colour) and one row per phase (its span faint, its transfers on the path solid).
+std::string step_section(const emu::Report& r) {
+  const emu::StepBreakdown& b = r.step;
+  std::string s = "<p>The step ends at " + fixed(us(b.step), 2) +
+                  " us, when its last flow is received. Walking back from that flow along the dependency each "
+                  "flow waited for last gives the critical path; its transfers, summed by phase, add up to the "
+                  "step time. The rest of each phase ran beside the path.</p>\n";
+  s += "<table><tr><th>phase</th><th>on the critical path</th><th>share</th><th>transfers on the path</th>"
+       "<th>flows</th><th>bytes</th><th>first start - last done</th></tr>\n";
+  for (const emu::PhaseTime& p : b.phases)
+    s += "<tr><td>" + svg::escape(p.phase) + "</td><td>" + fixed(us(p.critical), 2) + " us</td><td>" +
+         fixed(b.step ? 100.0 * double(p.critical) / double(b.step) : 0, 1) + "%</td><td>" +
+         std::to_string(p.critical_flows) + "</td><td>" + std::to_string(p.flows) + "</td><td>" +
+         fixed(double(p.bytes) / 1e9, 3) + " GB</td><td>" + fixed(us(p.first_start), 2) + " - " +
+         fixed(us(p.last_done), 2) + " us</td></tr>\n";
+  if (b.waiting) s += "<tr><td>waiting (start delays)</td><td>" + fixed(us(b.waiting), 2) + " us</td><td></td><td></td><td></td><td></td><td></td></tr>\n";
+  s += "</table>\n";
+  std::vector<std::string> rows{"critical path"};
+  std::vector<svg::Bar> bars;
+  for (size_t i = 0; i < b.phases.size(); ++i) {
+    const emu::PhaseTime& p = b.phases[i];
+    rows.push_back(p.phase);
+    bars.push_back({i + 1, us(p.first_start), us(p.last_done), kPhaseColours[i % 10],
+                    p.phase + ": flows from " + fixed(us(p.first_start), 2) + " to " + fixed(us(p.last_done), 2) + " us", true});
+  }
+  for (const emu::PathSegment& seg : b.path) {
+    const std::string tip = b.phases[seg.phase].phase + ": " + fixed(us(seg.start), 2) + " - " + fixed(us(seg.done), 2) + " us";
+    const std::string& colour = kPhaseColours[seg.phase % 10];
+    bars.push_back({0, us(seg.start), us(seg.done), colour, tip, false});
+    bars.push_back({seg.phase + 1, us(seg.start), us(seg.done), colour, tip, false});
+  }
+  svg::Axes a{"Step time line: the critical path, and each phase's span (faint) with its transfers on the path",
+              "simulated time (us)", "", 0, us(b.step), 0, 1};
+  a.left = 250;
+  a.width = 960;
+  a.height = 40 + 42 + int(rows.size()) * 26;
+  return s + svg::gantt(a, rows, bars);
+}
+
 }  // namespace
 
 void write_emulation_report(std::ostream& out, const emu::Report& r, const ReportContext& ctx) {
@@ -164,7 +207,8 @@ void write_emulation_report(std::ostream& out, const emu::Report& r, const Repor
   row("throughput", fixed(r.throughput, 4) + " of offered line rate" +
                         (r.warmup ? " after " + fixed(us(r.warmup), 1) + " us warm-up" : std::string()) +
                         " (header ceiling " + fixed(r.goodput_ceiling, 4) + ")");
-  row("loss", std::to_string(r.drops) + " drops (" + std::to_string(r.unroutable) + " unroutable), " +
+  if (ctx.fluid) row("loss", "none: the flow-level engine models a lossless fabric");
+  else row("loss", std::to_string(r.drops) + " drops (" + std::to_string(r.unroutable) + " unroutable), " +
                   std::to_string(r.pfc_pauses) + " PFC pauses, " + std::to_string(r.ecn_marks) + " ECN marks, " +
                   std::to_string(r.cnps) + " CNPs");
   if (r.failed_links) row("failures", std::to_string(r.failed_links) + " links down (" + std::to_string(r.failed_switches) + " switches)");
@@ -172,7 +216,8 @@ void write_emulation_report(std::ostream& out, const emu::Report& r, const Repor
                    (r.flows_completed ? "; FCT p50 " + fixed(us(r.fct_p50), 2) + " us, p99 " + fixed(us(r.fct_p99), 2) +
                                             " us, max " + fixed(us(r.fct_max), 2) + " us"
                                       : std::string()));
-  row("deepest queue", fixed(double(r.max_queue_bytes) / 1024, 1) + " KiB");
+  if (!ctx.fluid) row("deepest queue", fixed(double(r.max_queue_bytes) / 1024, 1) + " KiB");
+  if (!r.step.phases.empty()) row("step time", fixed(us(r.step.step), 2) + " us (every flow received)");
   row("emulator", std::to_string(r.events) + " events in " + fixed(r.cpu_seconds, 2) + " CPU-s, peak RSS " +
                       fixed(double(r.peak_rss_bytes) / (1024.0 * 1024.0), 1) + " MiB");
   out << "</table>\n";
@@ -180,8 +225,14 @@ void write_emulation_report(std::ostream& out, const emu::Report& r, const Repor
   if (!ctx.compared.empty())
     out << "<p class=\"note\">The charts below are of the " << svg::escape(ctx.routing) << " run.</p>\n";
   out << "<h2>Links</h2>\n" << utilisation_heatmap(r) << "\n";
-  out << "<h2>Queues</h2>\n" << queue_chart(r) << "\n";
-  out << "<h2>Congestion signals</h2>\n" << events_chart(r) << "\n";
+  if (ctx.fluid) {
+    out << "<p class=\"note\">The flow-level engine models a lossless fabric of max-min fair fluid flows: it has no "
+           "queues, PFC pauses, ECN marks, CNPs or drops to chart (<code>--engine packet</code> has them).</p>\n";
+  } else {
+    out << "<h2>Queues</h2>\n" << queue_chart(r) << "\n";
+    out << "<h2>Congestion signals</h2>\n" << events_chart(r) << "\n";
+  }
+  if (!r.step.phases.empty()) out << "<h2>Step time</h2>\n" << step_section(r) << "\n";
   out << "<h2>Flows</h2>\n" << fct_charts(r) << "\n";
   out << "<p class=\"note\">" << r.timeline.size() - 1
       << " samples; utilisation counts frame bytes (not preamble and inter-frame gap) against each link's rate.</p>\n";

@@ -165,4 +165,24 @@ std::string heatmap(const Axes& a, const std::vector<std::string>& rows, const s
   return s + "</svg>";
 }
 
+std::string gantt(const Axes& a, const std::vector<std::string>& rows, const std::vector<Bar>& bars) {
+  const Frame f{a};
+  std::string s = open_svg(a) + axes_svg(a, false);
+  const double top = kTop, bottom = a.height - kBottom;
+  const double row_h = rows.empty() ? 0 : (bottom - top) / double(rows.size());
+  for (size_t r = 0; r < rows.size(); ++r)
+    s += "<text class=\"tick\" x=\"" + fmt(a.left - 6.0) + "\" y=\"" + fmt(top + row_h * double(r) + row_h / 2 + 4) +
+         "\" text-anchor=\"end\">" + escape(rows[r]) + "</text>";
+  for (int pass = 0; pass < 2; ++pass)  // faint bars first, so the solid ones stay on top
+    for (const Bar& b : bars) {
+      if (b.faint != (pass == 0) || b.row >= rows.size()) continue;
+      const double x0 = f.px(b.x0), w = std::max(f.px(b.x1) - x0, 1.0);
+      const double y = top + row_h * double(b.row) + (b.faint ? row_h * 0.2 : row_h * 0.1);
+      s += "<rect class=\"bar\" x=\"" + fmt(x0) + "\" y=\"" + fmt(y) + "\" width=\"" + fmt(w) + "\" height=\"" +
+           fmt(b.faint ? row_h * 0.6 : row_h * 0.8) + "\" fill=\"" + escape(b.colour) + "\"" +
+           (b.faint ? " fill-opacity=\"0.3\"" : "") + "><title>" + escape(b.tip) + "</title></rect>";
+    }
+  return s + "</svg>";
+}
+
 }  // namespace rfab::cli::svg

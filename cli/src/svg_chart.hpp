@@ -34,4 +34,14 @@ std::string line_chart(const Axes& axes, const std::vector<Series>& series,
 // spanning [axes.x_min, axes.x_max]; a colour scale is drawn beside it.
 std::string heatmap(const Axes& axes, const std::vector<std::string>& rows, const std::vector<std::vector<double>>& cells);
 
+// A time line per row: each bar spans [x0, x1] of its row in its colour (`faint`: drawn light, behind the
+// others), with `tip` as its hover text.
+struct Bar {
+  size_t row = 0;
+  double x0 = 0, x1 = 0;
+  std::string colour, tip;
+  bool faint = false;
+};
+std::string gantt(const Axes& axes, const std::vector<std::string>& rows, const std::vector<Bar>& bars);
+
 }  // namespace rfab::cli::svg

@@ -9,6 +9,7 @@
 #include "rfab/emu/budget.hpp"
 #include "rfab/emu/flow_engine.hpp"
 #include "rfab/emu/scenario.hpp"
+#include "rfab/emu/timeline.hpp"
 #include "rfab/emu/traffic.hpp"
 #include "rfab/topology/fat_tree.hpp"
 #include "rfab/topology/spec.hpp"
@@ -40,8 +41,6 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
     throw std::invalid_argument("engine flow: failed links are routed around by the packet engine only; use --engine packet");
   if (spec.warmup > 0)
     throw std::invalid_argument("engine flow: fluid flows have no start-up transient to leave out; drop --warmup");
-  if (spec.samples > 0)
-    throw std::invalid_argument("engine flow: --report samples the packet engine's ports and queues; use --engine packet");
   if (spec.routing == Routing::ar && spec.ar_view != ArView::local)
     throw std::invalid_argument("engine flow: AR is ideal equal splitting there; ar:view= applies to --engine packet");
   if (spec.mtu < 256 || spec.mtu > 9000) throw std::invalid_argument("mtu: " + std::to_string(spec.mtu) + " must be 256..9000");
@@ -68,13 +67,19 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
   r.topology = tree.describe();
   r.hosts = tree.hosts();
   r.flows = traffic.flows.size();
+  {
+    std::vector<bool> sends(tree.hosts(), false);
+    for (size_t i = 0; i < traffic.flows.size(); ++i)
+      if (!traffic.is_local(i)) sends[traffic.flows[i].src] = true;
+    r.sending_hosts = uint32_t(std::count(sends.begin(), sends.end(), true));
+  }
 
   const double cpu0 = process_cpu_seconds();
   const auto wall0 = std::chrono::steady_clock::now();
   FlowEngine engine(tree, cfg, traffic);
   // The engine keeps its own copy; a step's dependencies and phases stay for its breakdown.
   if (traffic.phase_names.empty()) traffic = Traffic{};
-  engine.run_until(spec.duration, [&](Picos now) {
+  auto check = [&](Picos now) {
     if (spec.memory_limit.bytes) {
       const uint64_t rss = current_rss_bytes();
       if (rss > spec.memory_limit.bytes)
@@ -85,7 +90,24 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
       throw ResourceError(what + ": stopped after " + std::to_string(engine.stats().events) +
                           " flow events, more than the limit of " + std::to_string(spec.max_events) + " (--max-events)");
     if (progress) progress(double(now) / double(spec.duration));
-  });
+  };
+  if (spec.samples == 0) {
+    engine.run_until(spec.duration, check);
+  } else {
+    // Sampled between run_until() steps, as the packet engine is; each sample is O(flows x path length).
+    const TimelineRecorder recorder(tree);
+    r.class_links = recorder.links();
+    r.class_bps = recorder.link_bps();
+    auto take = [&](Picos t) {
+      r.timeline.push_back(recorder.sample(t, engine.counters(), engine.payload_delivered(), engine.stats().flows_completed));
+    };
+    take(0);
+    for (uint32_t i = 1; i <= spec.samples; ++i) {
+      const Picos t = Picos(double(spec.duration) * i / spec.samples);
+      engine.run_until(t, check);
+      take(t);
+    }
+  }
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
 
@@ -96,6 +118,7 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
   r.goodput_ceiling = double(cfg.mtu) / double(cfg.mtu + cfg.header_bytes + cfg.framing_bytes);
   std::vector<Picos> fct = engine.completion_times();
   r.flows_completed = fct.size();
+  if (spec.samples) r.completion_times = fct;
   for (uint32_t f = 0; f < engine.flow_count(); ++f)
     if (Picos d = engine.flow_done(f); d != kNeverPs && d <= spec.duration) r.last_done = std::max(r.last_done, d);
   r.fct_p50 = percentile(fct, 50);

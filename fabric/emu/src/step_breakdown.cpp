@@ -1,6 +1,7 @@
 #include "rfab/emu/step_breakdown.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 namespace rfab::emu {
 
@@ -33,8 +34,10 @@ StepBreakdown step_breakdown(const Traffic& t, const std::vector<Picos>& started
   b.step = done[last];
   // Walk back along the latest dependency. Dependencies complete before their dependents start, so the walk
   // moves strictly back in flow order's partial order and ends at a flow that waited for nothing.
+  std::vector<std::pair<uint32_t, size_t>> on_path;  // flow, category
   for (uint32_t f = last;;) {
     PhaseTime& c = category(f);
+    on_path.emplace_back(f, size_t(&c - cat.data()));
     c.critical += done[f] - started[f];
     ++c.critical_flows;
     uint32_t pred = kNoFlow;
@@ -51,8 +54,14 @@ StepBreakdown step_breakdown(const Traffic& t, const std::vector<Picos>& started
     b.waiting += started[f] - std::min(started[f], done[pred]);
     f = pred;
   }
-  for (PhaseTime& c : cat)
-    if (c.flows) b.phases.push_back(std::move(c));
+  std::vector<uint32_t> index(cat.size(), 0);
+  for (size_t i = 0; i < cat.size(); ++i)
+    if (cat[i].flows) {
+      index[i] = uint32_t(b.phases.size());
+      b.phases.push_back(std::move(cat[i]));
+    }
+  for (auto it = on_path.rbegin(); it != on_path.rend(); ++it)
+    b.path.push_back(PathSegment{started[it->first], done[it->first], index[it->second]});
   return b;
 }
 

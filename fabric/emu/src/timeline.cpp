@@ -66,4 +66,15 @@ TimelineSample TimelineRecorder::sample(const Fabric& fabric, const StackStats& 
   return s;
 }
 
+TimelineSample TimelineRecorder::sample(Picos t, const FabricCounters& c, uint64_t payload_delivered,
+                                        uint64_t flows_completed) const {
+  TimelineSample s;
+  s.t = t;
+  s.payload_delivered = payload_delivered;
+  s.flows_completed = flows_completed;
+  for (topo::PortId p = 0; p < tree_.ports() && p < c.ports.size(); ++p)
+    if (class_[p] != kUnwired) s.tx_bytes[class_[p]] += c.ports[p].bytes;
+  return s;
+}
+
 }  // namespace rfab::emu

@@ -145,6 +145,37 @@ TEST(EmuReport, CompareRunsOtherRoutingsOnTheSameScenario) {
   EXPECT_EQ(rc, 2);
 }
 
+// A training step on the flow-level engine: the report samples it (the timeline's totals are the run's), has
+// no queue or congestion charts (the fluid model has none), and has the step's critical path: a table row
+// and a time-line row per phase, and on the path row one bar per transfer on the path.
+TEST(EmuReport, FlowEngineStepReportHasTheCriticalPathByPhase) {
+  ScenarioSpec s;
+  s.engine = "flow";
+  s.topology = "fat-tree:k=4,tiers=3,speed=400G,rails=2";
+  s.traffic = "step:train=gpipe,tp=2,pp=2,ep=2,microbatches=2,grad=64M,act=4M,moe=8M,tp-bytes=4M";
+  s.duration = 100'000'000'000;  // 100 ms: the step ends well before
+  s.samples = 40;
+  const Report r = rfab::emu::run_scenario(s);
+  ASSERT_EQ(r.flows_completed, r.flows);
+  ASSERT_EQ(r.timeline.size(), 41u);
+  EXPECT_EQ(r.timeline.back().payload_delivered, r.payload_delivered);
+  EXPECT_EQ(r.timeline.back().flows_completed, r.flows);
+  EXPECT_GT(r.timeline.back().tx_bytes[size_t(rfab::emu::LinkClass::nic)], r.payload_delivered);
+  ASSERT_FALSE(r.step.phases.empty());
+  ASSERT_FALSE(r.step.path.empty());
+  rfab::cli::ReportContext ctx;
+  ctx.fluid = true;
+  std::ostringstream out;
+  rfab::cli::write_emulation_report(out, r, ctx);
+  const std::string html = out.str();
+  EXPECT_EQ(count(html, "<svg"), 5u);  // throughput, heatmap, step time line, FCT CDF, completions
+  EXPECT_EQ(html.find("Switch egress queues"), std::string::npos);
+  EXPECT_NE(html.find("<h2>Step time</h2>"), std::string::npos);
+  for (const rfab::emu::PhaseTime& p : r.step.phases) EXPECT_GE(count(html, ">" + p.phase + "<"), 2u) << p.phase;
+  // Solid bars: each path transfer on the path row and on its phase's row; faint: one span per phase.
+  EXPECT_EQ(count(html, "<rect class=\"bar\""), 2 * r.step.path.size() + r.step.phases.size());
+}
+
 // The page as a browser draws it: headless Chromium screenshots it and every chart's series colour must be
 // on screen in quantity (an empty or broken chart draws none of its colour).
 TEST(EmuReport, ChromiumRendersEveryChart) {

@@ -22,10 +22,16 @@ struct PhaseTime {
   Picos first_start = kNeverPs, last_done = 0;
 };
 
+struct PathSegment {
+  Picos start = 0, done = 0;
+  uint32_t phase = 0;  // index into StepBreakdown::phases
+};
+
 struct StepBreakdown {
   Picos step = 0;     // when the last flow was received
   Picos waiting = 0;  // on the critical path between a flow's dependencies being done and its start
   std::vector<PhaseTime> phases;  // in the order the step names them; phases without flows left out
+  std::vector<PathSegment> path;  // the critical path's transfers, earliest first
 };
 
 // `started` and `done` are each flow's start and last-byte-received times (kNeverPs: not done). Empty when
