@@ -136,7 +136,7 @@ TEST(FlowEngine, RefusesCyclesAndWhatItDoesNotModel) {
   s.pfc = true;
   s.engine = "fluid";
   EXPECT_THROW(run_scenario(s), std::invalid_argument);
-  // What only the packet engine does: failed links, a warm-up, report samples, AR's view.
+  // What only the packet engine does: failed links, a warm-up, AR's view.
   s.engine = "flow";
   s.failures = "link:leaf0-spine0";
   EXPECT_THROW(run_scenario(s), std::invalid_argument);
@@ -145,9 +145,6 @@ TEST(FlowEngine, RefusesCyclesAndWhatItDoesNotModel) {
   s.warmup = 10'000'000;
   EXPECT_THROW(run_scenario(s), std::invalid_argument);
   s.warmup = 0;
-  s.samples = 10;
-  EXPECT_THROW(run_scenario(s), std::invalid_argument);
-  s.samples = 0;
   s.routing = Routing::ar;
   s.ar_view = ArView::path;
   EXPECT_THROW(run_scenario(s), std::invalid_argument);
