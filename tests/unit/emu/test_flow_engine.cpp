@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "rig.hpp"
+#include "rfab/emu/cross_validation.hpp"
 #include "rfab/emu/flow_engine.hpp"
 #include "rfab/emu/flow_entropy.hpp"
 #include "rfab/emu/scenario.hpp"
@@ -25,36 +26,12 @@ Traffic traffic_of(std::vector<FlowSpec> flows) {
   return t;
 }
 
-struct Comparison {
-  double median_rel = 0, p90_rel = 0;  // per-flow |flow - packet| / packet of completion times
-  double mean_flow = 0, mean_packet = 0;
-  Picos last_flow = 0, last_packet = 0;  // step time: when the last flow completed
-};
+using Comparison = CrossValidation;
 
 // Runs `flows` through both engines to completion and compares every flow's completion time (done - 0).
 Comparison compare(const std::string& topo_spec, EmuConfig cfg, const std::vector<FlowSpec>& flows, Picos horizon) {
-  Rig packet(topo_spec, cfg, flows);
-  packet.fabric->run_until(horizon);
-  FlowEngine fluid(packet.tree, cfg, traffic_of(flows));
-  fluid.run_until(horizon);
-  std::vector<double> rel;
-  Comparison c;
-  for (uint32_t f = 0; f < flows.size(); ++f) {
-    const Picos p = packet.stack->flow_done(f), q = fluid.flow_done(f);
-    EXPECT_NE(p, kNeverPs) << "packet-level flow " << f << " did not complete";
-    EXPECT_NE(q, kNeverPs) << "flow-level flow " << f << " did not complete";
-    if (p == kNeverPs || q == kNeverPs) continue;
-    rel.push_back(std::fabs(double(q) - double(p)) / double(p));
-    c.mean_flow += double(q) / double(flows.size());
-    c.mean_packet += double(p) / double(flows.size());
-    c.last_flow = std::max(c.last_flow, q);
-    c.last_packet = std::max(c.last_packet, p);
-  }
-  std::sort(rel.begin(), rel.end());
-  if (!rel.empty()) {
-    c.median_rel = rel[rel.size() / 2];
-    c.p90_rel = rel[rel.size() * 9 / 10];
-  }
+  Comparison c = cross_validate(topo_spec, cfg, flows, horizon);
+  EXPECT_EQ(c.compared, flows.size()) << "a flow did not complete in one of the engines";
   return c;
 }
 
