@@ -102,8 +102,10 @@ echo "step 6's gates on the adaptive-routing run's records (every host link over
 echo
 echo "100,000 GPUs (12,500 servers x 8 rails, 400G each, 3-tier fat-tree of 51.2T switches), one data-parallel step:"
 echo "a 1 GiB hierarchical allreduce (the collective library's own schedule), flow-level engine, AR vs ECMP"
+STEP_REPORT="$BUILD/emulation-step-report.html"
 "$RFAB" emulate --engine flow --topo fat-tree:hosts=100000,speed=400G,switch=51.2T,rails=8 --routing ar --compare ecmp \
-  --traffic step:allreduce=hier,bytes=1G,inter=rhd --time 1s --quiet
+  --traffic step:allreduce=hier,bytes=1G,inter=rhd --time 400ms --quiet --report "$STEP_REPORT"
+echo "the step as charts, with its critical path by phase: $STEP_REPORT"
 echo
 
 step "9. Two paths between two hosts (namespaces A, R, B; tbf and tc BPF switch ports): spraying, ECN + DCQCN, loss recovery"

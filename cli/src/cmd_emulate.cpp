@@ -183,7 +183,8 @@ void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector
     j["compare"].push_back({{"routing", c.routing},       {"throughput", c.report.throughput},
                             {"drops", c.report.drops},     {"pfc_pauses", c.report.pfc_pauses},
                             {"ecn_marks", c.report.ecn_marks}, {"cnps", c.report.cnps},
-                            {"max_queue_bytes", c.report.max_queue_bytes}});
+                            {"max_queue_bytes", c.report.max_queue_bytes},
+                            {"flows_completed", c.report.flows_completed}, {"last_done_us", us(c.report.last_done)}});
   std::cout << j.dump() << "\n";
 }
 
@@ -214,12 +215,18 @@ emu::Report run_one(const EmulateOptions& o, emu::ScenarioSpec s, const std::str
 }
 
 void print_compared(const std::vector<ComparedRun>& runs) {
-  for (const ComparedRun& c : runs)
+  for (const ComparedRun& c : runs) {
     std::printf("compare     routing %s: throughput %.4f, drops %llu, PFC pauses %llu, ECN marks %llu, CNPs %llu, "
-                "max queue %.1f KiB\n",
+                "max queue %.1f KiB",
                 c.routing.c_str(), c.report.throughput, (unsigned long long)c.report.drops,
                 (unsigned long long)c.report.pfc_pauses, (unsigned long long)c.report.ecn_marks,
                 (unsigned long long)c.report.cnps, double(c.report.max_queue_bytes) / 1024.0);
+    if (c.report.flows > 0 && c.report.flows_completed == c.report.flows)
+      std::printf(", every flow done at %.2f us", us(c.report.last_done));
+    else if (c.report.flows > 0)
+      std::printf(", %llu of %llu flows done", (unsigned long long)c.report.flows_completed, (unsigned long long)c.report.flows);
+    std::printf("\n");
+  }
 }
 
 void run_emulate(const EmulateOptions& o) {

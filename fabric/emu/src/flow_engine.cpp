@@ -368,6 +368,21 @@ FabricCounters FlowEngine::counters() const {
   return c;
 }
 
+void FlowEngine::link_wire_bytes(std::vector<double>& out) const {
+  out.assign(paths_.links(), 0);
+  const double per_packet = cfg_.header_bytes;
+  for (uint32_t i = 0; i < flows_.size(); ++i) {
+    const Flow& f = flows_[i];
+    if (f.started == kNeverPs || f.local) continue;
+    const uint64_t payload = flow_delivered(i);
+    const double wire = double(payload) + double((payload + cfg_.mtu - 1) / cfg_.mtu) * per_packet;
+    for (uint32_t k = 0; k < f.links; ++k) {
+      const LinkShare& s = flow_links_[f.first_link + k];
+      out[s.link] += s.share * wire;
+    }
+  }
+}
+
 size_t FlowEngine::memory_bytes() const {
   size_t b = flows_.capacity() * sizeof(Flow) + flow_links_.capacity() * sizeof(LinkShare) +
              link_pos_.capacity() * 4 + dependents_.capacity() * 4 + dependents_first_.capacity() * 8 +

@@ -98,8 +98,19 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
     const TimelineRecorder recorder(tree);
     r.class_links = recorder.links();
     r.class_bps = recorder.link_bps();
+    // Each link's class, from its first port (a bundle's ports are of one class).
+    std::vector<uint8_t> link_class(engine.links(), uint8_t(kLinkClasses));
+    for (uint32_t l = 0; l < engine.links(); ++l) {
+      const std::vector<topo::PortId> ports = engine.link_ports(l);
+      if (!ports.empty()) link_class[l] = uint8_t(recorder.class_of(ports.front()));
+    }
+    std::vector<double> link_bytes;
     auto take = [&](Picos t) {
-      r.timeline.push_back(recorder.sample(t, engine.counters(), engine.payload_delivered(), engine.stats().flows_completed));
+      engine.link_wire_bytes(link_bytes);
+      std::array<double, kLinkClasses> by_class{};
+      for (uint32_t l = 0; l < link_bytes.size(); ++l)
+        if (link_class[l] < kLinkClasses) by_class[link_class[l]] += link_bytes[l];
+      r.timeline.push_back(recorder.sample(t, by_class, engine.payload_delivered(), engine.stats().flows_completed));
     };
     take(0);
     for (uint32_t i = 1; i <= spec.samples; ++i) {

@@ -1,6 +1,7 @@
 #include "rfab/emu/timeline.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace rfab::emu {
 
@@ -66,14 +67,15 @@ TimelineSample TimelineRecorder::sample(const Fabric& fabric, const StackStats& 
   return s;
 }
 
-TimelineSample TimelineRecorder::sample(Picos t, const FabricCounters& c, uint64_t payload_delivered,
-                                        uint64_t flows_completed) const {
+size_t TimelineRecorder::class_of(topo::PortId p) const { return class_[p] == kUnwired ? kLinkClasses : class_[p]; }
+
+TimelineSample TimelineRecorder::sample(Picos t, const std::array<double, kLinkClasses>& class_bytes,
+                                        uint64_t payload_delivered, uint64_t flows_completed) const {
   TimelineSample s;
   s.t = t;
   s.payload_delivered = payload_delivered;
   s.flows_completed = flows_completed;
-  for (topo::PortId p = 0; p < tree_.ports() && p < c.ports.size(); ++p)
-    if (class_[p] != kUnwired) s.tx_bytes[class_[p]] += c.ports[p].bytes;
+  for (size_t c = 0; c < kLinkClasses; ++c) s.tx_bytes[c] = uint64_t(std::llround(class_bytes[c]));
   return s;
 }
 

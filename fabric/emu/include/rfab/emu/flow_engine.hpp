@@ -57,6 +57,11 @@ class FlowEngine {
   // Port and flow counters in the packet-level engine's terms (packets, frame bytes), from the bytes each
   // flow moved over each link; a bundle's bytes are spread evenly over its ports.
   FabricCounters counters() const;
+  // The same per link (a bundle of ports as one link): wire bytes carried by now(), into `out` (resized to
+  // links()); and the ports a link stands for. What a report samples, without building counters.
+  void link_wire_bytes(std::vector<double>& out) const;
+  uint32_t links() const { return paths_.links(); }
+  std::vector<topo::PortId> link_ports(uint32_t link) const { return paths_.ports_of(link); }
   const FlowEngineStats& stats() const { return stats_; }
   size_t memory_bytes() const;
 

@@ -8,7 +8,6 @@
 
 #include "rfab/emu/event_queue.hpp"
 #include "rfab/emu/fabric.hpp"
-#include "rfab/emu/fabric_counters.hpp"
 #include "rfab/emu/host_stack.hpp"
 #include "rfab/topology/fat_tree.hpp"
 
@@ -35,9 +34,12 @@ class TimelineRecorder {
   explicit TimelineRecorder(const topo::FatTree& tree);
 
   TimelineSample sample(const Fabric& fabric, const StackStats& stack) const;
-  // The flow-level engine's sample: link bytes from its port counters (FlowEngine::counters()); it has no
-  // queues, pauses, marks or drops.
-  TimelineSample sample(Picos t, const FabricCounters& c, uint64_t payload_delivered, uint64_t flows_completed) const;
+  // The flow-level engine's sample, from the wire bytes of each link class (FlowEngine::link_wire_bytes()
+  // summed with class_of()); it has no queues, pauses, marks or drops.
+  TimelineSample sample(Picos t, const std::array<double, kLinkClasses>& class_bytes, uint64_t payload_delivered,
+                        uint64_t flows_completed) const;
+  // The class of a wired port; kLinkClasses for an unwired one.
+  size_t class_of(topo::PortId p) const;
   // Links of each class (wired egress ports), and their rate: the denominators of utilisation.
   const std::array<uint32_t, kLinkClasses>& links() const { return links_; }
   const std::array<double, kLinkClasses>& link_bps() const { return bps_; }
