@@ -16,7 +16,7 @@ constexpr size_t kScratchRoom = 8192;     // more than any frame of a 4096-byte 
 }  // namespace
 
 FrameTemplates::FrameTemplates(const GenConfig& c, BuildFn from_scratch)
-    : from_scratch_(std::move(from_scratch)), qps_(c.qps), flows_(2 * size_t{c.qps}), last_(2 * size_t{c.qps}, 0) {}
+    : from_scratch_(std::move(from_scratch)), qps_(c.qps), flows_(2 * size_t{c.qps}), last_(2 * size_t{c.qps}, nullptr) {}
 
 FrameTemplates::Shape FrameTemplates::shape_of(const GenPacket& p) {
   Shape s;
@@ -89,18 +89,14 @@ const FrameTemplates::Template* FrameTemplates::find(const GenPacket& p) {
   if (p.qp >= qps_) return nullptr;
   const size_t flow = (p.reverse ? qps_ : 0) + p.qp;
   std::vector<Template>& shapes = flows_[flow];
-  size_t& last = last_[flow];
-  if (last < shapes.size() && same_shape(shapes[last].shape, p)) return &shapes[last];
+  const Template*& last = last_[flow];
   const Shape s = shape_of(p);
-  for (size_t i = 0; i < shapes.size(); ++i)
-    if (shapes[i].shape == s) {
-      last = i;
-      return &shapes[i];
-    }
+  for (const Template& t : shapes)
+    if (t.shape == s) return last = &t;
+  // A new shape: the vector may move its templates, `last` is set again right after.
   if (shapes.size() == kMaxShapesPerFlow) shapes.clear();
   shapes.push_back(make(p));
-  last = shapes.size() - 1;
-  return &shapes.back();
+  return last = &shapes.back();
 }
 
 }  // namespace rfab::gen

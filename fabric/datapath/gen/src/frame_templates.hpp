@@ -34,10 +34,8 @@ class FrameTemplates {
   size_t write(const GenPacket& p, uint8_t* out, size_t room) {
     const Template* t = nullptr;
     if (p.qp < qps_) {
-      const size_t flow = (p.reverse ? qps_ : 0) + p.qp;
-      const std::vector<Template>& shapes = flows_[flow];
-      const size_t last = last_[flow];
-      t = last < shapes.size() && same_shape(shapes[last].shape, p) ? &shapes[last] : find(p);
+      const Template* last = last_[(p.reverse ? qps_ : 0) + p.qp];
+      t = last != nullptr && same_shape(last->shape, p) ? last : find(p);
     }
     if (t == nullptr || !t->patchable || room < t->bytes.size()) return 0;
     patch(*t, p, out);
@@ -96,7 +94,7 @@ class FrameTemplates {
   BuildFn from_scratch_;
   uint32_t qps_;
   std::vector<std::vector<Template>> flows_;  // per flow (requester side QPs, then responder side)
-  std::vector<size_t> last_;                  // per flow: the template used last
+  std::vector<const Template*> last_;         // per flow: the template used last (in flows_), or none
   CrcDelta crc_delta_;
 };
 
