@@ -3,7 +3,11 @@
 // each costs when the kernel (af_packet on a veth) is not the limit.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <atomic>
 #include <vector>
+
+#include "rfab/gen/generator.hpp"
 
 #include "rfab/gen/frame_builder.hpp"
 #include "rfab/telemetry/frame_counter.hpp"
@@ -31,6 +35,43 @@ void BM_GenBuild(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations());
 }
 BENCHMARK(BM_GenBuild)->Arg(64)->Arg(1024);
+
+// The generator's whole send loop (gen::run: traffic model, frames built into the sink's buffers a burst at
+// a time, truth counted) into a sink that drops the frames: what `rfab gen` spends per frame before the
+// device's transmit.
+class DropSink final : public gen::FrameSink {
+ public:
+  std::string describe() const override { return "nothing"; }
+  size_t frame_room() const override { return kRoom; }
+  size_t reserve(std::span<uint8_t*> bufs) override {
+    const size_t n = std::min(bufs.size(), kBuffers);
+    for (size_t i = 0; i < n; ++i) bufs[i] = buf_.data() + i * kRoom;
+    return n;
+  }
+  void commit(std::span<const uint32_t> lens) override { benchmark::DoNotOptimize(lens.data()); }
+  void flush() override {}
+  bool pending() const override { return false; }
+  void close() override {}
+  std::vector<std::pair<std::string, uint64_t>> counters() const override { return {}; }
+
+ private:
+  static constexpr size_t kRoom = 4096 + 256, kBuffers = 64;
+  std::vector<uint8_t> buf_ = std::vector<uint8_t>(kRoom * kBuffers);
+};
+
+void BM_GenRun(benchmark::State& st) {
+  const gen::GenConfig c = config(st.range(0));
+  gen::TrafficModel m(c);
+  gen::FrameBuilder b(c);
+  gen::Truth truth(c);
+  DropSink sink;
+  gen::RunLimits lim;
+  lim.count = 1 << 16;
+  const std::atomic<bool> stop{false};
+  for (auto _ : st) gen::run(m, b, sink, truth, lim, stop);
+  st.SetItemsProcessed(st.iterations() * static_cast<int64_t>(lim.count));
+}
+BENCHMARK(BM_GenRun)->Arg(64)->Arg(1024);
 
 void BM_FrameCounter(benchmark::State& st) {
   const gen::GenConfig c = config(st.range(0));

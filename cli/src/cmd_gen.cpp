@@ -93,15 +93,15 @@ std::unique_ptr<gen::FrameSink> open_sink(const GenOptions& o, gen::GenConfig& c
       throw ExitError{2, std::string("--pcap-out: ") + e.what()};
     }
   }
-  std::unique_ptr<frame::FramePort> port;
+  std::unique_ptr<gen::FrameSink> sink;
   try {
-    port = !o.dpdk_args.empty() ? gen::open_dpdk(o.dpdk_args, o.dpdk_port)
+    sink = !o.dpdk_args.empty() ? gen::open_dpdk(o.dpdk_args, o.dpdk_port)
                                 : gen::open_afxdp(o.afxdp, c.src_ip.with_port(c.roce_port));
   } catch (const std::runtime_error& e) {  // GenError (not built in) and frame::FrameError
     throw ExitError{2, e.what()};
   }
-  if (o.src_mac.empty()) c.src_mac = port->mac();
-  return gen::port_sink(std::move(port));
+  if (o.src_mac.empty()) c.src_mac = sink->mac().value_or(c.src_mac);
+  return sink;
 }
 
 void run_gen(const GenOptions& o) {

@@ -34,9 +34,9 @@ size_t af_packet_frame_room(const std::string& eal_args) {
   return framesz > 128 ? framesz - 128 : 0;
 }
 
-class DpdkPort final : public frame::FramePort {
+class EthdevPort final : public DpdkPort {
  public:
-  explicit DpdkPort(const DpdkConfig& c) : port_(c.port) {
+  explicit EthdevPort(const DpdkConfig& c) : port_(c.port) {
     check_port(c);
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port_, &info); rc != 0) throw frame::FrameError(port_error(port_, "device info", rc));
@@ -78,10 +78,10 @@ class DpdkPort final : public frame::FramePort {
     }
   }
 
-  ~DpdkPort() override {
+  ~EthdevPort() override {
     if (slot_ != nullptr) rte_pktmbuf_free(slot_);
     rte_pktmbuf_free_bulk(spare_.data() + spare_next_, spare_n_ - spare_next_);
-    for (size_t i = 0; i < txq_n_; ++i) rte_pktmbuf_free(txq_[i]);
+    rte_pktmbuf_free_bulk(txq_.data(), static_cast<unsigned>(txq_n_ + reserved_));
     rte_eth_dev_stop(port_);
   }
 
@@ -110,7 +110,7 @@ class DpdkPort final : public frame::FramePort {
   }
 
   std::span<uint8_t> tx_slot() override {
-    if (txq_n_ == kTxQueue) return {};
+    if (txq_n_ + reserved_ == kTxQueue) return {};
     if (slot_ == nullptr) slot_ = next_spare();
     if (slot_ == nullptr) {
       ++tx_no_mbuf_;
@@ -120,6 +120,7 @@ class DpdkPort final : public frame::FramePort {
   }
 
   void tx_commit(size_t len) override {
+    release_reservation();  // the one-frame and the burst calls mixed: the slot goes first
     slot_->data_len = static_cast<uint16_t>(len);
     slot_->pkt_len = static_cast<uint32_t>(len);
     txq_[txq_n_++] = slot_;
@@ -130,9 +131,46 @@ class DpdkPort final : public frame::FramePort {
     if (txq_n_ == 0) return;
     const uint16_t sent = rte_eth_tx_burst(port_, 0, txq_.data(), static_cast<uint16_t>(txq_n_));
     ++tx_calls_;
-    // What the device did not take stays queued, in order, for the next flush.
-    std::copy(txq_.begin() + sent, txq_.begin() + static_cast<long>(txq_n_), txq_.begin());
+    // What the device did not take stays queued, in order, for the next flush (and a reservation not yet
+    // committed stays right behind it).
+    if (sent == 0) return;
+    std::copy(txq_.begin() + sent, txq_.begin() + static_cast<long>(txq_n_ + reserved_), txq_.begin());
     txq_n_ -= sent;
+  }
+
+  // The reservation is the mbufs right behind the queue (txq_[txq_n_ ...]), so committing them is a count.
+  size_t tx_reserve(std::span<uint8_t*> bufs) override {
+    release_reservation();
+    rte_mbuf** at = txq_.data() + txq_n_;
+    auto want = static_cast<unsigned>(std::min(bufs.size(), kTxQueue - txq_n_));
+    if (want == 0) return 0;
+    // A bulk allocation takes all or nothing: when the pool runs short (the device holds the rest), less.
+    while (want > 0 && rte_pktmbuf_alloc_bulk(pool_, at, want) != 0) want /= 2;
+    if (want == 0) {
+      ++tx_no_mbuf_;
+      return 0;
+    }
+    for (unsigned i = 0; i < want; ++i) bufs[i] = rte_pktmbuf_mtod(at[i], uint8_t*);
+    reserved_ = want;
+    return want;
+  }
+
+  void tx_commit_burst(std::span<const uint32_t> lens) override {
+    const size_t n = std::min(lens.size(), reserved_);
+    rte_mbuf** at = txq_.data() + txq_n_;
+    for (size_t i = 0; i < n; ++i) {
+      at[i]->data_len = static_cast<uint16_t>(lens[i]);
+      at[i]->pkt_len = lens[i];
+    }
+    txq_n_ += n;
+    reserved_ -= n;
+    release_reservation();
+  }
+
+  void release_reservation() {
+    if (reserved_ == 0) return;
+    rte_pktmbuf_free_bulk(txq_.data() + txq_n_, static_cast<unsigned>(reserved_));
+    reserved_ = 0;
   }
 
   // An mbuf from the bulk-allocated spares; a refill takes kTxAllocBulk at once, or one when the pool is
@@ -173,8 +211,8 @@ class DpdkPort final : public frame::FramePort {
   size_t max_frame_ = 1514;
   std::array<rte_mbuf*, kBurst> rx_{};
   uint16_t rx_n_ = 0;
-  std::array<rte_mbuf*, kTxQueue> txq_{};
-  size_t txq_n_ = 0;
+  std::array<rte_mbuf*, kTxQueue> txq_{};  // frames queued for the device, then the reservation
+  size_t txq_n_ = 0, reserved_ = 0;
   rte_mbuf* slot_ = nullptr;
   std::array<rte_mbuf*, kTxAllocBulk> spare_{};  // allocated in bulk, handed out one slot at a time
   unsigned spare_n_ = 0, spare_next_ = 0;
@@ -191,6 +229,6 @@ void check_port(const DpdkConfig& c) {
                             "; add one with --vdev=net_af_packet0,iface=IFACE, or bind a NIC to a DPDK driver)");
 }
 
-std::unique_ptr<frame::FramePort> open_dpdk_port(const DpdkConfig& config) { return std::make_unique<DpdkPort>(config); }
+std::unique_ptr<DpdkPort> open_dpdk_port(const DpdkConfig& config) { return std::make_unique<EthdevPort>(config); }
 
 }  // namespace rfab::dpdk

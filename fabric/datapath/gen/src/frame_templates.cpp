@@ -16,7 +16,7 @@ constexpr size_t kScratchRoom = 8192;     // more than any frame of a 4096-byte 
 }  // namespace
 
 FrameTemplates::FrameTemplates(const GenConfig& c, BuildFn from_scratch)
-    : from_scratch_(std::move(from_scratch)), qps_(c.qps), flows_(2 * size_t{c.qps}), last_(2 * size_t{c.qps}, 0) {}
+    : from_scratch_(std::move(from_scratch)), qps_(c.qps), flows_(2 * size_t{c.qps}), last_(2 * size_t{c.qps}, nullptr) {}
 
 FrameTemplates::Shape FrameTemplates::shape_of(const GenPacket& p) {
   Shape s;
@@ -31,13 +31,6 @@ FrameTemplates::Shape FrameTemplates::shape_of(const GenPacket& p) {
   s.ack_req = p.ack_req;
   s.ce = p.ce;
   return s;
-}
-
-// shape_of(p) == s, without building the Shape (this runs for every packet).
-bool FrameTemplates::same_shape(const Shape& s, const GenPacket& p) {
-  return s.payload_len == p.payload_len && s.opcode == p.opcode && s.qp == p.qp && s.reverse == p.reverse &&
-         s.ack_req == p.ack_req && s.ce == p.ce && s.va == p.va && s.rkey == p.rkey && s.dma_len == p.dma_len &&
-         s.syndrome == p.syndrome;
 }
 
 // The bytes (ICRC aside) where `changed` differs from `base` must be none or three in a row: the field.
@@ -92,45 +85,18 @@ FrameTemplates::Template FrameTemplates::make(const GenPacket& p) {
   return t;
 }
 
-void FrameTemplates::patch(const Template& t, const GenPacket& p, uint8_t* out) {
-  const size_t n = t.bytes.size();
-  std::memcpy(out, t.bytes.data(), n);
-  uint32_t crc = t.icrc;
-  auto put = [&](const Field& f, uint32_t v) {
-    const uint8_t b[3] = {static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
-    for (size_t k = 0; k < 3; ++k) {
-      out[f.at + k] = b[k];
-      crc ^= (*f.delta[k])[b[k]];
-    }
-  };
-  put(t.psn, p.psn & k24);
-  if (t.has_msn) put(t.msn, p.msn & k24);
-  wire::store_le32(out + n - kIcrcLen, crc);
-}
-
 const FrameTemplates::Template* FrameTemplates::find(const GenPacket& p) {
   if (p.qp >= qps_) return nullptr;
   const size_t flow = (p.reverse ? qps_ : 0) + p.qp;
   std::vector<Template>& shapes = flows_[flow];
-  size_t& last = last_[flow];
-  if (last < shapes.size() && same_shape(shapes[last].shape, p)) return &shapes[last];
+  const Template*& last = last_[flow];
   const Shape s = shape_of(p);
-  for (size_t i = 0; i < shapes.size(); ++i)
-    if (shapes[i].shape == s) {
-      last = i;
-      return &shapes[i];
-    }
+  for (const Template& t : shapes)
+    if (t.shape == s) return last = &t;
+  // A new shape: the vector may move its templates, `last` is set again right after.
   if (shapes.size() == kMaxShapesPerFlow) shapes.clear();
   shapes.push_back(make(p));
-  last = shapes.size() - 1;
-  return &shapes.back();
-}
-
-size_t FrameTemplates::write(const GenPacket& p, uint8_t* out, size_t room) {
-  const Template* t = find(p);
-  if (t == nullptr || !t->patchable || room < t->bytes.size()) return 0;
-  patch(*t, p, out);
-  return t->bytes.size();
+  return last = &shapes.back();
 }
 
 }  // namespace rfab::gen

@@ -1,6 +1,8 @@
 #include "rfab/gen/generator.hpp"
 
+#include <algorithm>
 #include <thread>
+#include <vector>
 
 namespace rfab::gen {
 using Clock = std::chrono::steady_clock;
@@ -26,26 +28,34 @@ RunResult run(TrafficModel& model, FrameBuilder& builder, FrameSink& sink, Truth
   const auto start = Clock::now();
   const auto end = lim.duration.count() ? start + lim.duration : Clock::time_point::max();
   const uint32_t burst = lim.burst ? lim.burst : 1;
+  const size_t room = sink.frame_room();
+  std::vector<uint8_t*> bufs(burst);
+  std::vector<uint32_t> lens(burst);
   uint64_t sent = 0, bits = 0;
-  bool done = false;
-  while (!done) {
-    for (uint32_t i = 0; i < burst; ++i) {
-      if ((lim.count && sent == lim.count) || stop.load(std::memory_order_relaxed)) {
-        done = true;
-        break;
-      }
-      const GenPacket& p = model.next();
-      std::span<uint8_t> slot = sink.slot();
-      while (slot.empty()) {
+  for (;;) {
+    if (stop.load(std::memory_order_relaxed)) break;
+    const uint64_t want = lim.count ? std::min<uint64_t>(burst, lim.count - sent) : burst;
+    if (want == 0) break;
+    // The burst's frames are built straight into the sink's buffers, reserved (and committed) as many at
+    // a time as the sink gives; a sink with none free is flushed until it has.
+    for (uint64_t done = 0; done < want;) {
+      const size_t got = sink.reserve(std::span<uint8_t*>(bufs.data(), want - done));
+      if (got == 0) {
+        if (stop.load(std::memory_order_relaxed)) break;
         ++r.sink_full_waits;
         sink.flush();
-        slot = sink.slot();
+        continue;
       }
-      const size_t len = builder.build(p, slot);
-      sink.commit(len);
-      truth.sent(p, len);
-      ++sent;
-      bits += len * 8;
+      for (size_t i = 0; i < got; ++i) {
+        const GenPacket& p = model.next();
+        const size_t len = builder.build(p, std::span<uint8_t>(bufs[i], room));
+        lens[i] = static_cast<uint32_t>(len);
+        truth.sent(p, len);
+        bits += len * 8;
+      }
+      sink.commit(std::span<const uint32_t>(lens.data(), got));
+      done += got;
+      sent += got;
     }
     sink.flush();
     const auto now = Clock::now();

@@ -1,5 +1,6 @@
 #include "rfab/gen/sinks.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "rfab/pcap/pcap_file.hpp"
@@ -7,12 +8,23 @@
 namespace rfab::gen {
 namespace {
 
+// A FramePort hands out one transmit buffer at a time (the same one until it is committed).
 class PortSink final : public FrameSink {
  public:
   explicit PortSink(std::unique_ptr<frame::FramePort> p) : port_(std::move(p)) {}
   std::string describe() const override { return port_->describe(); }
-  std::span<uint8_t> slot() override { return port_->tx_slot(); }
-  void commit(size_t len) override { port_->tx_commit(len); }
+  std::optional<frame::Mac> mac() const override { return port_->mac(); }
+  size_t frame_room() const override { return port_->max_frame(); }
+  size_t reserve(std::span<uint8_t*> bufs) override {
+    if (bufs.empty()) return 0;
+    const std::span<uint8_t> slot = port_->tx_slot();
+    if (slot.empty()) return 0;
+    bufs[0] = slot.data();
+    return 1;
+  }
+  void commit(std::span<const uint32_t> lens) override {
+    if (!lens.empty()) port_->tx_commit(lens[0]);
+  }
   void flush() override { port_->tx_flush(); }
   bool pending() const override { return port_->tx_pending(); }
   void close() override {}
@@ -24,13 +36,21 @@ class PortSink final : public FrameSink {
 
 class PcapSink final : public FrameSink {
  public:
-  PcapSink(const std::string& path, size_t max_frame) : path_(path), writer_(path), buf_(max_frame) {}
+  PcapSink(const std::string& path, size_t max_frame)
+      : path_(path), writer_(path), room_(max_frame), buf_(max_frame * kBuffers) {}
   std::string describe() const override { return "pcap file " + path_; }
-  std::span<uint8_t> slot() override { return buf_; }
-  void commit(size_t len) override {
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    writer_.write(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()),
-                  std::span<const uint8_t>(buf_.data(), len));
+  size_t frame_room() const override { return room_; }
+  size_t reserve(std::span<uint8_t*> bufs) override {
+    const size_t n = std::min(bufs.size(), kBuffers);
+    for (size_t i = 0; i < n; ++i) bufs[i] = buf_.data() + i * room_;
+    return n;
+  }
+  void commit(std::span<const uint32_t> lens) override {
+    for (size_t i = 0; i < lens.size() && i < kBuffers; ++i) {
+      const auto now = std::chrono::system_clock::now().time_since_epoch();
+      writer_.write(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()),
+                    std::span<const uint8_t>(buf_.data() + i * room_, lens[i]));
+    }
   }
   void flush() override {}
   bool pending() const override { return false; }
@@ -38,9 +58,11 @@ class PcapSink final : public FrameSink {
   std::vector<std::pair<std::string, uint64_t>> counters() const override { return {}; }
 
  private:
+  static constexpr size_t kBuffers = 64;
   std::string path_;
   pcap::Writer writer_;
-  std::vector<uint8_t> buf_;
+  size_t room_;
+  std::vector<uint8_t> buf_;  // kBuffers frames of room_ bytes
 };
 
 }  // namespace

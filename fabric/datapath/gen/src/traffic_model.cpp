@@ -1,5 +1,7 @@
 #include "rfab/gen/traffic_model.hpp"
 
+#include <algorithm>
+
 #include "rfab/wire/headers.hpp"
 #include "rfab/wire/opcode.hpp"
 
@@ -9,6 +11,7 @@ namespace {
 
 constexpr uint32_t kPsnMask = 0xFFFFFF;
 constexpr uint32_t kRkey = 0x1234;
+constexpr size_t kQueueAhead = 32;  // packets queued at a refill (at least)
 
 enum class Op { write, send, read };
 
@@ -26,21 +29,22 @@ TrafficModel::TrafficModel(const GenConfig& c) : c_(c), rng_(c.seed), qps_(c.qps
     qps_[i].psn = c_.start_psn;
     qps_[i].va = 0x10000000ull * (i + 1);
   }
+  // Every message has the same size: its packet count (a division) is worked out once.
+  packets_per_message_ = std::max<uint32_t>(1, static_cast<uint32_t>((uint64_t{c_.msg_size} + c_.mtu - 1) / c_.mtu));
+  psns_per_read_ = packets_per_message_;
+  faults_ = c_.gap_rate > 0 || c_.ecn_ce_rate > 0 || c_.cnp_rate > 0 || c_.nak_rate > 0;
+  queue_.reserve(kQueueAhead + packets_per_message_ + 8);
 }
 
-bool TrafficModel::chance(double rate) {
-  if (rate <= 0) return false;
-  return std::uniform_real_distribution<double>(0, 1)(rng_) < rate;
-}
+double TrafficModel::draw() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
 
-const GenPacket& TrafficModel::next() {
-  while (head_ == queue_.size()) {
-    // Everything queued has gone out: start over at the front, keeping the vector's memory.
-    queue_.clear();
-    head_ = 0;
-    queue_message();
-  }
-  return queue_[head_++];
+// Everything queued has gone out: start over at the front (keeping the vector's memory) with messages
+// until a few dozen packets wait, so the refill runs once per many packets. The packets and the random
+// draws come in the same order as one message at a time: the sequence of a seed does not change.
+void TrafficModel::refill() {
+  queue_.clear();
+  head_ = 0;
+  while (queue_.size() < kQueueAhead) queue_message();
 }
 
 // The request packet of QP `qi` just put at the back of the queue (built there, not copied in): dropped
@@ -49,7 +53,7 @@ const GenPacket& TrafficModel::next() {
 void TrafficModel::queue_request(Qp& q, uint32_t qi) {
   GenPacket& p = queue_.back();
   const bool is_read = p.opcode == op::RC_READ_REQUEST;
-  const uint32_t psns = is_read ? std::max<uint32_t>(1, (p.dma_len + c_.mtu - 1) / c_.mtu) : 1;
+  const uint32_t psns = is_read ? psns_per_read_ : 1;  // a READ request's dma_len is the message size
   p.qp = qi;
   p.psn = q.psn;
   q.psn = (q.psn + psns) & kPsnMask;
@@ -100,9 +104,35 @@ void TrafficModel::queue_request(Qp& q, uint32_t qi) {
   }
 }
 
+// A WRITE or SEND without faults to inject: what queue_request does for it, without its draws and
+// checks (no fault rate, no draw, so no PSN is skipped and no packet is marked or answered).
+void TrafficModel::queue_plain_message(Qp& q, uint32_t qi, bool write) {
+  const uint32_t n = packets_per_message_, size = c_.msg_size;
+  for (uint32_t i = 0; i < n; ++i) {
+    GenPacket& p = queue_.emplace_back();
+    p.qp = qi;
+    p.psn = q.psn;
+    q.psn = (q.psn + 1) & kPsnMask;
+    p.payload_len = i + 1 == n ? size - i * c_.mtu : c_.mtu;
+    p.ack_req = i + 1 == n;
+    if (write) {
+      p.opcode = segment_opcode(op::RC_WRITE_FIRST, op::RC_WRITE_MIDDLE, op::RC_WRITE_LAST, op::RC_WRITE_ONLY, i, n);
+      if (i == 0) {
+        p.va = q.va;
+        p.rkey = kRkey;
+        p.dma_len = size;
+      }
+    } else {
+      p.opcode = segment_opcode(op::RC_SEND_FIRST, op::RC_SEND_MIDDLE, op::RC_SEND_LAST, op::RC_SEND_ONLY, i, n);
+    }
+  }
+  q.sent_request = true;
+  q.after_read = false;
+}
+
 void TrafficModel::queue_message() {
   const uint32_t qi = next_qp_;
-  next_qp_ = (next_qp_ + 1) % c_.qps;
+  if (++next_qp_ == c_.qps) next_qp_ = 0;  // round-robin (no division per message)
   Qp& q = qps_[qi];
   // A mix of one operation needs no draw (the common case: a stream of WRITEs or SENDs).
   const OpMix& m = c_.mix;
@@ -123,8 +153,10 @@ void TrafficModel::queue_message() {
     p.dma_len = size;
     p.ack_req = true;
     queue_request(q, qi);
+  } else if (!faults_) {
+    queue_plain_message(q, qi, kind == Op::write);
   } else {
-    const uint32_t n = std::max<uint32_t>(1, (size + c_.mtu - 1) / c_.mtu);
+    const uint32_t n = packets_per_message_;
     for (uint32_t i = 0; i < n; ++i) {
       GenPacket& p = queue_.emplace_back();
       p.payload_len = i + 1 == n ? size - i * c_.mtu : c_.mtu;

@@ -41,24 +41,8 @@ Truth::Truth(const GenConfig& c) : c_(c), forward_(c.qps), reverse_(c.qps) {
     reverse_[i].qp = c.requester_qpn + i;
     forward_[i].sport = reverse_[i].sport = static_cast<uint16_t>(c.sport_base + i);
   }
-}
-
-void Truth::sent(const GenPacket& p, size_t frame_len) {
-  FlowTruth& f = (p.reverse ? reverse_ : forward_)[p.qp];
-  ++packets_;
-  bytes_ += frame_len;
-  ++f.packets;
-  f.bytes += frame_len;
-  const size_t cls = class_of(p.opcode);
-  ++f.classes[cls];
-  ++f.opcodes[p.opcode];
-  if (p.ce) ++f.ecn_ce;
-  if (cls == 7) ++f.cnps;
-  if (cls == 4 && ((p.syndrome >> 5) & 1)) ++f.naks;
-  if (p.skipped_before) {
-    ++f.psn_gaps;
-    f.psn_skipped += p.skipped_before;
-  }
+  for (size_t opc = 0; opc < class_by_opcode_.size(); ++opc)
+    class_by_opcode_[opc] = static_cast<uint8_t>(class_of(static_cast<uint8_t>(opc)));
 }
 
 std::vector<FlowTruth> Truth::flows() const {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,21 @@ void init_eal(const std::string& args);
 // Initialises the EAL and checks that it has the port; throws frame::FrameError naming what is missing.
 void check_port(const DpdkConfig& config);
 
+// A DPDK ethdev as a FramePort that can also transmit a burst at a time: the buffers of a whole burst taken
+// from the mbuf pool in one call and queued in one call, so a sender that builds many frames pays for the
+// pool and the call once per burst, not once per frame. Use either tx_slot/tx_commit or the burst calls
+// between two flushes, not both.
+class DpdkPort : public frame::FramePort {
+ public:
+  // Frame buffers of max_frame() bytes for up to `bufs.size()` frames; returns how many (fewer, or none,
+  // while the transmit queue is full or the device holds the rest of the pool: flush and try again).
+  virtual size_t tx_reserve(std::span<uint8_t*> bufs) = 0;
+  // The first lens.size() buffers of the last reservation hold frames of these lengths: queues them for
+  // the next tx_flush and returns the rest of the reservation to the pool.
+  virtual void tx_commit_burst(std::span<const uint32_t> lens) = 0;
+};
+
 // Opens and starts the port. Throws frame::FrameError naming the port and the problem.
-std::unique_ptr<frame::FramePort> open_dpdk_port(const DpdkConfig& config);
+std::unique_ptr<DpdkPort> open_dpdk_port(const DpdkConfig& config);
 
 }  // namespace rfab::dpdk

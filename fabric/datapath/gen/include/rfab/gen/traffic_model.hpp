@@ -35,8 +35,12 @@ struct GenPacket {
 class TrafficModel {
  public:
   explicit TrafficModel(const GenConfig& c);
-  // The next packet to put on the wire; the reference is valid until the next call.
-  const GenPacket& next();
+  // The next packet to put on the wire; the reference is valid until the next call. Inline: it runs for
+  // every frame, and the queue is refilled only every few dozen packets.
+  const GenPacket& next() {
+    if (head_ == queue_.size()) refill();
+    return queue_[head_++];
+  }
 
  private:
   struct Qp {
@@ -47,14 +51,21 @@ class TrafficModel {
     bool after_read = false;    // the last request sent was a READ request
     uint32_t pending_skips = 0; // dropped PSNs not yet followed by a sent request
   };
+  void refill();
   void queue_message();
   void queue_request(Qp& q, uint32_t qi);
-  bool chance(double rate);
+  void queue_plain_message(Qp& q, uint32_t qi, bool write);
+  // A draw only for a rate above 0 (the default: no faults, no draws).
+  bool chance(double rate) { return rate > 0 && draw() < rate; }
+  double draw();
 
   GenConfig c_;
   std::mt19937_64 rng_;
   std::vector<Qp> qps_;
-  std::vector<GenPacket> queue_;  // one message's packets (and the CNPs/NAKs/responses it causes)
+  uint32_t packets_per_message_ = 1;  // of a WRITE or SEND (msg_size over the MTU, at least 1)
+  uint32_t psns_per_read_ = 1;        // PSNs a READ request takes (its responses)
+  bool faults_ = false;               // any fault rate above 0 (drops, CE marks, CNPs, NAKs)
+  std::vector<GenPacket> queue_;  // whole messages' packets (and the CNPs/NAKs/responses they cause)
   size_t head_ = 0;               // the next of them to go out
   uint32_t next_qp_ = 0;
 };

@@ -34,8 +34,24 @@ struct FlowTruth {
 class Truth {
  public:
   explicit Truth(const GenConfig& c);
-  // One frame of `frame_len` bytes of packet `p` went out.
-  void sent(const GenPacket& p, size_t frame_len);
+  // One frame of `frame_len` bytes of packet `p` went out. Inline: it runs for every frame.
+  void sent(const GenPacket& p, size_t frame_len) {
+    FlowTruth& f = (p.reverse ? reverse_ : forward_)[p.qp];
+    ++packets_;
+    bytes_ += frame_len;
+    ++f.packets;
+    f.bytes += frame_len;
+    const size_t cls = class_by_opcode_[p.opcode];
+    ++f.classes[cls];
+    ++f.opcodes[p.opcode];
+    if (p.ce) ++f.ecn_ce;
+    if (cls == 7) ++f.cnps;
+    if (cls == 4 && ((p.syndrome >> 5) & 1)) ++f.naks;
+    if (p.skipped_before) {
+      ++f.psn_gaps;
+      f.psn_skipped += p.skipped_before;
+    }
+  }
   uint64_t packets() const { return packets_; }
   uint64_t bytes() const { return bytes_; }
   // Flows in a fixed order: requester -> responder QPs first, then the reverse ones, by QP.
@@ -48,6 +64,7 @@ class Truth {
   GenConfig c_;
   std::vector<FlowTruth> forward_, reverse_;
   uint64_t packets_ = 0, bytes_ = 0;
+  std::array<uint8_t, 256> class_by_opcode_{};  // class_of() of every opcode, looked up once
 };
 
 }  // namespace rfab::gen
