@@ -23,18 +23,13 @@
 #include "rfab/telemetry/flow_metrics.hpp"
 #include "rfab/telemetry/json_lines.hpp"
 #include "rfab/telemetry/netdev_stats.hpp"
+#include "listen_url.hpp"
 #include "rfab/telemetry/prometheus.hpp"
 #include "rfab/telemetry/rdma_counters.hpp"
 #include "rfab/telemetry/table.hpp"
 
 namespace rfab::cli {
 namespace {
-
-// "host:port" for a URL, with the port the server really bound (port 0 asks the kernel for one).
-std::string listen_url(const std::string& host, uint16_t port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
 
 namespace tm = rfab::telemetry;
 using namespace std::chrono;

@@ -9,7 +9,10 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 #include <nlohmann/json.hpp>
 
@@ -17,8 +20,11 @@
 #include "commands.hpp"
 #include "emu_records.hpp"
 #include "emu_report.hpp"
+#include "listen_url.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/emu/traffic.hpp"
+#include "rfab/telemetry/collector.hpp"
+#include "rfab/telemetry/prometheus.hpp"
 #include "rfab/base/units.hpp"
 #include "rfab/topology/fat_tree.hpp"
 #include "rfab/topology/spec.hpp"
@@ -49,6 +55,8 @@ struct EmulateOptions {
   std::vector<std::string> fail;  // failure items (failures.hpp), joined with ';'
   std::string report;             // HTML report file; empty: none
   std::vector<std::string> compare;  // further routing modes run on the same scenario
+  std::string prometheus;            // HOST:PORT to serve the run's counters on while it runs; empty: none
+  std::string prometheus_hold = "0s";  // keep serving the final counters this long after the run
 
 };
 
@@ -246,6 +254,26 @@ void run_emulate(const EmulateOptions& o) {
   s.pfc = o.pfc == "on";
   emu::Report r;
   std::vector<ComparedRun> compared;
+  // Live exposition: the main run's counters as the collector's metrics, republished at every sample.
+  std::unique_ptr<telemetry::PrometheusServer> prom;
+  std::optional<topo::FatTree> prom_tree;
+  emu::Picos hold = 0;
+  if (!o.prometheus.empty()) {
+    try {
+      hold = parse_duration_ps(o.prometheus_hold, "--prometheus-hold");
+      prom_tree.emplace(topo::parse_fat_tree(o.topo));
+      auto [host, port] = telemetry::parse_listen_address(o.prometheus);
+      prom = std::make_unique<telemetry::PrometheusServer>(host, port);
+      std::fprintf(stderr, "rfab emulate: Prometheus on http://%s/metrics\n", listen_url(host, prom->port()).c_str());
+      prom->publish(telemetry::render_prometheus(emulator_metrics(*prom_tree, emu::FabricCounters{}, true)));
+    } catch (const topo::TopologyError& e) {
+      throw ExitError{2, e.what()};
+    } catch (const std::invalid_argument& e) {
+      throw ExitError{2, std::string("--prometheus: ") + e.what()};
+    } catch (const telemetry::TelemetryError& e) {
+      throw ExitError{2, e.what()};
+    }
+  }
   try {
     for (const std::string& c : o.compare) (void)emu::parse_routing_choice(c);  // refuse a bad one before running
     s.duration = parse_duration_ps(o.time, "--time");
@@ -254,7 +282,13 @@ void run_emulate(const EmulateOptions& o) {
     if (!o.report.empty()) s.samples = kReportSamples;
     if (!o.buffer.empty()) s.buffer_bytes = parse_size(o.buffer, "--buffer");
     emu::ScenarioSpec primary = s;
-    primary.counters = !o.telemetry.empty();
+    primary.counters = !o.telemetry.empty() || prom;
+    if (prom) {
+      primary.samples = std::max(primary.samples, kReportSamples);
+      primary.on_counters = [&](emu::Picos, const emu::FabricCounters& c) {
+        prom->publish(telemetry::render_prometheus(emulator_metrics(*prom_tree, c, false)));
+      };
+    }
     r = run_one(o, primary, o.routing);
     for (const std::string& c : o.compare) compared.push_back({c, run_one(o, s, c)});
   } catch (const topo::TopologyError& e) {
@@ -264,6 +298,7 @@ void run_emulate(const EmulateOptions& o) {
   } catch (const std::invalid_argument& e) {  // ParseError, ResourceError, bad cc/routing/hosts
     throw ExitError{2, e.what()};
   }
+  if (prom) prom->publish(telemetry::render_prometheus(emulator_metrics(*prom_tree, r.counters, false)));
   if (!o.telemetry.empty()) write_telemetry(o, r);
   if (!o.report.empty()) write_report(o, r, compared);
   if (o.json) {
@@ -272,6 +307,8 @@ void run_emulate(const EmulateOptions& o) {
     print_text(o, r);
     print_compared(compared);
   }
+  std::fflush(stdout);
+  if (prom && hold > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(hold / 1000));
 }
 
 }  // namespace
@@ -338,6 +375,13 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--telemetry", o->telemetry,
                   "write per-flow (QP) and per-link records to this file in the JSON lines of `rfab collect "
                   "--json` (gate them with `rfab validate --from FILE`)");
+  sub->add_option("--prometheus", o->prometheus,
+                  "serve the run's counters (the records of --telemetry) as Prometheus text on HOST:PORT/metrics while "
+                  "it runs, updated 100 times over the simulated time (e.g. 127.0.0.1:9464; port 0: any)");
+  add_duration(sub, "--prometheus-hold", o->prometheus_hold,
+               "with --prometheus: keep serving the final counters this long after the run, for a scraper",
+               0, 3'600'000'000'000)
+      ->capture_default_str();
   sub->callback([o] { run_emulate(*o); });
 }
 

@@ -111,6 +111,7 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
       for (uint32_t l = 0; l < link_bytes.size(); ++l)
         if (link_class[l] < kLinkClasses) by_class[link_class[l]] += link_bytes[l];
       r.timeline.push_back(recorder.sample(t, by_class, engine.payload_delivered(), engine.stats().flows_completed));
+      if (spec.counters && spec.on_counters) spec.on_counters(t, engine.counters());
     };
     take(0);
     for (uint32_t i = 1; i <= spec.samples; ++i) {

@@ -228,6 +228,7 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   if (spec.samples) {
     recorder.emplace(tree);
     r.timeline.push_back(recorder->sample(fabric, stack.stats()));
+    if (spec.counters && spec.on_counters) spec.on_counters(0, fabric.counters());
     r.class_links = recorder->links();
     r.class_bps = recorder->link_bps();
   }
@@ -237,8 +238,10 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
       delivered_at_warmup = stack.stats().payload_delivered;
       offered_at_warmup = stack.offered_bits(spec.warmup);
     }
-    if (recorder && std::binary_search(sample_times.begin(), sample_times.end(), t))
+    if (recorder && std::binary_search(sample_times.begin(), sample_times.end(), t)) {
       r.timeline.push_back(recorder->sample(fabric, stack.stats()));
+      if (spec.counters && spec.on_counters) spec.on_counters(t, fabric.counters());
+    }
   }
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();

@@ -38,6 +38,7 @@ const std::set<std::string> kTextOptions = {
     "perf * --datapath", "perf * --iface", "perf * --xdp-mode", "perf * --xsk-copy", "perf * --dpdk-args",
     "emulate --topo", "emulate --routing", "emulate --cc", "emulate --pfc", "emulate --traffic", "emulate --hosts",
     "emulate --engine", "emulate --telemetry", "emulate --fail", "emulate --report", "emulate --compare",
+    "emulate --prometheus",
     "coll collective", "coll --datatype", "coll --op", "coll --algo",
     "run --bind-to", "run program",
     "ping --hosts", "ping --nodelist", "ping --self", "ping --prometheus", "ping --device",
@@ -55,6 +56,7 @@ const std::set<std::string> kZeroMeaningful = {
     "collect --hole-timeout", "validate --hole-timeout",  // no time bound: only the PSN window loses holes
     "validate --settle",      // no settle time
     "emulate --warmup",       // measure the whole run
+    "emulate --prometheus-hold",  // stop serving when the run ends
     "validate --min-gbps",    // no throughput floor: gate on loss, NAKs and CNPs only
     "validate --max-loss", "validate --max-naks", "validate --max-cnps",  // tolerate none
     "perf * --size",          // zero-length operations, valid RDMA (and tested by test_perf)

@@ -164,6 +164,85 @@ TEST(EmuRecords, TotalsEqualTheEmulatorsSummary) {
   }
 }
 
+// A live run's counters (what --prometheus serves): at time 0 and every sample, never going down, the last
+// one the run's final counters; on both engines.
+TEST(EmuRecords, LiveCountersGrowToTheFinalOnes) {
+  for (const char* engine : {"packet", "flow"}) {
+    ScenarioSpec s;
+    s.engine = engine;
+    s.topology = "fat-tree:k=4,speed=100G";
+    s.traffic = "permutation:bytes=256K";
+    s.duration = 100'000'000;  // 100 us
+    s.counters = true;
+    s.samples = 10;
+    const rfab::topo::FatTree tree(rfab::topo::parse_fat_tree(s.topology));
+    std::vector<std::pair<rfab::emu::Picos, uint64_t>> seen;
+    s.on_counters = [&](rfab::emu::Picos t, const rfab::emu::FabricCounters& c) {
+      seen.emplace_back(t, sum(rfab::cli::emulator_metrics(tree, c, false), "rfab_link_packets_total"));
+    };
+    const Report r = rfab::emu::run_scenario(s);
+    ASSERT_EQ(seen.size(), 11u) << engine;
+    for (size_t i = 0; i < seen.size(); ++i) {
+      EXPECT_EQ(seen[i].first, s.duration * i / 10) << engine;
+      if (i) EXPECT_GE(seen[i].second, seen[i - 1].second) << engine << " sample " << i;
+    }
+    EXPECT_EQ(seen.front().second, 0u) << engine;
+    EXPECT_GT(seen.back().second, 0u) << engine;
+    EXPECT_EQ(seen.back().second, sum(rfab::cli::emulator_metrics(tree, r.counters, false), "rfab_link_packets_total"))
+        << engine;
+  }
+}
+
+// `rfab emulate --prometheus`: the URL it prints serves the collector's families while the run holds, with
+// the totals of the --telemetry records; a bad address is refused before anything runs.
+TEST(EmuRecords, PrometheusServesTheRunsCounters) {
+  const std::string jsonl = tmp("live.jsonl"), err = tmp("live.err"), out = tmp("live.out");
+  const std::string cmd = kRfab + " emulate --topo fat-tree:k=4,speed=100G --traffic incast:n=8,bytes=256K --pfc on"
+                                  " --cc dcqcn --buffer 2M --time 60us --quiet --prometheus 127.0.0.1:0 --prometheus-hold 20s"
+                                  " --telemetry " + jsonl + " >" + out + " 2>" + err + " & echo $!";
+  int rc = -1;
+  const std::string pid = rfab::test::run_command(cmd, &rc);
+  ASSERT_EQ(rc, 0);
+  // The URL is printed before the run; the run is over when its summary is on stdout.
+  std::string url;
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream e(err), o(out);
+    std::stringstream es, os;
+    es << e.rdbuf();
+    os << o.rdbuf();
+    const size_t at = es.str().find("http://");
+    if (at != std::string::npos && os.str().find("emulator ") != std::string::npos) {
+      url = es.str().substr(at, es.str().find('\n', at) - at);
+      break;
+    }
+    usleep(50'000);
+  }
+  ASSERT_FALSE(url.empty()) << "no URL or no summary within 10 s";
+  const std::string text = rfab::test::run_command(
+      "/usr/bin/python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], "
+      "timeout=10).read().decode())' " + url + " 2>&1", &rc);
+  rfab::test::run_command("kill " + pid + " 2>/dev/null", nullptr);
+  ASSERT_EQ(rc, 0) << text;
+  // The served totals are the records' end values.
+  std::ifstream f(jsonl);
+  const tm::Measurement rec = tm::measure_records(f, jsonl);
+  auto total = [&](const std::string& family) {
+    uint64_t n = 0;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(family, 0) == 0 && (line[family.size()] == '{' || line[family.size()] == ' '))
+        n += std::stoull(line.substr(line.rfind(' ') + 1));
+    return n;
+  };
+  EXPECT_GT(total("rfab_link_pfc_pauses_total"), 0u) << text.substr(0, 2000);
+  EXPECT_EQ(total("rfab_iface_cnp_total"), rec.cnps);
+  EXPECT_EQ(total("rfab_iface_roce_packets_total"), rec.roce_packets);
+  for (const std::string& fname : {jsonl, err, out}) std::filesystem::remove(fname);
+  const Outcome bad = rfab("emulate --topo fat-tree:k=4 --time 10us --quiet --prometheus 127.0.0.1:99999");
+  EXPECT_EQ(bad.rc, 2) << bad.out;
+  EXPECT_MENTIONS(bad, "--prometheus");
+}
+
 // ---- rfab validate --from -----------------------------------------------------------------------------
 
 // A two-tier k=4 fat-tree (8 hosts at 100G), lossless, long flows. Adaptive routing delivers about 98% of

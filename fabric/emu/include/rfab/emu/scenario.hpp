@@ -41,6 +41,9 @@ struct ScenarioSpec {
   uint64_t max_events = 0;  // stop with an error after this many events; 0: no limit
   bool counters = false;    // keep per-port and per-flow counters (Report::counters)
   uint32_t samples = 0;     // sample the run this many times, evenly (Report::timeline); 0: not at all
+  // With counters and samples: called with the counters so far at time 0 and at every sample (a live
+  // exposition of the run, e.g. Prometheus).
+  std::function<void(Picos, const FabricCounters&)> on_counters;
   // "packet" (the discrete-event fabric) or "flow" (flow_engine.hpp: max-min fair fluid flows over the same
   // paths; lossless, no queues or congestion control).
   std::string engine = "packet";
