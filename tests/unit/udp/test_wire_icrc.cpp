@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "rfab/udp/ipv4_id_solver.hpp"
 #include "rfab/udp/wire_icrc.hpp"
 #include "rfab/wire/bytes.hpp"
 #include "rfab/wire/opcode.hpp"
@@ -99,6 +100,24 @@ TEST(WireIcrc, VerifierRecoversIpv4IdInsideWindow) {
       ASSERT_TRUE(v.verify(b.src, b.dst, b.udp_payload)) << "id " << id << " len " << len;
       EXPECT_EQ(v.last_ipv4_id(), id);
     }
+  }
+}
+
+TEST(WireIcrc, SolverMultiplyAgreesWithTheBitSerialReference) {
+  // The solver's fast GF(2) multiply (carry-less where the CPU has it) against zlib's bit-serial one.
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  auto next = [&s] {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return static_cast<uint32_t>(s);
+  };
+  const uint32_t edges[] = {0u, 1u, 0x80000000u, 0xFFFFFFFFu, 0xEDB88320u, 0x0000FFFFu, 0xFFFF0000u};
+  for (uint32_t a : edges)
+    for (uint32_t b : edges) ASSERT_EQ(udp::Ipv4IdSolver::multiply(a, b), udp::Ipv4IdSolver::multiply_portable(a, b));
+  for (int i = 0; i < 100000; ++i) {
+    const uint32_t a = next(), b = next();
+    ASSERT_EQ(udp::Ipv4IdSolver::multiply(a, b), udp::Ipv4IdSolver::multiply_portable(a, b)) << a << " * " << b;
   }
 }
 
