@@ -15,11 +15,8 @@ const uint32_t kLrhSeed = [] {
   return crc32_update_portable(0, ff, sizeof ff);
 }();
 
-// Masks the variant fields of IP+UDP+BTH, copied into `m`, and returns the final ICRC.
-uint32_t icrc_core(const uint8_t* ip, size_t ip_len, bool v6, const uint8_t* udp, const uint8_t* bth,
-                   size_t bth_onward_len) {
-  uint8_t m[60 + kUdpLen + kBthLen];
-  std::memcpy(m, ip, ip_len);
+// Sets the variant IP and UDP fields of the header copy `m` (ip_len IP bytes, then UDP) to all ones.
+void mask_ip_udp(uint8_t* m, size_t ip_len, bool v6) {
   if (v6) {
     m[0] |= 0x0F;  // traffic class high nibble (version stays)
     m[1] = 0xFF;   // traffic class low nibble + flow label
@@ -32,10 +29,18 @@ uint32_t icrc_core(const uint8_t* ip, size_t ip_len, bool v6, const uint8_t* udp
     m[10] = 0xFF;  // header checksum
     m[11] = 0xFF;
   }
+  m[ip_len + 6] = 0xFF;  // UDP checksum
+  m[ip_len + 7] = 0xFF;
+}
+
+// Masks the variant fields of IP+UDP+BTH, copied into `m`, and returns the final ICRC.
+uint32_t icrc_core(const uint8_t* ip, size_t ip_len, bool v6, const uint8_t* udp, const uint8_t* bth,
+                   size_t bth_onward_len) {
+  uint8_t m[60 + kUdpLen + kBthLen];
+  std::memcpy(m, ip, ip_len);
   uint8_t* u = m + ip_len;
   std::memcpy(u, udp, kUdpLen);
-  u[6] = 0xFF;  // UDP checksum
-  u[7] = 0xFF;
+  mask_ip_udp(m, ip_len, v6);
   uint8_t* b = u + kUdpLen;
   std::memcpy(b, bth, kBthLen);
   b[4] = 0xFF;  // FECN, BECN, reserved
@@ -76,6 +81,25 @@ uint32_t icrc_compute_gather(std::span<const uint8_t> ip_udp_headers, std::span<
   const size_t ip_len = ip_udp_headers.size() - kUdpLen;
   const uint32_t crc = icrc_core(ip_udp_headers.data(), ip_len, v6, ip_udp_headers.data() + ip_len,
                                  roce_headers.data(), roce_headers.size());
+  return crc32_update(crc, payload.data(), payload.size());
+}
+
+uint32_t icrc_ip_udp_state(std::span<const uint8_t> ip_udp_headers) {
+  const bool v6 = (ip_udp_headers[0] >> 4) == 6;
+  uint8_t m[60 + kUdpLen];  // the longest IPv4 header (IHL 15) or IPv6 (40), then UDP
+  const size_t n = ip_udp_headers.size() < sizeof m ? ip_udp_headers.size() : sizeof m;
+  std::memcpy(m, ip_udp_headers.data(), n);
+  mask_ip_udp(m, n - kUdpLen, v6);
+  return crc32_update(kLrhSeed, m, n);
+}
+
+uint32_t icrc_continue(uint32_t ip_udp_state, std::span<const uint8_t> roce_headers,
+                       std::span<const uint8_t> payload) {
+  uint8_t b[kBthLen];
+  std::memcpy(b, roce_headers.data(), kBthLen);
+  b[4] = 0xFF;  // FECN, BECN, reserved
+  uint32_t crc = crc32_update(ip_udp_state, b, kBthLen);
+  crc = crc32_update(crc, roce_headers.data() + kBthLen, roce_headers.size() - kBthLen);
   return crc32_update(crc, payload.data(), payload.size());
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "rfab/udp/ipv4_id_solver.hpp"
 #include "rfab/udp/wire_icrc.hpp"
 #include "rfab/wire/bytes.hpp"
 #include "rfab/wire/opcode.hpp"
@@ -99,6 +100,53 @@ TEST(WireIcrc, VerifierRecoversIpv4IdInsideWindow) {
       ASSERT_TRUE(v.verify(b.src, b.dst, b.udp_payload)) << "id " << id << " len " << len;
       EXPECT_EQ(v.last_ipv4_id(), id);
     }
+  }
+}
+
+TEST(WireIcrc, HeaderCacheGivesTheEncodersIcrcAcrossSlotCollisions) {
+  // One cache for IDs, lengths, both IP versions and two sources, visited in an order that evicts and
+  // refills slots: every ICRC must still be the encoder's, for the contiguous and the gathered form.
+  udp::IcrcHeaderCache cache;
+  for (int round = 0; round < 3; ++round)
+    for (bool v6 : {false, true})
+      for (size_t len : {size_t{0}, size_t{17}, size_t{64}, size_t{4096}, size_t{4096 - 64 * 17}})
+        for (uint16_t id : {uint16_t{0}, uint16_t{1}, uint16_t{15}, uint16_t{63}, uint16_t{64}}) {
+          const uint16_t wire_id = v6 ? 0 : id;
+          Built b = build(v6, wire_id, len);
+          for (bool other_src : {false, true}) {
+            udp::Address src = b.src;
+            if (other_src) src.port = static_cast<uint16_t>(src.port + 1);
+            std::vector<uint8_t> want = b.udp_payload, mine = b.udp_payload;
+            udp::fill_icrc(src, b.dst, wire_id, want);
+            udp::fill_icrc(cache, src, b.dst, wire_id, mine);
+            ASSERT_EQ(mine, want) << "v6 " << v6 << " len " << len << " id " << id;
+            if (!other_src) {
+              ASSERT_EQ(mine, b.udp_payload);
+            }
+            const size_t hdr = 12 + 16;  // BTH + RETH of a WRITE ONLY
+            uint8_t slot[4];
+            udp::fill_icrc_gather(cache, src, b.dst, wire_id, std::span<const uint8_t>(mine).first(hdr),
+                                  std::span<const uint8_t>(mine).subspan(hdr, mine.size() - hdr - 4), slot);
+            ASSERT_EQ(0, std::memcmp(slot, want.data() + want.size() - 4, 4)) << "gathered, len " << len;
+          }
+        }
+}
+
+TEST(WireIcrc, SolverMultiplyAgreesWithTheBitSerialReference) {
+  // The solver's fast GF(2) multiply (carry-less where the CPU has it) against zlib's bit-serial one.
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  auto next = [&s] {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return static_cast<uint32_t>(s);
+  };
+  const uint32_t edges[] = {0u, 1u, 0x80000000u, 0xFFFFFFFFu, 0xEDB88320u, 0x0000FFFFu, 0xFFFF0000u};
+  for (uint32_t a : edges)
+    for (uint32_t b : edges) ASSERT_EQ(udp::Ipv4IdSolver::multiply(a, b), udp::Ipv4IdSolver::multiply_portable(a, b));
+  for (int i = 0; i < 100000; ++i) {
+    const uint32_t a = next(), b = next();
+    ASSERT_EQ(udp::Ipv4IdSolver::multiply(a, b), udp::Ipv4IdSolver::multiply_portable(a, b)) << a << " * " << b;
   }
 }
 

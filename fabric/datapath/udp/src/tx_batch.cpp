@@ -51,7 +51,7 @@ TxBatch::Message* TxBatch::place(const Address& dst, size_t size, size_t iovs, u
 bool TxBatch::push(const Address& dst, std::span<uint8_t> datagram) {
   uint16_t seg;
   if (place(dst, datagram.size(), 1, &seg) == nullptr) return false;
-  fill_icrc(sock_->local(), dst, seg, datagram);
+  fill_icrc(icrc_headers_, sock_->local(), dst, seg, datagram);
   (*iov_)[niov_++] = iovec{datagram.data(), datagram.size()};
   return true;
 }
@@ -61,7 +61,7 @@ bool TxBatch::push_gather(const Address& dst, std::span<uint8_t> headers, size_t
   uint16_t seg;
   if (place(dst, header_len + payload.size() + 4, 3, &seg) == nullptr) return false;
   uint8_t* icrc = headers.data() + header_len;
-  fill_icrc_gather(sock_->local(), dst, seg, headers.first(header_len), payload, icrc);
+  fill_icrc_gather(icrc_headers_, sock_->local(), dst, seg, headers.first(header_len), payload, icrc);
   (*iov_)[niov_++] = iovec{headers.data(), header_len};
   (*iov_)[niov_++] = iovec{const_cast<uint8_t*>(payload.data()), payload.size()};
   (*iov_)[niov_++] = iovec{icrc, 4};

@@ -42,12 +42,30 @@ size_t wire_ip_udp_header(const Address& src, const Address& dst, size_t udp_pay
   return n;
 }
 
+uint32_t IcrcHeaderCache::state(const Address& src, const Address& dst, size_t udp_payload_len, uint16_t ip_id) {
+  Slot& s = slots_[(ip_id + udp_payload_len * 17) % slots_.size()];
+  if (s.len != udp_payload_len || s.id != ip_id || s.dst != dst || s.src != src) {
+    uint8_t hdr[kIpv6UdpHeaderLen];
+    const size_t n = wire_ip_udp_header(src, dst, udp_payload_len, ip_id, hdr);
+    s = Slot{src, dst, udp_payload_len, ip_id, w::icrc_ip_udp_state({hdr, n})};
+  }
+  return s.state;
+}
+
 void fill_icrc(const Address& src, const Address& dst, uint16_t ip_id, std::span<uint8_t> udp_payload) {
   uint8_t hdr[kIpv6UdpHeaderLen];
   const size_t n = wire_ip_udp_header(src, dst, udp_payload.size(), ip_id, hdr);
   const size_t body = udp_payload.size() - 4;
   const uint32_t crc = w::icrc_compute_split({hdr, n}, udp_payload.first(body));
   w::store_le32(udp_payload.data() + body, crc);
+}
+
+void fill_icrc(IcrcHeaderCache& cache, const Address& src, const Address& dst, uint16_t ip_id,
+               std::span<uint8_t> udp_payload) {
+  const size_t body = udp_payload.size() - 4;
+  const uint32_t state = cache.state(src, dst, udp_payload.size(), ip_id);
+  w::store_le32(udp_payload.data() + body,
+                w::icrc_continue(state, udp_payload.first(w::kBthLen), udp_payload.subspan(w::kBthLen, body - w::kBthLen)));
 }
 
 void fill_icrc_gather(const Address& src, const Address& dst, uint16_t ip_id, std::span<const uint8_t> headers,
@@ -57,15 +75,20 @@ void fill_icrc_gather(const Address& src, const Address& dst, uint16_t ip_id, st
   w::store_le32(icrc_slot, w::icrc_compute_gather({hdr, n}, headers, payload));
 }
 
+void fill_icrc_gather(IcrcHeaderCache& cache, const Address& src, const Address& dst, uint16_t ip_id,
+                      std::span<const uint8_t> headers, std::span<const uint8_t> payload, uint8_t* icrc_slot) {
+  const uint32_t state = cache.state(src, dst, headers.size() + payload.size() + 4, ip_id);
+  w::store_le32(icrc_slot, w::icrc_continue(state, headers, payload));
+}
+
 IcrcVerifier::IcrcVerifier(unsigned ipv4_id_window)
     : window_(std::clamp(ipv4_id_window, 1u, kAnyIpv4Id)) {}
 
 bool IcrcVerifier::verify(const Address& src, const Address& dst, std::span<const uint8_t> udp_payload) {
   if (udp_payload.size() < w::kBthLen + 4) return false;
-  uint8_t hdr[kIpv6UdpHeaderLen];
-  const size_t n = wire_ip_udp_header(src, dst, udp_payload.size(), 0, hdr);
   const size_t body = udp_payload.size() - 4;
-  const uint32_t crc0 = w::icrc_compute_split({hdr, n}, udp_payload.first(body));
+  const uint32_t crc0 = w::icrc_continue(headers_.state(src, dst, udp_payload.size(), 0),
+                                         udp_payload.first(w::kBthLen), udp_payload.subspan(w::kBthLen, body - w::kBthLen));
   const uint32_t stored = w::load_le32(udp_payload.data() + body);
   last_id_ = 0;
   if (crc0 == stored) return true;

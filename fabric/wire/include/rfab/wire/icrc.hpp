@@ -29,6 +29,14 @@ uint32_t icrc_compute_split(std::span<const uint8_t> ip_udp_headers, std::span<c
 uint32_t icrc_compute_gather(std::span<const uint8_t> ip_udp_headers, std::span<const uint8_t> roce_headers,
                              std::span<const uint8_t> payload);
 
+// The two halves of icrc_compute_split/_gather, for a datapath that sends or receives many packets behind
+// the same IP + UDP header: the CRC state after the LRH stand-in and the masked IP + UDP header (computed
+// once per header and kept), and the ICRC finished from that state over BTH .. the last extension header
+// (`roce_headers`) and then `payload` (which may be empty, or hold the rest of a contiguous packet).
+uint32_t icrc_ip_udp_state(std::span<const uint8_t> ip_udp_headers);
+uint32_t icrc_continue(uint32_t ip_udp_state, std::span<const uint8_t> roce_headers,
+                       std::span<const uint8_t> payload = {});
+
 // Reads the ICRC stored in the last 4 bytes of `l3_with_icrc` and compares.
 bool icrc_verify(std::span<const uint8_t> l3_with_icrc);
 

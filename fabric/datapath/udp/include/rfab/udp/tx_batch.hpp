@@ -73,6 +73,7 @@ class TxBatch {
   Message* place(const Address& dst, size_t size, size_t iovs, uint16_t* seg);
   std::unique_ptr<std::array<iovec, kMaxIov>> iov_;
   std::array<mmsghdr, kMaxMessages> hdrs_{};
+  IcrcHeaderCache icrc_headers_;  // per (destination, length, GSO segment index)
   TxCounters counters_;
 };
 

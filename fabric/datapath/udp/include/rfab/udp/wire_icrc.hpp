@@ -10,6 +10,7 @@
 //               probability 2^-16; a caller that knows its peers are rfab (IDs = GSO segment index) can
 //               restrict the IDs to a window, and a corrupted packet passes with probability window / 2^32.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -32,14 +33,36 @@ inline constexpr unsigned kAnyIpv4Id = 65536;
 size_t wire_ip_udp_header(const Address& src, const Address& dst, size_t udp_payload_len, uint16_t ip_id,
                           uint8_t* out);
 
+// ICRC states after the IP + UDP header (wire::icrc_ip_udp_state) of recently used (source, destination,
+// datagram length, IPv4 ID) combinations. A stream repeats a handful of them (one per GSO segment index and
+// packet length), and rebuilding and CRCing the header per packet costs more than finding it here.
+// Direct-mapped; a miss computes the state and replaces the slot.
+class IcrcHeaderCache {
+ public:
+  uint32_t state(const Address& src, const Address& dst, size_t udp_payload_len, uint16_t ip_id);
+
+ private:
+  struct Slot {
+    Address src, dst;
+    size_t len = SIZE_MAX;  // matches no datagram: the slot is empty
+    uint16_t id = 0;
+    uint32_t state = 0;
+  };
+  std::array<Slot, 64> slots_{};
+};
+
 // Computes the ICRC for the datagram `udp_payload` (BTH .. pad + 4-byte ICRC slot) as it will go on the
 // wire and stores it (little-endian) in the last 4 bytes.
 void fill_icrc(const Address& src, const Address& dst, uint16_t ip_id, std::span<uint8_t> udp_payload);
+void fill_icrc(IcrcHeaderCache& cache, const Address& src, const Address& dst, uint16_t ip_id,
+               std::span<uint8_t> udp_payload);
 
 // The same for a gathered datagram (headers BTH .. + payload + 4-byte ICRC, the pieces elsewhere):
 // computes the ICRC and stores it (little-endian) at `icrc_slot`.
 void fill_icrc_gather(const Address& src, const Address& dst, uint16_t ip_id, std::span<const uint8_t> headers,
                       std::span<const uint8_t> payload, uint8_t* icrc_slot);
+void fill_icrc_gather(IcrcHeaderCache& cache, const Address& src, const Address& dst, uint16_t ip_id,
+                      std::span<const uint8_t> headers, std::span<const uint8_t> payload, uint8_t* icrc_slot);
 
 // Receive-side ICRC check (see the header comment for what is and isn't verified).
 class IcrcVerifier {
@@ -56,6 +79,7 @@ class IcrcVerifier {
   unsigned window_;
   uint16_t last_id_ = 0;
   Ipv4IdSolver solver_;
+  IcrcHeaderCache headers_;
 };
 
 }  // namespace rfab::udp
