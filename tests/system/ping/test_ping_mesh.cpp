@@ -60,8 +60,11 @@ TEST(PingMesh, HostDownIsLocalisedToThatHost) {
   MeshNet net(4);
   net.isolate(3);
   const auto start = std::chrono::steady_clock::now();
-  // The cut-off host runs its agent too: it must name itself, not the three it cannot reach.
-  const auto res = run_agents(net.ns, {"--hosts", net.host_file(), "--count", "10", "--wait", "2s"});
+  // The cut-off host runs its agent too: it must name itself, not the three it cannot reach. Probes between
+  // the live hosts get a second to complete: on a loaded machine (sanitizer builds, tests in parallel) an
+  // agent can answer later than the default 100 ms, which would show as loss on a healthy pair.
+  const auto res =
+      run_agents(net.ns, {"--hosts", net.host_file(), "--count", "10", "--wait", "2s", "--timeout", "1s"});
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(took, 15.0) << "a dead host must cost the --wait bound, not a hang";
   for (const auto& r : res) {
