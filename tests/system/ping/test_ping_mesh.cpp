@@ -21,7 +21,9 @@ using rfab::systest::run_agents;
 TEST(PingMesh, HealthyMeshGivesTheFullMatrix) {
   if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)";
   MeshNet net(4);
-  const auto res = run_agents(net.ns, {"--hosts", net.host_file(), "--count", "10", "--entropies", "8", "--wait", "10s"});
+  // Probes get a second to complete, so an agent slowed by a loaded machine is not loss (the default is 100 ms).
+  const auto res = run_agents(net.ns, {"--hosts", net.host_file(), "--count", "10", "--entropies", "8", "--wait", "10s",
+                                       "--timeout", "1s"});
   for (size_t i = 0; i < res.size(); ++i) {
     const auto& r = res[i];
     ASSERT_EQ(r.rc, 0) << r.out;
