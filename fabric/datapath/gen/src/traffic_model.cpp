@@ -104,27 +104,31 @@ void TrafficModel::queue_request(Qp& q, uint32_t qi) {
   }
 }
 
+void TrafficModel::shape_segment(GenPacket& p, const Qp& q, bool write, uint32_t i, uint32_t n) const {
+  p.payload_len = i + 1 == n ? c_.msg_size - i * c_.mtu : c_.mtu;
+  p.ack_req = i + 1 == n;
+  if (write) {
+    p.opcode = segment_opcode(op::RC_WRITE_FIRST, op::RC_WRITE_MIDDLE, op::RC_WRITE_LAST, op::RC_WRITE_ONLY, i, n);
+    if (i == 0) {
+      p.va = q.va;
+      p.rkey = kRkey;
+      p.dma_len = c_.msg_size;
+    }
+  } else {
+    p.opcode = segment_opcode(op::RC_SEND_FIRST, op::RC_SEND_MIDDLE, op::RC_SEND_LAST, op::RC_SEND_ONLY, i, n);
+  }
+}
+
 // A WRITE or SEND without faults to inject: what queue_request does for it, without its draws and
 // checks (no fault rate, no draw, so no PSN is skipped and no packet is marked or answered).
 void TrafficModel::queue_plain_message(Qp& q, uint32_t qi, bool write) {
-  const uint32_t n = packets_per_message_, size = c_.msg_size;
+  const uint32_t n = packets_per_message_;
   for (uint32_t i = 0; i < n; ++i) {
     GenPacket& p = queue_.emplace_back();
     p.qp = qi;
     p.psn = q.psn;
     q.psn = (q.psn + 1) & kPsnMask;
-    p.payload_len = i + 1 == n ? size - i * c_.mtu : c_.mtu;
-    p.ack_req = i + 1 == n;
-    if (write) {
-      p.opcode = segment_opcode(op::RC_WRITE_FIRST, op::RC_WRITE_MIDDLE, op::RC_WRITE_LAST, op::RC_WRITE_ONLY, i, n);
-      if (i == 0) {
-        p.va = q.va;
-        p.rkey = kRkey;
-        p.dma_len = size;
-      }
-    } else {
-      p.opcode = segment_opcode(op::RC_SEND_FIRST, op::RC_SEND_MIDDLE, op::RC_SEND_LAST, op::RC_SEND_ONLY, i, n);
-    }
+    shape_segment(p, q, write, i, n);
   }
   q.sent_request = true;
   q.after_read = false;
@@ -158,19 +162,7 @@ void TrafficModel::queue_message() {
   } else {
     const uint32_t n = packets_per_message_;
     for (uint32_t i = 0; i < n; ++i) {
-      GenPacket& p = queue_.emplace_back();
-      p.payload_len = i + 1 == n ? size - i * c_.mtu : c_.mtu;
-      if (kind == Op::write) {
-        p.opcode = segment_opcode(op::RC_WRITE_FIRST, op::RC_WRITE_MIDDLE, op::RC_WRITE_LAST, op::RC_WRITE_ONLY, i, n);
-        if (i == 0) {
-          p.va = q.va;
-          p.rkey = kRkey;
-          p.dma_len = size;
-        }
-      } else {
-        p.opcode = segment_opcode(op::RC_SEND_FIRST, op::RC_SEND_MIDDLE, op::RC_SEND_LAST, op::RC_SEND_ONLY, i, n);
-      }
-      p.ack_req = i + 1 == n;
+      shape_segment(queue_.emplace_back(), q, kind == Op::write, i, n);
       queue_request(q, qi);
     }
   }

@@ -55,6 +55,9 @@ class TrafficModel {
   void queue_message();
   void queue_request(Qp& q, uint32_t qi);
   void queue_plain_message(Qp& q, uint32_t qi, bool write);
+  // Packet i of n of a WRITE or SEND message from q: its opcode, payload length, RETH (first packet of a
+  // WRITE) and AckReq (last packet).
+  void shape_segment(GenPacket& p, const Qp& q, bool write, uint32_t i, uint32_t n) const;
   // A draw only for a rate above 0 (the default: no faults, no draws).
   bool chance(double rate) { return rate > 0 && draw() < rate; }
   double draw();
