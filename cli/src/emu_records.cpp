@@ -67,7 +67,7 @@ tm::Metrics emulator_metrics(const topo::FatTree& tree, const emu::FabricCounter
             v(in ? n.rx_lost : 0));
     }
     m.add("rfab_iface_speed_bps", "link speed of the interface (bits/s): the line rate", G, {{"iface", iface}},
-          tree.port_bps(h));
+          tree.port_bps(h) * tree.planes());
   }
 
   // Per flow: its sender's tx record, its receiver's rx record, and its CNPs at the sender.
@@ -95,7 +95,8 @@ tm::Metrics emulator_metrics(const topo::FatTree& tree, const emu::FabricCounter
     }
   }
 
-  // Every egress port and the link behind it.
+  // Every egress port and the link behind it. In a multi-plane fabric a port id's record is that port in
+  // every plane together (an interface bonding the planes' ports): counters summed, speeds added.
   for (topo::PortId p = 0; p < c.ports.size(); ++p) {
     const auto& pc = c.ports[p];
     tm::Labels l{{"node", node_name(tree, tree.owner(p))}, {"port", std::to_string(tree.local(p))},
@@ -105,7 +106,7 @@ tm::Metrics emulator_metrics(const topo::FatTree& tree, const emu::FabricCounter
     m.add("rfab_link_drops_total", "data packets dropped at the switch on their way to this port", C, l, v(pc.drops));
     m.add("rfab_link_ecn_ce_total", "packets the port's queue marked ECN CE", C, l, v(pc.ecn_marks));
     m.add("rfab_link_pfc_pauses_total", "PFC pauses (XOFF) the port received from its peer", C, l, v(pc.pfc_pauses));
-    m.add("rfab_link_speed_bps", "the link's speed (bits/s)", G, l, tree.port_bps(p));
+    m.add("rfab_link_speed_bps", "the link's speed (bits/s)", G, l, tree.port_bps(p) * tree.planes());
   }
   return m;
 }

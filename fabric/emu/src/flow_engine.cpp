@@ -65,6 +65,7 @@ FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Tr
   link_stamp_.assign(L, 0);
   frozen_load_.assign(L, 0);
   open_share_.assign(L, 0);
+  levels_.resize(L);
   flow_stamp_.assign(flows_.size(), 0);
 
   // Dependents (CSR), counting FlowSpec::after and the extra list alike.
@@ -205,26 +206,18 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
     f.settled = t;
     for (uint32_t k = 0; k < f.links; ++k) open_share_[flow_links_[f.first_link + k].link] += flow_links_[f.first_link + k].share;
   }
-  struct Level {
-    double level;
-    uint32_t link;
-    bool operator>(const Level& o) const { return level != o.level ? level > o.level : link > o.link; }
-  };
-  std::vector<Level> heap;
-  heap.reserve(links.size());
+  // Each link of the component once, keyed by the level at which it fills. Freezing a flow at the lowest
+  // level can only raise the level of its other links (it takes no more than their level from them), so
+  // a link's key moves in place and the heap never holds more than the component's links.
   auto level_of = [&](uint32_t l) { return (capacity_[l] - frozen_load_[l]) / open_share_[l]; };
   for (uint32_t l : links)
-    if (open_share_[l] > 0) heap.push_back({level_of(l), l});
-  std::make_heap(heap.begin(), heap.end(), std::greater<Level>());
+    if (open_share_[l] > 1e-12) levels_.set(l, level_of(l));
   // flow_stamp_ == stamp_ marks a flow of this refill still open; a frozen one gets a mark no stamp takes.
   const uint32_t frozen_mark = ~stamp_;
-  while (!heap.empty()) {
-    Level top = heap_pop(heap);
-    const uint32_t l = top.link;
-    if (open_share_[l] <= 1e-12) continue;
-    const double level = level_of(l);
-    // Stale: the link's load changed since this entry was pushed, and the change pushed a current one.
-    if (level != top.level) continue;
+  while (!levels_.empty()) {
+    const uint32_t l = levels_.top();
+    const double level = levels_.top_key();
+    levels_.erase(l);
     for (uint32_t id : on_link_[l]) {
       if (flow_stamp_[id] != stamp_) continue;  // frozen already
       flow_stamp_[id] = frozen_mark;
@@ -234,7 +227,9 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
         const LinkShare& s = flow_links_[f.first_link + k];
         frozen_load_[s.link] += s.share * f.rate;
         open_share_[s.link] -= s.share;
-        if (s.link != l && open_share_[s.link] > 1e-12) heap_push(heap, Level{level_of(s.link), s.link});
+        if (s.link == l) continue;
+        if (open_share_[s.link] > 1e-12) levels_.set(s.link, level_of(s.link));
+        else levels_.erase(s.link);
       }
     }
     open_share_[l] = 0;
@@ -326,7 +321,7 @@ double FlowEngine::offered_bits(Picos end) const {
   r.reserve(flows_.size());
   for (const Flow& f : flows_)
     if (!f.local) r.push_back({f.spec, f.started, f.done <= end ? f.done : kNeverPs});
-  return emu::offered_bits(r, tree_.hosts(), tree_.host_bps(), end);
+  return emu::offered_bits(r, tree_.hosts(), tree_.nic_bps(), end);
 }
 
 FabricCounters FlowEngine::counters() const {
@@ -387,7 +382,7 @@ size_t FlowEngine::memory_bytes() const {
   size_t b = flows_.capacity() * sizeof(Flow) + flow_links_.capacity() * sizeof(LinkShare) +
              link_pos_.capacity() * 4 + dependents_.capacity() * 4 + dependents_first_.capacity() * 8 +
              capacity_.capacity() * 8 * 3 + link_stamp_.capacity() * 4 + flow_stamp_.capacity() * 4 +
-             starts_.capacity() * sizeof(Timed) + finishes_.memory_bytes();
+             starts_.capacity() * sizeof(Timed) + finishes_.memory_bytes() + levels_.memory_bytes();
   for (const auto& l : on_link_) b += l.capacity() * 4 + sizeof(l);
   return b;
 }

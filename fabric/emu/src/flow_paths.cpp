@@ -11,15 +11,15 @@ FlowPaths::FlowPaths(const topo::FatTree& tree, const EmuConfig& cfg) : tree_(tr
   const uint32_t wire = cfg.mtu + cfg.header_bytes + cfg.framing_bytes;
   goodput_ = double(cfg.mtu) / double(wire);
   frame_ps_ = Picos(double(wire) * 8.0 / tree.link_bps() * 1e12 + 0.5);
-  links_ = tree.ports();
+  plane_links_ = tree.ports();
   bundled_ = cfg.routing == Routing::ar;
   if (!bundled_) return;
   const uint32_t L = tree.leaves(), P = tree.tiers() == 3 ? tree.pods() : 0;
-  leaf_up_ = links_;
+  leaf_up_ = plane_links_;
   agg_down_ = leaf_up_ + L;
   pod_up_ = agg_down_ + L;
   core_down_ = pod_up_ + P;
-  links_ = core_down_ + P;
+  plane_links_ = core_down_ + P;
   leaf_up_count_ = tree.leaf_uplinks();
   if (tree.tiers() == 3 && tree.pods() > 1) {
     // An aggregation switch's up-ports toward another pod, read from the routing itself.
@@ -30,6 +30,7 @@ FlowPaths::FlowPaths(const topo::FatTree& tree, const EmuConfig& cfg) : tree_(tr
 }
 
 double FlowPaths::capacity(uint32_t link) const {
+  link %= plane_links_;
   const double link_Bps = tree_.link_bps() / 8.0 * 1e-12;  // bytes per picosecond
   if (link < tree_.ports()) return tree_.port_bps(link) / 8.0 * 1e-12;
   if (link < pod_up_) return link_Bps * leaf_up_count_;       // a leaf's up-links, or the links into a leaf
@@ -37,13 +38,25 @@ double FlowPaths::capacity(uint32_t link) const {
 }
 
 void FlowPaths::path(uint32_t flow, uint32_t src, uint32_t dst, std::vector<LinkShare>& out) const {
-  if (bundled_) return bundle_path(src, dst, out);
-  const uint16_t base = flow_entropy(flow, cfg_.seed);
+  const uint32_t planes = tree_.planes();
+  for (uint32_t plane = 0; plane < planes; ++plane) {
+    const size_t first = out.size();
+    plane_path(flow, plane, src, dst, 1.0 / planes, out);
+    for (size_t i = first; i < out.size(); ++i) out[i].link += plane * plane_links_;
+  }
+}
+
+void FlowPaths::plane_path(uint32_t flow, uint32_t plane, uint32_t src, uint32_t dst, double share,
+                           std::vector<LinkShare>& out) const {
+  if (bundled_) return bundle_path(src, dst, share, out);
+  // Another plane's switches hash another QP's entropy: salt the seed by the plane (plane 0 unsalted).
+  const uint64_t seed = cfg_.seed ^ (uint64_t{plane} * 0xD6E8FEB86659FD93ull);
+  const uint16_t base = flow_entropy(flow, seed);
   const uint32_t n = cfg_.spray_paths > 1 ? cfg_.spray_paths : 1;
   const size_t first = out.size();
   for (uint32_t i = 0; i < n; ++i) {
     const uint16_t sport = n > 1 ? spray_port(base, i) : base;
-    ecmp_path(src, dst, sport, 1.0 / n, out);
+    ecmp_path(src, dst, sport, share / n, out);
   }
   if (n == 1) return;
   // Sprayed paths share links (always the host links): one entry per link, shares summed.
@@ -82,20 +95,20 @@ void FlowPaths::ecmp_path(uint32_t src, uint32_t dst, uint16_t sport, double sha
   throw topo::TopologyError("flow engine: no path from host " + std::to_string(src) + " to " + std::to_string(dst));
 }
 
-void FlowPaths::bundle_path(uint32_t src, uint32_t dst, std::vector<LinkShare>& out) const {
+void FlowPaths::bundle_path(uint32_t src, uint32_t dst, double share, std::vector<LinkShare>& out) const {
   const topo::NodeId ls = tree_.leaf_of(src), ld = tree_.leaf_of(dst);
   const uint32_t li_s = ls - tree_.hosts(), li_d = ld - tree_.hosts();
-  out.push_back({src, 1.0});
+  out.push_back({src, share});
   if (ls != ld) {
-    out.push_back({leaf_up_ + li_s, 1.0});
+    out.push_back({leaf_up_ + li_s, share});
     const uint32_t ps = tree_.pod_of_leaf(li_s), pd = tree_.pod_of_leaf(li_d);
     if (tree_.tiers() == 3 && ps != pd) {
-      out.push_back({pod_up_ + ps, 1.0});
-      out.push_back({core_down_ + pd, 1.0});
+      out.push_back({pod_up_ + ps, share});
+      out.push_back({core_down_ + pd, share});
     }
-    out.push_back({agg_down_ + li_d, 1.0});
+    out.push_back({agg_down_ + li_d, share});
   }
-  out.push_back({tree_.port(ld, tree_.route(ld, dst).first), 1.0});
+  out.push_back({tree_.port(ld, tree_.route(ld, dst).first), share});
 }
 
 Picos FlowPaths::delay(uint32_t src, uint32_t dst) const {
@@ -121,6 +134,7 @@ uint32_t FlowPaths::remote_host(uint32_t pod) const {
 }
 
 std::vector<topo::PortId> FlowPaths::ports_of(uint32_t link) const {
+  link %= plane_links_;  // every plane's link stands for the same port ids
   if (link < tree_.ports()) return {link};
   std::vector<topo::PortId> out;
   auto up_ports = [&](topo::NodeId n, uint32_t far) {

@@ -108,6 +108,10 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   if (spec.traffic.rfind("step:", 0) == 0)
     throw TrafficError("traffic: step: schedules wait for several flows at once, which only --engine flow runs");
   topo::FatTree tree(topo::parse_fat_tree(spec.topology));
+  if (tree.planes() > 1)
+    throw topo::TopologyError("topology: planes=" + std::to_string(tree.planes()) +
+                              " runs with --engine flow only; the packet-level engine runs one plane (drop planes= "
+                              "and give the plane's speed)");
   EmuConfig cfg;
   cfg.routing = spec.routing;
   cfg.ar_view = spec.ar_view;

@@ -39,7 +39,8 @@ TimelineRecorder::TimelineRecorder(const topo::FatTree& tree) : tree_(tree), cla
     const LinkClass c = classify(tree.tier(tree.owner(p)), tree.tier(tree.owner(peer)));
     class_[p] = uint8_t(c);
     ++links_[size_t(c)];
-    bps_[size_t(c)] = tree.port_bps(p);
+    // Counters of a port id are summed over the planes (one link per plane), so it carries planes x a port.
+    bps_[size_t(c)] = tree.port_bps(p) * tree.planes();
     if (!tree.is_host_port(p)) ++switch_ports_;
   }
 }

@@ -27,9 +27,14 @@ uint32_t ecmp_hash(const FlowKey& key, NodeId node) {
 FatTree::FatTree(const FatTreeSpec& spec) : spec_(spec) {
   if (spec_.link_bps <= 0) fail("speed must be positive");
   if (spec_.host_bps < 0) fail("host-speed must be positive");
+  if (spec_.planes == 0 || spec_.planes > kMaxPlanes)
+    fail("planes=" + std::to_string(spec_.planes) + " must be 1.." + std::to_string(kMaxPlanes));
+  // A plane's links carry 1/planes of every NIC's speed; spec_ keeps what the user gave.
+  link_bps_ = spec_.link_bps / spec_.planes;
+  host_bps_ = (spec_.host_bps > 0 ? spec_.host_bps : spec_.link_bps) / spec_.planes;
   k_ = spec_.radix;
   if (k_ == 0) {
-    double r = std::floor(spec_.switch_bps / spec_.link_bps + 1e-9);
+    double r = std::floor(spec_.switch_bps / link_bps_ + 1e-9);
     if (r < 2 || r > 4096) fail("switch capacity / speed gives an unusable radix");
     k_ = unsigned(r);
   }
@@ -55,7 +60,7 @@ FatTree::FatTree(const FatTreeSpec& spec) : spec_(spec) {
   if (hosts > cap)
     fail("hosts=" + std::to_string(hosts) + " exceeds the " + std::to_string(tiers) + "-tier capacity " +
          std::to_string(cap) + " of radix " + std::to_string(k_) +
-         (tiers == 2 ? " (use tiers=3 or a larger radix)" : " (use a larger radix)"));
+         (tiers == 2 ? " (use tiers=3 or a larger radix)" : " (use a larger radix, or planes=N to split each NIC over N trees)"));
   if (hosts > 0xFFFFFFF0ull) fail("too many hosts");
   hosts_ = uint32_t(hosts);
   if (rails && hosts_ % rails) fail("hosts=" + std::to_string(hosts_) + " is not a multiple of rails=" + std::to_string(rails));
@@ -239,11 +244,13 @@ unsigned FatTree::hop_count(uint32_t src, uint32_t dst) const {
 
 std::string FatTree::describe() const {
   std::ostringstream o;
+  if (spec_.planes > 1) o << spec_.planes << " planes, each a ";
   o << spec_.tiers << "-tier fat-tree, radix " << k_ << ", " << hosts_ << " hosts";
   if (spec_.rails) o << " (" << spec_.rails << " rails)";
   o << ", " << leaves_ << " leaves, " << aggs_ << (spec_.tiers == 2 ? " spines" : " aggs");
   if (spec_.tiers == 3) o << ", " << cores_ << " cores, " << pods_ << " pods";
   o << ", " << down_ << ":" << up_ << " leaf ratio, " << link_bps() / 1e9 << "G links";
+  if (spec_.planes > 1) o << " (" << nic_bps() / 1e9 << "G per NIC)";
   return o.str();
 }
 

@@ -51,9 +51,10 @@ FatTreeSpec parse_fat_tree(std::string_view text) {
       else if (key == "oversub") s.oversub = parse_u32(v, what, 1, 4096);
       else if (key == "rails") s.rails = parse_u32(v, what, 0, 64);
       else if (key == "latency") s.latency_ps = parse_duration_ps(v, what);
+      else if (key == "planes") s.planes = parse_u32(v, what, 1, kMaxPlanes);
       else
         throw TopologyError("topology: unknown key '" + key +
-                            "' (known: k, tiers, hosts, speed, host-speed, switch, oversub, rails, latency)");
+                            "' (known: k, tiers, hosts, speed, host-speed, switch, oversub, rails, latency, planes)");
     } catch (const TopologyError&) {
       throw;
     } catch (const ParseError& e) {

@@ -170,3 +170,37 @@ TEST(FatTreeSpec, RejectsValuesThatWouldWrap) {
   EXPECT_EQ(parse_fat_tree("fat-tree:k=16,latency=1.5ns").latency_ps, 1500u);
   EXPECT_DOUBLE_EQ(parse_fat_tree("fat-tree:k=16,switch=51.2T").switch_bps, 51.2e12);
 }
+
+// An 800G NIC on 51.2T switches gives radix 64, whose 3 tiers hold 65,536 hosts; split over two planes of
+// 400G the radix is 128 and 100,000 fit. The tree describes one plane and knows the NIC's speed.
+TEST(FatTree, PlanesSplitTheNicSpeedAndRaiseTheRadix) {
+  const char* spec = "fat-tree:hosts=100000,speed=800G,switch=51.2T,rails=8";
+  try {
+    make(spec);
+    ADD_FAILURE() << "100,000 hosts at radix 64 must not fit";
+  } catch (const TopologyError& e) {
+    EXPECT_NE(std::string(e.what()).find("planes=N"), std::string::npos) << e.what();
+  }
+  FatTree t = make(std::string(spec) + ",planes=2");
+  EXPECT_EQ(t.planes(), 2u);
+  EXPECT_EQ(t.radix(), 128u);
+  EXPECT_EQ(t.tiers(), 3u);
+  EXPECT_EQ(t.hosts(), 100000u);
+  EXPECT_DOUBLE_EQ(t.link_bps(), 400e9);
+  EXPECT_DOUBLE_EQ(t.host_bps(), 400e9);
+  EXPECT_DOUBLE_EQ(t.nic_bps(), 800e9);
+  EXPECT_DOUBLE_EQ(t.spec().link_bps, 800e9);  // what the user gave stays
+  EXPECT_NE(t.describe().find("2 planes"), std::string::npos) << t.describe();
+  EXPECT_NE(t.describe().find("800G per NIC"), std::string::npos) << t.describe();
+  // One plane is the single tree of the plane's speed, port for port.
+  FatTree one = make("fat-tree:hosts=100000,speed=400G,switch=51.2T,rails=8");
+  EXPECT_EQ(t.ports(), one.ports());
+  EXPECT_EQ(t.describe().find(one.describe().substr(0, 20)) != std::string::npos, true);
+  FatTree host_speed = make("fat-tree:k=8,speed=800G,host-speed=400G,planes=4");
+  EXPECT_DOUBLE_EQ(host_speed.link_bps(), 200e9);
+  EXPECT_DOUBLE_EQ(host_speed.host_bps(), 100e9);
+  EXPECT_DOUBLE_EQ(host_speed.nic_bps(), 400e9);
+  EXPECT_THROW(parse_fat_tree("fat-tree:k=8,planes=0"), TopologyError);
+  EXPECT_THROW(parse_fat_tree("fat-tree:k=8,planes=9"), TopologyError);
+  EXPECT_THROW(parse_fat_tree("fat-tree:k=8,planes=two"), TopologyError);
+}

@@ -109,6 +109,7 @@ class FlowEngine {
   // Scratch for refills, stamped per refill so nothing is cleared.
   std::vector<uint32_t> link_stamp_, flow_stamp_;
   std::vector<double> frozen_load_, open_share_;
+  IndexedHeap levels_;  // the links of a refill by the level at which they fill
   uint32_t stamp_ = 0;
   std::vector<Timed> starts_;  // min-heap of flows whose dependencies are done, by start time
   IndexedHeap finishes_;       // active flows by the time they send their last byte at their current rate

@@ -7,6 +7,11 @@
 //   nodes: hosts [0,H), leaves [H, H+L), then aggregation (3-tier) or spine (2-tier) switches, then cores.
 //   ports: one egress port per (node, local port); host h owns port h; each switch owns a contiguous range.
 //   A link is the pair (p, peer(p)); a packet sent on egress port p arrives on ingress port peer(p).
+//
+// A multi-plane fabric (FatTreeSpec::planes > 1) is that many identical trees side by side, one port of
+// every NIC in each. The object describes one plane: link_bps() and host_bps() are a plane's speeds (spec()
+// keeps the NIC's), every id is a plane's, and nic_bps() is a host's speed over all its planes. Whoever
+// carries traffic over the planes (the flow-level engine) offsets plane i's links by i x one plane's links.
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -73,8 +78,10 @@ class FatTree {
   bool is_host_port(PortId p) const { return p < hosts_; }
   // Link properties of egress port p (host NIC links may differ from fabric links).
   double port_bps(PortId p) const;
-  double host_bps() const { return spec_.host_bps > 0 ? spec_.host_bps : spec_.link_bps; }
-  double link_bps() const { return spec_.link_bps; }
+  double host_bps() const { return host_bps_; }  // one plane's NIC port
+  double link_bps() const { return link_bps_; }  // one plane's switch-to-switch links
+  unsigned planes() const { return spec_.planes; }
+  double nic_bps() const { return host_bps() * spec_.planes; }  // a host's ports over every plane
   uint64_t latency_ps() const { return spec_.latency_ps; }
 
   // Host placement (rail-aware).
@@ -101,6 +108,7 @@ class FatTree {
   NodeId core_node(uint32_t i) const { return hosts_ + leaves_ + aggs_ + i; }
 
   FatTreeSpec spec_;
+  double link_bps_ = 0, host_bps_ = 0;  // a plane's
   uint32_t k_ = 0, down_ = 0, up_ = 0;
   uint32_t hosts_ = 0, leaves_ = 0, aggs_ = 0, cores_ = 0, pods_ = 1;
   uint32_t leaves_per_pod_ = 0;  // 3-tier: k/2; 2-tier: all leaves
