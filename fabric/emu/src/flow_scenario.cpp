@@ -17,10 +17,11 @@
 namespace rfab::emu {
 namespace {
 
-// What the flow engine keeps: per flow its record, ~6 link entries and heap entries; per link its
-// capacity, scratch and active-flow list.
+// What the flow engine keeps: per flow its record, ~6 link entries per plane and heap entries; per link
+// (every plane's) its capacity, scratch and active-flow list.
 uint64_t flow_engine_estimate(const topo::FatTree& tree, uint64_t flows) {
-  return (16ull << 20) + flows * 320 + uint64_t(tree.ports()) * 64;
+  const uint64_t planes = tree.planes();
+  return (16ull << 20) + flows * (320 + (planes - 1) * 112) + uint64_t(tree.ports()) * planes * 64;
 }
 
 }  // namespace
