@@ -47,6 +47,7 @@ struct EmulateOptions {
   uint32_t mtu = 4096;
   uint32_t spray = 0;
   bool adaptive = false;
+  bool spray_cover = false;
   uint64_t max_memory = 0;  // 0: MemoryLimit::default_limit()
   uint64_t max_events = 0;  // 0: none
   bool json = false;
@@ -91,14 +92,14 @@ void write_report(const EmulateOptions& o, const emu::Report& r, const std::vect
   ctx.command = "rfab emulate --topo " + o.topo + " --routing " + o.routing + " --cc " + o.cc + " --pfc " + o.pfc +
                 " --hosts " + o.hosts + " --traffic " + o.traffic + " --time " + o.time +
                 (o.warmup != "0s" ? " --warmup " + o.warmup : "") + " --seed " + std::to_string(o.seed) +
-                (o.spray ? " --spray " + std::to_string(o.spray) : "") + (o.adaptive ? " --adaptive" : "") +
+                (o.spray ? " --spray " + std::to_string(o.spray) : "") + (o.adaptive ? " --adaptive" : "") + (o.spray_cover ? " --spray-cover" : "") +
                 (o.engine != "packet" ? " --engine " + o.engine : "");
   for (const std::string& x : o.fail) ctx.command += " --fail " + x;
   for (const std::string& x : o.compare) ctx.command += " --compare " + x;
   ctx.settings = {{"traffic", o.traffic}, {"routing", o.routing}, {"cc", o.cc}, {"pfc", o.pfc}, {"hosts", o.hosts},
                   {"simulated", o.time + (o.warmup != "0s" ? " (warm-up " + o.warmup + ")" : "")},
                   {"seed", std::to_string(o.seed)}, {"engine", o.engine}};
-  if (o.spray > 1) ctx.settings.emplace_back("spray", std::to_string(o.spray) + (o.adaptive ? " ports, adaptive" : " ports"));
+  if (o.spray > 1) ctx.settings.emplace_back("spray", std::to_string(o.spray) + (o.adaptive ? " ports, adaptive" : o.spray_cover ? " ports, one per path" : " ports"));
   if (!o.fail.empty()) {
     std::string all;
     for (const std::string& x : o.fail) all += (all.empty() ? "" : "; ") + x;
@@ -117,7 +118,8 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
   std::printf("scenario    traffic %s (%llu flows), routing %s, cc %s, pfc %s, hosts %s, engine %s", o.traffic.c_str(),
               (unsigned long long)r.flows, o.routing.c_str(), o.cc.c_str(), o.pfc.c_str(), o.hosts.c_str(),
               o.engine.c_str());
-  if (o.spray > 1) std::printf(" %sspraying over %u ports", o.adaptive ? "adaptive " : "", o.spray);
+  if (o.spray > 1)
+    std::printf(" %sspraying over %u ports%s", o.adaptive ? "adaptive " : "", o.spray, o.spray_cover ? " (one per path)" : "");
   std::printf(", %.1f us simulated, seed %llu\n", us(r.simulated), (unsigned long long)o.seed);
   std::printf("throughput  %.4f of offered line rate", r.throughput);
   if (r.warmup > 0) std::printf(" after %.1f us warm-up", us(r.warmup));
@@ -166,7 +168,7 @@ void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector
       {"ecn_marks", r.ecn_marks},     {"cnps", r.cnps},
       {"hosts_stack", o.hosts},       {"retransmits", r.retransmits},
       {"spray", o.spray},
-      {"adaptive", o.adaptive},
+      {"adaptive", o.adaptive},       {"spray_cover", o.spray_cover},
       {"fct_us", {{"p50", us(r.fct_p50)}, {"p99", us(r.fct_p99)}, {"max", us(r.fct_max)}}},
       {"engine", o.engine},           {"last_done_us", us(r.last_done)},
       {"refills", r.refills},         {"refilled_flows", r.refilled_flows},
@@ -248,6 +250,7 @@ void run_emulate(const EmulateOptions& o) {
   s.engine = o.engine;
   s.spray = o.spray;
   s.adaptive = o.adaptive;
+  s.spray_cover = o.spray_cover;
   s.memory_limit = MemoryLimit::from_flag(o.max_memory, "--max-memory");
   s.max_events = o.max_events;
   if (o.pfc != "on" && o.pfc != "off") throw ExitError{2, "--pfc: '" + o.pfc + "' must be on or off"};
@@ -343,6 +346,9 @@ void add_emulate(CLI::App& app) {
   sub->add_flag("--adaptive", o->adaptive,
                 "with --spray N and --hosts rc: the NIC steers its spray away from ports that draw CNPs, NAKs or "
                 "long round trips (the rc engine's adaptive policy)");
+  sub->add_flag("--spray-cover", o->spray_cover,
+                "with --spray N: pick the N ports one per distinct ECMP path (a NIC that knows the switches' hash) "
+                "instead of hashed ports, which land on paths at random; paced hosts and --engine flow");
   add_integer(sub, "--mtu", o->mtu, "RoCE payload bytes per packet", 256, 9000)->capture_default_str();
   add_size(sub, "--buffer", o->buffer, "shared buffer per switch (default 64M; at least two frames)", 1,
            uint64_t{1} << 40);

@@ -4,6 +4,7 @@
 #include "rfab/emu/flow_entropy.hpp"
 #include "rfab/emu/packet.hpp"
 #include "rfab/emu/routing_policy.hpp"
+#include "rfab/emu/spray_cover.hpp"
 
 namespace rfab::emu {
 
@@ -52,10 +53,12 @@ void FlowPaths::plane_path(uint32_t flow, uint32_t plane, uint32_t src, uint32_t
   // Another plane's switches hash another QP's entropy: salt the seed by the plane (plane 0 unsalted).
   const uint64_t seed = cfg_.seed ^ (uint64_t{plane} * 0xD6E8FEB86659FD93ull);
   const uint16_t base = flow_entropy(flow, seed);
-  const uint32_t n = cfg_.spray_paths > 1 ? cfg_.spray_paths : 1;
+  std::vector<uint16_t> cover;
+  if (cfg_.spray_paths > 1 && cfg_.spray_cover) cover = covering_ports(tree_, src, dst, base, cfg_.spray_paths);
+  const uint32_t n = !cover.empty() ? uint32_t(cover.size()) : cfg_.spray_paths > 1 ? cfg_.spray_paths : 1;
   const size_t first = out.size();
   for (uint32_t i = 0; i < n; ++i) {
-    const uint16_t sport = n > 1 ? spray_port(base, i) : base;
+    const uint16_t sport = !cover.empty() ? cover[i] : n > 1 ? spray_port(base, i) : base;
     ecmp_path(src, dst, sport, share / n, out);
   }
   if (n == 1) return;
@@ -76,23 +79,11 @@ void FlowPaths::plane_path(uint32_t flow, uint32_t plane, uint32_t src, uint32_t
 }
 
 void FlowPaths::ecmp_path(uint32_t src, uint32_t dst, uint16_t sport, double share, std::vector<LinkShare>& out) const {
-  // The packet-level Router's decision, hop by hop: a packet of this flow carries these header fields.
-  Packet p;
-  p.src = src;
-  p.dst = dst;
-  p.sport = sport;
-  const EcmpRouting ecmp;
-  topo::PortId port = src;
-  out.push_back({port, share});
-  for (int guard = 0; guard < 8; ++guard) {
-    const topo::NodeId n = tree_.owner(tree_.peer(port));
-    if (n == dst) return;
-    const topo::Route r = tree_.route(n, dst);
-    const uint32_t local = r.count == 1 ? r.first : ecmp.choose(n, r, p, flow_hash(tree_, n, p), 0);
-    port = tree_.port(n, local);
-    out.push_back({port, share});
-  }
-  throw topo::TopologyError("flow engine: no path from host " + std::to_string(src) + " to " + std::to_string(dst));
+  // The packet-level Router's decision, hop by hop, for a packet with these header fields.
+  thread_local std::vector<topo::PortId> ports;
+  ports.clear();
+  ecmp_walk(tree_, src, dst, sport, ports);
+  for (topo::PortId p : ports) out.push_back({p, share});
 }
 
 void FlowPaths::bundle_path(uint32_t src, uint32_t dst, double share, std::vector<LinkShare>& out) const {

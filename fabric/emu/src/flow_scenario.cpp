@@ -53,6 +53,8 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
   cfg.seed = spec.seed;
   cfg.mtu = spec.mtu;
   cfg.spray_paths = uint16_t(spec.spray);
+  if (spec.spray_cover && spec.spray < 2) throw std::invalid_argument("spray-cover: picks a spray's ports; give spray >= 2");
+  cfg.spray_cover = spec.spray_cover;
 
   const std::string what = "the flow-level emulation of " + std::to_string(tree.hosts()) + " hosts";
   if (spec.memory_limit.bytes) {

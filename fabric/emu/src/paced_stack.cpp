@@ -6,6 +6,7 @@
 #include <string>
 
 #include "rfab/emu/flow_list.hpp"
+#include "rfab/emu/spray_cover.hpp"
 
 namespace rfab::emu {
 
@@ -31,6 +32,13 @@ PacedFlowStack::PacedFlowStack(const topo::FatTree& tree, const EmuConfig& confi
     x *= 0x94D049BB133111EBull;
     x ^= x >> 32;
     flows_[i].sport = uint16_t(0xC000u | (x & 0x3FFFu));
+    if (cfg_.spray_cover && cfg_.spray_paths > 1) {
+      const std::vector<uint16_t> ports =
+          covering_ports(tree_, specs[i].src, specs[i].dst, flows_[i].sport, cfg_.spray_paths);
+      flows_[i].cover_first = uint32_t(cover_ports_.size());
+      flows_[i].cover_count = uint16_t(ports.size());
+      cover_ports_.insert(cover_ports_.end(), ports.begin(), ports.end());
+    }
   }
   send_heap_.resize(tree_.hosts());
   control_.resize(tree_.hosts());
@@ -38,7 +46,7 @@ PacedFlowStack::PacedFlowStack(const topo::FatTree& tree, const EmuConfig& confi
 }
 
 size_t PacedFlowStack::memory_bytes() const {
-  size_t b = flows_.capacity() * sizeof(Flow) + send_heap_.capacity() * sizeof(send_heap_[0]) +
+  size_t b = flows_.capacity() * sizeof(Flow) + cover_ports_.capacity() * 2 + send_heap_.capacity() * sizeof(send_heap_[0]) +
              control_.capacity() * sizeof(control_[0]);
   for (const auto& h : send_heap_) b += h.capacity() * 4;
   return b;
@@ -111,7 +119,10 @@ bool PacedFlowStack::pull(uint32_t host, Picos now, Packet& out) {
   out.psn = f.psn++ & 0xFFFFFFu;  // 24-bit PSN space, as on the wire
   out.dst = f.spec.dst;
   out.sport = f.sport;
-  if (cfg_.spray_paths > 1) {
+  if (f.cover_count) {
+    out.sport = cover_ports_[f.cover_first + f.spray_idx];
+    if (++f.spray_idx == f.cover_count) f.spray_idx = 0;
+  } else if (cfg_.spray_paths > 1) {
     out.sport = spray_port(f.sport, f.spray_idx);
     if (++f.spray_idx == cfg_.spray_paths) f.spray_idx = 0;
   }

@@ -140,6 +140,11 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   if (spec.adaptive && spec.hosts != "rc")
     throw std::invalid_argument("adaptive: needs the rc host stack (--hosts rc): the paced hosts have no feedback per port");
   cfg.spray_adaptive = spec.adaptive;
+  if (spec.spray_cover && spec.spray < 2) throw std::invalid_argument("spray-cover: picks a spray's ports; give spray >= 2");
+  if (spec.spray_cover && spec.hosts == "rc")
+    throw std::invalid_argument("spray-cover: the rc hosts spray over their engine's own entropy set; use --hosts paced");
+  if (spec.spray_cover && spec.adaptive) throw std::invalid_argument("spray-cover: --adaptive steers its own ports");
+  cfg.spray_cover = spec.spray_cover;
   if (spec.duration == 0) throw std::invalid_argument("time: the simulated time must be > 0");
   if (spec.warmup >= spec.duration)
     throw std::invalid_argument("warmup: " + format_number(double(spec.warmup) / 1e6) +

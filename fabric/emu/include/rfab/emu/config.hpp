@@ -83,6 +83,9 @@ struct EmuConfig {
   // With spray_paths > 1 on rc hosts: the rc engine's adaptive policy steers the spray away from ports
   // that draw CNPs, NAKs or long round trips (docs/multipath.md).
   bool spray_adaptive = false;
+  // With spray_paths > 1 on paced hosts (and in the flow engine): the entropies are picked one per distinct
+  // ECMP path (spray_cover.hpp) instead of hashed ones, which land on paths at random.
+  bool spray_cover = false;
   uint64_t ar_quantum_bytes = 64 * 1024;  // queue-depth resolution of adaptive routing decisions
   ArView ar_view = ArView::local;
   // ArView::path: candidates compared per packet (0 = all equal-cost ports). Two by default: switches

@@ -63,6 +63,8 @@ class PacedFlowStack final : public FlowStack {
     uint32_t psn = 0;
     uint16_t sport = 0;      // the flow's fixed UDP source port
     uint16_t spray_idx = 0;  // next entropy when the host sprays (EmuConfig::spray_paths)
+    uint16_t cover_count = 0;  // with EmuConfig::spray_cover: its entropies, cover_ports_[cover_first...]
+    uint32_t cover_first = 0;
     bool active = false;  // in its host's send heap
   };
   bool sending_done(const Flow& f) const { return f.spec.bytes != kUnlimited && f.sent >= f.spec.bytes; }
@@ -76,6 +78,7 @@ class PacedFlowStack final : public FlowStack {
   const topo::FatTree& tree_;
   EmuConfig cfg_;
   std::vector<Flow> flows_;
+  std::vector<uint16_t> cover_ports_;  // every flow's path-covering entropies (EmuConfig::spray_cover)
   std::vector<std::vector<uint32_t>> send_heap_;  // per host: active flows, min next_send on top
   std::vector<std::vector<Packet>> control_;      // per host: CNPs waiting for the NIC
   std::vector<std::vector<uint32_t>> dependents_; // per flow with dependents: flows started by its completion

@@ -34,6 +34,7 @@ struct ScenarioSpec {
   // Host stack: "paced" (PacedFlowStack, scales to 100k hosts) or "rc" (the rc/ queue-pair engine).
   std::string hosts = "paced";
   uint32_t spray = 0;  // NIC-side spraying over this many UDP source ports (EmuConfig::spray_paths)
+  bool spray_cover = false;  // the spray's entropies one per distinct path (EmuConfig::spray_cover)
   bool adaptive = false;  // the spray steered by path feedback (rc hosts: EntropyPolicy::Kind::adaptive)
   // Refuse a run whose set-up estimate (budget.hpp) exceeds this, and stop one whose resident memory grows
   // past it; bytes == 0: no limit (library callers such as bench_emu that size their own runs).
