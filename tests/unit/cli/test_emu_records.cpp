@@ -184,7 +184,9 @@ TEST(EmuRecords, LiveCountersGrowToTheFinalOnes) {
     ASSERT_EQ(seen.size(), 11u) << engine;
     for (size_t i = 0; i < seen.size(); ++i) {
       EXPECT_EQ(seen[i].first, s.duration * i / 10) << engine;
-      if (i) EXPECT_GE(seen[i].second, seen[i - 1].second) << engine << " sample " << i;
+      if (i) {
+        EXPECT_GE(seen[i].second, seen[i - 1].second) << engine << " sample " << i;
+      }
     }
     EXPECT_EQ(seen.front().second, 0u) << engine;
     EXPECT_GT(seen.back().second, 0u) << engine;
