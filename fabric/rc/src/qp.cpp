@@ -65,15 +65,29 @@ Status QueuePair::modify(const QpAttr& attr, uint32_t mask) { return impl_->modi
 // ---- driver side ----
 
 RxResult QueuePair::handle_packet(Nanos now, std::span<const uint8_t> bytes, const RxMeta& meta) {
-  Impl& q = *impl_;
+  auto dec = wire::decode_roce(bytes);
+  return impl_->receive(now, bytes, dec ? &*dec : nullptr, meta, false);
+}
+
+RxResult QueuePair::handle_packet(Nanos now, std::span<const uint8_t> bytes, const RxMeta& meta, RxCheck& check) {
+  // Decoding and finding the target only read the packet and the QP: a corrupt packet changes nothing.
+  auto dec = wire::decode_roce(bytes);
+  uint8_t* target = dec ? impl_->continuing_write_target(*dec) : nullptr;
+  const bool intact = target != nullptr ? check.copy_verify(dec->payload, target) : check.verify();
+  if (!intact) return RxResult::corrupt;
+  return impl_->receive(now, bytes, dec ? &*dec : nullptr, meta, target != nullptr);
+}
+
+RxResult QueuePair::Impl::receive(Nanos now, std::span<const uint8_t> bytes, const wire::RocePacket* decoded,
+                                  const RxMeta& meta, bool placed) {
+  Impl& q = *this;
   q.stats.rx_packets++;
   q.stats.rx_bytes += bytes.size();
-  auto dec = wire::decode_roce(bytes);
-  if (!dec) {
+  if (decoded == nullptr) {
     q.stats.dropped++;
     return RxResult::malformed;
   }
-  const wire::RocePacket& p = *dec;
+  const wire::RocePacket& p = *decoded;
   if (p.f.bth.dest_qp != q.qpn) {
     q.stats.dropped++;
     return RxResult::wrong_qp;
@@ -110,7 +124,7 @@ RxResult QueuePair::handle_packet(Nanos now, std::span<const uint8_t> bytes, con
       q.last_cnp = now;
     }
   }
-  if (p.info->is_request()) return q.on_request(now, p, bytes);
+  if (p.info->is_request()) return q.on_request(now, p, bytes, placed);
   if (q.state == QpState::rtr) {  // responses before we ever sent: stale
     q.stats.dropped++;
     return RxResult::bad_state;

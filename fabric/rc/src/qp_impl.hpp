@@ -226,9 +226,20 @@ struct QueuePair::Impl {
   void fail_head(WcStatus st);
   void progress(Nanos now, uint32_t new_una);
 
+  // ---- dispatch of a received packet (qp.cpp); `decoded` is null when it did not decode ----
+  // `placed`: the payload is already in the memory continuing_write_target named (handle_packet with an
+  // RxCheck copied it there while checking it).
+  RxResult receive(Nanos now, std::span<const uint8_t> bytes, const wire::RocePacket* decoded, const RxMeta& meta,
+                   bool placed);
+  // Where receive() would copy this packet's payload when that place is known without the packet's own
+  // headers: a WRITE MIDDLE/LAST at the expected PSN that every check passes, placed at the WRITE's
+  // current address (from its FIRST packet). nullptr for anything else (placement.cpp).
+  uint8_t* continuing_write_target(const wire::RocePacket& p) const;
+
   // ---- responder (responder.cpp) ----
-  RxResult on_request(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes);
-  RxResult execute(Nanos now, const wire::RocePacket& p);  // an in-order request
+  RxResult on_request(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes, bool placed = false);
+  // An in-order request. `placed`: its payload is already at continuing_write_target (no copy).
+  RxResult execute(Nanos now, const wire::RocePacket& p, bool placed = false);
   RxResult on_duplicate(Nanos now, const wire::RocePacket& p);
   RxResult rnr(uint32_t psn);
   bool write_target_ok(const wire::RocePacket& p) const;  // WRITE_ONLY checks for early placement

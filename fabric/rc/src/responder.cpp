@@ -40,12 +40,13 @@ RxResult QueuePair::Impl::rnr(uint32_t p) {
   return RxResult::rnr;
 }
 
-RxResult QueuePair::Impl::on_request(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes) {
+RxResult QueuePair::Impl::on_request(Nanos now, const wire::RocePacket& p, std::span<const uint8_t> bytes,
+                                     bool placed) {
   const int32_t d = psn::diff(p.f.bth.psn, epsn);
   if (d == 0) {
     ack_port = arriving_port;  // the ACK that reports this advance names the port that brought it
     if (held > 0) hole_filled(now, p.f.bth.psn);
-    const RxResult r = execute(now, p);
+    const RxResult r = execute(now, p, placed);
     if (!reorder.empty()) {
       reorder_drain(now);
       if (held > 0) hole_opened(now);  // the next hole: packets beyond it are still held
@@ -84,7 +85,7 @@ bool QueuePair::Impl::write_target_ok(const wire::RocePacket& p) const {
   return mr != nullptr && (mr->access() & kRemoteWrite) && mr->contains(r.va, r.dma_len);
 }
 
-RxResult QueuePair::Impl::execute(Nanos, const wire::RocePacket& p) {
+RxResult QueuePair::Impl::execute(Nanos, const wire::RocePacket& p, bool placed) {
   const uint32_t rpsn = p.f.bth.psn;
   const wire::OpcodeInfo& info = *p.info;
   const uint8_t opc = p.f.bth.opcode;
@@ -170,7 +171,7 @@ RxResult QueuePair::Impl::execute(Nanos, const wire::RocePacket& p) {
           class_c_error(wire::NakCode::remote_access_error, rpsn);
           return RxResult::nak_sent;
         }
-        std::memcpy(mr->at(in_va), p.payload.data(), len);
+        if (!placed) std::memcpy(mr->at(in_va), p.payload.data(), len);
       }
       in_va += len;
       in_resid -= len;

@@ -77,6 +77,7 @@ const char* to_string(RxResult r) {
     case RxResult::nak_sent: return "nak_sent";
     case RxResult::rnr: return "rnr";
     case RxResult::cnp: return "cnp";
+    case RxResult::corrupt: return "corrupt";
   }
   return "?";
 }

@@ -7,11 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "crc32_fold.hpp"
 #include "rfab/base/env.hpp"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 namespace rfab::wire {
 namespace {
@@ -35,8 +32,9 @@ constexpr Tables make_tables() {
 }
 constexpr Tables kTables = make_tables();
 
-// Raw (non-inverted) CRC state update.
-uint32_t raw_tables(uint32_t c, const uint8_t* p, size_t n) {
+}  // namespace
+
+uint32_t detail::raw_tables(uint32_t c, const uint8_t* p, size_t n) {
   const auto& t = kTables.t;
   while (n >= 8) {
     uint32_t lo = c ^ (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24);
@@ -55,40 +53,13 @@ uint32_t raw_tables(uint32_t c, const uint8_t* p, size_t n) {
   return c;
 }
 
-#if defined(__x86_64__)
-#define RFAB_CLMUL __attribute__((target("pclmul,sse4.1"), always_inline)) inline
-RFAB_CLMUL __m128i load(const uint8_t* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); }
-// x * k (both 64-bit halves, carry-less) folded onto the next 16 bytes.
-RFAB_CLMUL __m128i fold(__m128i x, __m128i k, __m128i next) {
-  __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
-  __m128i hi = _mm_clmulepi64_si128(x, k, 0x11);
-  return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
-}
+namespace {
+using detail::raw_tables;
 
-// 16-byte folds over what is left, then 128 -> 32 bits and the table tail.
-RFAB_CLMUL uint32_t reduce128(__m128i x1, const uint8_t* p, size_t n) {
-  const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);
-  const __m128i k5 = _mm_set_epi64x(0, 0x163cd6124LL);
-  const __m128i poly_mu = _mm_set_epi64x(0x1F7011641LL, 0x1DB710641LL);
-  const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
-  while (n >= 16) {
-    x1 = fold(x1, k3k4, load(p));
-    p += 16;
-    n -= 16;
-  }
-  // 128 -> 64 bits (appending 32 zero bits), then 64 -> 32.
-  __m128i t = _mm_clmulepi64_si128(k3k4, x1, 0x01);
-  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), t);
-  t = _mm_srli_si128(x1, 4);
-  x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, mask32), k5, 0x00), t);
-  // Barrett reduction to 32 bits.
-  t = x1;
-  x1 = _mm_clmulepi64_si128(_mm_and_si128(x1, mask32), poly_mu, 0x10);
-  x1 = _mm_clmulepi64_si128(_mm_and_si128(x1, mask32), poly_mu, 0x00);
-  x1 = _mm_xor_si128(x1, t);
-  uint32_t r = static_cast<uint32_t>(_mm_extract_epi32(x1, 1));
-  return raw_tables(r, p, n);
-}
+#if defined(__x86_64__)
+using detail::fold;
+using detail::load;
+using detail::reduce128;
 
 // 16..63 bytes: the first 16-byte block folded over the rest. These are the headers an ICRC starts with
 // (40 bytes for IPv4 + UDP + BTH, 60 for IPv6) and the short RoCE headers after the BTH; the tables cost
@@ -98,12 +69,10 @@ __attribute__((target("pclmul,sse4.1"))) uint32_t raw_clmul_short(uint32_t c, co
   return reduce128(x1, p + 16, n - 16);
 }
 
-// Folding constants for the bit-reflected polynomial: x^(4*128+32) mod P etc., as in the white paper.
+// Four 128-bit lanes folded forward by 64 bytes per round.
 __attribute__((target("pclmul,sse4.1"))) uint32_t raw_clmul(uint32_t c, const uint8_t* p, size_t n) {
   // Precondition: n >= 64. Consumes a multiple of 16 bytes; the tail goes to the tables.
-  const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL);
-  const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);
-
+  const __m128i k1k2 = detail::k_fold64();
   __m128i x1 = load(p), x2 = load(p + 16), x3 = load(p + 32), x4 = load(p + 48);
   x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128(static_cast<int>(c)));
   p += 64;
@@ -116,55 +85,29 @@ __attribute__((target("pclmul,sse4.1"))) uint32_t raw_clmul(uint32_t c, const ui
     p += 64;
     n -= 64;
   }
-  x1 = fold(x1, k3k4, x2);
-  x1 = fold(x1, k3k4, x3);
-  x1 = fold(x1, k3k4, x4);
-  return reduce128(x1, p, n);
+  return reduce128(detail::fold4(x1, x2, x3, x4), p, n);
 }
 
 // The same folding with VPCLMULQDQ on 512-bit registers (AVX-512): four zmm lanes of 64 bytes each, folded
-// forward by 256 bytes per round (constants x^(2048+32) and x^(2048-32) mod P, bit-reflected, << 1); then
-// the four zmm are folded into one (512-bit distance: the k1k2 above), its four 128-bit lanes into one, and
-// reduce128 finishes. About 4x the bytes per cycle of the 128-bit loop on CPUs that have it.
-#define RFAB_VCLMUL __attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.1")))
-RFAB_VCLMUL __attribute__((always_inline)) inline __m512i fold512(__m512i x, __m512i k, __m512i next) {
-  const __m512i lo = _mm512_clmulepi64_epi128(x, k, 0x00);
-  const __m512i hi = _mm512_clmulepi64_epi128(x, k, 0x11);
-  return _mm512_ternarylogic_epi64(lo, hi, next, 0x96);  // lo ^ hi ^ next
-}
-
+// forward by 256 bytes per round; then the four zmm are folded into one 128-bit lane and reduce128
+// finishes. About 4x the bytes per cycle of the 128-bit loop on CPUs that have it.
 RFAB_VCLMUL uint32_t raw_vclmul(uint32_t c, const uint8_t* p, size_t n) {
   // Precondition: n >= 256.
-  // (_mm512_set_epi64 rather than broadcasts/extracts: GCC 12 warns about its own intrinsics' undefined
-  // upper lanes.)
-  const __m512i k256 = _mm512_set_epi64(0x1322d1430LL, 0x11542778aLL, 0x1322d1430LL, 0x11542778aLL,
-                                        0x1322d1430LL, 0x11542778aLL, 0x1322d1430LL, 0x11542778aLL);
-  const __m512i k64 = _mm512_set_epi64(0x1c6e41596LL, 0x154442bd4LL, 0x1c6e41596LL, 0x154442bd4LL,
-                                       0x1c6e41596LL, 0x154442bd4LL, 0x1c6e41596LL, 0x154442bd4LL);
-  const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);
+  const __m512i k256 = detail::k512_fold256();
   __m512i x0 = _mm512_loadu_si512(p), x1 = _mm512_loadu_si512(p + 64), x2 = _mm512_loadu_si512(p + 128),
           x3 = _mm512_loadu_si512(p + 192);
   x0 = _mm512_xor_si512(x0, _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, static_cast<long long>(c)));
   p += 256;
   n -= 256;
   while (n >= 256) {
-    x0 = fold512(x0, k256, _mm512_loadu_si512(p));
-    x1 = fold512(x1, k256, _mm512_loadu_si512(p + 64));
-    x2 = fold512(x2, k256, _mm512_loadu_si512(p + 128));
-    x3 = fold512(x3, k256, _mm512_loadu_si512(p + 192));
+    x0 = detail::fold512(x0, k256, _mm512_loadu_si512(p));
+    x1 = detail::fold512(x1, k256, _mm512_loadu_si512(p + 64));
+    x2 = detail::fold512(x2, k256, _mm512_loadu_si512(p + 128));
+    x3 = detail::fold512(x3, k256, _mm512_loadu_si512(p + 192));
     p += 256;
     n -= 256;
   }
-  x1 = fold512(x0, k64, x1);
-  x2 = fold512(x1, k64, x2);
-  x3 = fold512(x2, k64, x3);
-  alignas(64) uint8_t lanes[64];
-  _mm512_store_si512(lanes, x3);
-  __m128i a = load(lanes);
-  a = fold(a, k3k4, load(lanes + 16));
-  a = fold(a, k3k4, load(lanes + 32));
-  a = fold(a, k3k4, load(lanes + 48));
-  return reduce128(a, p, n);
+  return reduce128(detail::fold512_to_128(x0, x1, x2, x3), p, n);
 }
 
 bool detect_vclmul() {
@@ -189,6 +132,10 @@ const bool kCpuClmul = false;
 #endif
 
 }  // namespace
+
+bool detail::use_vclmul() { return kHasVclmul; }
+bool detail::use_clmul() { return kHasClmul; }
+bool detail::cpu_clmul() { return kCpuClmul; }
 
 uint32_t crc32_update_portable(uint32_t crc, const uint8_t* data, size_t len) {
   return ~raw_tables(~crc, data, len);

@@ -141,6 +141,9 @@ class Pair {
   std::vector<WirePacket> log;  // every packet sent, in send order
   uint64_t delivered = 0;
   bool trace = env::raw("RFAB_RC_TRACE") != nullptr;  // print every packet (debugging aid)
+  // When set, packets are delivered unchecked with this integrity check for the QP to run
+  // (handle_packet(..., RxCheck&)), as a driver that folds the ICRC into the payload copy does.
+  std::function<RxCheck&(std::span<const uint8_t> bytes)> check;
 
  private:
   struct InFlight {
@@ -178,7 +181,8 @@ class Pair {
     while (!flight.empty() && flight.top().at <= now) {
       InFlight f = flight.top();
       flight.pop();
-      side(f.to).qp->handle_packet(now, f.bytes, RxMeta{f.ce, f.src_port});
+      if (check) side(f.to).qp->handle_packet(now, f.bytes, RxMeta{f.ce, f.src_port}, check(f.bytes));
+      else side(f.to).qp->handle_packet(now, f.bytes, RxMeta{f.ce, f.src_port});
       ++delivered;
     }
   }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <string>
 
+#include "icrc_check.hpp"
 #include "rfab/fault/fault_injector.hpp"
 #include "rfab/udp/error.hpp"
 #include "rfab/wire/bytes.hpp"
@@ -122,24 +123,31 @@ void UdpDriver::deliver(Nanos now, const Address& src, std::span<const uint8_t> 
     ++stats_.rx_malformed;
     return;
   }
-  if (cfg_.verify_icrc && !verifier_.verify(src, rx_sock_.local(), data)) {
-    ++stats_.rx_bad_icrc;
-    return;
-  }
+  // The QP number is read before the ICRC check: a corrupt one can only pick a QP whose own call of the
+  // check (below) then fails, or a path that runs the check first.
   const uint32_t qpn = wire::load_be24(data.data() + 5);
-  if (qpn == 1 && cfg_.gsi) {
-    cfg_.gsi(src, data);
-    return;
-  }
-  auto it = by_qpn_.find(qpn);
+  const bool gsi = qpn == 1 && cfg_.gsi;
+  const auto it = gsi ? by_qpn_.end() : by_qpn_.find(qpn);
   if (it == by_qpn_.end()) {
-    ++stats_.rx_unknown_qp;
+    if (cfg_.verify_icrc && !verifier_.verify(src, rx_sock_.local(), data)) {
+      ++stats_.rx_bad_icrc;
+      return;
+    }
+    if (gsi) cfg_.gsi(src, data);
+    else ++stats_.rx_unknown_qp;
     return;
   }
   rc::RxMeta meta;
   meta.ecn_ce = ce;
   meta.src_port = src.port;
-  qps_[it->second].qp->handle_packet(now, data, meta);
+  if (!cfg_.verify_icrc) {
+    qps_[it->second].qp->handle_packet(now, data, meta);
+    return;
+  }
+  // The QP runs the check before the packet changes anything, folded into the copy of the payload when it
+  // knows where that goes (rc::RxCheck).
+  IcrcCheck check(verifier_, src, rx_sock_.local(), data);
+  if (qps_[it->second].qp->handle_packet(now, data, meta, check) == rc::RxResult::corrupt) ++stats_.rx_bad_icrc;
 }
 
 size_t UdpDriver::receive(Nanos now) {

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "rfab/wire/bytes.hpp"
+#include "rfab/wire/crc32.hpp"
+#include "rfab/wire/crc32_copy.hpp"
 #include "rfab/wire/icrc.hpp"
 #include "rfab/wire/opcode.hpp"
 
@@ -89,12 +91,32 @@ bool IcrcVerifier::verify(const Address& src, const Address& dst, std::span<cons
   const size_t body = udp_payload.size() - 4;
   const uint32_t crc0 = w::icrc_continue(headers_.state(src, dst, udp_payload.size(), 0),
                                          udp_payload.first(w::kBthLen), udp_payload.subspan(w::kBthLen, body - w::kBthLen));
-  const uint32_t stored = w::load_le32(udp_payload.data() + body);
+  return accept(dst, crc0, w::load_le32(udp_payload.data() + body), body);
+}
+
+bool IcrcVerifier::verify_copy(const Address& src, const Address& dst, std::span<const uint8_t> udp_payload,
+                               std::span<const uint8_t> payload, uint8_t* out) {
+  const size_t at = static_cast<size_t>(payload.data() - udp_payload.data());
+  if (udp_payload.size() < w::kBthLen + 4 || at < w::kBthLen || at + payload.size() > udp_payload.size() - 4) {
+    // Not a payload of this packet: copy (as promised) and check the ordinary way.
+    if (!payload.empty()) std::memcpy(out, payload.data(), payload.size());
+    return verify(src, dst, udp_payload);
+  }
+  const size_t body = udp_payload.size() - 4;
+  // The ICRC covers BTH .. headers, payload, pad in that order: the same CRC as verify's, in three parts.
+  uint32_t crc0 = w::icrc_continue(headers_.state(src, dst, udp_payload.size(), 0), udp_payload.first(at));
+  crc0 = w::crc32_copy_update(crc0, out, payload.data(), payload.size());
+  const size_t end = at + payload.size();
+  crc0 = w::crc32_update(crc0, udp_payload.data() + end, body - end);
+  return accept(dst, crc0, w::load_le32(udp_payload.data() + body), body);
+}
+
+bool IcrcVerifier::accept(const Address& dst, uint32_t crc0, uint32_t stored, size_t body_len) {
   last_id_ = 0;
   if (crc0 == stored) return true;
   if (dst.v6 || window_ == 1) return false;
   // Bytes the ICRC covers after the 2-byte ID: the rest of the IPv4 header (14), UDP (8), BTH .. pad.
-  const auto id = solver_.solve(crc0 ^ stored, 14 + 8 + body);
+  const auto id = solver_.solve(crc0 ^ stored, 14 + 8 + body_len);
   if (!id || *id >= window_) return false;
   last_id_ = *id;
   return true;

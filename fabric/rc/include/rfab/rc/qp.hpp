@@ -2,6 +2,7 @@
 // completions land in the CQs given at creation). The driver side moves packets and time:
 //
 //   driver receives a UDP payload (BTH..ICRC, ICRC already checked)  -> qp.handle_packet(now, bytes, meta)
+//                              (or not yet checked: the QP runs the check) -> qp.handle_packet(now, bytes, meta, check)
 //   driver may send                                                   -> while (qp.poll_transmit(now, pkt)) send
 //   driver's timer                                                    -> at qp.next_deadline(): handle_timeout(now)
 //
@@ -19,6 +20,7 @@
 #include "rfab/congestion/controller.hpp"
 #include "rfab/rc/cq.hpp"
 #include "rfab/rc/memory.hpp"
+#include "rfab/rc/rx_check.hpp"
 #include "rfab/rc/types.hpp"
 
 namespace rfab::rc {
@@ -70,6 +72,14 @@ class QueuePair {
   // ---- driver side ----
   // One received UDP payload (BTH .. ICRC) addressed to this QP.
   RxResult handle_packet(Nanos now, std::span<const uint8_t> udp_payload, const RxMeta& meta);
+  // The same for a packet whose integrity the driver has not checked yet. `check` runs before the packet
+  // changes anything; when it fails the packet is dropped (RxResult::corrupt) and the QP is as before, the
+  // same as if the driver had dropped it. A packet that continues a WRITE in PSN order is checked while its
+  // payload is copied into the target memory (RxCheck::copy_verify). If that packet turns out corrupt,
+  // those target bytes hold its bad payload, but they lie within the WRITE's range not yet written (the
+  // range known from earlier, checked packets, never from the bad one), and the expected PSN does not
+  // advance: nothing can complete before the resend of that PSN overwrites them.
+  RxResult handle_packet(Nanos now, std::span<const uint8_t> udp_payload, const RxMeta& meta, RxCheck& check);
   // Produces the next packet to send, if any: control packets (CNP, ACK/NAK, READ responses, atomic ACKs)
   // first, then requests. pkt.buf must be set by the caller (>= kMaxPacketBytes). Returns false when idle.
   bool poll_transmit(Nanos now, TxPacket& pkt);

@@ -244,6 +244,7 @@ enum class RxResult : uint8_t {
   nak_sent,        // invalid/forbidden request answered with a NAK
   rnr,             // no receive WQE: RNR NAK queued
   cnp,             // a CNP, handed to the congestion controller
+  corrupt,         // failed the driver's integrity check (RxCheck): dropped, the QP's state unchanged
 };
 const char* to_string(RxResult r);
 

@@ -72,10 +72,18 @@ class IcrcVerifier {
   explicit IcrcVerifier(unsigned ipv4_id_window = kAnyIpv4Id);
   // True when the ICRC in the last 4 bytes of `udp_payload` matches a packet from `src` to `dst`.
   bool verify(const Address& src, const Address& dst, std::span<const uint8_t> udp_payload);
+  // The same check, with `payload` (a part of `udp_payload` after the RoCE headers) copied to `out` while
+  // it is CRCed: one pass over the payload. `out` holds the copy whatever the verdict, so it must be memory
+  // whose contents do not count until the packet has been accepted.
+  bool verify_copy(const Address& src, const Address& dst, std::span<const uint8_t> udp_payload,
+                   std::span<const uint8_t> payload, uint8_t* out);
   // IPv4 ID recovered by the last successful IPv4 verify (for tests and counters); 0 after IPv6.
   uint16_t last_ipv4_id() const { return last_id_; }
 
  private:
+  // Accepts the ICRC `crc0` computed for IPv4 ID 0 against the `stored` one (solving for the ID).
+  bool accept(const Address& dst, uint32_t crc0, uint32_t stored, size_t body_len);
+
   unsigned window_;
   uint16_t last_id_ = 0;
   Ipv4IdSolver solver_;
