@@ -108,10 +108,9 @@ STEP_REPORT="$BUILD/emulation-step-report.html"
 echo "the step as charts, with its critical path by phase: $STEP_REPORT"
 echo
 echo "The 800G variant: a 51.2T switch has 64 ports of 800G, and three tiers of those hold 65,536 hosts; so each"
-echo "800G NIC is split over two planes of 400G (radix 128), the same step, adaptive routing:"
+echo "800G NIC is split over two planes of 400G (radix 128), the same step, AR vs ECMP:"
 "$RFAB" emulate --engine flow --topo fat-tree:hosts=100000,speed=800G,switch=51.2T,rails=8,planes=2 --routing ar \
-  --traffic step:allreduce=hier,bytes=1G,inter=rhd --time 400ms --quiet
-echo "(ECMP on two planes: every flow done at 141.7 ms, but its refills take ~6 CPU-minutes: docs/emulator.md)"
+  --compare ecmp --traffic step:allreduce=hier,bytes=1G,inter=rhd --time 400ms --quiet
 echo
 
 step "9. Two paths between two hosts (namespaces A, R, B; tbf and tc BPF switch ports): spraying, ECN + DCQCN, loss recovery"

@@ -66,7 +66,9 @@ FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Tr
   frozen_load_.assign(L, 0);
   open_share_.assign(L, 0);
   levels_.resize(L);
-  flow_stamp_.assign(flows_.size(), 0);
+  member_.assign(flows_.size(), 0);
+  open_.assign(flows_.size(), 0);
+  bottleneck_.assign(flows_.size(), 0);
 
   // Dependents (CSR), counting FlowSpec::after and the extra list alike.
   auto for_each_dep = [&](uint32_t i, auto&& fn) {
@@ -168,61 +170,105 @@ void FlowEngine::release_dependents(uint32_t id) {
   }
 }
 
-// Max-min fair rates for the flows connected to `seed_links`, by progressive filling: all open flows rise
-// together (the water level); the link that fills first freezes its flows at that level; repeat. The
+// Max-min fair rates after flows started or ended on `seed_links`, by progressive filling: all open flows
+// rise together (the water level); the link that fills first freezes its flows at that level; repeat. The
 // level at which a link fills is (capacity - load of its frozen flows) / (sum of its open flows' shares).
+//
+// Only a set of flows is filled, the others' rates held as load: first the flows on the seed links, then
+// whoever the result shows cannot keep its rate, until every flow has a bottleneck again (a full link on
+// which no flow is faster). An allocation in which every flow has a bottleneck is the max-min one, so this
+// is exact, and it usually stops long before the connected component: an end frees capacity that few
+// flows can take. If the set keeps growing, the whole component is filled at once.
 void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
   ++stamp_;
-  std::vector<uint32_t> links, comp;
+  set_.clear();
+  set_links_.clear();
   for (uint32_t l : seed_links)
+    for (uint32_t id : on_link_[l]) join(id, t);
+  std::vector<uint32_t> add;
+  for (uint32_t round = 0; !set_.empty(); ++round) {
+    if (round == kMaxRounds || whole_component_) {
+      // The component: flows on the set's links, their links, and so on; filled once, nothing held.
+      for (size_t i = 0; i < set_links_.size(); ++i)
+        for (uint32_t id : on_link_[set_links_[i]]) join(id, t);
+      fill();
+      break;
+    }
+    fill();
+    find_unsettled(add);
+    if (add.empty()) break;
+    for (uint32_t id : add) join(id, t);
+  }
+  ++stats_.refills;
+  stats_.refilled_flows += set_.size();
+  for (uint32_t id : set_) {
+    Flow& f = flows_[id];
+    if (f.wire < kInf && f.rate > 0) finishes_.set(id, t + (f.wire - f.sent) / f.rate);
+    else finishes_.erase(id);
+  }
+  if (stamp_ > 0x7FFFFFF0u) {
+    std::fill(link_stamp_.begin(), link_stamp_.end(), 0);
+    std::fill(member_.begin(), member_.end(), 0);
+    stamp_ = 0;
+  }
+}
+
+void FlowEngine::join(uint32_t id, double t) {
+  if (member_[id] == stamp_) return;
+  member_[id] = stamp_;
+  Flow& f = flows_[id];
+  f.sent = std::min(f.wire, f.sent + f.rate * (t - f.settled));  // what went at the old rate
+  f.settled = t;
+  set_.push_back(id);
+  for (uint32_t k = 0; k < f.links; ++k) {
+    const uint32_t l = flow_links_[f.first_link + k].link;
     if (link_stamp_[l] != stamp_) {
       link_stamp_[l] = stamp_;
-      links.push_back(l);
+      set_links_.push_back(l);
     }
-  // The connected component: flows on these links, their links, and so on.
-  for (size_t i = 0; i < links.size(); ++i)
-    for (uint32_t id : on_link_[links[i]]) {
-      if (flow_stamp_[id] == stamp_) continue;
-      flow_stamp_[id] = stamp_;
-      comp.push_back(id);
-      const Flow& f = flows_[id];
-      for (uint32_t k = 0; k < f.links; ++k) {
-        const uint32_t l = flow_links_[f.first_link + k].link;
-        if (link_stamp_[l] != stamp_) {
-          link_stamp_[l] = stamp_;
-          links.push_back(l);
-        }
-      }
-    }
-  ++stats_.refills;
-  stats_.refilled_flows += comp.size();
-  for (uint32_t l : links) {
-    frozen_load_[l] = 0;
-    open_share_[l] = 0;
   }
-  for (uint32_t id : comp) {
-    Flow& f = flows_[id];
-    f.sent = std::min(f.wire, f.sent + f.rate * (t - f.settled));  // what went at the old rate
-    f.settled = t;
+}
+
+double FlowEngine::share_on(uint32_t id, uint32_t link) const {
+  const Flow& f = flows_[id];
+  for (uint32_t k = 0; k < f.links; ++k)
+    if (flow_links_[f.first_link + k].link == link) return flow_links_[f.first_link + k].share;
+  return 0;
+}
+
+void FlowEngine::fill() {
+  for (uint32_t l : set_links_) {
+    open_share_[l] = 0;
+    double held = 0;  // the flows outside the set keep their rates
+    for (uint32_t id : on_link_[l])
+      if (member_[id] != stamp_) held += share_on(id, l) * flows_[id].rate;
+    frozen_load_[l] = held;
+  }
+  if (++open_mark_ == 0) {  // wrapped: no flow may carry a stale mark equal to a new one
+    std::fill(open_.begin(), open_.end(), 0);
+    open_mark_ = 1;
+  }
+  for (uint32_t id : set_) {
+    const Flow& f = flows_[id];
+    open_[id] = open_mark_;
     for (uint32_t k = 0; k < f.links; ++k) open_share_[flow_links_[f.first_link + k].link] += flow_links_[f.first_link + k].share;
   }
-  // Each link of the component once, keyed by the level at which it fills. Freezing a flow at the lowest
-  // level can only raise the level of its other links (it takes no more than their level from them), so
-  // a link's key moves in place and the heap never holds more than the component's links.
+  // Each link once, keyed by the level at which it fills. Freezing a flow at the lowest level can only raise
+  // the level of its other links (it takes no more than their level from them), so a link's key moves in
+  // place and the heap never holds more than the set's links.
   auto level_of = [&](uint32_t l) { return (capacity_[l] - frozen_load_[l]) / open_share_[l]; };
-  for (uint32_t l : links)
+  for (uint32_t l : set_links_)
     if (open_share_[l] > 1e-12) levels_.set(l, level_of(l));
-  // flow_stamp_ == stamp_ marks a flow of this refill still open; a frozen one gets a mark no stamp takes.
-  const uint32_t frozen_mark = ~stamp_;
   while (!levels_.empty()) {
     const uint32_t l = levels_.top();
     const double level = levels_.top_key();
     levels_.erase(l);
     for (uint32_t id : on_link_[l]) {
-      if (flow_stamp_[id] != stamp_) continue;  // frozen already
-      flow_stamp_[id] = frozen_mark;
+      if (open_[id] != open_mark_) continue;  // outside the set, or frozen already
+      open_[id] = 0;
       Flow& f = flows_[id];
       f.rate = std::max(level, 0.0);
+      bottleneck_[id] = l;
       for (uint32_t k = 0; k < f.links; ++k) {
         const LinkShare& s = flow_links_[f.first_link + k];
         frozen_load_[s.link] += s.share * f.rate;
@@ -234,16 +280,38 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
     }
     open_share_[l] = 0;
   }
-  for (uint32_t id : comp) {
-    Flow& f = flows_[id];
-    if (f.wire < kInf && f.rate > 0) finishes_.set(id, t + (f.wire - f.sent) / f.rate);
-    else finishes_.erase(id);
+}
+
+// Flows outside the set whose rate the last fill made wrong: a flow faster than a set flow on that flow's
+// bottleneck (it must yield), and a flow whose own bottleneck is a set link that is no longer full or now
+// carries a faster flow (it may rise). Relative slack absorbs rounding.
+void FlowEngine::find_unsettled(std::vector<uint32_t>& out) {
+  constexpr double kSlack = 1e-9;
+  out.clear();
+  auto take = [&](uint32_t id) {
+    if (member_[id] == stamp_ || open_[id] == open_mark_ + 1) return;
+    open_[id] = open_mark_ + 1;  // listed once; the next fill's mark overwrites it
+    out.push_back(id);
+  };
+  for (uint32_t f : set_) {
+    const double limit = flows_[f].rate * (1 + kSlack);
+    for (uint32_t g : on_link_[bottleneck_[f]])
+      if (member_[g] != stamp_ && flows_[g].rate > limit) take(g);
   }
-  // Clear the frozen marks, so no later stamp can meet one; stamps restart before they could reach ~stamp_.
-  for (uint32_t id : comp) flow_stamp_[id] = 0;
-  if (stamp_ > 0x7FFFFFF0u) {
-    std::fill(link_stamp_.begin(), link_stamp_.end(), 0);
-    stamp_ = 0;
+  for (uint32_t l : set_links_) {
+    bool load_known = false;
+    double load = 0, fastest = 0;
+    for (uint32_t g : on_link_[l]) {
+      if (member_[g] == stamp_ || bottleneck_[g] != l) continue;
+      if (!load_known) {
+        for (uint32_t h : on_link_[l]) {
+          load += share_on(h, l) * flows_[h].rate;
+          fastest = std::max(fastest, flows_[h].rate);
+        }
+        load_known = true;
+      }
+      if (load < capacity_[l] * (1 - kSlack) || flows_[g].rate < fastest * (1 - kSlack)) take(g);
+    }
   }
 }
 
@@ -381,7 +449,7 @@ void FlowEngine::link_wire_bytes(std::vector<double>& out) const {
 size_t FlowEngine::memory_bytes() const {
   size_t b = flows_.capacity() * sizeof(Flow) + flow_links_.capacity() * sizeof(LinkShare) +
              link_pos_.capacity() * 4 + dependents_.capacity() * 4 + dependents_first_.capacity() * 8 +
-             capacity_.capacity() * 8 * 3 + link_stamp_.capacity() * 4 + flow_stamp_.capacity() * 4 +
+             capacity_.capacity() * 8 * 3 + link_stamp_.capacity() * 4 + member_.capacity() * 4 + open_.capacity() * 4 + bottleneck_.capacity() * 4 +
              starts_.capacity() * sizeof(Timed) + finishes_.memory_bytes() + levels_.memory_bytes();
   for (const auto& l : on_link_) b += l.capacity() * 4 + sizeof(l);
   return b;

@@ -63,6 +63,9 @@ class FlowEngine {
   uint32_t links() const { return paths_.links(); }
   std::vector<topo::PortId> link_ports(uint32_t link) const { return paths_.ports_of(link); }
   const FlowEngineStats& stats() const { return stats_; }
+  // Every refill fills the whole connected component instead of growing a set until each flow has a
+  // bottleneck: the reference the incremental refill is checked against.
+  void set_whole_component_refills(bool on) { whole_component_ = on; }
   size_t memory_bytes() const;
 
  private:
@@ -90,6 +93,11 @@ class FlowEngine {
   void start(uint32_t f, double t, std::vector<uint32_t>& seeds);
   void finish(uint32_t f, double t, std::vector<uint32_t>& seeds);
   void refill(const std::vector<uint32_t>& seed_links, double t);
+  void join(uint32_t id, double t);  // into the refill's set, its bytes settled at the old rate
+  void fill();                       // progressive filling of the set, the others' rates held
+  void find_unsettled(std::vector<uint32_t>& out);
+  double share_on(uint32_t id, uint32_t link) const;
+  static constexpr uint32_t kMaxRounds = 24;  // then the whole connected component
   void release_dependents(uint32_t f);
 
   const topo::FatTree& tree_;
@@ -106,8 +114,12 @@ class FlowEngine {
   // Dependents of each flow (CSR).
   std::vector<uint64_t> dependents_first_;
   std::vector<uint32_t> dependents_;
-  // Scratch for refills, stamped per refill so nothing is cleared.
-  std::vector<uint32_t> link_stamp_, flow_stamp_;
+  // Scratch for refills, stamped per refill so nothing is cleared: a link of the set, a flow of the set,
+  // a flow still open in a fill (open_ == open_mark_), and each flow's bottleneck from its last fill.
+  std::vector<uint32_t> link_stamp_, member_, open_, bottleneck_;
+  std::vector<uint32_t> set_, set_links_;
+  uint32_t open_mark_ = 0;
+  bool whole_component_ = false;
   std::vector<double> frozen_load_, open_share_;
   IndexedHeap levels_;  // the links of a refill by the level at which they fill
   uint32_t stamp_ = 0;
