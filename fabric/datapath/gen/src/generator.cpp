@@ -36,7 +36,6 @@ RunResult run(TrafficModel& model, FrameBuilder& builder, FrameSink& sink, Truth
   std::optional<HeldFrames> held;
   if (sink.keeps_frames()) held.emplace();
   uint64_t sent = 0, bits = 0;
-  size_t last_len = 64;  // of the last frame built (a guess at the next one's, for the prefetch)
   for (;;) {
     if (stop.load(std::memory_order_relaxed)) break;
     const uint64_t want = lim.count ? std::min<uint64_t>(burst, lim.count - sent) : burst;
@@ -51,20 +50,11 @@ RunResult run(TrafficModel& model, FrameBuilder& builder, FrameSink& sink, Truth
         sink.flush();
         continue;
       }
-      // The buffers (and their notes) are usually no longer in the cache when they come back from the
-      // device: their first line and the line of the last frame's end (where the ICRC goes when the
-      // frames keep their length) are fetched for the whole burst at once instead of missing one by one.
-      for (size_t i = 0; i < got; ++i) {
-        __builtin_prefetch(bufs[i], 1);
-        __builtin_prefetch(bufs[i] + last_len - 4, 1);
-        if (held) held->prefetch(bufs[i]);
-      }
       for (size_t i = 0; i < got; ++i) {
         const GenPacket& p = model.next();
         const std::span<uint8_t> out(bufs[i], room);
         const size_t len = held ? builder.build(p, out, held->of(bufs[i])) : builder.build(p, out);
         lens[i] = static_cast<uint32_t>(len);
-        last_len = len;
         truth.sent(p, len);
         bits += len * 8;
       }

@@ -30,8 +30,6 @@ class HeldFrames {
     }
     return s.held;
   }
-  // Starts loading the note of `buf` into the cache (a burst's notes are fetched together, ahead of use).
-  void prefetch(const uint8_t* buf) const { __builtin_prefetch(&slots_[slot_index(buf)], 1); }
 
  private:
   // Several times the buffers a sink keeps in rotation (a burst or a few, a mempool cache).
