@@ -41,15 +41,10 @@ class EthdevPort final : public DpdkPort {
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port_, &info); rc != 0) throw frame::FrameError(port_error(port_, "device info", rc));
     driver_ = info.driver_name != nullptr ? info.driver_name : "?";
-    const std::string pool_name = "rfab_mbufs_" + std::to_string(port_);
-    pool_ = rte_mempool_lookup(pool_name.c_str());
-    if (pool_ == nullptr)
-      pool_ = rte_pktmbuf_pool_create(pool_name.c_str(), c.mbufs, 256, 0, RTE_PKTMBUF_HEADROOM + kFrameRoom,
-                                      rte_eth_dev_socket_id(port_) < 0 ? 0 : rte_eth_dev_socket_id(port_));
-    if (pool_ == nullptr)
-      throw frame::FrameError("DPDK: mbuf pool of " + std::to_string(c.mbufs) + " x " +
-                              std::to_string(RTE_PKTMBUF_HEADROOM + kFrameRoom) + " bytes: " + rte_strerror(rte_errno) +
-                              " (more EAL memory: -m, or fewer mbufs)");
+    pool_ = mbuf_pool("rfab_mbufs_" + std::to_string(port_), c.mbufs);
+    // Transmit-only mbufs are never handed to the receive queue, so what a sender wrote into one is still
+    // there when the pool hands it out again.
+    tx_pool_ = c.tx_only_mbufs > 0 ? mbuf_pool("rfab_tx_mbufs_" + std::to_string(port_), c.tx_only_mbufs) : pool_;
     // A vdev over a kernel interface (af_packet, af_xdp) has that interface's MTU, which its set_mtu would
     // change for everyone: leave it. A NIC of our own gets the largest MTU our mbufs hold.
     kernel_backed_ = driver_ == "net_af_packet" || driver_ == "net_af_xdp";
@@ -76,6 +71,18 @@ class EthdevPort final : public DpdkPort {
       (void)rte_eth_dev_get_mtu(port_, &mtu);
       max_frame_ = std::min<size_t>(max_frame_, size_t{mtu} + 14);
     }
+  }
+
+  // The pool of that name (a port opened again in this process finds its own), or a new one.
+  rte_mempool* mbuf_pool(const std::string& name, uint32_t mbufs) const {
+    if (rte_mempool* p = rte_mempool_lookup(name.c_str())) return p;
+    const int sock = rte_eth_dev_socket_id(port_);
+    rte_mempool* p = rte_pktmbuf_pool_create(name.c_str(), mbufs, 256, 0, RTE_PKTMBUF_HEADROOM + kFrameRoom, sock < 0 ? 0 : sock);
+    if (p == nullptr)
+      throw frame::FrameError("DPDK: mbuf pool of " + std::to_string(mbufs) + " x " +
+                              std::to_string(RTE_PKTMBUF_HEADROOM + kFrameRoom) + " bytes: " + rte_strerror(rte_errno) +
+                              " (more EAL memory: -m, or fewer mbufs)");
+    return p;
   }
 
   ~EthdevPort() override {
@@ -145,7 +152,7 @@ class EthdevPort final : public DpdkPort {
     auto want = static_cast<unsigned>(std::min(bufs.size(), kTxQueue - txq_n_));
     if (want == 0) return 0;
     // A bulk allocation takes all or nothing: when the pool runs short (the device holds the rest), less.
-    while (want > 0 && rte_pktmbuf_alloc_bulk(pool_, at, want) != 0) want /= 2;
+    while (want > 0 && rte_pktmbuf_alloc_bulk(tx_pool_, at, want) != 0) want /= 2;
     if (want == 0) {
       ++tx_no_mbuf_;
       return 0;
@@ -178,9 +185,9 @@ class EthdevPort final : public DpdkPort {
   rte_mbuf* next_spare() {
     if (spare_next_ == spare_n_) {
       spare_next_ = spare_n_ = 0;
-      if (rte_pktmbuf_alloc_bulk(pool_, spare_.data(), kTxAllocBulk) == 0) {
+      if (rte_pktmbuf_alloc_bulk(tx_pool_, spare_.data(), kTxAllocBulk) == 0) {
         spare_n_ = kTxAllocBulk;
-      } else if ((spare_[0] = rte_pktmbuf_alloc(pool_)) != nullptr) {
+      } else if ((spare_[0] = rte_pktmbuf_alloc(tx_pool_)) != nullptr) {
         spare_n_ = 1;
       } else {
         return nullptr;
@@ -190,6 +197,7 @@ class EthdevPort final : public DpdkPort {
   }
 
   bool tx_pending() const override { return txq_n_ > 0; }
+  bool tx_keeps_frames() const override { return tx_pool_ != pool_; }
   int wait_fd() const override { return -1; }
   uint64_t rx_syscalls() const override { return 0; }
   uint64_t tx_syscalls() const override { return 0; }
@@ -206,7 +214,8 @@ class EthdevPort final : public DpdkPort {
   uint16_t port_;
   std::string driver_;
   bool kernel_backed_ = false;
-  rte_mempool* pool_ = nullptr;
+  rte_mempool* pool_ = nullptr;     // the receive queue's (and the transmit side's, unless it has its own)
+  rte_mempool* tx_pool_ = nullptr;  // where transmit buffers come from
   frame::Mac mac_;
   size_t max_frame_ = 1514;
   std::array<rte_mbuf*, kBurst> rx_{};

@@ -23,8 +23,8 @@ size_t FrameBuilder::frame_len(const GenPacket& p) const {
   return forward_.len() + w::roce_encoded_len(p.opcode, p.payload_len);
 }
 
-size_t FrameBuilder::build(const GenPacket& p, std::span<uint8_t> out) {
-  if (const size_t len = templates_->write(p, out.data(), out.size())) return len;
+size_t FrameBuilder::build(const GenPacket& p, std::span<uint8_t> out, HeldFrame& held) {
+  if (const size_t len = templates_->write(p, out.data(), out.size(), held)) return len;
   return build_from_scratch(p, out);  // no template for this shape, or `out` too small (the clear error)
 }
 

@@ -12,6 +12,8 @@ constexpr uint32_t k24 = 0xFFFFFF;
 constexpr size_t kIcrcLen = 4;
 constexpr size_t kMaxShapesPerFlow = 64;  // a bound on memory should a flow's shapes ever keep changing
 constexpr size_t kScratchRoom = 8192;     // more than any frame of a 4096-byte MTU
+constexpr size_t kMaxKins = 64;           // kins looked through when a template is made (a bound on that)
+constexpr size_t kMaxKinRange = 64;       // past this, writing a kin's range saves little over a whole copy
 
 }  // namespace
 
@@ -82,19 +84,48 @@ FrameTemplates::Template FrameTemplates::make(const GenPacket& p) {
   std::vector<uint8_t> reference(kScratchRoom);
   reference.resize(from_scratch_(q, reference));
   t.patchable = patched == reference;
+  if (t.patchable) join_kin(t);
   return t;
+}
+
+void FrameTemplates::join_kin(Template& t) {
+  const size_t n = t.bytes.size(), end = n - kIcrcLen;  // the PSN and MSN bytes are 0 in every template
+  for (Kin& k : kins_) {
+    if (k.bytes.size() != n || k.psn_at != t.psn.at || k.has_msn != t.has_msn || (t.has_msn && k.msn_at != t.msn.at))
+      continue;
+    size_t lo = k.lo, hi = k.hi;
+    for (size_t i = 0; i < end; ++i) {
+      if (k.bytes[i] == t.bytes[i]) continue;
+      lo = lo == hi ? i : std::min(lo, i);
+      hi = std::max(hi, i + 1);
+    }
+    if (hi - lo > kMaxKinRange) continue;
+    k.lo = lo;
+    k.hi = hi;
+    t.kin = &k;
+    return;
+  }
+  if (kins_.size() == kMaxKins) return;
+  Kin& k = kins_.emplace_back();
+  k.bytes = t.bytes;
+  k.psn_at = t.psn.at;
+  k.has_msn = t.has_msn;
+  k.msn_at = t.msn.at;
+  t.kin = &k;
 }
 
 const FrameTemplates::Template* FrameTemplates::find(const GenPacket& p) {
   if (p.qp >= qps_) return nullptr;
   const size_t flow = (p.reverse ? qps_ : 0) + p.qp;
-  std::vector<Template>& shapes = flows_[flow];
+  std::deque<Template>& shapes = flows_[flow];
   const Template*& last = last_[flow];
   const Shape s = shape_of(p);
   for (const Template& t : shapes)
     if (t.shape == s) return last = &t;
-  // A new shape: the vector may move its templates, `last` is set again right after.
-  if (shapes.size() == kMaxShapesPerFlow) shapes.clear();
+  if (shapes.size() == kMaxShapesPerFlow) {
+    shapes.clear();
+    ++generation_;  // buffers noted as holding one of them are unknown again
+  }
   shapes.push_back(make(p));
   return last = &shapes.back();
 }

@@ -1,6 +1,7 @@
 #include "rfab/gen/generator.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -31,6 +32,9 @@ RunResult run(TrafficModel& model, FrameBuilder& builder, FrameSink& sink, Truth
   const size_t room = sink.frame_room();
   std::vector<uint8_t*> bufs(burst);
   std::vector<uint32_t> lens(burst);
+  // What the sink's buffers hold, when they keep it: a frame like the last one in its buffer is patched.
+  std::optional<HeldFrames> held;
+  if (sink.keeps_frames()) held.emplace();
   uint64_t sent = 0, bits = 0;
   for (;;) {
     if (stop.load(std::memory_order_relaxed)) break;
@@ -48,7 +52,8 @@ RunResult run(TrafficModel& model, FrameBuilder& builder, FrameSink& sink, Truth
       }
       for (size_t i = 0; i < got; ++i) {
         const GenPacket& p = model.next();
-        const size_t len = builder.build(p, std::span<uint8_t>(bufs[i], room));
+        const std::span<uint8_t> out(bufs[i], room);
+        const size_t len = held ? builder.build(p, out, held->of(bufs[i])) : builder.build(p, out);
         lens[i] = static_cast<uint32_t>(len);
         truth.sent(p, len);
         bits += len * 8;

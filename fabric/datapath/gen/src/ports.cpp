@@ -19,6 +19,7 @@ class DpdkSink final : public FrameSink {
   std::string describe() const override { return port_->describe(); }
   std::optional<frame::Mac> mac() const override { return port_->mac(); }
   size_t frame_room() const override { return port_->max_frame(); }
+  bool keeps_frames() const override { return port_->tx_keeps_frames(); }
   size_t reserve(std::span<uint8_t*> bufs) override { return port_->tx_reserve(bufs); }
   void commit(std::span<const uint32_t> lens) override { port_->tx_commit_burst(lens); }
   void flush() override { port_->tx_flush(); }
@@ -38,7 +39,10 @@ std::unique_ptr<FrameSink> open_dpdk(const std::string& eal_args, uint16_t port)
   dpdk::DpdkConfig c;
   c.eal_args = eal_args;
   c.port = port;
-  c.mbufs = 4095;  // the generator only transmits: half the datapath's pool is plenty and fits -m 512
+  // The generator only transmits: its frames get a pool of their own (whose mbufs keep the last frame
+  // written into them, so a like frame is only patched), the idle receive queue a smaller one.
+  c.mbufs = 2047;
+  c.tx_only_mbufs = 4095;
   return std::make_unique<DpdkSink>(dpdk::open_dpdk_port(c));
 #else
   (void)eal_args;

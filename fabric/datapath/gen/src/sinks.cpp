@@ -40,6 +40,7 @@ class PcapSink final : public FrameSink {
       : path_(path), writer_(path), room_(max_frame), buf_(max_frame * kBuffers) {}
   std::string describe() const override { return "pcap file " + path_; }
   size_t frame_room() const override { return room_; }
+  bool keeps_frames() const override { return true; }  // its own buffers, only read when committed
   size_t reserve(std::span<uint8_t*> bufs) override {
     const size_t n = std::min(bufs.size(), kBuffers);
     for (size_t i = 0; i < n; ++i) bufs[i] = buf_.data() + i * room_;

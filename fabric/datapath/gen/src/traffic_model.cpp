@@ -12,6 +12,7 @@ namespace {
 constexpr uint32_t kPsnMask = 0xFFFFFF;
 constexpr uint32_t kRkey = 0x1234;
 constexpr size_t kQueueAhead = 32;  // packets queued at a refill (at least)
+constexpr size_t kMaxCycle = 1024;  // packets of a round of the QPs that is kept as a cycle, at most
 
 enum class Op { write, send, read };
 
@@ -34,6 +35,40 @@ TrafficModel::TrafficModel(const GenConfig& c) : c_(c), rng_(c.seed), qps_(c.qps
   psns_per_read_ = packets_per_message_;
   faults_ = c_.gap_rate > 0 || c_.ecn_ce_rate > 0 || c_.cnp_rate > 0 || c_.nak_rate > 0;
   queue_.reserve(kQueueAhead + packets_per_message_ + 8);
+  cyclic_ = make_cycle();
+}
+
+bool TrafficModel::make_cycle() {
+  const OpMix& m = c_.mix;
+  const bool write = m.write == m.total(), send = m.send == m.total();
+  const size_t round = size_t{c_.qps} * packets_per_message_;
+  if (faults_ || !(write || send) || round > kMaxCycle) return false;
+  // Messages go round-robin from QP 0, so whole rounds keep each QP's place in the order.
+  const size_t rounds = (kQueueAhead + round - 1) / round;
+  queue_.clear();
+  queue_.reserve(rounds * round);
+  for (size_t r = 0; r < rounds; ++r)
+    for (uint32_t qi = 0; qi < c_.qps; ++qi)
+      for (uint32_t i = 0; i < packets_per_message_; ++i) {
+        GenPacket& p = queue_.emplace_back();
+        p.qp = qi;
+        shape_segment(p, qps_[qi], write, i, packets_per_message_);
+      }
+  for (Qp& q : qps_) q.sent_request = true;  // as queue_plain_message leaves them (after_read stays false)
+  head_ = queue_.size();                      // the first next() writes the first PSNs
+  return true;
+}
+
+// The cycle again with the next PSNs: each packet takes its QP's next PSN, each message's last packet
+// (the one asking for an ACK) completes a message.
+void TrafficModel::refill_cycle() {
+  for (GenPacket& p : queue_) {
+    Qp& q = qps_[p.qp];
+    p.psn = q.psn;
+    q.psn = (q.psn + 1) & kPsnMask;
+    if (p.ack_req) ++q.msn;
+  }
+  head_ = 0;
 }
 
 double TrafficModel::draw() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
@@ -42,6 +77,7 @@ double TrafficModel::draw() { return std::uniform_real_distribution<double>(0, 1
 // until a few dozen packets wait, so the refill runs once per many packets. The packets and the random
 // draws come in the same order as one message at a time: the sequence of a seed does not change.
 void TrafficModel::refill() {
+  if (cyclic_) return refill_cycle();
   queue_.clear();
   head_ = 0;
   while (queue_.size() < kQueueAhead) queue_message();

@@ -18,6 +18,10 @@ struct DpdkConfig {
   std::string eal_args;
   uint16_t port = 0;          // ethdev port id (vdevs are numbered in the order given)
   uint32_t mbufs = 8191;      // mbuf pool size (the pool must fit the EAL's memory: -m)
+  // 0: transmit from the same pool as the receive queue. Otherwise a pool of this many mbufs that only
+  // this port's transmit side uses, so a transmit buffer keeps the bytes last committed in it (see
+  // DpdkPort::tx_keeps_frames).
+  uint32_t tx_only_mbufs = 0;
   uint16_t rx_desc = 1024, tx_desc = 1024;
 };
 
@@ -44,6 +48,10 @@ class DpdkPort : public frame::FramePort {
   // The first lens.size() buffers of the last reservation hold frames of these lengths: queues them for
   // the next tx_flush and returns the rest of the reservation to the pool.
   virtual void tx_commit_burst(std::span<const uint32_t> lens) = 0;
+  // True when transmit buffers come from a pool of their own (DpdkConfig::tx_only_mbufs): no receive
+  // queue ever fills them and drivers only read the mbufs they transmit, so a buffer handed out again
+  // still holds the frame last committed in it, and a sender may rewrite only the bytes that differ.
+  virtual bool tx_keeps_frames() const = 0;
 };
 
 // Opens and starts the port. Throws frame::FrameError naming the port and the problem.

@@ -23,6 +23,9 @@ class FrameSink {
   virtual std::optional<frame::Mac> mac() const { return std::nullopt; }
   // Bytes every reserved buffer holds.
   virtual size_t frame_room() const = 0;
+  // True when nothing but the caller ever writes into the buffers: a buffer reserved again still holds
+  // what the caller last wrote into it (so a frame like the last one there needs only its differences).
+  virtual bool keeps_frames() const { return false; }
   // Buffers of frame_room() bytes for the next frames, up to bufs.size() of them: how many (0 when none is
   // free right now: flush, then try again; a sink may give fewer than asked, e.g. one at a time).
   virtual size_t reserve(std::span<uint8_t*> bufs) = 0;

@@ -52,6 +52,11 @@ class TrafficModel {
     uint32_t pending_skips = 0; // dropped PSNs not yet followed by a sent request
   };
   void refill();
+  // The common stream without faults of one operation (WRITE or SEND), whose packets repeat every round
+  // of the QPs but for their PSNs: the queue is that round (times a few), made once, and a refill only
+  // writes the PSNs, which gives the packets queue_message would.
+  bool make_cycle();
+  void refill_cycle();
   void queue_message();
   void queue_request(Qp& q, uint32_t qi);
   void queue_plain_message(Qp& q, uint32_t qi, bool write);
@@ -68,6 +73,7 @@ class TrafficModel {
   uint32_t packets_per_message_ = 1;  // of a WRITE or SEND (msg_size over the MTU, at least 1)
   uint32_t psns_per_read_ = 1;        // PSNs a READ request takes (its responses)
   bool faults_ = false;               // any fault rate above 0 (drops, CE marks, CNPs, NAKs)
+  bool cyclic_ = false;               // the queue is a fixed cycle of packets (make_cycle)
   std::vector<GenPacket> queue_;  // whole messages' packets (and the CNPs/NAKs/responses they cause)
   size_t head_ = 0;               // the next of them to go out
   uint32_t next_qp_ = 0;
