@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "reach_common.hpp"
 #include "rfab/emu/scenario.hpp"
 
 namespace rfab::emu {
@@ -13,21 +14,8 @@ namespace {
 
 constexpr Picos kUs = 1'000'000;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// The DCQCN a current ConnectX ships (firmware defaults) with the switch ECN profile of a RoCE-configured
-// Spectrum switch (150 KB .. 1.5 MB, every packet marked above): docs/dcqcn.md gives the sources.
-constexpr const char* kProductionCc = "dcqcn:preset=connectx,kmin=150000,kmax=1500000,pmax=1";
+using test::kProductionCc;
+using test::kSanitized;
 
 Report permutation(const RoutingChoice& routing, const std::string& cc) {
   ScenarioSpec s;

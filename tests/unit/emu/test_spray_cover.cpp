@@ -9,6 +9,7 @@
 
 #include "rfab/emu/config.hpp"
 #include "rfab/emu/flow_engine.hpp"
+#include "reach_common.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/emu/spray_cover.hpp"
 #include "rfab/emu/traffic.hpp"
@@ -18,19 +19,8 @@ namespace {
 
 constexpr Picos kUs = 1'000'000;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-constexpr const char* kProductionCc = "dcqcn:preset=connectx,kmin=150000,kmax=1500000,pmax=1";
+using test::kProductionCc;
+using test::kSanitized;
 
 topo::FatTree tree_of(const char* spec) { return topo::FatTree(topo::parse_fat_tree(spec)); }
 
