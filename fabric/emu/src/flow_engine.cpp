@@ -185,7 +185,6 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
   set_links_.clear();
   for (uint32_t l : seed_links)
     for (uint32_t id : on_link_[l]) join(id, t);
-  std::vector<uint32_t> add;
   for (uint32_t round = 0; !set_.empty(); ++round) {
     if (round == kMaxRounds || whole_component_) {
       // The component: flows on the set's links, their links, and so on; filled once, nothing held.
@@ -195,9 +194,7 @@ void FlowEngine::refill(const std::vector<uint32_t>& seed_links, double t) {
       break;
     }
     fill();
-    find_unsettled(add);
-    if (add.empty()) break;
-    for (uint32_t id : add) join(id, t);
+    if (!join_unsettled(t)) break;
   }
   ++stats_.refills;
   stats_.refilled_flows += set_.size();
@@ -282,23 +279,24 @@ void FlowEngine::fill() {
   }
 }
 
-// Flows outside the set whose rate the last fill made wrong: a flow faster than a set flow on that flow's
-// bottleneck (it must yield), and a flow whose own bottleneck is a set link that is no longer full or now
-// carries a faster flow (it may rise). Relative slack absorbs rounding.
-void FlowEngine::find_unsettled(std::vector<uint32_t>& out) {
+// Joins the flows outside the set whose rate the last fill made wrong: a flow faster than a set flow on
+// that flow's bottleneck (it must yield), and a flow whose own bottleneck is a set link that is no longer
+// full or now carries a faster flow (it may rise). Relative slack absorbs rounding. Only what the last fill
+// set is scanned; flows joined here are filled, and scanned, in the next round. False if none joined.
+bool FlowEngine::join_unsettled(double t) {
   constexpr double kSlack = 1e-9;
-  out.clear();
+  const size_t flows = set_.size(), links = set_links_.size();
   auto take = [&](uint32_t id) {
-    if (member_[id] == stamp_ || open_[id] == open_mark_ + 1) return;
-    open_[id] = open_mark_ + 1;  // listed once; the next fill's mark overwrites it
-    out.push_back(id);
+    if (member_[id] != stamp_) join(id, t);
   };
-  for (uint32_t f : set_) {
+  for (size_t i = 0; i < flows; ++i) {
+    const uint32_t f = set_[i];
     const double limit = flows_[f].rate * (1 + kSlack);
     for (uint32_t g : on_link_[bottleneck_[f]])
       if (member_[g] != stamp_ && flows_[g].rate > limit) take(g);
   }
-  for (uint32_t l : set_links_) {
+  for (size_t i = 0; i < links; ++i) {
+    const uint32_t l = set_links_[i];
     bool load_known = false;
     double load = 0, fastest = 0;
     for (uint32_t g : on_link_[l]) {
@@ -313,6 +311,7 @@ void FlowEngine::find_unsettled(std::vector<uint32_t>& out) {
       if (load < capacity_[l] * (1 - kSlack) || flows_[g].rate < fastest * (1 - kSlack)) take(g);
     }
   }
+  return set_.size() > flows;
 }
 
 void FlowEngine::run_until(Picos end, const std::function<void(Picos)>& progress) {

@@ -95,7 +95,7 @@ class FlowEngine {
   void refill(const std::vector<uint32_t>& seed_links, double t);
   void join(uint32_t id, double t);  // into the refill's set, its bytes settled at the old rate
   void fill();                       // progressive filling of the set, the others' rates held
-  void find_unsettled(std::vector<uint32_t>& out);
+  bool join_unsettled(double t);     // the flows the fill left without a bottleneck; false: none
   double share_on(uint32_t id, uint32_t link) const;
   static constexpr uint32_t kMaxRounds = 24;  // then the whole connected component
   void release_dependents(uint32_t f);
