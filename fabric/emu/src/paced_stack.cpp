@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "rfab/emu/flow_entropy.hpp"
 #include "rfab/emu/flow_list.hpp"
 #include "rfab/emu/spray_cover.hpp"
 
@@ -25,13 +26,7 @@ PacedFlowStack::PacedFlowStack(const topo::FatTree& tree, const EmuConfig& confi
   flows_.resize(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
     flows_[i].spec = specs[i];
-    // RoCE NICs derive the UDP source port from the QP (rxe: 0xC000 | hash(qpn)); each flow is one QP here,
-    // and the seed salts it so different seeds give different ECMP placements.
-    uint64_t x = (uint64_t(i) + 1) * 0x9E3779B97F4A7C15ull ^ (cfg_.seed * 0xBF58476D1CE4E5B9ull);
-    x ^= x >> 29;
-    x *= 0x94D049BB133111EBull;
-    x ^= x >> 32;
-    flows_[i].sport = uint16_t(0xC000u | (x & 0x3FFFu));
+    flows_[i].sport = flow_entropy(uint32_t(i), cfg_.seed);  // the QP's port, as the flow engine's
     if (cfg_.spray_cover && cfg_.spray_paths > 1) {
       const std::vector<uint16_t> ports =
           covering_ports(tree_, specs[i].src, specs[i].dst, flows_[i].sport, cfg_.spray_paths);

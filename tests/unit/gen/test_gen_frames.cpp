@@ -59,20 +59,27 @@ TEST(GenFrames, EveryFrameDecodesWithItsIcrcAndMarks) {
   }
 }
 
+// Every opcode the model makes, gaps, CE marks, CNPs and NAKs, messages of several packets, and PSNs that
+// wrap past 2^24 within the first frames.
+gen::GenConfig every_kind_of_frame(uint64_t seed) {
+  gen::GenConfig c;
+  c.mix = gen::parse_mix("write=4,send=3,read=3");
+  c.qps = 5;
+  c.msg_size = 3000;
+  c.mtu = 1024;
+  c.gap_rate = 0.05;
+  c.ecn_ce_rate = c.cnp_rate = c.nak_rate = 0.2;
+  c.start_psn = 0xFFFF00;
+  c.seed = seed;
+  return c;
+}
+
 // Frames from the templates (PSN, MSN and ICRC patched) are byte for byte the frames built from scratch:
 // every opcode the model makes, CE marks, CNPs, NAKs, READ responses with their MSNs, PSNs wrapping past
 // 2^24, and IPv6 (built from scratch) next to IPv4.
 TEST(GenFrames, TemplatedFramesEqualFramesBuiltFromScratch) {
   for (bool v6 : {false, true}) {
-    gen::GenConfig c;
-    c.mix = gen::parse_mix("write=4,send=3,read=3");
-    c.qps = 5;
-    c.msg_size = 3000;
-    c.mtu = 1024;
-    c.gap_rate = 0.05;
-    c.ecn_ce_rate = c.cnp_rate = c.nak_rate = 0.2;
-    c.start_psn = 0xFFFF00;
-    c.seed = 7;
+    gen::GenConfig c = every_kind_of_frame(7);
     if (v6) {
       c.src_ip = *rfab::udp::Address::parse("fd00::1");
       c.dst_ip = *rfab::udp::Address::parse("fd00::2");
@@ -98,15 +105,7 @@ TEST(GenFrames, TemplatedFramesEqualFramesBuiltFromScratch) {
 // the same or a kindred template there) equal frames built from scratch: buffers picked at random, so a
 // buffer holds a frame of the same template, of another QP's, of another shape or length, or nothing known.
 TEST(GenFrames, FramesWrittenOverHeldFramesEqualFramesBuiltFromScratch) {
-  gen::GenConfig c;
-  c.mix = gen::parse_mix("write=4,send=3,read=3");
-  c.qps = 5;
-  c.msg_size = 3000;
-  c.mtu = 1024;
-  c.gap_rate = 0.05;
-  c.ecn_ce_rate = c.cnp_rate = c.nak_rate = 0.2;
-  c.start_psn = 0xFFFF00;
-  c.seed = 11;
+  gen::GenConfig c = every_kind_of_frame(11);
   gen::TrafficModel m(c);
   gen::FrameBuilder b(c);
   constexpr size_t kRoom = 4096 + 256, kBuffers = 6;
