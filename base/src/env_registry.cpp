@@ -55,6 +55,8 @@ constexpr std::array kVars = std::to_array<Var>({
     {"RFAB_ROCE_VERIFY_ICRC", "bool", "0", "collectives", "1 checks the ICRC of every received packet (0 or 1)"},
     {"RFAB_ROCE_ZERO_COPY_MIN", "unsigned", "64 KiB", "collectives",
      "smallest message sent from the user buffer without staging (bytes, or off)"},
+    {"RFAB_ROCE_LANDING_MIN", "unsigned", "256 KiB", "collectives",
+     "smallest receive the peer writes straight into the user buffer, no copy from the ring (bytes, or off)"},
     {"RFAB_ROCE_FAULTS", "spec", "-", "collectives",
      "receive-side fault injection of the RoCE transport, e.g. drop=1%,reorder=2%,seed=7"},
     {"RFAB_ROCE_INLINE", "bool", "1", "collectives",

@@ -121,7 +121,7 @@ bool Exchange::step_recv(Channel& c) {
       if (op.kind == Kind::RecvReduce) n -= n % elem_;
       if (n == 0) break;
       if (op.kind == Kind::Recv) {
-        std::memcpy(op.dst + op.done, view.data(), n);
+        if (view.data() != op.dst + op.done) std::memcpy(op.dst + op.done, view.data(), n);  // else landed
       } else {
         fn_(op.dst + op.done, op.src + op.done, view.data(), n / elem_);
       }
@@ -185,12 +185,53 @@ size_t Exchange::clear_of_refs(const std::byte* dst, size_t n) const {
   return n;
 }
 
-// run() is leaving with an error: no transport may go on reading the caller's buffers after it returns.
+// run() is leaving with an error: no transport may go on reading the caller's buffers after it returns,
+// nor writing into them.
 void Exchange::abandon_refs() {
+  for (auto& c : chans_)
+    if (c.planned) c.pair->abandon_landings();
   if (refs_held_ == 0) return;
   release_refs();
   for (auto& c : chans_)
     if (c.refs_held > 0) c.pair->abandon_refs();
+}
+
+// May the peer write this receive straight into its buffer? Only a plain receive, not gated, whose
+// buffer no other op of the call reads or writes meanwhile: the peer's bytes may land at any time after
+// the call starts. A send gated on this very receive is fine (it reads only what has been received).
+bool Exchange::may_land(int idx) const {
+  const Op& r = ops_[static_cast<size_t>(idx)];
+  if (r.kind != Kind::Recv || r.gate >= 0 || r.bytes == 0) return false;
+  const std::byte* lo = r.dst;
+  const std::byte* hi = r.dst + r.bytes;
+  auto overlaps = [&](const std::byte* p, size_t n) { return p != nullptr && n > 0 && p < hi && lo < p + n; };
+  for (size_t i = 0; i < ops_.size(); ++i) {
+    if (static_cast<int>(i) == idx) continue;
+    const Op& o = ops_[i];
+    if (o.kind == Kind::Send && o.gate == idx) continue;
+    if (overlaps(o.src, o.bytes) || overlaps(o.dst, o.bytes)) return false;
+  }
+  return true;
+}
+
+// Tells each pair the receives to come, with the buffers it may have the peer write straight into.
+void Exchange::plan_landings() {
+  std::array<Pair::RecvPlan, 16> plan;
+  for (auto& c : chans_) {
+    const size_t min = c.pair->landing_min();
+    if (min == SIZE_MAX) continue;
+    size_t n = 0;
+    bool any = false;
+    for (size_t i = 0; i < c.recvs.size() && n < plan.size(); ++i) {
+      const int idx = c.recvs[i];
+      const bool land = ops_[static_cast<size_t>(idx)].bytes >= min && may_land(idx);
+      plan[n++] = {ops_[static_cast<size_t>(idx)].bytes, land ? ops_[static_cast<size_t>(idx)].dst : nullptr};
+      any |= land;
+    }
+    if (!any) continue;
+    c.pair->plan_recvs({plan.data(), n});
+    c.planned = true;
+  }
 }
 
 void Exchange::fail_timeout() {
@@ -225,6 +266,7 @@ void Exchange::run() {
 
 void Exchange::run_ops() {
   remaining_ = ops_.size();
+  plan_landings();
   std::vector<PeerNeed> peers;
   // Clocks are read only once the call waits (a clock read can cost tens of ns under a hypervisor, a
   // tiny allreduce a few hundred): the deadline starts at the first sleep, the spin after its first 64 polls.

@@ -154,6 +154,12 @@ RoceOptions RoceOptions::from_env(const std::string& fallback_ip, int local_inde
                           : static_cast<size_t>(env_number("RFAB_ROCE_ZERO_COPY_MIN", v, 0, size_t{1} << 40,
                                                            "a message size in bytes, or off"));
   }
+  if (const char* v = env("RFAB_ROCE_LANDING_MIN")) {
+    o.landing_min = std::string(v) == "off"
+                        ? SIZE_MAX
+                        : static_cast<size_t>(env_number("RFAB_ROCE_LANDING_MIN", v, 1, size_t{1} << 40,
+                                                         "a message size in bytes, or off"));
+  }
   if (const char* v = env("RFAB_ROCE_FAULTS")) {
     try {
       (void)fault::parse_fault(v);

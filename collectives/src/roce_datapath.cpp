@@ -24,8 +24,14 @@ constexpr uint64_t kParkNs = 1'000'000;       // see park()
 }  // namespace
 
 void RoceTransport::Impl::post_recv(RocePeer& p) {
-  rc::RecvWr wr;  // no SGE: only WRITE WITH IMMEDIATE arrives, its data goes where the RETH says
-  wr.wr_id = static_cast<uint64_t>(p.rank);
+  // WRITE WITH IMMEDIATE places its data where the RETH says; the buffer takes a SEND's payload (a
+  // landing descriptor). WQEs complete in order, so their buffers are used in turn.
+  const uint64_t slot = p.recv_posted++ % max_recv_wr;
+  rc::Sge sge{reinterpret_cast<uint64_t>(p.ctl_in.get() + slot * roce::kLandingBytes),
+              static_cast<uint32_t>(roce::kLandingBytes), p.ctl_mr.lkey};
+  rc::RecvWr wr;
+  wr.wr_id = slot;
+  wr.sg_list = {&sge, 1};
   rc::Status s = net->post_recv(p.qpn, wr);
   if (!s.ok() && net->qp_state(p.qpn) != rc::QpState::err)
     throw Error(Status::Internal, std::string("RoCE post_recv: ") + s.what);
@@ -46,6 +52,86 @@ bool RoceTransport::Impl::post_imm(RocePeer& p, uint32_t imm, uint64_t wr_id) {
   return true;
 }
 
+// Receiving side of the landings: register and announce what the application asked for, and retire
+// what it has consumed (`head`). False when out of send WRs (the rest waits for the next pass).
+bool RoceTransport::Impl::serve_landings(RocePeer& p, uint64_t head) {
+  bool work = false;
+  while (p.land_retired < p.land_handled) {
+    LandingIn& l = p.lands[p.land_retired % RocePeer::kLandSlots];
+    if (l.desc_in_flight || head < l.end) break;
+    if (l.registered) net->dereg_mr(l.key);
+    l.registered = false;
+    p.land_free.store(++p.land_retired, std::memory_order_release);
+    work = true;
+  }
+  const uint64_t tail = p.land_tail.load(std::memory_order_acquire);
+  while (p.land_handled < tail && p.outstanding < max_send_wr) {
+    const uint64_t i = p.land_handled;
+    LandingIn& l = p.lands[i % RocePeer::kLandSlots];
+    if (p.arrived > l.begin) {  // part of it is in the ring already
+      l.mode.store(kLandRing, std::memory_order_release);
+      if (p.land_decided == i) ++p.land_decided;
+    } else {
+      l.key = net->reg_mr(l.dst, l.end - l.begin, rc::kLocalWrite | rc::kRemoteWrite);
+      l.registered = true;
+      std::byte* desc = p.land_desc.data() + (i % RocePeer::kLandSlots) * roce::kLandingBytes;
+      roce::encode_landing({l.begin, l.end, l.key.addr, l.key.rkey}, desc);
+      rc::Sge sge{reinterpret_cast<uint64_t>(desc), static_cast<uint32_t>(roce::kLandingBytes), any_lkey};
+      rc::SendWr wr;
+      wr.wr_id = make_wr_id(kWrLanding, i);
+      wr.opcode = rc::WrOpcode::send_with_imm;
+      wr.sg_list = {&sge, 1};
+      wr.imm = roce::make_imm(roce::ImmKind::Control, roce::kLanding);
+      if (!net->post_send(p.qpn, wr).ok()) {  // QP in error: its completions say why
+        net->dereg_mr(l.key);
+        l.registered = false;
+        break;
+      }
+      ++p.outstanding;
+      l.desc_in_flight = true;
+      n_landings.fetch_add(1, std::memory_order_relaxed);
+    }
+    ++p.land_handled;
+    work = true;
+  }
+  return work;
+}
+
+// A write into our ring (Data) or into a landing (Landed) ended at `arrived`: every announced landing
+// it reaches into is now known to be where its message went.
+void RoceTransport::Impl::decide_landings(RocePeer& p, uint64_t arrived, bool landed) {
+  while (p.land_decided < p.land_handled) {
+    LandingIn& l = p.lands[p.land_decided % RocePeer::kLandSlots];
+    if (l.begin >= arrived) break;
+    l.mode.store(landed ? kLandLanded : kLandRing, std::memory_order_release);
+    ++p.land_decided;
+  }
+}
+
+// The peer announced a landing: our writes of that stream range go to its buffer (if it came in time).
+void RoceTransport::Impl::take_landing(RocePeer& p, const rc::WorkCompletion& wc) {
+  const uint64_t slot = wc.wr_id % max_recv_wr;
+  const auto d = wc.opcode == rc::WcOpcode::recv
+                     ? roce::decode_landing(p.ctl_in.get() + slot * roce::kLandingBytes, wc.byte_len)
+                     : std::nullopt;
+  if (!d) return fail(p, "RoCE: malformed landing descriptor (" + std::to_string(wc.byte_len) + " bytes)");
+  if (!p.routes.push(*d))
+    fail(p, "RoCE: landing descriptor out of stream order or beyond " +
+                std::to_string(roce::LandingRoutes::kCapacity) + " outstanding");
+}
+
+void RoceTransport::Impl::drop_landings(RocePeer& p) {
+  const uint64_t tail = p.land_tail.load(std::memory_order_acquire);
+  for (uint64_t i = p.land_retired; i < p.land_handled; ++i) {
+    LandingIn& l = p.lands[i % RocePeer::kLandSlots];
+    if (l.registered && !broken.load(std::memory_order_acquire)) net->dereg_mr(l.key);
+    l.registered = false;
+    l.desc_in_flight = false;
+  }
+  p.land_handled = p.land_decided = p.land_retired = tail;
+  p.land_free.store(tail, std::memory_order_release);
+}
+
 void RoceTransport::Impl::fail(RocePeer& p, const std::string& why) {
   if (p.state.load(std::memory_order_relaxed) != kPeerLive) return;
   p.error = who(p) + ": " + why;
@@ -64,7 +150,13 @@ bool RoceTransport::Impl::pending() const {
     if ((ctl & ~p.controls_sent) != 0) return true;
     if (p.outstanding >= max_send_wr) continue;
     if (p.app_tail.load(std::memory_order_seq_cst) > p.posted) return true;
-    if (roce::credit_due(p.app_head.load(std::memory_order_seq_cst), p.reported, p.arrived, p.cap)) return true;
+    const uint64_t head = p.app_head.load(std::memory_order_seq_cst);
+    if (roce::credit_due(head, p.reported, p.arrived, p.cap)) return true;
+    if (p.land_tail.load(std::memory_order_seq_cst) > p.land_handled) return true;
+    if (p.land_retired < p.land_handled) {
+      const LandingIn& l = p.lands[p.land_retired % RocePeer::kLandSlots];
+      if (!l.desc_in_flight && head >= l.end) return true;
+    }
   }
   return stop.load(std::memory_order_seq_cst);
 }
@@ -115,7 +207,8 @@ bool RoceTransport::Impl::service(uint64_t now) {
           end = span.skip_from;  // staged bytes before the span
         }
       }
-      const size_t len = roce::next_write(p.posted, end, p.cap, max_write);
+      const roce::LandingRoutes::Route to = p.routes.route(p.posted, roce::next_write(p.posted, end, p.cap, max_write));
+      const size_t len = to.len;
       if (len == 0) break;
       const size_t off = static_cast<size_t>(p.posted & (p.cap - 1));
       rc::Sge sge{reinterpret_cast<uint64_t>(src), static_cast<uint32_t>(len), lkey};
@@ -123,9 +216,15 @@ bool RoceTransport::Impl::service(uint64_t now) {
       wr.wr_id = make_wr_id(kWrData, p.posted + len);
       wr.opcode = rc::WrOpcode::rdma_write_with_imm;
       wr.sg_list = {&sge, 1};
-      wr.imm = roce::make_imm(roce::ImmKind::Data, p.posted + len);
-      wr.rdma.remote_addr = p.remote_va + off;
-      wr.rdma.rkey = p.remote_rkey;
+      if (to.land != nullptr) {
+        wr.imm = roce::make_imm(roce::ImmKind::Landed, p.posted + len);
+        wr.rdma.remote_addr = to.land->va + (p.posted - to.land->begin);
+        wr.rdma.rkey = to.land->rkey;
+      } else {
+        wr.imm = roce::make_imm(roce::ImmKind::Data, p.posted + len);
+        wr.rdma.remote_addr = p.remote_va + off;
+        wr.rdma.rkey = p.remote_rkey;
+      }
       if (!net->post_send(p.qpn, wr).ok()) break;  // QP in error: its completions say why
       ++p.outstanding;
       p.posted += len;
@@ -136,6 +235,7 @@ bool RoceTransport::Impl::service(uint64_t now) {
     }
     // Credit: the ring space the application freed.
     const uint64_t head = p.app_head.load(std::memory_order_acquire);
+    work |= serve_landings(p, head);
     if (roce::credit_due(head, p.reported, p.arrived, p.cap) &&
         post_imm(p, roce::make_imm(roce::ImmKind::Credit, head), make_wr_id(kWrCredit, 0))) {
       p.reported = head;
@@ -203,7 +303,9 @@ bool RoceTransport::Impl::poll_completions() {
           fail(*p, "RoCE queue pair flushed (connection in error)");
         continue;
       }
-      if (wr_kind(wc.wr_id) == kWrData) {
+      if (wr_kind(wc.wr_id) == kWrLanding) {
+        p->lands[wr_value(wc.wr_id) % RocePeer::kLandSlots].desc_in_flight = false;
+      } else if (wr_kind(wc.wr_id) == kWrData) {
         p->acked = std::max(p->acked, wr_value(wc.wr_id));
         p->acked_pub.store(p->acked, std::memory_order_release);
         p->release.store(roce::released(p->credit, p->acked), std::memory_order_release);
@@ -223,18 +325,26 @@ bool RoceTransport::Impl::poll_completions() {
           fail(*p, std::string("RoCE receive completion error: ") + rc::to_string(wc.status));
         continue;
       }
-      post_recv(*p);
       const uint32_t v = roce::imm_value(wc.imm);
-      switch (roce::imm_kind(wc.imm)) {
+      const roce::ImmKind kind = roce::imm_kind(wc.imm);
+      if (kind == roce::ImmKind::Control && v == roce::kLanding) take_landing(*p, wc);  // before its buffer is reposted
+      post_recv(*p);
+      switch (kind) {
         case roce::ImmKind::Data:
+        case roce::ImmKind::Landed: {
+          const uint64_t was = p->arrived;
           p->arrived = roce::extend(p->arrived, v);
+          decide_landings(*p, p->arrived, kind == roce::ImmKind::Landed);
+          if (kind == roce::ImmKind::Landed) p->landed_bytes.fetch_add(p->arrived - was, std::memory_order_relaxed);
           p->rx_tail.store(p->arrived, std::memory_order_release);
           break;
+        }
         case roce::ImmKind::Credit:
           p->credit = roce::extend(p->credit, v);
           p->release.store(roce::released(p->credit, p->acked), std::memory_order_release);
           break;
         case roce::ImmKind::Control:
+          if (v == roce::kLanding) break;
           if (p->state.load(std::memory_order_relaxed) == kPeerLive)
             p->state.store(v == roce::kAbort ? kPeerAborted : kPeerClosed, std::memory_order_release);
           break;

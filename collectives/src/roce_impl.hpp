@@ -17,6 +17,7 @@
 #include "rfab/collectives/roce_transport.hpp"
 #include "rfab/endpoint/device.hpp"
 #include "roce_device.hpp"
+#include "roce_landing.hpp"
 
 namespace rfab::coll {
 
@@ -43,10 +44,15 @@ class RocePair final : public Pair {
   size_t try_send_ref(const std::byte* src, size_t n, size_t granule, uint64_t* pos) override;
   uint64_t sent_through() override;
   void abandon_refs() override;
+  void plan_recvs(std::span<const RecvPlan> plan) override;
+  size_t landing_min() const override;
+  void abandon_landings() override;
 
  private:
   size_t send_window(size_t n, size_t granule) const;
   void stop_qp(const char* why);
+  template <class Fn>
+  void with_device(Fn&& fn);
 
   RoceTransport::Impl& t_;
   RocePeer& p_;
@@ -55,7 +61,23 @@ class RocePair final : public Pair {
   uint64_t refs_ = 0;     // spans published (mirrors ref_tail)
   uint64_t ref_end_ = 0;  // end of the last span sent by reference
   uint64_t head_ = 0;     // bytes consumed from the ring (mirrors app_head)
+  uint64_t land_req_ = 0;  // landings requested (mirrors land_tail)
+  uint64_t land_cur_ = 0;  // first landing not wholly consumed
   bool qp_stopped_ = false;
+};
+
+// One landing this rank asked its peer for: the stream range [begin, end) written to dst.
+enum LandMode : int { kLandUndecided = 0, kLandLanded = 1, kLandRing = 2 };
+struct LandingIn {
+  uint64_t begin = 0, end = 0;
+  std::byte* dst = nullptr;
+  // Where the message's bytes are, known from the first write that reaches into it (stored by the
+  // datapath before rx_tail covers that write).
+  std::atomic<int> mode{kLandUndecided};
+  // Datapath thread only.
+  endpoint::MemoryKey key{};
+  bool registered = false;
+  bool desc_in_flight = false;  // the descriptor's SEND has not completed (it may be resent from land_desc)
 };
 
 // A stream range the datapath sends from the application's memory instead of staging. Bytes in
@@ -95,6 +117,18 @@ struct RocePeer {
   std::atomic<int> state{kPeerLive};
   std::string error;  // written once by the datapath thread before `state` leaves kPeerLive
 
+  // Landings (roce_landing.hpp). Receiving side: the application fills slot land_tail % kLandSlots and
+  // publishes land_tail; the datapath registers the buffer and sends the descriptor, and frees the slot
+  // (land_free) once the application has consumed the message and the descriptor's SEND completed.
+  static constexpr size_t kLandSlots = 8;
+  std::array<LandingIn, kLandSlots> lands{};
+  alignas(64) std::atomic<uint64_t> land_tail{0};
+  alignas(64) std::atomic<uint64_t> land_free{0};
+  std::atomic<uint64_t> landed_bytes{0};
+  // Receive WQE buffers (one SEND's payload each: landing descriptors), max_recv_wr of kLandingBytes.
+  std::unique_ptr<std::byte[]> ctl_in;
+  endpoint::MemoryKey ctl_mr;
+
   // Datapath thread only.
   uint64_t posted = 0;    // stream posted as writes up to here
   uint64_t ref_head = 0;  // first span not completely posted
@@ -105,6 +139,12 @@ struct RocePeer {
   uint32_t outstanding = 0;  // send WRs posted and not completed
   uint64_t last_post = 0;    // driver time of the last send WR
   uint32_t controls_sent = 0;  // Control bits already sent
+  uint64_t recv_posted = 0;    // receive WQEs posted (their buffers are ctl_in slots in turn)
+  uint64_t land_handled = 0;   // landings registered and announced (or found too late)
+  uint64_t land_decided = 0;   // landings whose mode is stored
+  uint64_t land_retired = 0;   // mirrors land_free
+  std::array<std::byte, kLandSlots * roce::kLandingBytes> land_desc{};  // descriptors being sent
+  roce::LandingRoutes routes;  // sending side: the peer's landings, where our writes go
 };
 
 struct RoceTransport::Impl {
@@ -118,6 +158,7 @@ struct RoceTransport::Impl {
   size_t max_write = 0;          // bytes per RDMA WRITE work request
   uint32_t any_lkey = 0;         // the device's any_memory_lkey(); 0: no sending by reference
   uint32_t max_send_wr = 512, max_recv_wr = 1024;
+  size_t landing_min = SIZE_MAX;  // smallest message received in place (SIZE_MAX: never)
 
   std::vector<std::unique_ptr<RocePeer>> peers;  // indexed by rank; null for ranks not on RoCE
   // QPs, CQs and memory registrations (rfab's RC engine over UDP, or an RDMA device through verbs).
@@ -143,7 +184,7 @@ struct RoceTransport::Impl {
   std::atomic<bool> stop{false};
   std::atomic<bool> drained{false};  // every peer: all staging posted and completed, close sent (or failed)
   std::thread thread;
-  std::atomic<uint64_t> n_writes{0}, n_credits{0}, n_keepalives{0};
+  std::atomic<uint64_t> n_writes{0}, n_credits{0}, n_keepalives{0}, n_landings{0};
 
   void kick();       // wake the datapath thread if it sleeps
   void run();        // datapath thread body (roce_datapath.cpp)
@@ -157,11 +198,15 @@ struct RoceTransport::Impl {
   void fail(RocePeer& p, const std::string& why);
   void post_recv(RocePeer& p);
   bool post_imm(RocePeer& p, uint32_t imm, uint64_t wr_id);
+  bool serve_landings(RocePeer& p, uint64_t head);  // announce new landings, retire consumed ones
+  void decide_landings(RocePeer& p, uint64_t arrived, bool landed);
+  void take_landing(RocePeer& p, const rc::WorkCompletion& wc);
+  void drop_landings(RocePeer& p);  // the call failed: deregister every live landing
   std::string who(const RocePeer& p) const;
 };
 
 // Work request ids: kind in the top bits, the stream offset a data write ends at in the rest.
-enum WrKind : uint64_t { kWrData = 0, kWrCredit = 1, kWrControl = 2, kWrKeepalive = 3 };
+enum WrKind : uint64_t { kWrData = 0, kWrCredit = 1, kWrControl = 2, kWrKeepalive = 3, kWrLanding = 4 };
 inline constexpr uint64_t make_wr_id(WrKind k, uint64_t v) { return (static_cast<uint64_t>(k) << 60) | v; }
 inline constexpr WrKind wr_kind(uint64_t id) { return static_cast<WrKind>(id >> 60); }
 inline constexpr uint64_t wr_value(uint64_t id) { return id & ((uint64_t{1} << 60) - 1); }

@@ -130,11 +130,10 @@ void RocePair::abandon_refs() {
   stop_qp("connection closed: a collective failed while data sent from the caller's buffer was in flight");
 }
 
-void RocePair::stop_qp(const char* why) {
-  if (qp_stopped_) return;
-  qp_stopped_ = true;
-  // The QP belongs to whoever holds dp_mu: make the datapath thread park (as when we progress inline), take
-  // it, and stop the QP, so that no (re)transmission reads the caller's memory after we return.
+// The device and the QPs belong to whoever holds dp_mu: make the datapath thread park (as when we
+// progress inline), take it, and run fn.
+template <class Fn>
+void RocePair::with_device(Fn&& fn) {
   const bool driving = t_.app_drives;
   if (!driving) {
     t_.app_driving.store(1, std::memory_order_seq_cst);
@@ -142,8 +141,7 @@ void RocePair::stop_qp(const char* why) {
   }
   {
     std::lock_guard lock(t_.dp_mu);
-    if (!t_.broken.load(std::memory_order_acquire)) endpoint::fail_qp(*t_.net, p_.qpn);
-    t_.fail(p_, why);  // (a closed peer keeps its state: it left normally)
+    fn();
   }
   if (!driving) {
     t_.app_driving.store(0, std::memory_order_seq_cst);
@@ -151,9 +149,71 @@ void RocePair::stop_qp(const char* why) {
   }
 }
 
+void RocePair::stop_qp(const char* why) {
+  if (qp_stopped_) return;
+  qp_stopped_ = true;
+  // Stop the QP so that no (re)transmission reads the caller's memory after we return.
+  with_device([&] {
+    if (!t_.broken.load(std::memory_order_acquire)) endpoint::fail_qp(*t_.net, p_.qpn);
+    t_.fail(p_, why);  // (a closed peer keeps its state: it left normally)
+  });
+}
+
+size_t RocePair::landing_min() const { return t_.landing_min; }
+
+// Asks for a landing for each listed message big enough, at the stream offsets the messages will have
+// (each starts 64-byte aligned, as begin_recv aligns them), while slots are free.
+void RocePair::plan_recvs(std::span<const RecvPlan> plan) {
+  if (t_.landing_min == SIZE_MAX) return;
+  while (land_cur_ < land_req_ && p_.lands[land_cur_ % RocePeer::kLandSlots].end <= head_) ++land_cur_;
+  const uint64_t arrived = p_.rx_tail.load(std::memory_order_acquire);
+  const uint64_t free = p_.land_free.load(std::memory_order_acquire);
+  uint64_t pos = head_;
+  bool asked = false;
+  for (const RecvPlan& m : plan) {
+    if (m.bytes == 0) continue;  // zero-length messages take no place in the stream
+    pos = roce::align_up(pos, kAlign);
+    // (Not where an earlier plan asked for one already: landings must follow each other in the stream.)
+    const uint64_t last_end = land_req_ > 0 ? p_.lands[(land_req_ - 1) % RocePeer::kLandSlots].end : 0;
+    if (m.dst != nullptr && m.bytes >= t_.landing_min && pos >= arrived && pos >= last_end &&
+        land_req_ - free < RocePeer::kLandSlots) {
+      LandingIn& l = p_.lands[land_req_ % RocePeer::kLandSlots];
+      l.begin = pos;
+      l.end = pos + m.bytes;
+      l.dst = m.dst;
+      l.mode.store(kLandUndecided, std::memory_order_relaxed);
+      p_.land_tail.store(++land_req_, std::memory_order_release);
+      asked = true;
+    }
+    pos += m.bytes;
+  }
+  if (asked) t_.kick();
+}
+
+void RocePair::abandon_landings() {
+  if (land_req_ == p_.land_free.load(std::memory_order_acquire)) return;  // none live
+  with_device([&] { t_.drop_landings(p_); });
+  land_cur_ = land_req_;
+}
+
 std::span<const std::byte> RocePair::readable() {
-  const auto avail = static_cast<int64_t>(p_.rx_tail.load(std::memory_order_acquire) - head_);
+  auto avail = static_cast<int64_t>(p_.rx_tail.load(std::memory_order_acquire) - head_);
   if (avail <= 0) return {};
+  // The landing the next bytes belong to, or come before: a landed message's bytes are in its buffer,
+  // and the ring holds nothing for them.
+  while (land_cur_ < land_req_ && p_.lands[land_cur_ % RocePeer::kLandSlots].end <= head_) ++land_cur_;
+  if (land_cur_ < land_req_) {
+    const LandingIn& l = p_.lands[land_cur_ % RocePeer::kLandSlots];
+    const int mode = l.mode.load(std::memory_order_acquire);
+    if (head_ >= l.begin) {
+      if (mode == kLandUndecided) return {};  // the datapath has not looked at it yet
+      const auto left = static_cast<int64_t>(l.end - head_);
+      if (mode == kLandLanded) return {l.dst + (head_ - l.begin), static_cast<size_t>(std::min(avail, left))};
+      avail = std::min(avail, left);
+    } else {
+      avail = std::min(avail, static_cast<int64_t>((mode == kLandRing ? l.end : l.begin) - head_));
+    }
+  }
   const size_t off = static_cast<size_t>(head_ & (p_.cap - 1));
   return {p_.ring.get() + off, std::min(static_cast<size_t>(avail), p_.cap - off)};
 }
@@ -200,6 +260,9 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
                                              t.net->name() + " runs the NIC's own congestion control");
   t.local.selective = caps.selective_recovery && opt.selective;
   t.any_lkey = t.net->any_memory_lkey();
+  // Receiving in place needs memory registration cheap enough to do per message (rfab's own engine:
+  // a table entry; a verbs device pins pages) and descriptors sent from unregistered memory.
+  if (t.any_lkey != 0) t.landing_min = opt.landing_min;
   const udp::Address me = t.net->address();
 
   const size_t n = std::max<size_t>(1, peers.size());
@@ -223,6 +286,7 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
     p->cap = opt.ring_bytes;
     p->staging = alloc_ring(p->cap);
     p->ring = alloc_ring(p->cap);
+    p->ctl_in = std::make_unique<std::byte[]>(size_t{t.max_recv_wr} * roce::kLandingBytes);
     endpoint::QpConfig qc;
     qc.cap = {t.max_send_wr, t.max_recv_wr, 1, 1};
     qc.qp_num = static_cast<uint32_t>(r) + 1;  // the engine's QPN names the peer (a verbs device picks its own)
@@ -237,6 +301,7 @@ RoceTransport::RoceTransport(int rank, int nranks, std::string host, const std::
     try {
       p->staging_mr = t.net->reg_mr(p->staging.get(), p->cap, rc::kLocalWrite);
       p->ring_mr = t.net->reg_mr(p->ring.get(), p->cap, rc::kLocalWrite | rc::kRemoteWrite);
+      p->ctl_mr = t.net->reg_mr(p->ctl_in.get(), size_t{t.max_recv_wr} * roce::kLandingBytes, rc::kLocalWrite);
       p->qpn = endpoint::open_qp(*t.net, qc, rc::kRemoteWrite);
     } catch (const endpoint::EndpointError& e) {
       throw Error(Status::System, "RoCE transport of rank " + std::to_string(rank) + ", QP to rank " +
@@ -344,9 +409,14 @@ RoceTransport::~RoceTransport() {
   }
   if (const char* d = env::raw("RFAB_ROCE_DEBUG"); d != nullptr && *d == '1') {
     // Diagnostics on stderr (the datapath thread has stopped: its counters are stable now).
-    std::fprintf(stderr, "rfab roce rank %d (%s): writes %llu credits %llu keepalives %llu\n", t.rank,
+    std::fprintf(stderr, "rfab roce rank %d (%s): writes %llu credits %llu keepalives %llu landings %llu landed bytes %llu\n", t.rank,
                  t.net->name().c_str(), (unsigned long long)t.n_writes.load(), (unsigned long long)t.n_credits.load(),
-                 (unsigned long long)t.n_keepalives.load());
+                 (unsigned long long)t.n_keepalives.load(), (unsigned long long)t.n_landings.load(),
+                 (unsigned long long)[&] {
+                   uint64_t b = 0;
+                   for (const auto& p : t.peers) b += p ? p->landed_bytes.load() : 0;
+                   return b;
+                 }());
     print_device_counters(stderr, *t.net, t.rank, t.rank_of_qpn);
   }
 }
@@ -416,6 +486,9 @@ RoceTransport::Stats RoceTransport::stats() const {
   s.writes = impl_->n_writes.load();
   s.credits = impl_->n_credits.load();
   s.keepalives = impl_->n_keepalives.load();
+  s.landings = impl_->n_landings.load();
+  for (const auto& p : impl_->peers)
+    if (p) s.landed_bytes += p->landed_bytes.load();
   return s;
 }
 

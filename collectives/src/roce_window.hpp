@@ -12,8 +12,10 @@ enum class ImmKind : uint32_t {
   Data = 0,     // a write into the peer's ring ended at this stream offset
   Credit = 1,   // the receiver consumed its ring up to this offset
   Control = 2,  // value is a Control code
+  Landed = 3,   // a write into a landing (the receiver's own buffer, roce_landing.hpp) ended at this offset
 };
-enum Control : uint32_t { kAbort = 1, kClose = 2 };
+// kLanding comes as a SEND WITH IMMEDIATE whose payload is a landing descriptor.
+enum Control : uint32_t { kAbort = 1, kClose = 2, kLanding = 4 };
 
 inline constexpr uint32_t kImmBits = 30;
 inline constexpr uint32_t kImmMask = (1u << kImmBits) - 1;

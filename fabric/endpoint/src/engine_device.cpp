@@ -39,6 +39,12 @@ class EngineDevice final : public Device {
     }
   }
 
+  void dereg_mr(const MemoryKey& key) override {
+    const rc::MemoryRegion* mr = pd_.find(key.lkey);
+    if (mr == nullptr || !pd_.dereg_mr(const_cast<rc::MemoryRegion*>(mr)).ok())
+      throw EndpointError("deregistering memory: key " + std::to_string(key.lkey) + " is not registered");
+  }
+
   uint32_t any_memory_lkey() override {
     // Local read only (no remote access): the engine gathers payloads from it, peers can name nothing.
     // Page 0 is never mapped; 2^57 covers x86-64 user space even with 5-level paging.

@@ -142,6 +142,12 @@ class VerbsDevice final : public Device {
     return {mrs_.back()->lkey(), mrs_.back()->rkey(), reinterpret_cast<uint64_t>(addr)};
   }
 
+  void dereg_mr(const MemoryKey& key) override {
+    auto it = std::find_if(mrs_.begin(), mrs_.end(), [&](const auto& mr) { return mr->lkey() == key.lkey; });
+    if (it == mrs_.end()) throw EndpointError("verbs: deregistering memory: key " + std::to_string(key.lkey) + " is not registered");
+    mrs_.erase(it);
+  }
+
   void create_cqs(size_t send_entries, size_t recv_entries) override {
     if (send_cq_) throw EndpointError(name() + ": completion queues created twice");
     send_cq_ = make_cq(send_entries);

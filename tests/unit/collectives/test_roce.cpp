@@ -122,10 +122,11 @@ namespace {
 struct LoopbackPair {
   Doorbell bell_a, bell_b;
   std::unique_ptr<RoceTransport> a, b;
-  explicit LoopbackPair(size_t ring = 64 << 10, size_t ring_b = 0) {
+  explicit LoopbackPair(size_t ring = 64 << 10, size_t ring_b = 0, size_t landing_min = size_t{256} << 10) {
     RoceOptions o;
     o.local_ip = "127.0.0.1";
     o.ring_bytes = ring;
+    o.landing_min = landing_min;
     o.timeout = std::chrono::seconds(5);
     a = std::make_unique<RoceTransport>(0, 2, "hostA", std::vector<int>{1}, o, bell_a);
     if (ring_b != 0) o.ring_bytes = ring_b;
@@ -142,8 +143,11 @@ struct LoopbackPair {
   }
 };
 
-// Drives both application sides from this thread: `msgs` messages of random sizes each way.
-void pump(LoopbackPair& lp, const std::vector<size_t>& sizes, size_t granule) {
+// Drives both application sides from this thread: `msgs` messages of random sizes each way. With `plan`,
+// each receiver lists its next messages (plan_recvs) at every eighth message boundary, as the exchange
+// engine does when a call starts, offering every message's own buffer; bytes readable() shows in that
+// buffer are landed there already and are only consumed.
+void pump(LoopbackPair& lp, const std::vector<size_t>& sizes, size_t granule, bool plan = false) {
   Pair* pa = lp.a->pair(1);
   Pair* pb = lp.b->pair(0);
   ASSERT_NE(pa, nullptr);
@@ -153,7 +157,7 @@ void pump(LoopbackPair& lp, const std::vector<size_t>& sizes, size_t granule) {
     Pair* tx;
     Pair* rx;
     std::vector<std::vector<std::byte>> out, in;
-    size_t smsg = 0, soff = 0, rmsg = 0, roff = 0;
+    size_t smsg = 0, soff = 0, rmsg = 0, roff = 0, planned = 0;
   };
   std::mt19937 rng(7);
   Dir dirs[2] = {{pa, pb, {}, {}}, {pb, pa, {}, {}}};
@@ -184,11 +188,17 @@ void pump(LoopbackPair& lp, const std::vector<size_t>& sizes, size_t granule) {
       }
       if (d.rmsg < d.in.size()) {
         auto& m = d.in[d.rmsg];
+        if (plan && d.roff == 0 && d.rmsg % 8 == 0 && d.planned <= d.rmsg) {
+          std::vector<Pair::RecvPlan> next;
+          for (size_t i = d.rmsg; i < std::min(d.in.size(), d.rmsg + 8); ++i) next.push_back({d.in[i].size(), d.in[i].data()});
+          d.rx->plan_recvs(next);
+          d.planned = d.rmsg + 8;
+        }
         if (d.roff == 0) d.rx->begin_recv();
         auto v = d.rx->readable();
         size_t n = std::min(v.size(), m.size() - d.roff);
         if (n > 0) {
-          std::memcpy(m.data() + d.roff, v.data(), n);
+          if (v.data() != m.data() + d.roff) std::memcpy(m.data() + d.roff, v.data(), n);
           d.rx->consume(n);
           d.roff += n;
         }
@@ -224,6 +234,23 @@ TEST(RoceLoopback, StreamsWrapTheRingAndWaitForCreditsBothWays) {
   auto st = lp.a->stats();
   EXPECT_GT(st.writes, 50u);
   EXPECT_GT(st.credits, 10u);
+}
+
+// Receiving in place: the peer writes planned messages straight into their buffers (landings); small
+// rings make most land while the ring wraps for the others, and messages planned after their first bytes
+// arrived (the pump sends ahead) go through the ring. Every byte is checked either way.
+TEST(RoceLoopback, PlannedReceivesLandInTheCallersBuffers) {
+  LoopbackPair lp(64 << 10, 0, 4096);
+  std::vector<size_t> sizes;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 120; ++i) {
+    size_t s = 8 + rng() % 300000;
+    sizes.push_back(s - s % 8);
+  }
+  pump(lp, sizes, 8, true);
+  const auto a = lp.a->stats(), b = lp.b->stats();
+  EXPECT_GT(a.landings + b.landings, 20u);
+  EXPECT_GT(a.landed_bytes + b.landed_bytes, size_t{4} << 20) << "few messages landed";
 }
 
 TEST(RoceLoopback, TinyAndOddMessagesStayAligned) {
@@ -358,6 +385,7 @@ TEST_P(RoceZeroCopy, SendsFromTheCallersBufferSurviveLossAndReordering) {
         setenv("RFAB_PROTO", "LL", 1);
         setenv("RFAB_ROCE_RING_BYTES", "2097152", 1);
         setenv("RFAB_ROCE_ZERO_COPY_MIN", "4096", 1);
+        setenv("RFAB_ROCE_LANDING_MIN", "4096", 1);  // receives land in the callers' buffers, resends too
         const std::string faults = "drop=1%,reorder=1%,seed=" + std::to_string(rank + 11);
         setenv("RFAB_ROCE_FAULTS", faults.c_str(), 1);
         setenv("RFAB_TIMEOUT", "20", 1);

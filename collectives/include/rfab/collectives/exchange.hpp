@@ -102,6 +102,7 @@ class Exchange {
     size_t next_send = 0, next_recv = 0;
     bool send_begun = false, recv_begun = false;
     int refs_held = 0;  // ops sent by reference whose memory the transport still reads
+    bool planned = false;  // plan_recvs offered the pair a buffer to write into
   };
   int add(Op op);
   void run_ops();
@@ -111,6 +112,8 @@ class Exchange {
   bool release_refs();
   size_t clear_of_refs(const std::byte* dst, size_t n) const;
   void abandon_refs();
+  bool may_land(int idx) const;
+  void plan_landings();
   [[noreturn]] void fail_timeout();
   std::string peer_name(int r) const;
 

@@ -45,6 +45,10 @@ struct RoceOptions {
   // can (udp; RFAB_ROCE_ZERO_COPY_MIN, "off" never): a copy into staging saved, paid for by waiting for
   // the peer's acknowledgement before the call returns.
   size_t zero_copy_min = size_t{64} << 10;
+  // Receives of at least this many bytes into the caller's buffer are written there by the peer (udp;
+  // RFAB_ROCE_LANDING_MIN, "off" never): the copy out of the receive ring saved, paid for by one
+  // descriptor per message and its memory registration.
+  size_t landing_min = size_t{256} << 10;
   // Faults injected on this rank's receive path (RFAB_ROCE_FAULTS, udp only, for tests: a fault spec such
   // as "drop=1%,reorder=1%,seed=3"; see fabric/fault).
   std::string rx_faults;
@@ -129,6 +133,7 @@ class RoceTransport final : public Transport {
 
   struct Stats {
     uint64_t writes = 0, credits = 0, keepalives = 0, rx_packets = 0, tx_packets = 0, retransmits = 0;
+    uint64_t landings = 0, landed_bytes = 0;  // receives announced for in-place writing; bytes written so
   };
   Stats stats() const;  // approximate (read while the datapath runs)
 

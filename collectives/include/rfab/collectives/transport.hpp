@@ -63,6 +63,22 @@ class Pair {
   // The call that sent by reference failed before sent_through() passed its data: stop reading that
   // memory now (the connection is closed, so the caller may reuse or free its buffers).
   virtual void abandon_refs() {}
+
+  // Receiving in place (RoCE over rfab's RC engine: the peer writes straight into the caller's buffer).
+  // Before a call's receives from this peer start, the engine lists them in order: each message's size,
+  // and the buffer its bytes are to end up in, or null where the caller reduces or copies them itself. A
+  // transport may have the peer write a listed message into its buffer; readable() then returns spans of
+  // that buffer (the bytes are there already: the caller only consumes them). The caller must not read
+  // or write such a buffer, nor send from it, until it has consumed the message.
+  struct RecvPlan {
+    size_t bytes = 0;
+    std::byte* dst = nullptr;
+  };
+  virtual void plan_recvs(std::span<const RecvPlan> plan) { (void)plan; }
+  // The smallest message plan_recvs may have written in place (SIZE_MAX: none).
+  virtual size_t landing_min() const { return SIZE_MAX; }
+  // The call failed: after this returns no peer writes into a planned buffer any more.
+  virtual void abandon_landings() {}
 };
 
 // What the engine still needs from a peer it is waiting on.

@@ -96,6 +96,9 @@ class Device {
   // ibv_reg_mr. Access flags are rc::Access values. Throws EndpointError. The region stays registered
   // for the device's lifetime.
   virtual MemoryKey reg_mr(void* addr, size_t len, uint32_t access) = 0;
+  // ibv_dereg_mr of a region reg_mr returned: packets naming its rkey afterwards get a remote access error.
+  // Throws EndpointError for a key that is not registered.
+  virtual void dereg_mr(const MemoryKey& key) = 0;
   // An lkey under which send SGEs may name any address of this process, or 0 when memory has to be
   // registered first. rfab's engine runs in this process and reads memory directly (as an implicit
   // on-demand-paging MR would on an RNIC), so callers can send straight from unregistered buffers.
