@@ -71,6 +71,8 @@ void allreduce_ring(const AlgoCtx& c, const Group& g, const void* send, void* re
   auto blk = [&](int i) { return static_cast<size_t>(((i % p) + p) % p); };
   const int next = g.at(g.me + 1), prev = g.at(g.me - 1);
   Exchange x(*c.env, c.what, e, c.fn);
+  // Every block the allgather brings back is the sum of partial sums that went round the ring through us.
+  x.receives_follow_earlier_ops();
   int last = -1;
   // Reduce-scatter: at step s forward block me-s (our partial sum of it), fold in block me-s-1.
   for (int s = 0; s < p - 1; ++s) {

@@ -198,7 +198,10 @@ void Exchange::abandon_refs() {
 
 // May the peer write this receive straight into its buffer? Only a plain receive, not gated, whose
 // buffer no other op of the call reads or writes meanwhile: the peer's bytes may land at any time after
-// the call starts. A send gated on this very receive is fine (it reads only what has been received).
+// the call starts. A send gated on this very receive is fine (it reads only what has been received), and
+// so are earlier ops when the algorithm promised that the received bytes follow them
+// (receives_follow_earlier_ops): a resend of a send by reference may then read landed bytes, but only
+// for packets the peer has had already, which it drops as duplicates.
 bool Exchange::may_land(int idx) const {
   const Op& r = ops_[static_cast<size_t>(idx)];
   if (r.kind != Kind::Recv || r.gate >= 0 || r.bytes == 0) return false;
@@ -209,6 +212,7 @@ bool Exchange::may_land(int idx) const {
     if (static_cast<int>(i) == idx) continue;
     const Op& o = ops_[i];
     if (o.kind == Kind::Send && o.gate == idx) continue;
+    if (follows_earlier_ && static_cast<int>(i) < idx) continue;
     if (overlaps(o.src, o.bytes) || overlaps(o.dst, o.bytes)) return false;
   }
   return true;

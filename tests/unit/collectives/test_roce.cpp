@@ -394,4 +394,4 @@ TEST_P(RoceZeroCopy, SendsFromTheCallersBufferSurviveLossAndReordering) {
       std::chrono::seconds(120));
   EXPECT_TRUE(all_ok(res)) << describe(res);
 }
-INSTANTIATE_TEST_SUITE_P(Algo, RoceZeroCopy, ::testing::Values("auto", "rd", "rhd", "tree"));
+INSTANTIATE_TEST_SUITE_P(Algo, RoceZeroCopy, ::testing::Values("auto", "ring", "rd", "rhd", "tree"));

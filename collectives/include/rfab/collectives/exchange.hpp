@@ -75,6 +75,11 @@ class Exchange {
   int recv(int peer, void* dst, size_t bytes, int gate = -1);
   // dst = local (op) incoming; dst may equal local. Gated ops wait for `gate` to cover the same bytes.
   int recv_reduce(int peer, const void* local, void* dst, size_t bytes, int gate = -1);
+  // The algorithm's promise that the bytes of every receive of this call are computed by the peers from
+  // what the earlier ops of this call sent or reduced (a ring allreduce's allgather brings back sums that
+  // went round the ring through this rank): they cannot arrive before those ops are done with the same
+  // bytes. Receives may then be written in place over the buffers of earlier ops (see plan_landings).
+  void receives_follow_earlier_ops() { follows_earlier_ = true; }
   // Runs every op to completion. Throws Error(Remote/Timeout/Aborted) on failure.
   void run();
   bool empty() const { return ops_.empty(); }
@@ -128,6 +133,7 @@ class Exchange {
   std::pmr::vector<Channel> chans_{&res_};
   size_t remaining_ = 0;
   int refs_held_ = 0;  // sum of the channels' refs_held
+  bool follows_earlier_ = false;
 };
 
 }  // namespace rfab::coll
