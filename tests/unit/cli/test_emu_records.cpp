@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -243,6 +244,58 @@ TEST(EmuRecords, PrometheusServesTheRunsCounters) {
   const Outcome bad = rfab("emulate --topo fat-tree:k=4 --time 10us --quiet --prometheus 127.0.0.1:99999");
   EXPECT_EQ(bad.rc, 2) << bad.out;
   EXPECT_MENTIONS(bad, "--prometheus");
+}
+
+// Counters of a k=4 three-tier fabric filled by hand (no emulator run, so the bytes depend only on the
+// records' writer): flows unseen, flows with and without CNPs, counters past 2^53 where a double rounds.
+rfab::emu::FabricCounters synthetic_counters(const rfab::topo::FatTree& tree) {
+  rfab::emu::FabricCounters c;
+  c.ports.resize(tree.ports());
+  for (size_t p = 0; p < c.ports.size(); ++p) {
+    auto& pc = c.ports[p];
+    pc.packets = 1000 + 7 * p;
+    pc.bytes = pc.packets * 4158;
+    pc.drops = p % 5 == 0 ? p : 0;
+    pc.ecn_marks = p % 3;
+    pc.pfc_pauses = p % 7 == 1 ? 11 : 0;
+    if (p < tree.hosts()) {
+      pc.rx_packets = 900 + p;
+      pc.rx_bytes = pc.rx_packets * 4158 + (p == 3 ? (uint64_t{1} << 60) + 1 : 0);
+    }
+  }
+  c.flows.resize(24);
+  for (uint32_t id = 0; id < c.flows.size(); ++id) {
+    auto& f = c.flows[id];
+    if (id % 6 == 5) continue;  // never sent a packet
+    f.seen = true;
+    f.src = id % tree.hosts();
+    f.dst = (id * 5 + 3) % tree.hosts();
+    f.packets_sent = 100 + id;
+    f.bytes_sent = f.packets_sent * 4096 + (id == 2 ? (uint64_t{1} << 54) + 3 : 0);
+    f.packets_delivered = f.packets_sent - id % 3;
+    f.bytes_delivered = f.packets_delivered * 4096;
+    f.ce_delivered = id % 4;
+    f.drops = id % 3;
+    f.cnps_delivered = id % 4 == 1 ? id : 0;
+  }
+  return c;
+}
+
+const std::string kGoldenTopo = "fat-tree:k=4,tiers=2,speed=100G";
+
+// The records' bytes: the file holds what the writer produced for these counters when the records were
+// built as JSON documents; a change of schema, order or number format fails here.
+TEST(EmuRecords, BytesAreTheRecordedOnes) {
+  rfab::topo::FatTree tree(rfab::topo::parse_fat_tree(kGoldenTopo));
+  std::ostringstream got;
+  rfab::cli::write_emulator_records(got, tree, synthetic_counters(tree), 123'456'789'012);
+  std::ifstream f(kData + "/telemetry/emu_records_k4.jsonl");
+  ASSERT_TRUE(f);
+  std::stringstream want;
+  want << f.rdbuf();
+  const std::string g = got.str(), w = want.str();
+  ASSERT_EQ(g.size(), w.size());
+  EXPECT_TRUE(g == w) << "first difference at byte " << std::mismatch(g.begin(), g.end(), w.begin()).first - g.begin();
 }
 
 // ---- rfab validate --from -----------------------------------------------------------------------------
