@@ -265,8 +265,7 @@ RecordScanner::RecordScanner(std::istream& in, std::string name)
 
 RecordScanner::~RecordScanner() = default;
 
-int RecordScanner::peek() {
-  if (pos_ < len_) return static_cast<unsigned char>(buf_[pos_]);
+int RecordScanner::refill() {
   if (!in_) return EOF;
   in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
   len_ = static_cast<size_t>(in_.gcount());

@@ -70,7 +70,9 @@ class RecordScanner {
   size_t line_ = 0;
   std::unique_ptr<Handler> handler_;
 
-  int peek();
+  // The next character (EOF at the end of the file), read through buf_: inline, it is called per byte.
+  int peek() { return pos_ < len_ ? static_cast<unsigned char>(buf_[pos_]) : refill(); }
+  int refill();
   void advance() { ++pos_; }
   friend class LineChars;
 };

@@ -16,6 +16,7 @@
 #include "emu_records.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/telemetry/flow_metrics.hpp"
+#include "rfab/telemetry/json_lines.hpp"
 #include "rfab/telemetry/records.hpp"
 #include "rfab/topology/spec.hpp"
 #include "rfab/base/units.hpp"
@@ -365,6 +366,52 @@ TEST(ValidateFrom, RecordedCollectorFile) {
   v = rfab("validate --from " + f + " --min-line-rate 0.7 --line-gbps 20");
   EXPECT_EQ(v.rc, 1) << v.out;
   EXPECT_MENTIONS(v, "of line rate");
+}
+
+// A file far larger than the reader may hold: two records of 500,000 flow samples each (about 115 MB). The
+// gates see its sums, and `rfab validate --from` stays within a few MB of its own (a reader that held a
+// line, or a JSON document of it, would need the file's size or ten times it).
+TEST(ValidateFrom, LargeFileStreamsThrough) {
+  const std::string f = tmp("large.jsonl");
+  constexpr uint64_t kFlows = 500'000;
+  {
+    std::ofstream out(f);
+    tm::JsonLineWriter w(out);
+    for (uint64_t end : {0, 1}) {
+      w.begin_record(end ? 2000 : 1000);
+      const tm::LabelView rx[] = {{"iface", "eth0"}, {"dir", "rx"}};
+      const tm::LabelView tx[] = {{"iface", "eth0"}, {"dir", "tx"}};
+      w.family("rfab_iface_roce_packets_total");
+      w.sample(rx, double(end * 3 * kFlows));
+      w.sample(tx, 0);
+      w.family("rfab_iface_roce_bytes_total");
+      w.sample(rx, double(end * 3 * kFlows * 4096));
+      w.sample(tx, 0);
+      w.family("rfab_iface_lost_packets_total");
+      w.sample(rx, double(end * 7));
+      w.family("rfab_roce_opcode_packets_total");
+      for (uint64_t qp = 0; qp < kFlows; ++qp) {
+        const std::string q = std::to_string(qp);
+        const tm::LabelView l[] = {{"iface", "eth0"}, {"src", "10.0.0.1"}, {"dst", "10.0.0.2"},
+                                   {"qp", q},        {"dir", "rx"},       {"class", "write"}};
+        w.sample(l, double(end * 3));
+      }
+      w.end_record();
+    }
+    w.flush();
+  }
+  ASSERT_GT(std::filesystem::file_size(f), 100'000'000u);
+  Outcome v = rfab("validate --from " + f + " --min-gbps 9 --max-loss 0.01");
+  EXPECT_EQ(v.rc, 0) << v.out;
+  EXPECT_MENTIONS(v, "(7 lost of 1500007 requests)");  // expected: received + lost
+  EXPECT_MENTIONS(v, "49.152 Gbit/s");  // 1.5M packets of 4096 bytes in 1 s
+  // Its peak resident memory (GNU time's %M, KiB).
+  const std::string rss = rfab::test::run_command("/usr/bin/time -f 'maxrss %M' " + kRfab + " validate --from " + f +
+                                                  " --min-gbps 0 --max-loss 1 2>&1 >/dev/null", nullptr);
+  const size_t at = rss.find("maxrss ");
+  ASSERT_NE(at, std::string::npos) << rss;
+  EXPECT_LT(std::stoull(rss.substr(at + 7)), 48u << 10) << "KiB for a file of 115 MB";
+  std::filesystem::remove(f);
 }
 
 TEST(ValidateFrom, BadFilesNameTheFileAndLine) {
