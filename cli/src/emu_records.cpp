@@ -134,7 +134,11 @@ void visit_samples(const topo::FatTree& tree, const emu::FabricCounters& c, bool
   }
 
   // Per flow: its sender's tx record, its receiver's rx record, and its CNPs at the sender (src and dst
-  // swapped). `emit(flow, send, receive, cnp)` is called once per seen flow with its three label sets.
+  // swapped). `emit(flow, labels)` is called once per seen flow.
+  struct FlowLabels {
+    std::span<const tm::LabelView> send, receive, cnp;
+    std::span<const tm::LabelView> send_write, receive_write;  // with "class":"write"
+  };
   auto per_flow = [&](auto&& emit) {
     for (size_t id = 0; id < c.flows.size(); ++id) {
       const auto& f = c.flows[id];
@@ -147,32 +151,32 @@ void visit_samples(const topo::FatTree& tree, const emu::FabricCounters& c, bool
                                        {"dir", rx}, {"class", "write"}};
       const tm::LabelView cnp[] = {{"iface", from.view()}, {"src", d.view()}, {"dst", s.view()}, {"qp", qp.view()},
                                    {"dir", rx}};
-      emit(f, std::span(send, 5), std::span(receive, 5), std::span(cnp), std::span(send), std::span(receive));
+      emit(f, FlowLabels{std::span(send, 5), std::span(receive, 5), cnp, send, receive});
     }
   };
-  per_flow([&](const auto& f, auto send, auto receive, auto cnp, auto, auto) {
-    sink.sample(kFlowPackets, send, v(f.packets_sent));
-    sink.sample(kFlowPackets, receive, v(f.packets_delivered));
-    if (f.cnps_delivered) sink.sample(kFlowPackets, cnp, v(f.cnps_delivered));
+  per_flow([&](const emu::FlowCounters& f, const FlowLabels& l) {
+    sink.sample(kFlowPackets, l.send, v(f.packets_sent));
+    sink.sample(kFlowPackets, l.receive, v(f.packets_delivered));
+    if (f.cnps_delivered) sink.sample(kFlowPackets, l.cnp, v(f.cnps_delivered));
   });
-  per_flow([&](const auto& f, auto send, auto receive, auto, auto, auto) {
-    sink.sample(kFlowBytes, send, v(f.bytes_sent));
-    sink.sample(kFlowBytes, receive, v(f.bytes_delivered));
+  per_flow([&](const emu::FlowCounters& f, const FlowLabels& l) {
+    sink.sample(kFlowBytes, l.send, v(f.bytes_sent));
+    sink.sample(kFlowBytes, l.receive, v(f.bytes_delivered));
   });
-  per_flow([&](const auto& f, auto, auto, auto, auto send_write, auto receive_write) {
-    sink.sample(kFlowOpcode, send_write, v(f.packets_sent));
-    sink.sample(kFlowOpcode, receive_write, v(f.packets_delivered));
+  per_flow([&](const emu::FlowCounters& f, const FlowLabels& l) {
+    sink.sample(kFlowOpcode, l.send_write, v(f.packets_sent));
+    sink.sample(kFlowOpcode, l.receive_write, v(f.packets_delivered));
   });
-  per_flow([&](const auto& f, auto send, auto receive, auto, auto, auto) {
-    sink.sample(kFlowCe, send, v(0));
-    sink.sample(kFlowCe, receive, v(f.ce_delivered));
+  per_flow([&](const emu::FlowCounters& f, const FlowLabels& l) {
+    sink.sample(kFlowCe, l.send, v(0));
+    sink.sample(kFlowCe, l.receive, v(f.ce_delivered));
   });
-  per_flow([&](const auto& f, auto send, auto receive, auto, auto, auto) {
-    sink.sample(kFlowLost, send, v(0));
-    sink.sample(kFlowLost, receive, v(f.drops));
+  per_flow([&](const emu::FlowCounters& f, const FlowLabels& l) {
+    sink.sample(kFlowLost, l.send, v(0));
+    sink.sample(kFlowLost, l.receive, v(f.drops));
   });
-  per_flow([&](const auto& f, auto, auto, auto cnp, auto, auto) {
-    if (f.cnps_delivered) sink.sample(kFlowCnp, cnp, v(f.cnps_delivered));
+  per_flow([&](const emu::FlowCounters& f, const FlowLabels& l) {
+    if (f.cnps_delivered) sink.sample(kFlowCnp, l.cnp, v(f.cnps_delivered));
   });
 
   // Every egress port and the link behind it. In a multi-plane fabric a port id's record is that port in
