@@ -104,8 +104,20 @@ echo "100,000 GPUs (12,500 servers x 8 rails, 400G each, 3-tier fat-tree of 51.2
 echo "a 1 GiB hierarchical allreduce (the collective library's own schedule), flow-level engine, AR vs ECMP"
 STEP_REPORT="$BUILD/emulation-step-report.html"
 "$RFAB" emulate --engine flow --topo fat-tree:hosts=100000,speed=400G,switch=51.2T,rails=8 --routing ar --compare ecmp \
-  --traffic step:allreduce=hier,bytes=1G,inter=rhd --time 400ms --quiet --report "$STEP_REPORT"
+  --traffic step:allreduce=hier,bytes=1G,inter=rhd --time 400ms --quiet --report "$STEP_REPORT" \
+  --telemetry "$WORK/step100k.jsonl"
 echo "the step as charts, with its critical path by phase: $STEP_REPORT"
+# What the step must move between servers: NVLink reduces each server's 8 GPUs to a 128 MiB shard per rail,
+# and recursive halving-doubling over the P = 12,500 servers of a rail sends 2(P-1)/P of it from every GPU
+# (and receives as much). In 400G frames (4096 B of payload + 62 B of headers) over the 400 ms window:
+STEP_GBPS=$(python3 -c 'p = 12500; n = 100000 * 2 * (p - 1) / p * 2**30 / 8 * 4158 / 4096; print(int(n * 8 / 0.4 / 1e9))')
+echo "step 6's gates on the adaptive-routing run's records ($(du -h "$WORK/step100k.jsonl" | cut -f1), every NIC and link of the fabric):"
+echo "  --max-loss 0: no request packet lost (the flow-level engine models a lossless fabric; the gate reads the NICs' counters)"
+echo "  --min-gbps $STEP_GBPS: every frame of the step's inter-server traffic (26,841 GB of payload) reached its NIC"
+echo "  within the window (a step that had not finished, or lost traffic, at 400 ms would fail this)"
+"$RFAB" validate --from "$WORK/step100k.jsonl" --min-gbps "$STEP_GBPS" --max-loss 0 \
+  || { echo "demo: rfab validate --from failed on the 100,000-GPU step's records"; exit 1; }
+rm -f "$WORK/step100k.jsonl"
 echo
 echo "The 800G variant: a 51.2T switch has 64 ports of 800G, and three tiers of those hold 65,536 hosts; so each"
 echo "800G NIC is split over two planes of 400G (radix 128), the same step, AR vs ECMP:"

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,7 +67,11 @@ void write_telemetry(const EmulateOptions& o, const emu::Report& r) {
   std::ofstream f(o.telemetry, std::ios::trunc);
   if (!f) throw ExitError{2, "cannot open --telemetry '" + o.telemetry + "' for writing: " + std::strerror(errno)};
   topo::FatTree tree(topo::parse_fat_tree(o.topo));
-  write_emulator_records(f, tree, r.counters, r.simulated);
+  try {
+    write_emulator_records(f, tree, r.counters, r.simulated);
+  } catch (const std::runtime_error&) {  // the stream failed: stop formatting what cannot be written
+    throw ExitError{1, "--telemetry '" + o.telemetry + "': write failed: " + std::strerror(errno)};
+  }
   f.close();
   if (!f) throw ExitError{1, "--telemetry '" + o.telemetry + "': write failed: " + std::strerror(errno)};
 }

@@ -27,6 +27,8 @@ namespace rfab::cli {
 telemetry::Metrics emulator_metrics(const topo::FatTree& tree, const emu::FabricCounters& c, bool zero);
 
 // Writes the two records; the end record's ts_ns is `simulated` in nanoseconds (ts_ms: whole milliseconds).
+// Sample by sample through a small buffer: memory beyond the counters is one value per host, whatever the
+// number of flows and ports. Throws std::runtime_error when `out` fails (nothing more is formatted then).
 void write_emulator_records(std::ostream& out, const topo::FatTree& tree, const emu::FabricCounters& c,
                             emu::Picos simulated);
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "emu_records.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/telemetry/flow_metrics.hpp"
+#include "rfab/telemetry/json_lines.hpp"
 #include "rfab/telemetry/records.hpp"
 #include "rfab/topology/spec.hpp"
 #include "rfab/base/units.hpp"
@@ -245,6 +247,58 @@ TEST(EmuRecords, PrometheusServesTheRunsCounters) {
   EXPECT_MENTIONS(bad, "--prometheus");
 }
 
+// Counters of a k=4 three-tier fabric filled by hand (no emulator run, so the bytes depend only on the
+// records' writer): flows unseen, flows with and without CNPs, counters past 2^53 where a double rounds.
+rfab::emu::FabricCounters synthetic_counters(const rfab::topo::FatTree& tree) {
+  rfab::emu::FabricCounters c;
+  c.ports.resize(tree.ports());
+  for (size_t p = 0; p < c.ports.size(); ++p) {
+    auto& pc = c.ports[p];
+    pc.packets = 1000 + 7 * p;
+    pc.bytes = pc.packets * 4158;
+    pc.drops = p % 5 == 0 ? p : 0;
+    pc.ecn_marks = p % 3;
+    pc.pfc_pauses = p % 7 == 1 ? 11 : 0;
+    if (p < tree.hosts()) {
+      pc.rx_packets = 900 + p;
+      pc.rx_bytes = pc.rx_packets * 4158 + (p == 3 ? (uint64_t{1} << 60) + 1 : 0);
+    }
+  }
+  c.flows.resize(24);
+  for (uint32_t id = 0; id < c.flows.size(); ++id) {
+    auto& f = c.flows[id];
+    if (id % 6 == 5) continue;  // never sent a packet
+    f.seen = true;
+    f.src = id % tree.hosts();
+    f.dst = (id * 5 + 3) % tree.hosts();
+    f.packets_sent = 100 + id;
+    f.bytes_sent = f.packets_sent * 4096 + (id == 2 ? (uint64_t{1} << 54) + 3 : 0);
+    f.packets_delivered = f.packets_sent - id % 3;
+    f.bytes_delivered = f.packets_delivered * 4096;
+    f.ce_delivered = id % 4;
+    f.drops = id % 3;
+    f.cnps_delivered = id % 4 == 1 ? id : 0;
+  }
+  return c;
+}
+
+const std::string kGoldenTopo = "fat-tree:k=4,tiers=2,speed=100G";
+
+// The records' bytes: the file holds what the writer produced for these counters when the records were
+// built as JSON documents; a change of schema, order or number format fails here.
+TEST(EmuRecords, BytesAreTheRecordedOnes) {
+  rfab::topo::FatTree tree(rfab::topo::parse_fat_tree(kGoldenTopo));
+  std::ostringstream got;
+  rfab::cli::write_emulator_records(got, tree, synthetic_counters(tree), 123'456'789'012);
+  std::ifstream f(kData + "/telemetry/emu_records_k4.jsonl");
+  ASSERT_TRUE(f);
+  std::stringstream want;
+  want << f.rdbuf();
+  const std::string g = got.str(), w = want.str();
+  ASSERT_EQ(g.size(), w.size());
+  EXPECT_TRUE(g == w) << "first difference at byte " << std::mismatch(g.begin(), g.end(), w.begin()).first - g.begin();
+}
+
 // ---- rfab validate --from -----------------------------------------------------------------------------
 
 // A two-tier k=4 fat-tree (8 hosts at 100G), lossless, long flows. Adaptive routing delivers about 98% of
@@ -312,6 +366,52 @@ TEST(ValidateFrom, RecordedCollectorFile) {
   v = rfab("validate --from " + f + " --min-line-rate 0.7 --line-gbps 20");
   EXPECT_EQ(v.rc, 1) << v.out;
   EXPECT_MENTIONS(v, "of line rate");
+}
+
+// A file far larger than the reader may hold: two records of 500,000 flow samples each (about 115 MB). The
+// gates see its sums, and `rfab validate --from` stays within a few MB of its own (a reader that held a
+// line, or a JSON document of it, would need the file's size or ten times it).
+TEST(ValidateFrom, LargeFileStreamsThrough) {
+  const std::string f = tmp("large.jsonl");
+  constexpr uint64_t kFlows = 500'000;
+  {
+    std::ofstream out(f);
+    tm::JsonLineWriter w(out);
+    for (uint64_t end : {0, 1}) {
+      w.begin_record(end ? 2000 : 1000);
+      const tm::LabelView rx[] = {{"iface", "eth0"}, {"dir", "rx"}};
+      const tm::LabelView tx[] = {{"iface", "eth0"}, {"dir", "tx"}};
+      w.family("rfab_iface_roce_packets_total");
+      w.sample(rx, double(end * 3 * kFlows));
+      w.sample(tx, 0);
+      w.family("rfab_iface_roce_bytes_total");
+      w.sample(rx, double(end * 3 * kFlows * 4096));
+      w.sample(tx, 0);
+      w.family("rfab_iface_lost_packets_total");
+      w.sample(rx, double(end * 7));
+      w.family("rfab_roce_opcode_packets_total");
+      for (uint64_t qp = 0; qp < kFlows; ++qp) {
+        const std::string q = std::to_string(qp);
+        const tm::LabelView l[] = {{"iface", "eth0"}, {"src", "10.0.0.1"}, {"dst", "10.0.0.2"},
+                                   {"qp", q},        {"dir", "rx"},       {"class", "write"}};
+        w.sample(l, double(end * 3));
+      }
+      w.end_record();
+    }
+    w.flush();
+  }
+  ASSERT_GT(std::filesystem::file_size(f), 100'000'000u);
+  Outcome v = rfab("validate --from " + f + " --min-gbps 9 --max-loss 0.01");
+  EXPECT_EQ(v.rc, 0) << v.out;
+  EXPECT_MENTIONS(v, "(7 lost of 1500007 requests)");  // expected: received + lost
+  EXPECT_MENTIONS(v, "49.152 Gbit/s");  // 1.5M packets of 4096 bytes in 1 s
+  // Its peak resident memory (GNU time's %M, KiB).
+  const std::string rss = rfab::test::run_command("/usr/bin/time -f 'maxrss %M' " + kRfab + " validate --from " + f +
+                                                  " --min-gbps 0 --max-loss 1 2>&1 >/dev/null", nullptr);
+  const size_t at = rss.find("maxrss ");
+  ASSERT_NE(at, std::string::npos) << rss;
+  EXPECT_LT(std::stoull(rss.substr(at + 7)), 48u << 10) << "KiB for a file of 115 MB";
+  std::filesystem::remove(f);
 }
 
 TEST(ValidateFrom, BadFilesNameTheFileAndLine) {

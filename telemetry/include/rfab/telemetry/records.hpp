@@ -8,6 +8,7 @@
 // rfab_iface_speed_bps (written by the emulator; a collector file has none, so --min-line-rate needs a
 // line rate given by hand). A record with "scope":"fabric" (the emulator's) holds every NIC of a fabric:
 // the throughput gated is then what the NICs received (Measurement::received_only).
+// The file is read as a stream, line by line (src/record_scan.hpp): memory does not grow with its size.
 #pragma once
 #include <istream>
 #include <stdexcept>
