@@ -1,6 +1,7 @@
 # Host side of the mixed-stack allreduce (run by lab.sh -H inside the lab's network namespace: this host is
 # 10.77.0.254 on the bridge, the guest 10.77.0.1). Rank 0 here on rfab's user-space RoCE (kernel-UDP
-# datapath), rank 1 in the guest on rxe through libibverbs. Rank 0 hosts the store. $RFAB is the rfab binary.
+# datapath), rank 1 in the guest on rxe through libibverbs. Rank 0 hosts the store and receives its large
+# messages in place (rxe writes them into its buffers: landings). $RFAB is the rfab binary.
 set -u
 # The bridge must not hand UDP GSO super-packets to the capture (see host/perftest_udp.sh).
 ethtool -K rflbr0 tx-udp-segmentation off > /dev/null 2>&1 || true
@@ -18,10 +19,12 @@ while read -r port nrows args; do
   rows=$(grep -cE '^ +[0-9]+ +[0-9]+ +float' "$out" || true)
   bad=$(awk '/^ +[0-9]+ +[0-9]+ +float/ && ($9 != 0 || $13 != 0)' "$out" | wc -l)
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  if [ $st = 0 ] && [ "$rows" -eq "$nrows" ] && [ "$bad" -eq 0 ] && grep -q "rfab roce rank 0 (kernel UDP " "$out"; then
-    echo "coll-mixed: run $k rank 0 (udp) PASS: $rows sizes, #wrong 0, after $ms ms"
+  # The udp rank receives its large allgather messages in place: rxe writes them into its buffers.
+  landed=$(sed -n 's/^rfab roce rank 0 (kernel UDP .* landed bytes \([0-9]*\)$/\1/p' "$out")
+  if [ $st = 0 ] && [ "$rows" -eq "$nrows" ] && [ "$bad" -eq 0 ] && [ "${landed:-0}" -gt 0 ]; then
+    echo "coll-mixed: run $k rank 0 (udp) PASS: $rows sizes, #wrong 0, $landed bytes landed in place, after $ms ms"
   else
-    echo "coll-mixed: run $k rank 0 (udp) FAIL: exit $st, $rows of $nrows sizes, $bad rows with #wrong != 0"
+    echo "coll-mixed: run $k rank 0 (udp) FAIL: exit $st, $rows of $nrows sizes, $bad rows with #wrong != 0, ${landed:-no} bytes landed"
     rc=1
   fi
 done <<RUNS
