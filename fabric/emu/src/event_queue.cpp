@@ -26,9 +26,9 @@ void EventQueue::to_wheel(const Event& e) {
   set_bit(b & kMask);
 }
 
-void EventQueue::push(Picos time, uint8_t kind, uint32_t target, uint32_t arg) {
-  Event e{time, seq_++, target, arg, kind};
-  uint64_t b = time >> kShift;
+void EventQueue::push_tagged(const Event& tagged) {
+  Event e = tagged;
+  uint64_t b = e.time >> kShift;
   assert(b >= cur_);
   if (b < cur_) b = cur_;  // never schedule into the past (guards rounding in callers)
   ++size_;
@@ -95,6 +95,7 @@ bool EventQueue::load_current() {
 
 size_t EventQueue::memory_bytes() const {
   size_t b = wheel_.capacity() * sizeof(wheel_[0]) + bits_.capacity() * 8 + far_.capacity() * sizeof(Event);
+  for (const auto& c : seqs_) b += c.capacity() * 4;
   for (const auto& v : wheel_) b += v.capacity() * sizeof(Event);
   return b;
 }
