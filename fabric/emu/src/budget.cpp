@@ -11,10 +11,10 @@ namespace {
 
 // Measured per-item costs, rounded up (docs/emulator.md, "Limits").
 constexpr uint64_t kProcessBase = 16ull << 20;        // the process, the event wheel, the packet pool's start
-// EgressPort, its share of the per-switch state, and the event queue's sequence counts of its three kinds
-constexpr uint64_t kPerPort = 64 + 16 + 12;
-constexpr uint64_t kPerHost = 96 + 4;                 // wake time, send heap, control queue, wake sequence count
-constexpr uint64_t kPerPacedFlow = 192 + 4;           // FlowSpec in the list + the stack's Flow + its heap slot + timer count
+// EgressPort, its share of the per-switch state, and the event queue's count of PFC frames sent to it
+constexpr uint64_t kPerPort = 64 + 16 + 4;
+constexpr uint64_t kPerHost = 96;                     // wake time, send heap and control queue headers
+constexpr uint64_t kPerPacedFlow = 192;               // FlowSpec in the list + the stack's Flow + its heap slot
 constexpr uint64_t kRcBase = 64ull << 20;             // the shared 1M-entry send CQ and the 1 MiB MR
 constexpr uint64_t kPerRcFlow = 136ull << 10;         // two QueuePairs with their queues (measured 128 KiB)
 constexpr uint64_t kPerMultipathRcFlow = 8704ull << 10;  // + the reorder windows: 1024 slots of ~4 KiB per QP

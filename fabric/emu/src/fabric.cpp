@@ -12,6 +12,7 @@ Fabric::Fabric(const topo::FatTree& tree, const EmuConfig& config, HostStack& st
     : tree_(tree),
       cfg_(config),
       stack_(stack),
+      q_(kCountedFabricEvents),
       ports_(tree_, cfg_, pool_, q_),
       buffer_(tree_, cfg_),
       ecn_(cfg_.ecn, cfg_.seed, tree_.switches()),
