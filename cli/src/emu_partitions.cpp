@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "commands.hpp"
+#include "rfab/base/env.hpp"
 #include "rfab/emu/partition_comm.hpp"
 #ifdef RFAB_HAVE_EMU_MPI
 #include "rfab/emu/mpi_comm.hpp"
@@ -15,15 +16,9 @@
 namespace rfab::cli {
 namespace {
 
-uint32_t launch_ranks() {
-#ifdef RFAB_HAVE_EMU_MPI
-  return emu::mpi_launch_size();
-#else
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"})
-    if (const char* v = std::getenv(var)) return uint32_t(std::strtoul(v, nullptr, 10));
-  return 0;
-#endif
-}
+// The ranks mpirun started this process among (OpenMPI's environment, read without initialising MPI); 0
+// when mpirun did not start it.
+uint32_t launch_ranks() { return uint32_t(env::get_unsigned("OMPI_COMM_WORLD_SIZE", 0, 1u << 30).value_or(0)); }
 
 }  // namespace
 

@@ -2,7 +2,7 @@
 
 #include <mpi.h>
 
-#include <cstdlib>
+#include <cstdlib>  // std::_Exit
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -81,17 +81,6 @@ void MpiComm::reduce(std::vector<uint64_t>& v, Op op) {
 void MpiComm::abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);
-}
-
-uint32_t mpi_launch_size() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-    if (const char* v = std::getenv(var)) {
-      char* end = nullptr;
-      const unsigned long n = std::strtoul(v, &end, 10);
-      if (end != v && *end == '\0' && n > 0 && n <= std::numeric_limits<uint32_t>::max()) return uint32_t(n);
-    }
-  }
-  return 0;
 }
 
 }  // namespace rfab::emu

@@ -30,8 +30,4 @@ class MpiComm final : public PartitionComm {
   bool finalize_ = false;
 };
 
-// The ranks mpirun (OpenMPI, or a PMI launcher) started this process among, read from its environment
-// without initialising MPI; 0 when it was not started by one.
-uint32_t mpi_launch_size();
-
 }  // namespace rfab::emu
