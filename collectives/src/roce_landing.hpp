@@ -56,7 +56,9 @@ inline std::optional<LandingDesc> decode_landing(const std::byte* in, size_t len
 // first byte: one whose begin the stream has passed without it is dropped (that message went to the ring).
 class LandingRoutes {
  public:
-  static constexpr size_t kCapacity = 16;
+  // The receiver has at most RocePeer::kLandSlots (8) landings outstanding; entries the stream has finished
+  // or passed are popped only by the next route(), so as many again may linger. Twice that for margin.
+  static constexpr size_t kCapacity = 32;
 
   // False when full (the receiver has more landings outstanding than it may) or out of stream order.
   bool push(const LandingDesc& d) {
