@@ -405,7 +405,12 @@ TEST(ValidateFrom, LargeFileStreamsThrough) {
   EXPECT_EQ(v.rc, 0) << v.out;
   EXPECT_MENTIONS(v, "(7 lost of 1500007 requests)");  // expected: received + lost
   EXPECT_MENTIONS(v, "49.152 Gbit/s");  // 1.5M packets of 4096 bytes in 1 s
-  // Its peak resident memory (GNU time's %M, KiB).
+  // Its peak resident memory (GNU time's %M, KiB). AddressSanitizer's shadow memory and quarantine add
+  // their own hundreds of MiB, so the bound is checked in uninstrumented builds only.
+#if defined(__SANITIZE_ADDRESS__)
+  std::filesystem::remove(f);
+  return;
+#endif
   const std::string rss = rfab::test::run_command("/usr/bin/time -f 'maxrss %M' " + kRfab + " validate --from " + f +
                                                   " --min-gbps 0 --max-loss 1 2>&1 >/dev/null", nullptr);
   const size_t at = rss.find("maxrss ");
