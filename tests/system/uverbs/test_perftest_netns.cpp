@@ -114,12 +114,19 @@ TEST_F(PerftestOnProvider, ReadBwEverySize) {
   expect_all_sizes(run_pair({"ib_read_bw", "-F", "-a", "-n", "200"}), 2, 50.0);
 }
 
+// 8-byte atomics give a bandwidth of a few MB/s, which ib_atomic_bw prints with two decimals: a run slowed
+// down by the machine (once in a whole-suite run) printed 0.00 for a run that completed. Such a run gets one
+// more try; a datapath that moves no atomics prints 0 (or fails) both times.
 TEST_F(PerftestOnProvider, AtomicBwFetchAddAndCompareSwap) {
   for (const char* op : {"FETCH_AND_ADD", "CMP_AND_SWAP"}) {
-    const std::vector<Row> rows = result_rows(run_pair({"ib_atomic_bw", "-F", "-A", op, "-n", "500"}), false);
-    ASSERT_FALSE(rows.empty()) << op;
-    EXPECT_EQ(rows.front().bytes, 8u);
-    EXPECT_GT(rows.front().value, 0.0) << op;
+    std::vector<Row> rows;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      rows = result_rows(run_pair({"ib_atomic_bw", "-F", "-A", op, "-n", "500"}), false);
+      ASSERT_FALSE(rows.empty()) << op;
+      EXPECT_EQ(rows.front().bytes, 8u);
+      if (rows.front().value > 0.0) break;
+    }
+    EXPECT_GT(rows.front().value, 0.0) << op << ": no bandwidth in two runs";
   }
 }
 
