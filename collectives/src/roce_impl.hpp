@@ -51,6 +51,7 @@ class RocePair final : public Pair {
  private:
   size_t send_window(size_t n, size_t granule) const;
   void stop_qp(const char* why);
+  void skip_consumed_landings();
   template <class Fn>
   void with_device(Fn&& fn);
 

@@ -161,11 +161,16 @@ void RocePair::stop_qp(const char* why) {
 
 size_t RocePair::landing_min() const { return t_.landing_min; }
 
+// Moves land_cur_ past the landings whose messages the application has consumed.
+void RocePair::skip_consumed_landings() {
+  while (land_cur_ < land_req_ && p_.lands[land_cur_ % RocePeer::kLandSlots].end <= head_) ++land_cur_;
+}
+
 // Asks for a landing for each listed message big enough, at the stream offsets the messages will have
 // (each starts 64-byte aligned, as begin_recv aligns them), while slots are free.
 void RocePair::plan_recvs(std::span<const RecvPlan> plan) {
   if (t_.landing_min == SIZE_MAX) return;
-  while (land_cur_ < land_req_ && p_.lands[land_cur_ % RocePeer::kLandSlots].end <= head_) ++land_cur_;
+  skip_consumed_landings();
   const uint64_t arrived = p_.rx_tail.load(std::memory_order_acquire);
   const uint64_t free = p_.land_free.load(std::memory_order_acquire);
   uint64_t pos = head_;
@@ -201,7 +206,7 @@ std::span<const std::byte> RocePair::readable() {
   if (avail <= 0) return {};
   // The landing the next bytes belong to, or come before: a landed message's bytes are in its buffer,
   // and the ring holds nothing for them.
-  while (land_cur_ < land_req_ && p_.lands[land_cur_ % RocePeer::kLandSlots].end <= head_) ++land_cur_;
+  skip_consumed_landings();
   if (land_cur_ < land_req_) {
     const LandingIn& l = p_.lands[land_cur_ % RocePeer::kLandSlots];
     const int mode = l.mode.load(std::memory_order_acquire);

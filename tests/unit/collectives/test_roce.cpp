@@ -104,6 +104,8 @@ TEST(RoceOptionsEnv, MalformedVariablesAreNamed) {
   expect_msg("RFAB_ROCE_RING_BYTES", "1024", "RFAB_ROCE_RING_BYTES");
   expect_msg("RFAB_ROCE_MTU", "1500", "RFAB_ROCE_MTU");
   expect_msg("RFAB_ROCE_ZERO_COPY_MIN", "lots", "RFAB_ROCE_ZERO_COPY_MIN");
+  expect_msg("RFAB_ROCE_LANDING_MIN", "lots", "RFAB_ROCE_LANDING_MIN");
+  expect_msg("RFAB_ROCE_LANDING_MIN", "0", "RFAB_ROCE_LANDING_MIN");
   expect_msg("RFAB_ROCE_FAULTS", "drop=2", "RFAB_ROCE_FAULTS");
   expect_msg("RFAB_ROCE_FAULTS", "losses=1%", "losses");
   expect_msg("RFAB_ROCE_PORT", "70000", "RFAB_ROCE_PORT");
