@@ -32,6 +32,7 @@ struct PingOptions {
   std::string device, prometheus;
   uint16_t port = 18520, roce_port = 4791;
   unsigned entropies = 8;
+  uint8_t ack_timeout = 13;
   uint64_t count = 20;
   std::string interval = "20ms", timeout = "100ms", wait = "10s", duration;
   uint64_t size = 64;
@@ -71,6 +72,7 @@ SessionOptions session_options(const PingOptions& o) {
   s.agent.entropies = o.entropies;
   s.agent.size = static_cast<uint32_t>(o.size);
   s.agent.probe_timeout = parse_duration_ns(o.timeout, "--timeout");
+  s.agent.ack_timeout = o.ack_timeout;
   s.agent.wait = std::chrono::milliseconds(parse_duration_ns(o.wait, "--wait") / 1'000'000);
   s.schedule.count = o.count;
   s.schedule.interval = parse_duration_ns(o.interval, "--interval");
@@ -203,6 +205,9 @@ void add_ping(CLI::App& app) {
   auto* count = add_integer(sub, "--count", o->count, "probes per entropy (continuous: stop probing after them)", 1, 10'000'000)->capture_default_str();
   add_duration(sub, "--interval", o->interval, "time between probe rounds", 100'000, 60'000'000'000ull)->capture_default_str();
   add_duration(sub, "--timeout", o->timeout, "a probe not completed within this is lost", 100'000, 60'000'000'000ull)->capture_default_str();
+  add_integer(sub, "--ack-timeout", o->ack_timeout,
+              "probe QPs' RC local ACK timeout code (4.096 us * 2^n): a probe is lost when it is resent after it", 1, 31)
+      ->capture_default_str();
   add_duration(sub, "--wait", o->wait, "how long to wait for peers' agents to appear and for their reports", 100'000'000, 3'600'000'000'000ull)->capture_default_str();
   add_size(sub, "--size", o->size, "probe size (one RDMA WRITE packet)", 1, kProbeArea)->capture_default_str();
   add_integer(sub, "--sample", o->sample, "probe only this many peers per host (seeded, every host as often a target)", 1, kMaxHosts);

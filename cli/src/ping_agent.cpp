@@ -18,11 +18,6 @@ using namespace std::chrono_literals;
 
 // Probes are single-packet WRITEs: one MTU suffices, and 1024 is every device's.
 constexpr uint32_t kMtu = 1024;
-// ACK timeout code 13 (4.096 us * 2^13 = 34 ms) and 7 retries: a lost probe is resent after ~34 ms, so
-// it still completes (counted lost) within the default probe timeout, and a dead path fails its QP within
-// ~0.3 s instead of the default's seconds. Shorter codes made an agent that lost the CPU for a few ms on a
-// busy machine look like packet loss (the peer's engine ACKs from the agent's thread).
-constexpr uint8_t kAckTimeout = 13;
 // Peers' QPs an agent serves at most (each costs engine state); a mesh of 512 hosts at 8 entropies.
 constexpr size_t kMaxServedQps = 4096;
 
@@ -132,7 +127,7 @@ void Agent::handle_pending() {
         cp.remote_psn = theirs.psn;
         cp.local_psn = random_psn();
         cp.mtu = dev_->max_mtu(kMtu);
-        cp.ack_timeout = kAckTimeout;
+        cp.ack_timeout = cfg_.ack_timeout;
         endpoint::connect(*dev_, qpn, cp);
         rep.qps.push_back({qpn, cp.local_psn});
       }
@@ -218,7 +213,7 @@ void Agent::finish_exchange(Link& l) {
       cp.remote_psn = rep.qps[i].psn;
       cp.local_psn = q.psn;
       cp.mtu = dev_->max_mtu(kMtu);
-      cp.ack_timeout = kAckTimeout;
+      cp.ack_timeout = cfg_.ack_timeout;
       endpoint::connect(*dev_, q.qpn, cp);
       q.res.src_port = rc::rxe_src_port(q.qpn, rep.qps[i].qpn);
     }

@@ -33,6 +33,11 @@ struct AgentConfig {
   unsigned entropies = 8;
   uint32_t size = 64;
   Nanos probe_timeout = 100'000'000;
+  // RC local ACK timeout code (4.096 us * 2^n) of the probe QPs. 13 (34 ms): a lost probe is resent, and
+  // so counted lost, well within the default probe timeout, and a dead path fails its QP (7 retries) in
+  // ~0.3 s. Shorter codes make an agent that loses the CPU for a few ms (the peer's engine ACKs from its
+  // agent's thread) look like packet loss; a loaded host needs a longer one.
+  uint8_t ack_timeout = 13;
   std::chrono::milliseconds wait{10000};  // how long a peer's side channel may take to appear
   size_t rtt_window = 0;     // keep the last N round trips per entropy (0 = all)
 };

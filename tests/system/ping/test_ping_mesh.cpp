@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -21,9 +22,11 @@ using rfab::systest::run_agents;
 TEST(PingMesh, HealthyMeshGivesTheFullMatrix) {
   if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)";
   MeshNet net(4);
-  // Probes get a second to complete, so an agent slowed by a loaded machine is not loss (the default is 100 ms).
+  // Probes get a second to complete and are resent only after 268 ms (code 16), so an agent that a loaded
+  // machine keeps off the CPU for tens of ms is not loss (the defaults are 100 ms and 34 ms); rounds are
+  // 50 ms apart so that such a probe rarely holds its entropy's next round back.
   const auto res = run_agents(net.ns, {"--hosts", net.host_file(), "--count", "10", "--entropies", "8", "--wait", "10s",
-                                       "--timeout", "1s"});
+                                       "--timeout", "1s", "--ack-timeout", "16", "--interval", "50ms"});
   for (size_t i = 0; i < res.size(); ++i) {
     const auto& r = res[i];
     ASSERT_EQ(r.rc, 0) << r.out;
@@ -36,7 +39,7 @@ TEST(PingMesh, HealthyMeshGivesTheFullMatrix) {
       EXPECT_EQ(p["lost"], 0u) << p.dump();
       // 8 entropies x 10 rounds; a round finding the previous probe still out (a descheduled agent) skips.
       EXPECT_LE(p["sent"], 80u) << p.dump();
-      EXPECT_GE(p["sent"], 60u) << p.dump();
+      EXPECT_GE(p["sent"], 40u) << p.dump();
       EXPECT_EQ(p["rtt"]["samples"], p["sent"]) << p.dump();
       EXPECT_GT(p["rtt"]["p50_us"].get<double>(), 0);
       EXPECT_LE(p["rtt"]["p50_us"].get<double>(), p["rtt"]["p99_us"].get<double>());
@@ -64,9 +67,10 @@ TEST(PingMesh, HostDownIsLocalisedToThatHost) {
   const auto start = std::chrono::steady_clock::now();
   // The cut-off host runs its agent too: it must name itself, not the three it cannot reach. Probes between
   // the live hosts get a second to complete: on a loaded machine (sanitizer builds, tests in parallel) an
-  // agent can answer later than the default 100 ms, which would show as loss on a healthy pair.
-  const auto res =
-      run_agents(net.ns, {"--hosts", net.host_file(), "--count", "10", "--wait", "2s", "--timeout", "1s"});
+  // agent can answer later than the default 100 ms (or the 34 ms ACK timeout), which would show as loss on a
+  // healthy pair.
+  const auto res = run_agents(
+      net.ns, {"--hosts", net.host_file(), "--count", "10", "--wait", "2s", "--timeout", "1s", "--ack-timeout", "16"});
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(took, 15.0) << "a dead host must cost the --wait bound, not a hang";
   for (const auto& r : res) {
@@ -104,7 +108,9 @@ TEST(PingMesh, ContinuousCountsAnUnreachablePeerAsLost) {
   MeshNet net(3);
   net.isolate(2);
   const auto res = run_agents({net.ns[0], net.ns[1]},
-                              {"--hosts", net.host_file(), "--continuous", "--wait", "1s", "--duration", "4s"}, 15);
+                              {"--hosts", net.host_file(), "--continuous", "--wait", "1s", "--duration", "4s",
+                               "--timeout", "1s", "--ack-timeout", "16"},
+                              15);
   for (const auto& r : res) {
     EXPECT_EQ(r.rc, 1) << r.out;  // the last verdict names the unreachable peer
     ASSERT_TRUE(r.json.is_object()) << r.out;
@@ -146,7 +152,13 @@ TEST(PingMesh, DoctorPeersRunsAShortPing) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(doctor_ping_verdict(net, net.ip[1], out), "pass") << out << agent.output();
   EXPECT_NE(out.find("8 entropies x 5 RDMA WRITEs"), std::string::npos) << out;
-  EXPECT_NE(out.find("0 of 40 lost"), std::string::npos) << out;
+  // Nothing lost. Rounds that find the previous probe still out send nothing (a descheduled agent on a
+  // loaded machine), so fewer than 40 may have been sent, but most rounds must have run.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("([0-9]+) of ([0-9]+) lost"))) << out;
+  EXPECT_EQ(std::stoul(m[1].str()), 0u) << out;
+  EXPECT_GE(std::stoul(m[2].str()), 20u) << out;
+  EXPECT_LE(std::stoul(m[2].str()), 40u) << out;
 }
 
 // The ranks of `rfab run` as the host list (local processes on 127.0.0.1, one port pair each); no root.
@@ -154,7 +166,9 @@ TEST(PingMesh, RanksOfRfabRunProbeEachOther) {
   int code = 0;
   const std::string b = rfab::systest::rfab_binary();
   const std::string out = rfab::systest::run_capture(
-      "timeout 60 " + b + " run -n 3 -- " + b + " ping --ranks --count 5 --json --port 28520 --roce-port 24791 2>&1", code);
+      "timeout 60 " + b + " run -n 3 -- " + b + " ping --ranks --count 5 --json --port 28520 --roce-port 24791"
+      " --timeout 1s --ack-timeout 16 --interval 50ms 2>&1",  // a descheduled rank's late ACK is not loss
+      code);
   EXPECT_EQ(code, 0) << out;
   size_t agents = 0;
   std::istringstream ss(out);

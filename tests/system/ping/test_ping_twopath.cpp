@@ -24,7 +24,9 @@ std::string host_file(const TwoPathFabric& f) {
 TEST(PingTwoPath, CleanFabricIsOkOnBothPaths) {
   if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)";
   TwoPathFabric f;
-  const auto res = rfab::systest::run_agents({f.ns_a, f.ns_b}, {"--hosts", host_file(f), "--entropies", "16", "--count", "10"});
+  // A late ACK from an agent a loaded machine keeps off the CPU is not loss: 1 s probes, 268 ms ACK timeout.
+  const auto res = rfab::systest::run_agents({f.ns_a, f.ns_b}, {"--hosts", host_file(f), "--entropies", "16", "--count", "10",
+                                                                "--timeout", "1s", "--ack-timeout", "16", "--interval", "50ms"});
   for (const auto& r : res) {
     ASSERT_EQ(r.rc, 0) << r.out << f.dump();
     EXPECT_TRUE(r.json["ok"].get<bool>());
@@ -38,7 +40,10 @@ TEST(PingTwoPath, LossOnOnePathIsLocalisedToItsEntropies) {
   if (!rfab::systest::running_as_root()) GTEST_SKIP() << "needs root (network namespaces)";
   TwoPathFabric f;
   f.port(1, {"--drop", "50%", "--seed", "11"});
-  const auto res = rfab::systest::run_agents({f.ns_a, f.ns_b}, {"--hosts", host_file(f), "--entropies", "16", "--count", "20"});
+  // The clean path must show no loss even when a loaded machine delays an ACK by tens of ms (134 ms ACK
+  // timeout); over 2 s of rounds an entropy on the lossy path still sends enough probes to lose some.
+  const auto res = rfab::systest::run_agents({f.ns_a, f.ns_b}, {"--hosts", host_file(f), "--entropies", "16", "--count", "40",
+                                                                "--timeout", "1s", "--ack-timeout", "15", "--interval", "50ms"});
   std::set<uint16_t> on_bad, on_good;
   for (const auto& [port, n] : f.forward(1).sport_packets) on_bad.insert(port);
   for (const auto& [port, n] : f.forward(0).sport_packets) on_good.insert(port);
