@@ -14,6 +14,11 @@ COLLS=${COLLS:-"allreduce allgather reducescatter alltoall broadcast"}
 # REPEAT (default 1): the tools run in turn REPEAT times and each figure is the median of its runs, so a
 # burst of load on a shared machine moves one run, not the table.
 REPEAT=${REPEAT:-1}
+# LAT_ITERS (default 20000, 0 = off): a latency pass per collective at LAT_SIZE bytes (8) for rfab and
+# OpenMPI, LAT_ITERS calls after LAT_ITERS/10 warm-up calls. A sub-microsecond call timed over the table's
+# ITERS calls (its first size, too) measures start-up and one descheduling as much as the call.
+LAT_ITERS=${LAT_ITERS:-20000}
+LAT_SIZE=${LAT_SIZE:-8}
 RFAB="$BUILD/cli/rfab"
 MPI_BIN="$BUILD/bench/bench_coll_mpi"
 GLOO_BIN="$BUILD/bench/bench_coll_gloo"
@@ -33,6 +38,15 @@ for c in $COLLS; do
     "${MPIRUN[@]}" "$MPI_BIN" "$c" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 5 > "$OUT/mpi-$c.$RUN.json" 2>"$OUT/mpi-$c.err" \
       || { echo "openmpi $c failed: $(tail -3 "$OUT/mpi-$c.err")" >&2; : > "$OUT/mpi-$c.$RUN.json"; }
   fi
+  if [ "$LAT_ITERS" -gt 0 ]; then
+    echo "== run $RUN/$REPEAT, $c: latency at $LAT_SIZE B, $LAT_ITERS calls" >&2
+    "$RFAB" run -n "$N" --no-prefix -- "$RFAB" coll "$c" -b "$LAT_SIZE" -e "$LAT_SIZE" -n "$LAT_ITERS" \
+      -w $((LAT_ITERS / 10)) -c 0 --json > "$OUT/rfab-lat-$c.$RUN.json"
+    if [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null; then
+      "${MPIRUN[@]}" "$MPI_BIN" "$c" -b "$LAT_SIZE" -e "$LAT_SIZE" -n "$LAT_ITERS" -w $((LAT_ITERS / 10)) \
+        > "$OUT/mpi-lat-$c.$RUN.json" 2>"$OUT/mpi-lat-$c.err" || : > "$OUT/mpi-lat-$c.$RUN.json"
+    fi
+  fi
   if [ -x "$GLOO_BIN" ] && [[ "$c" == allreduce || "$c" == allgather || "$c" == broadcast ]]; then
     echo "== run $RUN/$REPEAT, $c: gloo" >&2
     mkdir -p "$OUT/gloo-store-$c.$RUN"  # Gloo's file store refuses keys left by an earlier run
@@ -44,9 +58,9 @@ done
 done
 
 if [ -x "$BUILD/bench/bench_memcpy" ]; then echo "# machine: $("$BUILD/bench/bench_memcpy")"; fi
-python3 - "$OUT" "$N" "$REPEAT" $COLLS <<'PY'
+python3 - "$OUT" "$N" "$REPEAT" "$LAT_ITERS" $COLLS <<'PY'
 import json, os, statistics, sys
-out, n, repeat, colls = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+out, n, repeat, lat_iters, colls = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
 def rows(stem):  # per size, the median over the runs that produced it
     per = {}
     for run in range(1, repeat + 1):
@@ -76,8 +90,15 @@ for c in colls:
         mt, mb, _ = m.get(size, (0, 0, ""))
         gt, gb, _ = g.get(size, (0, 0, ""))
         print(f"  {size:>11} {rt:>9.2f} {rb:>7.2f} {algo:>5} | {mt:>9.2f} {mb:>7.2f} {ratio(rb, mb):>9} | {gt:>9.2f} {gb:>7.2f} {ratio(rb, gb):>9}")
-    small = min(r) if r else None
-    if small is not None and small in m:
-        print(f"# latency at {small} B: rfab {r[small][0]:.2f} us, openmpi {m[small][0]:.2f} us ({m[small][0]/r[small][0]:.2f}x)")
+    rl, ml = rows(f"{out}/rfab-lat-{c}"), rows(f"{out}/mpi-lat-{c}")
+    if rl and ml:
+        size = min(rl)
+        if size in ml:
+            print(f"# latency at {size} B, {lat_iters} calls, median of {repeat} runs: rfab {rl[size][0]:.3f} us, "
+                  f"openmpi {ml[size][0]:.3f} us (openmpi/rfab {ml[size][0]/rl[size][0]:.2f}x)")
+    else:
+        small = min(r) if r else None
+        if small is not None and small in m:
+            print(f"# latency at {small} B (the table's calls): rfab {r[small][0]:.2f} us, openmpi {m[small][0]:.2f} us ({m[small][0]/r[small][0]:.2f}x)")
     print()
 PY
