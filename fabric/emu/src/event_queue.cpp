@@ -8,17 +8,26 @@ namespace rfab::emu {
 namespace {
 constexpr uint64_t kMask = EventQueue::kBuckets - 1;
 constexpr uint64_t kNoBucket = ~uint64_t{0};
-bool heap_later(const Event& a, const Event& b) { return event_before(b, a); }
+// Function objects rather than function pointers, so that std::sort and the heap inline the comparison:
+// buckets are sorted on the hot path and synchronised senders fill them with many equal times.
+struct Before {
+  bool operator()(const Event& a, const Event& b) const { return event_before(a, b); }
+};
+struct Later {
+  bool operator()(const Event& a, const Event& b) const { return event_before(b, a); }
+};
+constexpr Before kBefore;
+constexpr Later heap_later;
 }  // namespace
 
-EventQueue::EventQueue() : wheel_(kBuckets), bits_(kBuckets / 64, 0) {}
+EventQueue::EventQueue(uint32_t counted_kinds) : wheel_(kBuckets), bits_(kBuckets / 64, 0), counted_(counted_kinds) {}
 
 void EventQueue::to_wheel(const Event& e) {
   uint64_t b = e.time >> kShift;
   auto& v = wheel_[b & kMask];
   if (b == cur_ && sorted_) {
     // The bucket being served: keep it sorted from pos_ on. Only zero- or sub-ns-delay events land here.
-    auto it = std::upper_bound(v.begin() + long(pos_), v.end(), e, event_before);
+    auto it = std::upper_bound(v.begin() + long(pos_), v.end(), e, kBefore);
     v.insert(it, e);
   } else {
     v.push_back(e);
@@ -26,9 +35,9 @@ void EventQueue::to_wheel(const Event& e) {
   set_bit(b & kMask);
 }
 
-void EventQueue::push(Picos time, uint8_t kind, uint32_t target, uint32_t arg) {
-  Event e{time, seq_++, target, arg, kind};
-  uint64_t b = time >> kShift;
+void EventQueue::push_tagged(const Event& tagged) {
+  Event e = tagged;
+  uint64_t b = e.time >> kShift;
   assert(b >= cur_);
   if (b < cur_) b = cur_;  // never schedule into the past (guards rounding in callers)
   ++size_;
@@ -64,7 +73,7 @@ bool EventQueue::load_current() {
     auto& v = wheel_[cur_ & kMask];
     if (sorted_ && pos_ < v.size()) return true;
     if (!sorted_ && !v.empty()) {
-      std::sort(v.begin(), v.end(), event_before);
+      std::sort(v.begin(), v.end(), kBefore);
       sorted_ = true;
       pos_ = 0;
       return true;
@@ -95,6 +104,7 @@ bool EventQueue::load_current() {
 
 size_t EventQueue::memory_bytes() const {
   size_t b = wheel_.capacity() * sizeof(wheel_[0]) + bits_.capacity() * 8 + far_.capacity() * sizeof(Event);
+  for (const auto& c : seqs_) b += c.capacity() * 4;
   for (const auto& v : wheel_) b += v.capacity() * sizeof(Event);
   return b;
 }

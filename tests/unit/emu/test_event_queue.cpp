@@ -1,5 +1,6 @@
-// The timing-wheel queue must pop exactly the order a (time, insertion) priority queue pops, including
-// events beyond the wheel's horizon, events pushed into the bucket being served, and ties.
+// The timing-wheel queue must pop exactly the order a (time, kind, target, seq) priority queue pops,
+// including events beyond the wheel's horizon, events pushed into the bucket being served, and ties (the
+// reference gives each event its own target in push order, so there its ties pop in push order).
 #include <gtest/gtest.h>
 
 #include <queue>
@@ -57,12 +58,43 @@ TEST(EventQueue, MatchesPriorityQueueOrder) {
   EXPECT_EQ(q.peek_time(), kNeverPs);
 }
 
-TEST(EventQueue, TiesPopInInsertionOrder) {
+TEST(EventQueue, TiesOfOneKindPopByTarget) {
   EventQueue q;
   for (uint32_t i = 0; i < 100; ++i) q.push(5000, 0, i, 0);
   q.push(4999, 0, 1000, 0);
   EXPECT_EQ(q.pop().target, 1000u);
   for (uint32_t i = 0; i < 100; ++i) EXPECT_EQ(q.pop().target, i);
+}
+
+// Ties are ordered by the events, not by when they were pushed: (kind, target), then the count of earlier
+// events for that pair. Two queues fed the same events in different orders pop them alike.
+TEST(EventQueue, TiesPopByKindTargetAndCountWhateverTheInsertionOrder) {
+  EventQueue a, b;
+  for (uint32_t i = 0; i < 50; ++i) {
+    a.push(7000, uint8_t(i % 3), 100 - i, i);  // descending targets
+    b.push(7000, uint8_t((49 - i) % 3), 100 - (49 - i), 49 - i);  // the same events, reversed
+  }
+  a.push(7000, 1, 9, 1000);
+  a.push(7000, 1, 9, 1001);  // same (kind, target): the second pushed pops second
+  b.push(7000, 1, 9, 1000);
+  b.push(7000, 1, 9, 1001);
+  Event prev{};
+  for (int n = 0; n < 52; ++n) {
+    const Event x = a.pop(), y = b.pop();
+    EXPECT_EQ(x.arg, y.arg) << n;
+    if (n > 0) {
+      EXPECT_TRUE(prev.kind < x.kind || (prev.kind == x.kind && prev.target <= x.target)) << n;
+    }
+    prev = x;
+  }
+}
+
+TEST(EventQueue, UncountedKindsGetSeqZero) {
+  EventQueue q(1u << 2);
+  EXPECT_EQ(q.next_seq(2, 5), 0u);
+  EXPECT_EQ(q.next_seq(2, 5), 1u);
+  EXPECT_EQ(q.next_seq(1, 5), 0u);
+  EXPECT_EQ(q.next_seq(1, 5), 0u);
 }
 
 TEST(EventQueue, FarFutureOnly) {

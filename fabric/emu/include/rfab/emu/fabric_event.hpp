@@ -13,4 +13,11 @@ enum FabricEvent : uint8_t {
   kTimer,     // target: the host stack's timer id
 };
 
+// The kinds whose events need a seq in the event queue (event_queue.hpp): only a port's PFC frames can
+// differ at one time (a switch may resume and pause one upstream port within a picosecond, and the last word
+// must win). The others cannot: a port has one transmitter (kTxDone) and one peer sending to it with
+// serialisation > 0 between frames (kArrive); two wakes of a host or two firings of a timer at one time are
+// the same event twice, whose order changes nothing.
+inline constexpr uint32_t kCountedFabricEvents = 1u << kPfc;
+
 }  // namespace rfab::emu
