@@ -1,6 +1,7 @@
 #include "rfab/emu/fabric.hpp"
 
 #include <stdexcept>
+#include <string>
 
 #include "rfab/emu/fabric_event.hpp"
 
@@ -78,6 +79,10 @@ void Fabric::timer(uint32_t id, Picos at) {
 }
 
 void Fabric::inject(const RemoteEvent& r) {
+  // Checked in every build: an event in this part's past would be run late (or clamped), silently.
+  if (r.event.time <= now_)
+    throw std::logic_error("emulator: another part's event for " + std::to_string(r.event.time) +
+                           " ps arrived at " + std::to_string(now_) + " ps, inside a window already run");
   Event e = r.event;
   if (e.kind == kArrive) {
     e.arg = pool_.alloc();
@@ -88,9 +93,10 @@ void Fabric::inject(const RemoteEvent& r) {
 
 void Fabric::run_until(Picos until) {
   uint64_t next_progress = stats_.events | 0x3FFFF;
-  while (!q_.empty()) {
-    if (q_.peek_time() > until) break;
-    Event e = q_.pop();
+  Event e;
+  // pop_until, not peek-then-pop: the queue's cursor must not pass `until`, or a partitioned run could not
+  // inject other parts' frames for the times just after it (Fabric::inject).
+  while (q_.pop_until(until, e)) {
     // Packets sit in a pool far larger than the caches at scale; start fetching what the next event
     // touches now so its misses overlap with this event's work.
     if (const Event* n = q_.glance()) {

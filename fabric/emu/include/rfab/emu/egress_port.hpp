@@ -113,7 +113,8 @@ class EgressPorts {
     const Picos arrive = now + ser + latency_;
     if (part_ && !part_->owns_port(port.peer)) {
       // The frame leaves this part: it travels by value, and its slot here is free once it is on the wire.
-      part_->send(Event{arrive, events_.next_seq(kArrive, port.peer), port.peer, 0, kArrive}, pool_[pkt]);
+      const uint16_t seq = events_.next_seq(kArrive, port.peer);
+      part_->send(EventQueue::make_event(arrive, kArrive, port.peer, 0, seq), pool_[pkt]);
       pool_.release(pkt);
       return;
     }
@@ -127,7 +128,8 @@ class EgressPorts {
     const Picos arrive = now + latency_ + serialization_ps(port, 64);
     const uint32_t arg = pause ? 1 : 0;
     if (part_ && !part_->owns_port(port.peer))
-      part_->send(Event{arrive, events_.next_seq(kPfc, port.peer), port.peer, arg, kPfc}, Packet{});
+      part_->send(EventQueue::make_event(arrive, kPfc, port.peer, arg, events_.next_seq(kPfc, port.peer)),
+                  Packet{});
     else
       events_.push(arrive, kPfc, port.peer, arg);
   }

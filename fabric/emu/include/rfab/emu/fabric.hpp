@@ -52,9 +52,10 @@ class Fabric final : public HostServices {
   // Called about every 2^18 events with the current time (progress bars); may be empty.
   void set_progress(std::function<void(Picos)> fn) { progress_ = std::move(fn); }
 
-  // Time of the earliest pending event; kNeverPs when none is.
-  Picos next_event_time() { return q_.peek_time(); }
-  // Schedules an event another part sent here (Partition::send); its time must be after now().
+  // Time of the earliest pending event; kNeverPs when none is. Moves nothing (EventQueue::peek_time).
+  Picos next_event_time() const { return q_.peek_time(); }
+  // Schedules an event another part sent here (Partition::send). Its time must be after now(), which
+  // run_until() leaves at its `until`: throws std::logic_error otherwise (a window overran the lookahead).
   void inject(const RemoteEvent& e);
 
   Picos now() const { return now_; }

@@ -6,9 +6,9 @@
 namespace rfab::emu {
 
 enum FabricEvent : uint8_t {
-  kTxDone,    // target: egress port whose transmitter finished serialising a frame
   kArrive,    // target: ingress port at the far end of a link; arg: packet index
   kPfc,       // target: egress port told to pause (arg 1) or resume (arg 0) by its peer
+  kTxDone,    // target: egress port whose transmitter finished serialising a frame
   kHostWake,  // target: host whose stack asked to be pulled
   kTimer,     // target: the host stack's timer id
 };

@@ -9,9 +9,11 @@
 // [T, T + L) can arrive before T + L. Frames for another part wait in its outbox and are handed over at
 // the end of each window (partitioned_run.hpp).
 //
-// Events keep the order one queue gives them (event_queue.hpp: ties by kind, target and a per-(kind,
-// target) count that the scheduling part keeps), and every piece of state belongs to the part that owns
-// its node, so a part's events are exactly those of the single-queue run on its nodes, in the same order.
+// Events keep the order one queue gives them (event_queue.hpp: ties by a rank hashed from the event's
+// time, kind and target, then a per-(kind, target) count that the scheduling part keeps), and every piece of
+// state belongs to the part that owns its node, so a part's events are exactly those of the single-queue
+// run on its nodes, in the same order. A part never runs past its window's end, so the frames other parts
+// send for the next window are always later than anything it has run (Fabric::inject checks).
 #pragma once
 #include <cstdint>
 #include <vector>
