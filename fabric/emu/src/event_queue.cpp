@@ -26,11 +26,11 @@ constexpr size_t kRadixFrom = 64;
 
 // Sorts a bucket of events whose times are in [base, base + 1024) by event_before. Synchronised senders fill
 // one bucket with hundreds of events of a few distinct times, in no order of tie key (event_queue.hpp),
-// where a comparison sort mispredicts about every other branch. An LSD radix sort on (time - base, kind_rank,
-// rank), 45 bits in 8-bit digits, does not branch on the data, and skips the digits every event shares (the
-// time digits when the bucket holds one instant). It is stable, and only events of one (kind, target) at
-// one time tie on its key; the insertion pass after it puts those in seq order should they not be pushed
-// in it (on sorted data it only compares).
+// where a comparison sort mispredicts about every other branch. An LSD radix sort on (time - base, kind,
+// rank), 45 bits in 8-bit digits (kinds < 8), does not branch on the data, and skips the digits every
+// event shares (the time digits when the bucket holds one instant). It is stable, and only events of one
+// (kind, target) at one time tie on its key; the insertion pass after it puts those in seq order should
+// they not have been pushed in it (on sorted data it only compares).
 void sort_bucket(std::vector<Event>& v, std::vector<Event>& scratch, Picos base) {
   const size_t n = v.size();
   if (n < kRadixFrom) {
@@ -38,7 +38,7 @@ void sort_bucket(std::vector<Event>& v, std::vector<Event>& scratch, Picos base)
     return;
   }
   constexpr int kDigits = 6;
-  auto key = [base](const Event& e) { return (e.time - base) << 35 | uint64_t{e.kind_rank} << 32 | e.rank; };
+  auto key = [base](const Event& e) { return (e.time - base) << 35 | uint64_t{e.kind} << 32 | e.rank; };
   uint32_t count[kDigits][256] = {};
   for (const Event& e : v) {
     const uint64_t k = key(e);
@@ -83,15 +83,14 @@ void EventQueue::to_wheel(const Event& e) {
 
 void EventQueue::insert(Picos time, uint8_t kind, uint32_t target, uint32_t arg, uint16_t seq) {
   uint64_t b = time >> kShift;
+  assert(kind < kKinds);  // the radix sort keeps three bits for it
   assert(b >= cur_);
   if (b < cur_) b = cur_;  // never schedule into the past (guards rounding in callers)
   ++size_;
   if (time < (cur_ << kShift)) time = cur_ << kShift;
   Event e = make_event(time, kind, target, arg, seq);
   // Here, not by the caller: an event from another part gets its key alike.
-  const uint64_t key = tie_key(time, kind, target);
-  e.rank = uint32_t(key);
-  e.kind_rank = uint8_t(key >> 32);
+  e.rank = target ^ tie_mask(time);
   if (b - cur_ < kBuckets) {
     to_wheel(e);
   } else {

@@ -3,17 +3,17 @@
 // latencies ahead, so push is O(1) (append to a bucket) and pop amortises to a sort of a tiny bucket plus a
 // bitmap scan for the next non-empty one.
 //
-// Events at equal times pop in the order of a tie key made from the event's own (kind, target) mixed with
-// its time, then by seq, which counts the events pushed so far for that (kind, target) pair. The order is a
-// property of the events alone, not of when they were inserted, so a fabric split over several queues
-// (partition.hpp) processes each part's events in the order one queue would: every (kind, target) pair is
-// only ever pushed by one part, which keeps its count. The key is (kind, target) XORed with a hash of the
-// time: between any two events tied at an instant each goes first at half the instants, so no port or host
-// is served first systematically, as ordering ties by id would (docs/emulator.md, "Event order"); and at
-// one instant the events still come in runs of neighbouring ids, so the port and packet arrays are walked
-// block by block rather than at random. seq keeps the events of one (kind, target) at one time in push
-// order (the last PFC frame wins). A user whose kinds can never have two different events for one target at
-// one time may leave them uncounted (seq 0; `counted_kinds`), saving a counter update per push.
+// Events at equal times pop by kind (the user's numbering is a priority: fabric_event.hpp puts arrivals
+// first), then by target XORed with a hash of the time, then by seq, which counts the events pushed so far
+// for that (kind, target) pair. The order is a property of the events alone, not of when they were
+// inserted, so a fabric split over several queues (partition.hpp) processes each part's events in the order
+// one queue would: every (kind, target) pair is only ever pushed by one part, which keeps its count. The XOR
+// changes from one instant to the next, so between two tied events of one kind each goes first at half the
+// instants and no port or host is served first systematically, as ordering by id would (docs/emulator.md,
+// "Event order"); at one instant the events still come in runs of neighbouring ids, so the arrays they
+// index are walked block by block rather than at random. seq keeps the events of one (kind, target) at one
+// time in push order (the last PFC frame wins). A user whose kinds can never have two different events for
+// one target at one time may leave them uncounted (seq 0; `counted_kinds`), saving a counter update per push.
 //
 // Times are picoseconds: serialization of a 4 KiB frame at 400G is 83.56 ns, and exact integer
 // picoseconds keep the single-link closed forms exact.
@@ -32,30 +32,29 @@ struct Event {
   Picos time = 0;
   uint32_t target = 0;  // port, host or flow id, depending on kind
   uint32_t arg = 0;     // packet index or a small argument
-  uint32_t rank = 0;    // target ^ the low half of tie_mask(time), set by the queue on push
+  uint32_t rank = 0;    // target ^ tie_mask(time), set by the queue on push: the tie-breaker after kind
   uint16_t seq = 0;     // the n-th event pushed for (kind, target): the last tie-breaker (wrap-safe)
   uint8_t kind = 0;
-  uint8_t kind_rank = 0;  // kind ^ three bits of tie_mask(time), set by the queue on push
 };
 static_assert(sizeof(Event) == 24, "buckets hold millions of events at scale: keep them at 24 bytes");
 
-// The instant's mask for the tie key: splitmix64 of the time.
-inline uint64_t tie_mask(Picos time) {
+// The instant's mask for the tie key: the low half of splitmix64 of the time.
+inline uint32_t tie_mask(Picos time) {
   uint64_t z = time + 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+  return uint32_t(z ^ (z >> 31));
 }
 
-// The tie key of (kind, target) at `time`: (kind_rank, rank) as one number. One-to-one at a given time,
-// so distinct events never share it. Kinds are < 8 (EventQueue::kKinds).
+// The tie key of (kind, target) at `time`: (kind, rank) as one number. One-to-one at a given time, so
+// distinct (kind, target) pairs never share it.
 inline uint64_t tie_key(Picos time, uint8_t kind, uint32_t target) {
-  return (uint64_t{kind} << 32 | target) ^ (tie_mask(time) & 0xFFFFFFFFull);
+  return uint64_t{kind} << 32 | (target ^ tie_mask(time));
 }
 
 inline bool event_before(const Event& a, const Event& b) {
   if (a.time != b.time) return a.time < b.time;
-  const uint64_t ka = uint64_t{a.kind_rank} << 32 | a.rank, kb = uint64_t{b.kind_rank} << 32 | b.rank;
+  const uint64_t ka = uint64_t{a.kind} << 32 | a.rank, kb = uint64_t{b.kind} << 32 | b.rank;
   if (ka != kb) return ka < kb;
   return int16_t(uint16_t(a.seq - b.seq)) < 0;
 }

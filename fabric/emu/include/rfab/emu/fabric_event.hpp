@@ -5,6 +5,11 @@
 
 namespace rfab::emu {
 
+// The order is the order of events tied at one picosecond (event_queue.hpp), the one insertion order
+// mostly gave them: what was scheduled longest before comes first. A frame arriving was put on its link a
+// latency and a frame time before, a PFC frame a latency before, a transmitter finishing one frame time
+// before, and a wake or timer often at that instant. Transmit-done first measured worse under adaptive
+// routing with DCQCN (docs/emulator.md, "Event order").
 enum FabricEvent : uint8_t {
   kArrive,    // target: ingress port at the far end of a link; arg: packet index
   kPfc,       // target: egress port told to pause (arg 1) or resume (arg 0) by its peer
