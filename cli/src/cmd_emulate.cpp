@@ -19,6 +19,7 @@
 
 #include "checked_options.hpp"
 #include "commands.hpp"
+#include "emu_partitions.hpp"
 #include "emu_records.hpp"
 #include "emu_report.hpp"
 #include "listen_url.hpp"
@@ -59,6 +60,7 @@ struct EmulateOptions {
   std::vector<std::string> compare;  // further routing modes run on the same scenario
   std::string prometheus;            // HOST:PORT to serve the run's counters on while it runs; empty: none
   std::string prometheus_hold = "0s";  // keep serving the final counters this long after the run
+  std::string partitions;              // emu_partitions.hpp; empty: automatic
 
 };
 
@@ -244,8 +246,13 @@ void print_compared(const std::vector<ComparedRun>& runs) {
   }
 }
 
-void run_emulate(const EmulateOptions& o) {
+void run_emulate(const EmulateOptions& o, const EmuPartitions& parts) {
+  if (parts.partitioned() && !o.report.empty())
+    throw ExitError{2, "--report: a partitioned run (--partitions) keeps no timeline to draw; run the report in one part"};
+  if (parts.partitioned() && !o.prometheus.empty())
+    throw ExitError{2, "--prometheus: a partitioned run (--partitions) has no live counters to serve; run it in one part"};
   emu::ScenarioSpec s;
+  parts.apply(s);
   s.topology = o.topo;
   s.traffic = o.traffic;
   s.cc = o.cc;
@@ -307,7 +314,7 @@ void run_emulate(const EmulateOptions& o) {
     throw ExitError{2, e.what()};
   }
   if (prom) prom->publish(telemetry::render_prometheus(emulator_metrics(*prom_tree, r.counters, false)));
-  if (!o.telemetry.empty()) write_telemetry(o, r);
+  if (!o.telemetry.empty() && parts.root()) write_telemetry(o, r);  // every MPI rank has the same records
   if (!o.report.empty()) write_report(o, r, compared);
   if (o.json) {
     print_json(o, r, compared);
@@ -393,7 +400,15 @@ void add_emulate(CLI::App& app) {
                "with --prometheus: keep serving the final counters this long after the run, for a scraper",
                0, 3'600'000'000'000)
       ->capture_default_str();
-  sub->callback([o] { run_emulate(*o); });
+  sub->add_option("--partitions", o->partitions,
+                  "split the packet-level fabric by pods into parts that run side by side with the same results: N "
+                  "threads of this process, or mpi: one part per rank of `mpirun -np N rfab emulate ...` (the "
+                  "default under mpirun with several ranks); not with --engine flow, --hosts rc, ar:view=path, "
+                  "--report, --prometheus or traffic whose flows wait for others");
+  sub->callback([o] {
+    EmuPartitions parts(o->partitions);
+    parts.guard([&] { run_emulate(*o, parts); });
+  });
 }
 
 }  // namespace rfab::cli

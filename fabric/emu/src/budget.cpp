@@ -11,7 +11,8 @@ namespace {
 
 // Measured per-item costs, rounded up (docs/emulator.md, "Limits").
 constexpr uint64_t kProcessBase = 16ull << 20;        // the process, the event wheel, the packet pool's start
-constexpr uint64_t kPerPort = 64 + 16;                // EgressPort, plus its share of the per-switch state
+// EgressPort, its share of the per-switch state, and the event queue's count of PFC frames sent to it
+constexpr uint64_t kPerPort = 64 + 16 + 4;
 constexpr uint64_t kPerHost = 96;                     // wake time, send heap and control queue headers
 constexpr uint64_t kPerPacedFlow = 192;               // FlowSpec in the list + the stack's Flow + its heap slot
 constexpr uint64_t kRcBase = 64ull << 20;             // the shared 1M-entry send CQ and the 1 MiB MR

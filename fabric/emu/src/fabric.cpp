@@ -1,19 +1,25 @@
 #include "rfab/emu/fabric.hpp"
 
+#include <stdexcept>
+#include <string>
+
 #include "rfab/emu/fabric_event.hpp"
 
 namespace rfab::emu {
 
 using topo::NodeId;
 
-Fabric::Fabric(const topo::FatTree& tree, const EmuConfig& config, HostStack& stack)
+Fabric::Fabric(const topo::FatTree& tree, const EmuConfig& config, HostStack& stack, Partition* part)
     : tree_(tree),
       cfg_(config),
       stack_(stack),
+      q_(kCountedFabricEvents),
       ports_(tree_, cfg_, pool_, q_),
       buffer_(tree_, cfg_),
-      ecn_(cfg_.ecn, cfg_.seed),
-      router_(tree_, ports_, cfg_) {
+      ecn_(cfg_.ecn, cfg_.seed, tree_.switches()),
+      router_(tree_, ports_, cfg_),
+      part_(part) {
+  ports_.set_partition(part_);
   host_wake_.assign(tree_.hosts(), kNeverPs);
   for (uint32_t p : cfg_.failed_ports) ports_[p].down = true;
   stack_.attach(*this);
@@ -21,7 +27,7 @@ Fabric::Fabric(const topo::FatTree& tree, const EmuConfig& config, HostStack& st
 
 size_t Fabric::memory_bytes() const {
   return ports_.memory_bytes() + buffer_.memory_bytes() + router_.memory_bytes() + host_wake_.capacity() * 8 +
-         pool_.capacity() * sizeof(Packet) + q_.memory_bytes();
+         pool_.capacity() * sizeof(Packet) + q_.memory_bytes() + ecn_.memory_bytes();
 }
 
 void Fabric::enable_counters(size_t flows) {
@@ -56,19 +62,41 @@ void Fabric::count_delivery(uint32_t host, const Packet& p) {
 }
 
 void Fabric::wake(uint32_t host, Picos at) {
+  if (part_ && !part_->owns_host(host)) return;  // the host's own part runs it
   if (at < now_) at = now_;
   if (host_wake_[host] <= at) return;  // an earlier wake is already pending
   host_wake_[host] = at;
   q_.push(at, kHostWake, host, 0);
 }
 
-void Fabric::timer(uint32_t id, Picos at) { q_.push(at < now_ ? now_ : at, kTimer, id, 0); }
+void Fabric::timer(uint32_t id, Picos at) {
+  if (part_) {
+    const uint32_t host = stack_.timer_host(id);
+    if (host == HostStack::kNoHost) throw std::logic_error("emulator: a partitioned fabric needs a stack that names its timers' hosts");
+    if (!part_->owns_host(host)) return;
+  }
+  q_.push(at < now_ ? now_ : at, kTimer, id, 0);
+}
+
+void Fabric::inject(const RemoteEvent& r) {
+  // Checked in every build: an event in this part's past would be run late (or clamped), silently.
+  if (r.event.time <= now_)
+    throw std::logic_error("emulator: another part's event for " + std::to_string(r.event.time) +
+                           " ps arrived at " + std::to_string(now_) + " ps, inside a window already run");
+  Event e = r.event;
+  if (e.kind == kArrive) {
+    e.arg = pool_.alloc();
+    pool_[e.arg] = r.packet;
+  }
+  q_.push_tagged(e);
+}
 
 void Fabric::run_until(Picos until) {
   uint64_t next_progress = stats_.events | 0x3FFFF;
-  while (!q_.empty()) {
-    if (q_.peek_time() > until) break;
-    Event e = q_.pop();
+  Event e;
+  // pop_until, not peek-then-pop: the queue's cursor must not pass `until`, or a partitioned run could not
+  // inject other parts' frames for the times just after it (Fabric::inject).
+  while (q_.pop_until(until, e)) {
     // Packets sit in a pool far larger than the caches at scale; start fetching what the next event
     // touches now so its misses overlap with this event's work.
     if (const Event* n = q_.glance()) {
@@ -206,7 +234,7 @@ void Fabric::forward(NodeId node, uint32_t in_port, uint32_t pkt) {
     if (counters_.enabled()) ++counters_.ports[ports_[in_port].peer].pfc_pauses;
     ports_.signal_pfc(in_port, true, now_);
   }
-  if (!p.ce && ecn_.mark(ports_[out].queued)) {
+  if (!p.ce && ecn_.mark(ports_[out].queued, sw)) {
     p.ce = true;
     ++stats_.ecn_marks;
     if (counters_.enabled()) ++counters_.ports[out].ecn_marks;

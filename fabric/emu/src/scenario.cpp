@@ -20,6 +20,7 @@
 #include "rfab/emu/paced_stack.hpp"
 #include "rfab/emu/rc_stack.hpp"
 #include "rfab/emu/traffic.hpp"
+#include "packet_scenario.hpp"
 #include "rfab/topology/fat_tree.hpp"
 #include "rfab/topology/spec.hpp"
 
@@ -100,24 +101,23 @@ double process_cpu_seconds() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress) {
-  if (spec.engine == "flow") return run_flow_scenario(spec, progress);
-  if (spec.engine != "packet") throw std::invalid_argument("engine: '" + spec.engine + "' is not packet or flow");
+PacketScenario prepare_packet_scenario(const ScenarioSpec& spec) {
   // A recorded collective step has flows that wait for several others; the packet-level host stacks start
   // a flow after one (FlowSpec::after).
   if (spec.traffic.rfind("step:", 0) == 0)
     throw TrafficError("traffic: step: schedules wait for several flows at once, which only --engine flow runs");
-  topo::FatTree tree(topo::parse_fat_tree(spec.topology));
+  PacketScenario s(topo::FatTree(topo::parse_fat_tree(spec.topology)));
+  const topo::FatTree& tree = s.tree;
   if (tree.planes() > 1)
     throw topo::TopologyError("topology: planes=" + std::to_string(tree.planes()) +
                               " runs with --engine flow only; the packet-level engine runs one plane (drop planes= "
                               "and give the plane's speed)");
-  EmuConfig cfg;
+  EmuConfig& cfg = s.cfg;
   cfg.routing = spec.routing;
   cfg.ar_view = spec.ar_view;
   if (spec.ar_quantum_bytes) cfg.ar_quantum_bytes = spec.ar_quantum_bytes;
   cfg.ar_choices = spec.ar_choices;
-  FailureSet failures;
+  FailureSet& failures = s.failures;
   if (!spec.failures.empty()) failures = parse_failures(spec.failures, tree, spec.seed);
   cfg.failed_ports = failures.ports;
   cfg.pfc.enabled = spec.pfc;
@@ -161,26 +161,29 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   cfg.ecn.kmax_bytes = dp.red.kmax_bytes;
   cfg.ecn.pmax = dp.red.pmax;
   const std::string cc_spec = spec.cc;
-  ControllerFactory factory = [cc_spec](double line) { return cc::make_controller(cc_spec, line); };
-  factory(tree.host_bps());  // surfaces a bad cc spec before any work
+  s.factory = [cc_spec](double line) { return cc::make_controller(cc_spec, line); };
+  s.factory(tree.host_bps());  // surfaces a bad cc spec before any work
+  s.cnp_interval = dcqcn ? dp.cnp_interval : 0;
 
   if (spec.hosts != "paced" && spec.hosts != "rc")
     throw std::invalid_argument("hosts: '" + spec.hosts + "' is not paced or rc");
   const StackKind stack_kind = spec.hosts == "rc" ? StackKind::rc : StackKind::paced;
   // Refuse before building the flow list: on a big tree the list alone can exhaust memory.
-  const std::string what = "the emulation of " + std::to_string(tree.hosts()) + " hosts and " +
+  s.what = "the emulation of " + std::to_string(tree.hosts()) + " hosts and " +
                            std::to_string(tree.switches()) + " switches";
-  auto estimate = [&](uint64_t flows) { return estimate_memory(tree, cfg, stack_kind, flows); };
+ auto estimate = [&](uint64_t flows) { return estimate_memory(tree, cfg, stack_kind, flows); };
+  const std::string& what = s.what;
   if (spec.memory_limit.bytes) {
     const uint64_t n = traffic_flow_count(spec.traffic, tree);
     spec.memory_limit.check(estimate(n), what + " with " + std::to_string(n) + " flows (" + spec.hosts + " hosts)");
   }
-  std::vector<FlowSpec> flows = make_traffic(spec.traffic, tree, spec.seed);
+  s.flows = make_traffic(spec.traffic, tree, spec.seed);
+  const std::vector<FlowSpec>& flows = s.flows;
   const uint64_t memory_estimate = estimate(flows.size());
   if (spec.memory_limit.bytes)
     spec.memory_limit.check(memory_estimate,
                             what + " with " + std::to_string(flows.size()) + " flows (" + spec.hosts + " hosts)");
-  Report r;
+  Report& r = s.report;
   r.memory_estimate = memory_estimate;
   r.topology = tree.describe();
   r.hosts = tree.hosts();
@@ -190,15 +193,27 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
     for (const FlowSpec& f : flows) sends[f.src] = true;
     r.sending_hosts = uint32_t(std::count(sends.begin(), sends.end(), true));
   }
+  return s;
+}
+
+Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress) {
+  if (spec.partitions > 1 || spec.comm) return run_partitioned_scenario(spec, progress);
+  if (spec.engine == "flow") return run_flow_scenario(spec, progress);
+  if (spec.engine != "packet") throw std::invalid_argument("engine: '" + spec.engine + "' is not packet or flow");
+  PacketScenario setup = prepare_packet_scenario(spec);
+  const topo::FatTree& tree = setup.tree;
+  const EmuConfig& cfg = setup.cfg;
+  const std::string& what = setup.what;
+  const uint64_t memory_estimate = setup.report.memory_estimate;
+  Report r = std::move(setup.report);
 
   double cpu0 = process_cpu_seconds();
   auto wall0 = std::chrono::steady_clock::now();
-  const Nanos cnp_interval = dcqcn ? dp.cnp_interval : 0;
   std::unique_ptr<FlowStack> stack_ptr;
   if (spec.hosts == "paced") {
-    stack_ptr = std::make_unique<PacedFlowStack>(tree, cfg, std::move(flows), factory, cnp_interval);
+    stack_ptr = std::make_unique<PacedFlowStack>(tree, cfg, std::move(setup.flows), setup.factory, setup.cnp_interval);
   } else if (spec.hosts == "rc") {
-    stack_ptr = std::make_unique<RcHostStack>(tree, cfg, std::move(flows), factory, cnp_interval);
+    stack_ptr = std::make_unique<RcHostStack>(tree, cfg, std::move(setup.flows), setup.factory, setup.cnp_interval);
   }
   FlowStack& stack = *stack_ptr;
   Fabric fabric(tree, cfg, stack);
@@ -255,39 +270,53 @@ Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>&
   r.cpu_seconds = process_cpu_seconds() - cpu0;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
 
-  const FabricStats& fs = fabric.stats();
-  const StackStats& ss = stack.stats();
+  RunTotals totals;
+  totals.fabric = fabric.stats();
+  totals.stack = stack.stats();
+  totals.delivered_at_warmup = delivered_at_warmup;
+  totals.offered_at_warmup = offered_at_warmup;
+  totals.offered = stack.offered_bits(spec.duration);
+  totals.retransmits = stack.retransmits();
+  totals.fct = stack.completion_times();
+  for (uint32_t f = 0; f < stack.flow_count(); ++f)
+    if (Picos d = stack.flow_done(f); d != kNeverPs) totals.last_done = std::max(totals.last_done, d);
+  fill_report(r, spec, setup, std::move(totals));
+  r.peak_rss_bytes = peak_rss_bytes();
+  if (spec.counters) r.counters = fabric.counters();
+  return r;
+}
+
+void fill_report(Report& r, const ScenarioSpec& spec, const PacketScenario& setup, RunTotals t) {
+  const FabricStats& fs = t.fabric;
+  const StackStats& ss = t.stack;
+  const EmuConfig& cfg = setup.cfg;
   r.simulated = spec.duration;
   r.flows_completed = ss.flows_completed;
   r.payload_delivered = ss.payload_delivered;
-  r.offered_bits = stack.offered_bits(spec.duration);
-  const double offered_measured = r.offered_bits - offered_at_warmup;
-  r.throughput = offered_measured > 0 ? double(r.payload_delivered - delivered_at_warmup) * 8.0 / offered_measured : 0;
+  r.offered_bits = t.offered;
+  const double offered_measured = r.offered_bits - t.offered_at_warmup;
+  r.throughput = offered_measured > 0 ? double(r.payload_delivered - t.delivered_at_warmup) * 8.0 / offered_measured : 0;
   r.warmup = spec.warmup;
   r.goodput_ceiling = double(cfg.mtu) / double(cfg.mtu + cfg.header_bytes + cfg.framing_bytes);
   r.drops = fs.drops;
   r.unroutable = fs.unroutable;
-  r.failed_links = failures.links;
-  r.failed_switches = failures.switches;
+  r.failed_links = setup.failures.links;
+  r.failed_switches = setup.failures.switches;
   r.packets_sent = fs.packets_sent;
   r.packets_delivered = fs.packets_delivered;
   r.pfc_pauses = fs.pfc_pauses;
   r.ecn_marks = fs.ecn_marks;
   r.cnps = ss.cnps_sent;
-  r.retransmits = stack.retransmits();
-  std::vector<Picos> fct = stack.completion_times();
+  r.retransmits = t.retransmits;
+  std::vector<Picos>& fct = t.fct;
   if (spec.samples) r.completion_times = fct;
   r.fct_p50 = percentile(fct, 50);
   r.fct_p99 = percentile(fct, 99);
   r.fct_max = fct.empty() ? 0 : fct.back();
-  for (uint32_t f = 0; f < stack.flow_count(); ++f)
-    if (Picos d = stack.flow_done(f); d != kNeverPs) r.last_done = std::max(r.last_done, d);
+  r.last_done = t.last_done;
   r.max_queue_bytes = fs.max_queue_bytes;
   r.events = fs.events;
   r.events_per_second = r.cpu_seconds > 0 ? double(r.events) / r.cpu_seconds : 0;
-  r.peak_rss_bytes = peak_rss_bytes();
-  if (spec.counters) r.counters = fabric.counters();
-  return r;
 }
 
 }  // namespace rfab::emu

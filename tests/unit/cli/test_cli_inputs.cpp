@@ -38,7 +38,7 @@ const std::set<std::string> kTextOptions = {
     "perf * --datapath", "perf * --iface", "perf * --xdp-mode", "perf * --xsk-copy", "perf * --dpdk-args",
     "emulate --topo", "emulate --routing", "emulate --cc", "emulate --pfc", "emulate --traffic", "emulate --hosts",
     "emulate --engine", "emulate --telemetry", "emulate --fail", "emulate --report", "emulate --compare",
-    "emulate --prometheus",
+    "emulate --prometheus", "emulate --partitions",  // N or mpi: test_emu_partitions.cpp checks its values
     "coll collective", "coll --datatype", "coll --op", "coll --algo",
     "run --bind-to", "run program",
     "ping --hosts", "ping --nodelist", "ping --self", "ping --prometheus", "ping --device",

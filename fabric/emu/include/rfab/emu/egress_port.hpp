@@ -15,6 +15,7 @@
 #include "rfab/emu/fabric_event.hpp"
 #include "rfab/emu/ingress_account.hpp"
 #include "rfab/emu/packet.hpp"
+#include "rfab/emu/partition.hpp"
 #include "rfab/topology/fat_tree.hpp"
 
 namespace rfab::emu {
@@ -46,6 +47,8 @@ class EgressPorts {
   EgressPort& operator[](uint32_t port) { return ports_[port]; }
   const EgressPort& operator[](uint32_t port) const { return ports_[port]; }
   Picos latency() const { return latency_; }
+  // Part of a partitioned fabric: frames for ports of other parts go to `part`'s outbox, not the queue.
+  void set_partition(Partition* part) { part_ = part; }
   size_t memory_bytes() const { return ports_.capacity() * sizeof(EgressPort); }
 
   // Serialisation time of a frame on the port's link, preamble and inter-frame gap included.
@@ -107,20 +110,35 @@ class EgressPorts {
     Picos ser = serialization_ps(port, frame);
     port.tx_bytes += frame;
     events_.push(now + ser, kTxDone, port_id, 0);
-    events_.push(now + ser + latency_, kArrive, port.peer, pkt);
+    const Picos arrive = now + ser + latency_;
+    if (part_ && !part_->owns_port(port.peer)) {
+      // The frame leaves this part: it travels by value, and its slot here is free once it is on the wire.
+      const uint16_t seq = events_.next_seq(kArrive, port.peer);
+      part_->send(EventQueue::make_event(arrive, kArrive, port.peer, 0, seq), pool_[pkt]);
+      pool_.release(pkt);
+      return;
+    }
+    events_.push(arrive, kArrive, port.peer, pkt);
   }
 
   // Sends a PFC pause (XOFF) or resume (XON) out of `port_id` to its peer: a 64-byte frame that bypasses
   // the queues, taking one frame time plus the link latency.
   void signal_pfc(uint32_t port_id, bool pause, Picos now) {
     const EgressPort& port = ports_[port_id];
-    events_.push(now + latency_ + serialization_ps(port, 64), kPfc, port.peer, pause ? 1 : 0);
+    const Picos arrive = now + latency_ + serialization_ps(port, 64);
+    const uint32_t arg = pause ? 1 : 0;
+    if (part_ && !part_->owns_port(port.peer))
+      part_->send(EventQueue::make_event(arrive, kPfc, port.peer, arg, events_.next_seq(kPfc, port.peer)),
+                  Packet{});
+    else
+      events_.push(arrive, kPfc, port.peer, arg);
   }
 
  private:
   std::vector<EgressPort> ports_;
   PacketPool& pool_;
   EventQueue& events_;
+  Partition* part_ = nullptr;  // null: the whole fabric is here
   Picos latency_ = 0;
   double ps_per_byte_host_ = 0, ps_per_byte_link_ = 0;
   uint32_t framing_bytes_ = 0;

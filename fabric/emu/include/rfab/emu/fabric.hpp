@@ -18,6 +18,7 @@
 #include "rfab/emu/fabric_counters.hpp"
 #include "rfab/emu/host_stack.hpp"
 #include "rfab/emu/packet.hpp"
+#include "rfab/emu/partition.hpp"
 #include "rfab/emu/router.hpp"
 #include "rfab/emu/shared_buffer.hpp"
 #include "rfab/topology/fat_tree.hpp"
@@ -39,7 +40,10 @@ struct FabricStats {
 
 class Fabric final : public HostServices {
  public:
-  Fabric(const topo::FatTree& tree, const EmuConfig& config, HostStack& stack);
+  // With `part` (partition.hpp), this fabric runs only the nodes of that part: the stack's wakes and timers
+  // for other parts' hosts are ignored (their part runs them), and frames for other parts' ports go to the
+  // part's outbox. `part` must outlive the fabric.
+  Fabric(const topo::FatTree& tree, const EmuConfig& config, HostStack& stack, Partition* part = nullptr);
   Fabric(const Fabric&) = delete;
   Fabric& operator=(const Fabric&) = delete;
 
@@ -47,6 +51,12 @@ class Fabric final : public HostServices {
   void run_until(Picos until);
   // Called about every 2^18 events with the current time (progress bars); may be empty.
   void set_progress(std::function<void(Picos)> fn) { progress_ = std::move(fn); }
+
+  // Time of the earliest pending event; kNeverPs when none is. Moves nothing (EventQueue::peek_time).
+  Picos next_event_time() const { return q_.peek_time(); }
+  // Schedules an event another part sent here (Partition::send). Its time must be after now(), which
+  // run_until() leaves at its `until`: throws std::logic_error otherwise (a window overran the lookahead).
+  void inject(const RemoteEvent& e);
 
   Picos now() const { return now_; }
   const FabricStats& stats() const { return stats_; }
@@ -95,6 +105,7 @@ class Fabric final : public HostServices {
   SharedBuffer buffer_;
   EcnMarker ecn_;
   Router router_;
+  Partition* part_ = nullptr;
   std::vector<Picos> host_wake_;  // pending wake time per host (dedupes wake events)
   FabricStats stats_;
   FabricCounters counters_;

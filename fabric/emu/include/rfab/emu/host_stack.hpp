@@ -33,6 +33,10 @@ class HostStack {
   // A packet addressed to `host` arrived at its NIC.
   virtual void deliver(uint32_t host, Picos now, const Packet& p) = 0;
   virtual void on_timer(uint32_t id, Picos now) = 0;
+  // The host whose state timer `id` acts on: a partitioned fabric (partition.hpp) runs a timer only in the
+  // part that owns that host. kNoHost: the stack cannot say, and cannot run partitioned.
+  static constexpr uint32_t kNoHost = ~uint32_t{0};
+  virtual uint32_t timer_host(uint32_t /*id*/) const { return kNoHost; }
   // The fabric dropped a packet this stack produced (lossy buffers): release what it referred to.
   virtual void on_drop(const Packet&) {}
 };

@@ -35,6 +35,7 @@ class PacedFlowStack final : public FlowStack {
   bool pull(uint32_t host, Picos now, Packet& out) override;
   void deliver(uint32_t host, Picos now, const Packet& p) override;
   void on_timer(uint32_t id, Picos now) override;
+  uint32_t timer_host(uint32_t id) const override { return flows_[id].spec.src; }  // timers are per flow
 
   const StackStats& stats() const override { return stats_; }
   size_t flow_count() const override { return flows_.size(); }

@@ -14,6 +14,8 @@
 
 namespace rfab::emu {
 
+class PartitionComm;
+
 struct ScenarioSpec {
   std::string topology = "fat-tree:k=16,tiers=3,speed=400G";
   std::string traffic = "permutation:bytes=2M";
@@ -48,6 +50,12 @@ struct ScenarioSpec {
   // "packet" (the discrete-event fabric) or "flow" (flow_engine.hpp: max-min fair fluid flows over the same
   // paths; lossless, no queues or congestion control).
   std::string engine = "packet";
+  // Split the packet-level fabric by pods into this many parts that run side by side, each on a thread of
+  // this process (partition.hpp); results are those of the single-queue run. 1: one queue, no split.
+  uint32_t partitions = 1;
+  // Run as one part of a fabric split over processes (MPI ranks, partition_comm.hpp): every process calls
+  // run_scenario with the same spec and its own comm, and every one gets the whole run's report.
+  PartitionComm* comm = nullptr;
 };
 
 struct Report {
@@ -90,6 +98,10 @@ struct Report {
 // and ResourceError when the run does not fit spec.memory_limit or spec.max_events.
 // `progress` (may be empty) is called with the fraction of simulated time done.
 Report run_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress = {});
+// The packet-level engine split into parts (ScenarioSpec::partitions or ::comm; run_scenario calls it).
+// Throws std::invalid_argument naming what a partitioned run cannot do: rc hosts, ar:view=path, flows
+// that start when another completes, timeline samples.
+Report run_partitioned_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress = {});
 // The same with the flow-level engine (run_scenario calls it for engine "flow").
 Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(double)>& progress = {});
 
