@@ -3,8 +3,10 @@
 // goodput the emulator must reach (docs/emulator.md, "Adaptive routing: what the switches know").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "reach_common.hpp"
 #include "rfab/emu/scenario.hpp"
@@ -17,7 +19,7 @@ constexpr Picos kUs = 1'000'000;
 using test::kProductionCc;
 using test::kSanitized;
 
-Report permutation(const RoutingChoice& routing, const std::string& cc) {
+Report permutation(const RoutingChoice& routing, const std::string& cc, uint64_t seed = 3) {
   ScenarioSpec s;
   // An instrumented build runs ~10x slower: the same claim on the k=8 tree there.
   s.topology = kSanitized ? "fat-tree:k=8,tiers=3,speed=400G" : "fat-tree:k=16,tiers=3,speed=400G";
@@ -26,7 +28,7 @@ Report permutation(const RoutingChoice& routing, const std::string& cc) {
   s.routing = routing.routing;
   s.ar_view = routing.ar_view;
   s.ar_choices = routing.ar_choices;
-  s.seed = 3;
+  s.seed = seed;
   s.warmup = 100 * kUs;
   s.duration = 250 * kUs;
   Report r = run_scenario(s);
@@ -47,10 +49,19 @@ TEST(AdaptiveReach, PathAwareArReachesNinetyFivePercentWithoutCc) {
 // CNPs (seeds 1-3: 0.977-0.979). Over longer runs the queues drift up and the CNPs, each halving a flow's
 // rate, accumulate: 400 us with a 150 us warm-up gives 0.82-0.98 across seeds 1-5 (docs/emulator.md), so
 // this bounds the early steady state, not every run length.
+//
+// The instrumented build's k=8 tree averages over 128 flows instead of 1,024, and single seeds range from
+// 0.73 to 0.98 there (mean 0.95 over seeds 1-20; which seeds fall short moves with the order of
+// simultaneous events), so it holds the median of seeds 1-5 to the bound rather than one seed.
 TEST(AdaptiveReach, PathAwareArReachesNinetyFivePercentWithProductionDcqcn) {
-  const Report r = permutation(parse_routing_choice("ar:view=path"), kProductionCc);
-  EXPECT_GE(r.throughput, 0.95);
-  EXPECT_EQ(r.drops, 0u);
+  std::vector<double> got;
+  for (uint64_t seed : kSanitized ? std::vector<uint64_t>{1, 2, 3, 4, 5} : std::vector<uint64_t>{3}) {
+    const Report r = permutation(parse_routing_choice("ar:view=path"), kProductionCc, seed);
+    EXPECT_EQ(r.drops, 0u);
+    got.push_back(r.throughput);
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_GE(got[got.size() / 2], 0.95);
 }
 
 // The contrast that makes the model choice matter: a switch that sees only its own queues cannot keep the
