@@ -48,6 +48,11 @@ struct ScenarioSpec {
   // "packet" (the discrete-event fabric) or "flow" (flow_engine.hpp: max-min fair fluid flows over the same
   // paths; lossless, no queues or congestion control).
   std::string engine = "packet";
+  // Flow engine: every fabric link's capacity times this (EmuConfig::link_efficiency), in (0, 1].
+  double link_efficiency = 1;
+  // Flow engine: the run is calibrated (flow_calibration.hpp) by a packet-level sample that modelled the
+  // congestion control and the AR view, so it takes --cc and ar:view= instead of refusing them.
+  bool calibrated = false;
 };
 
 struct Report {
