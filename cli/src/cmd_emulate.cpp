@@ -23,6 +23,7 @@
 #include "emu_records.hpp"
 #include "emu_report.hpp"
 #include "listen_url.hpp"
+#include "rfab/emu/flow_calibration.hpp"
 #include "rfab/emu/scenario.hpp"
 #include "rfab/emu/traffic.hpp"
 #include "rfab/telemetry/collector.hpp"
@@ -61,6 +62,9 @@ struct EmulateOptions {
   std::string prometheus;            // HOST:PORT to serve the run's counters on while it runs; empty: none
   std::string prometheus_hold = "0s";  // keep serving the final counters this long after the run
   std::string partitions;              // emu_partitions.hpp; empty: automatic
+  std::string calibrate;                 // sample fat-tree for the flow engine's calibration; empty: none
+  std::string calibrate_time = "300us";
+  std::string calibrate_warmup = "100us";
 
 };
 
@@ -91,7 +95,8 @@ std::string format_eta(double seconds) {
 }
 
 // The run as a self-contained HTML page; a file that cannot be written fails the run.
-void write_report(const EmulateOptions& o, const emu::Report& r, const std::vector<ComparedRun>& compared) {
+void write_report(const EmulateOptions& o, const emu::Report& r, const std::vector<ComparedRun>& compared,
+                  const std::optional<emu::FlowCalibration>& cal) {
   std::ofstream f(o.report, std::ios::trunc);
   if (!f) throw ExitError{2, "cannot open --report '" + o.report + "' for writing: " + std::strerror(errno)};
   ReportContext ctx;
@@ -100,7 +105,9 @@ void write_report(const EmulateOptions& o, const emu::Report& r, const std::vect
                 " --hosts " + o.hosts + " --traffic " + o.traffic + " --time " + o.time +
                 (o.warmup != "0s" ? " --warmup " + o.warmup : "") + " --seed " + std::to_string(o.seed) +
                 (o.spray ? " --spray " + std::to_string(o.spray) : "") + (o.adaptive ? " --adaptive" : "") + (o.spray_cover ? " --spray-cover" : "") +
-                (o.engine != "packet" ? " --engine " + o.engine : "");
+                (o.engine != "packet" ? " --engine " + o.engine : "") +
+                (o.calibrate.empty() ? "" : " --calibrate " + o.calibrate + " --calibrate-time " + o.calibrate_time +
+                                                " --calibrate-warmup " + o.calibrate_warmup);
   for (const std::string& x : o.fail) ctx.command += " --fail " + x;
   for (const std::string& x : o.compare) ctx.command += " --compare " + x;
   ctx.settings = {{"traffic", o.traffic}, {"routing", o.routing}, {"cc", o.cc}, {"pfc", o.pfc}, {"hosts", o.hosts},
@@ -112,12 +119,26 @@ void write_report(const EmulateOptions& o, const emu::Report& r, const std::vect
     for (const std::string& x : o.fail) all += (all.empty() ? "" : "; ") + x;
     ctx.settings.emplace_back("failures", all);
   }
+  if (cal) {
+    char b[160];
+    std::snprintf(b, sizeof b, "link efficiency %.4f (sample packet %.4f / flow %.4f of line)", cal->efficiency,
+                  cal->packet_throughput, cal->flow_throughput);
+    ctx.settings.emplace_back("calibration", cal->sample_topology + ": " + b);
+  }
   ctx.routing = o.routing;
   ctx.compared = compared;
   ctx.fluid = o.engine == "flow";
   write_emulation_report(f, r, ctx);
   f.close();
   if (!f) throw ExitError{1, "--report '" + o.report + "': write failed: " + std::strerror(errno)};
+}
+
+void print_calibration(const emu::FlowCalibration& c) {
+  std::printf("calibration sample %s, traffic %s", c.sample_topology.c_str(), c.traffic.c_str());
+  if (!c.fallback.empty()) std::printf(" (instead of the scenario's: %s)", c.fallback.c_str());
+  std::printf(", %.1f us with %.1f us warm-up\n", us(c.duration), us(c.warmup));
+  std::printf("            packet %.4f / flow %.4f of offered line rate: link efficiency %.4f (CPU %.2f s + %.2f s)\n",
+              c.packet_throughput, c.flow_throughput, c.efficiency, c.cpu_packet, c.cpu_flow);
 }
 
 void print_text(const EmulateOptions& o, const emu::Report& r) {
@@ -159,7 +180,8 @@ void print_text(const EmulateOptions& o, const emu::Report& r) {
               double(r.peak_rss_bytes) / (1024.0 * 1024.0));
 }
 
-void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector<ComparedRun>& compared) {
+void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector<ComparedRun>& compared,
+                const std::optional<emu::FlowCalibration>& cal) {
   nlohmann::json j = {
       {"topology", r.topology},       {"topo_spec", o.topo},
       {"traffic", o.traffic},         {"routing", o.routing},
@@ -196,6 +218,13 @@ void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector
                         {"last_done_us", us(p.last_done)}});
     j["step_breakdown"] = {{"step_us", us(r.step.step)}, {"waiting_us", us(r.step.waiting)}, {"phases", phases}};
   }
+  if (cal)
+    j["calibration"] = {{"sample_topology", cal->sample_topology}, {"sample_topo_spec", o.calibrate},
+                        {"sample_hosts", cal->sample_hosts},         {"traffic", cal->traffic},
+                        {"fallback", cal->fallback},                 {"simulated_us", us(cal->duration)},
+                        {"warmup_us", us(cal->warmup)},              {"packet_throughput", cal->packet_throughput},
+                        {"flow_throughput", cal->flow_throughput},   {"efficiency", cal->efficiency},
+                        {"cpu_seconds_packet", cal->cpu_packet},     {"cpu_seconds_flow", cal->cpu_flow}};
   for (const ComparedRun& c : compared)
     j["compare"].push_back({{"routing", c.routing},       {"throughput", c.report.throughput},
                             {"drops", c.report.drops},     {"pfc_pauses", c.report.pfc_pauses},
@@ -205,13 +234,18 @@ void print_json(const EmulateOptions& o, const emu::Report& r, const std::vector
   std::cout << j.dump() << "\n";
 }
 
-// One run of `s` with the routing given as text; the progress bar (with its ETA) on a terminal.
-emu::Report run_one(const EmulateOptions& o, emu::ScenarioSpec s, const std::string& routing) {
+emu::ScenarioSpec with_routing(emu::ScenarioSpec s, const std::string& routing) {
   const emu::RoutingChoice rc = emu::parse_routing_choice(routing);
   s.routing = rc.routing;
   s.ar_view = rc.ar_view;
   s.ar_quantum_bytes = rc.ar_quantum_bytes;
   s.ar_choices = rc.ar_choices;
+  return s;
+}
+
+// One run of `s` with the routing given as text; the progress bar (with its ETA) on a terminal.
+emu::Report run_one(const EmulateOptions& o, emu::ScenarioSpec s, const std::string& routing) {
+  s = with_routing(std::move(s), routing);
   const bool bar = !o.quiet && isatty(STDERR_FILENO);
   int shown = -1;
   const auto started = std::chrono::steady_clock::now();
@@ -267,8 +301,13 @@ void run_emulate(const EmulateOptions& o, const EmuPartitions& parts) {
   s.max_events = o.max_events;
   if (o.pfc != "on" && o.pfc != "off") throw ExitError{2, "--pfc: '" + o.pfc + "' must be on or off"};
   s.pfc = o.pfc == "on";
+  if (!o.calibrate.empty() && o.engine != "flow")
+    throw ExitError{2, "--calibrate: calibrates the flow-level engine from a packet-level sample; give --engine flow"};
+  if (!o.calibrate.empty() && !o.compare.empty())
+    throw ExitError{2, "--calibrate: the sample is calibrated for one routing; drop --compare (run each routing on its own)"};
   emu::Report r;
   std::vector<ComparedRun> compared;
+  std::optional<emu::FlowCalibration> cal;
   // Live exposition: the main run's counters as the collector's metrics, republished at every sample.
   std::unique_ptr<telemetry::PrometheusServer> prom;
   std::optional<topo::FatTree> prom_tree;
@@ -304,6 +343,15 @@ void run_emulate(const EmulateOptions& o, const EmuPartitions& parts) {
         prom->publish(telemetry::render_prometheus(emulator_metrics(*prom_tree, c, false)));
       };
     }
+    if (!o.calibrate.empty()) {
+      emu::CalibrationSpec cs;
+      cs.sample_topology = o.calibrate;
+      cs.duration = parse_duration_ps(o.calibrate_time, "--calibrate-time");
+      cs.warmup = parse_duration_ps(o.calibrate_warmup, "--calibrate-warmup");
+      if (!o.quiet && isatty(STDERR_FILENO)) std::fprintf(stderr, "calibrating on %s ...\r", o.calibrate.c_str());
+      cal = emu::calibrate_flow(with_routing(primary, o.routing), cs);
+      primary = emu::calibrated(primary, *cal);
+    }
     r = run_one(o, primary, o.routing);
     for (const std::string& c : o.compare) compared.push_back({c, run_one(o, s, c)});
   } catch (const topo::TopologyError& e) {
@@ -315,11 +363,12 @@ void run_emulate(const EmulateOptions& o, const EmuPartitions& parts) {
   }
   if (prom) prom->publish(telemetry::render_prometheus(emulator_metrics(*prom_tree, r.counters, false)));
   if (!o.telemetry.empty() && parts.root()) write_telemetry(o, r);  // every MPI rank has the same records
-  if (!o.report.empty()) write_report(o, r, compared);
+  if (!o.report.empty()) write_report(o, r, compared, cal);
   if (o.json) {
-    print_json(o, r, compared);
+    print_json(o, r, compared, cal);
   } else {
     print_text(o, r);
+    if (cal) print_calibration(*cal);
     print_compared(compared);
   }
   std::fflush(stdout);
@@ -396,6 +445,18 @@ void add_emulate(CLI::App& app) {
   sub->add_option("--prometheus", o->prometheus,
                   "serve the run's counters (the records of --telemetry) as Prometheus text on HOST:PORT/metrics while "
                   "it runs, updated 100 times over the simulated time (e.g. 127.0.0.1:9464; port 0: any)");
+  sub->add_option("--calibrate", o->calibrate,
+                  "with --engine flow: first run this smaller fat-tree of the same speed (e.g. fat-tree:k=8,speed=400G) "
+                  "in the packet-level engine with the scenario's routing, cc, pfc and long-lived flows, and in the flow "
+                  "engine; their throughput ratio scales every link of the flow run (so --cc and ar:view= are taken)");
+  add_duration(sub, "--calibrate-time", o->calibrate_time, "with --calibrate: simulated time of each sample run", 1,
+               60'000'000'000)
+      ->capture_default_str();
+  add_duration(sub, "--calibrate-warmup", o->calibrate_warmup,
+               "with --calibrate: the packet-level sample's throughput is measured after this (shorter than "
+               "--calibrate-time)",
+               0, 60'000'000'000)
+      ->capture_default_str();
   add_duration(sub, "--prometheus-hold", o->prometheus_hold,
                "with --prometheus: keep serving the final counters this long after the run, for a scraper",
                0, 3'600'000'000'000)

@@ -61,7 +61,7 @@ FlowEngine::FlowEngine(const topo::FatTree& tree, const EmuConfig& cfg, const Tr
   const uint32_t L = paths_.links();
   on_link_.resize(L);
   capacity_.resize(L);
-  for (uint32_t l = 0; l < L; ++l) capacity_[l] = paths_.capacity(l);
+  for (uint32_t l = 0; l < L; ++l) capacity_[l] = paths_.capacity(l) * cfg_.link_efficiency;
   link_stamp_.assign(L, 0);
   frozen_load_.assign(L, 0);
   open_share_.assign(L, 0);

@@ -30,7 +30,8 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
   topo::FatTree tree(topo::parse_fat_tree(spec.topology));
   // The fluid model has no queues, pauses, marks or congestion control: refuse what it would ignore
   // rather than print figures that look as if it modelled them.
-  if (spec.cc != "none")
+  // A calibrated run's sample modelled the congestion control and the AR view; its efficiency carries them.
+  if (spec.cc != "none" && !spec.calibrated)
     throw std::invalid_argument("engine flow: models no congestion control; use --cc none or --engine packet");
   if (!spec.pfc) throw std::invalid_argument("engine flow: models a lossless fabric; use --pfc on or --engine packet");
   if (spec.hosts != "paced")
@@ -42,13 +43,16 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
     throw std::invalid_argument("engine flow: failed links are routed around by the packet engine only; use --engine packet");
   if (spec.warmup > 0)
     throw std::invalid_argument("engine flow: fluid flows have no start-up transient to leave out; drop --warmup");
-  if (spec.routing == Routing::ar && spec.ar_view != ArView::local)
+  if (spec.routing == Routing::ar && spec.ar_view != ArView::local && !spec.calibrated)
     throw std::invalid_argument("engine flow: AR is ideal equal splitting there; ar:view= applies to --engine packet");
   if (spec.mtu < 256 || spec.mtu > 9000) throw std::invalid_argument("mtu: " + std::to_string(spec.mtu) + " must be 256..9000");
   if (spec.spray > kMaxSprayPaths)
     throw std::invalid_argument("spray: " + std::to_string(spec.spray) + " paths; must be 0.." + std::to_string(kMaxSprayPaths));
   if (spec.duration == 0) throw std::invalid_argument("time: the simulated time must be > 0");
+  if (!(spec.link_efficiency > 0 && spec.link_efficiency <= 1))
+    throw std::invalid_argument("link efficiency: " + std::to_string(spec.link_efficiency) + " must be in (0, 1]");
   EmuConfig cfg;
+  cfg.link_efficiency = spec.link_efficiency;
   cfg.routing = spec.routing;
   cfg.seed = spec.seed;
   cfg.mtu = spec.mtu;

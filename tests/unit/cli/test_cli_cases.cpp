@@ -182,6 +182,42 @@ TEST(CliCases, EmulateFlowEngineRunsAStepAndRefusesWhatItDoesNotModel) {
   }
 }
 
+// --calibrate runs a packet-level sample first and reports it; without --engine flow, or with a sample that
+// does not fit the fabric, it is refused.
+TEST(CliCases, EmulateFlowCalibrationReportsTheSampleAndRefusesBadSamples) {
+  Outcome r = rfab("emulate --engine flow --topo fat-tree:k=8 --routing ar:view=path --cc dcqcn --traffic "
+                   "permutation:bytes=inf --time 50us --calibrate fat-tree:k=4 --calibrate-time 60us "
+                   "--calibrate-warmup 20us --json --quiet");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("calibration")) << r.out;
+  const auto& c = j["calibration"];
+  EXPECT_EQ(c["sample_hosts"], 16);
+  EXPECT_EQ(c["traffic"], "permutation:bytes=inf");
+  EXPECT_EQ(c["fallback"], "");
+  const double eta = c["efficiency"].get<double>();
+  EXPECT_GT(eta, 0.0);
+  EXPECT_LE(eta, 1.0);
+  EXPECT_GT(c["packet_throughput"].get<double>(), 0.0);
+  EXPECT_GT(j["throughput"].get<double>(), 0.0);
+  r = rfab("emulate --engine flow --topo fat-tree:k=8 --traffic ring:bytes=1M --time 50us --calibrate fat-tree:k=4 "
+           "--calibrate-time 20us --calibrate-warmup 5us --quiet");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_MENTIONS(r, "calibration sample");
+  EXPECT_MENTIONS(r, "instead of the scenario's");
+  EXPECT_MENTIONS(r, "link efficiency");
+  for (const char* args : {"--calibrate fat-tree:k=4",  // packet engine
+                           "--engine flow --calibrate fat-tree:k=16",
+                           "--engine flow --calibrate fat-tree:k=4,speed=100G",
+                           "--engine flow --calibrate fat-tree:k=3x",
+                           "--engine flow --calibrate fat-tree:k=4 --calibrate-time 10us --calibrate-warmup 10us",
+                           "--engine flow --calibrate fat-tree:k=4 --compare ecmp"}) {
+    r = rfab(std::string("emulate --topo fat-tree:k=8 --quiet ") + args);
+    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
+    EXPECT_MENTIONS(r, "calibrat");
+  }
+}
+
 TEST(CliCases, CollRefusesBuffersPastTheMemoryLimit) {
   Outcome r = rfab("coll allreduce -b 16G -e 16G");
   EXPECT_EQ(r.rc, 2);

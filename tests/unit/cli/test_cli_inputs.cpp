@@ -39,6 +39,7 @@ const std::set<std::string> kTextOptions = {
     "emulate --topo", "emulate --routing", "emulate --cc", "emulate --pfc", "emulate --traffic", "emulate --hosts",
     "emulate --engine", "emulate --telemetry", "emulate --fail", "emulate --report", "emulate --compare",
     "emulate --prometheus", "emulate --partitions",  // N or mpi: test_emu_partitions.cpp checks its values
+    "emulate --calibrate",
     "coll collective", "coll --datatype", "coll --op", "coll --algo",
     "run --bind-to", "run program",
     "ping --hosts", "ping --nodelist", "ping --self", "ping --prometheus", "ping --device",
@@ -57,6 +58,7 @@ const std::set<std::string> kZeroMeaningful = {
     "validate --settle",      // no settle time
     "emulate --warmup",       // measure the whole run
     "emulate --prometheus-hold",  // stop serving when the run ends
+    "emulate --calibrate-warmup",  // measure the sample's whole run
     "validate --min-gbps",    // no throughput floor: gate on loss, NAKs and CNPs only
     "validate --max-loss", "validate --max-naks", "validate --max-cnps",  // tolerate none
     "perf * --size",          // zero-length operations, valid RDMA (and tested by test_perf)

@@ -104,6 +104,9 @@ struct EmuConfig {
   // around them.
   std::vector<uint32_t> failed_ports;
   uint64_t seed = 1;
+  // Flow engine only: every fabric link's capacity times this (a calibrated efficiency, flow_calibration.hpp);
+  // 1 = the links' payload rate.
+  double link_efficiency = 1;
 
   uint32_t data_frame_bytes(uint32_t payload) const { return payload + header_bytes; }
   // Whether one flow's packets can take different paths (and so arrive out of order).

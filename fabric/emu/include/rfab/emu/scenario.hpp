@@ -56,6 +56,11 @@ struct ScenarioSpec {
   // Run as one part of a fabric split over processes (MPI ranks, partition_comm.hpp): every process calls
   // run_scenario with the same spec and its own comm, and every one gets the whole run's report.
   PartitionComm* comm = nullptr;
+  // Flow engine: every fabric link's capacity times this (EmuConfig::link_efficiency), in (0, 1].
+  double link_efficiency = 1;
+  // Flow engine: the run is calibrated (flow_calibration.hpp) by a packet-level sample that modelled the
+  // congestion control and the AR view, so it takes --cc and ar:view= instead of refusing them.
+  bool calibrated = false;
 };
 
 struct Report {
