@@ -89,4 +89,11 @@ uint64_t estimate_memory(const topo::FatTree& tree, const EmuConfig& cfg, StackK
   return b;
 }
 
+uint64_t estimate_counter_memory(const topo::FatTree& tree, uint64_t flows, unsigned copies) {
+  // Ports of every plane: the flow engine adds up its per-plane links (two doubles each) into the records.
+  const uint64_t ports = sat_mul(tree.ports(), tree.planes());
+  const uint64_t one = sat_add(sat_mul(ports, sizeof(PortCounters)), sat_mul(flows, sizeof(FlowCounters)));
+  return sat_mul(one, copies);
+}
+
 }  // namespace rfab::emu

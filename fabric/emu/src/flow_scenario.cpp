@@ -19,9 +19,11 @@ namespace {
 
 // What the flow engine keeps: per flow its record, ~6 link entries per plane and heap entries; per link
 // (every plane's) its capacity, scratch and active-flow list.
-uint64_t flow_engine_estimate(const topo::FatTree& tree, uint64_t flows) {
+// With counters, the set the engine builds from that state (moved into the report).
+uint64_t flow_engine_estimate(const topo::FatTree& tree, uint64_t flows, bool counters) {
   const uint64_t planes = tree.planes();
-  return (16ull << 20) + flows * (320 + (planes - 1) * 112) + uint64_t(tree.ports()) * planes * 64;
+  return (16ull << 20) + flows * (320 + (planes - 1) * 112) + uint64_t(tree.ports()) * planes * 64 +
+         estimate_counter_memory(tree, flows, counters ? 1 : 0);
 }
 
 }  // namespace
@@ -63,10 +65,10 @@ Report run_flow_scenario(const ScenarioSpec& spec, const std::function<void(doub
   const std::string what = "the flow-level emulation of " + std::to_string(tree.hosts()) + " hosts";
   if (spec.memory_limit.bytes) {
     const uint64_t n = traffic_flow_count(spec.traffic, tree);
-    spec.memory_limit.check(flow_engine_estimate(tree, n), what + " with " + std::to_string(n) + " flows");
+    spec.memory_limit.check(flow_engine_estimate(tree, n, spec.counters), what + " with " + std::to_string(n) + " flows");
   }
   Traffic traffic = make_any_traffic(spec.traffic, tree, spec.seed);
-  const uint64_t estimate = flow_engine_estimate(tree, traffic.flows.size());
+  const uint64_t estimate = flow_engine_estimate(tree, traffic.flows.size(), spec.counters);
   if (spec.memory_limit.bytes)
     spec.memory_limit.check(estimate, what + " with " + std::to_string(traffic.flows.size()) + " flows");
   Report r;

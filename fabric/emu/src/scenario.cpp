@@ -171,7 +171,11 @@ PacketScenario prepare_packet_scenario(const ScenarioSpec& spec) {
   // Refuse before building the flow list: on a big tree the list alone can exhaust memory.
   s.what = "the emulation of " + std::to_string(tree.hosts()) + " hosts and " +
                            std::to_string(tree.switches()) + " switches";
- auto estimate = [&](uint64_t flows) { return estimate_memory(tree, cfg, stack_kind, flows); };
+  // With counters: the fabric's, the report's and, across partitions, the reduced set.
+  const unsigned counter_copies = !spec.counters ? 0 : spec.partitions > 1 || spec.comm ? 3 : 2;
+  auto estimate = [&](uint64_t flows) {
+    return estimate_memory(tree, cfg, stack_kind, flows) + estimate_counter_memory(tree, flows, counter_copies);
+  };
   const std::string& what = s.what;
   if (spec.memory_limit.bytes) {
     const uint64_t n = traffic_flow_count(spec.traffic, tree);

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "rfab/emu/config.hpp"
+#include "rfab/emu/fabric_counters.hpp"
 #include "rfab/topology/fat_tree.hpp"
 
 namespace rfab::emu {
@@ -28,5 +29,10 @@ uint64_t estimate_in_flight_packets(const topo::FatTree& tree, const EmuConfig& 
 // rc, two queue pairs per flow; on multipath runs their reorder windows, which fill under reordering) and
 // the packets of a congested fabric (estimate_in_flight_packets).
 uint64_t estimate_memory(const topo::FatTree& tree, const EmuConfig& cfg, StackKind stack, uint64_t flows);
+
+// Bytes the per-port and per-flow counters of --telemetry / --prometheus take (FabricCounters), in `copies`
+// places at once: the fabric's and the report's (packet engine), plus the reduced copy of a partitioned
+// run; the flow engine builds one set from its own state.
+uint64_t estimate_counter_memory(const topo::FatTree& tree, uint64_t flows, unsigned copies);
 
 }  // namespace rfab::emu
