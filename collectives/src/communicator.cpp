@@ -127,6 +127,7 @@ void Communicator::bootstrap(CommConfig& cfg) {
   mine.pid = static_cast<int>(getpid());
   mine.segment = shm_segment_name(prefix_, rank_);
   mine.nranks = nranks_;
+  mine.cpus = affinity_cpus();
   const std::vector<PeerRecord> records = exchange_records(store, prefix_, rank_, nranks_, mine);
   for (const PeerRecord& r : records) hosts_.push_back(r.host);
   build_groups();
@@ -150,7 +151,8 @@ void Communicator::bootstrap(CommConfig& cfg) {
   if (roce_) env_.transports.push_back(roce_.get());
   env_.bell = &shm_->doorbell();
   env_.hosts = hosts_;
-  const SpinTuning spin = tune_spin(ranks_on_this_kernel(records, mine.machine), usable_cores(), roce_ != nullptr,
+  const SpinTuning spin = tune_spin(ranks_on_this_kernel(records, mine.machine),
+                                    cores_of_kernel(records, mine.machine, usable_cores()), roce_ != nullptr,
                                     roce_ && roce_->inline_progress());
   base_spin_ = spin.spin;
   env_.spin = base_spin_;
@@ -212,12 +214,19 @@ void Communicator::abort() {
   }
 }
 
+namespace {
+constexpr std::chrono::microseconds kLightRingMinSpin{50};
+}  // namespace
+
 // Pipelining chunk and spinning per call. Large transfers wait for whole chunks to be copied (tens of
 // microseconds): sleeping costs little there, while spinning steals the core from the peer that is copying
 // when cores are shared. Small ones are latency-bound and spin.
 void Communicator::tune_for(size_t bytes) {
   env_.chunk = chunk_for(bytes);
   env_.spin = bytes > (size_t{256} << 10) ? std::chrono::nanoseconds(0) : base_spin_;
+  // Peers ring us without a fence only while we spin long enough to rarely sleep: each sleep then costs a
+  // process-wide barrier (Doorbell), which would be paid on most waits of a call that does not spin.
+  env_.bell->allow_light_rings(env_.spin >= kLightRingMinSpin);
 }
 
 std::byte* Communicator::scratch(size_t bytes, int slot) {

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "env_config.hpp"
@@ -15,6 +16,26 @@ unsigned usable_cores() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::vector<uint32_t> affinity_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<uint32_t> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (uint32_t c = 0; c < CPU_SETSIZE && c < kMaxCpu; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+unsigned cores_of_kernel(const std::vector<PeerRecord>& records, const std::string& machine, unsigned own) {
+  std::set<uint32_t> cpus;
+  for (const PeerRecord& r : records) {
+    if (!same_kernel(machine, r.machine)) continue;
+    if (r.cpus.empty()) return own;
+    cpus.insert(r.cpus.begin(), r.cpus.end());
+  }
+  return cpus.empty() ? own : static_cast<unsigned>(cpus.size());
 }
 
 unsigned ranks_on_this_kernel(const std::vector<PeerRecord>& records, const std::string& machine) {

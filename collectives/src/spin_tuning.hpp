@@ -15,6 +15,13 @@ struct SpinTuning {
 
 // CPUs this process may run on (its affinity mask, not the machine's count: containers and `taskset`).
 unsigned usable_cores();
+// The same CPUs by number, ascending (PeerRecord::cpus); empty if the mask cannot be read.
+std::vector<uint32_t> affinity_cpus();
+
+// CPUs the ranks on the kernel `machine` runs on may use between them: the union of their affinities. A
+// launcher that pins each rank to its own CPU (rfab run, mpirun --bind-to core) leaves every rank one CPU,
+// yet the ranks do not share them. `own` if a record of that kernel carries no CPUs.
+unsigned cores_of_kernel(const std::vector<PeerRecord>& records, const std::string& machine, unsigned own);
 
 // Ranks of the job on the kernel `machine` runs on (same boot id), hence sharing its CPUs: those of this
 // machine and those in other network namespaces of the same boot.

@@ -2,7 +2,7 @@
 // connections of a store with a job id and one without, in chunks (as TCP delivers them), then to the
 // record decoder a rank applies to values read from the store (PeerRecord). Checks, besides
 // no crash or sanitizer report: a refused connection reads nothing more, and a store with a job id is never
-// changed by a connection that did not name it.
+// changed by a connection that did not name it, and a decoded record's CPU list encodes back to itself.
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -58,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   drive("job", data, size);
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    (void)PeerRecord::decode(text, 0);
+    const PeerRecord r = PeerRecord::decode(text, 0);
+    if (PeerRecord::decode(r.encode(), 0).cpus != r.cpus) std::abort();  // the CPU list round-trips
   } catch (const Error&) {
   }
   try {

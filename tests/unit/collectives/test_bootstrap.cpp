@@ -28,6 +28,7 @@ PeerRecord record(std::string host, std::string machine, int nranks = 2) {
   r.pid = 1234;
   r.segment = "/rfab-job-0";
   r.nranks = nranks;
+  r.cpus = {0, 1};
   return r;
 }
 
@@ -48,15 +49,41 @@ TEST(PeerRecord, RoundTrips) {
   EXPECT_EQ(d.pid, r.pid);
   EXPECT_EQ(d.segment, r.segment);
   EXPECT_EQ(d.nranks, 4);
+  EXPECT_EQ(d.cpus, (std::vector<uint32_t>{0, 1}));
+}
+
+TEST(PeerRecord, CpuListsRoundTripAsLinuxWritesThem) {
+  EXPECT_EQ(format_cpu_list({}), "");
+  EXPECT_EQ(format_cpu_list({3}), "3");
+  EXPECT_EQ(format_cpu_list({0, 1, 2, 3, 8, 10, 11}), "0-3,8,10-11");
+  for (const char* text : {"", "0", "0-3,8,10-11", "5-5", "8191"})
+    EXPECT_EQ(format_cpu_list(parse_cpu_list(text)), std::string(text) == "5-5" ? "5" : text) << text;
+  auto err = [](const char* text) {
+    try {
+      parse_cpu_list(text);
+    } catch (const ParseError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(err("3-1").find("reversed"), std::string::npos);
+  EXPECT_NE(err("0-3,2").find("ascending"), std::string::npos);
+  EXPECT_NE(err("0,0").find("ascending"), std::string::npos);
+  EXPECT_NE(err("8192").find("CPU"), std::string::npos);
+  EXPECT_NE(err("a").find("CPU"), std::string::npos);
+  EXPECT_NE(err("1,").find("CPU"), std::string::npos);
+  EXPECT_NE(err("-1").find("CPU"), std::string::npos);
 }
 
 TEST(PeerRecord, MalformedRecordsNameTheRankAndTheProblem) {
   EXPECT_EQ(error_of([] { PeerRecord::decode("node1\nm\n12", 5); }),
-            "malformed rendezvous record of rank 5: expected 5 lines (host, machine, pid, segment, nranks), got 3");
-  EXPECT_NE(error_of([] { PeerRecord::decode("h\nm\nabc\n/seg\n2", 1); }).find("pid"), std::string::npos);
-  EXPECT_NE(error_of([] { PeerRecord::decode("h\nm\n12\n/seg\n-2", 1); }).find("nranks"), std::string::npos);
-  EXPECT_NE(error_of([] { PeerRecord::decode("h\nm\n12\n/seg\n99999999999", 1); }).find("nranks"), std::string::npos);
-  EXPECT_NE(error_of([] { PeerRecord::decode("\nm\n12\n/seg\n2", 1); }).find("empty"), std::string::npos);
+            "malformed rendezvous record of rank 5: expected 6 lines (host, machine, pid, segment, nranks, cpus), got 3");
+  EXPECT_NE(error_of([] { PeerRecord::decode("h\nm\nabc\n/seg\n2\n0", 1); }).find("pid"), std::string::npos);
+  EXPECT_NE(error_of([] { PeerRecord::decode("h\nm\n12\n/seg\n-2\n0", 1); }).find("nranks"), std::string::npos);
+  EXPECT_NE(error_of([] { PeerRecord::decode("h\nm\n12\n/seg\n99999999999\n0", 1); }).find("nranks"), std::string::npos);
+  EXPECT_NE(error_of([] { PeerRecord::decode("\nm\n12\n/seg\n2\n0", 1); }).find("empty"), std::string::npos);
+  EXPECT_NE(error_of([] { PeerRecord::decode("h\nm\n12\n/seg\n2\n1-0", 1); }).find("CPU range"), std::string::npos);
+  EXPECT_TRUE(PeerRecord::decode("h\nm\n12\n/seg\n2\n", 1).cpus.empty());  // unknown affinity
   PeerRecord bad = record("two\nlines", "m");
   EXPECT_NE(error_of([&] { (void)bad.encode(); }).find("newline"), std::string::npos);
 }
@@ -132,6 +159,22 @@ TEST(SpinTuning, DefaultsOversubscriptionAndOverride) {
   EXPECT_NE(m.find("RFAB_SPIN_US='2000000'"), std::string::npos) << m;
   const std::vector<PeerRecord> recs = {record("a", "b1/h/n1"), record("a", "b1/h/n2"), record("a", "b2/h/n1")};
   EXPECT_EQ(ranks_on_this_kernel(recs, "b1/h/n1"), 2u);
+}
+
+TEST(SpinTuning, RanksPinnedToTheirOwnCpusDoNotShareThem) {
+  std::vector<PeerRecord> recs = {record("a", "b1/h/n1"), record("a", "b1/h/n2"), record("a", "b2/h/n1")};
+  recs[0].cpus = {0};
+  recs[1].cpus = {1};
+  recs[2].cpus = {0};  // another kernel: not counted
+  EXPECT_EQ(cores_of_kernel(recs, "b1/h/n1", 1), 2u);
+  recs[1].cpus = {0};  // both pinned to CPU 0 (taskset on the whole job)
+  EXPECT_EQ(cores_of_kernel(recs, "b1/h/n1", 1), 1u);
+  recs[0].cpus = {0, 1, 2, 3};
+  EXPECT_EQ(cores_of_kernel(recs, "b1/h/n1", 1), 4u);
+  recs[1].cpus.clear();  // a record without CPUs: this process's own count
+  EXPECT_EQ(cores_of_kernel(recs, "b1/h/n1", 7), 7u);
+  EXPECT_FALSE(affinity_cpus().empty());
+  EXPECT_EQ(affinity_cpus().size(), usable_cores());
 }
 
 }  // namespace
