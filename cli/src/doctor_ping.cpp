@@ -17,6 +17,10 @@ Check probe_peer_ping(const std::string& peer, uint16_t port, std::chrono::milli
     o.agent.tcp_port = 0;   // ephemeral: an agent of this host may hold the usual ports
     o.agent.roce_port = 0;
     o.agent.entropies = 8;
+    // ACK timeout code 16 (268 ms, not the default 34 ms): a host busy with other work can keep either agent
+    // off the CPU for tens of milliseconds, and a check that reports that as loss sends the user to the
+    // fabric for nothing. A probe the fabric really lost is still resent, and counted, well within the wait.
+    o.agent.ack_timeout = 16;
     o.agent.wait = timeout;
     o.schedule.count = 5;
     o.schedule.interval = 10'000'000;
