@@ -16,6 +16,7 @@
 #include "rfab/collectives/roce_transport.hpp"
 #include "rfab/collectives/shm_transport.hpp"
 #include "spin_tuning.hpp"
+#include "tiny_allreduce.hpp"
 #include "transport_builders.hpp"
 
 namespace rfab::coll {
@@ -229,6 +230,15 @@ void Communicator::tune_for(size_t bytes) {
   env_.bell->allow_light_rings(env_.spin >= kLightRingMinSpin);
 }
 
+// The shared-memory pair to the only other rank when an allreduce of `bytes` would run recursive doubling
+// over one inline message each way (tiny_allreduce.hpp); null otherwise.
+Pair* Communicator::tiny_allreduce_pair(size_t bytes, Algo algo) const {
+  if (nranks_ != 2 || bytes == 0 || bytes > kShmInlineBytes || algo != Algo::RecursiveDoubling ||
+      env_.recorder != nullptr)
+    return nullptr;
+  return shm_->pair(1 - rank_);
+}
+
 std::byte* Communicator::scratch(size_t bytes, int slot) {
   auto& v = scratch_[static_cast<size_t>(slot)];
   if (v.size() < bytes) v.resize(bytes);
@@ -303,8 +313,13 @@ void Communicator::all_reduce(const void* send, void* recv, size_t count, DataTy
   guarded(Coll::AllReduce, [&] {
     size_t bytes = count * dtype_size(t);
     tune_for(bytes);
-    AlgoCtx c = ctx(t, op, Coll::AllReduce);
     Algo a = algo_for(Coll::AllReduce, bytes, algo);
+    if (Pair* p = tiny_allreduce_pair(bytes, a)) {
+      tiny_pair_allreduce(env_, *p, 1 - rank_, send, recv, bytes, dtype_size(t), reduce_fn(t, op), "allreduce");
+      if (op == RedOp::Avg) finish_avg(recv, count, t, nranks_);
+      return;
+    }
+    AlgoCtx c = ctx(t, op, Coll::AllReduce);
     switch (a) {
       case Algo::Rhd: allreduce_rhd(c, world_, send, recv, count); break;
       case Algo::RecursiveDoubling: allreduce_rd(c, world_, send, recv, count); break;

@@ -203,6 +203,7 @@ class ShmTransport::ShmPair final : public Pair {
   static constexpr size_t kLinePayload = 56;
   static constexpr size_t kInlineLines = 8;
   static constexpr size_t kInline = kLinePayload * kInlineLines;
+  static_assert(kInline == kShmInlineBytes);
 
   ShmPair(ShmSegment& own, ShmSegment& peer_seg, int me, int peer)
       : out_ctl_(peer_seg.ring_ctl(me)),

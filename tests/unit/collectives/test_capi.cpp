@@ -116,6 +116,36 @@ TEST(CApi, ConfiguredTimeoutBoundsAWaitForAPeerThatNeverCalls) {
   EXPECT_TRUE(all_ok(res)) << describe(res);
 }
 
+// Two ranks, inline-sized allreduce (the path without an Exchange, tiny_allreduce.hpp): the first rank to
+// call polls briefly and then waits in the engine, which sleeps; the result is the same either way, in
+// place or not, up to the largest inline message (448 bytes).
+TEST(CApi, TinyAllReduceWaitsForALatePeer) {
+  constexpr int kN = 2;
+  auto res = run_ranks(
+      kN,
+      [](int rank, const rfabUniqueId& id) -> int {
+        rfabComm_t comm;
+        if (rfabCommInitRank(&comm, kN, id, rank) != rfabSuccess) return 2;
+        int round = 0;
+        for (const size_t count : {size_t{1}, size_t{13}, size_t{112}}) {
+          for (const bool in_place : {false, true}) {
+            // Alternate which rank is late; 20 ms is far past the polls and the spin.
+            if (rank == round++ % 2) usleep(20000);
+            std::vector<float> x(count), y(count, -1);
+            for (size_t i = 0; i < count; ++i) x[i] = float(rank + 1) * float(i + 1);
+            float* out = in_place ? x.data() : y.data();
+            if (rfabAllReduce(x.data(), out, count, rfabFloat32, rfabSum, comm) != rfabSuccess) return 3;
+            for (size_t i = 0; i < count; ++i)
+              if (out[i] != 3.0f * float(i + 1)) return 4;
+          }
+        }
+        rfabCommDestroy(comm);
+        return 0;
+      },
+      std::chrono::seconds(30));
+  EXPECT_TRUE(all_ok(res)) << describe(res);
+}
+
 TEST(CApi, ErrorStringsForEveryCode) {
   for (int r = 0; r < rfabNumResults; ++r) EXPECT_GT(std::strlen(rfabGetErrorString(static_cast<rfabResult_t>(r))), 0u);
 }

@@ -98,6 +98,7 @@ class Communicator {
   Algo forced(Coll coll, Algo call) const;
   std::byte* scratch(size_t bytes, int slot);
   void tune_for(size_t bytes);
+  Pair* tiny_allreduce_pair(size_t bytes, Algo algo) const;
   // Runs one operation: waits for queued async work, rejects a broken communicator, records failures.
   template <class F>
   void guarded(Coll coll, F&& body);

@@ -64,6 +64,10 @@ struct ShmPeer {
   std::string segment;
 };
 
+// A message of at most this many bytes goes inline: whole or not at all (try_send returns all of it or 0),
+// in cache lines the receiver polls (see ShmPair in shm_transport.cpp).
+inline constexpr size_t kShmInlineBytes = 448;
+
 class ShmTransport final : public Transport {
  public:
   // Ring size per (sender, receiver): RFAB_SHM_RING_BYTES or a default from the rank count; a power of two.
