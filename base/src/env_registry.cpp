@@ -24,9 +24,6 @@ constexpr std::array kVars = std::to_array<Var>({
      "microseconds a waiting rank spins before sleeping, 0..1000000"},
     {"RFAB_SHM_MSG_PHASE", "unsigned", "2048", "collectives",
      "byte offset between a shared-memory message's source and destination phase (0: off; A/B experiments)"},
-    {"RFAB_SHM_ASYMMETRIC_FENCE", "bool", "1", "collectives",
-     "1: ranks ring a peer's shared-memory doorbell without a fence, the peer issues a membarrier before it "
-     "sleeps; 0: a fence on every message (A/B, or where membarrier is filtered)"},
     {"RFAB_SHM_RING_BYTES", "unsigned", "4 MiB per pair, shrinking with peers", "collectives",
      "shared-memory ring per peer, a power of two in [4096, 2^30]"},
     {"RFAB_TIMEOUT", "seconds", "30", "collectives", "seconds a collective or the bootstrap waits, in (0, 86400]"},

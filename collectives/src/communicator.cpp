@@ -215,19 +215,12 @@ void Communicator::abort() {
   }
 }
 
-namespace {
-constexpr std::chrono::microseconds kLightRingMinSpin{50};
-}  // namespace
-
 // Pipelining chunk and spinning per call. Large transfers wait for whole chunks to be copied (tens of
 // microseconds): sleeping costs little there, while spinning steals the core from the peer that is copying
 // when cores are shared. Small ones are latency-bound and spin.
 void Communicator::tune_for(size_t bytes) {
   env_.chunk = chunk_for(bytes);
   env_.spin = bytes > (size_t{256} << 10) ? std::chrono::nanoseconds(0) : base_spin_;
-  // Peers ring us without a fence only while we spin long enough to rarely sleep: each sleep then costs a
-  // process-wide barrier (Doorbell), which would be paid on most waits of a call that does not spin.
-  env_.bell->allow_light_rings(env_.spin >= kLightRingMinSpin);
 }
 
 // The shared-memory pair to the only other rank when an allreduce of `bytes` would run recursive doubling

@@ -21,7 +21,7 @@ namespace rfab::coll {
 
 namespace {
 constexpr uint64_t kMagic = 0x52464142'53484d31ull;  // "RFABSHM1"
-constexpr uint32_t kVersion = 3;  // 2: inline-message flags (ll_salt); 3: Doorbell::light_ok
+constexpr uint32_t kVersion = 2;  // 2: inline-message flags (ll_salt)
 constexpr size_t kPage = 4096;
 constexpr uint64_t kAlign = 64;  // every message starts 64-byte aligned in the ring
 enum : uint32_t { kLive = 0, kAborted = 1, kClosed = 2 };
@@ -212,7 +212,6 @@ class ShmTransport::ShmPair final : public Pair {
         in_data_(own.ring_data(peer)),
         cap_(own.ring_bytes()),
         peer_bell_(&peer_seg.doorbell()),
-        light_ring_(asymmetric_fence_registered()),
         out_salt_(peer_seg.header().ll_salt),
         in_salt_(own.header().ll_salt) {
     tail_ = out_ctl_->tail.load(std::memory_order_relaxed);
@@ -281,7 +280,7 @@ class ShmTransport::ShmPair final : public Pair {
       }
       tail_ += lines(n) * kAlign;
       out_ctl_->tail.store(tail_, std::memory_order_release);
-      ring_peer();
+      peer_bell_->ring();
       return n;
     }
     // The consumer's head may sit at any byte (earlier messages of other datatypes), so free space is
@@ -294,7 +293,7 @@ class ShmTransport::ShmPair final : public Pair {
     if (first < n) std::memcpy(out_data_, src + first, n - first);
     tail_ += n;
     out_ctl_->tail.store(tail_, std::memory_order_release);
-    ring_peer();
+    peer_bell_->ring();
     return n;
   }
 
@@ -336,19 +335,11 @@ class ShmTransport::ShmPair final : public Pair {
     // A fully read inline message frees all its lines at once.
     if (inline_in_ != 0 && head_ - msg_in_ >= inline_in_) head_ = msg_in_ + lines(inline_in_) * kAlign;
     in_ctl_->head.store(head_, std::memory_order_release);
-    ring_peer();  // the peer (our producer) may be waiting for space
+    peer_bell_->ring();  // the peer (our producer) may be waiting for space
   }
 
  private:
   static constexpr size_t kFlagAt = kAlign - sizeof(uint64_t);
-  // Without a fence while the peer allows it (see Doorbell).
-  void ring_peer() {
-    if (light_ring_) {
-      peer_bell_->ring_light();
-    } else {
-      peer_bell_->ring();
-    }
-  }
   static uint64_t flag(uint64_t salt, uint64_t offset, size_t bytes) { return ((offset << 3) | bytes) ^ salt; }
   static size_t lines(size_t bytes) { return (bytes + kLinePayload - 1) / kLinePayload; }
   // An inline message starting at `pos` (64-aligned) that would cross the ring's end starts at the next lap.
@@ -389,7 +380,6 @@ class ShmTransport::ShmPair final : public Pair {
   const std::byte* in_data_;
   size_t cap_;
   Doorbell* peer_bell_;
-  bool light_ring_;
   uint64_t tail_ = 0;
   uint64_t head_ = 0;
   uint64_t peer_head_ = 0;  // the consumer's head as last read (a lower bound: it only grows)
