@@ -78,11 +78,17 @@ exec ip netns exec "$host" sh -c "$*"
 EOF
   chmod +x "$OUT/nsrsh"
   printf '%s slots=1\n%s slots=1\n' "${NS[0]}" "${NS[1]}" >"$OUT/hosts"
-  timeout -s KILL 600 mpirun --allow-run-as-root --bind-to none -np 2 --hostfile "$OUT/hosts" \
-    --mca plm_rsh_agent "$OUT/nsrsh" --mca oob_tcp_if_include "10.81.$S.0/24,10.82.$S.0/24" \
-    --mca btl tcp,self --mca btl_tcp_if_include "$DATA.0/24" \
-    "$MPI_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/mpi-$1.$RUN.json" 2>"$OUT/mpi-$1.err" \
-    || { echo "openmpi $1 failed: $(tail -3 "$OUT/mpi-$1.err")" >&2; : >"$OUT/mpi-$1.$RUN.json"; }
+  # mpirun's daemons now and then fail to call back over the control links ("set the MCA param
+  # routed=direct"): a failed launch of the peer is retried, up to three attempts in all.
+  local attempt
+  for attempt in 1 2 3; do
+    timeout -s KILL 600 mpirun --allow-run-as-root --bind-to none -np 2 --hostfile "$OUT/hosts" \
+      --mca plm_rsh_agent "$OUT/nsrsh" --mca oob_tcp_if_include "10.81.$S.0/24,10.82.$S.0/24" \
+      --mca btl tcp,self --mca btl_tcp_if_include "$DATA.0/24" \
+      "$MPI_BIN" "$1" -b "$MIN" -e "$MAX" -f 2 -n "$ITERS" -w 3 >"$OUT/mpi-$1.$RUN.json" 2>"$OUT/mpi-$1.err" && return 0
+    echo "openmpi $1 failed (attempt $attempt of 3): $(tail -3 "$OUT/mpi-$1.err")" >&2
+  done
+  : >"$OUT/mpi-$1.$RUN.json"
 }
 
 run_gloo() {
