@@ -41,16 +41,17 @@ TEST(Budget, TelemetryCountersAreInTheRunsEstimateAndItsLimit) {
     const unsigned copies = std::string(engine) == "packet" ? 2 : 1;
     EXPECT_EQ(counted.memory_estimate - plain.memory_estimate, estimate_counter_memory(tree, plain.flows, copies))
         << engine;
-    // A limit the run fits without counters refuses it with them, naming the limit.
+    // A limit the run's estimate fits without counters refuses it with them at set-up, before it runs.
+    // (Without counters it would pass set-up; whether it then stays under the limit depends on the
+    // process's resident memory, which includes the test's, so that is not asserted.)
     s.memory_limit = MemoryLimit{plain.memory_estimate + 1, "--max-memory"};
     try {
       (void)run_scenario(s);
       ADD_FAILURE() << engine << ": a run over its limit was not refused";
     } catch (const ResourceError& e) {
+      EXPECT_NE(std::string(e.what()).find("needs an estimated"), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("--max-memory"), std::string::npos) << e.what();
     }
-    s.counters = false;
-    EXPECT_NO_THROW((void)run_scenario(s)) << engine;
   }
 }
 
